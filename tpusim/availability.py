@@ -1,0 +1,171 @@
+"""Capacity availability per policy, measured as time-weighted indicators (DESIGN §4).
+
+``slice_availability[shape]`` is the fraction of simulated time during which a slice of that
+shape could be placed on an otherwise empty pod given the current health state; with several
+pods, the time at least one pod could place it. ``system_availability`` is the fraction of
+chip-time on healthy hardware: a chip is healthy while its host and every ICI link touching it
+are up, and, in the reconfigurable machine, every OCS holding one of its ports.
+
+Each policy has a tracker that listens to the shared :class:`~tpusim.failures.HealthState` and
+updates only on real transitions, so its cost per failure event is O(1) in practice:
+
+- :class:`StaticAvailability` keeps, per pod, a bitmask of unusable cubes and, per shape, one
+  box known to be free. A cube going bad forces a rescan only if it lies in that box; a cube
+  coming back is tried only for shapes that currently have no free box, and only against the
+  boxes containing it.
+- :class:`ReconfigurableAvailability` keeps, per pod, its *capacity* (usable cubes if every OCS
+  is up, else 0) and integrates the time spent at each value of the largest pod capacity;
+  a ``k``-cube slice is placeable exactly while that maximum is ``>= k``.
+
+Both are checked against the direct placement rules of :mod:`tpusim.topology.placement` in the
+property tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tpusim.failures.health import HealthState
+from tpusim.topology.machine import MachineLayout
+from tpusim.topology.placement import static_box_masks
+from tpusim.topology.shapes import Dims
+
+
+@dataclass
+class PolicyOutcome:
+    slice_availability: list[float]  # in the scenario's slice order
+    system_availability: float
+
+
+class StaticAvailability:
+    """A slice needs an axis-aligned box of usable cubes inside the fixed cube grid."""
+
+    uses_ocs = False
+
+    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims]):
+        grid, pods = machine.cube_grid, machine.pods
+        self.masks = [static_box_masks(grid, dims) for dims in shapes_in_cubes]
+        self.containing = [
+            [tuple(m for m in masks if m >> cube & 1) for masks in self.masks]
+            for cube in range(machine.cubes_per_pod)
+        ]
+        self.shapes = [s for s, masks in enumerate(self.masks) if masks]  # shapes that fit the grid
+        self.bad = [0] * pods
+        # Invariant: free_box[pod][s] is a box of shape s with no bad cube, or None if there is none.
+        self.free_box = [[masks[0] if masks else None for masks in self.masks] for _ in range(pods)]
+        self.pods_placing = [pods if masks else 0 for masks in self.masks]
+        self.up_since = [0.0] * len(self.masks)
+        self.up_time = [0.0] * len(self.masks)
+
+    def on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
+        bit = 1 << cube
+        free = self.free_box[pod]
+        if not usable:
+            bad = self.bad[pod] = self.bad[pod] | bit
+            for s in self.shapes:
+                box = free[s]
+                if box is not None and box & bit:
+                    for candidate in self.masks[s]:
+                        if not candidate & bad:
+                            free[s] = candidate
+                            break
+                    else:
+                        free[s] = None
+                        self.pods_placing[s] -= 1
+                        if self.pods_placing[s] == 0:
+                            self.up_time[s] += t - self.up_since[s]
+        else:
+            bad = self.bad[pod] = self.bad[pod] & ~bit
+            containing = self.containing[cube]
+            for s in self.shapes:
+                if free[s] is None:
+                    for candidate in containing[s]:
+                        if not candidate & bad:
+                            free[s] = candidate
+                            if self.pods_placing[s] == 0:
+                                self.up_since[s] = t
+                            self.pods_placing[s] += 1
+                            break
+
+    def on_ocs(self, t: float, pod: int, all_up: bool) -> None:
+        """The static pod has no OCS."""
+
+    def placeable(self) -> list[bool]:
+        return [n > 0 for n in self.pods_placing]
+
+    def finish(self, t: float, health: HealthState) -> PolicyOutcome:
+        up = [
+            self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0)
+            for s in range(len(self.masks))
+        ]
+        return PolicyOutcome([u / t for u in up], health.chip_availability(t, with_ocs=False))
+
+
+class ReconfigurableAvailability:
+    """Any ``k`` usable cubes of one pod, wired through that pod's OCSes (all of them must be up)."""
+
+    uses_ocs = True
+
+    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims]):
+        n = machine.cubes_per_pod
+        self.cubes_needed = [a * b * c for a, b, c in shapes_in_cubes]
+        self.usable = [n] * machine.pods
+        self.ocs_up = [True] * machine.pods
+        self.capacity = [n] * machine.pods
+        self.pods_at = [0] * (n + 1)  # pods_at[c]: pods whose capacity is c
+        self.pods_at[n] = machine.pods
+        self.best = n  # largest capacity over pods
+        self.time_at = [0.0] * (n + 1)  # time spent with best == c
+        self.since = 0.0
+
+    def on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
+        self.usable[pod] += 1 if usable else -1
+        if self.ocs_up[pod]:
+            self._set_capacity(t, pod, self.usable[pod])
+
+    def on_ocs(self, t: float, pod: int, all_up: bool) -> None:
+        self.ocs_up[pod] = all_up
+        self._set_capacity(t, pod, self.usable[pod] if all_up else 0)
+
+    def _set_capacity(self, t: float, pod: int, new: int) -> None:
+        old = self.capacity[pod]
+        if old == new:
+            return
+        self.capacity[pod] = new
+        self.pods_at[old] -= 1
+        self.pods_at[new] += 1
+        best = self.best
+        if new > best:
+            best = new
+        elif old == best:
+            while self.pods_at[best] == 0:
+                best -= 1
+        if best != self.best:
+            self.time_at[self.best] += t - self.since
+            self.since = t
+            self.best = best
+
+    def placeable(self) -> list[bool]:
+        return [self.best >= k for k in self.cubes_needed]
+
+    def finish(self, t: float, health: HealthState) -> PolicyOutcome:
+        time_at = list(self.time_at)
+        time_at[self.best] += t - self.since
+        at_least = [0.0] * (len(time_at) + 1)  # at_least[c] = time with best >= c
+        for c in range(len(time_at) - 1, -1, -1):
+            at_least[c] = at_least[c + 1] + time_at[c]
+        return PolicyOutcome(
+            [at_least[k] / t for k in self.cubes_needed],
+            health.chip_availability(t, with_ocs=True),
+        )
+
+
+TRACKERS = {"static": StaticAvailability, "reconfigurable": ReconfigurableAvailability}
+
+
+def make_tracker(policy: str, machine: MachineLayout, shapes_in_cubes: list[Dims], health: HealthState):
+    """Build ``policy``'s tracker and subscribe it to ``health``."""
+    tracker = TRACKERS[policy](machine, shapes_in_cubes)
+    health.cube_listeners.append(tracker.on_cube)
+    health.ocs_listeners.append(tracker.on_ocs)
+    return tracker

@@ -1,0 +1,142 @@
+"""The ``tpusim`` command line: a thin layer over :mod:`tpusim.api`.
+
+Exit status: 0 on success, 1 on a failed run or check, 2 on bad input (with one line per
+problem naming the file and key path, never a traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+import yaml
+from rich.console import Console
+
+from tpusim.errors import ScenarioError
+from tpusim.scenario import Scenario, load_scenario
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="tpusim: availability of OCS-reconfigurable vs statically wired TPU pods.",
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+SCENARIO_ARG = typer.Argument(help="Scenario YAML file.", show_default=False)
+SET_OPT = typer.Option(
+    "--set", help="Override a dotted scenario key; the value is parsed as YAML. Repeatable."
+)
+
+
+def _load(path: str, overrides: list[str] | None) -> Scenario:
+    try:
+        return load_scenario(path, overrides)
+    except ScenarioError as exc:
+        for line in exc.lines():
+            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, SCENARIO_ARG],
+    out: Annotated[Optional[Path], typer.Option(help="Output directory [default: out/<scenario name>].")] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed (overrides the scenario).")] = None,
+    replications: Annotated[Optional[int], typer.Option(min=1, help="Replications (overrides the scenario).")] = None,
+    set_: Annotated[Optional[list[str]], SET_OPT] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Local worker processes for replications.")] = 1,
+    plot: Annotated[bool, typer.Option(help="Write availability_vs_slice.png.")] = True,
+) -> None:
+    """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot."""
+    from tpusim.api import run_scenario
+    from tpusim.report import render_table, write_json, write_outputs
+
+    overrides = list(set_ or [])
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    if replications is not None:
+        overrides.append(f"replications={replications}")
+    sc = _load(scenario, overrides)
+    out = out or Path("out") / sc.name
+
+    progress_cb, progress = None, None
+    if err_console.is_terminal and sc.replications > 1:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        progress = Progress("replications", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=err_console, transient=True)
+        task = progress.add_task("run", total=sc.replications)
+        progress.start()
+        progress_cb = lambda done, total: progress.update(task, completed=done)  # noqa: E731
+    try:
+        results = run_scenario(sc, workers=workers, progress=progress_cb)
+    except Exception as exc:  # nothing was measured: still leave a summary saying why
+        payload = {"scenario": sc.resolved(), "seed": sc.seed, "error": f"{type(exc).__name__}: {exc}"}
+        write_json(out / "summary.json", payload)
+        err_console.print(f"[red]error:[/red] run failed: {payload['error']}; wrote {out / 'summary.json'}")
+        raise typer.Exit(1) from None
+    finally:
+        if progress is not None:
+            progress.stop()
+
+    render_table(results, out_console)
+    written = write_outputs(results, out, plot=plot)
+    out_console.print("wrote " + ", ".join(str(p) for p in written))
+    if results.error:
+        err_console.print(f"[red]error:[/red] run stopped part-way: {results.error}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(
+    scenario: Annotated[str, SCENARIO_ARG],
+    set_: Annotated[Optional[list[str]], SET_OPT] = None,
+) -> None:
+    """Check SCENARIO; print its resolved form (every default filled in) or every error."""
+    sc = _load(scenario, set_)
+    out_console.print(f"# {scenario}: valid", highlight=False)
+    out_console.print(yaml.safe_dump(sc.resolved(), sort_keys=False), highlight=False, end="")
+
+
+@app.command()
+def analytic(
+    scenario: Annotated[str, SCENARIO_ARG],
+    set_: Annotated[Optional[list[str]], SET_OPT] = None,
+) -> None:
+    """Closed-form slice availability: reconfigurable (binomial, exact) and one fixed static box."""
+    from tpusim.report import render_closed_forms
+
+    render_closed_forms(_load(scenario, set_), out_console)
+
+
+@app.command()
+def scenarios(
+    directory: Annotated[Path, typer.Argument(help="Where to look.")] = Path("scenarios"),
+) -> None:
+    """List the scenarios in DIRECTORY with their descriptions."""
+    files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+    if not files:
+        err_console.print(f"[red]error:[/red] {directory}: no scenario files (*.yaml)")
+        raise typer.Exit(2)
+    for path in files:
+        try:
+            sc = load_scenario(path)
+            first = sc.description.strip().splitlines()[0] if sc.description.strip() else ""
+            out_console.print(f"[bold]{path}[/bold]  {first}", highlight=False)
+        except ScenarioError as exc:
+            out_console.print(f"[bold]{path}[/bold]  [red]invalid:[/red] {exc.lines()[0]}", highlight=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

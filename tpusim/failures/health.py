@@ -1,0 +1,159 @@
+"""Health state: which components are down, folded into what the policies read.
+
+Components are ``host``, ``ici_link`` and ``ocs`` (class ids 0, 1, 2; see
+:mod:`tpusim.topology.machine` for the numbering). From their up/down flags this module keeps,
+incrementally and in O(1) per event (O(cubes per pod) for an OCS):
+
+- per class, the number of units down and its time integral (component availability);
+- per cube, the number of its hosts and links that are down: a cube is *usable* by a slice of
+  whole cubes exactly when that count is 0 (without fault-tolerant routing a cube needs all of
+  its hosts and links, DESIGN §1);
+- per pod, the number of OCSes down;
+- per chip, the number of down parts touching it (its host, its ICI links) and, separately, of
+  down OCSes holding one of its ports; with their time integrals this gives the fraction of
+  chip-time on healthy hardware, with and without the OCS layer (the static pod has none).
+
+Consumers subscribe: ``cube_listeners`` are called as ``f(t, pod, local_cube, usable)`` when a
+cube's usability flips, ``ocs_listeners`` as ``f(t, pod, all_ocs_up)`` when a pod's OCS layer
+flips, ``component_listeners`` as ``f(t, class_id, unit, down)`` on every component change.
+Every policy's tracker listens to the same state, which is how all policies see one trace.
+
+Invariant: ``cube_faults[c] == number of down hosts and links of cube c``; a listener is told
+only about real transitions, in time order.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
+
+HOST, ICI_LINK, OCS = 0, 1, 2
+assert COMPONENT_CLASSES == ("host", "ici_link", "ocs")
+
+CubeListener = Callable[[float, int, int, bool], None]
+OcsListener = Callable[[float, int, bool], None]
+ComponentListener = Callable[[float, int, int, bool], None]
+
+
+class HealthState:
+    def __init__(self, machine: MachineLayout):
+        self.machine = machine
+        cube = machine.cube
+        self.cubes_per_pod = machine.cubes_per_pod
+        self.chips_per_cube = cube.chips
+        self.ocs_per_pod = machine.ocs_per_pod
+        self.population = [machine.population(c) for c in COMPONENT_CLASSES]
+        # Local chips touched by each local unit of the cube-resident classes.
+        self.units_per_cube = [cube.hosts, cube.links]
+        self.unit_chips = [
+            tuple(cube.host_chips(h) for h in range(cube.hosts)),
+            cube.link_chips,
+        ]
+        self.ocs_chips = machine.ocs_chips
+
+        self.down = [bytearray(n) for n in self.population]
+        self.n_down = [0, 0, 0]
+        self._down_area = [0.0, 0.0, 0.0]
+        self._down_since = [0.0, 0.0, 0.0]
+
+        self.cube_faults = [0] * machine.cubes
+        self.ocs_down = [0] * machine.pods
+
+        self.chip_faults = [0] * machine.chips  # down host / links touching the chip
+        self.chip_ocs = [0] * machine.chips  # down OCSes holding one of the chip's ports
+        self.sick_chips = 0  # chips with chip_faults > 0
+        self.sick_chips_ocs = 0  # chips with chip_faults > 0 or chip_ocs > 0
+        self._sick_area = 0.0
+        self._sick_area_ocs = 0.0
+        self._chips_since = 0.0
+
+        self.cube_listeners: list[CubeListener] = []
+        self.ocs_listeners: list[OcsListener] = []
+        self.component_listeners: list[ComponentListener] = []
+
+    # -- transitions ---------------------------------------------------------------------------
+    def set_down(self, k: int, unit: int, t: float) -> bool:
+        """Mark ``unit`` of class ``k`` down at time ``t``; False (and no change) if it already was."""
+        flags = self.down[k]
+        if flags[unit]:
+            return False
+        flags[unit] = 1
+        self._change(k, unit, t, 1)
+        return True
+
+    def set_up(self, k: int, unit: int, t: float) -> None:
+        """Mark ``unit`` of class ``k`` repaired at time ``t``."""
+        flags = self.down[k]
+        assert flags[unit], "repair of a unit that is not down"
+        flags[unit] = 0
+        self._change(k, unit, t, -1)
+
+    def _change(self, k: int, unit: int, t: float, delta: int) -> None:
+        self._down_area[k] += self.n_down[k] * (t - self._down_since[k])
+        self._down_since[k] = t
+        self.n_down[k] += delta
+        self._sick_area += self.sick_chips * (t - self._chips_since)
+        self._sick_area_ocs += self.sick_chips_ocs * (t - self._chips_since)
+        self._chips_since = t
+        if k == OCS:
+            self._ocs_change(unit, t, delta)
+        else:
+            self._cube_part_change(k, unit, t, delta)
+        for listener in self.component_listeners:
+            listener(t, k, unit, delta > 0)
+
+    def _cube_part_change(self, k: int, unit: int, t: float, delta: int) -> None:
+        per = self.units_per_cube[k]
+        cube = unit // per
+        base = cube * self.chips_per_cube
+        faults, ocs = self.chip_faults, self.chip_ocs
+        for c in self.unit_chips[k][unit - cube * per]:
+            g = base + c
+            before = faults[g]
+            faults[g] = before + delta
+            if before == 0 or before + delta == 0:  # the chip's own hardware flips
+                self.sick_chips += delta
+                if ocs[g] == 0:
+                    self.sick_chips_ocs += delta
+        count = self.cube_faults[cube] + delta
+        self.cube_faults[cube] = count
+        if count == (1 if delta > 0 else 0):  # usability flips
+            pod, local = divmod(cube, self.cubes_per_pod)
+            usable = count == 0
+            for listener in self.cube_listeners:
+                listener(t, pod, local, usable)
+
+    def _ocs_change(self, unit: int, t: float, delta: int) -> None:
+        pod, local = divmod(unit, self.ocs_per_pod)
+        plus, minus = self.ocs_chips[local]
+        faults, ocs = self.chip_faults, self.chip_ocs
+        first = pod * self.cubes_per_pod * self.chips_per_cube
+        for base in range(first, first + self.cubes_per_pod * self.chips_per_cube, self.chips_per_cube):
+            for g in (base + plus, base + minus):
+                before = ocs[g]
+                ocs[g] = before + delta
+                if (before == 0 or before + delta == 0) and faults[g] == 0:
+                    self.sick_chips_ocs += delta
+        count = self.ocs_down[pod] + delta
+        self.ocs_down[pod] = count
+        if count == (1 if delta > 0 else 0):
+            for listener in self.ocs_listeners:
+                listener(t, pod, count == 0)
+
+    # -- read-outs -----------------------------------------------------------------------------
+    def component_availability(self, t: float) -> list[float | None]:
+        """Time-averaged fraction of each class's units that were up over ``[0, t]``."""
+        out: list[float | None] = []
+        for k, n in enumerate(self.population):
+            area = self._down_area[k] + self.n_down[k] * (t - self._down_since[k])
+            out.append(1.0 - area / (n * t) if n else None)
+        return out
+
+    def chip_availability(self, t: float, with_ocs: bool) -> float:
+        """Fraction of chip-time over ``[0, t]`` on healthy hardware (optionally counting OCSes)."""
+        if with_ocs:
+            area = self._sick_area_ocs + self.sick_chips_ocs * (t - self._chips_since)
+        else:
+            area = self._sick_area + self.sick_chips * (t - self._chips_since)
+        return 1.0 - area / (self.machine.chips * t)

@@ -1,0 +1,319 @@
+"""Scenarios: what to simulate, as typed, validated objects.
+
+A scenario is a YAML mapping whose dotted keys are part of tpusim's public interface (DESIGN §5).
+:func:`load_scenario` reads a file, applies ``--set``-style overrides (dotted key = YAML value),
+and validates everything at once: the returned :class:`Scenario` is known to be runnable, and a
+bad one raises :class:`~tpusim.errors.ScenarioError` listing *every* problem with its key path.
+
+Units at this edge: rates per day, repair times in hours, detection in minutes, horizon in days.
+Inside the simulator everything is hours.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from tpusim.errors import Problem, ScenarioError
+from tpusim.topology.cube import CubeLayout
+from tpusim.topology.machine import MachineLayout
+from tpusim.topology.placement import fits_static_grid
+from tpusim.topology.shapes import SliceShape
+
+POLICIES = ("static", "reconfigurable", "reconfigurable_ft")
+#: Policies this version can simulate. ``reconfigurable_ft`` (fault-tolerant ICI routing) is
+#: refused with a clear message rather than silently simulated as ``reconfigurable``.
+IMPLEMENTED_POLICIES = ("static", "reconfigurable")
+
+
+def _dims(value: Any) -> Any:
+    """Accept ``[4, 4, 4]`` or ``"4x4x4"`` for a 3-tuple of extents."""
+    if isinstance(value, str):
+        parts = value.lower().split("x")
+        if len(parts) == 3 and all(p.strip().isdigit() for p in parts):
+            return [int(p) for p in parts]
+    return value
+
+
+Extents = Annotated[
+    tuple[Annotated[int, Field(gt=0, strict=True)], Annotated[int, Field(gt=0, strict=True)], Annotated[int, Field(gt=0, strict=True)]],
+    BeforeValidator(_dims),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Repair(_Strict):
+    """Repair-time distribution of one component class (hours)."""
+
+    dist: Literal["exponential", "lognormal", "fixed"] = "exponential"
+    mean_hours: float = Field(gt=0)
+    #: lognormal only: standard deviation of log(repair time); 1.0 gives a long tail
+    #: (coefficient of variation 1.31).
+    sigma: float | None = Field(default=None, gt=0)
+
+
+class ComponentFailures(_Strict):
+    """Failure and repair of one component class."""
+
+    #: fraction of the population failing per day; per-unit hazard while up. 0 turns the class off.
+    daily_rate: float = Field(ge=0)
+    repair: Repair
+
+
+class Failures(_Strict):
+    host: ComponentFailures = ComponentFailures(
+        daily_rate=0.0008, repair=Repair(dist="lognormal", mean_hours=6.0, sigma=1.0)
+    )
+    ici_link: ComponentFailures = ComponentFailures(
+        daily_rate=0.00005, repair=Repair(dist="lognormal", mean_hours=24.0, sigma=1.0)
+    )
+    ocs: ComponentFailures = ComponentFailures(
+        daily_rate=0.0004, repair=Repair(dist="lognormal", mean_hours=12.0, sigma=1.0)
+    )
+    #: healthd/libtpunet detection delay. Capacity availability is a property of the true
+    #: health state and does not use it; the scheduler reacts only after it (jobs, DESIGN §3).
+    detection_minutes: float = Field(default=5.0, ge=0)
+    #: ``steady``: each unit starts down with its long-run probability MTTR/(MTBF+MTTR), with an
+    #: equilibrium residual repair time, so time averages carry no start-up bias.
+    #: ``all_up``: everything starts healthy (a fresh machine).
+    initial_state: Literal["steady", "all_up"] = "steady"
+
+
+class Topology(_Strict):
+    pods: int = Field(default=1, gt=0, strict=True)
+    cube_grid: Extents = (4, 4, 4)
+    cube_shape: Extents = (4, 4, 4)
+    hosts_per_cube: int = Field(default=16, gt=0, strict=True)
+    chips_per_host: int = Field(default=4, gt=0, strict=True)
+    #: derived from cube_shape (one OCS per dimension and face position); if given, must match.
+    ocs_per_pod: int | None = Field(default=None, gt=0, strict=True)
+
+
+class Scenario(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: int = Field(default=0, ge=0, strict=True)
+    replications: int = Field(default=10, gt=0, strict=True)
+    horizon_days: float = Field(default=365.0, gt=0)
+    policies: list[Literal["static", "reconfigurable", "reconfigurable_ft"]] = Field(
+        default_factory=lambda: ["static", "reconfigurable"], min_length=1
+    )
+    slices: list[str] = Field(min_length=1)
+    topology: Topology = Topology()
+    failures: Failures = Failures()
+    # Keys of the public interface whose machinery is not built yet: refused, never ignored.
+    workload: Any = None
+    scheduler: Any = None
+    pod_manager: Any = None
+
+    # -- derived views used by the model -----------------------------------------------------
+    @property
+    def machine(self) -> MachineLayout:
+        t = self.topology
+        return MachineLayout(CubeLayout(t.cube_shape, t.chips_per_host), t.cube_grid, t.pods)
+
+    @property
+    def shapes(self) -> list[SliceShape]:
+        return [SliceShape.parse(s) for s in self.slices]
+
+    @property
+    def horizon_hours(self) -> float:
+        return self.horizon_days * 24.0
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario with every default filled in (what summary.json records)."""
+        data = self.model_dump(mode="json", exclude={"workload", "scheduler", "pod_manager"})
+        data["topology"]["ocs_per_pod"] = self.machine.ocs_per_pod
+        return data
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+def _path_of(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith(("function-", "tuple[", "literal[")):
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind, ctx, got = error["type"], error.get("ctx", {}), error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op, bound = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge"),
+                     "less_than": ("<", "lt"), "less_than_equal": ("<=", "le")}[kind]
+        limit = ctx[bound]
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)
+        return f"must be {op} {limit}, got {got!r}"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}, got {got!r}"
+    if kind in ("float_parsing", "float_type"):
+        return f"must be a number, got {got!r}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"must be a whole number, got {got!r}"
+    if kind in ("string_type",):
+        return f"must be a string, got {got!r}"
+    if kind in ("list_type", "tuple_type"):
+        return f"must be a list, got {got!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping of keys, got {got!r}"
+    if kind == "too_short":
+        return f"must not be empty, got {got!r}"
+    if kind == "too_long":
+        return f"has too many items, got {got!r}"
+    return f"{error['msg']}, got {got!r}"
+
+
+def _semantic_problems(s: Scenario) -> list[Problem]:
+    """Checks that span several keys (pydantic has already checked each key on its own)."""
+    problems: list[Problem] = []
+    t = s.topology
+    chips_per_cube = math.prod(t.cube_shape)
+    if t.hosts_per_cube * t.chips_per_host != chips_per_cube:
+        problems.append(Problem(
+            "topology.hosts_per_cube",
+            f"{t.hosts_per_cube} hosts x {t.chips_per_host} chips per host must equal the "
+            f"{chips_per_cube} chips of a {'x'.join(map(str, t.cube_shape))} cube",
+        ))
+    derived_ocs = sum(chips_per_cube // e for e in t.cube_shape)
+    if t.ocs_per_pod is not None and t.ocs_per_pod != derived_ocs:
+        problems.append(Problem(
+            "topology.ocs_per_pod",
+            f"must be {derived_ocs} for {'x'.join(map(str, t.cube_shape))} cubes "
+            f"(one OCS per dimension and face position), got {t.ocs_per_pod}",
+        ))
+    for i, policy in enumerate(s.policies):
+        if policy not in IMPLEMENTED_POLICIES:
+            problems.append(Problem(
+                f"policies[{i}]",
+                f"'{policy}' is not implemented in this version (fault-tolerant ICI routing is "
+                f"not built yet); use {list(IMPLEMENTED_POLICIES)}",
+            ))
+    if len(set(s.policies)) != len(s.policies):
+        problems.append(Problem("policies", f"lists a policy twice: {s.policies}"))
+    cubes_per_pod = math.prod(t.cube_grid)
+    seen: set[tuple[int, int, int]] = set()
+    for i, text in enumerate(s.slices):
+        try:
+            shape = SliceShape.parse(text)
+            cubes = shape.cubes(t.cube_shape)
+        except ValueError as exc:
+            problems.append(Problem(f"slices[{i}]", str(exc)))
+            continue
+        if cubes > cubes_per_pod:
+            problems.append(Problem(
+                f"slices[{i}]",
+                f"{shape.label} needs {cubes} cubes but a pod has {cubes_per_pod} "
+                f"(a slice never spans pods)",
+            ))
+        if shape.dims in seen:
+            problems.append(Problem(f"slices[{i}]", f"{shape.label} is listed twice"))
+        seen.add(shape.dims)
+    for key in ("workload", "scheduler", "pod_manager"):
+        if getattr(s, key) is not None:
+            problems.append(Problem(
+                key, "not supported in this version (jobs and the control plane are not built yet)"
+            ))
+    for cls in ("host", "ici_link", "ocs"):
+        r = getattr(s.failures, cls).repair
+        if r.sigma is not None and r.dist != "lognormal":
+            problems.append(Problem(f"failures.{cls}.repair.sigma", f"only applies to dist: lognormal, not {r.dist}"))
+    return problems
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"failures.host.daily_rate=0.01"`` -> (key, YAML-parsed value)."""
+    if "=" not in text:
+        raise ScenarioError([Problem("--set", f"expected KEY=VALUE, got {text!r}")])
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ScenarioError([Problem("--set", f"bad key in {text!r}")])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(key, f"--set value is not valid YAML: {exc}")]) from None
+    return key, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """Set dotted keys in a raw scenario mapping (a copy), creating mappings on the way."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for text in overrides or []:
+        key, value = parse_override(text)
+        node = data
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ScenarioError([Problem(".".join(parts[: i + 1]), f"is not a mapping, cannot set {key}")])
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def scenario_from_dict(data: Any, source: str | None = None) -> Scenario:
+    """Validate a raw mapping into a :class:`Scenario`, or raise with every problem found."""
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem("", f"a scenario must be a mapping of keys, got {type(data).__name__}")], source)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = [Problem(_path_of(e["loc"]), _describe(e)) for e in exc.errors()]
+        raise ScenarioError(problems, source) from None
+    problems = _semantic_problems(scenario)
+    if problems:
+        raise ScenarioError(problems, source)
+    return scenario
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Read, override and validate a scenario file."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ScenarioError([Problem("", "no such file")], source) from None
+    except OSError as exc:
+        raise ScenarioError([Problem("", f"cannot read: {exc.strerror}")], source) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ScenarioError([Problem("", f"YAML syntax error at {where}{exc.problem}")], source) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem("", f"YAML error: {exc}")], source) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem("", f"a scenario must be a mapping of keys, got {type(data).__name__}")], source)
+    try:
+        data = apply_overrides(data, overrides)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.problems, source) from None
+    return scenario_from_dict(data, source)
+
+
+def static_grid_fits(s: Scenario, shape: SliceShape) -> bool:
+    """Can a static pod place ``shape`` at all (ignoring health)? False for shapes longer than the grid."""
+    return fits_static_grid(s.topology.cube_grid, shape.cube_dims(s.topology.cube_shape))

@@ -1,0 +1,159 @@
+"""A slice's chip graph: its cubes' electrical meshes joined by optical connections.
+
+A slice occupies *slots*: the cells of its cube shape, each filled by one cube. Along every
+dimension ``d`` and face position ``p``, the ``+d`` port ``p`` of the cube in slot ``s`` is joined
+to the ``-d`` port ``p`` of the cube in the next slot along ``d``:
+
+- in the reconfigurable pod, through OCS ``(d, p)`` as a *cross-connect*, always with wrap-around
+  (the last slot joins the first; with one slot along ``d`` the cube joins itself, closing a
+  4-chip ring), so a ``k``-cube slice takes ``3 * face_positions * k`` xconnects (48·k on 4x4x4
+  cubes) and is a torus;
+- in the static pod, through the fixed cable between grid neighbours; the wrap-around cable
+  exists only along a dimension the box spans fully, so elsewhere the slice is a mesh.
+
+The graph is a ``networkx.Graph`` whose nodes are ``(cube, local_chip)`` with attribute ``pos``,
+the chip's coordinate inside the slice. :func:`preflight` is libtpunet's check: a BFS over the
+graph confirming that every chip is reached and has exactly its torus (or mesh) neighbours.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from itertools import product
+
+import networkx as nx
+
+from tpusim.topology.cube import CubeLayout
+from tpusim.topology.machine import MachineLayout
+from tpusim.topology.placement import Box
+from tpusim.topology.shapes import Dims
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Cube ``plus_cube``'s ``+d`` port ``p`` joined to cube ``minus_cube``'s ``-d`` port ``p``.
+
+    In the reconfigurable pod this is a cross-connect made by OCS ``(d, p)``; in the static pod
+    it is a fixed cable.
+    """
+
+    d: int
+    p: int
+    plus_cube: int
+    minus_cube: int
+
+
+@dataclass
+class SliceWiring:
+    """Which cube fills each slot, and the connections between them."""
+
+    cube_dims: Dims
+    slots: dict[Dims, int]
+    connections: list[Connection] = field(default_factory=list)
+    wrap: tuple[bool, bool, bool] = (True, True, True)
+
+    @property
+    def cubes(self) -> list[int]:
+        return list(self.slots.values())
+
+
+def _slot_order(cube_dims: Dims) -> list[Dims]:
+    a, b, c = cube_dims
+    return [(i, j, k) for k in range(c) for j in range(b) for i in range(a)]
+
+
+def _connect(
+    cube: CubeLayout, cube_dims: Dims, slots: dict[Dims, int], wrap: tuple[bool, bool, bool]
+) -> list[Connection]:
+    conns = []
+    for slot, plus_cube in slots.items():
+        for d in range(3):
+            nxt = list(slot)
+            nxt[d] += 1
+            if nxt[d] == cube_dims[d]:
+                if not wrap[d]:
+                    continue
+                nxt[d] = 0
+            minus_cube = slots[tuple(nxt)]  # type: ignore[index]
+            for p in range(cube.face_positions(d)):
+                conns.append(Connection(d, p, plus_cube, minus_cube))
+    return conns
+
+
+def reconfigurable_wiring(cube: CubeLayout, cubes: list[int], cube_dims: Dims) -> SliceWiring:
+    """Wire ``cubes`` (slot order, x fastest) into a torus of ``cube_dims`` through the OCSes."""
+    order = _slot_order(cube_dims)
+    if len(cubes) != len(order):
+        raise ValueError(f"a {cube_dims} slice needs {len(order)} cubes, got {len(cubes)}")
+    slots = dict(zip(order, cubes))
+    return SliceWiring(cube_dims, slots, _connect(cube, cube_dims, slots, (True,) * 3), (True,) * 3)
+
+
+def static_wiring(machine: MachineLayout, pod: int, box: Box) -> SliceWiring:
+    """The fixed cables that a static slice on ``box`` of ``pod`` uses."""
+    slots = {
+        (i, j, k): pod * machine.cubes_per_pod
+        + machine.grid_index(box.origin[0] + i, box.origin[1] + j, box.origin[2] + k)
+        for (i, j, k) in _slot_order(box.dims)
+    }
+    wrap = box.spans_fully(machine.cube_grid)
+    return SliceWiring(box.dims, slots, _connect(machine.cube, box.dims, slots, wrap), wrap)
+
+
+def slice_graph(cube: CubeLayout, wiring: SliceWiring) -> nx.Graph:
+    """The chip graph of a wired slice (electrical mesh edges plus optical connection edges)."""
+    g = nx.Graph()
+    for slot, c in wiring.slots.items():
+        for chip in range(cube.chips):
+            x, y, z = cube.chip_coords(chip)
+            pos = (slot[0] * cube.shape[0] + x, slot[1] * cube.shape[1] + y, slot[2] * cube.shape[2] + z)
+            g.add_node((c, chip), pos=pos)
+        g.add_edges_from(
+            ((c, u), (c, v), {"kind": "electrical"}) for u, v in cube.electrical_links
+        )
+    for conn in wiring.connections:
+        a = cube.port_chip(cube.ports[cube.port_index(conn.d, +1, conn.p)])
+        b = cube.port_chip(cube.ports[cube.port_index(conn.d, -1, conn.p)])
+        g.add_edge((conn.plus_cube, a), (conn.minus_cube, b), kind="optical", ocs=(conn.d, conn.p))
+    return g
+
+
+@dataclass
+class PreflightReport:
+    chips: int
+    reached: int
+    missing: list[tuple[Dims, Dims]]  # (chip position, expected neighbour position) not linked
+
+    @property
+    def ok(self) -> bool:
+        return self.reached == self.chips and not self.missing
+
+
+def preflight(graph: nx.Graph, slice_dims: Dims, wrap: tuple[bool, bool, bool] = (True,) * 3) -> PreflightReport:
+    """BFS over ``graph`` checking that every chip has its torus (mesh where ``wrap`` is off) neighbours."""
+    by_pos = {data["pos"]: node for node, data in graph.nodes(data=True)}
+    missing: list[tuple[Dims, Dims]] = []
+    if not by_pos:
+        return PreflightReport(0, 0, missing)
+    start = next(iter(graph.nodes))
+    seen = {start}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        pos = graph.nodes[node]["pos"]
+        linked = {graph.nodes[n]["pos"] for n in graph.adj[node]}
+        for d, step in product(range(3), (-1, 1)):
+            q = list(pos)
+            q[d] += step
+            if not 0 <= q[d] < slice_dims[d]:
+                if not wrap[d]:
+                    continue
+                q[d] %= slice_dims[d]
+            if tuple(q) not in linked:
+                missing.append((pos, tuple(q)))  # type: ignore[arg-type]
+        for n in graph.adj[node]:
+            if n not in seen:
+                seen.add(n)
+                queue.append(n)
+    return PreflightReport(graph.number_of_nodes(), len(seen), missing)

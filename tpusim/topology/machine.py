@@ -1,0 +1,100 @@
+"""The machine: pods of cubes, each pod with its OCS bank, and the numbering of every component.
+
+A pod holds ``prod(cube_grid)`` cubes. In the statically wired pod the cubes sit in that fixed
+grid and neighbouring faces are cabled together; in the reconfigurable pod the grid means
+nothing and every cube port is fibred to an optical circuit switch: OCS ``(d, p)`` holds, for
+every cube of the pod, that cube's ``+d`` port ``p`` and ``-d`` port ``p``. A pod therefore has
+one OCS per (dimension, face position): 48 for 4x4x4 cubes.
+
+Failing components are numbered densely per class so that a failure process can pick a unit
+with one uniform draw and map it back with integer arithmetic:
+- ``host``: ``cube * hosts_per_cube + local_host``;
+- ``ici_link``: ``cube * links_per_cube + local_link`` (electrical links first, then optical
+  port links; see :mod:`tpusim.topology.cube`);
+- ``ocs``: ``pod * ocs_per_pod + local_ocs`` with ``local_ocs = offset(d) + p``.
+Cubes are numbered globally: ``cube = pod * cubes_per_pod + local_cube``; a local cube's grid
+coordinates are ``(i, j, k)`` with ``local_cube = i + Gx*(j + Gy*k)``.
+
+The cube-side optical link is the same part in both machines: in the reconfigurable pod it is
+the fibre and transceiver from the cube port to its OCS, in the static pod it is the cube's end
+of the cable to the neighbouring cube. Both machines thus see the same link population on the
+same failure trace; the static pod simply has no OCS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from tpusim.topology.cube import CubeLayout
+from tpusim.topology.shapes import Dims
+
+COMPONENT_CLASSES = ("host", "ici_link", "ocs")
+
+
+@dataclass(frozen=True)
+class MachineLayout:
+    cube: CubeLayout = CubeLayout()
+    cube_grid: Dims = (4, 4, 4)
+    pods: int = 1
+
+    # -- counts ----------------------------------------------------------------------------
+    @property
+    def cubes_per_pod(self) -> int:
+        return math.prod(self.cube_grid)
+
+    @property
+    def cubes(self) -> int:
+        return self.pods * self.cubes_per_pod
+
+    @property
+    def chips(self) -> int:
+        return self.cubes * self.cube.chips
+
+    @property
+    def ocs_per_pod(self) -> int:
+        return sum(self.cube.face_positions(d) for d in range(3))
+
+    def population(self, component_class: str) -> int:
+        """How many units of ``component_class`` the whole machine has."""
+        if component_class == "host":
+            return self.cubes * self.cube.hosts
+        if component_class == "ici_link":
+            return self.cubes * self.cube.links
+        if component_class == "ocs":
+            return self.pods * self.ocs_per_pod
+        raise KeyError(component_class)
+
+    # -- OCS numbering ---------------------------------------------------------------------
+    def ocs_index(self, d: int, p: int) -> int:
+        """Local index of OCS ``(d, p)`` within its pod."""
+        return sum(self.cube.face_positions(e) for e in range(d)) + p
+
+    def ocs_dp(self, local_ocs: int) -> tuple[int, int]:
+        for d in range(3):
+            n = self.cube.face_positions(d)
+            if local_ocs < n:
+                return d, local_ocs
+            local_ocs -= n
+        raise IndexError(local_ocs)
+
+    @cached_property
+    def ocs_chips(self) -> tuple[tuple[int, int], ...]:
+        """For each local OCS, the two chips per cube (local chip numbers) whose ports it holds."""
+        out = []
+        for local in range(self.ocs_per_pod):
+            d, p = self.ocs_dp(local)
+            plus = self.cube.port_chip(self.cube.ports[self.cube.port_index(d, +1, p)])
+            minus = self.cube.port_chip(self.cube.ports[self.cube.port_index(d, -1, p)])
+            out.append((plus, minus))
+        return tuple(out)
+
+    # -- cube grid -------------------------------------------------------------------------
+    def grid_coords(self, local_cube: int) -> Dims:
+        gx, gy, _ = self.cube_grid
+        return (local_cube % gx, (local_cube // gx) % gy, local_cube // (gx * gy))
+
+    def grid_index(self, i: int, j: int, k: int) -> int:
+        gx, gy, _ = self.cube_grid
+        return i + gx * (j + gy * k)
