@@ -37,6 +37,11 @@ class PolicyOutcome:
     system_availability: float
 
 
+def fraction_of(time: float, horizon: float) -> float:
+    """``time / horizon``, kept inside [0, 1] against the rounding of summed intervals."""
+    return min(1.0, max(0.0, time / horizon))
+
+
 class StaticAvailability:
     """A slice needs an axis-aligned box of usable cubes inside the fixed cube grid."""
 
@@ -49,10 +54,11 @@ class StaticAvailability:
             [tuple(m for m in masks if m >> cube & 1) for masks in self.masks]
             for cube in range(machine.cubes_per_pod)
         ]
-        self.shapes = [s for s, masks in enumerate(self.masks) if masks]  # shapes that fit the grid
         self.bad = [0] * pods
-        # Invariant: free_box[pod][s] is a box of shape s with no bad cube, or None if there is none.
-        self.free_box = [[masks[0] if masks else None for masks in self.masks] for _ in range(pods)]
+        # Invariant: free_box[pod][s] is the mask of a box of shape s with no bad cube, or 0 if
+        # there is none (a box mask is never 0). Shapes that fit nowhere in the grid stay at 0.
+        self.free_box = [[masks[0] if masks else 0 for masks in self.masks] for _ in range(pods)]
+        self.blocked = [0] * pods  # shapes that fit the grid but have no free box in the pod
         self.pods_placing = [pods if masks else 0 for masks in self.masks]
         self.up_since = [0.0] * len(self.masks)
         self.up_time = [0.0] * len(self.masks)
@@ -62,26 +68,29 @@ class StaticAvailability:
         free = self.free_box[pod]
         if not usable:
             bad = self.bad[pod] = self.bad[pod] | bit
-            for s in self.shapes:
-                box = free[s]
-                if box is not None and box & bit:
+            for s, box in enumerate(free):
+                if box & bit:  # the known free box just lost a cube: look for another
                     for candidate in self.masks[s]:
                         if not candidate & bad:
                             free[s] = candidate
                             break
                     else:
-                        free[s] = None
+                        free[s] = 0
+                        self.blocked[pod] += 1
                         self.pods_placing[s] -= 1
                         if self.pods_placing[s] == 0:
                             self.up_time[s] += t - self.up_since[s]
         else:
             bad = self.bad[pod] = self.bad[pod] & ~bit
+            if not self.blocked[pod]:
+                return
             containing = self.containing[cube]
-            for s in self.shapes:
-                if free[s] is None:
+            for s, box in enumerate(free):
+                if not box:  # only a box containing the repaired cube can have become free
                     for candidate in containing[s]:
                         if not candidate & bad:
                             free[s] = candidate
+                            self.blocked[pod] -= 1
                             if self.pods_placing[s] == 0:
                                 self.up_since[s] = t
                             self.pods_placing[s] += 1
@@ -98,7 +107,7 @@ class StaticAvailability:
             self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0)
             for s in range(len(self.masks))
         ]
-        return PolicyOutcome([u / t for u in up], health.chip_availability(t, with_ocs=False))
+        return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=False))
 
 
 class ReconfigurableAvailability:
@@ -155,7 +164,7 @@ class ReconfigurableAvailability:
         for c in range(len(time_at) - 1, -1, -1):
             at_least[c] = at_least[c + 1] + time_at[c]
         return PolicyOutcome(
-            [at_least[k] / t for k in self.cubes_needed],
+            [fraction_of(at_least[k], t) for k in self.cubes_needed],
             health.chip_availability(t, with_ocs=True),
         )
 

@@ -54,9 +54,13 @@ class Repair(_Strict):
 
     dist: Literal["exponential", "lognormal", "fixed"] = "exponential"
     mean_hours: float = Field(gt=0)
-    #: lognormal only: standard deviation of log(repair time); 1.0 gives a long tail
+    #: lognormal only: standard deviation of log(repair time); unset means 1.0, a long tail
     #: (coefficient of variation 1.31).
     sigma: float | None = Field(default=None, gt=0)
+
+    @property
+    def shape(self) -> float:
+        return self.sigma if self.sigma is not None else 1.0
 
 
 class ComponentFailures(_Strict):
@@ -69,13 +73,13 @@ class ComponentFailures(_Strict):
 
 class Failures(_Strict):
     host: ComponentFailures = ComponentFailures(
-        daily_rate=0.0008, repair=Repair(dist="lognormal", mean_hours=6.0, sigma=1.0)
+        daily_rate=0.0008, repair=Repair(dist="lognormal", mean_hours=6.0)
     )
     ici_link: ComponentFailures = ComponentFailures(
-        daily_rate=0.00005, repair=Repair(dist="lognormal", mean_hours=24.0, sigma=1.0)
+        daily_rate=0.00005, repair=Repair(dist="lognormal", mean_hours=24.0)
     )
     ocs: ComponentFailures = ComponentFailures(
-        daily_rate=0.0004, repair=Repair(dist="lognormal", mean_hours=12.0, sigma=1.0)
+        daily_rate=0.0004, repair=Repair(dist="lognormal", mean_hours=12.0)
     )
     #: healthd/libtpunet detection delay. Capacity availability is a property of the true
     #: health state and does not use it; the scheduler reacts only after it (jobs, DESIGN §3).
@@ -131,7 +135,29 @@ class Scenario(_Strict):
         """The scenario with every default filled in (what summary.json records)."""
         data = self.model_dump(mode="json", exclude={"workload", "scheduler", "pod_manager"})
         data["topology"]["ocs_per_pod"] = self.machine.ocs_per_pod
+        for cls in ("host", "ici_link", "ocs"):
+            repair = data["failures"][cls]["repair"]
+            if repair["dist"] == "lognormal":
+                repair["sigma"] = getattr(self.failures, cls).repair.shape
+            else:
+                del repair["sigma"]
         return data
+
+
+def defaults() -> dict[str, Any]:
+    """The default value of every key that has one (what a scenario leaves out)."""
+    return {"topology": Topology().model_dump(), "failures": Failures().model_dump()}
+
+
+def _merged(base: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` laid over ``base``, recursively for mappings present in both."""
+    out = dict(base)
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -274,6 +300,7 @@ def scenario_from_dict(data: Any, source: str | None = None) -> Scenario:
     """Validate a raw mapping into a :class:`Scenario`, or raise with every problem found."""
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", f"a scenario must be a mapping of keys, got {type(data).__name__}")], source)
+    data = _merged(defaults(), data)  # a key left out, at any depth, takes its default
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

@@ -51,5 +51,4 @@ class RepairDistribution:
 
     @classmethod
     def from_config(cls, repair) -> "RepairDistribution":
-        sigma = repair.sigma if repair.sigma is not None else 1.0
-        return cls(repair.dist, float(repair.mean_hours), float(sigma))
+        return cls(repair.dist, float(repair.mean_hours), float(repair.shape))

@@ -90,39 +90,40 @@ class HealthState:
         self._change(k, unit, t, -1)
 
     def _change(self, k: int, unit: int, t: float, delta: int) -> None:
-        self._down_area[k] += self.n_down[k] * (t - self._down_since[k])
+        # Hot path (every failure and repair): plain locals, no helper calls for host/link.
+        n_down = self.n_down
+        self._down_area[k] += n_down[k] * (t - self._down_since[k])
         self._down_since[k] = t
-        self.n_down[k] += delta
-        self._sick_area += self.sick_chips * (t - self._chips_since)
-        self._sick_area_ocs += self.sick_chips_ocs * (t - self._chips_since)
+        n_down[k] += delta
+        elapsed = t - self._chips_since  # integrate the sick-chip counts up to t
+        self._sick_area += self.sick_chips * elapsed
+        self._sick_area_ocs += self.sick_chips_ocs * elapsed
         self._chips_since = t
         if k == OCS:
             self._ocs_change(unit, t, delta)
         else:
-            self._cube_part_change(k, unit, t, delta)
-        for listener in self.component_listeners:
-            listener(t, k, unit, delta > 0)
-
-    def _cube_part_change(self, k: int, unit: int, t: float, delta: int) -> None:
-        per = self.units_per_cube[k]
-        cube = unit // per
-        base = cube * self.chips_per_cube
-        faults, ocs = self.chip_faults, self.chip_ocs
-        for c in self.unit_chips[k][unit - cube * per]:
-            g = base + c
-            before = faults[g]
-            faults[g] = before + delta
-            if before == 0 or before + delta == 0:  # the chip's own hardware flips
-                self.sick_chips += delta
-                if ocs[g] == 0:
-                    self.sick_chips_ocs += delta
-        count = self.cube_faults[cube] + delta
-        self.cube_faults[cube] = count
-        if count == (1 if delta > 0 else 0):  # usability flips
-            pod, local = divmod(cube, self.cubes_per_pod)
-            usable = count == 0
-            for listener in self.cube_listeners:
-                listener(t, pod, local, usable)
+            per = self.units_per_cube[k]
+            cube = unit // per
+            base = cube * self.chips_per_cube
+            faults, ocs = self.chip_faults, self.chip_ocs
+            for c in self.unit_chips[k][unit - cube * per]:
+                g = base + c
+                before = faults[g]
+                faults[g] = before + delta
+                if before == 0 or before == -delta:  # the chip's own hardware flips
+                    self.sick_chips += delta
+                    if ocs[g] == 0:
+                        self.sick_chips_ocs += delta
+            count = self.cube_faults[cube] + delta
+            self.cube_faults[cube] = count
+            if count == (delta > 0):  # usability flips: 0 -> 1 fault or 1 -> 0
+                pod, local = divmod(cube, self.cubes_per_pod)
+                usable = count == 0
+                for listener in self.cube_listeners:
+                    listener(t, pod, local, usable)
+        if self.component_listeners:
+            for listener in self.component_listeners:
+                listener(t, k, unit, delta > 0)
 
     def _ocs_change(self, unit: int, t: float, delta: int) -> None:
         pod, local = divmod(unit, self.ocs_per_pod)
@@ -133,7 +134,7 @@ class HealthState:
             for g in (base + plus, base + minus):
                 before = ocs[g]
                 ocs[g] = before + delta
-                if (before == 0 or before + delta == 0) and faults[g] == 0:
+                if (before == 0 or before == -delta) and faults[g] == 0:
                     self.sick_chips_ocs += delta
         count = self.ocs_down[pod] + delta
         self.ocs_down[pod] = count

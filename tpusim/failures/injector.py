@@ -18,7 +18,6 @@ Random numbers come in blocks from named streams (``failures.<class>``, ``repair
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Iterator
 
 import numpy as np
@@ -73,10 +72,11 @@ class FailureInjector:
         self.initially_down[k] = len(down)
 
     def _schedule_repair(self, k: int, unit: int, after: float) -> None:
-        event = self.env.timeout(after)
-        event.callbacks.append(partial(self._repaired, k, unit))
+        """One timeout per repair, carrying (class, unit) as its value; no process, no closure."""
+        self.env.timeout(after, (k, unit)).callbacks.append(self._repaired)
 
-    def _repaired(self, k: int, unit: int, _event) -> None:
+    def _repaired(self, event) -> None:
+        k, unit = event.value
         self.health.set_up(k, unit, self.env.now)
         self.repairs[k] += 1
 

@@ -1,0 +1,86 @@
+"""Engine speed, measured against a bare SimPy loop on the same machine in the same run.
+
+Prints:
+1. events per second on a long run at the published rates;
+2. wall time per simulated pod-year (one replication of scenarios/tpuv4_pod.yaml: both
+   policies, 7 slice shapes, setup included) - target under 0.5 s;
+3. tpusim's cost per model event (failure or repair) over a bare SimPy timeout loop's cost per
+   event - target at most 5;
+4. wall time for 1, 4 and 16 pods over the same horizon - target linear growth.
+
+Usage: python bench/bench_engine.py [--quick]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import simpy
+
+from tpusim import load_scenario
+from tpusim.engine import simulate
+
+SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tpuv4_pod.yaml"
+
+
+def bare_simpy_cost(events: int) -> float:
+    """Seconds per event of the simplest SimPy model: one process yielding timeouts."""
+
+    def loop(env):
+        while True:
+            yield env.timeout(1.0)
+
+    best = float("inf")
+    for _ in range(3):
+        env = simpy.Environment()
+        env.process(loop(env))
+        start = time.perf_counter()
+        env.run(until=events)
+        best = min(best, (time.perf_counter() - start) / events)
+    return best
+
+
+def timed(scenario, replication: int = 0):
+    start = time.perf_counter()
+    result = simulate(scenario, replication)
+    return time.perf_counter() - start, result.events
+
+
+def main(quick: bool = False) -> None:
+    base = load_scenario(SCENARIO)
+    print(f"scenario: {SCENARIO.name} ({len(base.policies)} policies, {len(base.slices)} slice shapes)")
+
+    # 2. one pod-year, setup included, several replications
+    reps = 5 if quick else 20
+    walls = [timed(base, r)[0] for r in range(reps)]
+    print(f"wall per pod-year replication: median {statistics.median(walls) * 1e3:.1f} ms, "
+          f"max {max(walls) * 1e3:.1f} ms over {reps} replications (target < 500 ms)")
+
+    # 1 + 3. a long run, where setup is negligible
+    years = 20 if quick else 200
+    long = load_scenario(SCENARIO, [f"horizon_days={365 * years}"])
+    wall, events = timed(long)
+    per_event = wall / events
+    bare = bare_simpy_cost(200_000)
+    print(f"long run: {years} pod-years, {events:,} events in {wall:.2f} s = {events / wall:,.0f} events/s")
+    print(f"cost per event: tpusim {per_event * 1e6:.2f} us, bare SimPy timeout loop {bare * 1e6:.2f} us, "
+          f"ratio {per_event / bare:.2f} (target <= 5)")
+
+    # 4. scaling with pods over one horizon
+    years = 2 if quick else 10
+    rows = []
+    for pods in (1, 4, 16):
+        sc = load_scenario(SCENARIO, [f"horizon_days={365 * years}", f"topology.pods={pods}"])
+        wall, events = timed(sc)
+        rows.append((pods, wall, events))
+    one = rows[0][1]
+    print(f"pods scaling over {years} years (wall, wall relative to 1 pod, events):")
+    for pods, wall, events in rows:
+        print(f"  {pods:2d} pods: {wall:6.2f} s  x{wall / one:5.2f}  (ideal x{pods})  {events:,} events")
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)

@@ -1,0 +1,71 @@
+"""A deliberately naive evaluator of a recorded failure trace, for cross-checking the simulator.
+
+It shares nothing with the incremental bookkeeping of ``tpusim.failures.health`` and
+``tpusim.availability``: between consecutive event times it recomputes, from the sets of down
+components, which cubes are usable, which chips are healthy and which slices the placement rules
+of ``tpusim.topology.placement`` can place in at least one pod, and integrates those indicators.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from tpusim.scenario import Scenario
+from tpusim.topology.placement import place_reconfigurable, place_static
+
+
+def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> dict:
+    """Slice and system availability per policy, as the DESIGN defines them, from ``trace``."""
+    m, cube = scenario.machine, scenario.machine.cube
+    horizon = scenario.horizon_hours
+    shapes = [s.cube_dims(scenario.topology.cube_shape) for s in scenario.shapes]
+    by_time: dict[float, list] = defaultdict(list)
+    for t, cls, unit, is_down in trace:
+        by_time[t].append((cls, unit, is_down))
+    times = sorted(set(by_time) | {0.0}) + [horizon]
+
+    down: dict[str, set[int]] = defaultdict(set)
+    up_time = {p: [0.0] * len(shapes) for p in scenario.policies}
+    sick_area = {"static": 0.0, "reconfigurable": 0.0}
+    for t, t_next in zip(times, times[1:]):
+        for cls, unit, is_down in by_time[t]:
+            (down[cls].add if is_down else down[cls].discard)(unit)
+        dt = t_next - t
+        if dt <= 0:
+            continue
+        unusable = {u // cube.hosts for u in down["host"]} | {u // cube.links for u in down["ici_link"]}
+        sick = set()
+        for u in down["host"]:
+            sick |= {u // cube.hosts * cube.chips + x for x in cube.host_chips(u % cube.hosts)}
+        for u in down["ici_link"]:
+            sick |= {u // cube.links * cube.chips + x for x in cube.link_chips[u % cube.links]}
+        sick_ocs = set(sick)
+        for u in down["ocs"]:
+            pod, local = divmod(u, m.ocs_per_pod)
+            for c in range(pod * m.cubes_per_pod, (pod + 1) * m.cubes_per_pod):
+                sick_ocs |= {c * cube.chips + x for x in m.ocs_chips[local]}
+        sick_area["static"] += len(sick) * dt
+        sick_area["reconfigurable"] += len(sick_ocs) * dt
+
+        per_pod_bad = [
+            {c % m.cubes_per_pod for c in unusable if c // m.cubes_per_pod == pod} for pod in range(m.pods)
+        ]
+        per_pod_ocs_up = [not any(u // m.ocs_per_pod == pod for u in down["ocs"]) for pod in range(m.pods)]
+        for s, dims in enumerate(shapes):
+            k = dims[0] * dims[1] * dims[2]
+            if "static" in up_time and any(
+                place_static(m.cube_grid, dims, bad) is not None for bad in per_pod_bad
+            ):
+                up_time["static"][s] += dt
+            if "reconfigurable" in up_time and any(
+                place_reconfigurable(m.cubes_per_pod, k, bad, ok) is not None
+                for bad, ok in zip(per_pod_bad, per_pod_ocs_up)
+            ):
+                up_time["reconfigurable"][s] += dt
+    return {
+        p: {
+            "slice_availability": [u / horizon for u in up_time[p]],
+            "system_availability": 1.0 - sick_area[p] / (m.chips * horizon),
+        }
+        for p in scenario.policies
+    }

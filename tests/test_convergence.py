@@ -1,0 +1,97 @@
+"""Statistical convergence of the simulator to closed forms (DESIGN §2, §6).
+
+Each test runs independent replications with a fixed seed and checks that every closed-form
+value lies inside the simulator's confidence interval. A test checks several quantities at once,
+so each interval is widened to level ``1 - 0.05 / m`` (Bonferroni): the family of ``m`` checks
+holds at 95 %. These tolerances come from the intervals; they are never widened to pass.
+"""
+
+import pytest
+
+from tpusim import run_scenario, scenario_from_dict
+from tpusim.analytic import class_availability, closed_forms
+from tpusim.stats import estimate
+
+
+def _within(values, truth, level):
+    est = estimate(values, level=level, bounded=False)
+    lo, hi = est.ci95
+    return lo <= truth <= hi, est
+
+
+def test_host_failures_converge_to_binomial_and_mtbf_over_mtbf_plus_mttr():
+    scenario = scenario_from_dict({
+        "name": "host-only",
+        "seed": 7,
+        "replications": 40,
+        "horizon_days": 3 * 365,
+        "policies": ["reconfigurable", "static"],
+        "slices": ["4x4x4", "8x8x16", "12x16x16", "16x16x16"],  # 1, 16, 48 and 64 cubes
+        "failures": {
+            "host": {"daily_rate": 0.01, "repair": {"dist": "exponential", "mean_hours": 24}},
+            "ici_link": {"daily_rate": 0, "repair": {"mean_hours": 1}},
+            "ocs": {"daily_rate": 0, "repair": {"mean_hours": 1}},
+        },
+    })
+    results = run_scenario(scenario)
+    level = 1 - 0.05 / 5
+    a = class_availability(scenario, "host")
+    assert a == pytest.approx(1 / 1.01)  # MTBF = 100 days, MTTR = 1 day
+    ok, est = _within([r.component_availability["host"] for r in results.replications], a, level)
+    assert ok, f"host availability {est} vs MTBF/(MTBF+MTTR) = {a}"
+    for i, form in enumerate(closed_forms(scenario)):
+        values = [r.slice_availability["reconfigurable"][i] for r in results.replications]
+        ok, est = _within(values, form.reconfigurable, level)
+        assert ok, f"{form.shape}: simulated {est} vs binomial {form.reconfigurable}"
+    # The static pod with any free box is at least as available as one fixed box, and for the
+    # whole-pod slice the two rules coincide with the reconfigurable one (no OCS failures here).
+    static = results.slice_availability("static")
+    for (_, _, _, est), form in zip(static, closed_forms(scenario)):
+        assert est.ci95[1] >= form.static_fixed_box
+    whole = [r.slice_availability for r in results.replications]
+    assert all(w["static"][3] == w["reconfigurable"][3] for w in whole)
+
+
+def test_ocs_failures_alone_give_all_ocs_up_probability():
+    scenario = scenario_from_dict({
+        "name": "ocs-only",
+        "seed": 11,
+        "replications": 40,
+        "horizon_days": 2 * 365,
+        "slices": ["4x4x4", "12x16x16"],
+        "failures": {
+            "host": {"daily_rate": 0, "repair": {"mean_hours": 1}},
+            "ici_link": {"daily_rate": 0, "repair": {"mean_hours": 1}},
+            "ocs": {"daily_rate": 0.01, "repair": {"dist": "lognormal", "mean_hours": 12, "sigma": 1.0}},
+        },
+    })
+    results = run_scenario(scenario)
+    truth = class_availability(scenario, "ocs") ** 48
+    for i in range(2):
+        values = [r.slice_availability["reconfigurable"][i] for r in results.replications]
+        ok, est = _within(values, truth, 1 - 0.05 / 2)
+        assert ok, f"simulated {est} vs a_ocs^48 = {truth}"
+    # the static pod has no OCS
+    assert all(r.slice_availability["static"] == [1.0, 1.0] for r in results.replications)
+
+
+@pytest.mark.parametrize("dist", ["lognormal", "fixed"])
+def test_availability_depends_on_the_repair_mean_only(dist):
+    """MTBF/(MTBF+MTTR) holds for any repair distribution (alternating renewal process)."""
+    scenario = scenario_from_dict({
+        "name": f"insensitivity-{dist}",
+        "seed": 3,
+        "replications": 30,
+        "horizon_days": 365,
+        "slices": ["4x4x4"],
+        "failures": {
+            "host": {"daily_rate": 0.02, "repair": {"dist": dist, "mean_hours": 36}},
+            "ici_link": {"daily_rate": 0.001, "repair": {"dist": dist, "mean_hours": 48}},
+            "ocs": {"daily_rate": 0, "repair": {"mean_hours": 1}},
+        },
+    })
+    results = run_scenario(scenario)
+    for cls in ("host", "ici_link"):
+        values = [r.component_availability[cls] for r in results.replications]
+        ok, est = _within(values, class_availability(scenario, cls), 1 - 0.05 / 2)
+        assert ok, f"{cls}: {est} vs {class_availability(scenario, cls)}"

@@ -1,0 +1,154 @@
+"""Scenario validation and the CLI: clear errors with key paths and exit status 2, outputs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import SCENARIOS
+from tpusim import ScenarioError, load_scenario
+from tpusim.cli import app
+
+runner = CliRunner()
+MINIMAL = "name: t\nslices: [4x4x8]\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def problems(tmp_path, text, overrides=None):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(write(tmp_path, text), overrides)
+    return info.value.lines()
+
+
+def test_bundled_scenarios_are_valid():
+    for path in SCENARIOS.glob("*.yaml"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (MINIMAL + "bogus: 1\n", "bogus: unknown key"),
+        (MINIMAL + "failures: {host: {daily_rate: -0.1, repair: {mean_hours: 3}}}\n",
+         "failures.host.daily_rate: must be >= 0, got -0.1"),
+        (MINIMAL + "failures: {host: {daily_rate: 0.1, repair: {mean_hours: -3}}}\n",
+         "failures.host.repair.mean_hours: must be > 0, got -3"),
+        (MINIMAL + "failures: {host: {daily_rate: 0.1, repair: {mean_hours: 0}}}\n",
+         "failures.host.repair.mean_hours: must be > 0, got 0"),
+        (MINIMAL + "horizon_days: 0\n", "horizon_days: must be > 0, got 0"),
+        (MINIMAL + "replications: many\n", "replications: must be a whole number, got 'many'"),
+        (MINIMAL + "topology: {pods: 1.5}\n", "topology.pods: must be a whole number, got 1.5"),
+        (MINIMAL + "failures: {ocs: {daily_rate: fast, repair: {mean_hours: 3}}}\n",
+         "failures.ocs.daily_rate: must be a number, got 'fast'"),
+        (MINIMAL + "failures: {ocs: {daily_rate: 0.1, repair: {dist: weibull, mean_hours: 3}}}\n",
+         "failures.ocs.repair.dist: must be one of"),
+        (MINIMAL + "policies: [static, magic]\n", "policies[1]: must be one of"),
+        ("name: t\nslices: [4x4x6]\n", "slices[0]: 4x4x6 is not a whole number of 4x4x4 cubes"),
+        ("name: t\nslices: [4x4x4, 16x16x20]\n", "slices[1]: 16x16x20 needs 80 cubes but a pod has 64"),
+        ("name: t\nslices: [4by4]\n", "slices[0]: must be a shape like '4x4x8'"),
+        ("name: t\nslices: [4x4x4]\ntopology: {hosts_per_cube: 8}\n", "topology.hosts_per_cube: 8 hosts x 4 chips"),
+        ("name: t\nslices: [4x4x4]\ntopology: {ocs_per_pod: 40}\n", "topology.ocs_per_pod: must be 48"),
+        ("slices: [4x4x4]\n", "name: required key is missing"),
+        (MINIMAL + "workload: {jobs_per_day: 139}\n", "workload: not supported in this version"),
+        (MINIMAL + "policies: [reconfigurable_ft]\n", "policies[0]: 'reconfigurable_ft' is not implemented"),
+    ],
+)
+def test_bad_input_names_the_key_path(tmp_path, text, expected):
+    lines = problems(tmp_path, text)
+    assert any(expected in line for line in lines), lines
+    assert all(line.startswith(str(tmp_path / "s.yaml") + ": ") for line in lines)
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    lines = problems(tmp_path, "name: t\nslices: [4x4x8]\nbogus: 1\nhorizon_days: -1\nseed: x\n")
+    assert len(lines) == 3
+
+
+def test_zero_rate_switches_a_class_off(tmp_path):
+    sc = load_scenario(write(tmp_path, MINIMAL + "failures: {host: {daily_rate: 0, repair: {mean_hours: 3}}}\n"))
+    assert sc.failures.host.daily_rate == 0
+
+
+def test_yaml_syntax_error_gives_the_line(tmp_path):
+    lines = problems(tmp_path, "name: t\nslices: [4x4x8\nseed: 1\n")
+    assert len(lines) == 1 and "YAML syntax error at line" in lines[0]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ScenarioError, match="no such file"):
+        load_scenario(tmp_path / "nope.yaml")
+
+
+def test_overrides_are_dotted_keys_with_yaml_values(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    sc = load_scenario(path, ["failures.host.daily_rate=0.01", "policies=[static]", "topology.cube_grid=4x4x2"])
+    assert sc.failures.host.daily_rate == 0.01 and sc.policies == ["static"]
+    assert sc.topology.cube_grid == (4, 4, 2)
+    lines = problems(tmp_path, MINIMAL, ["failures.host.nope=1"])
+    assert any("failures.host.nope: unknown key" in line for line in lines)
+    with pytest.raises(ScenarioError, match="KEY=VALUE"):
+        load_scenario(path, ["seed"])
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+
+def test_cli_bad_input_exits_2_without_traceback(tmp_path):
+    path = write(tmp_path, MINIMAL + "failures: {host: {daily_rate: 0.1, repair: {mean_hours: -3}}}\n")
+    for command in (["run", str(path)], ["validate", str(path)], ["analytic", str(path)],
+                    ["run", str(tmp_path / "missing.yaml")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "Traceback" not in result.output
+    result = runner.invoke(app, ["validate", str(path)])
+    assert "failures.host.repair.mean_hours: must be > 0, got -3" in result.output
+
+
+def test_real_entry_point_exits_2_on_bad_input(tmp_path):
+    path = write(tmp_path, "name: t\nslices: [4x4x6]\n")
+    proc = subprocess.run([sys.executable, "-m", "tpusim.cli", "run", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "slices[0]: 4x4x6 is not a whole number" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_validate_prints_the_resolved_scenario(tmp_path):
+    result = runner.invoke(app, ["validate", str(write(tmp_path, MINIMAL)), "--set", "seed=5"])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output and "ocs_per_pod: 48" in result.output and "seed: 5" in result.output
+
+
+def test_analytic_prints_binomial_and_fixed_box(tmp_path):
+    result = runner.invoke(app, ["analytic", str(SCENARIOS / "tpuv4_pod.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "12x16x16" in result.output and "binomial" in result.output
+
+
+def test_run_writes_summary_csv_and_plot(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(SCENARIOS / "tpuv4_pod.yaml"), "--out", str(out),
+                                 "--replications", "3", "--set", "horizon_days=30"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"tpusim_version", "scenario", "seed", "replications", "horizon_days", "wall_seconds",
+            "events", "policies"} <= set(summary)
+    assert summary["replications"] == 3 and summary["horizon_days"] == 30
+    entry = summary["policies"]["static"]["slice_availability"][0]
+    assert set(entry) >= {"shape", "cubes", "mean", "ci95"} and entry["shape"] == "4x4x4"
+    assert set(summary["policies"]["reconfigurable"]["system_availability"]) == {"mean", "ci95"}
+    csv = (out / "availability.csv").read_text().splitlines()
+    assert csv[0].startswith("policy,shape,cubes,chips,mean") and len(csv) == 1 + 2 * 7
+    assert (out / "availability_vs_slice.png").read_bytes()[:4] == b"\x89PNG"
+    assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_scenarios_lists_bundled_files():
+    result = runner.invoke(app, ["scenarios", str(SCENARIOS)])
+    assert result.exit_code == 0 and "tpuv4_pod.yaml" in result.output
