@@ -13,6 +13,12 @@ from tpusim.analytic import class_availability, closed_forms
 from tpusim.stats import estimate
 
 
+def failures_only(**classes):
+    """A ``failures`` mapping with the given classes on and every other class switched off."""
+    off = {"daily_rate": 0, "repair": {"mean_hours": 1}}
+    return {cls: classes.get(cls, off) for cls in ("host", "ici_link", "ocs")}
+
+
 def _within(values, truth, level):
     est = estimate(values, level=level, bounded=False)
     lo, hi = est.ci95
@@ -27,11 +33,7 @@ def test_host_failures_converge_to_binomial_and_mtbf_over_mtbf_plus_mttr():
         "horizon_days": 3 * 365,
         "policies": ["reconfigurable", "static"],
         "slices": ["4x4x4", "8x8x16", "12x16x16", "16x16x16"],  # 1, 16, 48 and 64 cubes
-        "failures": {
-            "host": {"daily_rate": 0.01, "repair": {"dist": "exponential", "mean_hours": 24}},
-            "ici_link": {"daily_rate": 0, "repair": {"mean_hours": 1}},
-            "ocs": {"daily_rate": 0, "repair": {"mean_hours": 1}},
-        },
+        "failures": failures_only(host={"daily_rate": 0.01, "repair": {"dist": "exponential", "mean_hours": 24}}),
     })
     results = run_scenario(scenario)
     level = 1 - 0.05 / 5
@@ -59,11 +61,7 @@ def test_ocs_failures_alone_give_all_ocs_up_probability():
         "replications": 40,
         "horizon_days": 2 * 365,
         "slices": ["4x4x4", "12x16x16"],
-        "failures": {
-            "host": {"daily_rate": 0, "repair": {"mean_hours": 1}},
-            "ici_link": {"daily_rate": 0, "repair": {"mean_hours": 1}},
-            "ocs": {"daily_rate": 0.01, "repair": {"dist": "lognormal", "mean_hours": 12, "sigma": 1.0}},
-        },
+        "failures": failures_only(ocs={"daily_rate": 0.01, "repair": {"dist": "lognormal", "mean_hours": 12, "sigma": 1.0}}),
     })
     results = run_scenario(scenario)
     truth = class_availability(scenario, "ocs") ** 48
@@ -84,11 +82,10 @@ def test_availability_depends_on_the_repair_mean_only(dist):
         "replications": 30,
         "horizon_days": 365,
         "slices": ["4x4x4"],
-        "failures": {
-            "host": {"daily_rate": 0.02, "repair": {"dist": dist, "mean_hours": 36}},
-            "ici_link": {"daily_rate": 0.001, "repair": {"dist": dist, "mean_hours": 48}},
-            "ocs": {"daily_rate": 0, "repair": {"mean_hours": 1}},
-        },
+        "failures": failures_only(
+            host={"daily_rate": 0.02, "repair": {"dist": dist, "mean_hours": 36}},
+            ici_link={"daily_rate": 0.001, "repair": {"dist": dist, "mean_hours": 48}},
+        ),
     })
     results = run_scenario(scenario)
     for cls in ("host", "ici_link"):
