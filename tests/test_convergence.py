@@ -10,7 +10,7 @@ import pytest
 
 from tpusim import run_scenario, scenario_from_dict
 from tpusim.analytic import class_availability, closed_forms
-from tpusim.stats import estimate
+from tpusim.stats import UNBOUNDED, estimate
 
 
 def failures_only(**classes):
@@ -20,7 +20,7 @@ def failures_only(**classes):
 
 
 def _within(values, truth, level):
-    est = estimate(values, level=level, bounded=False)
+    est = estimate(values, level=level, bounds=UNBOUNDED)
     lo, hi = est.ci95
     return lo <= truth <= hi, est
 

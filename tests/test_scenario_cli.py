@@ -57,8 +57,11 @@ def test_bundled_scenarios_are_valid():
         ("name: t\nslices: [4x4x4]\ntopology: {hosts_per_cube: 8}\n", "topology.hosts_per_cube: 8 hosts x 4 chips"),
         ("name: t\nslices: [4x4x4]\ntopology: {ocs_per_pod: 40}\n", "topology.ocs_per_pod: must be 48"),
         ("slices: [4x4x4]\n", "name: required key is missing"),
-        (MINIMAL + "workload: {jobs_per_day: 139}\n", "workload: not supported in this version"),
-        (MINIMAL + "policies: [reconfigurable_ft]\n", "policies[0]: 'reconfigurable_ft' is not implemented"),
+        (MINIMAL + "workload: {jobs_per_day: 139}\n", "workload.jobs_per_day: unknown key"),
+        (MINIMAL + "workload: {restart_minutes: -1}\n", "workload.restart_minutes: must be >= 0, got -1"),
+        (MINIMAL + "workload: {mix: nope.csv}\n", "workload.mix: no such file"),
+        (MINIMAL + "scheduler: {defrag_wait_hours: 0}\n", "scheduler.defrag_wait_hours: must be > 0, got 0"),
+        (MINIMAL + "pod_manager: {reconfigure_minutes: x}\n", "pod_manager.reconfigure_minutes: must be a number"),
     ],
 )
 def test_bad_input_names_the_key_path(tmp_path, text, expected):

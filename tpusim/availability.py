@@ -169,7 +169,11 @@ class ReconfigurableAvailability:
         )
 
 
-TRACKERS = {"static": StaticAvailability, "reconfigurable": ReconfigurableAvailability}
+TRACKERS = {
+    "static": StaticAvailability,
+    "reconfigurable": ReconfigurableAvailability,
+    "reconfigurable_ft": ReconfigurableAvailability,  # until fault-tolerant routing: see POLICY_NOTES
+}
 
 
 def make_tracker(policy: str, machine: MachineLayout, shapes_in_cubes: list[Dims], health: HealthState):

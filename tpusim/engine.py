@@ -5,6 +5,9 @@ availability tracker subscribes to it. One replication therefore draws one failu
 every policy sees exactly that trace (common random numbers, DESIGN §1): differences between
 policies are due to the policy alone. The trace depends only on (seed, replication), never on
 which policies are listed.
+
+With a workload, the same run records its trace, the replication draws its jobs once, and each
+policy then runs its own :class:`~tpusim.jobsim.JobSimulation` replaying both.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from tpusim.availability import make_tracker
 from tpusim.failures.health import HealthState
 from tpusim.failures.injector import FailureInjector
 from tpusim.failures.trace import TraceRecorder
+from tpusim.jobsim import JobSimulation
 from tpusim.scenario import Scenario
 from tpusim.topology.machine import COMPONENT_CLASSES
+from tpusim.workload import generate_jobs
 
 
 @dataclass
@@ -32,6 +37,7 @@ class ReplicationResult:
     initially_down: dict[str, int]
     events: int
     trace: list[tuple[float, str, int, bool]] | None = field(default=None, repr=False)
+    jobs: dict | None = field(default=None, repr=False)  # policy -> JobOutcome, with a workload
 
 
 def simulate(scenario: Scenario, replication: int, record_trace: bool = False) -> ReplicationResult:
@@ -42,7 +48,8 @@ def simulate(scenario: Scenario, replication: int, record_trace: bool = False) -
 
     env = simpy.Environment()
     health = HealthState(machine)
-    recorder = TraceRecorder(health) if record_trace else None
+    with_jobs = scenario.workload is not None
+    recorder = TraceRecorder(health) if record_trace or with_jobs else None
     trackers = {p: make_tracker(p, machine, shapes_in_cubes, health) for p in scenario.policies}
     injector = FailureInjector(env, health, scenario.failures, scenario.seed, replication)
 
@@ -50,6 +57,10 @@ def simulate(scenario: Scenario, replication: int, record_trace: bool = False) -
     env.run(until=horizon)
 
     outcomes = {p: tracker.finish(horizon, health) for p, tracker in trackers.items()}
+    jobs = None
+    if with_jobs:
+        specs = generate_jobs(scenario.workload, machine.pods, horizon, scenario.seed, replication)
+        jobs = {p: JobSimulation(scenario, p, recorder.events, specs).run() for p in scenario.policies}
     return ReplicationResult(
         replication=replication,
         slice_availability={p: o.slice_availability for p, o in outcomes.items()},
@@ -59,5 +70,6 @@ def simulate(scenario: Scenario, replication: int, record_trace: bool = False) -
         repairs=dict(zip(COMPONENT_CLASSES, injector.repairs)),
         initially_down=dict(zip(COMPONENT_CLASSES, injector.initially_down)),
         events=injector.events,
-        trace=recorder.events if recorder else None,
+        trace=recorder.events if record_trace else None,
+        jobs=jobs,
     )

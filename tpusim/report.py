@@ -38,16 +38,24 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def write_outputs(results: Results, out: Path, plot: bool = True) -> list[Path]:
-    """Write summary.json, availability.csv and (optionally) availability_vs_slice.png."""
-    written = [out / "summary.json", out / "availability.csv"]
+    """Write summary.json and, when something was measured, the CSV tables and plots."""
+    written = [out / "summary.json"]
     write_json(written[0], results.summary())
-    if results.replications:
-        write_atomic(written[1], results.availability_frame().to_csv(index=False).encode())
-        if plot:
-            written.append(out / "availability_vs_slice.png")
-            plot_availability(results, written[-1])
-    else:
-        written.pop()
+    if not results.replications:
+        return written
+    written.append(out / "availability.csv")
+    write_atomic(written[-1], results.availability_frame().to_csv(index=False).encode())
+    if results.has_jobs:
+        written.append(out / "jobs.csv")
+        write_atomic(written[-1], results.jobs_frame().to_csv(index=False).encode())
+    if plot:
+        written.append(out / "availability_vs_slice.png")
+        plot_availability(results, written[-1])
+        if results.has_jobs:
+            written.append(out / "queue_wait_by_slice.png")
+            plot_queue_wait(results, written[-1])
+            written.append(out / "goodput_by_policy.png")
+            plot_goodput(results, written[-1])
     return written
 
 
@@ -109,13 +117,60 @@ def render_table(results: Results, console: Console) -> None:
         est = results.component_availability(cls)
         if est is None:
             continue
-        inside = "-" if est.ci95 is None else ("yes" if est.ci95[0] <= info["closed_form"] <= est.ci95[1] else "NO")
+        if est.ci95 is None or info["failures"] + info["repairs"] == 0:
+            inside = "n/a: too few events"
+        else:
+            inside = "yes" if est.ci95[0] <= info["closed_form"] <= est.ci95[1] else "NO"
         comp.add_row(cls, str(info["failures"]), fmt_estimate(est, 4), pct(info["closed_form"], 4), inside)
     console.print(comp)
+    if results.has_jobs:
+        render_jobs(results, console)
+    for note in s.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     console.print(
         f"{results.events} failure/repair events in {results.wall_seconds:.2f} s "
         f"({results.events / max(results.wall_seconds, 1e-9):,.0f} events/s)"
     )
+
+
+#: (metric, label, scale, digits) of the job table; fractions are shown in percent.
+JOB_ROWS = (
+    ("goodput", "goodput %", 100, 2),
+    ("utilization", "utilization %", 100, 2),
+    ("jobs_interrupted", "jobs interrupted %", 100, 3),
+    ("lost_chip_hours", "lost chip-hours (hardware)", 1, 0),
+    ("queue_wait_p50_hours", "queue wait p50 (h)", 1, 2),
+    ("queue_wait_p95_hours", "queue wait p95 (h)", 1, 2),
+    ("preemptions", "preemptions", 1, 0),
+    ("migrations", "migrations", 1, 0),
+    ("spare_swaps", "spare-cube swaps", 1, 0),
+    ("preflight_failures", "pre-flight failures", 1, 1),
+    ("xconnects_per_day", "xconnects per day", 1, 0),
+    ("xconnects_per_job", "xconnects per job", 1, 1),
+    ("jobs_arrived", "jobs arrived", 1, 0),
+    ("jobs_rejected", "jobs that never fit", 1, 0),
+    ("jobs_waiting_at_end", "jobs waiting at the end", 1, 0),
+)
+
+
+def render_jobs(results: Results, console: Console) -> None:
+    s = results.scenario
+    table = Table(title="jobs (mean ± 95 % CI half-width, per replication)", title_justify="left")
+    table.add_column("metric")
+    for policy in s.policies:
+        table.add_column(policy, justify="right")
+    for name, label, scale, digits in JOB_ROWS:
+        cells = []
+        for policy in s.policies:
+            est = results.job_metric(policy, name)
+            if est is None:
+                cells.append("-")
+            elif est.half_width is None:
+                cells.append(f"{scale * est.mean:,.{digits}f}")
+            else:
+                cells.append(f"{scale * est.mean:,.{digits}f} ± {scale * est.half_width:,.{digits}f}")
+        table.add_row(label, *cells)
+    console.print(table)
 
 
 def render_closed_forms(scenario, console: Console) -> None:
@@ -144,11 +199,7 @@ def render_closed_forms(scenario, console: Console) -> None:
 
 def plot_availability(results: Results, path: Path) -> None:
     """Unavailability (log) against slice size (chips, log2), per policy, with closed forms."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     s = results.scenario
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     unplaceable = set(results.static_unplaceable())
@@ -159,7 +210,7 @@ def plot_availability(results: Results, path: Path) -> None:
         series[policy] = pts
     positives = [1 - e.mean for pts in series.values() for _, e in pts if 1 - e.mean > 0]
     floor = min(positives) / 10 if positives else 1e-6
-    colors = {"static": "tab:red", "reconfigurable": "tab:blue", "reconfigurable_ft": "tab:green"}
+    colors = COLORS
     for policy, pts in series.items():
         if not pts:
             continue
@@ -191,8 +242,67 @@ def plot_availability(results: Results, path: Path) -> None:
     ax.set_title(f"{s.name}: {len(results.replications)} replications x {s.horizon_days:g} days")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
     write_atomic(path, buffer.getvalue())
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+COLORS = {"static": "tab:red", "reconfigurable": "tab:blue", "reconfigurable_ft": "tab:green"}
+
+
+def plot_queue_wait(results: Results, path: Path) -> None:
+    """p50 and p95 of the wait before first start, against slice size, per policy."""
+    plt = _pyplot()
+    s = results.scenario
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    for policy in s.policies:
+        rows = results.queue_wait_by_chips(policy)
+        if not rows:
+            continue
+        xs = [c for c, _, _ in rows]
+        for idx, style, label in ((1, "--", "p50"), (2, "-", "p95")):
+            ys = [r[idx].mean for r in rows]
+            ax.plot(xs, ys, style, marker="o", color=COLORS.get(policy), label=f"{policy} {label}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_xlabel("slice size (chips)")
+    ax.set_ylabel("wait before first start (hours)")
+    ax.set_title(f"{s.name}: queue wait by slice size (mean over {len(results.replications)} replications)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_goodput(results: Results, path: Path) -> None:
+    """Goodput per policy with its 95 % CI."""
+    plt = _pyplot()
+    s = results.scenario
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    ests = [results.job_metric(p, "goodput") for p in s.policies]
+    means = [100 * e.mean if e else 0 for e in ests]
+    errs = [[100 * (e.mean - e.ci95[0]) if e and e.ci95 else 0 for e in ests],
+            [100 * (e.ci95[1] - e.mean) if e and e.ci95 else 0 for e in ests]]
+    ax.bar(s.policies, means, yerr=errs, capsize=4, color=[COLORS.get(p, "grey") for p in s.policies])
+    low = min(means) if means else 0
+    ax.set_ylim(max(0, low - 5), 100)
+    ax.set_ylabel("goodput (% of held chip-hours that were useful)")
+    ax.set_title(f"{s.name}: goodput by policy (95 % CI)")
+    ax.grid(True, axis="y", alpha=0.3)
+    _save(fig, path)

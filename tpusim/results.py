@@ -15,8 +15,25 @@ from tpusim import __version__
 from tpusim.analytic import class_availability
 from tpusim.engine import ReplicationResult
 from tpusim.scenario import Scenario, static_grid_fits
-from tpusim.stats import Estimate, estimate
+from tpusim.jobsim import JobOutcome
+from tpusim.stats import FRACTION, NON_NEGATIVE, Estimate, estimate
 from tpusim.topology.machine import COMPONENT_CLASSES
+
+#: Job metrics reported per policy (DESIGN §4), and whether each is a fraction in [0, 1].
+JOB_METRICS = {
+    "goodput": True, "jobs_interrupted": True, "lost_chip_hours": False,
+    "queue_wait_p50_hours": False, "queue_wait_p95_hours": False, "queue_wait_mean_hours": False,
+    "preemptions": False, "migrations": False, "xconnects_per_day": False, "xconnects_per_job": False,
+    "utilization": True, "preflight_failures": False, "spare_swaps": False, "jobs_arrived": False,
+    "jobs_completed": False, "jobs_rejected": False, "jobs_waiting_at_end": False,
+    "mean_queue_length": False, "mean_time_in_queue_hours": False,
+}
+
+
+def _estimate(values: list[float], bounded: bool) -> Estimate | None:
+    """Estimate over the replications where the metric is defined (not NaN)."""
+    values = [v for v in values if v == v]
+    return estimate(values, bounds=FRACTION if bounded else NON_NEGATIVE) if values else None
 
 
 @dataclass
@@ -43,6 +60,48 @@ class Results:
         values = [r.component_availability[component_class] for r in self.replications]
         return None if values[0] is None else estimate(values)  # None: class has no units
 
+    # -- jobs ----------------------------------------------------------------------------------
+    @property
+    def has_jobs(self) -> bool:
+        return bool(self.replications) and self.replications[0].jobs is not None
+
+    def _outcomes(self, policy: str) -> list[JobOutcome]:
+        return [r.jobs[policy] for r in self.replications]
+
+    def job_metric(self, policy: str, name: str) -> Estimate | None:
+        return _estimate([o.metrics[name] for o in self._outcomes(policy)], JOB_METRICS[name])
+
+    def queue_wait_by_chips(self, policy: str) -> list[tuple[int, Estimate, Estimate]]:
+        """(chips, p50, p95) of the wait before a job first starts, per slice size."""
+        sizes = sorted({c for o in self._outcomes(policy) for c in o.by_chips})
+        out = []
+        for chips in sizes:
+            got = [o.by_chips[chips] for o in self._outcomes(policy) if chips in o.by_chips]
+            out.append((chips, estimate([g[0] for g in got], bounds=NON_NEGATIVE),
+                        estimate([g[1] for g in got], bounds=NON_NEGATIVE)))
+        return out
+
+    def _jobs_summary(self, policy: str) -> dict:
+        def dump(est: Estimate | None) -> dict:
+            return est.as_dict() if est else {"mean": None, "ci95": None}
+
+        out = {name: dump(self.job_metric(policy, name)) for name in JOB_METRICS
+               if not name.startswith("queue_wait_p")}
+        out["queue_wait_hours"] = {
+            "p50": dump(self.job_metric(policy, "queue_wait_p50_hours")),
+            "p95": dump(self.job_metric(policy, "queue_wait_p95_hours")),
+            "by_slice": [{"chips": c, "p50": dump(p50), "p95": dump(p95)}
+                         for c, p50, p95 in self.queue_wait_by_chips(policy)],
+        }
+        return out
+
+    def jobs_frame(self) -> pd.DataFrame:
+        """One row per job, replication and policy (what ``jobs.csv`` holds)."""
+        rows = [(r.replication, policy) + row
+                for r in self.replications for policy in self.scenario.policies
+                for row in r.jobs[policy].rows]
+        return pd.DataFrame(rows, columns=("replication", "policy") + JobOutcome.COLUMNS)
+
     @property
     def events(self) -> int:
         return sum(r.events for r in self.replications)
@@ -62,7 +121,7 @@ class Results:
                     for shape, cubes, chips, est in self.slice_availability(policy)
                 ],
                 "system_availability": self.system_availability(policy).as_dict(),
-                "jobs": None,  # no workload simulated
+                "jobs": self._jobs_summary(policy) if self.has_jobs else None,
             }
         components = {}
         for cls in COMPONENT_CLASSES:
@@ -84,6 +143,8 @@ class Results:
             "policies": policies,
             "components": components,
         }
+        if s.notes:
+            out["notes"] = s.notes
         if self.error is not None:
             out["error"] = self.error
         return out

@@ -12,6 +12,7 @@ Inside the simulator everything is hours.
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,9 +26,12 @@ from tpusim.topology.placement import fits_static_grid
 from tpusim.topology.shapes import SliceShape
 
 POLICIES = ("static", "reconfigurable", "reconfigurable_ft")
-#: Policies this version can simulate. ``reconfigurable_ft`` (fault-tolerant ICI routing) is
-#: refused with a clear message rather than silently simulated as ``reconfigurable``.
-IMPLEMENTED_POLICIES = ("static", "reconfigurable")
+#: What this version does with each policy that it cannot yet simulate faithfully. Every run
+#: that lists one prints the note and records it in summary.json: never silently.
+POLICY_NOTES = {
+    "reconfigurable_ft": "reconfigurable_ft runs as reconfigurable: fault-tolerant ICI routing "
+    "is not built yet, so link and OCS faults stop its slices exactly as without it",
+}
 
 
 def _dims(value: Any) -> Any:
@@ -90,6 +94,73 @@ class Failures(_Strict):
     initial_state: Literal["steady", "all_up"] = "steady"
 
 
+class Duration(_Strict):
+    """Useful work per job (hours of step time on a healthy slice)."""
+
+    dist: Literal["lognormal", "exponential", "fixed"] = "lognormal"
+    #: 1.2 h: with 139 jobs per pod-day and the default mix (mean 409 chips per job) the offered
+    #: load is 70 % of the pod's chip-hours - a busy pod that is not saturated.
+    mean_hours: float = Field(default=1.2, gt=0)
+    #: lognormal only: sigma of log(duration); unset means 1.5 (median 0.39 h, a long tail).
+    sigma: float | None = Field(default=None, gt=0)
+
+    @property
+    def shape(self) -> float:
+        return self.sigma if self.sigma is not None else 1.5
+
+
+class Priorities(_Strict):
+    """Share of jobs in each priority band (normalised)."""
+
+    production: float = Field(default=0.2, ge=0)
+    batch: float = Field(default=0.5, ge=0)
+    best_effort: float = Field(default=0.3, ge=0)
+
+
+class Checkpoint(_Strict):
+    #: hours of useful work between checkpoints, or ``young`` for sqrt(2 * write * MTBF).
+    interval_hours: float | Literal["young"] = 1.0
+    #: time to write a checkpoint; used by ``young`` (writes are asynchronous, no step time).
+    write_minutes: float = Field(default=2.0, ge=0)
+
+    @property
+    def fixed_interval(self) -> float | None:
+        return None if self.interval_hours == "young" else float(self.interval_hours)
+
+
+class Workload(_Strict):
+    jobs_per_pod_day: float = Field(default=139.0, ge=0)
+    #: CSV of ``shape,percent`` rows; unset means the TPU v4 mix shipped with tpusim.
+    mix: str | None = None
+    #: CSV of ``arrival_hours,shape,duration_hours,priority`` rows replacing the generated jobs.
+    trace: str | None = None
+    duration: Duration = Duration()
+    priorities: Priorities = Priorities()
+    checkpoint: Checkpoint = Checkpoint()
+    #: time from (re)start to the first useful step: load the checkpoint, compile, warm up.
+    restart_minutes: float = Field(default=3.0, ge=0)
+
+
+class SchedulerConfig(_Strict):
+    #: a higher band may preempt lower bands (never production by production).
+    preemption: bool = True
+    #: preempted jobs get a notice and checkpoint before stopping (false: killed, losing the
+    #: work since their last checkpoint).
+    preemption_notice: bool = True
+    #: a job waiting longer than this may have smaller jobs migrated or preempted to make room
+    #: (defragmentation); null turns it off.
+    defrag_wait_hours: float | None = Field(default=6.0, gt=0)
+    #: a defragmentation attempt that found nothing to move is retried after this long.
+    defrag_retry_minutes: float = Field(default=15.0, gt=0)
+
+
+class PodManagerConfig(_Strict):
+    #: time to program an allocation's cross-connects and run the pre-flight check.
+    reconfigure_minutes: float = Field(default=1.0, ge=0)
+    #: reconfigurable: swap a failed cube for a healthy free spare (false: requeue instead).
+    swap_spares: bool = True
+
+
 class Topology(_Strict):
     pods: int = Field(default=1, gt=0, strict=True)
     cube_grid: Extents = (4, 4, 4)
@@ -112,13 +183,13 @@ class Scenario(_Strict):
     slices: list[str] = Field(min_length=1)
     topology: Topology = Topology()
     failures: Failures = Failures()
-    # Keys of the public interface whose machinery is not built yet: refused, never ignored.
-    workload: Any = None
-    scheduler: Any = None
-    pod_manager: Any = None
+    #: jobs on the machine; without it only capacity availability is measured.
+    workload: Workload | None = None
+    scheduler: SchedulerConfig = SchedulerConfig()
+    pod_manager: PodManagerConfig = PodManagerConfig()
 
     # -- derived views used by the model -----------------------------------------------------
-    @property
+    @cached_property
     def machine(self) -> MachineLayout:
         t = self.topology
         return MachineLayout(CubeLayout(t.cube_shape, t.chips_per_host), t.cube_grid, t.pods)
@@ -128,12 +199,17 @@ class Scenario(_Strict):
         return [SliceShape.parse(s) for s in self.slices]
 
     @property
+    def notes(self) -> list[str]:
+        """Caveats about this scenario's policies that every output must carry."""
+        return [POLICY_NOTES[p] for p in self.policies if p in POLICY_NOTES]
+
+    @property
     def horizon_hours(self) -> float:
         return self.horizon_days * 24.0
 
     def resolved(self) -> dict[str, Any]:
         """The scenario with every default filled in (what summary.json records)."""
-        data = self.model_dump(mode="json", exclude={"workload", "scheduler", "pod_manager"})
+        data = self.model_dump(mode="json")
         data["topology"]["ocs_per_pod"] = self.machine.ocs_per_pod
         for cls in ("host", "ici_link", "ocs"):
             repair = data["failures"][cls]["repair"]
@@ -222,13 +298,6 @@ def _semantic_problems(s: Scenario) -> list[Problem]:
             f"must be {derived_ocs} for {'x'.join(map(str, t.cube_shape))} cubes "
             f"(one OCS per dimension and face position), got {t.ocs_per_pod}",
         ))
-    for i, policy in enumerate(s.policies):
-        if policy not in IMPLEMENTED_POLICIES:
-            problems.append(Problem(
-                f"policies[{i}]",
-                f"'{policy}' is not implemented in this version (fault-tolerant ICI routing is "
-                f"not built yet); use {list(IMPLEMENTED_POLICIES)}",
-            ))
     if len(set(s.policies)) != len(s.policies):
         problems.append(Problem("policies", f"lists a policy twice: {s.policies}"))
     cubes_per_pod = math.prod(t.cube_grid)
@@ -249,15 +318,59 @@ def _semantic_problems(s: Scenario) -> list[Problem]:
         if shape.dims in seen:
             problems.append(Problem(f"slices[{i}]", f"{shape.label} is listed twice"))
         seen.add(shape.dims)
-    for key in ("workload", "scheduler", "pod_manager"):
-        if getattr(s, key) is not None:
-            problems.append(Problem(
-                key, "not supported in this version (jobs and the control plane are not built yet)"
-            ))
+    if s.workload is not None:
+        problems += _workload_problems(s)
     for cls in ("host", "ici_link", "ocs"):
         r = getattr(s.failures, cls).repair
         if r.sigma is not None and r.dist != "lognormal":
             problems.append(Problem(f"failures.{cls}.repair.sigma", f"only applies to dist: lognormal, not {r.dist}"))
+    return problems
+
+
+def job_shape_problem(s: "Scenario", shape: SliceShape) -> str | None:
+    """Why a job of ``shape`` can never run on this machine, or None if it can."""
+    from tpusim.scheduler.blocks import block_level
+
+    cube_shape = s.topology.cube_shape
+    if shape.chips < math.prod(cube_shape):
+        if block_level(cube_shape, shape.dims) is None:
+            return f"{shape.label} fits in no aligned block of a {'x'.join(map(str, cube_shape))} cube"
+        return None
+    try:
+        cubes = shape.cubes(cube_shape)
+    except ValueError as exc:
+        return str(exc)
+    if cubes > math.prod(s.topology.cube_grid):
+        return f"{shape.label} needs {cubes} cubes but a pod has {math.prod(s.topology.cube_grid)}"
+    return None
+
+
+def _workload_problems(s: "Scenario") -> list[Problem]:
+    from tpusim.workload import read_job_trace, read_mix
+
+    w = s.workload
+    problems: list[Problem] = []
+    if sum((w.priorities.production, w.priorities.batch, w.priorities.best_effort)) <= 0:
+        problems.append(Problem("workload.priorities", "at least one band needs a share > 0"))
+    if w.duration.sigma is not None and w.duration.dist != "lognormal":
+        problems.append(Problem("workload.duration.sigma", f"only applies to dist: lognormal, not {w.duration.dist}"))
+    for key, reader in (("mix", read_mix), ("trace", read_job_trace)):
+        path = getattr(w, key)
+        if path is None:
+            continue
+        try:
+            rows = reader(path)
+        except FileNotFoundError:
+            problems.append(Problem(f"workload.{key}", f"no such file: {path}"))
+            continue
+        except (KeyError, ValueError) as exc:
+            problems.append(Problem(f"workload.{key}", f"{path}: unreadable row ({exc})"))
+            continue
+        shapes = [r[0] if isinstance(r, tuple) else r.shape for r in rows]
+        for shape in dict.fromkeys(shapes):
+            why = job_shape_problem(s, shape)
+            if why:
+                problems.append(Problem(f"workload.{key}", f"{path}: {why}"))
     return problems
 
 
@@ -338,6 +451,11 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
         data = apply_overrides(data, overrides)
     except ScenarioError as exc:
         raise ScenarioError(exc.problems, source) from None
+    workload = data.get("workload")
+    if isinstance(workload, dict):  # data files are found beside the scenario file
+        for key in ("mix", "trace"):
+            if isinstance(workload.get(key), str) and not Path(workload[key]).is_absolute():
+                workload[key] = str((path.parent / workload[key]).resolve())
     return scenario_from_dict(data, source)
 
 

@@ -1,0 +1,295 @@
+"""Jobs, the scheduler and the Pod Manager: exact small cases, invariants, and queueing theory."""
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+
+from tpusim import run_scenario, scenario_from_dict
+from tpusim.engine import simulate
+from tpusim.jobsim import JobSimulation
+from tpusim.scheduler.job import DONE
+from tpusim.stats import UNBOUNDED, estimate
+from tpusim.topology.shapes import SliceShape
+from tpusim.workload import BANDS, JobSpec
+
+OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
+
+
+def scenario(**over):
+    data = {
+        "name": "jobs", "seed": 1, "replications": 1, "horizon_days": 10,
+        "slices": ["4x4x4"], "policies": ["static", "reconfigurable"],
+        "topology": {"cube_grid": [3, 1, 1]},
+        "failures": {"host": OFF, "ici_link": OFF, "ocs": OFF, "detection_minutes": 6},
+        "workload": {"restart_minutes": 12, "checkpoint": {"interval_hours": 1.0}},
+        "pod_manager": {"reconfigure_minutes": 3},
+        "scheduler": {"defrag_wait_hours": None},
+    }
+    for key, value in over.items():
+        node = data
+        *path, last = key.split(".")
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return scenario_from_dict(data)
+
+
+def job(i, t, shape, work, band="batch"):
+    return JobSpec(i, t, SliceShape.parse(shape), work, BANDS.index(band))
+
+
+def run(sc, policy, specs, trace=()):
+    sim = JobSimulation(sc, policy, sorted(trace), specs)
+    sim.run()
+    return {j.id: j for j in sim.jobs}, sim
+
+
+# -- exact small cases -------------------------------------------------------------------------
+
+def test_no_failure_timeline_is_setup_plus_work():
+    sc = scenario()
+    jobs, sim = run(sc, "reconfigurable", [job(0, 1.0, "4x4x8", 5.0)])
+    j = jobs[0]
+    assert j.first_start == 1.0
+    assert j.finish == pytest.approx(1.0 + 3 / 60 + 12 / 60 + 5.0)  # reconfigure + restart + work
+    assert j.xconnects == 96 and j.held == pytest.approx(128 * (j.finish - 1.0))
+    jobs, _ = run(sc, "static", [job(0, 1.0, "4x4x8", 5.0)])
+    assert jobs[0].finish == pytest.approx(1.0 + 12 / 60 + 5.0) and jobs[0].xconnects == 0  # cables
+
+
+def test_failure_with_a_free_spare_costs_detection_reconfiguration_restart_and_lost_work():
+    sc = scenario()
+    setup = 3 / 60 + 12 / 60
+    t_fail = 2.7  # 2.7 - setup = 2.45 h of useful work done; last checkpoint at 2.0 h
+    hosts = sc.machine.cube.hosts
+    trace = [(t_fail, "host", 0 * hosts + 5, True), (t_fail + 48, "host", 0 * hosts + 5, False)]
+    jobs, sim = run(sc, "reconfigurable", [job(0, 0.0, "4x4x8", 5.0)], trace)
+    j = jobs[0]
+    lost_work = (t_fail - setup) - 2.0
+    detection = 6 / 60
+    assert j.interruptions == 1 and sim.pod_manager.swaps == 1
+    assert j.finish == pytest.approx(setup + 5.0 + detection + 3 / 60 + 12 / 60 + lost_work)
+    # the swap reprograms only the xconnects touching the swapped cube (1x1x2 slice: x and y
+    # rings of that cube close on itself, its z ring is shared with the other cube)
+    assert j.xconnects == 96 + 16 + 16 + 32
+    assert j.lost == pytest.approx(128 * (lost_work + detection + 3 / 60 + 12 / 60))
+    assert j.alloc is None and j.state == DONE
+
+
+def test_static_requeues_until_a_whole_box_is_healthy():
+    sc = scenario()
+    hosts = sc.machine.cube.hosts
+    trace = [(2.0, "host", 1 * hosts, True), (10.0, "host", 1 * hosts, False)]
+    # 4x4x8 on a 3x1x1 grid: boxes {0,1} and {1,2} both need cube 1
+    jobs, sim = run(sc, "static", [job(0, 0.0, "4x4x8", 5.0)], trace)
+    j = jobs[0]
+    assert j.interruptions == 1
+    restart = 10.0  # repaired at 10 h: requeued until then
+    saved = math.floor(2.0 - 12 / 60)
+    assert j.finish == pytest.approx(restart + 12 / 60 + 5.0 - saved)
+
+
+def test_failure_before_start_is_caught_by_preflight():
+    sc = scenario(**{"failures.detection_minutes": 600})
+    hosts = sc.machine.cube.hosts
+    trace = [(0.5, "host", 0 * hosts, True), (100.0, "host", 0 * hosts, False)]
+    jobs, sim = run(sc, "reconfigurable", [job(0, 1.0, "4x4x4", 1.0)], trace)
+    assert sim.pod_manager.preflight_failures == 1
+    assert jobs[0].first_start == 1.0 and jobs[0].interruptions == 0
+    assert 0 not in jobs[0].alloc.cubes if jobs[0].alloc else True
+
+
+def test_preemption_respects_bands():
+    sc = scenario(**{"topology.cube_grid": [2, 1, 1]})
+    # production never preempts production
+    jobs, sim = run(sc, "reconfigurable", [job(0, 0.0, "4x4x8", 5.0, "production"),
+                                           job(1, 1.0, "4x4x4", 1.0, "production")])
+    assert jobs[0].preempted == 0 and jobs[1].first_start == pytest.approx(jobs[0].finish)
+    # batch preempts best-effort, which comes back afterwards
+    jobs, sim = run(sc, "reconfigurable", [job(0, 0.0, "4x4x8", 5.0, "best_effort"),
+                                           job(1, 1.0, "4x4x4", 1.0, "batch")])
+    assert jobs[0].preempted == 1 and jobs[1].first_start == 1.0
+    assert jobs[0].state == DONE and jobs[0].finish > jobs[1].finish
+    # with a notice the victim checkpoints: it loses nothing but its restart
+    assert jobs[0].finish == pytest.approx(jobs[1].finish + 3 / 60 + 12 / 60 + (5.0 - (1.0 - 15 / 60)))
+    # batch never preempts batch; best-effort never preempts
+    for victim, preemptor in (("batch", "batch"), ("batch", "best_effort"), ("best_effort", "best_effort")):
+        jobs, _ = run(sc, "static", [job(0, 0.0, "4x4x8", 5.0, victim), job(1, 1.0, "4x4x4", 1.0, preemptor)])
+        assert jobs[0].preempted == 0, (victim, preemptor)
+
+
+def test_preemption_picks_lowest_priority_then_fewest_victims():
+    sc = scenario(**{"topology.cube_grid": [4, 1, 1]})
+    specs = [job(0, 0.0, "4x4x4", 9.0, "batch"), job(1, 0.0, "4x4x4", 9.0, "best_effort"),
+             job(2, 0.0, "4x4x8", 9.0, "best_effort"), job(3, 1.0, "4x4x8", 1.0, "production")]
+    jobs, sim = run(sc, "reconfigurable", specs)
+    assert [jobs[i].preempted for i in range(3)] == [0, 0, 1]  # one best-effort job, not two
+
+
+def test_killed_victims_lose_work_since_their_checkpoint():
+    sc = scenario(**{"topology.cube_grid": [2, 1, 1], "scheduler.preemption_notice": False})
+    jobs, _ = run(sc, "reconfigurable", [job(0, 0.0, "4x4x8", 5.0, "best_effort"),
+                                         job(1, 1.5, "4x4x4", 1.0, "production")])
+    done_by_preemption = 1.5 - 15 / 60  # 1.25 h of work; checkpoint at 1.0
+    assert jobs[0].finish == pytest.approx(jobs[1].finish + 15 / 60 + 5.0 - 1.0)
+    assert jobs[0].lost == 0  # preemption is not a hardware loss
+    assert jobs[0].held - jobs[0].useful == pytest.approx(128 * (2 * 15 / 60 + done_by_preemption - 1.0))
+
+
+# -- invariants ----------------------------------------------------------------------------------
+
+class Checker:
+    """Checks the invariants after every event of a job simulation."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.failed_at = {}
+        sim.true.component_listeners.append(self._true_change)
+        step = sim.env.step
+
+        def checked_step():
+            step()
+            self.check()
+
+        sim.env.step = checked_step
+
+    def _true_change(self, t, k, unit, down):
+        if down:
+            self.failed_at[(k, unit)] = t
+        else:
+            self.failed_at.pop((k, unit), None)
+
+    def check(self):
+        sim, pool, t = self.sim, self.sim.pool, self.sim.env.now
+        # no chip in two running slices: holders' masks are disjoint and make up `used`
+        for cube, holders in enumerate(pool.holders):
+            union = 0
+            for j in holders.values():
+                assert not union & j.alloc.mask, "two slices share a chip"
+                union |= j.alloc.mask
+            assert union == pool.used[cube]
+        # no job runs on a failed part after its detection delay
+        for (k, unit), since in self.failed_at.items():
+            if t > since + sim.detection + 1e-9:
+                assert not pool.jobs_using(k, unit), f"a job runs on {k, unit} failed at {since}"
+        for j in sim.jobs:
+            assert j.held >= j.useful - 1e-6
+
+
+@st.composite
+def job_scenarios(draw):
+    rates = draw(st.sampled_from([0.0, 0.01, 0.05]))
+    return scenario_from_dict({
+        "name": "inv", "seed": draw(st.integers(0, 10**6)), "replications": 1,
+        "horizon_days": draw(st.sampled_from([2.0, 5.0])),
+        "slices": ["4x4x4"], "policies": ["static", "reconfigurable"],
+        "topology": {"cube_grid": list(draw(st.sampled_from([(2, 2, 1), (2, 2, 2), (3, 2, 1)]))),
+                     "pods": draw(st.integers(1, 2))},
+        "failures": {"host": {"daily_rate": rates, "repair": {"mean_hours": 10}},
+                     "ici_link": {"daily_rate": rates / 10, "repair": {"mean_hours": 20}},
+                     "ocs": {"daily_rate": rates, "repair": {"mean_hours": 5}},
+                     "detection_minutes": draw(st.sampled_from([0, 5, 60]))},
+        "workload": {"jobs_per_pod_day": draw(st.sampled_from([20, 80])),
+                     "duration": {"mean_hours": draw(st.sampled_from([0.5, 3.0]))},
+                     "checkpoint": {"interval_hours": draw(st.sampled_from([0.5, "young"]))},
+                     "restart_minutes": draw(st.sampled_from([0, 5]))},
+        "scheduler": {"preemption": draw(st.booleans()), "preemption_notice": draw(st.booleans()),
+                      "defrag_wait_hours": draw(st.sampled_from([None, 0.5]))},
+        "pod_manager": {"swap_spares": draw(st.booleans())},
+    })
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(job_scenarios())
+def test_invariants_hold_on_random_scenarios(sc):
+    from tpusim.workload import generate_jobs
+
+    trace = simulate(sc, 0, record_trace=True).trace
+    specs = generate_jobs(sc.workload, sc.machine.pods, sc.horizon_hours, sc.seed, 0)
+    for policy in sc.policies:
+        sim = JobSimulation(sc, policy, trace, specs)
+        Checker(sim)
+        outcome = sim.run()
+        m = outcome.metrics
+        states = [j.state for j in sim.jobs]
+        # conservation: every arrived job is rejected, done, running or waiting
+        assert m["jobs_arrived"] == len(states)
+        assert states.count("done") + states.count("running") + states.count("pending") + states.count("rejected") == len(states)
+        assert m["jobs_waiting_at_end"] == states.count("pending")
+        for j in sim.jobs:
+            assert j.useful <= j.held + 1e-6
+        if not math.isnan(m["goodput"]):
+            assert 0 <= m["goodput"] <= 1 + 1e-9 and 0 <= m["utilization"] <= 1 + 1e-9  # float rounding
+
+
+def test_without_failures_nothing_is_interrupted_and_goodput_is_work_over_setup_plus_work():
+    sc = scenario(**{"topology.cube_grid": [4, 4, 4], "horizon_days": 5, "scheduler.preemption": False,
+                     "workload.jobs_per_pod_day": 100})
+    r = simulate(sc, 0)
+    for policy in sc.policies:
+        o = r.jobs[policy]
+        assert o.metrics["jobs_interrupted"] == 0 and o.metrics["lost_chip_hours"] == 0
+        done = [row for row in o.rows if row[6] == "done"]
+        for row in done:  # each job started once: held = chips * (setup + work)
+            chips, work, held, useful, xconn = row[3], row[5], row[13], row[14], row[16]
+            setup = 12 / 60 + (3 / 60 if xconn else 0)
+            assert held == pytest.approx(chips * (setup + work)) and useful == pytest.approx(chips * work)
+
+
+# -- queueing theory ---------------------------------------------------------------------------
+
+def erlang_c(c: int, a: float) -> float:
+    """Probability that an arrival waits in an M/M/c queue with offered load a = lambda/mu."""
+    top = a**c / math.factorial(c) * c / (c - a)
+    return top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+
+
+def test_one_cube_jobs_without_failures_form_an_mm_c_queue():
+    """c = 8 cubes, exponential work of mean 1 h, load 0.8: Erlang C for the wait, and Little."""
+    c, mu, rho = 8, 1.0, 0.8
+    lam = rho * c * mu  # per hour
+    sc = scenario(**{
+        "topology.cube_grid": [2, 2, 2], "replications": 12, "horizon_days": 100,
+        "policies": ["reconfigurable"], "scheduler.preemption": False,
+        "workload.jobs_per_pod_day": lam * 24, "workload.mix": None, "workload.restart_minutes": 0,
+        "workload.duration": {"dist": "exponential", "mean_hours": 1 / mu},
+        "workload.priorities": {"production": 0, "batch": 1, "best_effort": 0},
+        "pod_manager.reconfigure_minutes": 0,
+    })
+    sc = scenario_from_dict({**sc.model_dump(), "workload": {**sc.workload.model_dump(), "mix": _one_cube_mix()}})
+    results = run_scenario(sc)
+    p_wait = erlang_c(c, lam / mu)
+    mean_wait = p_wait / (c * mu - lam)
+    tail_t = 0.5
+    p_tail = p_wait * math.exp(-(c * mu - lam) * tail_t)
+    level = 1 - 0.05 / 3  # three checks, Bonferroni
+    waits, tails, little = [], [], []
+    for r in results.replications:
+        rows = [row for row in r.jobs["reconfigurable"].rows if row[8] is not None]
+        w = [row[8] for row in rows]
+        waits.append(sum(w) / len(w))
+        tails.append(sum(x > tail_t for x in w) / len(w))
+        m = r.jobs["reconfigurable"].metrics
+        T = sc.horizon_hours
+        little.append(m["mean_queue_length"] - m["jobs_arrived"] / T * m["mean_time_in_queue_hours"])
+    for name, values, truth in (("mean wait", waits, mean_wait), ("P(W > 0.5 h)", tails, p_tail)):
+        est = estimate(values, level=level, bounds=UNBOUNDED)
+        assert est.ci95[0] <= truth <= est.ci95[1], f"{name}: simulated {est} vs Erlang C {truth}"
+    # Little's law L = lambda W holds on every sample path (the queue's own bookkeeping)
+    assert max(abs(x) for x in little) < 1e-6
+    # and the time-average queue length agrees with lambda * E[Wq] of the theory
+    lq = estimate([r.jobs["reconfigurable"].metrics["mean_queue_length"] for r in results.replications],
+                  level=level, bounds=UNBOUNDED)
+    assert lq.ci95[0] <= lam * mean_wait <= lq.ci95[1], f"Lq {lq} vs {lam * mean_wait}"
+
+
+def _one_cube_mix():
+    import tempfile
+
+    fh = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False)
+    fh.write("shape,percent\n4x4x4,100\n")
+    fh.close()
+    return fh.name

@@ -1,0 +1,295 @@
+"""The Borg-like scheduler (DESIGN §3).
+
+Pending jobs wait in one queue per priority band (production > batch > best-effort), in arrival
+order within a band (a requeued job keeps its arrival). A *scheduling pass* walks the bands from
+the highest and, inside a band, the jobs in arrival order, and places every job that the
+policy's placement rule (:class:`~tpusim.scheduler.pool.CubePool`) can fit on cubes that are
+known-healthy and free. There is no head-of-line reservation: a small job may pass a big one
+that does not fit, and the big one is helped by preemption and defragmentation instead.
+
+- **Preemption**: a production or batch job that does not fit may evict jobs of strictly lower
+  bands (so production never preempts production), choosing among candidate places the one
+  whose victims have the lowest priority (best-effort only, if that suffices), then are fewest,
+  then hold the fewest chips. Victims go back to the queue. With ``preemption_notice`` (the
+  default) they get a notice and checkpoint before stopping, losing only their restart;
+  without it they are killed and lose the work since their last checkpoint.
+- **Defragmentation**: a whole-cube job that has waited longer than ``defrag_wait_hours`` may
+  have smaller jobs of its own band or lower moved out of the way: they checkpoint, and restart
+  elsewhere (a migration) or, if nothing else fits them, go back to the queue. Like a real Pod
+  Manager it does this on a cadence: a fruitless attempt is retried after
+  ``defrag_retry_minutes``, or sooner if a place may have opened.
+
+Passes are requested by any change (arrival, completion, repair, detection) and run once per
+instant. Inside a pass, a shape that does not fit is skipped for the rest of the pass; across
+passes, it is not searched again until capacity may have grown (the pool's ``epoch``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+
+from tpusim.scheduler.job import PENDING
+from tpusim.scheduler.pool import Allocation
+
+BEST_EFFORT = 2
+
+
+class Scheduler:
+    def __init__(self, sim):
+        self.sim = sim
+        self.pool = sim.pool
+        cfg = sim.scenario.scheduler
+        self.preemption = cfg.preemption
+        self.notice = cfg.preemption_notice
+        self.defrag_wait = cfg.defrag_wait_hours
+        self.defrag_retry = cfg.defrag_retry_minutes / 60.0
+        self.queues: list[dict] = [{}, {}, {}]  # band -> shape -> jobs sorted by key
+        self.length = 0
+        self._area = 0.0  # time integral of the queue length
+        self._since = 0.0
+        self._infeasible: dict = {}  # shape -> pool epoch when it last did not fit
+        self._no_victims: dict = {}  # (band, shape) -> pool stamp when preemption found none
+        self._no_defrag: dict = {}  # (band, shape) -> (pool stamp, time) of a fruitless attempt
+        self.preemptions = 0
+        self.migrations = 0
+
+    # -- queue ---------------------------------------------------------------------------------
+    def _count(self, t: float, delta: int) -> None:
+        self._area += self.length * (t - self._since)
+        self._since = t
+        self.length += delta
+
+    def enqueue(self, job, t: float) -> None:
+        job.state = PENDING
+        job.queued_since = t
+        queue = self.queues[job.band].setdefault(job.spec.shape, [])
+        bisect.insort(queue, job, key=lambda j: j.key)
+        self._count(t, +1)
+        self.sim.request_pass()
+
+    def _dequeue(self, job, t: float) -> None:
+        queue = self.queues[job.band][job.spec.shape]
+        del queue[bisect.bisect_left(queue, job.key, key=lambda j: j.key)]
+        job.waited += t - job.queued_since
+        self._count(t, -1)
+
+    def mean_length(self, horizon: float) -> float:
+        return (self._area + self.length * (horizon - self._since)) / horizon
+
+    # -- the pass ------------------------------------------------------------------------------
+    def run_pass(self, t: float) -> None:
+        pm = self.sim.pod_manager
+        for band, queues in enumerate(self.queues):
+            heads = [(q[0].key, shape) for shape, q in queues.items() if q]
+            heapq.heapify(heads)
+            while heads:
+                _, shape = heapq.heappop(heads)
+                queue = queues[shape]
+                job = queue[0]
+                alloc = self._place(job, t)
+                if alloc is None:
+                    continue  # the shape does not fit in this pass: its later jobs neither
+                self._dequeue(job, t)
+                if not pm.start(job, alloc, t):  # pre-flight found a fault: back in line
+                    bisect.insort(queue, job, key=lambda j: j.key)
+                    job.queued_since = t
+                    self._count(t, +1)
+                    self.sim.request_pass()
+                    continue
+                if queue:
+                    heapq.heappush(heads, (queue[0].key, shape))
+
+    def _place(self, job, t: float) -> Allocation | None:
+        shape, pool = job.spec.shape, self.pool
+        if self._infeasible.get(shape) != pool.epoch:
+            alloc = pool.find(job)
+            if alloc is not None:
+                return alloc
+            self._infeasible[shape] = pool.epoch
+        if self.preemption and job.band < BEST_EFFORT:
+            alloc = self._preempt_for(job, t)
+            if alloc is not None:
+                return alloc
+        if self.defrag_wait is not None and job.cubes and t - job.arrival >= self.defrag_wait:
+            return self._defrag_for(job, t)
+        return None
+
+    # -- preemption ----------------------------------------------------------------------------
+    def _preempt_for(self, job, t: float) -> Allocation | None:
+        key, stamp = (job.band, job.spec.shape), self.pool.movable_since(job.band + 1)
+        if self._no_victims.get(key) == stamp:
+            return None
+        choice = self._choose(job, job.band + 1)
+        if choice is None:
+            self._no_victims[key] = stamp
+            return None
+        target, victims = choice
+        for victim in victims:
+            self.sim.pod_manager.stop(victim, t, planned=self.notice)
+            victim.preempted += 1
+            self.preemptions += 1
+            self.enqueue(victim, t)
+        return target
+
+    def _choose(self, job, min_band: int, smaller_than: int | None = None) -> tuple[Allocation, list] | None:
+        """A place for ``job`` and the jobs in its way, which may be of bands ``>= min_band``
+        (and hold fewer than ``smaller_than`` chips): victims of the lowest priority first
+        (only best-effort ones if that suffices), then the fewest, then the fewest chips."""
+        for lowest in range(BEST_EFFORT, min_band - 1, -1):
+            best, best_key = None, None
+            for target, victims in self._candidate_places(job, (lowest, smaller_than)):
+                if not victims:
+                    continue
+                key = (len(victims), sum(v.chips for v in victims))
+                if best_key is None or key < best_key:
+                    best, best_key = (target, victims), key
+            if best is not None:
+                return best
+        return None
+
+    def _movable(self, rule: tuple[int, int | None]) -> list[tuple[int, int]]:
+        """Per pod: (usable local cubes, those whose holders all obey ``rule``), as bitmasks."""
+        pool = self.pool
+        lowest, smaller_than = rule
+        out = []
+        for pod in range(len(pool.free)):
+            usable = pool.usable_bits(pod)
+            bands = pool.band_bits[pod]
+            stuck = 0
+            for b in range(lowest):
+                stuck |= bands[b]
+            ok = usable & ~stuck
+            if smaller_than is not None:  # also every holder smaller than the job
+                base, m = pod * pool.cpp, ok & (bands[0] | bands[1] | bands[2])
+                while m:
+                    low = m & -m
+                    c = low.bit_length() - 1
+                    if any(j.chips >= smaller_than for j in pool.holders[base + c].values()):
+                        ok &= ~low
+                    m ^= low
+            out.append((usable, ok))
+        return out
+
+    @staticmethod
+    def _rule(rule: tuple[int, int | None]):
+        lowest, smaller_than = rule
+        if smaller_than is None:
+            return lambda j: j.band >= lowest
+        return lambda j: j.band >= lowest and j.chips < smaller_than
+
+    def _candidate_places(self, job, rule):
+        """Each place ``job`` could take (an allocation) with the running jobs in the way,
+        for the places where all of those obey ``rule`` (they may be moved)."""
+        pool = self.pool
+        may_move = self._rule(rule)
+        if not job.cubes:
+            for cube in range(len(pool.used)):
+                pod, local = divmod(cube, pool.cpp)
+                if pool.reserved[pod] >> local & 1:
+                    continue
+                holders = pool.holders[cube]
+                stuck = 0  # chips held by jobs that may not move
+                for j in holders.values():
+                    if not may_move(j):
+                        stuck |= j.alloc.mask
+                for mask in pool.blocks[job.level]:
+                    if not mask & (pool.fault[cube] | stuck):
+                        yield Allocation(pod, [cube], mask), [j for j in holders.values() if j.alloc.mask & mask]
+            return
+        for pod, (usable, ok) in enumerate(self._movable(rule)):
+            if not pool.ocs_up(pod) or ok.bit_count() < job.cubes:  # ok includes the free cubes
+                continue
+            base = pod * pool.cpp
+            if pool.static:
+                for mask, _, _, cells in pool._boxes(job.cube_dims):
+                    if mask & ok == mask:
+                        cubes = [base + c for c in cells]
+                        yield Allocation(pod, cubes, pool.full), self._holders(cubes)
+            else:
+                choice = self._fewest_cubes(job, base, usable, ok)
+                if choice is not None:
+                    yield choice
+
+    def _holders(self, cubes) -> list:
+        seen = {}
+        for c in cubes:
+            seen.update(self.pool.holders[c])
+        return list(seen.values())
+
+    def _fewest_cubes(self, job, base: int, usable: int, ok: int):
+        """Reconfigurable: enough usable cubes of one pod, freeing as few, as small jobs as
+        possible. ``usable``/``ok``: bitmasks of usable cubes and of those whose holders may
+        move. Returns (allocation, jobs to move) or None."""
+        pool = self.pool
+        bands = pool.band_bits[base // pool.cpp]
+        held = bands[0] | bands[1] | bands[2]
+        free = [base + c for c in _bits(usable & ~held)]
+        need = job.cubes - len(free)
+        groups: dict[int, tuple] = {}  # jobs that free some usable cubes together
+        for c in _bits(ok & held):
+            holders = list(pool.holders[base + c].values())
+            if len(holders) == 1 and holders[0].cubes:  # a whole-cube slice frees its cubes
+                lead = holders[0]
+                if lead.id not in groups:
+                    cubes = [x for x in lead.alloc.cubes if usable >> (x - base) & 1]
+                    groups[lead.id] = (cubes, [lead])
+            else:  # sub-cube slices free this one cube together
+                groups[-1 - c] = ([base + c], holders)
+        single = [g for g in groups.values() if len(g[0]) >= need]
+        if single:  # one group suffices: the one moving the fewest jobs, then chips
+            g = min(single, key=lambda g: (len(g[1]), sum(j.chips for j in g[1])))
+            chosen = [g]
+        else:
+            ranked = sorted(groups.values(), key=lambda g: (-len(g[0]), len(g[1])))
+            chosen, freed = [], 0
+            for group in ranked:
+                if freed >= need:
+                    break
+                chosen.append(group)
+                freed += len(group[0])
+            if freed < need:
+                return None
+            for group in reversed(chosen[:]):  # drop victims the others make unnecessary
+                if freed - len(group[0]) >= need:
+                    chosen.remove(group)
+                    freed -= len(group[0])
+        cubes = (free + [c for g in chosen for c in g[0]])[: job.cubes]
+        return Allocation(base // pool.cpp, sorted(cubes), pool.full), [j for g in chosen for j in g[1]]
+
+    # -- defragmentation -----------------------------------------------------------------------
+    def _defrag_for(self, job, t: float) -> Allocation | None:
+        pool = self.pool
+        key, stamp = (job.band, job.spec.shape), self.pool.movable_since(job.band)
+        last = self._no_defrag.get(key)
+        if last is not None and (last[0] == stamp or t < last[1] + self.defrag_retry):
+            return None
+        choice = self._choose(job, job.band, smaller_than=job.chips)
+        if choice is None:
+            self._no_defrag[key] = (stamp, t)
+            return None
+        target, movers = choice
+        pm = self.sim.pod_manager
+        for m in movers:
+            pm.stop(m, t, planned=True)
+        for c in target.cubes:  # the movers must land outside the target
+            pool.reserved[target.pod] |= 1 << (c % pool.cpp)
+        for m in movers:
+            alloc = pool.find(m)
+            if alloc is not None and pm.start(m, alloc, t):
+                m.migrated += 1
+                self.migrations += 1
+            else:
+                m.preempted += 1
+                self.preemptions += 1
+                self.enqueue(m, t)
+        pool.reserved[target.pod] = 0
+        return target
+
+
+def _bits(mask: int):
+    """Positions of the set bits of ``mask``, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low

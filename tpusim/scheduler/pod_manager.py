@@ -1,0 +1,201 @@
+"""The Pod Manager: turns allocations into running slices and keeps them running (DESIGN §3).
+
+- **Start**: programs the allocation's cross-connects (reconfigurable, whole-cube slices: 48 per
+  cube on 4x4x4 cubes; static cables and sub-cube slices need none), taking
+  ``reconfigure_minutes``, then runs libtpunet's pre-flight check against the *true* health of
+  every part the slice uses. A failed pre-flight makes the faults it found known at once and
+  hands the job back to the scheduler to pick other cubes.
+- **Failure under a running slice**: the job stalls at the failure; after the detection delay the
+  Pod Manager restarts it from its last checkpoint. Reconfigurable whole-cube slices get each
+  broken cube swapped for a healthy free spare of the same pod (only the cross-connects touching
+  the swapped cubes are reprogrammed); if no spare is free, or on the static pod, or for a
+  sub-cube slice, the job restarts in place if its allocation is usable again, or else goes back
+  to the queue (where it may preempt lower bands).
+- **Stops** for preemption (the job is killed: work since its last checkpoint is lost) and for
+  migration (planned: it checkpoints first and loses nothing but the restart).
+"""
+
+from __future__ import annotations
+
+from tpusim.failures.health import HOST, ICI_LINK, OCS
+from tpusim.scheduler.job import DONE, PENDING, RUNNING
+from tpusim.scheduler.pool import Allocation
+
+
+class PodManager:
+    def __init__(self, sim):
+        self.sim = sim
+        s = sim.scenario
+        self.pool = sim.pool
+        self.env = sim.env
+        self.reconfigure = s.pod_manager.reconfigure_minutes / 60.0
+        self.restart = s.workload.restart_minutes / 60.0
+        self.swap_spares = s.pod_manager.swap_spares and not self.pool.static
+        cube = s.machine.cube
+        self.face = [cube.face_positions(d) for d in range(3)]
+        self.xconnects = 0
+        self.preflight_failures = 0
+        self.swaps = 0
+
+    # -- cross-connects ------------------------------------------------------------------------
+    def xconnects_for(self, job) -> int:
+        """Cross-connects a fresh allocation of ``job`` needs (one per cube port pair used)."""
+        if self.pool.static or not job.cubes:
+            return 0
+        return sum(self.face) * job.cubes
+
+    def swap_xconnects(self, cube_dims, swapped_slots: set[int]) -> int:
+        """Cross-connects touching the swapped slots: only those are reprogrammed."""
+        a, b, c = cube_dims
+        slots = [(i, j, k) for k in range(c) for j in range(b) for i in range(a)]
+        index = {s: n for n, s in enumerate(slots)}
+        count = 0
+        for slot in slots:
+            for d in range(3):
+                nxt = list(slot)
+                nxt[d] = (nxt[d] + 1) % cube_dims[d]
+                if index[slot] in swapped_slots or index[tuple(nxt)] in swapped_slots:
+                    count += self.face[d]
+        return count
+
+    # -- pre-flight ----------------------------------------------------------------------------
+    def _true_faults(self, alloc: Allocation) -> list[tuple[int, int]]:
+        """Truly-down components the allocation uses (what libtpunet's BFS would find)."""
+        true, cube = self.sim.true, self.sim.scenario.machine.cube
+        whole = alloc.mask == self.pool.full
+        found = []
+        for c in alloc.cubes:
+            if not true.cube_faults[c]:
+                continue
+            for h in range(cube.hosts):
+                if true.down[HOST][c * cube.hosts + h] and self.pool._host_masks[h] & alloc.mask:
+                    found.append((HOST, c * cube.hosts + h))
+            for link in range(cube.links):
+                unit = c * cube.links + link
+                if true.down[ICI_LINK][unit]:
+                    ends = self.pool._link_masks[link]
+                    if whole or (link < self.pool._electrical and alloc.mask & ends == ends):
+                        found.append((ICI_LINK, unit))
+        if whole and not self.pool.static and true.ocs_down[alloc.pod]:
+            per = self.sim.scenario.machine.ocs_per_pod
+            found += [(OCS, u) for u in range(alloc.pod * per, (alloc.pod + 1) * per) if true.down[OCS][u]]
+        return found
+
+    def preflight(self, alloc: Allocation, t: float) -> bool:
+        faults = self._true_faults(alloc)
+        if not faults:
+            return True
+        self.preflight_failures += 1
+        for k, unit in faults:  # the check has just detected them
+            self.sim.detect(k, unit, t)
+        return False
+
+    # -- running -------------------------------------------------------------------------------
+    def start(self, job, alloc: Allocation, t: float) -> bool:
+        """Start ``job`` on ``alloc``; False (nothing held) if the pre-flight check fails."""
+        if not self.preflight(alloc, t):
+            return False
+        self.pool.take(job, alloc)
+        job.alloc = alloc
+        self._begin(job, t, self.xconnects_for(job))
+        return True
+
+    def _begin(self, job, t: float, xconnects: int) -> None:
+        job.state = RUNNING
+        job.seg_start = t
+        job.run += 1
+        job.stalled_at = None
+        setup = (self.reconfigure if xconnects else 0.0) + self.restart
+        job.compute_start = t + setup
+        job.xconnects += xconnects
+        self.xconnects += xconnects
+        if job.recovering:
+            job.lost += job.chips * setup
+            job.recovering = False
+        if job.first_start is None:
+            job.first_start = t
+        done = self.env.timeout(setup + job.work - job.progress, (job, job.run))
+        done.callbacks.append(self._completed)
+
+    def _completed(self, event) -> None:
+        job, run = event.value
+        if job.run != run or job.state != RUNNING or job.stalled_at is not None:
+            return  # a stale completion: the job was stopped, stalled or moved since
+        t = self.env.now
+        self._end_run(job, t)
+        job.progress = job.work
+        job.state = DONE
+        job.finish = t
+        self.sim.request_pass()
+
+    def _end_run(self, job, t: float) -> None:
+        job.held += job.chips * (t - job.seg_start)
+        self.pool.give_back(job, job.alloc)
+        job.alloc = None
+        job.run += 1
+
+    def stop(self, job, t: float, planned: bool) -> None:
+        """Stop a running job for preemption (killed) or migration (planned: checkpoint first)."""
+        job.progress = job.progress_at(t) if planned else job.last_checkpoint(t)
+        if job.stalled_at is not None:  # stopped while stalled: the failure's recovery is moot
+            job.stalled_at = None
+        self._end_run(job, t)
+        job.state = PENDING
+
+    def requeue(self, job, t: float) -> None:
+        self._end_run(job, t)
+        job.state = PENDING
+        self.sim.scheduler.enqueue(job, t)
+
+    # -- failures ------------------------------------------------------------------------------
+    def recover(self, job, t: float) -> None:
+        """The failure under ``job`` has been detected: restart it from its last checkpoint."""
+        stalled = job.stalled_at
+        done = job.progress_at(stalled)
+        saved = job.last_checkpoint(stalled)
+        job.lost += job.chips * ((done - saved) + (t - stalled))
+        job.progress = saved
+        job.stalled_at = None
+        job.interruptions += 1
+        job.recovering = True
+        alloc = job.alloc
+        pool = self.pool
+        if job.cubes and not pool.ocs_up(alloc.pod):
+            return self.requeue(job, t)  # no slice of whole cubes runs in this pod until repair
+        if job.cubes:
+            bad = [n for n, c in enumerate(alloc.cubes) if not pool.cube_usable(c)]
+        else:
+            bad = [0] if alloc.mask & pool.fault[alloc.cubes[0]] else []
+        if bad and job.cubes and self.swap_spares:
+            return self._swap(job, alloc, bad, t)
+        if bad:
+            return self.requeue(job, t)
+        self._restart_in_place(job, t)
+
+    def _restart_in_place(self, job, t: float) -> None:
+        job.held += job.chips * (t - job.seg_start)
+        if not self.preflight(job.alloc, t):
+            job.seg_start = t
+            return self.requeue(job, t)
+        self._begin(job, t, 0)
+
+    def _swap(self, job, alloc: Allocation, bad_slots: list[int], t: float) -> None:
+        pool = self.pool
+        base = alloc.pod * pool.cpp
+        spares = [
+            base + c for c in sorted(pool.free[alloc.pod])
+            if pool.cube_usable(base + c) and not pool.reserved[alloc.pod] >> c & 1
+        ][: len(bad_slots)]
+        if len(spares) < len(bad_slots):
+            return self.requeue(job, t)
+        job.held += job.chips * (t - job.seg_start)
+        broken = [alloc.cubes[n] for n in bad_slots]
+        pool.give_back(job, alloc, broken)
+        for n, spare in zip(bad_slots, spares):
+            alloc.cubes[n] = spare
+        pool.take(job, Allocation(alloc.pod, spares, alloc.mask))
+        if not self.preflight(alloc, t):
+            job.seg_start = t
+            return self.requeue(job, t)
+        self.swaps += 1
+        self._begin(job, t, self.swap_xconnects(job.cube_dims, set(bad_slots)))
