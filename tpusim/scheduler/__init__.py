@@ -1,5 +1,8 @@
-"""Borg-like scheduler and Pod Manager (DESIGN §3).
+"""The control plane (DESIGN §3): jobs, the Borg-like scheduler and the Pod Manager.
 
-Not built yet: jobs, queues, preemption and the Pod Manager arrive with the scheduler issue.
-The placement rules they will use already live in :mod:`tpusim.topology.placement`.
+- :mod:`~tpusim.scheduler.blocks`: aligned buddy blocks for sub-cube slices;
+- :mod:`~tpusim.scheduler.pool`: cubes and chips held by jobs, and known to be usable;
+- :mod:`~tpusim.scheduler.job`: a job's runs, checkpoints and accounting;
+- :mod:`~tpusim.scheduler.borg`: priority-band queues, placement passes, preemption, defragmentation;
+- :mod:`~tpusim.scheduler.pod_manager`: xconnects, pre-flight, failure recovery, spare swaps.
 """

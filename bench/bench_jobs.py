@@ -1,0 +1,58 @@
+"""Job simulation speed: one pod-year of the default workload under all three policies.
+
+Prints, from one run: jobs simulated per second and wall time per policy-replication (target: a
+pod-year of about 50,000 jobs in under 20 s per replication for all three policies together),
+and the share of the time spent in scheduling decisions (the scheduler's passes, which include
+placement search, preemption and defragmentation).
+
+Usage: python bench/bench_jobs.py [--days N]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from tpusim import load_scenario
+from tpusim.engine import simulate
+from tpusim.scheduler.borg import Scheduler
+
+SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tpuv4_pod_jobs.yaml"
+
+
+def main(days: float = 365.0) -> None:
+    scenario = load_scenario(SCENARIO, [f"horizon_days={days}"])
+    in_passes = [0.0]
+    original = Scheduler.run_pass
+
+    def timed_pass(self, t):
+        start = time.perf_counter()
+        try:
+            return original(self, t)
+        finally:
+            in_passes[0] += time.perf_counter() - start
+
+    Scheduler.run_pass = timed_pass
+    try:
+        start = time.perf_counter()
+        result = simulate(scenario, 0)
+        wall = time.perf_counter() - start
+    finally:
+        Scheduler.run_pass = original
+    jobs = int(next(iter(result.jobs.values())).metrics["jobs_arrived"])
+    policies = len(scenario.policies)
+    print(f"scenario: {SCENARIO.name}, {days:g} days, {jobs:,} jobs, policies {scenario.policies}")
+    print(f"wall for one replication (failure trace + {policies} policies): {wall:.2f} s "
+          f"(target < 20 s for a pod-year)")
+    print(f"jobs simulated per second: {jobs * policies / wall:,.0f} (job-policy pairs)")
+    print(f"share of time in scheduling passes: {100 * in_passes[0] / wall:.1f} %")
+    for policy, outcome in result.jobs.items():
+        m = outcome.metrics
+        print(f"  {policy:18s} goodput {m['goodput']:.4f}  utilization {m['utilization']:.3f}  "
+              f"preemptions {m['preemptions']:.0f}  migrations {m['migrations']:.0f}")
+
+
+if __name__ == "__main__":
+    days = float(sys.argv[sys.argv.index("--days") + 1]) if "--days" in sys.argv else 365.0
+    main(days)
