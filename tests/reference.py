@@ -14,6 +14,21 @@ from tpusim.scenario import Scenario
 from tpusim.topology.placement import place_reconfigurable, place_static
 
 
+def _ft_placeable(m, k: int, pod: int, down: dict, max_faults: int) -> bool:
+    """Fault-tolerant rule, by brute force: k cubes with all hosts up whose link faults plus the
+    pod's OCS faults stay within the budget (trying the least faulty cubes)."""
+    cube = m.cube
+    host_down = {u // cube.hosts for u in down["host"]}
+    links = {}
+    for u in down["ici_link"]:
+        links[u // cube.links] = links.get(u // cube.links, 0) + 1
+    ocs = sum(1 for u in down["ocs"] if u // m.ocs_per_pod == pod)
+    cubes = [c for c in range(pod * m.cubes_per_pod, (pod + 1) * m.cubes_per_pod) if c not in host_down]
+    if len(cubes) < k:
+        return False
+    return ocs + sum(sorted(links.get(c, 0) for c in cubes)[:k]) <= max_faults
+
+
 def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> dict:
     """Slice and system availability per policy, as the DESIGN defines them, from ``trace``."""
     m, cube = scenario.machine, scenario.machine.cube
@@ -26,7 +41,7 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
 
     down: dict[str, set[int]] = defaultdict(set)
     up_time = {p: [0.0] * len(shapes) for p in scenario.policies}
-    sick_area = {"static": 0.0, "reconfigurable": 0.0}
+    sick_area = {"static": 0.0, "reconfigurable": 0.0, "reconfigurable_ft": 0.0}
     for t, t_next in zip(times, times[1:]):
         for cls, unit, is_down in by_time[t]:
             (down[cls].add if is_down else down[cls].discard)(unit)
@@ -46,6 +61,7 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
                 sick_ocs |= {c * cube.chips + x for x in m.ocs_chips[local]}
         sick_area["static"] += len(sick) * dt
         sick_area["reconfigurable"] += len(sick_ocs) * dt
+        sick_area["reconfigurable_ft"] += len(sick_ocs) * dt
 
         per_pod_bad = [
             {c % m.cubes_per_pod for c in unusable if c // m.cubes_per_pod == pod} for pod in range(m.pods)
@@ -62,6 +78,10 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
                 for bad, ok in zip(per_pod_bad, per_pod_ocs_up)
             ):
                 up_time["reconfigurable"][s] += dt
+            if "reconfigurable_ft" in up_time and any(
+                _ft_placeable(m, k, pod, down, scenario.pod_manager.ft_routing.max_faults) for pod in range(m.pods)
+            ):
+                up_time["reconfigurable_ft"][s] += dt
     return {
         p: {
             "slice_availability": [u / horizon for u in up_time[p]],

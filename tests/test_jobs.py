@@ -174,9 +174,16 @@ class Checker:
         # no job runs on a failed part after its detection delay
         for (k, unit), since in self.failed_at.items():
             if t > since + sim.detection + 1e-9:
-                assert not pool.jobs_using(k, unit), f"a job runs on {k, unit} failed at {since}"
-        for j in sim.jobs:
-            assert j.held >= j.useful - 1e-6
+                for j in pool.jobs_using(k, unit):
+                    # only fault-tolerant routing may run a slice over a failed link or OCS,
+                    # and then only degraded and within its fault budget
+                    assert pool.ft and k != 0 and j.cubes and j.rate < 1.0, f"a job runs on {k, unit} failed at {since}"
+                    detected = [f for f in sim.pod_manager._true_faults(j.alloc)
+                                if self.failed_at[f] + sim.detection < t - 1e-9]
+                    assert len(detected) <= pool.max_faults
+        for j in sim.jobs:  # held so far includes the current run, charged when it ends
+            held = j.held + (j.chips * (t - j.seg_start) if j.state == "running" else 0.0)
+            assert held >= j.useful - 1e-6
 
 
 @st.composite
@@ -185,7 +192,7 @@ def job_scenarios(draw):
     return scenario_from_dict({
         "name": "inv", "seed": draw(st.integers(0, 10**6)), "replications": 1,
         "horizon_days": draw(st.sampled_from([2.0, 5.0])),
-        "slices": ["4x4x4"], "policies": ["static", "reconfigurable"],
+        "slices": ["4x4x4"], "policies": ["static", "reconfigurable", "reconfigurable_ft"],
         "topology": {"cube_grid": list(draw(st.sampled_from([(2, 2, 1), (2, 2, 2), (3, 2, 1)]))),
                      "pods": draw(st.integers(1, 2))},
         "failures": {"host": {"daily_rate": rates, "repair": {"mean_hours": 10}},
@@ -198,7 +205,8 @@ def job_scenarios(draw):
                      "restart_minutes": draw(st.sampled_from([0, 5]))},
         "scheduler": {"preemption": draw(st.booleans()), "preemption_notice": draw(st.booleans()),
                       "defrag_wait_hours": draw(st.sampled_from([None, 0.5]))},
-        "pod_manager": {"swap_spares": draw(st.booleans())},
+        "pod_manager": {"swap_spares": draw(st.booleans()),
+                        "ft_routing": {"max_faults": draw(st.integers(0, 4))}},
     })
 
 

@@ -89,6 +89,8 @@ def small_scenarios(draw):
 
     return scenario_from_dict({
         "name": "prop",
+        "policies": ["static", "reconfigurable", "reconfigurable_ft"],
+        "pod_manager": {"ft_routing": {"max_faults": draw(st.integers(0, 3))}},
         "seed": draw(st.integers(0, 2**32)),
         "replications": 1,
         "horizon_days": draw(st.sampled_from([5.0, 30.0])),
@@ -113,6 +115,9 @@ def test_trackers_match_a_naive_replay_of_the_trace(scenario):
         assert result.system_availability[policy] == pytest.approx(
             expected[policy]["system_availability"], abs=1e-9
         )
+    # fault-tolerant routing never makes a slice less available on the same trace
+    ft, plain = result.slice_availability["reconfigurable_ft"], result.slice_availability["reconfigurable"]
+    assert all(a >= b - 1e-12 for a, b in zip(ft, plain))
 
 
 @settings(max_examples=15, deadline=None)
@@ -121,7 +126,7 @@ def test_every_policy_sees_the_same_trace(scenario):
     """The trace depends on (seed, replication) only: not on which policies are evaluated."""
     data = scenario.model_dump()
     traces = []
-    for policies in (["static"], ["reconfigurable"], ["reconfigurable", "static"]):
+    for policies in (["static"], ["reconfigurable"], ["reconfigurable_ft", "reconfigurable", "static"]):
         sc = scenario_from_dict({**data, "policies": policies})
         traces.append(simulate(sc, 0, record_trace=True).trace)
     assert traces[0] == traces[1] == traces[2]

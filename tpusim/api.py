@@ -18,8 +18,10 @@ from tpusim.scenario import Scenario
 Progress = Callable[[int, int], None]  # (replications done, total)
 
 
-def run_scenario(scenario: Scenario, *, workers: int = 1, progress: Progress | None = None) -> Results:
-    """Simulate ``scenario.replications`` replications and collect the results.
+def run_scenario(scenario: Scenario, *, workers: int = 1, progress: Progress | None = None,
+                 record_traces: bool = False) -> Results:
+    """Simulate ``scenario.replications`` replications and collect the results
+    (with ``record_traces``, each replication keeps its failure trace).
 
     If a replication raises, the replications already finished are returned with ``error``
     set, so that callers can still write what was measured.
@@ -31,12 +33,12 @@ def run_scenario(scenario: Scenario, *, workers: int = 1, progress: Progress | N
     try:
         if workers <= 1:
             for r in range(total):
-                done.append(simulate(scenario, r))
+                done.append(simulate(scenario, r, record_traces))
                 if progress:
                     progress(len(done), total)
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                for result in pool.map(simulate, [scenario] * total, range(total)):
+                for result in pool.map(simulate, [scenario] * total, range(total), [record_traces] * total):
                     done.append(result)
                     if progress:
                         progress(len(done), total)

@@ -169,16 +169,97 @@ class ReconfigurableAvailability:
         )
 
 
-TRACKERS = {
-    "static": StaticAvailability,
-    "reconfigurable": ReconfigurableAvailability,
-    "reconfigurable_ft": ReconfigurableAvailability,  # until fault-tolerant routing: see POLICY_NOTES
-}
+class FaultTolerantAvailability:
+    """Reconfigurable with fault-tolerant ICI routing: a slice keeps its place through link and
+    OCS faults as long as it meets at most ``max_faults`` faulty components.
+
+    A cube is usable when all its hosts are up (a host fault still needs a cube swap). A
+    ``k``-cube slice is placeable in a pod with ``o`` OCSes down when ``k`` such cubes exist and
+    ``o`` plus the link faults of the ``k`` least faulty of them is at most ``max_faults``.
+    This rule does not search the chip graph: a faulty component removes at most one link of
+    any chip (of 6) and at most two of the 32 links crossing any plane of a 4x4x4-cube torus,
+    so a handful of faults leaves the slice connected. The job simulation checks connectivity
+    on the real graph (:mod:`tpusim.topology.routing`) before it lets a slice run degraded.
+    """
+
+    uses_ocs = True
+
+    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], max_faults: int):
+        n, pods = machine.cubes_per_pod, machine.pods
+        self.max_faults = max_faults
+        self.cubes_needed = [a * b * c for a, b, c in shapes_in_cubes]
+        self.cap = max_faults + 1  # link-fault counts above max_faults are all the same: too many
+        self.faults = [[0] * n for _ in range(pods)]  # link faults per cube, -1 if a host is down
+        self.hist = [[n] + [0] * self.cap for _ in range(pods)]  # host-up cubes by link faults
+        self.ocs = [0] * pods
+        self.ok = [[True] * len(self.cubes_needed) for _ in range(pods)]
+        self.pods_placing = [pods] * len(self.cubes_needed)
+        self.up_since = [0.0] * len(self.cubes_needed)
+        self.up_time = [0.0] * len(self.cubes_needed)
+
+    def on_faults(self, t: float, pod: int, cube: int, hosts_down: int, links_down: int) -> None:
+        new = -1 if hosts_down else min(links_down, self.cap)
+        old = self.faults[pod][cube]
+        if new == old:
+            return
+        self.faults[pod][cube] = new
+        if old >= 0:
+            self.hist[pod][old] -= 1
+        if new >= 0:
+            self.hist[pod][new] += 1
+        self._update(t, pod)
+
+    def on_ocs_count(self, t: float, pod: int, down: int) -> None:
+        self.ocs[pod] = down
+        self._update(t, pod)
+
+    def _placeable(self, pod: int, k: int) -> bool:
+        budget = self.max_faults - self.ocs[pod]
+        for f, count in enumerate(self.hist[pod]):
+            take = min(count, k)
+            budget -= take * f
+            k -= take
+            if budget < 0:
+                return False
+            if k == 0:
+                return True
+        return False  # fewer than k cubes with every host up
+
+    def _update(self, t: float, pod: int) -> None:
+        ok = self.ok[pod]
+        for s, k in enumerate(self.cubes_needed):
+            now = self._placeable(pod, k)
+            if now == ok[s]:
+                continue
+            ok[s] = now
+            if now:
+                if self.pods_placing[s] == 0:
+                    self.up_since[s] = t
+                self.pods_placing[s] += 1
+            else:
+                self.pods_placing[s] -= 1
+                if self.pods_placing[s] == 0:
+                    self.up_time[s] += t - self.up_since[s]
+
+    def placeable(self) -> list[bool]:
+        return [n > 0 for n in self.pods_placing]
+
+    def finish(self, t: float, health: HealthState) -> PolicyOutcome:
+        up = [self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0)
+              for s in range(len(self.cubes_needed))]
+        return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=True))
 
 
-def make_tracker(policy: str, machine: MachineLayout, shapes_in_cubes: list[Dims], health: HealthState):
+def make_tracker(policy: str, machine: MachineLayout, shapes_in_cubes: list[Dims], health: HealthState,
+                 max_faults: int = 4):
     """Build ``policy``'s tracker and subscribe it to ``health``."""
-    tracker = TRACKERS[policy](machine, shapes_in_cubes)
+    if policy == "reconfigurable_ft":
+        tracker = FaultTolerantAvailability(machine, shapes_in_cubes, max_faults)
+        health.fault_listeners.append(tracker.on_faults)
+        health.ocs_count_listeners.append(tracker.on_ocs_count)
+        return tracker
+    tracker = {"static": StaticAvailability, "reconfigurable": ReconfigurableAvailability}[policy](
+        machine, shapes_in_cubes)
     health.cube_listeners.append(tracker.on_cube)
     health.ocs_listeners.append(tracker.on_ocs)
     return tracker

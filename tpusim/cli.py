@@ -48,7 +48,8 @@ def run(
     replications: Annotated[Optional[int], typer.Option(min=1, help="Replications (overrides the scenario).")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
     workers: Annotated[int, typer.Option(min=1, help="Local worker processes for replications.")] = 1,
-    plot: Annotated[bool, typer.Option(help="Write availability_vs_slice.png.")] = True,
+    plot: Annotated[bool, typer.Option(help="Write the plots (PNG).")] = True,
+    write_trace: Annotated[bool, typer.Option(help="Write every replication's failure trace to failure_trace.csv (replay it with failures.trace).")] = False,
 ) -> None:
     """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot."""
     from tpusim.api import run_scenario
@@ -72,7 +73,7 @@ def run(
         progress.start()
         progress_cb = lambda done, total: progress.update(task, completed=done)  # noqa: E731
     try:
-        results = run_scenario(sc, workers=workers, progress=progress_cb)
+        results = run_scenario(sc, workers=workers, progress=progress_cb, record_traces=write_trace)
     except Exception as exc:  # nothing was measured: still leave a summary saying why
         payload = {"scenario": sc.resolved(), "seed": sc.seed, "error": f"{type(exc).__name__}: {exc}"}
         write_json(out / "summary.json", payload)

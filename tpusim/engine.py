@@ -19,7 +19,7 @@ import simpy
 from tpusim.availability import make_tracker
 from tpusim.failures.health import HealthState
 from tpusim.failures.injector import FailureInjector
-from tpusim.failures.trace import TraceRecorder
+from tpusim.failures.trace import TraceRecorder, TraceReplayer, read_trace_csv, trace_for
 from tpusim.jobsim import JobSimulation
 from tpusim.scenario import Scenario
 from tpusim.topology.machine import COMPONENT_CLASSES
@@ -50,8 +50,13 @@ def simulate(scenario: Scenario, replication: int, record_trace: bool = False) -
     health = HealthState(machine)
     with_jobs = scenario.workload is not None
     recorder = TraceRecorder(health) if record_trace or with_jobs else None
-    trackers = {p: make_tracker(p, machine, shapes_in_cubes, health) for p in scenario.policies}
-    injector = FailureInjector(env, health, scenario.failures, scenario.seed, replication)
+    max_faults = scenario.pod_manager.ft_routing.max_faults
+    trackers = {p: make_tracker(p, machine, shapes_in_cubes, health, max_faults) for p in scenario.policies}
+    if scenario.failures.trace is not None:
+        traces = read_trace_csv(scenario.failures.trace, machine)
+        injector = TraceReplayer(env, health, trace_for(traces, replication))
+    else:
+        injector = FailureInjector(env, health, scenario.failures, scenario.seed, replication)
 
     horizon = scenario.horizon_hours
     env.run(until=horizon)

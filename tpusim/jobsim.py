@@ -39,7 +39,7 @@ class JobSimulation:
         machine = scenario.machine
         self.true = HealthState(machine)
         self.known = HealthState(machine)
-        self.pool = CubePool(machine, policy, self.known)
+        self.pool = CubePool(machine, policy, self.known, scenario.pod_manager.ft_routing.max_faults)
         self.scheduler = Scheduler(self)
         self.pod_manager = PodManager(self)
         self.detection = scenario.failures.detection_minutes / 60.0
@@ -101,6 +101,10 @@ class JobSimulation:
                 self.true.set_up(k, unit, t)
                 if self.known.down[k][unit]:
                     self.known.set_up(k, unit, t)
+                if self.pool.ft:  # degraded slices on this part speed up again
+                    for job in self.pool.jobs_using(k, unit):
+                        if job.rate < 1.0 and job.state == RUNNING and job.stalled_at is None:
+                            self.pod_manager.rerate(job, t)
                 self.request_pass()
 
     def _failed(self, k: int, unit: int, t: float) -> None:
@@ -110,6 +114,7 @@ class JobSimulation:
         hit = []
         for job in self.pool.jobs_using(k, unit):
             if job.stalled_at is None:
+                job.settle_rate(t)
                 job.stalled_at = t
                 hit.append((job, job.run))
         if hit:
@@ -151,6 +156,7 @@ class JobSimulation:
         T = self.horizon
         for job in self.jobs:
             if job.state == RUNNING:
+                job.settle_rate(T)
                 job.held += job.chips * (T - job.seg_start)
                 job.progress = job.progress_at(T)
             elif job.state == PENDING and job.arrival < T:
@@ -198,6 +204,9 @@ class JobOutcome:
             "utilization": held / (sim.scenario.machine.chips * T),
             "preflight_failures": float(sim.pod_manager.preflight_failures),
             "spare_swaps": float(sim.pod_manager.swaps),
+            "ft_reroutes": float(sim.pod_manager.ft_reroutes),
+            "degraded_fraction": sum(j.degraded_held for j in admitted) / held if held else nan,
+            "slowdown_chip_hours": sum(j.slow_lost for j in admitted),
             "mean_queue_length": sim.scheduler.mean_length(T),
             "mean_time_in_queue_hours": sum(j.waited for j in admitted) / len(admitted) if admitted else nan,
         }

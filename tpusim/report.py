@@ -45,6 +45,10 @@ def write_outputs(results: Results, out: Path, plot: bool = True) -> list[Path]:
         return written
     written.append(out / "availability.csv")
     write_atomic(written[-1], results.availability_frame().to_csv(index=False).encode())
+    traces = results.trace_csv()
+    if traces is not None:
+        written.append(out / "failure_trace.csv")
+        write_atomic(written[-1], traces.encode())
     if results.has_jobs:
         written.append(out / "jobs.csv")
         write_atomic(written[-1], results.jobs_frame().to_csv(index=False).encode())
@@ -117,11 +121,14 @@ def render_table(results: Results, console: Console) -> None:
         est = results.component_availability(cls)
         if est is None:
             continue
-        if est.ci95 is None or info["failures"] + info["repairs"] == 0:
+        if info["closed_form"] is None:
+            inside = "n/a: replayed trace"
+        elif est.ci95 is None or info["failures"] + info["repairs"] == 0:
             inside = "n/a: too few events"
         else:
             inside = "yes" if est.ci95[0] <= info["closed_form"] <= est.ci95[1] else "NO"
-        comp.add_row(cls, str(info["failures"]), fmt_estimate(est, 4), pct(info["closed_form"], 4), inside)
+        form = "-" if info["closed_form"] is None else pct(info["closed_form"], 4)
+        comp.add_row(cls, str(info["failures"]), fmt_estimate(est, 4), form, inside)
     console.print(comp)
     if results.has_jobs:
         render_jobs(results, console)
@@ -144,6 +151,9 @@ JOB_ROWS = (
     ("preemptions", "preemptions", 1, 0),
     ("migrations", "migrations", 1, 0),
     ("spare_swaps", "spare-cube swaps", 1, 0),
+    ("ft_reroutes", "FT reroutes", 1, 0),
+    ("degraded_fraction", "degraded (FT) %", 100, 3),
+    ("slowdown_chip_hours", "chip-hours lost to FT slowdown", 1, 0),
     ("preflight_failures", "pre-flight failures", 1, 1),
     ("xconnects_per_day", "xconnects per day", 1, 0),
     ("xconnects_per_job", "xconnects per job", 1, 1),

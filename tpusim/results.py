@@ -27,6 +27,7 @@ JOB_METRICS = {
     "utilization": True, "preflight_failures": False, "spare_swaps": False, "jobs_arrived": False,
     "jobs_completed": False, "jobs_rejected": False, "jobs_waiting_at_end": False,
     "mean_queue_length": False, "mean_time_in_queue_hours": False,
+    "ft_reroutes": False, "degraded_fraction": True, "slowdown_chip_hours": False,
 }
 
 
@@ -95,6 +96,14 @@ class Results:
         }
         return out
 
+    def trace_csv(self) -> str | None:
+        """The failure traces of the run as CSV, if they were recorded."""
+        from tpusim.failures.trace import trace_csv
+
+        if not self.replications or self.replications[0].trace is None:
+            return None
+        return trace_csv({r.replication: r.trace for r in self.replications})
+
     def jobs_frame(self) -> pd.DataFrame:
         """One row per job, replication and policy (what ``jobs.csv`` holds)."""
         rows = [(r.replication, policy) + row
@@ -128,7 +137,7 @@ class Results:
             est = self.component_availability(cls)
             components[cls] = {
                 **(est.as_dict() if est else {"mean": None, "ci95": None}),
-                "closed_form": class_availability(s, cls),
+                "closed_form": class_availability(s, cls) if s.failures.trace is None else None,
                 "failures": sum(r.failures[cls] for r in self.replications),
                 "repairs": sum(r.repairs[cls] for r in self.replications),
             }

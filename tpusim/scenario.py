@@ -28,10 +28,7 @@ from tpusim.topology.shapes import SliceShape
 POLICIES = ("static", "reconfigurable", "reconfigurable_ft")
 #: What this version does with each policy that it cannot yet simulate faithfully. Every run
 #: that lists one prints the note and records it in summary.json: never silently.
-POLICY_NOTES = {
-    "reconfigurable_ft": "reconfigurable_ft runs as reconfigurable: fault-tolerant ICI routing "
-    "is not built yet, so link and OCS faults stop its slices exactly as without it",
-}
+POLICY_NOTES: dict[str, str] = {}
 
 
 def _dims(value: Any) -> Any:
@@ -88,6 +85,9 @@ class Failures(_Strict):
     #: healthd/libtpunet detection delay. Capacity availability is a property of the true
     #: health state and does not use it; the scheduler reacts only after it (jobs, DESIGN §3).
     detection_minutes: float = Field(default=5.0, ge=0)
+    #: CSV failure trace to replay instead of drawing failures (see tpusim.failures.trace); the
+    #: rates and repair times above are then used only by the closed forms.
+    trace: str | None = None
     #: ``steady``: each unit starts down with its long-run probability MTTR/(MTBF+MTTR), with an
     #: equilibrium residual repair time, so time averages carry no start-up bias.
     #: ``all_up``: everything starts healthy (a fresh machine).
@@ -128,6 +128,13 @@ class Checkpoint(_Strict):
         return None if self.interval_hours == "young" else float(self.interval_hours)
 
 
+class Traffic(_Strict):
+    """Share of jobs per traffic pattern (normalised)."""
+
+    allreduce: float = Field(default=0.8, ge=0)
+    alltoall: float = Field(default=0.2, ge=0)
+
+
 class Workload(_Strict):
     jobs_per_pod_day: float = Field(default=139.0, ge=0)
     #: CSV of ``shape,percent`` rows; unset means the TPU v4 mix shipped with tpusim.
@@ -136,6 +143,8 @@ class Workload(_Strict):
     trace: str | None = None
     duration: Duration = Duration()
     priorities: Priorities = Priorities()
+    #: all-reduce / nearest-neighbour vs all-to-all: what fault-tolerant routing costs a job.
+    traffic: Traffic = Traffic()
     checkpoint: Checkpoint = Checkpoint()
     #: time from (re)start to the first useful step: load the checkpoint, compile, warm up.
     restart_minutes: float = Field(default=3.0, ge=0)
@@ -154,11 +163,27 @@ class SchedulerConfig(_Strict):
     defrag_retry_minutes: float = Field(default=15.0, gt=0)
 
 
+class CommFraction(_Strict):
+    """Share of a step spent communicating, per traffic pattern (calibrates FT slowdowns)."""
+
+    allreduce: float = Field(default=0.05, ge=0, le=1)
+    alltoall: float = Field(default=0.5, ge=0, le=1)
+
+
+class FtRouting(_Strict):
+    """libtpunet's fault-tolerant routing, used by ``reconfigurable_ft``."""
+
+    #: a slice keeps running through at most this many faulty links and OCSes (if connected).
+    max_faults: int = Field(default=4, ge=0, strict=True)
+    comm_fraction: CommFraction = CommFraction()
+
+
 class PodManagerConfig(_Strict):
     #: time to program an allocation's cross-connects and run the pre-flight check.
     reconfigure_minutes: float = Field(default=1.0, ge=0)
     #: reconfigurable: swap a failed cube for a healthy free spare (false: requeue instead).
     swap_spares: bool = True
+    ft_routing: FtRouting = FtRouting()
 
 
 class Topology(_Strict):
@@ -320,6 +345,15 @@ def _semantic_problems(s: Scenario) -> list[Problem]:
         seen.add(shape.dims)
     if s.workload is not None:
         problems += _workload_problems(s)
+    if s.failures.trace is not None:
+        from tpusim.failures.trace import read_trace_csv
+
+        try:
+            read_trace_csv(s.failures.trace, s.machine)
+        except FileNotFoundError:
+            problems.append(Problem("failures.trace", f"no such file: {s.failures.trace}"))
+        except (ValueError, KeyError) as exc:
+            problems.append(Problem("failures.trace", f"{s.failures.trace}: {exc}"))
     for cls in ("host", "ici_link", "ocs"):
         r = getattr(s.failures, cls).repair
         if r.sigma is not None and r.dist != "lognormal":
@@ -451,11 +485,12 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
         data = apply_overrides(data, overrides)
     except ScenarioError as exc:
         raise ScenarioError(exc.problems, source) from None
-    workload = data.get("workload")
-    if isinstance(workload, dict):  # data files are found beside the scenario file
-        for key in ("mix", "trace"):
-            if isinstance(workload.get(key), str) and not Path(workload[key]).is_absolute():
-                workload[key] = str((path.parent / workload[key]).resolve())
+    for section, keys in (("workload", ("mix", "trace")), ("failures", ("trace",))):
+        block = data.get(section)
+        if isinstance(block, dict):  # data files are found beside the scenario file
+            for key in keys:
+                if isinstance(block.get(key), str) and not Path(block[key]).is_absolute():
+                    block[key] = str((path.parent / block[key]).resolve())
     return scenario_from_dict(data, source)
 
 

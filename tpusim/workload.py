@@ -28,6 +28,7 @@ from tpusim.rng import generator
 from tpusim.topology.shapes import SliceShape
 
 BANDS = ("production", "batch", "best_effort")  # index = band; lower index = higher priority
+PATTERNS = ("allreduce", "alltoall")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class JobSpec:
     shape: SliceShape
     work: float  # hours of useful work on a healthy slice
     band: int  # index into BANDS
+    pattern: str = "allreduce"  # traffic pattern: "allreduce" (or nearest-neighbour) or "alltoall"
 
 
 def read_mix(path: str | None) -> list[tuple[SliceShape, float]]:
@@ -54,15 +56,19 @@ def read_mix(path: str | None) -> list[tuple[SliceShape, float]]:
 
 
 def read_job_trace(path: str) -> list[JobSpec]:
-    """Jobs from a CSV with columns ``arrival_hours, shape, duration_hours, priority``."""
+    """Jobs from a CSV with columns ``arrival_hours, shape, duration_hours, priority`` and
+    optionally ``traffic`` (``allreduce`` or ``alltoall``)."""
     jobs = []
     with open(path, newline="") as fh:
         reader = csv.DictReader(line for line in fh if line.strip() and not line.startswith("#"))
         for i, row in enumerate(reader):
+            pattern = (row.get("traffic") or "allreduce").strip()
+            if pattern not in PATTERNS:
+                raise ValueError(f"traffic must be one of {PATTERNS}, got {pattern!r}")
             jobs.append(JobSpec(i, float(row["arrival_hours"]), SliceShape.parse(row["shape"]),
-                                float(row["duration_hours"]), BANDS.index(row["priority"].strip())))
+                                float(row["duration_hours"]), BANDS.index(row["priority"].strip()), pattern))
     jobs.sort(key=lambda j: (j.arrival, j.id))
-    return [JobSpec(i, j.arrival, j.shape, j.work, j.band) for i, j in enumerate(jobs)]
+    return [JobSpec(i, j.arrival, j.shape, j.work, j.band, j.pattern) for i, j in enumerate(jobs)]
 
 
 def generate_jobs(workload, pods: int, horizon: float, seed: int, replication: int) -> list[JobSpec]:
@@ -87,7 +93,10 @@ def generate_jobs(workload, pods: int, horizon: float, seed: int, replication: i
         work = np.full(n, d.mean_hours)
     shares = np.array([getattr(workload.priorities, b) for b in BANDS], dtype=float)
     bands = gen.choice(3, size=n, p=shares / shares.sum())
-    return [JobSpec(i, float(arrivals[i]), shapes[which[i]], float(work[i]), int(bands[i])) for i in range(n)]
+    mix = np.array([getattr(workload.traffic, p) for p in PATTERNS], dtype=float)
+    patterns = gen.choice(len(PATTERNS), size=n, p=mix / mix.sum())  # drawn last: earlier draws keep their values
+    return [JobSpec(i, float(arrivals[i]), shapes[which[i]], float(work[i]), int(bands[i]), PATTERNS[patterns[i]])
+            for i in range(n)]
 
 
 def young_interval(checkpoint_hours: float, mtbf_hours: float) -> float:

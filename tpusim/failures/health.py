@@ -16,6 +16,9 @@ incrementally and in O(1) per event (O(cubes per pod) for an OCS):
 Consumers subscribe: ``cube_listeners`` are called as ``f(t, pod, local_cube, usable)`` when a
 cube's usability flips, ``ocs_listeners`` as ``f(t, pod, all_ocs_up)`` when a pod's OCS layer
 flips, ``component_listeners`` as ``f(t, class_id, unit, down)`` on every component change.
+Fault-tolerant routing needs finer news: ``fault_listeners`` get ``f(t, pod, local_cube,
+hosts_down, links_down)`` on every host or link change of a cube, ``ocs_count_listeners`` get
+``f(t, pod, ocs_down)`` on every OCS change.
 Every policy's tracker listens to the same state, which is how all policies see one trace.
 
 Invariant: ``cube_faults[c] == number of down hosts and links of cube c``; a listener is told
@@ -58,6 +61,7 @@ class HealthState:
         self._down_since = [0.0, 0.0, 0.0]
 
         self.cube_faults = [0] * machine.cubes
+        self.cube_host_faults = [0] * machine.cubes  # the hosts among cube_faults
         self.ocs_down = [0] * machine.pods
 
         self.chip_faults = [0] * machine.chips  # down host / links touching the chip
@@ -71,6 +75,8 @@ class HealthState:
         self.cube_listeners: list[CubeListener] = []
         self.ocs_listeners: list[OcsListener] = []
         self.component_listeners: list[ComponentListener] = []
+        self.fault_listeners: list = []
+        self.ocs_count_listeners: list = []
 
     # -- transitions ---------------------------------------------------------------------------
     def set_down(self, k: int, unit: int, t: float) -> bool:
@@ -116,11 +122,18 @@ class HealthState:
                         self.sick_chips_ocs += delta
             count = self.cube_faults[cube] + delta
             self.cube_faults[cube] = count
+            if k == HOST:
+                self.cube_host_faults[cube] += delta
             if count == (delta > 0):  # usability flips: 0 -> 1 fault or 1 -> 0
                 pod, local = divmod(cube, self.cubes_per_pod)
                 usable = count == 0
                 for listener in self.cube_listeners:
                     listener(t, pod, local, usable)
+            if self.fault_listeners:
+                pod, local = divmod(cube, self.cubes_per_pod)
+                hosts = self.cube_host_faults[cube]
+                for listener in self.fault_listeners:
+                    listener(t, pod, local, hosts, count - hosts)
         if self.component_listeners:
             for listener in self.component_listeners:
                 listener(t, k, unit, delta > 0)
@@ -141,6 +154,8 @@ class HealthState:
         if count == (1 if delta > 0 else 0):
             for listener in self.ocs_listeners:
                 listener(t, pod, count == 0)
+        for listener in self.ocs_count_listeners:
+            listener(t, pod, count)
 
     # -- read-outs -----------------------------------------------------------------------------
     def component_availability(self, t: float) -> list[float | None]:

@@ -1,19 +1,128 @@
-"""Recording the failure trace: every component transition as (time, class, unit, down).
+"""Failure traces: recorded from a run, written as CSV, replayed into a run.
 
-A :class:`TraceRecorder` subscribes to a :class:`~tpusim.failures.health.HealthState`. Tests use
-it to check that every policy sees the same trace; it is also the form a trace takes on disk.
+A trace is the list of component transitions ``(time_hours, class, unit, down)``. A
+:class:`TraceRecorder` subscribes to a :class:`~tpusim.failures.health.HealthState` and records
+every transition (the faults present at t = 0 included). On disk a trace is a CSV with columns
+``replication,time_hours,component,event`` where ``component`` is ``<class>:<unit>`` (e.g.
+``host:17``) and ``event`` is ``fail`` or ``repair``; times are written with full precision, so
+a replayed trace reproduces the run that wrote it bit for bit. A trace from a real fleet can be
+fed in the same way (the ``replication`` column may be left out: the trace then serves every
+replication).
+
+:class:`TraceReplayer` drives a health state from a trace in SimPy, in place of the failure
+injector.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+
+import simpy
+
 from tpusim.failures.health import HealthState
-from tpusim.topology.machine import COMPONENT_CLASSES
+from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
+
+Trace = list[tuple[float, str, int, bool]]
 
 
 class TraceRecorder:
     def __init__(self, health: HealthState):
-        self.events: list[tuple[float, str, int, bool]] = []
+        self.events: Trace = []
         health.component_listeners.append(self._record)
 
     def _record(self, t: float, k: int, unit: int, down: bool) -> None:
         self.events.append((t, COMPONENT_CLASSES[k], unit, down))
+
+
+def trace_csv(traces: dict[int, Trace]) -> str:
+    """CSV text of the traces of several replications."""
+    out = io.StringIO()
+    out.write("replication,time_hours,component,event\n")
+    for rep, events in traces.items():
+        for t, cls, unit, down in events:
+            out.write(f"{rep},{t!r},{cls}:{unit},{'fail' if down else 'repair'}\n")
+    return out.getvalue()
+
+
+def read_trace_csv(path: str, machine: MachineLayout) -> dict[int | None, Trace]:
+    """Traces per replication (key None: no replication column, one trace for all).
+
+    Raises ``ValueError`` naming the line of the first bad row: unknown component class, unit
+    out of range, unknown event, time going backwards, a failure of a unit already down or a
+    repair of a unit that is up.
+    """
+    traces: dict[int | None, Trace] = {}
+    down: dict[int | None, set] = {}
+    last: dict[int | None, float] = {}
+    with open(path, newline="") as fh:
+        rows = csv.DictReader(line for line in fh if line.strip() and not line.startswith("#"))
+        missing = {"time_hours", "component", "event"} - set(rows.fieldnames or ())
+        if missing:
+            raise ValueError(f"missing columns {sorted(missing)}")
+        for line, row in enumerate(rows, start=2):
+            try:
+                rep = int(row["replication"]) if row.get("replication") not in (None, "") else None
+                t = float(row["time_hours"])
+                cls, _, unit_text = row["component"].partition(":")
+                unit = int(unit_text)
+            except ValueError as exc:
+                raise ValueError(f"line {line}: {exc}") from None
+            if cls not in COMPONENT_CLASSES:
+                raise ValueError(f"line {line}: unknown component class {cls!r}")
+            if not 0 <= unit < machine.population(cls):
+                raise ValueError(f"line {line}: {cls} unit {unit} is outside 0..{machine.population(cls) - 1}")
+            if row["event"] not in ("fail", "repair"):
+                raise ValueError(f"line {line}: event must be fail or repair, got {row['event']!r}")
+            is_down = row["event"] == "fail"
+            if t < last.get(rep, 0.0):
+                raise ValueError(f"line {line}: time goes backwards ({t} after {last[rep]})")
+            state = down.setdefault(rep, set())
+            if is_down == ((cls, unit) in state):
+                raise ValueError(f"line {line}: {row['event']} of {cls}:{unit}, which is already "
+                                 f"{'down' if is_down else 'up'}")
+            (state.add if is_down else state.discard)((cls, unit))
+            last[rep] = t
+            traces.setdefault(rep, []).append((t, cls, unit, is_down))
+    return traces
+
+
+def trace_for(traces: dict[int | None, Trace], replication: int) -> Trace:
+    if None in traces:
+        return traces[None]
+    if replication not in traces:
+        raise ValueError(f"the trace has no replication {replication} (it has {sorted(traces)})")
+    return traces[replication]
+
+
+class TraceReplayer:
+    """Applies a trace to ``health`` at its times, counting events like the injector does."""
+
+    def __init__(self, env: simpy.Environment, health: HealthState, trace: Trace):
+        self.env = env
+        self.health = health
+        self.failures = [0, 0, 0]
+        self.repairs = [0, 0, 0]
+        self.initially_down = [0, 0, 0]
+        env.process(self._replay(trace))
+
+    def _replay(self, trace: Trace):
+        env, health = self.env, self.health
+        for t, cls, unit, down in trace:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            k = COMPONENT_CLASSES.index(cls)
+            # the trace's own time, not env.now (which may differ from it by rounding)
+            if down:
+                health.set_down(k, unit, t)
+                if t == 0.0:
+                    self.initially_down[k] += 1
+                else:
+                    self.failures[k] += 1
+            else:
+                health.set_up(k, unit, t)
+                self.repairs[k] += 1
+
+    @property
+    def events(self) -> int:
+        return sum(self.failures) + sum(self.repairs)

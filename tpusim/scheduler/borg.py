@@ -91,12 +91,14 @@ class Scheduler:
                 if alloc is None:
                     continue  # the shape does not fit in this pass: its later jobs neither
                 self._dequeue(job, t)
+                before = self.pool.version
                 if not pm.start(job, alloc, t):  # pre-flight found a fault: back in line
                     bisect.insort(queue, job, key=lambda j: j.key)
                     job.queued_since = t
                     self._count(t, +1)
-                    self.sim.request_pass()
-                    continue
+                    if self.pool.version != before:  # it detected something: look again now
+                        self.sim.request_pass()
+                    continue  # else wait for the next event (no retry loop at one instant)
                 if queue:
                     heapq.heappush(heads, (queue[0].key, shape))
 
@@ -222,10 +224,15 @@ class Scheduler:
         possible. ``usable``/``ok``: bitmasks of usable cubes and of those whose holders may
         move. Returns (allocation, jobs to move) or None."""
         pool = self.pool
-        bands = pool.band_bits[base // pool.cpp]
+        pod = base // pool.cpp
+        bands = pool.band_bits[pod]
         held = bands[0] | bands[1] | bands[2]
         free = [base + c for c in _bits(usable & ~held)]
+        if pool.ft:  # fault-tolerant routing: the least faulty cubes first
+            free.sort(key=lambda c: (pool.link_faults(c), c))
         need = job.cubes - len(free)
+        if need <= 0:
+            return None  # enough free cubes already: moving jobs would not help
         groups: dict[int, tuple] = {}  # jobs that free some usable cubes together
         for c in _bits(ok & held):
             holders = list(pool.holders[base + c].values())
@@ -255,7 +262,9 @@ class Scheduler:
                     chosen.remove(group)
                     freed -= len(group[0])
         cubes = (free + [c for g in chosen for c in g[0]])[: job.cubes]
-        return Allocation(base // pool.cpp, sorted(cubes), pool.full), [j for g in chosen for j in g[1]]
+        if pool.ft and pool.known.ocs_down[pod] + sum(pool.link_faults(c) for c in cubes) > pool.max_faults:
+            return None  # beyond what fault-tolerant routing can carry
+        return Allocation(pod, sorted(cubes), pool.full), [j for g in chosen for j in g[1]]
 
     # -- defragmentation -----------------------------------------------------------------------
     def _defrag_for(self, job, t: float) -> Allocation | None:

@@ -33,6 +33,7 @@ class Job:
         "state", "alloc", "seg_start", "compute_start", "progress", "stalled_at", "run",
         "held", "lost", "interruptions", "preempted", "migrated", "xconnects", "recovering",
         "first_start", "finish", "queued_since", "waited", "key", "last_defrag",
+        "pattern", "rate", "rate_since", "slow_lost", "degraded_held",
     )
 
     def __init__(self, spec: JobSpec, cubes: int, cube_dims, level: int | None, interval: float):
@@ -66,12 +67,34 @@ class Job:
         self.waited = 0.0  # total time pending, over all its waits
         self.key = (spec.band, spec.arrival, spec.id)  # queue order: band, then arrival
         self.last_defrag = -math.inf
+        self.pattern = spec.pattern
+        self.rate = 1.0  # useful work per hour of compute: 1 / (1 + FT step penalty)
+        self.rate_since = 0.0
+        self.slow_lost = 0.0  # chip-hours lost to FT slowdown
+        self.degraded_held = 0.0  # chip-hours held while running degraded
 
     def progress_at(self, t: float) -> float:
         """Useful work done by time ``t`` in the current run (progress stops at a stall)."""
         if self.stalled_at is not None and self.stalled_at < t:
             t = self.stalled_at
-        return self.progress + max(0.0, t - self.compute_start)
+        return self.progress + self.rate * max(0.0, t - self.compute_start)
+
+    def settle_rate(self, t: float) -> None:
+        """Account the degraded running time up to ``t`` (call before the rate or run changes)."""
+        if self.rate < 1.0:
+            end = self.stalled_at if self.stalled_at is not None and self.stalled_at < t else t
+            span = max(0.0, end - max(self.rate_since, self.compute_start))
+            self.degraded_held += self.chips * span
+            self.slow_lost += self.chips * span * (1.0 - self.rate)
+        self.rate_since = t
+
+    def set_rate(self, t: float, rate: float) -> None:
+        """Change speed at ``t``: progress so far is banked at the old rate."""
+        self.settle_rate(t)
+        if t > self.compute_start:
+            self.progress = self.progress_at(t)
+            self.compute_start = t
+        self.rate = rate
 
     def last_checkpoint(self, t: float) -> float:
         """Progress saved by the last checkpoint at or before ``t``."""

@@ -13,6 +13,12 @@
   to the queue (where it may preempt lower bands).
 - **Stops** for preemption (the job is killed: work since its last checkpoint is lost) and for
   migration (planned: it checkpoints first and loses nothing but the restart).
+- **Fault-tolerant routing** (``reconfigurable_ft``, whole-cube slices): link and OCS faults do
+  not stop a slice whose chip graph stays connected with at most ``ft_routing.max_faults``
+  faulty components. After the detection delay (the stall, while libtpunet notices the fault and
+  reroutes) the job carries on from where it stood, with no lost work and no restart, at the
+  speed :mod:`tpusim.topology.routing` computes from its graph; a repair speeds it up again.
+  Host faults still need a cube swap. Pre-flight admits a slice with tolerable faults, degraded.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 from tpusim.failures.health import HOST, ICI_LINK, OCS
 from tpusim.scheduler.job import DONE, PENDING, RUNNING
 from tpusim.scheduler.pool import Allocation
+from tpusim.topology.routing import lost_links, slice_topology, step_penalty
 
 
 class PodManager:
@@ -33,9 +40,14 @@ class PodManager:
         self.swap_spares = s.pod_manager.swap_spares and not self.pool.static
         cube = s.machine.cube
         self.face = [cube.face_positions(d) for d in range(3)]
+        self.ft = self.pool.ft
+        ft = s.pod_manager.ft_routing
+        self.max_faults = ft.max_faults
+        self.comm_fraction = {"allreduce": ft.comm_fraction.allreduce, "alltoall": ft.comm_fraction.alltoall}
         self.xconnects = 0
         self.preflight_failures = 0
         self.swaps = 0
+        self.ft_reroutes = 0
 
     # -- cross-connects ------------------------------------------------------------------------
     def xconnects_for(self, job) -> int:
@@ -81,32 +93,64 @@ class PodManager:
             found += [(OCS, u) for u in range(alloc.pod * per, (alloc.pod + 1) * per) if true.down[OCS][u]]
         return found
 
-    def preflight(self, alloc: Allocation, t: float) -> bool:
-        faults = self._true_faults(alloc)
+    def ft_rate(self, job, alloc: Allocation, faults: list[tuple[int, int]]) -> float | None:
+        """Speed of ``job`` on ``alloc`` under FT routing with these true faults; None if it
+        cannot run (a host down, too many faults, or the chip graph cut apart)."""
         if not faults:
-            return True
+            return 1.0
+        if not (self.ft and job.cubes) or len(faults) > self.max_faults or any(k == HOST for k, _ in faults):
+            return None
+        machine = self.sim.scenario.machine
+        cube = machine.cube
+        slot = {c: n for n, c in enumerate(alloc.cubes)}  # the slice graph names cubes by slot
+        electrical, ports, ocs = set(), set(), set()
+        for k, unit in faults:
+            if k == OCS:
+                ocs.add(machine.ocs_dp(unit % machine.ocs_per_pod))
+                continue
+            c, link = divmod(unit, cube.links)
+            if link < self.pool._electrical:
+                a, b = cube.electrical_links[link]
+                electrical.add((slot[c], a, b))
+            else:
+                port = cube.ports[link - self.pool._electrical]
+                ports.add((slot[c], port.d, port.sign, port.p))
+        topo = slice_topology(cube, job.cube_dims)
+        penalty = step_penalty(topo, lost_links(topo, electrical, ports, ocs), job.pattern,
+                               self.comm_fraction[job.pattern])
+        return None if penalty is None else 1.0 / (1.0 + penalty)
+
+    def preflight(self, job, alloc: Allocation, t: float) -> float | None:
+        """libtpunet's check of the slice against the true health: the speed it can run at
+        (1.0 when healthy), or None - then the faults it found are known from now on."""
+        faults = self._true_faults(alloc)
+        rate = self.ft_rate(job, alloc, faults)
+        if rate is not None:
+            return rate
         self.preflight_failures += 1
         for k, unit in faults:  # the check has just detected them
             self.sim.detect(k, unit, t)
-        return False
+        return None
 
     # -- running -------------------------------------------------------------------------------
     def start(self, job, alloc: Allocation, t: float) -> bool:
         """Start ``job`` on ``alloc``; False (nothing held) if the pre-flight check fails."""
-        if not self.preflight(alloc, t):
+        rate = self.preflight(job, alloc, t)
+        if rate is None:
             return False
         self.pool.take(job, alloc)
         job.alloc = alloc
-        self._begin(job, t, self.xconnects_for(job))
+        self._begin(job, t, self.xconnects_for(job), rate)
         return True
 
-    def _begin(self, job, t: float, xconnects: int) -> None:
+    def _begin(self, job, t: float, xconnects: int, rate: float = 1.0) -> None:
         job.state = RUNNING
         job.seg_start = t
         job.run += 1
         job.stalled_at = None
         setup = (self.reconfigure if xconnects else 0.0) + self.restart
         job.compute_start = t + setup
+        job.rate, job.rate_since = rate, t
         job.xconnects += xconnects
         self.xconnects += xconnects
         if job.recovering:
@@ -114,7 +158,12 @@ class PodManager:
             job.recovering = False
         if job.first_start is None:
             job.first_start = t
-        done = self.env.timeout(setup + job.work - job.progress, (job, job.run))
+        self._schedule_completion(job, t)
+
+    def _schedule_completion(self, job, t: float) -> None:
+        """(Re)schedule the end of the current run; earlier completions become stale."""
+        finish = job.compute_start + (job.work - job.progress) / job.rate
+        done = self.env.timeout(max(0.0, finish - t), (job, job.run))
         done.callbacks.append(self._completed)
 
     def _completed(self, event) -> None:
@@ -129,6 +178,7 @@ class PodManager:
         self.sim.request_pass()
 
     def _end_run(self, job, t: float) -> None:
+        job.settle_rate(t)
         job.held += job.chips * (t - job.seg_start)
         self.pool.give_back(job, job.alloc)
         job.alloc = None
@@ -149,7 +199,12 @@ class PodManager:
 
     # -- failures ------------------------------------------------------------------------------
     def recover(self, job, t: float) -> None:
-        """The failure under ``job`` has been detected: restart it from its last checkpoint."""
+        """The failure under ``job`` has been detected: route around it (FT), or restart the
+        job from its last checkpoint."""
+        if self.ft and job.cubes:
+            rate = self.ft_rate(job, job.alloc, self._true_faults(job.alloc))
+            if rate is not None:
+                return self._reroute(job, t, rate)
         stalled = job.stalled_at
         done = job.progress_at(stalled)
         saved = job.last_checkpoint(stalled)
@@ -172,12 +227,32 @@ class PodManager:
             return self.requeue(job, t)
         self._restart_in_place(job, t)
 
+    def _reroute(self, job, t: float, rate: float) -> None:
+        """FT routing: resume a stalled job where it stood, at the speed its faults allow."""
+        job.progress = job.progress_at(job.stalled_at)
+        job.stalled_at = None
+        job.compute_start = max(t, job.compute_start)
+        job.rate, job.rate_since = rate, t
+        job.run += 1
+        self.ft_reroutes += 1
+        self._schedule_completion(job, t)
+
+    def rerate(self, job, t: float) -> None:
+        """A part under a degraded FT job was repaired: recompute its speed."""
+        rate = self.ft_rate(job, job.alloc, self._true_faults(job.alloc))
+        if rate is None or rate == job.rate:
+            return
+        job.set_rate(t, rate)
+        job.run += 1
+        self._schedule_completion(job, t)
+
     def _restart_in_place(self, job, t: float) -> None:
         job.held += job.chips * (t - job.seg_start)
-        if not self.preflight(job.alloc, t):
+        rate = self.preflight(job, job.alloc, t)
+        if rate is None:
             job.seg_start = t
             return self.requeue(job, t)
-        self._begin(job, t, 0)
+        self._begin(job, t, 0, rate)
 
     def _swap(self, job, alloc: Allocation, bad_slots: list[int], t: float) -> None:
         pool = self.pool
@@ -194,8 +269,9 @@ class PodManager:
         for n, spare in zip(bad_slots, spares):
             alloc.cubes[n] = spare
         pool.take(job, Allocation(alloc.pod, spares, alloc.mask))
-        if not self.preflight(alloc, t):
+        rate = self.preflight(job, alloc, t)
+        if rate is None:
             job.seg_start = t
             return self.requeue(job, t)
         self.swaps += 1
-        self._begin(job, t, self.swap_xconnects(job.cube_dims, set(bad_slots)))
+        self._begin(job, t, self.swap_xconnects(job.cube_dims, set(bad_slots)), rate)

@@ -35,9 +35,13 @@ class Allocation:
 
 
 class CubePool:
-    def __init__(self, machine: MachineLayout, policy: str, known: HealthState):
+    def __init__(self, machine: MachineLayout, policy: str, known: HealthState, max_faults: int = 0):
         self.machine = machine
         self.static = policy == "static"
+        # Fault-tolerant routing: a whole-cube slice needs its cubes' hosts up; link and OCS
+        # faults are tolerated up to max_faults per slice.
+        self.ft = policy == "reconfigurable_ft"
+        self.max_faults = max_faults
         self.known = known
         cube = machine.cube
         self.cpp = machine.cubes_per_pod
@@ -55,7 +59,10 @@ class CubePool:
         self.unusable_bits = [0] * machine.pods  # known-unusable for whole-cube slices
         self.band_bits = [[0, 0, 0] for _ in range(machine.pods)]  # cubes with a holder of band b
         self._band_count = [[0, 0, 0] for _ in range(machine.cubes)]  # holders per band, per cube
-        known.cube_listeners.append(self._on_known_cube)
+        if self.ft:
+            known.fault_listeners.append(self._on_known_faults)
+        else:
+            known.cube_listeners.append(self._on_known_cube)
         self.blocks = block_masks(cube.shape, cube.chips_per_host)
         self._host_masks = [sum(1 << c for c in cube.host_chips(h)) for h in range(cube.hosts)]
         self._link_masks = [sum(1 << c for c in chips) for chips in cube.link_chips]
@@ -81,16 +88,28 @@ class CubePool:
         else:
             self.unusable_bits[pod] |= 1 << local
 
+    def _on_known_faults(self, t: float, pod: int, local: int, hosts: int, links: int) -> None:
+        self._on_known_cube(t, pod, local, hosts == 0)
+
+    def link_faults(self, cube: int) -> int:
+        """Known-down links of a cube (what fault-tolerant routing has to route around)."""
+        return self.known.cube_faults[cube] - self.known.cube_host_faults[cube]
+
     def usable_bits(self, pod: int) -> int:
         """Local cubes known-usable for whole-cube slices and not reserved."""
         return ((1 << self.cpp) - 1) & ~self.unusable_bits[pod] & ~self.reserved[pod]
 
     def cube_usable(self, cube: int) -> bool:
         """Known-usable for a whole-cube slice (ignoring the OCS layer)."""
+        if self.ft:
+            return self.known.cube_host_faults[cube] == 0
         return self.known.cube_faults[cube] == 0
 
     def ocs_up(self, pod: int) -> bool:
-        return self.static or self.known.ocs_down[pod] == 0
+        """Can whole-cube slices run in ``pod`` as far as its OCS layer goes?"""
+        if self.static:
+            return True
+        return self.known.ocs_down[pod] <= (self.max_faults if self.ft else 0)
 
     def _blocked(self, pod: int) -> int:
         """Local cubes a whole-cube slice cannot use in ``pod``: unusable, reserved or held."""
@@ -115,14 +134,18 @@ class CubePool:
                         if best_score is None or score > best_score:
                             best, best_score = (pod, mask), score
             else:
-                usable = self.cpp - (blocked & ((1 << self.cpp) - 1)).bit_count()
-                if usable >= k and (best_score is None or usable < best_score):
-                    chosen, m = 0, ~blocked
-                    for _ in range(k):
-                        low = m & -m
-                        chosen |= low
-                        m ^= low
-                    best, best_score = (pod, chosen), usable
+                open_ = ((1 << self.cpp) - 1) & ~blocked
+                usable = open_.bit_count()
+                if usable < k or (best_score is not None and usable >= best_score):
+                    continue
+                locals_ = [c for c in range(self.cpp) if open_ >> c & 1]
+                if self.ft:  # the least faulty cubes, within the fault budget
+                    base = pod * self.cpp
+                    locals_.sort(key=lambda c: (self.link_faults(base + c), c))
+                    faults = self.known.ocs_down[pod] + sum(self.link_faults(base + c) for c in locals_[:k])
+                    if faults > self.max_faults:
+                        continue
+                best, best_score = (pod, sum(1 << c for c in locals_[:k])), usable
         if best is None:
             return None
         pod, mask = best
@@ -161,7 +184,7 @@ class CubePool:
             best = self._block_in(cube, masks, parents)
             if best is not None:
                 return best
-        faults = self.known.cube_faults
+        faults = self.known.cube_host_faults if self.ft else self.known.cube_faults
         for pod in range(self.machine.pods):  # cubes broken for whole-cube slices first
             for local in sorted(self.free[pod]):
                 cube = pod * self.cpp + local

@@ -115,7 +115,8 @@ def slice_graph(cube: CubeLayout, wiring: SliceWiring) -> nx.Graph:
     for conn in wiring.connections:
         a = cube.port_chip(cube.ports[cube.port_index(conn.d, +1, conn.p)])
         b = cube.port_chip(cube.ports[cube.port_index(conn.d, -1, conn.p)])
-        g.add_edge((conn.plus_cube, a), (conn.minus_cube, b), kind="optical", ocs=(conn.d, conn.p))
+        g.add_edge((conn.plus_cube, a), (conn.minus_cube, b), kind="optical", ocs=(conn.d, conn.p),
+                   plus_cube=conn.plus_cube, minus_cube=conn.minus_cube)
     return g
 
 
