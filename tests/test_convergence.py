@@ -7,6 +7,7 @@ holds at 95 %. These tolerances come from the intervals; they are never widened 
 """
 
 import pytest
+from scipy import stats as sps
 
 from tpusim import run_scenario, scenario_from_dict
 from tpusim.analytic import class_availability, closed_forms
@@ -92,3 +93,24 @@ def test_availability_depends_on_the_repair_mean_only(dist):
         values = [r.component_availability[cls] for r in results.replications]
         ok, est = _within(values, class_availability(scenario, cls), 1 - 0.05 / 2)
         assert ok, f"{cls}: {est} vs {class_availability(scenario, cls)}"
+
+
+def test_a_rate_schedule_sets_the_failure_count_week_by_week():
+    """Host failures follow the shipped weekly rates: over the replications, the count lies in
+    the Poisson interval of sum_w N * a_w * rate_w * week (a_w = 1/(1 + rate_w * MTTR), exact
+    enough with a 1 h repair against week-long periods)."""
+    from tpusim.failures.schedule import Schedule, read_schedule
+
+    scenario = scenario_from_dict({
+        "name": "schedule", "seed": 21, "replications": 8, "horizon_days": 700, "slices": ["4x4x4"],
+        "failures": failures_only(host={"daily_rate": 0, "repair": {"dist": "fixed", "mean_hours": 1},
+                                        "schedule": {"column": "machine_pct_per_day", "scale": 5}}),
+    })
+    results = run_scenario(scenario)
+    sched = Schedule(read_schedule(scenario.failures.host.schedule), 168)
+    n = scenario.machine.population("host")
+    expected = scenario.replications * sum(
+        n * (1 / (1 + sched.rate(w * 168) * 1.0)) * sched.rate(w * 168) * 168 for w in range(100))
+    observed = sum(r.failures["host"] for r in results.replications)
+    lo, hi = sps.poisson.ppf([0.005, 0.995], expected)
+    assert lo <= observed <= hi, f"{observed} failures, expected {expected:.0f} (99 % interval {lo}-{hi})"

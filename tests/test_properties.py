@@ -94,6 +94,7 @@ def small_scenarios(draw):
         "seed": draw(st.integers(0, 2**32)),
         "replications": 1,
         "horizon_days": draw(st.sampled_from([5.0, 30.0])),
+        "timeseries_days": draw(st.sampled_from([None, 1.0, 7.0])),
         "slices": sorted(shapes),
         "topology": {"pods": draw(st.integers(1, 2)), "cube_grid": list(grid), "cube_shape": list(cube_shape),
                      "hosts_per_cube": chips // chips_per_host, "chips_per_host": chips_per_host},
@@ -115,6 +116,13 @@ def test_trackers_match_a_naive_replay_of_the_trace(scenario):
         assert result.system_availability[policy] == pytest.approx(
             expected[policy]["system_availability"], abs=1e-9
         )
+    # the time series splits the same indicator: its length-weighted mean is the total
+    if scenario.timeseries_days:
+        width, T = scenario.timeseries_days * 24, scenario.horizon_hours
+        for policy in scenario.policies:
+            for series, total in zip(result.series[policy], result.slice_availability[policy]):
+                lengths = [min(width, T - i * width) for i in range(len(series))]
+                assert sum(a * w for a, w in zip(series, lengths)) / T == pytest.approx(total, abs=1e-9)
     # fault-tolerant routing never makes a slice less available on the same trace
     ft, plain = result.slice_availability["reconfigurable_ft"], result.slice_availability["reconfigurable"]
     assert all(a >= b - 1e-12 for a, b in zip(ft, plain))

@@ -35,8 +35,15 @@ def unit_availability(daily_rate: float, mean_repair_hours: float) -> float:
 
 
 def class_availability(scenario: Scenario, component_class: str) -> float:
+    """MTBF/(MTBF+MTTR) of the class; with a rate schedule, at the schedule's mean rate (an
+    approximation: availability is not linear in the rate, and the results say so)."""
     cfg = getattr(scenario.failures, component_class)
-    return unit_availability(cfg.daily_rate, cfg.repair.mean_hours)
+    rate = cfg.daily_rate
+    if cfg.schedule is not None:
+        from tpusim.failures.schedule import Schedule, read_schedule
+
+        rate = Schedule(read_schedule(cfg.schedule), cfg.schedule.period_hours).mean_daily()
+    return unit_availability(rate, cfg.repair.mean_hours)
 
 
 def host_availability(scenario: Scenario) -> float:

@@ -35,6 +35,34 @@ from tpusim.topology.shapes import Dims
 class PolicyOutcome:
     slice_availability: list[float]  # in the scenario's slice order
     system_availability: float
+    series: list[list[float]] | None = None  # per shape, availability in each time bucket
+
+
+def bucketize(spans: list[tuple[float, float]], width: float, horizon: float) -> list[float]:
+    """Fraction of each bucket ``[i*width, (i+1)*width)`` (cut at the horizon) covered by spans."""
+    n = max(1, int(-(-horizon // width)))
+    covered = [0.0] * n
+    for a, b in spans:
+        i = int(a // width)
+        while a < b and i < n:
+            end = min(b, (i + 1) * width)
+            covered[i] += end - a
+            a, i = end, i + 1
+    return [fraction_of(c, min(width, horizon - i * width)) for i, c in enumerate(covered)]
+
+
+class _UpSpans:
+    """Optional record of each shape's available intervals, for time series (DESIGN §4 is
+    about time averages; the series split the same indicator into buckets)."""
+
+    def _init_spans(self, shapes: int, record: bool) -> None:
+        self.spans = [[] for _ in range(shapes)] if record else None
+
+    def _series(self, t: float, width: float | None, open_since: list[float | None]):
+        if self.spans is None or width is None:
+            return None
+        spans = [s + ([(since, t)] if since is not None else []) for s, since in zip(self.spans, open_since)]
+        return [bucketize(s, width, t) for s in spans]
 
 
 def fraction_of(time: float, horizon: float) -> float:
@@ -42,12 +70,12 @@ def fraction_of(time: float, horizon: float) -> float:
     return min(1.0, max(0.0, time / horizon))
 
 
-class StaticAvailability:
+class StaticAvailability(_UpSpans):
     """A slice needs an axis-aligned box of usable cubes inside the fixed cube grid."""
 
     uses_ocs = False
 
-    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims]):
+    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], record: bool = False):
         grid, pods = machine.cube_grid, machine.pods
         self.masks = [static_box_masks(grid, dims) for dims in shapes_in_cubes]
         self.containing = [
@@ -62,6 +90,7 @@ class StaticAvailability:
         self.pods_placing = [pods if masks else 0 for masks in self.masks]
         self.up_since = [0.0] * len(self.masks)
         self.up_time = [0.0] * len(self.masks)
+        self._init_spans(len(self.masks), record)
 
     def on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
         bit = 1 << cube
@@ -80,6 +109,8 @@ class StaticAvailability:
                         self.pods_placing[s] -= 1
                         if self.pods_placing[s] == 0:
                             self.up_time[s] += t - self.up_since[s]
+                            if self.spans is not None:
+                                self.spans[s].append((self.up_since[s], t))
         else:
             bad = self.bad[pod] = self.bad[pod] & ~bit
             if not self.blocked[pod]:
@@ -102,12 +133,14 @@ class StaticAvailability:
     def placeable(self) -> list[bool]:
         return [n > 0 for n in self.pods_placing]
 
-    def finish(self, t: float, health: HealthState) -> PolicyOutcome:
+    def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
         up = [
             self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0)
             for s in range(len(self.masks))
         ]
-        return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=False))
+        open_since = [self.up_since[s] if self.pods_placing[s] else None for s in range(len(self.masks))]
+        return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=False),
+                             self._series(t, width, open_since))
 
 
 class ReconfigurableAvailability:
@@ -115,9 +148,10 @@ class ReconfigurableAvailability:
 
     uses_ocs = True
 
-    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims]):
+    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], record: bool = False):
         n = machine.cubes_per_pod
         self.cubes_needed = [a * b * c for a, b, c in shapes_in_cubes]
+        self.levels: list[tuple[float, float, int]] | None = [] if record else None
         self.usable = [n] * machine.pods
         self.ocs_up = [True] * machine.pods
         self.capacity = [n] * machine.pods
@@ -151,25 +185,32 @@ class ReconfigurableAvailability:
                 best -= 1
         if best != self.best:
             self.time_at[self.best] += t - self.since
+            if self.levels is not None:
+                self.levels.append((self.since, t, self.best))
             self.since = t
             self.best = best
 
     def placeable(self) -> list[bool]:
         return [self.best >= k for k in self.cubes_needed]
 
-    def finish(self, t: float, health: HealthState) -> PolicyOutcome:
+    def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
         time_at = list(self.time_at)
         time_at[self.best] += t - self.since
         at_least = [0.0] * (len(time_at) + 1)  # at_least[c] = time with best >= c
         for c in range(len(time_at) - 1, -1, -1):
             at_least[c] = at_least[c + 1] + time_at[c]
+        series = None
+        if self.levels is not None and width is not None:
+            levels = self.levels + [(self.since, t, self.best)]
+            series = [bucketize([(a, b) for a, b, best in levels if best >= k], width, t) for k in self.cubes_needed]
         return PolicyOutcome(
             [fraction_of(at_least[k], t) for k in self.cubes_needed],
             health.chip_availability(t, with_ocs=True),
+            series,
         )
 
 
-class FaultTolerantAvailability:
+class FaultTolerantAvailability(_UpSpans):
     """Reconfigurable with fault-tolerant ICI routing: a slice keeps its place through link and
     OCS faults as long as it meets at most ``max_faults`` faulty components.
 
@@ -184,7 +225,7 @@ class FaultTolerantAvailability:
 
     uses_ocs = True
 
-    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], max_faults: int):
+    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], max_faults: int, record: bool = False):
         n, pods = machine.cubes_per_pod, machine.pods
         self.max_faults = max_faults
         self.cubes_needed = [a * b * c for a, b, c in shapes_in_cubes]
@@ -196,6 +237,7 @@ class FaultTolerantAvailability:
         self.pods_placing = [pods] * len(self.cubes_needed)
         self.up_since = [0.0] * len(self.cubes_needed)
         self.up_time = [0.0] * len(self.cubes_needed)
+        self._init_spans(len(self.cubes_needed), record)
 
     def on_faults(self, t: float, pod: int, cube: int, hosts_down: int, links_down: int) -> None:
         new = -1 if hosts_down else min(links_down, self.cap)
@@ -240,26 +282,31 @@ class FaultTolerantAvailability:
                 self.pods_placing[s] -= 1
                 if self.pods_placing[s] == 0:
                     self.up_time[s] += t - self.up_since[s]
+                    if self.spans is not None:
+                        self.spans[s].append((self.up_since[s], t))
 
     def placeable(self) -> list[bool]:
         return [n > 0 for n in self.pods_placing]
 
-    def finish(self, t: float, health: HealthState) -> PolicyOutcome:
-        up = [self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0)
-              for s in range(len(self.cubes_needed))]
-        return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=True))
+    def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
+        n = len(self.cubes_needed)
+        up = [self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0) for s in range(n)]
+        open_since = [self.up_since[s] if self.pods_placing[s] else None for s in range(n)]
+        return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=True),
+                             self._series(t, width, open_since))
 
 
 def make_tracker(policy: str, machine: MachineLayout, shapes_in_cubes: list[Dims], health: HealthState,
-                 max_faults: int = 4):
-    """Build ``policy``'s tracker and subscribe it to ``health``."""
+                 max_faults: int = 4, record: bool = False):
+    """Build ``policy``'s tracker and subscribe it to ``health`` (``record``: keep the
+    intervals a time series needs)."""
     if policy == "reconfigurable_ft":
-        tracker = FaultTolerantAvailability(machine, shapes_in_cubes, max_faults)
+        tracker = FaultTolerantAvailability(machine, shapes_in_cubes, max_faults, record)
         health.fault_listeners.append(tracker.on_faults)
         health.ocs_count_listeners.append(tracker.on_ocs_count)
         return tracker
     tracker = {"static": StaticAvailability, "reconfigurable": ReconfigurableAvailability}[policy](
-        machine, shapes_in_cubes)
+        machine, shapes_in_cubes, record)
     health.cube_listeners.append(tracker.on_cube)
     health.ocs_listeners.append(tracker.on_ocs)
     return tracker

@@ -38,6 +38,7 @@ class ReplicationResult:
     events: int
     trace: list[tuple[float, str, int, bool]] | None = field(default=None, repr=False)
     jobs: dict | None = field(default=None, repr=False)  # policy -> JobOutcome, with a workload
+    series: dict | None = field(default=None, repr=False)  # policy -> per shape, per bucket
 
 
 def simulate(scenario: Scenario, replication: int, record_trace: bool = False) -> ReplicationResult:
@@ -51,7 +52,9 @@ def simulate(scenario: Scenario, replication: int, record_trace: bool = False) -
     with_jobs = scenario.workload is not None
     recorder = TraceRecorder(health) if record_trace or with_jobs else None
     max_faults = scenario.pod_manager.ft_routing.max_faults
-    trackers = {p: make_tracker(p, machine, shapes_in_cubes, health, max_faults) for p in scenario.policies}
+    width = scenario.timeseries_days * 24.0 if scenario.timeseries_days else None
+    trackers = {p: make_tracker(p, machine, shapes_in_cubes, health, max_faults, width is not None)
+                for p in scenario.policies}
     if scenario.failures.trace is not None:
         traces = read_trace_csv(scenario.failures.trace, machine)
         injector = TraceReplayer(env, health, trace_for(traces, replication))
@@ -61,7 +64,7 @@ def simulate(scenario: Scenario, replication: int, record_trace: bool = False) -
     horizon = scenario.horizon_hours
     env.run(until=horizon)
 
-    outcomes = {p: tracker.finish(horizon, health) for p, tracker in trackers.items()}
+    outcomes = {p: tracker.finish(horizon, health, width) for p, tracker in trackers.items()}
     jobs = None
     if with_jobs:
         specs = generate_jobs(scenario.workload, machine.pods, horizon, scenario.seed, replication)
@@ -77,4 +80,5 @@ def simulate(scenario: Scenario, replication: int, record_trace: bool = False) -
         events=injector.events,
         trace=recorder.events if record_trace else None,
         jobs=jobs,
+        series={p: o.series for p, o in outcomes.items()} if width is not None else None,
     )

@@ -45,6 +45,13 @@ def write_outputs(results: Results, out: Path, plot: bool = True) -> list[Path]:
         return written
     written.append(out / "availability.csv")
     write_atomic(written[-1], results.availability_frame().to_csv(index=False).encode())
+    series = results.availability_series_frame()
+    if series is not None:
+        written.append(out / "availability_timeseries.csv")
+        write_atomic(written[-1], series.to_csv(index=False).encode())
+        if plot:
+            written.append(out / "availability_timeseries.png")
+            plot_series(results, series, written[-1])
     traces = results.trace_csv()
     if traces is not None:
         written.append(out / "failure_trace.csv")
@@ -122,7 +129,7 @@ def render_table(results: Results, console: Console) -> None:
         if est is None:
             continue
         if info["closed_form"] is None:
-            inside = "n/a: replayed trace"
+            inside = "n/a: trace/schedule"
         elif est.ci95 is None or info["failures"] + info["repairs"] == 0:
             inside = "n/a: too few events"
         else:
@@ -315,4 +322,41 @@ def plot_goodput(results: Results, path: Path) -> None:
     ax.set_ylabel("goodput (% of held chip-hours that were useful)")
     ax.set_title(f"{s.name}: goodput by policy (95 % CI)")
     ax.grid(True, axis="y", alpha=0.3)
+    _save(fig, path)
+
+
+def plot_series(results: Results, series, path: Path) -> None:
+    """Availability of the largest slice per time bucket and policy, above the failure rates."""
+    from tpusim.failures.schedule import Schedule, read_schedule
+
+    plt = _pyplot()
+    s = results.scenario
+    shape = max(s.shapes, key=lambda x: x.chips).label
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), dpi=120, sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 2]})
+    for policy in s.policies:
+        rows = series[(series.policy == policy) & (series["shape"] == shape)]
+        top.step(rows.start_days, 100 * rows["mean"], where="post", color=COLORS.get(policy), label=policy)
+        if rows.ci95_low.notna().any():
+            top.fill_between(rows.start_days, 100 * rows.ci95_low, 100 * rows.ci95_high, step="post",
+                             color=COLORS.get(policy), alpha=0.15)
+    top.set_ylabel(f"{shape} availability (%)")
+    top.set_title(f"{s.name}: {shape} slice availability per {s.timeseries_days:g}-day bucket "
+                  f"(mean and 95 % CI over {len(results.replications)} replications)")
+    top.grid(True, alpha=0.3)
+    top.legend(fontsize=8)
+    days = [b * s.timeseries_days for b in range(int(-(-s.horizon_days // s.timeseries_days)) + 1)]
+    for cls in ("host", "ici_link", "ocs"):
+        cfg = getattr(s.failures, cls)
+        if cfg.schedule is not None:
+            sched = Schedule(read_schedule(cfg.schedule), cfg.schedule.period_hours)
+            rates = [100 * 24 * sched.rate(d * 24) for d in days]
+        else:
+            rates = [100 * cfg.daily_rate] * len(days)
+        bottom.step(days, rates, where="post", label=cls)
+    bottom.set_yscale("log")
+    bottom.set_ylabel("failure rate (% per day)")
+    bottom.set_xlabel("time (days)")
+    bottom.grid(True, which="both", alpha=0.3)
+    bottom.legend(fontsize=8)
     _save(fig, path)

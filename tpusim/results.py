@@ -61,6 +61,23 @@ class Results:
         values = [r.component_availability[component_class] for r in self.replications]
         return None if values[0] is None else estimate(values)  # None: class has no units
 
+    # -- time series ---------------------------------------------------------------------------
+    def availability_series_frame(self) -> pd.DataFrame | None:
+        """Slice availability per time bucket: policy, shape, bucket start (days), mean, CI."""
+        s = self.scenario
+        if not self.replications or self.replications[0].series is None:
+            return None
+        rows = []
+        for policy in s.policies:
+            for i, shape in enumerate(s.slices):
+                buckets = len(self.replications[0].series[policy][i])
+                for b in range(buckets):
+                    est = estimate([r.series[policy][i][b] for r in self.replications])
+                    lo, hi = est.ci95 if est.ci95 else (None, None)
+                    rows.append({"policy": policy, "shape": shape, "start_days": b * s.timeseries_days,
+                                 "mean": est.mean, "ci95_low": lo, "ci95_high": hi})
+        return pd.DataFrame(rows)
+
     # -- jobs ----------------------------------------------------------------------------------
     @property
     def has_jobs(self) -> bool:
@@ -137,7 +154,9 @@ class Results:
             est = self.component_availability(cls)
             components[cls] = {
                 **(est.as_dict() if est else {"mean": None, "ci95": None}),
-                "closed_form": class_availability(s, cls) if s.failures.trace is None else None,
+                # no closed form for a replayed trace, nor (exactly) for a rate schedule
+                "closed_form": class_availability(s, cls)
+                if s.failures.trace is None and getattr(s.failures, cls).schedule is None else None,
                 "failures": sum(r.failures[cls] for r in self.replications),
                 "repairs": sum(r.repairs[cls] for r in self.replications),
             }

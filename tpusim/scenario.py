@@ -64,12 +64,27 @@ class Repair(_Strict):
         return self.sigma if self.sigma is not None else 1.0
 
 
+class RateSchedule(_Strict):
+    """A daily failure rate that changes over time: one value per period, repeating."""
+
+    #: CSV with a column of rates; unset means the TPU v4 weekly rates shipped with tpusim
+    #: (columns machine_pct_per_day, ici_pct_per_day, ocs_pct_per_day).
+    csv: str | None = None
+    column: str
+    unit: Literal["percent", "fraction"] = "percent"
+    period_hours: float = Field(default=168.0, gt=0)
+    #: multiplies every value (2.0: a fleet failing twice as often).
+    scale: float = Field(default=1.0, ge=0)
+
+
 class ComponentFailures(_Strict):
     """Failure and repair of one component class."""
 
     #: fraction of the population failing per day; per-unit hazard while up. 0 turns the class off.
+    #: With a ``schedule`` the schedule sets the rate instead.
     daily_rate: float = Field(ge=0)
     repair: Repair
+    schedule: RateSchedule | None = None
 
 
 class Failures(_Strict):
@@ -208,6 +223,8 @@ class Scenario(_Strict):
     slices: list[str] = Field(min_length=1)
     topology: Topology = Topology()
     failures: Failures = Failures()
+    #: width of the buckets of the availability time series (days); unset: no time series.
+    timeseries_days: float | None = Field(default=None, gt=0)
     #: jobs on the machine; without it only capacity availability is measured.
     workload: Workload | None = None
     scheduler: SchedulerConfig = SchedulerConfig()
@@ -345,6 +362,17 @@ def _semantic_problems(s: Scenario) -> list[Problem]:
         seen.add(shape.dims)
     if s.workload is not None:
         problems += _workload_problems(s)
+    for cls in ("host", "ici_link", "ocs"):
+        sched = getattr(s.failures, cls).schedule
+        if sched is not None:
+            from tpusim.failures.schedule import read_schedule
+
+            try:
+                read_schedule(sched)
+            except FileNotFoundError:
+                problems.append(Problem(f"failures.{cls}.schedule.csv", f"no such file: {sched.csv}"))
+            except (ValueError, KeyError) as exc:
+                problems.append(Problem(f"failures.{cls}.schedule", str(exc)))
     if s.failures.trace is not None:
         from tpusim.failures.trace import read_trace_csv
 
@@ -485,12 +513,14 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
         data = apply_overrides(data, overrides)
     except ScenarioError as exc:
         raise ScenarioError(exc.problems, source) from None
-    for section, keys in (("workload", ("mix", "trace")), ("failures", ("trace",))):
-        block = data.get(section)
-        if isinstance(block, dict):  # data files are found beside the scenario file
-            for key in keys:
-                if isinstance(block.get(key), str) and not Path(block[key]).is_absolute():
-                    block[key] = str((path.parent / block[key]).resolve())
+    files = [("workload", "mix"), ("workload", "trace"), ("failures", "trace")]
+    files += [(f"failures.{c}.schedule", "csv") for c in ("host", "ici_link", "ocs")]
+    for section, key in files:
+        block = data
+        for part in section.split("."):
+            block = block.get(part) if isinstance(block, dict) else None
+        if isinstance(block, dict) and isinstance(block.get(key), str) and not Path(block[key]).is_absolute():
+            block[key] = str((path.parent / block[key]).resolve())  # beside the scenario file
     return scenario_from_dict(data, source)
 
 

@@ -25,6 +25,7 @@ import simpy
 
 from tpusim.failures.distributions import RepairDistribution
 from tpusim.failures.health import HealthState
+from tpusim.failures.schedule import Schedule, read_schedule
 from tpusim.rng import generator
 from tpusim.topology.machine import COMPONENT_CLASSES
 
@@ -49,16 +50,23 @@ class FailureInjector:
         for k, name in enumerate(COMPONENT_CLASSES):
             cfg = getattr(failures, name)
             population = health.population[k]
-            if cfg.daily_rate == 0 or population == 0:
+            if (cfg.daily_rate == 0 and cfg.schedule is None) or population == 0:
                 continue
-            rate = cfg.daily_rate / 24.0  # per unit-hour
+            schedule = None
+            if cfg.schedule is not None:
+                schedule = Schedule(read_schedule(cfg.schedule), cfg.schedule.period_hours)
+                if schedule.peak == 0:
+                    continue
+            rate = schedule.rate(0.0) if schedule else cfg.daily_rate / 24.0  # per unit-hour
             repair = RepairDistribution.from_config(cfg.repair)
             repair_times = _blocks(repair.sample, generator(seed, replication, f"repairs.{name}"))
             if failures.initial_state == "steady":
                 self._start_steady(k, name, rate, repair, population, seed, replication)
-            env.process(
-                self._fail(k, population, rate, generator(seed, replication, f"failures.{name}"), repair_times)
-            )
+            gen = generator(seed, replication, f"failures.{name}")
+            if schedule is None:
+                env.process(self._fail(k, population, rate, gen, repair_times))
+            else:
+                env.process(self._fail_scheduled(k, population, schedule, gen, repair_times))
 
     def _start_steady(self, k, name, rate, repair, population, seed, replication) -> None:
         """Put the class in its stationary state at t = 0 (see distributions.sample_residual)."""
@@ -92,6 +100,23 @@ class FailureInjector:
                 if health.set_down(k, unit, env.now):
                     failures[k] += 1
                     schedule(k, unit, next(repair_times))
+                else:
+                    self.discarded += 1
+
+    def _fail_scheduled(self, k: int, population: int, schedule, gen: np.random.Generator,
+                        repair_times: Iterator[float]):
+        """As :meth:`_fail`, thinned once more: accept a candidate with probability rate(t)/peak."""
+        env, health, timeout = self.env, self.health, self.env.timeout
+        mean_gap = 1.0 / (population * schedule.peak)
+        while True:
+            gaps = (gen.standard_exponential(BLOCK) * mean_gap).tolist()
+            picks = (gen.random(BLOCK) * population).astype(np.int64).tolist()
+            accept = (gen.random(BLOCK) * schedule.peak).tolist()
+            for gap, unit, u in zip(gaps, picks, accept):
+                yield timeout(gap)
+                if u < schedule.rate(env.now) and health.set_down(k, unit, env.now):
+                    self.failures[k] += 1
+                    self._schedule_repair(k, unit, next(repair_times))
                 else:
                     self.discarded += 1
 
