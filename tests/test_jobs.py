@@ -1,5 +1,6 @@
 """Jobs, the scheduler and the Pod Manager: exact small cases, invariants, and queueing theory."""
 
+import copy
 import math
 
 import pytest
@@ -19,7 +20,7 @@ OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
 
 
 def scenario(**over):
-    data = {
+    data = copy.deepcopy({
         "name": "jobs", "seed": 1, "replications": 1, "horizon_days": 10,
         "slices": ["4x4x4"], "policies": ["static", "reconfigurable"],
         "topology": {"cube_grid": [3, 1, 1]},
@@ -27,7 +28,7 @@ def scenario(**over):
         "workload": {"restart_minutes": 12, "checkpoint": {"interval_hours": 1.0}},
         "pod_manager": {"reconfigure_minutes": 3},
         "scheduler": {"defrag_wait_hours": None},
-    }
+    })
     for key, value in over.items():
         node = data
         *path, last = key.split(".")
@@ -90,6 +91,24 @@ def test_static_requeues_until_a_whole_box_is_healthy():
     restart = 10.0  # repaired at 10 h: requeued until then
     saved = math.floor(2.0 - 12 / 60)
     assert j.finish == pytest.approx(restart + 12 / 60 + 5.0 - saved)
+
+
+def test_detection_delay_per_class_and_drawn():
+    sc = scenario(**{"failures.ocs.detection_minutes": 30})
+    hosts = sc.machine.cube.hosts
+    trace = [(2.7, "ocs", 3, True), (50.0, "ocs", 3, False)]
+    jobs, sim = run(sc, "reconfigurable", [job(0, 0.0, "4x4x8", 5.0)], trace)
+    assert sim.detections == 1 and sim.detection_hours == pytest.approx(0.5)
+    # the job stalls from the failure to its detection (30 min for an OCS)
+    assert jobs[0].lost == pytest.approx(128 * ((2.7 - 0.25 - 2.0) + 0.5 + 0.25))
+    drawn = scenario(**{"failures.detection_dist": "exponential"})
+    from tpusim.jobsim import detection_delays
+
+    trace = [(float(i), "host", i, True) for i in range(1, 2001)]
+    delays = detection_delays(drawn, trace, 0)
+    assert delays == detection_delays(drawn, trace, 0)  # reproducible from the seed
+    mean = sum(delays) / len(delays)
+    assert abs(mean - 0.1) < 3 * 0.1 / len(delays) ** 0.5  # exponential, mean 6 min: within 3 sigma
 
 
 def test_failure_before_start_is_caught_by_preflight():

@@ -20,7 +20,7 @@ from tpusim.availability import make_tracker
 from tpusim.failures.health import HealthState
 from tpusim.failures.injector import FailureInjector
 from tpusim.failures.trace import TraceRecorder, TraceReplayer, read_trace_csv, trace_for
-from tpusim.jobsim import JobSimulation
+from tpusim.jobsim import JobSimulation, detection_delays
 from tpusim.scenario import Scenario
 from tpusim.topology.machine import COMPONENT_CLASSES
 from tpusim.workload import generate_jobs
@@ -68,7 +68,8 @@ def simulate(scenario: Scenario, replication: int, record_trace: bool = False) -
     jobs = None
     if with_jobs:
         specs = generate_jobs(scenario.workload, machine.pods, horizon, scenario.seed, replication)
-        jobs = {p: JobSimulation(scenario, p, recorder.events, specs).run() for p in scenario.policies}
+        delays = detection_delays(scenario, recorder.events, replication)
+        jobs = {p: JobSimulation(scenario, p, recorder.events, specs, delays).run() for p in scenario.policies}
     return ReplicationResult(
         replication=replication,
         slice_availability={p: o.slice_availability for p, o in outcomes.items()},

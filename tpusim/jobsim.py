@@ -20,6 +20,7 @@ import numpy as np
 import simpy
 
 from tpusim.failures.health import HealthState
+from tpusim.rng import generator
 from tpusim.scenario import Scenario, job_shape_problem
 from tpusim.scheduler.borg import Scheduler
 from tpusim.scheduler.blocks import block_level
@@ -32,7 +33,8 @@ from tpusim.workload import JobSpec, young_interval
 
 
 class JobSimulation:
-    def __init__(self, scenario: Scenario, policy: str, trace, specs: list[JobSpec]):
+    def __init__(self, scenario: Scenario, policy: str, trace, specs: list[JobSpec],
+                 detections: list[float] | None = None):
         self.scenario = scenario
         self.policy = policy
         self.env = simpy.Environment()
@@ -42,7 +44,11 @@ class JobSimulation:
         self.pool = CubePool(machine, policy, self.known, scenario.pod_manager.ft_routing.max_faults)
         self.scheduler = Scheduler(self)
         self.pod_manager = PodManager(self)
-        self.detection = scenario.failures.detection_minutes / 60.0
+        self.detection = scenario.failures.detection_minutes / 60.0  # the longest fixed delay
+        self.delays = detections if detections is not None else detection_delays(scenario, trace)
+        self.detection = max([self.detection] + list(self.delays))
+        self.detections = 0  # failures reported by healthd (not found first by a pre-flight check)
+        self.detection_hours = 0.0
         self.horizon = scenario.horizon_hours
         self.jobs = [self._job(spec) for spec in specs]
         self._serial: dict[tuple[int, int], int] = {}  # failures seen per unit
@@ -91,12 +97,12 @@ class JobSimulation:
 
     def _replay(self, trace):
         env = self.env
-        for t, cls, unit, down in trace:
+        for index, (t, cls, unit, down) in enumerate(trace):
             if t > env.now:
                 yield env.timeout(t - env.now)
             k = COMPONENT_CLASSES.index(cls)
             if down:
-                self._failed(k, unit, t)
+                self._failed(k, unit, t, self.delays[index])
             else:
                 self.true.set_up(k, unit, t)
                 if self.known.down[k][unit]:
@@ -107,7 +113,7 @@ class JobSimulation:
                             self.pod_manager.rerate(job, t)
                 self.request_pass()
 
-    def _failed(self, k: int, unit: int, t: float) -> None:
+    def _failed(self, k: int, unit: int, t: float, delay: float) -> None:
         self.true.set_down(k, unit, t)
         serial = self._serial.get((k, unit), 0) + 1
         self._serial[(k, unit)] = serial
@@ -119,16 +125,19 @@ class JobSimulation:
                 hit.append((job, job.run))
         if hit:
             self._stalled[(k, unit, serial)] = hit
-        if t == 0.0 or self.detection == 0.0:  # faults present at the start are already known
+        if t == 0.0 or delay == 0.0:  # faults present at the start are already known
             self._detected(k, unit, serial)
         else:
-            self.env.timeout(self.detection, (k, unit, serial)).callbacks.append(
-                lambda ev: self._detected(*ev.value)
+            self.env.timeout(delay, (k, unit, serial)).callbacks.append(
+                lambda ev: self._detected(*ev.value, delay)
             )
 
-    def _detected(self, k: int, unit: int, serial: int) -> None:
+    def _detected(self, k: int, unit: int, serial: int, delay: float = 0.0) -> None:
         t = self.env.now
         if self._serial[(k, unit)] == serial and self.true.down[k][unit]:
+            if not self.known.down[k][unit] and t > 0.0:
+                self.detections += 1
+                self.detection_hours += delay
             self.detect(k, unit, t)
         for job, run in self._stalled.pop((k, unit, serial), ()):
             if job.run == run and job.state == RUNNING and job.stalled_at is not None:
@@ -162,6 +171,19 @@ class JobSimulation:
             elif job.state == PENDING and job.arrival < T:
                 job.waited += T - job.queued_since
         return JobOutcome.measure(self, T)
+
+
+def detection_delays(scenario: Scenario, trace, replication: int = 0) -> list[float]:
+    """Detection delay (hours) of every failure in ``trace`` (0 for repairs), drawn once so that
+    every policy sees the same delays."""
+    f = scenario.failures
+    mean = {c: (getattr(f, c).detection_minutes if getattr(f, c).detection_minutes is not None
+                else f.detection_minutes) / 60.0 for c in COMPONENT_CLASSES}
+    if f.detection_dist == "fixed":
+        return [mean[cls] if down else 0.0 for _, cls, _, down in trace]
+    gen = generator(scenario.seed, replication, "detection")
+    draws = gen.standard_exponential(len(trace)).tolist()
+    return [mean[cls] * x if down else 0.0 for (_, cls, _, down), x in zip(trace, draws)]
 
 
 class JobOutcome:
@@ -203,6 +225,8 @@ class JobOutcome:
             "xconnects_per_job": sim.pod_manager.xconnects / len(started) if started else nan,
             "utilization": held / (sim.scenario.machine.chips * T),
             "preflight_failures": float(sim.pod_manager.preflight_failures),
+            "detections": float(sim.detections),
+            "mean_detection_minutes": 60.0 * sim.detection_hours / sim.detections if sim.detections else nan,
             "spare_swaps": float(sim.pod_manager.swaps),
             "ft_reroutes": float(sim.pod_manager.ft_reroutes),
             "degraded_fraction": sum(j.degraded_held for j in admitted) / held if held else nan,

@@ -162,6 +162,8 @@ JOB_ROWS = (
     ("degraded_fraction", "degraded (FT) %", 100, 3),
     ("slowdown_chip_hours", "chip-hours lost to FT slowdown", 1, 0),
     ("preflight_failures", "pre-flight failures", 1, 1),
+    ("detections", "failures detected by healthd", 1, 0),
+    ("mean_detection_minutes", "mean detection delay (min)", 1, 2),
     ("xconnects_per_day", "xconnects per day", 1, 0),
     ("xconnects_per_job", "xconnects per job", 1, 1),
     ("jobs_arrived", "jobs arrived", 1, 0),

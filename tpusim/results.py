@@ -28,6 +28,7 @@ JOB_METRICS = {
     "jobs_completed": False, "jobs_rejected": False, "jobs_waiting_at_end": False,
     "mean_queue_length": False, "mean_time_in_queue_hours": False,
     "ft_reroutes": False, "degraded_fraction": True, "slowdown_chip_hours": False,
+    "detections": False, "mean_detection_minutes": False,
 }
 
 

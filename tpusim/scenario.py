@@ -85,6 +85,8 @@ class ComponentFailures(_Strict):
     daily_rate: float = Field(ge=0)
     repair: Repair
     schedule: RateSchedule | None = None
+    #: healthd/libtpunet detection delay for this class; unset: failures.detection_minutes.
+    detection_minutes: float | None = Field(default=None, ge=0)
 
 
 class Failures(_Strict):
@@ -100,6 +102,9 @@ class Failures(_Strict):
     #: healthd/libtpunet detection delay. Capacity availability is a property of the true
     #: health state and does not use it; the scheduler reacts only after it (jobs, DESIGN §3).
     detection_minutes: float = Field(default=5.0, ge=0)
+    #: ``fixed``: every detection takes its class's delay; ``exponential``: drawn with that mean
+    #: (stream ``detection``; the same draws under every policy).
+    detection_dist: Literal["fixed", "exponential"] = "fixed"
     #: CSV failure trace to replay instead of drawing failures (see tpusim.failures.trace); the
     #: rates and repair times above are then used only by the closed forms.
     trace: str | None = None
