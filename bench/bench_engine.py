@@ -6,7 +6,10 @@ Prints:
    policies, 7 slice shapes, setup included) - target under 0.5 s;
 3. tpusim's cost per model event (failure or repair) over a bare SimPy timeout loop's cost per
    event - target at most 5;
-4. wall time for 1, 4 and 16 pods over the same horizon - target linear growth.
+4. wall time for 1, 4 and 16 pods over the same horizon - target linear growth;
+5. the cost of port-level links: every electrical and optical ICI link (15,360 per pod) is a
+   component with its own state; a pod-year with them against one where only hosts fail
+   (whole cubes then fail by hosts alone) - target at most 2x.
 
 Usage: python bench/bench_engine.py [--quick]
 """
@@ -80,6 +83,16 @@ def main(quick: bool = False) -> None:
     print(f"pods scaling over {years} years (wall, wall relative to 1 pod, events):")
     for pods, wall, events in rows:
         print(f"  {pods:2d} pods: {wall:6.2f} s  x{wall / one:5.2f}  (ideal x{pods})  {events:,} events")
+
+    # 5. port-level links against hosts only, per pod-year (setup included, median of runs)
+    hosts_only = load_scenario(SCENARIO, ["failures.ici_link.daily_rate=0"])
+    with_links = [timed(base, r) for r in range(reps)]
+    without = [timed(hosts_only, r) for r in range(reps)]
+    w1, w0 = statistics.median(w for w, _ in with_links), statistics.median(w for w, _ in without)
+    e1, e0 = statistics.mean(e for _, e in with_links), statistics.mean(e for _, e in without)
+    print(f"port-level links: pod-year {w1 * 1e3:.1f} ms with {base.machine.population('ici_link'):,} "
+          f"link components vs {w0 * 1e3:.1f} ms with hosts only: x{w1 / w0:.2f} (target <= 2; "
+          f"events x{e1 / e0:.2f})")
 
 
 if __name__ == "__main__":
