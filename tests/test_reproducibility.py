@@ -40,3 +40,14 @@ def test_different_seeds_and_replications_draw_different_traces():
     t1 = simulate(sc, 1, record_trace=True).trace
     t_other = simulate(scenario_from_dict({**BASE, "seed": 100}), 0, record_trace=True).trace
     assert t0 != t1 and t0 != t_other
+
+
+def test_run_accepts_a_path_a_mapping_or_a_scenario_with_overrides():
+    from conftest import SCENARIOS
+    from tpusim import run
+
+    by_path = run(SCENARIOS / "tpuv4_pod.yaml", ["replications=2", "horizon_days=20"])
+    by_dict = run({**BASE, "replications": 2}, ["horizon_days=20"])
+    by_obj = run(scenario_from_dict(BASE), ["replications=2", "horizon_days=20"])
+    assert by_path.scenario.replications == 2 and by_path.scenario.horizon_days == 20
+    assert by_dict.summary()["policies"] == by_obj.summary()["policies"]

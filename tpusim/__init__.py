@@ -12,9 +12,10 @@ Python API (the CLI is a thin layer over it)::
 
 __version__ = "0.1.0"
 
-from tpusim.api import run_scenario  # noqa: E402
+from tpusim.api import run, run_scenario  # noqa: E402
 from tpusim.errors import ScenarioError  # noqa: E402
 from tpusim.results import Results  # noqa: E402
 from tpusim.scenario import Scenario, load_scenario, scenario_from_dict  # noqa: E402
 
-__all__ = ["Results", "Scenario", "ScenarioError", "__version__", "load_scenario", "run_scenario", "scenario_from_dict"]
+__all__ = ["Results", "Scenario", "ScenarioError", "__version__", "load_scenario", "run", "run_scenario",
+           "scenario_from_dict"]

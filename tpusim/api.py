@@ -18,6 +18,23 @@ from tpusim.scenario import Scenario
 Progress = Callable[[int, int], None]  # (replications done, total)
 
 
+def run(scenario: "Scenario | str | dict", overrides: list[str] | None = None, **options) -> Results:
+    """Notebook entry point: a scenario given as a YAML path, a mapping or a
+    :class:`~tpusim.scenario.Scenario`, with optional dotted-key overrides
+    (``["failures.host.daily_rate=0.01"]``); ``options`` go to :func:`run_scenario`."""
+    from pathlib import Path
+
+    from tpusim.scenario import apply_overrides, load_scenario, scenario_from_dict
+
+    if isinstance(scenario, (str, Path)):
+        scenario = load_scenario(scenario, overrides)
+    elif isinstance(scenario, dict):
+        scenario = scenario_from_dict(apply_overrides(scenario, overrides))
+    elif overrides:
+        scenario = scenario_from_dict(apply_overrides(scenario.model_dump(), overrides))
+    return run_scenario(scenario, **options)
+
+
 def run_scenario(scenario: Scenario, *, workers: int = 1, progress: Progress | None = None,
                  record_traces: bool = False) -> Results:
     """Simulate ``scenario.replications`` replications and collect the results

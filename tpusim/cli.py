@@ -114,6 +114,62 @@ def analytic(
 
 
 @app.command()
+def check(
+    scenario: Annotated[str, SCENARIO_ARG],
+    baseline: Annotated[Path, typer.Option(help="Baseline JSON (tests/baselines/...).")],
+    update_baseline: Annotated[bool, typer.Option(help="Write the baseline from this run instead of checking.")] = False,
+    alpha: Annotated[float, typer.Option(min=0.0, max=1.0, help="Family-wise significance: an unchanged model fails at most this often.")] = 0.01,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed (overrides the scenario).")] = None,
+    set_: Annotated[Optional[list[str]], SET_OPT] = None,
+) -> None:
+    """Run SCENARIO and compare every metric with a baseline (exit 1 if one moved)."""
+    import json
+
+    from rich.table import Table
+
+    from tpusim.api import run_scenario
+    from tpusim.check import compare, make_baseline
+    from tpusim.report import write_json
+
+    overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
+    sc = _load(scenario, overrides)
+    if sc.replications < 2:
+        err_console.print(f"[red]error:[/red] {scenario}: replications: a check needs at least 2, got {sc.replications}")
+        raise typer.Exit(2)
+    results = run_scenario(sc)
+    if update_baseline:
+        write_json(baseline, make_baseline(results))
+        out_console.print(f"wrote baseline {baseline} ({len(make_baseline(results)['metrics'])} metrics)")
+        return
+    try:
+        base = json.loads(baseline.read_text())
+    except FileNotFoundError:
+        err_console.print(f"[red]error:[/red] {baseline}: no such baseline (make one with --update-baseline)")
+        raise typer.Exit(2) from None
+    report = compare(base, results, alpha)
+    moved = [c for c in report.checks if c.failed]
+    table = Table(title=f"{sc.name}: {len(report.checks)} metrics against {baseline}, family-wise "
+                        f"alpha {alpha:g} (each at {report.per_metric_alpha:.2g}, Welch t-test)",
+                  title_justify="left")
+    table.add_column("metric", overflow="fold")
+    for col in ("baseline", "now", "change", "p-value", ""):
+        table.add_column(col, justify="right")
+    for c in sorted(report.checks, key=lambda c: c.p_value)[: max(8, len(moved))]:
+        table.add_row(c.name, f"{c.old['mean']:.6g}", f"{c.new['mean']:.6g}", f"{c.change:+.3g}",
+                      f"{c.p_value:.2g}", "[red]MOVED[/red]" if c.failed else "ok")
+    out_console.print(table)
+    for name in report.missing:
+        out_console.print(f"[red]metric only on one side:[/red] {name}")
+    if report.failed:
+        for c in moved:
+            direction = "up" if c.change > 0 else "down"
+            err_console.print(f"[red]check failed:[/red] {c.name} moved {direction} by {abs(c.change):.3g} "
+                              f"({c.old['mean']:.6g} -> {c.new['mean']:.6g}, p = {c.p_value:.2g})", highlight=False)
+        raise typer.Exit(1)
+    out_console.print(f"check passed: no metric moved at family-wise significance {alpha:g}")
+
+
+@app.command()
 def scenarios(
     directory: Annotated[Path, typer.Argument(help="Where to look.")] = Path("scenarios"),
 ) -> None:
