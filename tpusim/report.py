@@ -216,6 +216,8 @@ def render_closed_forms(scenario, console: Console) -> None:
 
 # -- plots ---------------------------------------------------------------------------------
 
+COLORS = {"static": "tab:red", "reconfigurable": "tab:blue", "reconfigurable_ft": "tab:green"}
+
 def plot_availability(results: Results, path: Path) -> None:
     """Unavailability (log) against slice size (chips, log2), per policy, with closed forms."""
     plt = _pyplot()
@@ -229,7 +231,6 @@ def plot_availability(results: Results, path: Path) -> None:
         series[policy] = pts
     positives = [1 - e.mean for pts in series.values() for _, e in pts if 1 - e.mean > 0]
     floor = min(positives) / 10 if positives else 1e-6
-    colors = COLORS
     for policy, pts in series.items():
         if not pts:
             continue
@@ -239,19 +240,19 @@ def plot_availability(results: Results, path: Path) -> None:
             ys = [1 - e.mean for _, e in seen]
             lo = [y - max(1 - e.ci95[1], floor) if e.ci95 else 0 for y, (_, e) in zip(ys, seen)]
             hi = [1 - e.ci95[0] - y if e.ci95 else 0 for y, (_, e) in zip(ys, seen)]
-            ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, color=colors.get(policy),
+            ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, color=COLORS.get(policy),
                         label=f"{policy} (simulated, 95 % CI)")
         zeros = [(c, floor) for c, e in pts if 1 - e.mean <= 0]
         if zeros:
-            ax.scatter(*zip(*zeros), marker="v", s=60, color=colors.get(policy), zorder=5,
+            ax.scatter(*zip(*zeros), marker="v", s=60, color=COLORS.get(policy), zorder=5,
                        label=f"{policy}: no unavailability observed")
     forms = closed_forms(s)
     xs = [c.chips for c in forms]
     if "reconfigurable" in s.policies:
-        ax.plot(xs, [max(1 - c.reconfigurable, floor) for c in forms], "--", color=colors["reconfigurable"],
+        ax.plot(xs, [max(1 - c.reconfigurable, floor) for c in forms], "--", color=COLORS["reconfigurable"],
                 alpha=0.6, label="reconfigurable, closed form")
     if "static" in s.policies:
-        ax.plot(xs, [max(1 - c.static_fixed_box, floor) for c in forms], ":", color=colors["static"],
+        ax.plot(xs, [max(1 - c.static_fixed_box, floor) for c in forms], ":", color=COLORS["static"],
                 alpha=0.6, label="one fixed static box, closed form")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -281,9 +282,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-COLORS = {"static": "tab:red", "reconfigurable": "tab:blue", "reconfigurable_ft": "tab:green"}
 
 
 def plot_queue_wait(results: Results, path: Path) -> None:

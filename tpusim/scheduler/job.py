@@ -32,7 +32,7 @@ class Job:
         "spec", "id", "arrival", "chips", "cubes", "cube_dims", "level", "work", "band", "interval",
         "state", "alloc", "seg_start", "compute_start", "progress", "stalled_at", "run",
         "held", "lost", "interruptions", "preempted", "migrated", "xconnects", "recovering",
-        "first_start", "finish", "queued_since", "waited", "key", "last_defrag",
+        "first_start", "finish", "queued_since", "waited", "key",
         "pattern", "rate", "rate_since", "slow_lost", "degraded_held",
     )
 
@@ -66,7 +66,6 @@ class Job:
         self.queued_since = spec.arrival
         self.waited = 0.0  # total time pending, over all its waits
         self.key = (spec.band, spec.arrival, spec.id)  # queue order: band, then arrival
-        self.last_defrag = -math.inf
         self.pattern = spec.pattern
         self.rate = 1.0  # useful work per hour of compute: 1 / (1 + FT step penalty)
         self.rate_since = 0.0
