@@ -299,6 +299,7 @@ def plot_queue_wait(results: Results, path: Path) -> None:
             ax.plot(xs, ys, style, marker="o", color=COLORS.get(policy), label=f"{policy} {label}")
     ax.set_xscale("log", base=2)
     ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("slice size (chips)")
     ax.set_ylabel("wait before first start (hours)")
     ax.set_title(f"{s.name}: queue wait by slice size (mean over {len(results.replications)} replications)")
