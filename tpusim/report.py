@@ -141,10 +141,15 @@ def render_table(results: Results, console: Console) -> None:
         render_jobs(results, console)
     for note in s.notes:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
-    console.print(
-        f"{results.events} failure/repair events in {results.wall_seconds:.2f} s "
-        f"({results.events / max(results.wall_seconds, 1e-9):,.0f} events/s)"
-    )
+    if results.has_jobs:
+        jobs = sum(r.jobs[s.policies[0]].metrics["jobs_arrived"] for r in results.replications)
+        console.print(f"{results.events} failure/repair events and {jobs:,.0f} jobs x {len(s.policies)} "
+                      f"policies in {results.wall_seconds:.2f} s")
+    else:
+        console.print(
+            f"{results.events} failure/repair events in {results.wall_seconds:.2f} s "
+            f"({results.events / max(results.wall_seconds, 1e-9):,.0f} events/s)"
+        )
 
 
 #: (metric, label, scale, digits) of the job table; fractions are shown in percent.
