@@ -114,6 +114,66 @@ def analytic(
 
 
 @app.command()
+def sweep(
+    scenario: Annotated[str, SCENARIO_ARG],
+    vary: Annotated[list[str], typer.Option(help="KEY=V1,V2,...: a dotted key and its values (YAML). Repeatable: the grid is every combination.")],
+    out: Annotated[Optional[Path], typer.Option(help="Output directory [default: out/<scenario name>-sweep].")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Local worker processes (one grid point each).")] = 1,
+    resume: Annotated[bool, typer.Option(help="Keep the points already written in OUT and run the rest.")] = False,
+    set_: Annotated[Optional[list[str]], SET_OPT] = None,
+    plot: Annotated[bool, typer.Option(help="Write a plot per metric against the first varied key.")] = True,
+) -> None:
+    """Run SCENARIO at every combination of the varied keys; write sweep.csv and plots."""
+    from tpusim.report import plot_sweep, write_atomic
+    from tpusim.sweep import parse_vary
+    from tpusim.sweep import sweep as run_sweep
+
+    sc = _load(scenario, set_)
+    grid: dict = {}
+    for text in vary:
+        try:
+            key, values = parse_vary(text)
+            _load(scenario, list(set_ or []) + [f"{key}={v}" for v in values[:1]])  # the key must exist
+        except ValueError as exc:
+            err_console.print(f"[red]error:[/red] --vary: {exc}")
+            raise typer.Exit(2) from None
+        for v in values:  # every value must make a valid scenario
+            _load(scenario, list(set_ or []) + [f"{key}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"])
+        grid[key] = values
+    out = out or Path("out") / f"{sc.name}-sweep"
+    progress, callback = None, None
+    if err_console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        progress = Progress("points", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err_console)
+        task = progress.add_task("sweep", total=None)
+        progress.start()
+        callback = lambda done, total: progress.update(task, completed=done, total=total)  # noqa: E731
+    try:
+        results = run_sweep(sc, grid, workers=workers, out=out, resume=resume, progress=callback)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        if progress is not None:
+            progress.stop()
+    frame = results.to_frame()
+    written = [out / "sweep.csv"]
+    write_atomic(written[0], frame.to_csv(index=False).encode())
+    try:
+        import pyarrow  # noqa: F401
+
+        written.append(out / "sweep.parquet")
+        frame.to_parquet(written[-1], index=False)
+    except ImportError:
+        pass
+    if plot:
+        written += plot_sweep(frame, list(grid), out)
+    out_console.print(f"{len(results.points)} points x {sc.replications} replications; wrote "
+                      + ", ".join(str(p) for p in written))
+
+
+@app.command()
 def check(
     scenario: Annotated[str, SCENARIO_ARG],
     baseline: Annotated[Path, typer.Option(help="Baseline JSON (tests/baselines/...).")],

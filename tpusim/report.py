@@ -7,6 +7,7 @@ This is the output edge of tpusim: model code never imports it. Files are writte
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import tempfile
@@ -366,3 +367,32 @@ def plot_series(results: Results, series, path: Path) -> None:
     bottom.grid(True, which="both", alpha=0.3)
     bottom.legend(fontsize=8)
     _save(fig, path)
+
+
+def plot_sweep(frame, keys: list[str], out: Path) -> list[Path]:
+    """One plot per metric: the mean and CI against the first varied key, a line per policy,
+    slice shape and value of the other keys."""
+    plt = _pyplot()
+    x = keys[0]
+    written = []
+    for metric, rows in frame.groupby("metric", sort=False):
+        fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+        group_keys = ["policy", "shape"] + keys[1:]
+        styles = itertools.cycle([(m, ls) for ls in ("-", "--", ":") for m in "osD^v<>"])
+        for labels, line in rows.groupby(group_keys, dropna=False, sort=False):
+            marker, linestyle = next(styles)
+            labels = labels if isinstance(labels, tuple) else (labels,)
+            line = line.sort_values(x)
+            name = " ".join(str(v) for v in labels if v == v and v is not None)
+            ax.errorbar(line[x], line["mean"], yerr=[line["mean"] - line["ci95_low"].fillna(line["mean"]),
+                                                     line["ci95_high"].fillna(line["mean"]) - line["mean"]],
+                        marker=marker, linestyle=linestyle, capsize=3, label=name, color=COLORS.get(labels[0]))
+        ax.set_xlabel(x)
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric} against {x} (mean and 95 % CI)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+        path = out / f"sweep_{metric}.png"
+        _save(fig, path)
+        written.append(path)
+    return written
