@@ -70,3 +70,25 @@ def test_cli_sweep_writes_the_table_and_rejects_bad_keys(tmp_path):
     assert bad.exit_code == 2 and "failures.host.nope: unknown key" in bad.output
     bad = runner.invoke(app, ["sweep", str(SCENARIOS / "tpuv4_pod.yaml"), "--vary", "failures.host.daily_rate=-1"])
     assert bad.exit_code == 2 and "must be >= 0" in bad.output
+
+
+def test_a_dask_cluster_gives_the_same_table():
+    from distributed import LocalCluster
+
+    serial = sweep(small(), GRID).to_frame()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = sweep(small(), GRID, scheduler_address=cluster.scheduler_address).to_frame()
+    pd.testing.assert_frame_equal(serial, dask)
+
+
+def test_target_ci_adds_replications_until_precise_enough():
+    from tpusim.sweep import run_point
+
+    base = small().model_dump(mode="json")
+    loose = run_point(base, 0, {"failures.host.daily_rate": 0.004})
+    tight = run_point(base, 0, {"failures.host.daily_rate": 0.004}, target_ci=0.01, max_replications=48)
+    n = tight["summary"]["replications"]
+    assert loose["summary"]["replications"] == 3 and 3 < n <= 48
+    widths = [(e["ci95"][1] - e["ci95"][0]) / 2 for p in tight["summary"]["policies"].values()
+              for e in p["slice_availability"]]
+    assert n == 48 or max(widths) <= 0.01

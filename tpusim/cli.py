@@ -120,6 +120,9 @@ def sweep(
     out: Annotated[Optional[Path], typer.Option(help="Output directory [default: out/<scenario name>-sweep].")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Local worker processes (one grid point each).")] = 1,
     resume: Annotated[bool, typer.Option(help="Keep the points already written in OUT and run the rest.")] = False,
+    scheduler_address: Annotated[Optional[str], typer.Option(help="Run the points on a Dask cluster (tcp://HOST:PORT).")] = None,
+    target_ci: Annotated[Optional[float], typer.Option(min=0.0, help="Add replications to a point until every availability CI half-width is at most this.")] = None,
+    max_replications: Annotated[int, typer.Option(min=2, help="Cap for --target-ci.")] = 1000,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
     plot: Annotated[bool, typer.Option(help="Write a plot per metric against the first varied key.")] = True,
 ) -> None:
@@ -150,7 +153,9 @@ def sweep(
         progress.start()
         callback = lambda done, total: progress.update(task, completed=done, total=total)  # noqa: E731
     try:
-        results = run_sweep(sc, grid, workers=workers, out=out, resume=resume, progress=callback)
+        results = run_sweep(sc, grid, workers=workers, out=out, resume=resume, progress=callback,
+                            scheduler_address=scheduler_address, target_ci=target_ci,
+                            max_replications=max_replications)
     except ValueError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -7,6 +7,12 @@ across the grid), so differences between points are due to the varied keys. A po
 depend only on the scenario and its overrides, never on how the grid is executed: serially, or
 one point per worker of a local process pool.
 
+Beyond one machine, give a Dask scheduler address (``distributed``; a real engine, with the
+same results). With ``target_ci`` a point keeps doubling its replications until the 95 % CI
+half-width of every availability metric is at most the target (or ``max_replications``):
+users ask for precision instead of guessing replication counts. Replication ``r`` always draws
+the same streams, so the added replications extend, never change, the earlier ones.
+
 With an output directory each finished point is written at once, atomically, as
 ``points/<n>.json``; a rerun with ``resume`` loads the points already there (after checking
 that they were made from the same scenario and overrides) and runs only the others, so an
@@ -60,10 +66,32 @@ def _rows(index: int, point: dict[str, Any], summary: dict) -> list[dict]:
     return rows
 
 
-def run_point(base: dict, index: int, point: dict[str, Any]) -> dict:
+def widest_availability_ci(results) -> float:
+    """The largest 95 % CI half-width among the slice and system availabilities."""
+    widths = []
+    for policy in results.scenario.policies:
+        widths += [est.half_width for *_, est in results.slice_availability(policy)]
+        widths.append(results.system_availability(policy).half_width)
+    return max(w if w is not None else float("inf") for w in widths)
+
+
+def run_point(base: dict, index: int, point: dict[str, Any], target_ci: float | None = None,
+              max_replications: int = 1000) -> dict:
     """Run one grid point (a plain function of plain data, so any executor can call it)."""
+    from tpusim.engine import simulate
+    from tpusim.results import Results
+
     scenario = scenario_from_dict(apply_overrides(base, _overrides(point)))
-    summary = run_scenario(scenario).summary()
+    results = run_scenario(scenario)
+    while target_ci is not None and widest_availability_ci(results) > target_ci:
+        have = len(results.replications)
+        if have >= max_replications:
+            break
+        more = min(max_replications, 2 * have)
+        scenario = scenario_from_dict({**scenario.model_dump(mode="json"), "replications": more})
+        extra = [simulate(scenario, r) for r in range(have, more)]
+        results = Results(scenario, results.replications + extra, results.wall_seconds)
+    summary = results.summary()
     summary.pop("wall_seconds")
     return {"index": index, "point": point, "overrides": _overrides(point), "summary": summary}
 
@@ -78,7 +106,9 @@ class SweepResults:
 
 
 def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, out: Path | None = None,
-          resume: bool = False, progress: Callable[[int, int], None] | None = None) -> SweepResults:
+          resume: bool = False, progress: Callable[[int, int], None] | None = None,
+          scheduler_address: str | None = None, target_ci: float | None = None,
+          max_replications: int = 1000) -> SweepResults:
     base = scenario.model_dump(mode="json")
     points = grid(vary)
     done: dict[int, dict] = {}
@@ -88,7 +118,9 @@ def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, o
             path = folder / f"{index}.json"
             if path.exists():
                 saved = json.loads(path.read_text())
-                if saved["overrides"] != _overrides(point) or saved["summary"]["scenario"] != _resolved(base, point):
+                made = {k: v for k, v in saved["summary"]["scenario"].items() if k != "replications"}
+                want = {k: v for k, v in _resolved(base, point).items() if k != "replications"}
+                if saved["overrides"] != _overrides(point) or made != want:
                     raise ValueError(f"{path} was made from another scenario or grid; rerun without --resume")
                 done[index] = saved
     todo = [i for i in range(len(points)) if i not in done]
@@ -104,12 +136,20 @@ def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, o
         if progress:
             progress(len(done), len(points))
 
-    if workers <= 1:
+    args = (target_ci, max_replications)
+    if scheduler_address is not None:
+        from distributed import Client, as_completed as dask_completed
+
+        with Client(scheduler_address) as client:
+            futures = [client.submit(run_point, base, i, points[i], *args, pure=False) for i in todo]
+            for future in dask_completed(futures):
+                finished(future.result())
+    elif workers <= 1:
         for i in todo:
-            finished(run_point(base, i, points[i]))
+            finished(run_point(base, i, points[i], *args))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_point, base, i, points[i]) for i in todo]
+            futures = [pool.submit(run_point, base, i, points[i], *args) for i in todo]
             for future in as_completed(futures):
                 finished(future.result())
     return SweepResults(vary, [done[i] for i in range(len(points))])
