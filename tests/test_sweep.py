@@ -92,3 +92,15 @@ def test_target_ci_adds_replications_until_precise_enough():
     widths = [(e["ci95"][1] - e["ci95"][0]) / 2 for p in tight["summary"]["policies"].values()
               for e in p["slice_availability"]]
     assert n == 48 or max(widths) <= 0.01
+
+
+def test_results_and_sweeps_plot_for_notebooks():
+    import tpusim
+    from matplotlib.figure import Figure
+
+    results = tpusim.run(SCENARIOS / "tpuv4_pod.yaml", ["replications=2", "horizon_days=10"])
+    assert isinstance(results.plot(), Figure)
+    with pytest.raises(ValueError):
+        results.plot("goodput")  # no workload
+    figures = tpusim.sweep(small(), {"failures.host.daily_rate": [0.0008, 0.004]}).plot()
+    assert len(figures) == 2 and all(isinstance(f, Figure) for f in figures)

@@ -16,6 +16,7 @@ from tpusim.api import run, run_scenario  # noqa: E402
 from tpusim.errors import ScenarioError  # noqa: E402
 from tpusim.results import Results  # noqa: E402
 from tpusim.scenario import Scenario, load_scenario, scenario_from_dict  # noqa: E402
+from tpusim.sweep import sweep  # noqa: E402  (the function; the module stays importable as tpusim.sweep)
 
 __all__ = ["Results", "Scenario", "ScenarioError", "__version__", "load_scenario", "run", "run_scenario",
-           "scenario_from_dict"]
+           "scenario_from_dict", "sweep"]

@@ -224,7 +224,7 @@ def render_closed_forms(scenario, console: Console) -> None:
 
 COLORS = {"static": "tab:red", "reconfigurable": "tab:blue", "reconfigurable_ft": "tab:green"}
 
-def plot_availability(results: Results, path: Path) -> None:
+def plot_availability(results: Results, path: Path | None = None):
     """Unavailability (log) against slice size (chips, log2), per policy, with closed forms."""
     plt = _pyplot()
     s = results.scenario
@@ -268,13 +268,16 @@ def plot_availability(results: Results, path: Path) -> None:
     ax.set_title(f"{s.name}: {len(results.replications)} replications x {s.horizon_days:g} days")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    _save(fig, path)
+    return _save(fig, path)
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig, path: Path | None):
+    """Write ``fig`` to ``path`` atomically; with no path, hand the figure back (notebooks)."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
+    if path is None:
+        return fig
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
@@ -290,7 +293,7 @@ def _pyplot():
     return plt
 
 
-def plot_queue_wait(results: Results, path: Path) -> None:
+def plot_queue_wait(results: Results, path: Path | None = None):
     """p50 and p95 of the wait before first start, against slice size, per policy."""
     plt = _pyplot()
     s = results.scenario
@@ -311,10 +314,10 @@ def plot_queue_wait(results: Results, path: Path) -> None:
     ax.set_title(f"{s.name}: queue wait by slice size (mean over {len(results.replications)} replications)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    _save(fig, path)
+    return _save(fig, path)
 
 
-def plot_goodput(results: Results, path: Path) -> None:
+def plot_goodput(results: Results, path: Path | None = None):
     """Goodput per policy with its 95 % CI."""
     plt = _pyplot()
     s = results.scenario
@@ -329,10 +332,10 @@ def plot_goodput(results: Results, path: Path) -> None:
     ax.set_ylabel("goodput (% of held chip-hours that were useful)")
     ax.set_title(f"{s.name}: goodput by policy (95 % CI)")
     ax.grid(True, axis="y", alpha=0.3)
-    _save(fig, path)
+    return _save(fig, path)
 
 
-def plot_series(results: Results, series, path: Path) -> None:
+def plot_series(results: Results, series, path: Path | None = None):
     """Availability of the largest slice per time bucket and policy, above the failure rates."""
     from tpusim.failures.schedule import Schedule, read_schedule
 
@@ -366,10 +369,10 @@ def plot_series(results: Results, series, path: Path) -> None:
     bottom.set_xlabel("time (days)")
     bottom.grid(True, which="both", alpha=0.3)
     bottom.legend(fontsize=8)
-    _save(fig, path)
+    return _save(fig, path)
 
 
-def plot_sweep(frame, keys: list[str], out: Path) -> list[Path]:
+def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
     """One plot per metric: the mean and CI against the first varied key, a line per policy,
     slice shape and value of the other keys."""
     plt = _pyplot()
@@ -392,7 +395,10 @@ def plot_sweep(frame, keys: list[str], out: Path) -> list[Path]:
         ax.set_title(f"{metric} against {x} (mean and 95 % CI)")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-        path = out / f"sweep_{metric}.png"
-        _save(fig, path)
-        written.append(path)
+        if out is None:
+            written.append(_save(fig, None))  # the figure itself, for a notebook
+        else:
+            path = out / f"sweep_{metric}.png"
+            _save(fig, path)
+            written.append(path)
     return written

@@ -190,6 +190,19 @@ class Results:
                              "replications": est.n})
         return pd.DataFrame(rows)
 
+    def plot(self, kind: str = "availability"):
+        """A matplotlib figure: ``availability`` (against slice size), ``queue_wait`` or
+        ``goodput`` (with a workload), ``timeseries`` (with ``timeseries_days``)."""
+        from tpusim import report
+
+        if kind == "availability":
+            return report.plot_availability(self)
+        if kind in ("queue_wait", "goodput") and self.has_jobs:
+            return report.plot_queue_wait(self) if kind == "queue_wait" else report.plot_goodput(self)
+        if kind == "timeseries" and self.availability_series_frame() is not None:
+            return report.plot_series(self, self.availability_series_frame())
+        raise ValueError(f"no {kind!r} plot for these results")
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy per-replication frame: replication, policy, metric, shape, value."""
         rows = []

@@ -104,6 +104,12 @@ class SweepResults:
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([row for p in self.points for row in _rows(p["index"], p["point"], p["summary"])])
 
+    def plot(self) -> list:
+        """One matplotlib figure per metric against the first varied key."""
+        from tpusim.report import plot_sweep
+
+        return plot_sweep(self.to_frame(), list(self.vary))
+
 
 def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, out: Path | None = None,
           resume: bool = False, progress: Callable[[int, int], None] | None = None,
