@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+from functools import lru_cache
 
 import simpy
 
@@ -46,6 +47,16 @@ def trace_csv(traces: dict[int, Trace]) -> str:
 
 
 def read_trace_csv(path: str, machine: MachineLayout) -> dict[int | None, Trace]:
+    """Traces per replication, parsed once per process for a given file version (validation
+    and every replication share it; the traces are only read, never changed)."""
+    import os
+
+    stat = os.stat(path)
+    return _read_trace_csv(str(path), stat.st_mtime_ns, stat.st_size, machine)
+
+
+@lru_cache(maxsize=8)
+def _read_trace_csv(path: str, _mtime: int, _size: int, machine: MachineLayout) -> dict[int | None, Trace]:
     """Traces per replication (key None: no replication column, one trace for all).
 
     Raises ``ValueError`` naming the line of the first bad row: unknown component class, unit
