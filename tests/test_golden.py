@@ -15,7 +15,7 @@ from tpusim import load_scenario, run_scenario
 GOLDEN = Path(__file__).parent / "golden"
 
 
-@pytest.mark.parametrize("name", ["tiny"])
+@pytest.mark.parametrize("name", ["tiny", "tiny_jobs"])
 def test_summary_matches_golden(name):
     results = run_scenario(load_scenario(GOLDEN / f"{name}.yaml"))
     summary = results.summary()
