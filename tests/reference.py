@@ -1,7 +1,7 @@
 """A deliberately naive evaluator of a recorded failure trace, for cross-checking the simulator.
 
 It shares nothing with the incremental bookkeeping of ``tpusim.failures.health`` and
-``tpusim.availability``: between consecutive event times it recomputes, from the sets of down
+the policies' capacity trackers (``tpusim.policies``): between consecutive event times it recomputes, from the sets of down
 components, which cubes are usable, which chips are healthy and which slices the placement rules
 of ``tpusim.topology.placement`` can place in at least one pod, and integrates those indicators.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from tpusim.scenario import Scenario
+from tpusim.config import build_model
+from tpusim.config.schema import Scenario
 from tpusim.topology.placement import place_reconfigurable, place_static
 
 
@@ -31,9 +32,10 @@ def _ft_placeable(m, k: int, pod: int, down: dict, max_faults: int) -> bool:
 
 def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> dict:
     """Slice and system availability per policy, as the DESIGN defines them, from ``trace``."""
-    m, cube = scenario.machine, scenario.machine.cube
-    horizon = scenario.horizon_hours
-    shapes = [s.cube_dims(scenario.topology.cube_shape) for s in scenario.shapes]
+    model = build_model(scenario)
+    m, cube = model.machine, model.machine.cube
+    horizon = model.horizon
+    shapes = model.shapes_in_cubes
     by_time: dict[float, list] = defaultdict(list)
     for t, cls, unit, is_down in trace:
         by_time[t].append((cls, unit, is_down))

@@ -9,8 +9,8 @@ holds at 95 %. These tolerances come from the intervals; they are never widened 
 import pytest
 from scipy import stats as sps
 
-from tpusim import run_scenario, scenario_from_dict
-from tpusim.analytic import class_availability, closed_forms
+from tpusim import build_model, run_scenario, scenario_from_dict
+from tpusim.analytic import any_k_cubes, class_availability, fixed_box
 from tpusim.stats import UNBOUNDED, estimate
 
 
@@ -38,21 +38,24 @@ def test_host_failures_converge_to_binomial_and_mtbf_over_mtbf_plus_mttr():
     })
     results = run_scenario(scenario)
     level = 1 - 0.05 / 5
-    a = class_availability(scenario, "host")
+    model = build_model(scenario)
+    a = class_availability(model.failures, "host")
     assert a == pytest.approx(1 / 1.01)  # MTBF = 100 days, MTTR = 1 day
-    ok, est = _within([r.component_availability["host"] for r in results.replications], a, level)
+    ok, est = _within([r.value(None, "component_availability", "host") for r in results.replications], a, level)
     assert ok, f"host availability {est} vs MTBF/(MTBF+MTTR) = {a}"
-    for i, form in enumerate(closed_forms(scenario)):
-        values = [r.slice_availability["reconfigurable"][i] for r in results.replications]
-        ok, est = _within(values, form.reconfigurable, level)
-        assert ok, f"{form.shape}: simulated {est} vs binomial {form.reconfigurable}"
+    cubes = [a * b * c for a, b, c in model.shapes_in_cubes]
+    for i, k in enumerate(cubes):
+        values = [r.values("reconfigurable", "slice_availability")[i] for r in results.replications]
+        form = any_k_cubes(model.machine, model.failures, k)
+        ok, est = _within(values, form, level)
+        assert ok, f"{k} cubes: simulated {est} vs binomial {form}"
     # The static pod with any free box is at least as available as one fixed box, and for the
     # whole-pod slice the two rules coincide with the reconfigurable one (no OCS failures here).
     static = results.slice_availability("static")
-    for (_, _, _, est), form in zip(static, closed_forms(scenario)):
-        assert est.ci95[1] >= form.static_fixed_box
-    whole = [r.slice_availability for r in results.replications]
-    assert all(w["static"][3] == w["reconfigurable"][3] for w in whole)
+    for (_, _, _, est), k in zip(static, cubes):
+        assert est.ci95[1] >= fixed_box(model.machine, model.failures, k)
+    assert all(r.values("static", "slice_availability")[3] == r.values("reconfigurable", "slice_availability")[3]
+               for r in results.replications)
 
 
 def test_ocs_failures_alone_give_all_ocs_up_probability():
@@ -65,13 +68,13 @@ def test_ocs_failures_alone_give_all_ocs_up_probability():
         "failures": failures_only(ocs={"daily_rate": 0.01, "repair": {"dist": "lognormal", "mean_hours": 12, "sigma": 1.0}}),
     })
     results = run_scenario(scenario)
-    truth = class_availability(scenario, "ocs") ** 48
+    truth = class_availability(build_model(scenario).failures, "ocs") ** 48
     for i in range(2):
-        values = [r.slice_availability["reconfigurable"][i] for r in results.replications]
+        values = [r.values("reconfigurable", "slice_availability")[i] for r in results.replications]
         ok, est = _within(values, truth, 1 - 0.05 / 2)
         assert ok, f"simulated {est} vs a_ocs^48 = {truth}"
     # the static pod has no OCS
-    assert all(r.slice_availability["static"] == [1.0, 1.0] for r in results.replications)
+    assert all(r.values("static", "slice_availability") == [1.0, 1.0] for r in results.replications)
 
 
 @pytest.mark.parametrize("dist", ["lognormal", "fixed"])
@@ -90,25 +93,25 @@ def test_availability_depends_on_the_repair_mean_only(dist):
     })
     results = run_scenario(scenario)
     for cls in ("host", "ici_link"):
-        values = [r.component_availability[cls] for r in results.replications]
-        ok, est = _within(values, class_availability(scenario, cls), 1 - 0.05 / 2)
-        assert ok, f"{cls}: {est} vs {class_availability(scenario, cls)}"
+        values = [r.value(None, "component_availability", cls) for r in results.replications]
+        truth = class_availability(build_model(scenario).failures, cls)
+        ok, est = _within(values, truth, 1 - 0.05 / 2)
+        assert ok, f"{cls}: {est} vs {truth}"
 
 
 def test_a_rate_schedule_sets_the_failure_count_week_by_week():
     """Host failures follow the shipped weekly rates: over the replications, the count lies in
     the Poisson interval of sum_w N * a_w * rate_w * week (a_w = 1/(1 + rate_w * MTTR), exact
     enough with a 1 h repair against week-long periods)."""
-    from tpusim.failures.schedule import Schedule, read_schedule
-
     scenario = scenario_from_dict({
         "name": "schedule", "seed": 21, "replications": 8, "horizon_days": 700, "slices": ["4x4x4"],
         "failures": failures_only(host={"daily_rate": 0, "repair": {"dist": "fixed", "mean_hours": 1},
                                         "schedule": {"column": "machine_pct_per_day", "scale": 5}}),
     })
     results = run_scenario(scenario)
-    sched = Schedule(read_schedule(scenario.failures.host.schedule), 168)
-    n = scenario.machine.population("host")
+    model = build_model(scenario)
+    sched = model.failures.of("host").schedule
+    n = model.machine.population("host")
     expected = scenario.replications * sum(
         n * (1 / (1 + sched.rate(w * 168) * 1.0)) * sched.rate(w * 168) * 168 for w in range(100))
     observed = sum(r.failures["host"] for r in results.replications)

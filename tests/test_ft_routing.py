@@ -4,11 +4,12 @@ import networkx as nx
 import pytest
 
 from tpusim import scenario_from_dict
-from tpusim.jobsim import JobSimulation
+from tpusim import build_model
+from tpusim.replication import job_simulation
 from tpusim.topology import CubeLayout
 from tpusim.topology.routing import comm_slowdown, faulty_graph, lost_links, slice_topology, step_penalty
 from tpusim.topology.shapes import SliceShape
-from tpusim.workload import JobSpec
+from tpusim.scheduler.workload import JobSpec
 
 CUBE = CubeLayout()
 
@@ -76,7 +77,7 @@ def test_ft_job_rides_through_an_ocs_failure_degraded_and_speeds_up_after_repair
     setup, detect = 15 / 60, 6 / 60
     t_fail, t_fix = 2.0, 4.0
     trace = [(t_fail, "ocs", 7, True), (t_fix, "ocs", 7, False)]
-    sim = JobSimulation(sc, "reconfigurable_ft", trace, [JobSpec(0, 0.0, SliceShape.parse("4x4x8"), 5.0, 1)])
+    sim = job_simulation(build_model(sc), "reconfigurable_ft", trace, [JobSpec(0, 0.0, SliceShape.parse("4x4x8"), 5.0, 1)])
     sim.run()
     job = sim.jobs[0]
     rate = 1 / 1.05  # one OCS down, all-reduce: comm fraction 0.05 x (slowdown 2 - 1)
@@ -87,6 +88,6 @@ def test_ft_job_rides_through_an_ocs_failure_degraded_and_speeds_up_after_repair
     assert job.degraded_held == pytest.approx(128 * degraded)
     assert job.slow_lost == pytest.approx(128 * degraded * (1 - rate))
     # without FT routing the same failure stops the job and costs lost work and a restart
-    sim2 = JobSimulation(sc, "reconfigurable", trace, [JobSpec(0, 0.0, SliceShape.parse("4x4x8"), 5.0, 1)])
+    sim2 = job_simulation(build_model(sc), "reconfigurable", trace, [JobSpec(0, 0.0, SliceShape.parse("4x4x8"), 5.0, 1)])
     sim2.run()
     assert sim2.jobs[0].interruptions == 1 and sim2.jobs[0].finish > job.finish

@@ -8,13 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from tpusim import run_scenario, scenario_from_dict
-from tpusim.engine import simulate
-from tpusim.jobsim import JobSimulation
+from tpusim import build_model, run_scenario, scenario_from_dict
+from tpusim.replication import job_simulation, simulate
 from tpusim.scheduler.job import DONE
 from tpusim.stats import UNBOUNDED, estimate
 from tpusim.topology.shapes import SliceShape
-from tpusim.workload import BANDS, JobSpec
+from tpusim.scheduler.workload import BANDS, JobSpec
 
 OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
 
@@ -43,7 +42,7 @@ def job(i, t, shape, work, band="batch"):
 
 
 def run(sc, policy, specs, trace=()):
-    sim = JobSimulation(sc, policy, sorted(trace), specs)
+    sim = job_simulation(build_model(sc), policy, sorted(trace), specs)
     sim.run()
     return {j.id: j for j in sim.jobs}, sim
 
@@ -65,7 +64,7 @@ def test_failure_with_a_free_spare_costs_detection_reconfiguration_restart_and_l
     sc = scenario()
     setup = 3 / 60 + 12 / 60
     t_fail = 2.7  # 2.7 - setup = 2.45 h of useful work done; last checkpoint at 2.0 h
-    hosts = sc.machine.cube.hosts
+    hosts = build_model(sc).machine.cube.hosts
     trace = [(t_fail, "host", 0 * hosts + 5, True), (t_fail + 48, "host", 0 * hosts + 5, False)]
     jobs, sim = run(sc, "reconfigurable", [job(0, 0.0, "4x4x8", 5.0)], trace)
     j = jobs[0]
@@ -82,7 +81,7 @@ def test_failure_with_a_free_spare_costs_detection_reconfiguration_restart_and_l
 
 def test_static_requeues_until_a_whole_box_is_healthy():
     sc = scenario()
-    hosts = sc.machine.cube.hosts
+    hosts = build_model(sc).machine.cube.hosts
     trace = [(2.0, "host", 1 * hosts, True), (10.0, "host", 1 * hosts, False)]
     # 4x4x8 on a 3x1x1 grid: boxes {0,1} and {1,2} both need cube 1
     jobs, sim = run(sc, "static", [job(0, 0.0, "4x4x8", 5.0)], trace)
@@ -95,25 +94,25 @@ def test_static_requeues_until_a_whole_box_is_healthy():
 
 def test_detection_delay_per_class_and_drawn():
     sc = scenario(**{"failures.ocs.detection_minutes": 30})
-    hosts = sc.machine.cube.hosts
+    hosts = build_model(sc).machine.cube.hosts
     trace = [(2.7, "ocs", 3, True), (50.0, "ocs", 3, False)]
     jobs, sim = run(sc, "reconfigurable", [job(0, 0.0, "4x4x8", 5.0)], trace)
     assert sim.detections == 1 and sim.detection_hours == pytest.approx(0.5)
     # the job stalls from the failure to its detection (30 min for an OCS)
     assert jobs[0].lost == pytest.approx(128 * ((2.7 - 0.25 - 2.0) + 0.5 + 0.25))
     drawn = scenario(**{"failures.detection_dist": "exponential"})
-    from tpusim.jobsim import detection_delays
+    from tpusim.failures.detection import detection_delays
 
     trace = [(float(i), "host", i, True) for i in range(1, 2001)]
-    delays = detection_delays(drawn, trace, 0)
-    assert delays == detection_delays(drawn, trace, 0)  # reproducible from the seed
+    delays = detection_delays(build_model(drawn).failures, trace, drawn.seed, 0)
+    assert delays == detection_delays(build_model(drawn).failures, trace, drawn.seed, 0)  # reproducible from the seed
     mean = sum(delays) / len(delays)
     assert abs(mean - 0.1) < 3 * 0.1 / len(delays) ** 0.5  # exponential, mean 6 min: within 3 sigma
 
 
 def test_failure_before_start_is_caught_by_preflight():
     sc = scenario(**{"failures.detection_minutes": 600})
-    hosts = sc.machine.cube.hosts
+    hosts = build_model(sc).machine.cube.hosts
     trace = [(0.5, "host", 0 * hosts, True), (100.0, "host", 0 * hosts, False)]
     jobs, sim = run(sc, "reconfigurable", [job(0, 1.0, "4x4x4", 1.0)], trace)
     assert sim.pod_manager.preflight_failures == 1
@@ -165,6 +164,7 @@ class Checker:
 
     def __init__(self, sim):
         self.sim = sim
+        self.detection = max(sim.delays, default=0.0)  # the longest detection delay of the run
         self.failed_at = {}
         sim.true.component_listeners.append(self._true_change)
         step = sim.env.step
@@ -184,22 +184,23 @@ class Checker:
     def check(self):
         sim, pool, t = self.sim, self.sim.pool, self.sim.env.now
         # no chip in two running slices: holders' masks are disjoint and make up `used`
-        for cube, holders in enumerate(pool.holders):
+        for cube in range(len(pool.used)):
             union = 0
-            for j in holders.values():
+            for j in pool.holders(cube):
                 assert not union & j.alloc.mask, "two slices share a chip"
                 union |= j.alloc.mask
             assert union == pool.used[cube]
         # no job runs on a failed part after its detection delay
         for (k, unit), since in self.failed_at.items():
-            if t > since + sim.detection + 1e-9:
+            if t > since + self.detection + 1e-9:
                 for j in pool.jobs_using(k, unit):
                     # only fault-tolerant routing may run a slice over a failed link or OCS,
                     # and then only degraded and within its fault budget
-                    assert pool.ft and k != 0 and j.cubes and j.rate < 1.0, f"a job runs on {k, unit} failed at {since}"
+                    assert sim.policy.reroutes and k != 0 and j.cubes and j.rate < 1.0, \
+                        f"a job runs on {k, unit} failed at {since}"
                     detected = [f for f in sim.pod_manager._true_faults(j.alloc)
-                                if self.failed_at[f] + sim.detection < t - 1e-9]
-                    assert len(detected) <= pool.max_faults
+                                if self.failed_at[f] + self.detection < t - 1e-9]
+                    assert len(detected) <= sim.policy.routing.max_faults
         for j in sim.jobs:  # held so far includes the current run, charged when it ends
             held = j.held + (j.chips * (t - j.seg_start) if j.state == "running" else 0.0)
             assert held >= j.useful - 1e-6
@@ -232,12 +233,13 @@ def job_scenarios(draw):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(job_scenarios())
 def test_invariants_hold_on_random_scenarios(sc):
-    from tpusim.workload import generate_jobs
+    from tpusim.scheduler.workload import generate_jobs
 
-    trace = simulate(sc, 0, record_trace=True).trace
-    specs = generate_jobs(sc.workload, sc.machine.pods, sc.horizon_hours, sc.seed, 0)
+    model = build_model(sc)
+    trace = simulate(model, 0, record_trace=True).trace
+    specs = generate_jobs(model.workload, model.horizon, model.seed, 0)
     for policy in sc.policies:
-        sim = JobSimulation(sc, policy, trace, specs)
+        sim = job_simulation(model, policy, trace, specs)
         Checker(sim)
         outcome = sim.run()
         m = outcome.metrics
@@ -255,11 +257,10 @@ def test_invariants_hold_on_random_scenarios(sc):
 def test_without_failures_nothing_is_interrupted_and_goodput_is_work_over_setup_plus_work():
     sc = scenario(**{"topology.cube_grid": [4, 4, 4], "horizon_days": 5, "scheduler.preemption": False,
                      "workload.jobs_per_pod_day": 100})
-    r = simulate(sc, 0)
+    r = simulate(build_model(sc), 0)
     for policy in sc.policies:
-        o = r.jobs[policy]
-        assert o.metrics["jobs_interrupted"] == 0 and o.metrics["lost_chip_hours"] == 0
-        done = [row for row in o.rows if row[6] == "done"]
+        assert r.value(policy, "jobs_interrupted") == 0 and r.value(policy, "lost_chip_hours") == 0
+        done = [row for row in r.job_rows[policy] if row[6] == "done"]
         for row in done:  # each job started once: held = chips * (setup + work)
             chips, work, held, useful, xconn = row[3], row[5], row[13], row[14], row[16]
             setup = 12 / 60 + (3 / 60 if xconn else 0)
@@ -295,12 +296,13 @@ def test_one_cube_jobs_without_failures_form_an_mm_c_queue():
     level = 1 - 0.05 / 3  # three checks, Bonferroni
     waits, tails, little = [], [], []
     for r in results.replications:
-        rows = [row for row in r.jobs["reconfigurable"].rows if row[8] is not None]
+        rows = [row for row in r.job_rows["reconfigurable"] if row[8] is not None]
         w = [row[8] for row in rows]
         waits.append(sum(w) / len(w))
         tails.append(sum(x > tail_t for x in w) / len(w))
-        m = r.jobs["reconfigurable"].metrics
-        T = sc.horizon_hours
+        m = {name: r.value("reconfigurable", name) for name in
+             ("mean_queue_length", "jobs_arrived", "mean_time_in_queue_hours")}
+        T = sc.horizon_days * 24
         little.append(m["mean_queue_length"] - m["jobs_arrived"] / T * m["mean_time_in_queue_hours"])
     for name, values, truth in (("mean wait", waits, mean_wait), ("P(W > 0.5 h)", tails, p_tail)):
         est = estimate(values, level=level, bounds=UNBOUNDED)
@@ -308,7 +310,7 @@ def test_one_cube_jobs_without_failures_form_an_mm_c_queue():
     # Little's law L = lambda W holds on every sample path (the queue's own bookkeeping)
     assert max(abs(x) for x in little) < 1e-6
     # and the time-average queue length agrees with lambda * E[Wq] of the theory
-    lq = estimate([r.jobs["reconfigurable"].metrics["mean_queue_length"] for r in results.replications],
+    lq = estimate([r.value("reconfigurable", "mean_queue_length") for r in results.replications],
                   level=level, bounds=UNBOUNDED)
     assert lq.ci95[0] <= lam * mean_wait <= lq.ci95[1], f"Lq {lq} vs {lam * mean_wait}"
 

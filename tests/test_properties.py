@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from reference import evaluate
 from tpusim import scenario_from_dict
-from tpusim.engine import simulate
+from tpusim import build_model
+from tpusim.replication import simulate
 from tpusim.topology.placement import (
     cube_number,
     place_reconfigurable,
@@ -106,25 +107,25 @@ def small_scenarios(draw):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_scenarios())
 def test_trackers_match_a_naive_replay_of_the_trace(scenario):
-    result = simulate(scenario, 0, record_trace=True)
+    result = simulate(build_model(scenario), 0, record_trace=True)
     expected = evaluate(scenario, result.trace)
     for policy in scenario.policies:
-        got = result.slice_availability[policy]
+        got = result.values(policy, "slice_availability")
         want = expected[policy]["slice_availability"]
         assert got == pytest.approx(want, abs=1e-9), policy
         assert all(0.0 <= a <= 1.0 for a in got)
-        assert result.system_availability[policy] == pytest.approx(
+        assert result.value(policy, "system_availability") == pytest.approx(
             expected[policy]["system_availability"], abs=1e-9
         )
     # the time series splits the same indicator: its length-weighted mean is the total
     if scenario.timeseries_days:
-        width, T = scenario.timeseries_days * 24, scenario.horizon_hours
+        width, T = scenario.timeseries_days * 24, scenario.horizon_days * 24
         for policy in scenario.policies:
-            for series, total in zip(result.series[policy], result.slice_availability[policy]):
+            for series, total in zip(result.series[policy], result.values(policy, "slice_availability")):
                 lengths = [min(width, T - i * width) for i in range(len(series))]
                 assert sum(a * w for a, w in zip(series, lengths)) / T == pytest.approx(total, abs=1e-9)
     # fault-tolerant routing never makes a slice less available on the same trace
-    ft, plain = result.slice_availability["reconfigurable_ft"], result.slice_availability["reconfigurable"]
+    ft, plain = result.values("reconfigurable_ft", "slice_availability"), result.values("reconfigurable", "slice_availability")
     assert all(a >= b - 1e-12 for a, b in zip(ft, plain))
 
 
@@ -136,19 +137,19 @@ def test_every_policy_sees_the_same_trace(scenario):
     traces = []
     for policies in (["static"], ["reconfigurable"], ["reconfigurable_ft", "reconfigurable", "static"]):
         sc = scenario_from_dict({**data, "policies": policies})
-        traces.append(simulate(sc, 0, record_trace=True).trace)
+        traces.append(simulate(build_model(sc), 0, record_trace=True).trace)
     assert traces[0] == traces[1] == traces[2]
     # and a policy's numbers do not depend on which others run beside it
-    both = simulate(scenario_from_dict({**data, "policies": ["static", "reconfigurable"]}), 0)
-    alone = simulate(scenario_from_dict({**data, "policies": ["static"]}), 0)
-    assert both.slice_availability["static"] == alone.slice_availability["static"]
+    both = simulate(build_model(scenario_from_dict({**data, "policies": ["static", "reconfigurable"]})), 0)
+    alone = simulate(build_model(scenario_from_dict({**data, "policies": ["static"]})), 0)
+    assert both.values("static", "slice_availability") == alone.values("static", "slice_availability")
 
 
 @settings(max_examples=15, deadline=None)
 @given(small_scenarios())
 def test_trace_is_consistent(scenario):
     """Every repair follows a failure of the same unit; no unit fails while down."""
-    trace = simulate(scenario, 0, record_trace=True).trace
+    trace = simulate(build_model(scenario), 0, record_trace=True).trace
     down = set()
     last = 0.0
     for t, cls, unit, is_down in trace:
@@ -161,4 +162,4 @@ def test_trace_is_consistent(scenario):
         else:
             assert key in down
             down.remove(key)
-    assert last <= scenario.horizon_hours
+    assert last <= scenario.horizon_days * 24

@@ -3,7 +3,8 @@
 import json
 
 from tpusim import run_scenario, scenario_from_dict
-from tpusim.engine import simulate
+from tpusim import build_model
+from tpusim.replication import simulate
 
 BASE = {
     "name": "repro",
@@ -31,14 +32,15 @@ def test_same_seed_same_summary_serial_and_pool():
 def test_replications_are_independent_of_how_many_run():
     few = run_scenario(scenario_from_dict({**BASE, "replications": 2}))
     many = run_scenario(scenario_from_dict({**BASE, "replications": 4}))
-    assert [r.slice_availability for r in few.replications] == [r.slice_availability for r in many.replications[:2]]
+    assert [r.samples for r in few.replications] == [r.samples for r in many.replications[:2]]
 
 
 def test_different_seeds_and_replications_draw_different_traces():
     sc = scenario_from_dict(BASE)
-    t0 = simulate(sc, 0, record_trace=True).trace
-    t1 = simulate(sc, 1, record_trace=True).trace
-    t_other = simulate(scenario_from_dict({**BASE, "seed": 100}), 0, record_trace=True).trace
+    model = build_model(sc)
+    t0 = simulate(model, 0, record_trace=True).trace
+    t1 = simulate(model, 1, record_trace=True).trace
+    t_other = simulate(build_model(scenario_from_dict({**BASE, "seed": 100})), 0, record_trace=True).trace
     assert t0 != t1 and t0 != t_other
 
 

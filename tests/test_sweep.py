@@ -31,7 +31,7 @@ def test_serial_and_process_pool_give_identical_tables():
     pd.testing.assert_frame_equal(serial, pooled)
     assert len(serial.point.unique()) == 4
     # more host failures, less static availability of the 48-cube slice (same seed at every point)
-    big = serial[(serial.policy == "static") & (serial["shape"] == "12x16x16")]
+    big = serial[(serial.policy == "static") & (serial["key"] == "12x16x16")]
     by_rate = big.groupby("failures.host.daily_rate")["mean"].mean()
     assert by_rate[0.004] < by_rate[0.0008]
 
@@ -64,7 +64,8 @@ def test_cli_sweep_writes_the_table_and_rejects_bad_keys(tmp_path):
                                  "--set", "replications=2", "--set", "horizon_days=20", "--out", str(out)])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "sweep.csv")
-    assert set(table.columns) >= {"point", "failures.host.daily_rate", "policy", "metric", "shape", "mean", "ci95_low", "ci95_high"}
+    assert set(table.columns) >= {"point", "failures.host.daily_rate", "policy", "metric", "key", "mean", "ci95_low", "ci95_high",
+                                 "replications"}
     assert (out / "sweep_slice_availability.png").exists()
     bad = runner.invoke(app, ["sweep", str(SCENARIOS / "tpuv4_pod.yaml"), "--vary", "failures.host.nope=1,2"])
     assert bad.exit_code == 2 and "failures.host.nope: unknown key" in bad.output
@@ -82,16 +83,18 @@ def test_a_dask_cluster_gives_the_same_table():
 
 
 def test_target_ci_adds_replications_until_precise_enough():
-    from tpusim.sweep import run_point
-
-    base = small().model_dump(mode="json")
-    loose = run_point(base, 0, {"failures.host.daily_rate": 0.004})
-    tight = run_point(base, 0, {"failures.host.daily_rate": 0.004}, target_ci=0.01, max_replications=48)
-    n = tight["summary"]["replications"]
-    assert loose["summary"]["replications"] == 3 and 3 < n <= 48
-    widths = [(e["ci95"][1] - e["ci95"][0]) / 2 for p in tight["summary"]["policies"].values()
-              for e in p["slice_availability"]]
-    assert n == 48 or max(widths) <= 0.01
+    point = {"failures.host.daily_rate": [0.004]}
+    loose = sweep(small(), point).points[0]
+    tight = sweep(small(), point, target_ci=0.01, max_replications=48).points[0]
+    n = tight.scenario.replications
+    assert loose.scenario.replications == 3 and 3 < n <= 48
+    frame = sweep(small(), point, target_ci=0.01, max_replications=48).to_frame()
+    availability = frame[frame.metric.isin(["slice_availability", "system_availability"])]
+    assert set(availability.replications) == {n}
+    widths = (availability.ci95_high - availability.ci95_low) / 2
+    assert n == 48 or widths.max() <= 0.01
+    # the added replications extend the first three: those are the same numbers
+    assert [s for s in tight.samples if s.replication < 3] == loose.samples
 
 
 def test_results_and_sweeps_plot_for_notebooks():
@@ -102,8 +105,9 @@ def test_results_and_sweeps_plot_for_notebooks():
     assert isinstance(results.plot(), Figure)
     with pytest.raises(ValueError):
         results.plot("goodput")  # no workload
-    figures = tpusim.sweep(small(), {"failures.host.daily_rate": [0.0008, 0.004]}).plot()
-    assert len(figures) == 2 and all(isinstance(f, Figure) for f in figures)
+    swept = tpusim.sweep(small(), {"failures.host.daily_rate": [0.0008, 0.004]})
+    figures = swept.plot()  # one per metric
+    assert len(figures) == swept.to_frame().metric.nunique() and all(isinstance(f, Figure) for f in figures)
 
 
 def test_a_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):

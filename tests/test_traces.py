@@ -39,10 +39,10 @@ def test_a_single_trace_serves_every_replication(tmp_path):
         load_scenario(_scenario_file(tmp_path, path))
     path.write_text("time_hours,component,event\n1.5,host:3,fail\n10,ocs:2,fail\n20,ocs:2,repair\n30,host:3,repair\n")
     results = run_scenario(load_scenario(_scenario_file(tmp_path, path)))
-    a = [r.slice_availability for r in results.replications]
+    a = [[s.value for s in r.samples] for r in results.replications]
     assert a[0] == a[1]
     # 4x4x4 reconfigurable: down while the OCS is (10 h of 48 h)
-    assert a[0]["reconfigurable"][0] == pytest.approx(1 - 10 / 48)
+    assert results.replications[0].values("reconfigurable", "slice_availability")[0] == pytest.approx(1 - 10 / 48)
 
 
 def _scenario_file(tmp_path, trace):

@@ -5,18 +5,21 @@ compared with a statically wired one, under real failure rates? See DESIGN.md fo
 
 Python API (the CLI is a thin layer over it)::
 
-    from tpusim import load_scenario, run_scenario
-    results = run_scenario(load_scenario("scenarios/tpuv4_pod.yaml", ["replications=5"]))
+    import tpusim
+    results = tpusim.run("scenarios/tpuv4_pod.yaml", ["replications=5"])
     results.availability_frame()
+
+The code flows one way: config -> model -> simulation -> samples -> estimates -> output
+(README, "Layout").
 """
 
-__version__ = "0.1.0"
+from tpusim.version import __version__  # noqa: I001
+from tpusim.api import run, run_scenario
+from tpusim.config import build_model, load_scenario, scenario_from_dict
+from tpusim.config.schema import Scenario
+from tpusim.errors import ScenarioError
+from tpusim.results import Results
+from tpusim.sweep import sweep  # the function; the module stays importable as tpusim.sweep
 
-from tpusim.api import run, run_scenario  # noqa: E402
-from tpusim.errors import ScenarioError  # noqa: E402
-from tpusim.results import Results  # noqa: E402
-from tpusim.scenario import Scenario, load_scenario, scenario_from_dict  # noqa: E402
-from tpusim.sweep import sweep  # noqa: E402  (the function; the module stays importable as tpusim.sweep)
-
-__all__ = ["Results", "Scenario", "ScenarioError", "__version__", "load_scenario", "run", "run_scenario",
-           "scenario_from_dict", "sweep"]
+__all__ = ["Results", "Scenario", "ScenarioError", "__version__", "build_model", "load_scenario", "run",
+           "run_scenario", "scenario_from_dict", "sweep"]

@@ -1,42 +1,44 @@
 """Regression checks of a model's numbers against a committed baseline (``tpusim check``).
 
-A baseline records, for every metric of a run (slice and system availability per policy,
-component availability, job metrics when there is a workload), the mean, the standard deviation
-over replications and their number. A check reruns the scenario and compares each metric with
+A baseline records, for every checked metric of a run (slice and system availability per
+policy, component availability, job metrics when there is a workload), the mean, the standard
+deviation over replications and their number. A check compares each metric of a new run with
 Welch's two-sided t-test. With ``m`` metrics each is tested at ``alpha / m`` (Bonferroni), so an
 unchanged model fails a check with probability at most ``alpha`` - across seeds too, not only
 for the seed the baseline was made with. A metric fails when the two samples are inconsistent at
 that level; the report says which metric moved, by how much and in which direction.
+
+Checks read tidy samples (:class:`tpusim.metrics.Sample`), never a summary file.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterable
 
-from scipy import stats
-
-from tpusim.results import JOB_METRICS, Results
+from tpusim.metrics import Sample, metric
 
 
-def metric_samples(results: Results) -> dict[str, list[float]]:
-    """Per-replication values of every metric of ``results``, by dotted name."""
-    s = results.scenario
+def check_name(sample: Sample) -> str | None:
+    """The dotted name a baseline uses for a sample's metric; None if it is not checked."""
+    m = metric(sample.metric)
+    if m.group == "components":
+        return f"components.{sample.key}.availability"
+    if m.group == "jobs":
+        return f"{sample.policy}.jobs.{sample.metric}" if m.breakdown is None else None
+    return f"{sample.policy}.{sample.metric}" + (f".{sample.key}" if sample.key is not None else "")
+
+
+def metric_samples(samples: Iterable[Sample]) -> dict[str, list[float]]:
+    """Per-replication values of every checked metric, by dotted name. A job metric undefined
+    (NaN) in some replication is left out: its mean and spread are not comparable."""
     out: dict[str, list[float]] = {}
-    for policy in s.policies:
-        for i, shape in enumerate(s.slices):
-            out[f"{policy}.slice_availability.{shape}"] = [r.slice_availability[policy][i] for r in results.replications]
-        out[f"{policy}.system_availability"] = [r.system_availability[policy] for r in results.replications]
-        if results.has_jobs:
-            for name in JOB_METRICS:
-                values = [r.jobs[policy].metrics[name] for r in results.replications]
-                if all(v == v for v in values):  # defined in every replication
-                    out[f"{policy}.jobs.{name}"] = values
-    for cls in ("host", "ici_link", "ocs"):
-        values = [r.component_availability[cls] for r in results.replications]
-        if values[0] is not None:
-            out[f"components.{cls}.availability"] = values
-    return out
+    for s in samples:
+        name = check_name(s)
+        if name is not None:
+            out.setdefault(name, []).append(s.value)
+    return {name: values for name, values in out.items() if all(v == v for v in values)}
 
 
 def _moments(values: list[float]) -> dict:
@@ -46,11 +48,11 @@ def _moments(values: list[float]) -> dict:
     return {"mean": mean, "sd": sd, "n": n}
 
 
-def make_baseline(results: Results) -> dict:
+def make_baseline(name: str, seed: int, samples: Iterable[Sample]) -> dict:
     return {
-        "scenario": results.scenario.name,
-        "seed": results.scenario.seed,
-        "metrics": {name: _moments(v) for name, v in metric_samples(results).items()},
+        "scenario": name,
+        "seed": seed,
+        "metrics": {metric_name: _moments(v) for metric_name, v in metric_samples(samples).items()},
     }
 
 
@@ -81,6 +83,8 @@ class CheckReport:
 
 def welch_p(a: dict, b: dict) -> float:
     """Two-sided p-value of Welch's t-test between two (mean, sd, n) summaries."""
+    from scipy import stats
+
     if a["n"] < 2 or b["n"] < 2:
         raise ValueError("a check needs at least two replications on both sides")
     va, vb = a["sd"] ** 2 / a["n"], b["sd"] ** 2 / b["n"]
@@ -92,8 +96,8 @@ def welch_p(a: dict, b: dict) -> float:
     return float(2.0 * stats.t.sf(abs(t), df))
 
 
-def compare(baseline: dict, results: Results, alpha: float = 0.01) -> CheckReport:
-    new = {name: _moments(v) for name, v in metric_samples(results).items()}
+def compare(baseline: dict, samples: Iterable[Sample], alpha: float = 0.01) -> CheckReport:
+    new = {name: _moments(v) for name, v in metric_samples(samples).items()}
     old = baseline["metrics"]
     common = [n for n in old if n in new]
     missing = sorted(set(old) ^ set(new))

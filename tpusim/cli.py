@@ -1,7 +1,8 @@
-"""The ``tpusim`` command line: a thin layer over :mod:`tpusim.api`.
+"""The ``tpusim`` command line: a thin layer over :mod:`tpusim.api` and :mod:`tpusim.output`.
 
 Exit status: 0 on success, 1 on a failed run or check, 2 on bad input (with one line per
-problem naming the file and key path, never a traceback).
+problem naming the file and key path, never a traceback). The CLI writes PNG files, so it
+selects matplotlib's file backend for itself; the library never does.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import typer
 import yaml
 from rich.console import Console
 
+from tpusim.config.load import load_scenario, yaml_value
+from tpusim.config.schema import Scenario
 from tpusim.errors import ScenarioError
-from tpusim.scenario import Scenario, load_scenario
 
 app = typer.Typer(
     add_completion=False,
@@ -29,6 +31,26 @@ SCENARIO_ARG = typer.Argument(help="Scenario YAML file.", show_default=False)
 SET_OPT = typer.Option(
     "--set", help="Override a dotted scenario key; the value is parsed as YAML. Repeatable."
 )
+
+
+def _file_backend() -> None:
+    """The CLI only writes files: use matplotlib's non-interactive backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def _progress(label: str, total: int | None):
+    """A rich progress bar on a terminal (stderr), else nothing: (bar or None, callback or None)."""
+    if not err_console.is_terminal:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(label, BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err_console,
+                   transient=True)
+    task = bar.add_task(label, total=total)
+    bar.start()
+    return bar, lambda done, of: bar.update(task, completed=done, total=of)
 
 
 def _load(path: str, overrides: list[str] | None) -> Scenario:
@@ -48,12 +70,15 @@ def run(
     replications: Annotated[Optional[int], typer.Option(min=1, help="Replications (overrides the scenario).")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
     workers: Annotated[int, typer.Option(min=1, help="Local worker processes for replications.")] = 1,
+    scheduler_address: Annotated[Optional[str], typer.Option(help="Run the replications on a Dask cluster (tcp://HOST:PORT).")] = None,
     plot: Annotated[bool, typer.Option(help="Write the plots (PNG).")] = True,
     write_trace: Annotated[bool, typer.Option(help="Write every replication's failure trace to failure_trace.csv (replay it with failures.trace).")] = False,
 ) -> None:
     """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot."""
     from tpusim.api import run_scenario
-    from tpusim.report import render_table, write_json, write_outputs
+    from tpusim.output.artifacts import write_outputs
+    from tpusim.output.files import write_json
+    from tpusim.output.tables import render_table
 
     overrides = list(set_ or [])
     if seed is not None:
@@ -62,18 +87,11 @@ def run(
         overrides.append(f"replications={replications}")
     sc = _load(scenario, overrides)
     out = out or Path("out") / sc.name
-
-    progress_cb, progress = None, None
-    if err_console.is_terminal and sc.replications > 1:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        progress = Progress("replications", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=err_console, transient=True)
-        task = progress.add_task("run", total=sc.replications)
-        progress.start()
-        progress_cb = lambda done, total: progress.update(task, completed=done)  # noqa: E731
+    _file_backend()
+    progress, callback = _progress("replications", sc.replications) if sc.replications > 1 else (None, None)
     try:
-        results = run_scenario(sc, workers=workers, progress=progress_cb, record_traces=write_trace)
+        results = run_scenario(sc, workers=workers, scheduler_address=scheduler_address, progress=callback,
+                               record_traces=write_trace)
     except Exception as exc:  # nothing was measured: still leave a summary saying why
         payload = {"scenario": sc.resolved(), "seed": sc.seed, "error": f"{type(exc).__name__}: {exc}"}
         write_json(out / "summary.json", payload)
@@ -107,10 +125,11 @@ def analytic(
     scenario: Annotated[str, SCENARIO_ARG],
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
 ) -> None:
-    """Closed-form slice availability: reconfigurable (binomial, exact) and one fixed static box."""
-    from tpusim.report import render_closed_forms
+    """Closed-form slice availability of each policy that has one (exact, or a bound)."""
+    from tpusim.config.build import build_model
+    from tpusim.output.tables import render_closed_forms
 
-    render_closed_forms(_load(scenario, set_), out_console)
+    render_closed_forms(build_model(_load(scenario, set_)), out_console)
 
 
 @app.command()
@@ -118,7 +137,7 @@ def sweep(
     scenario: Annotated[str, SCENARIO_ARG],
     vary: Annotated[list[str], typer.Option(help="KEY=V1,V2,...: a dotted key and its values (YAML). Repeatable: the grid is every combination.")],
     out: Annotated[Optional[Path], typer.Option(help="Output directory [default: out/<scenario name>-sweep].")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Local worker processes (one grid point each).")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Local worker processes (one replication of one point each).")] = 1,
     resume: Annotated[bool, typer.Option(help="Keep the points already written in OUT and run the rest.")] = False,
     scheduler_address: Annotated[Optional[str], typer.Option(help="Run the points on a Dask cluster (tcp://HOST:PORT).")] = None,
     target_ci: Annotated[Optional[float], typer.Option(min=0.0, help="Add replications to a point until every availability CI half-width is at most this.")] = None,
@@ -127,7 +146,8 @@ def sweep(
     plot: Annotated[bool, typer.Option(help="Write a plot per metric against the first varied key.")] = True,
 ) -> None:
     """Run SCENARIO at every combination of the varied keys; write sweep.csv and plots."""
-    from tpusim.report import plot_sweep, write_atomic
+    from tpusim.output.files import write_atomic
+    from tpusim.output.plots import plot_sweep
     from tpusim.sweep import parse_vary
     from tpusim.sweep import sweep as run_sweep
 
@@ -141,17 +161,11 @@ def sweep(
             err_console.print(f"[red]error:[/red] --vary: {exc}")
             raise typer.Exit(2) from None
         for v in values:  # every value must make a valid scenario
-            _load(scenario, list(set_ or []) + [f"{key}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"])
+            _load(scenario, list(set_ or []) + [f"{key}={yaml_value(v)}"])
         grid[key] = values
     out = out or Path("out") / f"{sc.name}-sweep"
-    progress, callback = None, None
-    if err_console.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        progress = Progress("points", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err_console)
-        task = progress.add_task("sweep", total=None)
-        progress.start()
-        callback = lambda done, total: progress.update(task, completed=done, total=total)  # noqa: E731
+    _file_backend()
+    progress, callback = _progress("points", None)
     try:
         results = run_sweep(sc, grid, workers=workers, out=out, resume=resume, progress=callback,
                             scheduler_address=scheduler_address, target_ci=target_ci,
@@ -166,10 +180,14 @@ def sweep(
     written = [out / "sweep.csv"]
     write_atomic(written[0], frame.to_csv(index=False).encode())
     try:
+        import io
+
         import pyarrow  # noqa: F401
 
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
         written.append(out / "sweep.parquet")
-        frame.to_parquet(written[-1], index=False)
+        write_atomic(written[-1], buffer.getvalue())
     except ImportError:
         pass
     if plot:
@@ -190,11 +208,10 @@ def check(
     """Run SCENARIO and compare every metric with a baseline (exit 1 if one moved)."""
     import json
 
-    from rich.table import Table
-
     from tpusim.api import run_scenario
     from tpusim.check import compare, make_baseline
-    from tpusim.report import write_json
+    from tpusim.output.files import write_json
+    from tpusim.output.tables import render_check
 
     overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
     sc = _load(scenario, overrides)
@@ -203,26 +220,19 @@ def check(
         raise typer.Exit(2)
     results = run_scenario(sc)
     if update_baseline:
-        write_json(baseline, make_baseline(results))
-        out_console.print(f"wrote baseline {baseline} ({len(make_baseline(results)['metrics'])} metrics)")
+        made = make_baseline(sc.name, sc.seed, results.samples)
+        write_json(baseline, made)
+        out_console.print(f"wrote baseline {baseline} ({len(made['metrics'])} metrics)")
         return
     try:
         base = json.loads(baseline.read_text())
     except FileNotFoundError:
         err_console.print(f"[red]error:[/red] {baseline}: no such baseline (make one with --update-baseline)")
         raise typer.Exit(2) from None
-    report = compare(base, results, alpha)
+    report = compare(base, results.samples, alpha)
     moved = [c for c in report.checks if c.failed]
-    table = Table(title=f"{sc.name}: {len(report.checks)} metrics against {baseline}, family-wise "
-                        f"alpha {alpha:g} (each at {report.per_metric_alpha:.2g}, Welch t-test)",
-                  title_justify="left")
-    table.add_column("metric", overflow="fold")
-    for col in ("baseline", "now", "change", "p-value", ""):
-        table.add_column(col, justify="right")
-    for c in sorted(report.checks, key=lambda c: c.p_value)[: max(8, len(moved))]:
-        table.add_row(c.name, f"{c.old['mean']:.6g}", f"{c.new['mean']:.6g}", f"{c.change:+.3g}",
-                      f"{c.p_value:.2g}", "[red]MOVED[/red]" if c.failed else "ok")
-    out_console.print(table)
+    render_check(report, f"{sc.name}: {len(report.checks)} metrics against {baseline}, family-wise "
+                         f"alpha {alpha:g} (each at {report.per_metric_alpha:.2g}, Welch t-test)", out_console)
     for name in report.missing:
         out_console.print(f"[red]metric only on one side:[/red] {name}")
     if report.failed:

@@ -1,214 +1,182 @@
-"""Results of a scenario run: per-replication measurements and their summaries.
+"""Results of a run: the scenario and its model, every replication's samples, and estimates.
 
-:class:`Results` is what :func:`tpusim.run_scenario` returns. It keeps every replication's
-numbers and derives from them, on demand, the DESIGN §5 ``summary.json`` mapping, tidy pandas
-frames for notebooks, and confidence intervals (:mod:`tpusim.stats`).
+:class:`Results` is what :func:`tpusim.run` returns. Estimates are computed once from the tidy
+samples (:class:`~tpusim.metrics.Estimates`) and read by everything: summary.json, the terminal
+tables, the plots, ``check`` and sweep rows. For notebooks it offers tidy frames
+(:meth:`Results.to_frame` covers every metric) and figures (:meth:`Results.plot`).
+
+Layer: above execution and the output package, which it calls for ``summary()`` and ``plot()``;
+output functions receive a results object and never import this module at run time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
-from tpusim import __version__
-from tpusim.analytic import class_availability
-from tpusim.engine import ReplicationResult
-from tpusim.scenario import Scenario, static_grid_fits
-from tpusim.jobsim import JobOutcome
-from tpusim.stats import FRACTION, NON_NEGATIVE, Estimate, estimate
-from tpusim.topology.machine import COMPONENT_CLASSES
-
-#: Job metrics reported per policy (DESIGN §4), and whether each is a fraction in [0, 1].
-JOB_METRICS = {
-    "goodput": True, "jobs_interrupted": True, "lost_chip_hours": False,
-    "queue_wait_p50_hours": False, "queue_wait_p95_hours": False, "queue_wait_mean_hours": False,
-    "preemptions": False, "migrations": False, "xconnects_per_day": False, "xconnects_per_job": False,
-    "utilization": True, "preflight_failures": False, "spare_swaps": False, "jobs_arrived": False,
-    "jobs_completed": False, "jobs_rejected": False, "jobs_waiting_at_end": False,
-    "mean_queue_length": False, "mean_time_in_queue_hours": False,
-    "ft_reroutes": False, "degraded_fraction": True, "slowdown_chip_hours": False,
-    "detections": False, "mean_detection_minutes": False,
-}
-
-
-def _estimate(values: list[float], bounded: bool) -> Estimate | None:
-    """Estimate over the replications where the metric is defined (not NaN)."""
-    values = [v for v in values if v == v]
-    return estimate(values, bounds=FRACTION if bounded else NON_NEGATIVE) if values else None
+from tpusim.config.schema import Scenario
+from tpusim.metrics import SAMPLE_COLUMNS, Estimates, Sample
+from tpusim.model import Model
+from tpusim.replication import ReplicationResult
+from tpusim.scheduler.outcome import JobOutcome
+from tpusim.stats import Estimate
 
 
 @dataclass
 class Results:
+    """Every replication of one scenario, and the estimates computed from them.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The validated scenario (what summary.json records as ``scenario``).
+    model : Model
+        The built, hours-only model that was simulated.
+    replications : list of ReplicationResult
+        In replication order; each holds its tidy samples and its event counts.
+    wall_seconds : float
+        Wall-clock time of the run.
+    error : str or None
+        Set when a run stopped part-way; the replications done are kept.
+    """
+
     scenario: Scenario
+    model: Model
     replications: list[ReplicationResult]
     wall_seconds: float
-    error: str | None = None  # set when a run failed part-way; the replications done are kept
+    error: str | None = None
 
-    # -- estimates -------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return (f"Results({self.scenario.name!r}: {len(self.replications)} replications x "
+                f"{self.scenario.horizon_days:g} days, policies {list(self.model.policy_names)}"
+                f"{', error: ' + self.error if self.error else ''})")
+
+    # -- samples and estimates -------------------------------------------------------------
+    @property
+    def samples(self) -> list[Sample]:
+        return [s for r in self.replications for s in r.samples]
+
+    @cached_property
+    def estimates(self) -> Estimates:
+        return Estimates(self.samples)
+
+    def estimate(self, policy: str | None, metric: str, key: str | None = None) -> Estimate | None:
+        """The estimate of one metric (see :mod:`tpusim.metrics` for the names)."""
+        return self.estimates.get(policy, metric, key)
+
     def slice_availability(self, policy: str) -> list[tuple[str, int, int, Estimate]]:
         """(shape, cubes, chips, estimate) per slice shape, in scenario order."""
-        cube_shape = self.scenario.topology.cube_shape
-        return [
-            (shape.label, shape.cubes(cube_shape), shape.chips,
-             estimate([r.slice_availability[policy][i] for r in self.replications]))
-            for i, shape in enumerate(self.scenario.shapes)
-        ]
+        cube_shape = self.model.machine.cube.shape
+        out = []
+        for shape in self.model.shapes:
+            est = self.estimates.get(policy, "slice_availability", shape.label)
+            assert est is not None
+            out.append((shape.label, shape.cubes(cube_shape), shape.chips, est))
+        return out
 
     def system_availability(self, policy: str) -> Estimate:
-        return estimate([r.system_availability[policy] for r in self.replications])
+        est = self.estimates.get(policy, "system_availability")
+        assert est is not None
+        return est
 
     def component_availability(self, component_class: str) -> Estimate | None:
-        values = [r.component_availability[component_class] for r in self.replications]
-        return None if values[0] is None else estimate(values)  # None: class has no units
-
-    # -- time series ---------------------------------------------------------------------------
-    def availability_series_frame(self) -> pd.DataFrame | None:
-        """Slice availability per time bucket: policy, shape, bucket start (days), mean, CI."""
-        s = self.scenario
-        if not self.replications or self.replications[0].series is None:
-            return None
-        rows = []
-        for policy in s.policies:
-            for i, shape in enumerate(s.slices):
-                buckets = len(self.replications[0].series[policy][i])
-                for b in range(buckets):
-                    est = estimate([r.series[policy][i][b] for r in self.replications])
-                    lo, hi = est.ci95 if est.ci95 else (None, None)
-                    rows.append({"policy": policy, "shape": shape, "start_days": b * s.timeseries_days,
-                                 "mean": est.mean, "ci95_low": lo, "ci95_high": hi})
-        return pd.DataFrame(rows)
-
-    # -- jobs ----------------------------------------------------------------------------------
-    @property
-    def has_jobs(self) -> bool:
-        return bool(self.replications) and self.replications[0].jobs is not None
-
-    def _outcomes(self, policy: str) -> list[JobOutcome]:
-        return [r.jobs[policy] for r in self.replications]
+        """None when the class has no units."""
+        return self.estimates.get(None, "component_availability", component_class)
 
     def job_metric(self, policy: str, name: str) -> Estimate | None:
-        return _estimate([o.metrics[name] for o in self._outcomes(policy)], JOB_METRICS[name])
+        return self.estimates.get(policy, name)
 
     def queue_wait_by_chips(self, policy: str) -> list[tuple[int, Estimate, Estimate]]:
         """(chips, p50, p95) of the wait before a job first starts, per slice size."""
-        sizes = sorted({c for o in self._outcomes(policy) for c in o.by_chips})
         out = []
-        for chips in sizes:
-            got = [o.by_chips[chips] for o in self._outcomes(policy) if chips in o.by_chips]
-            out.append((chips, estimate([g[0] for g in got], bounds=NON_NEGATIVE),
-                        estimate([g[1] for g in got], bounds=NON_NEGATIVE)))
+        for key in self.estimates.keys(policy, "queue_wait_p50_by_chips_hours"):
+            p50 = self.estimates.get(policy, "queue_wait_p50_by_chips_hours", key)
+            p95 = self.estimates.get(policy, "queue_wait_p95_by_chips_hours", key)
+            assert p50 is not None and p95 is not None
+            out.append((int(key), p50, p95))
         return out
 
-    def _jobs_summary(self, policy: str) -> dict:
-        def dump(est: Estimate | None) -> dict:
-            return est.as_dict() if est else {"mean": None, "ci95": None}
-
-        out = {name: dump(self.job_metric(policy, name)) for name in JOB_METRICS
-               if not name.startswith("queue_wait_p")}
-        out["queue_wait_hours"] = {
-            "p50": dump(self.job_metric(policy, "queue_wait_p50_hours")),
-            "p95": dump(self.job_metric(policy, "queue_wait_p95_hours")),
-            "by_slice": [{"chips": c, "p50": dump(p50), "p95": dump(p95)}
-                         for c, p50, p95 in self.queue_wait_by_chips(policy)],
-        }
-        return out
-
-    def trace_csv(self) -> str | None:
-        """The failure traces of the run as CSV, if they were recorded."""
-        from tpusim.failures.trace import trace_csv
-
-        if not self.replications or self.replications[0].trace is None:
-            return None
-        return trace_csv({r.replication: r.trace for r in self.replications})
-
-    def jobs_frame(self) -> pd.DataFrame:
-        """One row per job, replication and policy (what ``jobs.csv`` holds)."""
-        rows = [(r.replication, policy) + row
-                for r in self.replications for policy in self.scenario.policies
-                for row in r.jobs[policy].rows]
-        return pd.DataFrame(rows, columns=("replication", "policy") + JobOutcome.COLUMNS)
+    @property
+    def has_jobs(self) -> bool:
+        return bool(self.replications) and self.replications[0].job_rows is not None
 
     @property
     def events(self) -> int:
         return sum(r.events for r in self.replications)
 
-    def static_unplaceable(self) -> list[str]:
-        """Shapes that no box of the static cube grid can hold, whatever the health state."""
-        return [s.label for s in self.scenario.shapes if not static_grid_fits(self.scenario, s)]
-
-    # -- summary.json ----------------------------------------------------------------------
-    def summary(self) -> dict:
-        s = self.scenario
-        policies = {}
-        for policy in s.policies:
-            policies[policy] = {
-                "slice_availability": [
-                    {"shape": shape, "cubes": cubes, "chips": chips, **est.as_dict()}
-                    for shape, cubes, chips, est in self.slice_availability(policy)
-                ],
-                "system_availability": self.system_availability(policy).as_dict(),
-                "jobs": self._jobs_summary(policy) if self.has_jobs else None,
-            }
-        components = {}
-        for cls in COMPONENT_CLASSES:
-            est = self.component_availability(cls)
-            components[cls] = {
-                **(est.as_dict() if est else {"mean": None, "ci95": None}),
-                # no closed form for a replayed trace, nor (exactly) for a rate schedule
-                "closed_form": class_availability(s, cls)
-                if s.failures.trace is None and getattr(s.failures, cls).schedule is None else None,
-                "failures": sum(r.failures[cls] for r in self.replications),
-                "repairs": sum(r.repairs[cls] for r in self.replications),
-            }
-        out = {
-            "tpusim_version": __version__,
-            "scenario": s.resolved(),
-            "seed": s.seed,
-            "replications": len(self.replications),
-            "horizon_days": s.horizon_days,
-            "wall_seconds": self.wall_seconds,
-            "events": self.events,
-            "policies": policies,
-            "components": components,
-        }
-        if s.notes:
-            out["notes"] = s.notes
-        if self.error is not None:
-            out["error"] = self.error
-        return out
+    def never_placeable(self, policy: str) -> list[str]:
+        """Shapes the policy can never place, whatever the health state (e.g. longer than the grid)."""
+        p = self.model.policy(policy)
+        cube_shape = self.model.machine.cube.shape
+        return [s.label for s in self.model.shapes if not p.grid_fits(s.cube_dims(cube_shape))]
 
     # -- frames ----------------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """Every sample, tidy: replication, policy, metric, key, value (one row per number)."""
+        return pd.DataFrame(self.samples, columns=list(SAMPLE_COLUMNS))
+
     def availability_frame(self) -> pd.DataFrame:
         """One row per policy and slice shape: mean availability and its 95 % CI."""
         rows = []
-        for policy in self.scenario.policies:
+        for policy in self.model.policy_names:
             for shape, cubes, chips, est in self.slice_availability(policy):
                 lo, hi = est.ci95 if est.ci95 else (None, None)
                 rows.append({"policy": policy, "shape": shape, "cubes": cubes, "chips": chips,
-                             "mean": est.mean, "ci95_low": lo, "ci95_high": hi,
-                             "replications": est.n})
+                             "mean": est.mean, "ci95_low": lo, "ci95_high": hi, "replications": est.n})
         return pd.DataFrame(rows)
+
+    def availability_series_frame(self) -> pd.DataFrame | None:
+        """Slice availability per time bucket: policy, shape, bucket start (days), mean, CI."""
+        from tpusim.stats import estimate
+
+        s = self.scenario
+        if not self.replications or self.replications[0].series is None:
+            return None
+        rows = []
+        for policy in self.model.policy_names:
+            for i, shape in enumerate(s.slices):
+                buckets = len(self.replications[0].series[policy][i])
+                for b in range(buckets):
+                    est = estimate([r.series[policy][i][b] for r in self.replications])  # type: ignore[index]
+                    lo, hi = est.ci95 if est.ci95 else (None, None)
+                    rows.append({"policy": policy, "shape": shape, "start_days": b * s.timeseries_days,  # type: ignore[operator]
+                                 "mean": est.mean, "ci95_low": lo, "ci95_high": hi})
+        return pd.DataFrame(rows)
+
+    def jobs_frame(self) -> pd.DataFrame:
+        """One row per job, replication and policy (what ``jobs.csv`` holds)."""
+        rows = [(r.replication, policy) + row
+                for r in self.replications for policy in self.model.policy_names
+                for row in r.job_rows[policy]]  # type: ignore[index]
+        return pd.DataFrame(rows, columns=("replication", "policy") + JobOutcome.COLUMNS)
+
+    # -- outputs ---------------------------------------------------------------------------
+    def summary(self) -> dict:
+        """The DESIGN §5 summary.json mapping."""
+        from tpusim.output.summary import build_summary
+
+        return build_summary(self)
+
+    def trace_csv(self) -> str | None:
+        """The failure traces of the run as CSV, if they were recorded."""
+        from tpusim.failures.trace import format_trace
+
+        if not self.replications or self.replications[0].trace is None:
+            return None
+        return format_trace({r.replication: r.trace for r in self.replications})  # type: ignore[misc]
 
     def plot(self, kind: str = "availability"):
         """A matplotlib figure: ``availability`` (against slice size), ``queue_wait`` or
         ``goodput`` (with a workload), ``timeseries`` (with ``timeseries_days``)."""
-        from tpusim import report
+        from tpusim.output import plots
 
         if kind == "availability":
-            return report.plot_availability(self)
+            return plots.plot_availability(self)
         if kind in ("queue_wait", "goodput") and self.has_jobs:
-            return report.plot_queue_wait(self) if kind == "queue_wait" else report.plot_goodput(self)
-        if kind == "timeseries" and self.availability_series_frame() is not None:
-            return report.plot_series(self, self.availability_series_frame())
+            return plots.plot_queue_wait(self) if kind == "queue_wait" else plots.plot_goodput(self)
+        series = self.availability_series_frame()
+        if kind == "timeseries" and series is not None:
+            return plots.plot_series(self, series)
         raise ValueError(f"no {kind!r} plot for these results")
-
-    def to_frame(self) -> pd.DataFrame:
-        """Tidy per-replication frame: replication, policy, metric, shape, value."""
-        rows = []
-        for r in self.replications:
-            for policy in self.scenario.policies:
-                for shape, value in zip(self.scenario.slices, r.slice_availability[policy]):
-                    rows.append((r.replication, policy, "slice_availability", shape, value))
-                rows.append((r.replication, policy, "system_availability", None, r.system_availability[policy]))
-        return pd.DataFrame(rows, columns=["replication", "policy", "metric", "shape", "value"])

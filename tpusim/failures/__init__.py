@@ -1,9 +1,16 @@
 """Failures and repair: per-class superposed Poisson failure processes, repair distributions,
-and the health state they drive (DESIGN §2)."""
+detection delays, failure traces, and the health state they drive (DESIGN §2).
+
+Layer: above :mod:`tpusim.topology`; below policies, the control plane and everything else.
+Nothing here reads a file or knows a policy.
+"""
 
 from tpusim.failures.distributions import RepairDistribution
 from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
 from tpusim.failures.injector import FailureInjector
-from tpusim.failures.trace import TraceRecorder, TraceReplayer, read_trace_csv, trace_csv
+from tpusim.failures.params import ClassFailures, FailureParams
+from tpusim.failures.schedule import Schedule
+from tpusim.failures.trace import TraceRecorder, TraceReplayer, format_trace, parse_trace
 
-__all__ = ["HOST", "ICI_LINK", "OCS", "FailureInjector", "HealthState", "RepairDistribution", "TraceRecorder", "TraceReplayer", "read_trace_csv", "trace_csv"]
+__all__ = ["HOST", "ICI_LINK", "OCS", "ClassFailures", "FailureInjector", "FailureParams", "HealthState",
+           "RepairDistribution", "Schedule", "TraceRecorder", "TraceReplayer", "format_trace", "parse_trace"]

@@ -48,7 +48,3 @@ class RepairDistribution:
         if self.dist == "fixed":
             return gen.random(n) * self.mean
         raise ValueError(f"unknown repair distribution {self.dist!r}")
-
-    @classmethod
-    def from_config(cls, repair) -> "RepairDistribution":
-        return cls(repair.dist, float(repair.mean_hours), float(repair.shape))

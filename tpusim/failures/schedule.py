@@ -1,50 +1,54 @@
-"""Time-varying failure rates: a class's daily rate read from a schedule, one value per period.
+"""Time-varying failure rates: a class's rate read from a schedule, one value per period.
 
 The schedule repeats after its last period. The failure process stays a thinned Poisson
 process (see :mod:`tpusim.failures.injector`): candidates arrive at the schedule's highest
 rate and one at time ``t`` is accepted with probability ``rate(t) / max rate`` (and only if it
 picks a unit that is up), which gives every up unit exactly the hazard ``rate(t)``.
+
+:func:`parse_schedule` turns the text of a schedule CSV into daily rates; reading the file is
+the config layer's job, so this module never touches one.
 """
 
 from __future__ import annotations
 
 import csv
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass
 
 
-def read_schedule(schedule) -> list[float]:
-    """Daily rates (fractions of the population per day), one per period."""
-    if schedule.csv is None:
-        text = resources.files("tpusim").joinpath("data/weekly_failure_rates.csv").read_text()
-        where = "the shipped TPU v4 weekly rates"
-    else:
-        text = Path(schedule.csv).read_text()
-        where = schedule.csv
+def parse_schedule(text: str, column: str, factor: float, where: str) -> list[float]:
+    """Daily rates (fractions of the population per day), one per period: the values of
+    ``column`` times ``factor`` (``scale / 100`` for percent). ``where`` names the source in
+    errors (``ValueError`` naming the column or the line)."""
     rows = list(csv.DictReader(line for line in text.splitlines() if line.strip() and not line.startswith("#")))
-    if not rows or schedule.column not in rows[0]:
+    if not rows or column not in rows[0]:
         have = ", ".join(rows[0]) if rows else "none"
-        raise ValueError(f"{where} has no column {schedule.column!r} (columns: {have})")
-    factor = schedule.scale / (100.0 if schedule.unit == "percent" else 1.0)
+        raise ValueError(f"{where} has no column {column!r} (columns: {have})")
     rates = []
     for line, row in enumerate(rows, start=2):
-        value = float(row[schedule.column])
+        value = float(row[column])
         if value < 0:
             raise ValueError(f"{where} line {line}: a rate must be >= 0, got {value}")
         rates.append(value * factor)
     return rates
 
 
+@dataclass(frozen=True)
 class Schedule:
-    """``rate(t)``: per unit-hour hazard at time ``t`` (hours)."""
+    """``rate(t)``: per unit-hour hazard at time ``t`` (hours); one value per period, repeating."""
 
-    def __init__(self, daily_rates: list[float], period_hours: float):
-        self.hourly = [r / 24.0 for r in daily_rates]
-        self.period = period_hours
-        self.peak = max(self.hourly)
+    hourly: tuple[float, ...]
+    period: float  # hours
+
+    @classmethod
+    def from_daily(cls, daily_rates: list[float], period_hours: float) -> "Schedule":
+        return cls(tuple(r / 24.0 for r in daily_rates), period_hours)
+
+    @property
+    def peak(self) -> float:
+        return max(self.hourly)
 
     def rate(self, t: float) -> float:
         return self.hourly[int(t // self.period) % len(self.hourly)]
 
-    def mean_daily(self) -> float:
-        return 24.0 * sum(self.hourly) / len(self.hourly)
+    def mean_hourly(self) -> float:
+        return sum(self.hourly) / len(self.hourly)

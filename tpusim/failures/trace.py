@@ -1,23 +1,24 @@
-"""Failure traces: recorded from a run, written as CSV, replayed into a run.
+"""Failure traces: recorded from a run, formatted as CSV, parsed and replayed into a run.
 
 A trace is the list of component transitions ``(time_hours, class, unit, down)``. A
 :class:`TraceRecorder` subscribes to a :class:`~tpusim.failures.health.HealthState` and records
-every transition (the faults present at t = 0 included). On disk a trace is a CSV with columns
+every transition (the faults present at t = 0 included). As CSV a trace has the columns
 ``replication,time_hours,component,event`` where ``component`` is ``<class>:<unit>`` (e.g.
 ``host:17``) and ``event`` is ``fail`` or ``repair``; times are written with full precision, so
 a replayed trace reproduces the run that wrote it bit for bit. A trace from a real fleet can be
 fed in the same way (the ``replication`` column may be left out: the trace then serves every
 replication).
 
-:class:`TraceReplayer` drives a health state from a trace in SimPy, in place of the failure
-injector.
+This module owns the format both ways (:func:`format_trace`, :func:`parse_trace`) but never
+opens a file: the config layer reads, the output layer writes. :class:`TraceReplayer` drives a
+health state from a trace in SimPy, in place of the failure injector.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from functools import lru_cache
+from typing import Iterable
 
 import simpy
 
@@ -36,7 +37,7 @@ class TraceRecorder:
         self.events.append((t, COMPONENT_CLASSES[k], unit, down))
 
 
-def trace_csv(traces: dict[int, Trace]) -> str:
+def format_trace(traces: dict[int, Trace]) -> str:
     """CSV text of the traces of several replications."""
     out = io.StringIO()
     out.write("replication,time_hours,component,event\n")
@@ -46,17 +47,7 @@ def trace_csv(traces: dict[int, Trace]) -> str:
     return out.getvalue()
 
 
-def read_trace_csv(path: str, machine: MachineLayout) -> dict[int | None, Trace]:
-    """Traces per replication, parsed once per process for a given file version (validation
-    and every replication share it; the traces are only read, never changed)."""
-    import os
-
-    stat = os.stat(path)
-    return _read_trace_csv(str(path), stat.st_mtime_ns, stat.st_size, machine)
-
-
-@lru_cache(maxsize=8)
-def _read_trace_csv(path: str, _mtime: int, _size: int, machine: MachineLayout) -> dict[int | None, Trace]:
+def parse_trace(lines: Iterable[str], machine: MachineLayout) -> dict[int | None, tuple]:
     """Traces per replication (key None: no replication column, one trace for all).
 
     Raises ``ValueError`` naming the line of the first bad row: unknown component class, unit
@@ -66,50 +57,41 @@ def _read_trace_csv(path: str, _mtime: int, _size: int, machine: MachineLayout) 
     traces: dict[int | None, Trace] = {}
     down: dict[int | None, set] = {}
     last: dict[int | None, float] = {}
-    with open(path, newline="") as fh:
-        rows = csv.DictReader(line for line in fh if line.strip() and not line.startswith("#"))
-        missing = {"time_hours", "component", "event"} - set(rows.fieldnames or ())
-        if missing:
-            raise ValueError(f"missing columns {sorted(missing)}")
-        for line, row in enumerate(rows, start=2):
-            try:
-                rep = int(row["replication"]) if row.get("replication") not in (None, "") else None
-                t = float(row["time_hours"])
-                cls, _, unit_text = row["component"].partition(":")
-                unit = int(unit_text)
-            except ValueError as exc:
-                raise ValueError(f"line {line}: {exc}") from None
-            if cls not in COMPONENT_CLASSES:
-                raise ValueError(f"line {line}: unknown component class {cls!r}")
-            if not 0 <= unit < machine.population(cls):
-                raise ValueError(f"line {line}: {cls} unit {unit} is outside 0..{machine.population(cls) - 1}")
-            if row["event"] not in ("fail", "repair"):
-                raise ValueError(f"line {line}: event must be fail or repair, got {row['event']!r}")
-            is_down = row["event"] == "fail"
-            if t < last.get(rep, 0.0):
-                raise ValueError(f"line {line}: time goes backwards ({t} after {last[rep]})")
-            state = down.setdefault(rep, set())
-            if is_down == ((cls, unit) in state):
-                raise ValueError(f"line {line}: {row['event']} of {cls}:{unit}, which is already "
-                                 f"{'down' if is_down else 'up'}")
-            (state.add if is_down else state.discard)((cls, unit))
-            last[rep] = t
-            traces.setdefault(rep, []).append((t, cls, unit, is_down))
-    return traces
-
-
-def trace_for(traces: dict[int | None, Trace], replication: int) -> Trace:
-    if None in traces:
-        return traces[None]
-    if replication not in traces:
-        raise ValueError(f"the trace has no replication {replication} (it has {sorted(traces)})")
-    return traces[replication]
+    rows = csv.DictReader(line for line in lines if line.strip() and not line.startswith("#"))
+    missing = {"time_hours", "component", "event"} - set(rows.fieldnames or ())
+    if missing:
+        raise ValueError(f"missing columns {sorted(missing)}")
+    for line, row in enumerate(rows, start=2):
+        try:
+            rep = int(row["replication"]) if row.get("replication") not in (None, "") else None
+            t = float(row["time_hours"])
+            cls, _, unit_text = row["component"].partition(":")
+            unit = int(unit_text)
+        except ValueError as exc:
+            raise ValueError(f"line {line}: {exc}") from None
+        if cls not in COMPONENT_CLASSES:
+            raise ValueError(f"line {line}: unknown component class {cls!r}")
+        if not 0 <= unit < machine.population(cls):
+            raise ValueError(f"line {line}: {cls} unit {unit} is outside 0..{machine.population(cls) - 1}")
+        if row["event"] not in ("fail", "repair"):
+            raise ValueError(f"line {line}: event must be fail or repair, got {row['event']!r}")
+        is_down = row["event"] == "fail"
+        if t < last.get(rep, 0.0):
+            raise ValueError(f"line {line}: time goes backwards ({t} after {last[rep]})")
+        state = down.setdefault(rep, set())
+        if is_down == ((cls, unit) in state):
+            raise ValueError(f"line {line}: {row['event']} of {cls}:{unit}, which is already "
+                             f"{'down' if is_down else 'up'}")
+        (state.add if is_down else state.discard)((cls, unit))
+        last[rep] = t
+        traces.setdefault(rep, []).append((t, cls, unit, is_down))
+    return {rep: tuple(events) for rep, events in traces.items()}
 
 
 class TraceReplayer:
     """Applies a trace to ``health`` at its times, counting events like the injector does."""
 
-    def __init__(self, env: simpy.Environment, health: HealthState, trace: Trace):
+    def __init__(self, env: simpy.Environment, health: HealthState, trace):
         self.env = env
         self.health = health
         self.failures = [0, 0, 0]
@@ -117,7 +99,7 @@ class TraceReplayer:
         self.initially_down = [0, 0, 0]
         env.process(self._replay(trace))
 
-    def _replay(self, trace: Trace):
+    def _replay(self, trace):
         env, health = self.env, self.health
         for t, cls, unit, down in trace:
             if t > env.now:

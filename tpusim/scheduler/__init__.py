@@ -1,8 +1,13 @@
-"""The control plane (DESIGN §3): jobs, the Borg-like scheduler and the Pod Manager.
+"""The control plane (DESIGN §3): the workload, jobs, the Borg-like scheduler and the Pod Manager.
 
+- :mod:`~tpusim.scheduler.workload`: job specs, their generation and the workload parameters;
 - :mod:`~tpusim.scheduler.blocks`: aligned buddy blocks for sub-cube slices;
-- :mod:`~tpusim.scheduler.pool`: cubes and chips held by jobs, and known to be usable;
 - :mod:`~tpusim.scheduler.job`: a job's runs, checkpoints and accounting;
-- :mod:`~tpusim.scheduler.borg`: priority-band queues, placement passes, preemption, defragmentation;
-- :mod:`~tpusim.scheduler.pod_manager`: xconnects, pre-flight, failure recovery, spare swaps.
+- :mod:`~tpusim.scheduler.pool`: cubes and chips held by jobs, and known to be usable;
+- :mod:`~tpusim.scheduler.scheduler`: priority-band queues, placement passes, preemption, defragmentation;
+- :mod:`~tpusim.scheduler.pod_manager`: xconnects, pre-flight, failure recovery, spare swaps;
+- :mod:`~tpusim.scheduler.outcome`: a run's job metrics and per-job rows;
+- :mod:`~tpusim.scheduler.simulation`: the composition root that wires them for one policy.
+
+Layer: above policies (which it asks, never names); below the replication.
 """

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-from tpusim.workload import JobSpec
+from tpusim.scheduler.workload import JobSpec
 
 PENDING, RUNNING, DONE, REJECTED = "pending", "running", "done", "rejected"
 

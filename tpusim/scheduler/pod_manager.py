@@ -1,135 +1,107 @@
 """The Pod Manager: turns allocations into running slices and keeps them running (DESIGN §3).
 
-- **Start**: programs the allocation's cross-connects (reconfigurable, whole-cube slices: 48 per
-  cube on 4x4x4 cubes; static cables and sub-cube slices need none), taking
+- **Start**: programs the allocation's cross-connects (as many as the policy says: on an OCS
+  machine 48 per cube of a whole-cube slice on 4x4x4 cubes; cables and sub-cube slices need
+  none), taking
   ``reconfigure_minutes``, then runs libtpunet's pre-flight check against the *true* health of
   every part the slice uses. A failed pre-flight makes the faults it found known at once and
   hands the job back to the scheduler to pick other cubes.
 - **Failure under a running slice**: the job stalls at the failure; after the detection delay the
-  Pod Manager restarts it from its last checkpoint. Reconfigurable whole-cube slices get each
+  Pod Manager restarts it from its last checkpoint. Where the policy swaps spares, whole-cube slices get each
   broken cube swapped for a healthy free spare of the same pod (only the cross-connects touching
-  the swapped cubes are reprogrammed); if no spare is free, or on the static pod, or for a
+  the swapped cubes are reprogrammed); if no spare is free, or the policy has none, or for a
   sub-cube slice, the job restarts in place if its allocation is usable again, or else goes back
   to the queue (where it may preempt lower bands).
 - **Stops** for preemption (the job is killed: work since its last checkpoint is lost) and for
   migration (planned: it checkpoints first and loses nothing but the restart).
-- **Fault-tolerant routing** (``reconfigurable_ft``, whole-cube slices): link and OCS faults do
+- **Fault-tolerant routing** (policies that reroute, whole-cube slices): link and OCS faults do
   not stop a slice whose chip graph stays connected with at most ``ft_routing.max_faults``
   faulty components. After the detection delay (the stall, while libtpunet notices the fault and
   reroutes) the job carries on from where it stood, with no lost work and no restart, at the
   speed :mod:`tpusim.topology.routing` computes from its graph; a repair speeds it up again.
   Host faults still need a cube swap. Pre-flight admits a slice with tolerable faults, degraded.
+
+Collaborators, all explicit: the policy (xconnects, spare swaps, the degraded-rate rule), the
+pool, the *true* health state (what pre-flight checks see), the SimPy environment, and three
+callbacks: ``requeue`` (hand a job back to the scheduler's queue), ``detect`` (a pre-flight
+check made a fault known) and ``request_pass``.
 """
 
 from __future__ import annotations
 
-from tpusim.failures.health import HOST, ICI_LINK, OCS
-from tpusim.scheduler.job import DONE, PENDING, RUNNING
-from tpusim.scheduler.pool import Allocation
-from tpusim.topology.routing import lost_links, slice_topology, step_penalty
+from dataclasses import dataclass
+from typing import Callable
+
+import simpy
+
+from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
+from tpusim.policies.base import Policy
+from tpusim.scheduler.job import DONE, PENDING, RUNNING, Job
+from tpusim.scheduler.pool import CubePool
+from tpusim.topology.allocation import Allocation
+
+
+@dataclass(frozen=True)
+class PodManagerParams:
+    """The ``pod_manager`` section (less fault-tolerant routing, which the policy holds), in hours."""
+
+    reconfigure: float = 1.0 / 60.0  # hours to program xconnects and run the pre-flight check
+    swap_spares: bool = True  # swap failed cubes for spares, where the policy can
 
 
 class PodManager:
-    def __init__(self, sim):
-        self.sim = sim
-        s = sim.scenario
-        self.pool = sim.pool
-        self.env = sim.env
-        self.reconfigure = s.pod_manager.reconfigure_minutes / 60.0
-        self.restart = s.workload.restart_minutes / 60.0
-        self.swap_spares = s.pod_manager.swap_spares and not self.pool.static
-        cube = s.machine.cube
-        self.face = [cube.face_positions(d) for d in range(3)]
-        self.ft = self.pool.ft
-        ft = s.pod_manager.ft_routing
-        self.max_faults = ft.max_faults
-        self.comm_fraction = {"allreduce": ft.comm_fraction.allreduce, "alltoall": ft.comm_fraction.alltoall}
+    def __init__(self, params: PodManagerParams, policy: Policy, pool: CubePool, true: HealthState,
+                 env: simpy.Environment, restart: float, requeue: Callable[[Job, float], None],
+                 detect: Callable[[int, int, float], None], request_pass: Callable[[], None]):
+        self.policy = policy
+        self.pool = pool
+        self.true = true
+        self.env = env
+        self.machine = pool.machine
+        self.reconfigure = params.reconfigure
+        self.restart = restart  # hours from (re)start to the first useful step
+        self.swap_spares = params.swap_spares and policy.swaps_spares
+        self._requeue = requeue
+        self._detect = detect
+        self._request_pass = request_pass
         self.xconnects = 0
         self.preflight_failures = 0
         self.swaps = 0
         self.ft_reroutes = 0
 
-    # -- cross-connects ------------------------------------------------------------------------
-    def xconnects_for(self, job) -> int:
-        """Cross-connects a fresh allocation of ``job`` needs (one per cube port pair used)."""
-        if self.pool.static or not job.cubes:
-            return 0
-        return sum(self.face) * job.cubes
-
-    def swap_xconnects(self, cube_dims, swapped_slots: set[int]) -> int:
-        """Cross-connects touching the swapped slots: only those are reprogrammed."""
-        a, b, c = cube_dims
-        slots = [(i, j, k) for k in range(c) for j in range(b) for i in range(a)]
-        index = {s: n for n, s in enumerate(slots)}
-        count = 0
-        for slot in slots:
-            for d in range(3):
-                nxt = list(slot)
-                nxt[d] = (nxt[d] + 1) % cube_dims[d]
-                if index[slot] in swapped_slots or index[tuple(nxt)] in swapped_slots:
-                    count += self.face[d]
-        return count
-
     # -- pre-flight ----------------------------------------------------------------------------
     def _true_faults(self, alloc: Allocation) -> list[tuple[int, int]]:
         """Truly-down components the allocation uses (what libtpunet's BFS would find)."""
-        true, cube = self.sim.true, self.sim.scenario.machine.cube
-        whole = alloc.mask == self.pool.full
+        true, cube = self.true, self.machine.cube
+        whole = alloc.mask == self.pool.full_mask
         found = []
         for c in alloc.cubes:
             if not true.cube_faults[c]:
                 continue
             for h in range(cube.hosts):
-                if true.down[HOST][c * cube.hosts + h] and self.pool._host_masks[h] & alloc.mask:
+                if true.down[HOST][c * cube.hosts + h] and cube.host_masks[h] & alloc.mask:
                     found.append((HOST, c * cube.hosts + h))
             for link in range(cube.links):
                 unit = c * cube.links + link
                 if true.down[ICI_LINK][unit]:
-                    ends = self.pool._link_masks[link]
-                    if whole or (link < self.pool._electrical and alloc.mask & ends == ends):
+                    ends = cube.link_masks[link]
+                    if whole or (link < cube.electrical_count and alloc.mask & ends == ends):
                         found.append((ICI_LINK, unit))
-        if whole and not self.pool.static and true.ocs_down[alloc.pod]:
-            per = self.sim.scenario.machine.ocs_per_pod
+        if whole and self.policy.uses_ocs and true.ocs_down[alloc.pod]:
+            per = self.machine.ocs_per_pod
             found += [(OCS, u) for u in range(alloc.pod * per, (alloc.pod + 1) * per) if true.down[OCS][u]]
         return found
-
-    def ft_rate(self, job, alloc: Allocation, faults: list[tuple[int, int]]) -> float | None:
-        """Speed of ``job`` on ``alloc`` under FT routing with these true faults; None if it
-        cannot run (a host down, too many faults, or the chip graph cut apart)."""
-        if not faults:
-            return 1.0
-        if not (self.ft and job.cubes) or len(faults) > self.max_faults or any(k == HOST for k, _ in faults):
-            return None
-        machine = self.sim.scenario.machine
-        cube = machine.cube
-        slot = {c: n for n, c in enumerate(alloc.cubes)}  # the slice graph names cubes by slot
-        electrical, ports, ocs = set(), set(), set()
-        for k, unit in faults:
-            if k == OCS:
-                ocs.add(machine.ocs_dp(unit % machine.ocs_per_pod))
-                continue
-            c, link = divmod(unit, cube.links)
-            if link < self.pool._electrical:
-                a, b = cube.electrical_links[link]
-                electrical.add((slot[c], a, b))
-            else:
-                port = cube.ports[link - self.pool._electrical]
-                ports.add((slot[c], port.d, port.sign, port.p))
-        topo = slice_topology(cube, job.cube_dims)
-        penalty = step_penalty(topo, lost_links(topo, electrical, ports, ocs), job.pattern,
-                               self.comm_fraction[job.pattern])
-        return None if penalty is None else 1.0 / (1.0 + penalty)
 
     def preflight(self, job, alloc: Allocation, t: float) -> float | None:
         """libtpunet's check of the slice against the true health: the speed it can run at
         (1.0 when healthy), or None - then the faults it found are known from now on."""
         faults = self._true_faults(alloc)
-        rate = self.ft_rate(job, alloc, faults)
+        rate = self.policy.slice_rate(job, alloc, faults)
         if rate is not None:
             return rate
         self.preflight_failures += 1
         for k, unit in faults:  # the check has just detected them
-            self.sim.detect(k, unit, t)
+            self._detect(k, unit, t)
         return None
 
     # -- running -------------------------------------------------------------------------------
@@ -140,7 +112,7 @@ class PodManager:
             return False
         self.pool.take(job, alloc)
         job.alloc = alloc
-        self._begin(job, t, self.xconnects_for(job), rate)
+        self._begin(job, t, self.policy.xconnects(job.cubes), rate)
         return True
 
     def _begin(self, job, t: float, xconnects: int, rate: float = 1.0) -> None:
@@ -175,7 +147,7 @@ class PodManager:
         job.progress = job.work
         job.state = DONE
         job.finish = t
-        self.sim.request_pass()
+        self._request_pass()
 
     def _end_run(self, job, t: float) -> None:
         job.settle_rate(t)
@@ -195,14 +167,14 @@ class PodManager:
     def requeue(self, job, t: float) -> None:
         self._end_run(job, t)
         job.state = PENDING
-        self.sim.scheduler.enqueue(job, t)
+        self._requeue(job, t)
 
     # -- failures ------------------------------------------------------------------------------
     def recover(self, job, t: float) -> None:
         """The failure under ``job`` has been detected: route around it (FT), or restart the
         job from its last checkpoint."""
-        if self.ft and job.cubes:
-            rate = self.ft_rate(job, job.alloc, self._true_faults(job.alloc))
+        if self.policy.reroutes and job.cubes:
+            rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc))
             if rate is not None:
                 return self._reroute(job, t, rate)
         stalled = job.stalled_at
@@ -215,7 +187,7 @@ class PodManager:
         job.recovering = True
         alloc = job.alloc
         pool = self.pool
-        if job.cubes and not pool.ocs_up(alloc.pod):
+        if job.cubes and not pool.pod_usable(alloc.pod):
             return self.requeue(job, t)  # no slice of whole cubes runs in this pod until repair
         if job.cubes:
             bad = [n for n, c in enumerate(alloc.cubes) if not pool.cube_usable(c)]
@@ -239,7 +211,7 @@ class PodManager:
 
     def rerate(self, job, t: float) -> None:
         """A part under a degraded FT job was repaired: recompute its speed."""
-        rate = self.ft_rate(job, job.alloc, self._true_faults(job.alloc))
+        rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc))
         if rate is None or rate == job.rate:
             return
         job.set_rate(t, rate)
@@ -256,10 +228,10 @@ class PodManager:
 
     def _swap(self, job, alloc: Allocation, bad_slots: list[int], t: float) -> None:
         pool = self.pool
-        base = alloc.pod * pool.cpp
+        base = alloc.pod * pool.cubes_per_pod
         spares = [
             base + c for c in sorted(pool.free[alloc.pod])
-            if pool.cube_usable(base + c) and not pool.reserved[alloc.pod] >> c & 1
+            if pool.cube_usable(base + c) and not pool.is_reserved(base + c)
         ][: len(bad_slots)]
         if len(spares) < len(bad_slots):
             return self.requeue(job, t)
@@ -274,4 +246,4 @@ class PodManager:
             job.seg_start = t
             return self.requeue(job, t)
         self.swaps += 1
-        self._begin(job, t, self.swap_xconnects(job.cube_dims, set(bad_slots)), rate)
+        self._begin(job, t, self.policy.swap_xconnects(job.cube_dims, bad_slots), rate)

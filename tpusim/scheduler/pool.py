@@ -1,73 +1,59 @@
 """The pool: which cubes and chips jobs hold, and which the scheduler knows to be usable.
 
 The scheduler sees the *known* health state (failures after their detection delay), never the
-true one. Per cube it tracks the chips held by jobs (a bitmask) and the known-faulty chips
-(hosts and electrical-link ends that are known down).
+true one. Per cube the pool tracks the chips held by jobs (a bitmask), the jobs holding them,
+and the known-faulty chips (hosts and electrical-link ends that are known down). Whether a cube
+or a pod can take a slice of whole cubes is the policy's rule
+(:meth:`~tpusim.policies.Policy.cube_usable`, :meth:`~tpusim.policies.Policy.pod_usable`), as is
+where such a slice goes (:meth:`~tpusim.policies.Policy.find_whole`); the pool answers the
+policy's questions through the :class:`~tpusim.policies.PoolView` protocol.
 
-- A *whole-cube* slice needs cubes with no chip held and no known fault (hosts, links and optical
-  ports all up); on the reconfigurable machine also its pod's OCSes all up. ``static`` needs a box
-  of such cubes in the grid, chosen to touch as many grid walls, held and broken cubes as
-  possible (fewest free faces left exposed limits fragmentation); ``reconfigurable`` takes any
-  such cubes of the pod that fits them most tightly.
-- A *sub-cube* slice needs an aligned block (:mod:`tpusim.scheduler.blocks`) of free, fault-free
-  chips in one cube; it goes best-fit: first into cubes already in use, then into cubes that are
-  broken for whole-cube slices, last into a whole free cube, keeping whole cubes for large slices.
+A *sub-cube* slice needs an aligned block (:mod:`tpusim.scheduler.blocks`) of free, fault-free
+chips in one cube; it goes best-fit: first into cubes already in use, then into cubes that are
+broken for whole-cube slices, last into a whole free cube, keeping whole cubes for large slices.
 
+Invariants: a chip is held by at most one job; ``free[pod]`` is exactly the set of local cubes
+with no chip held; ``band_bits[pod][b]`` has a bit for every cube with a holder of band ``b``.
 ``epoch`` grows whenever capacity may have grown (a release or a known repair): a shape found
-infeasible stays infeasible until it changes, which the scheduler uses to skip repeated searches.
+infeasible stays infeasible until it changes, which the scheduler uses to skip repeated
+searches; ``version`` grows on every change of holdings or known health.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Sequence
 
 from tpusim.failures.health import OCS, HealthState
+from tpusim.policies.base import Policy, SliceHolder
 from tpusim.scheduler.blocks import block_masks
+from tpusim.topology.allocation import Allocation
 from tpusim.topology.machine import MachineLayout
-from tpusim.topology.placement import static_box_masks, static_boxes
-
-
-@dataclass
-class Allocation:
-    pod: int
-    cubes: list[int]  # global cube numbers
-    mask: int  # chips held in each cube (all of them for a whole-cube slice)
 
 
 class CubePool:
-    def __init__(self, machine: MachineLayout, policy: str, known: HealthState, max_faults: int = 0):
+    def __init__(self, machine: MachineLayout, policy: Policy, known: HealthState):
         self.machine = machine
-        self.static = policy == "static"
-        # Fault-tolerant routing: a whole-cube slice needs its cubes' hosts up; link and OCS
-        # faults are tolerated up to max_faults per slice.
-        self.ft = policy == "reconfigurable_ft"
-        self.max_faults = max_faults
+        self.policy = policy
         self.known = known
         cube = machine.cube
-        self.cpp = machine.cubes_per_pod
-        self.full = (1 << cube.chips) - 1
+        self.cubes_per_pod = machine.cubes_per_pod
+        self.pods = machine.pods
+        self.full_mask = cube.full_mask
         self.used = [0] * machine.cubes  # chips held, per cube
         self.fault = [0] * machine.cubes  # known-faulty chips, per cube
-        self.holders: list[dict[int, object]] = [{} for _ in range(machine.cubes)]  # job id -> job
-        self.free = [set(range(self.cpp)) for _ in range(machine.pods)]  # local cubes, nothing held
+        self._holders: list[dict[int, SliceHolder]] = [{} for _ in range(machine.cubes)]  # job id -> job
+        self.free = [set(range(self.cubes_per_pod)) for _ in range(machine.pods)]  # local cubes, nothing held
         self.partial: set[int] = set()  # global cubes with some but not all chips held
         self.reserved = [0] * machine.pods  # local-cube mask kept out of placement (migrations)
         self.epoch = 0
-        self.version = 0  # grows on every change of allocations or of known health
+        self.version = 0
         self.taken_by_band = [0, 0, 0]  # allocations made by each priority band, ever
         # Per pod bitmasks over local cubes (kept incrementally, read with bit operations):
-        self.unusable_bits = [0] * machine.pods  # known-unusable for whole-cube slices
+        self.unusable = [0] * machine.pods  # known-unusable for whole-cube slices
         self.band_bits = [[0, 0, 0] for _ in range(machine.pods)]  # cubes with a holder of band b
         self._band_count = [[0, 0, 0] for _ in range(machine.cubes)]  # holders per band, per cube
-        if self.ft:
-            known.fault_listeners.append(self._on_known_faults)
-        else:
-            known.cube_listeners.append(self._on_known_cube)
         self.blocks = block_masks(cube.shape, cube.chips_per_host)
-        self._host_masks = [sum(1 << c for c in cube.host_chips(h)) for h in range(cube.hosts)]
-        self._link_masks = [sum(1 << c for c in chips) for chips in cube.link_chips]
-        self._electrical = len(cube.electrical_links)
-        self._box_cache: dict = {}
+        known.fault_listeners.append(self._on_known_faults)
         known.component_listeners.append(self._on_known)
 
     # -- known health ------------------------------------------------------------------------
@@ -82,120 +68,85 @@ class CubePool:
         if not down:
             self.epoch += 1
 
-    def _on_known_cube(self, t: float, pod: int, local: int, usable: bool) -> None:
-        if usable:
-            self.unusable_bits[pod] &= ~(1 << local)
-        else:
-            self.unusable_bits[pod] |= 1 << local
-
     def _on_known_faults(self, t: float, pod: int, local: int, hosts: int, links: int) -> None:
-        self._on_known_cube(t, pod, local, hosts == 0)
+        if self.policy.cube_usable(hosts, links):
+            self.unusable[pod] &= ~(1 << local)
+        else:
+            self.unusable[pod] |= 1 << local
+
+    # -- what a policy reads (PoolView) --------------------------------------------------------
+    def free_count(self, pod: int) -> int:
+        return len(self.free[pod])
+
+    def usable_bits(self, pod: int) -> int:
+        """Local cubes known-usable for whole-cube slices and not reserved."""
+        return ((1 << self.cubes_per_pod) - 1) & ~self.unusable[pod] & ~self.reserved[pod]
+
+    def held_bits(self, pod: int) -> int:
+        """Local cubes with a chip held by some job."""
+        held = self.band_bits[pod]
+        return held[0] | held[1] | held[2]
+
+    def blocked_bits(self, pod: int) -> int:
+        """Local cubes a whole-cube slice cannot use in ``pod``: unusable, reserved or held."""
+        return ~self.usable_bits(pod) | self.held_bits(pod)
+
+    def holders(self, cube: int) -> Sequence[SliceHolder]:
+        """Jobs holding chips of ``cube``, in the order they took them."""
+        return list(self._holders[cube].values())
 
     def link_faults(self, cube: int) -> int:
         """Known-down links of a cube (what fault-tolerant routing has to route around)."""
         return self.known.cube_faults[cube] - self.known.cube_host_faults[cube]
 
-    def usable_bits(self, pod: int) -> int:
-        """Local cubes known-usable for whole-cube slices and not reserved."""
-        return ((1 << self.cpp) - 1) & ~self.unusable_bits[pod] & ~self.reserved[pod]
+    def ocs_down(self, pod: int) -> int:
+        return self.known.ocs_down[pod]
 
+    # -- usability -----------------------------------------------------------------------------
     def cube_usable(self, cube: int) -> bool:
-        """Known-usable for a whole-cube slice (ignoring the OCS layer)."""
-        if self.ft:
-            return self.known.cube_host_faults[cube] == 0
-        return self.known.cube_faults[cube] == 0
+        """Known-usable for a whole-cube slice under the policy (ignoring the OCS layer)."""
+        hosts = self.known.cube_host_faults[cube]
+        return self.policy.cube_usable(hosts, self.known.cube_faults[cube] - hosts)
 
-    def ocs_up(self, pod: int) -> bool:
+    def pod_usable(self, pod: int) -> bool:
         """Can whole-cube slices run in ``pod`` as far as its OCS layer goes?"""
-        if self.static:
-            return True
-        return self.known.ocs_down[pod] <= (self.max_faults if self.ft else 0)
+        return self.policy.pod_usable(self.known.ocs_down[pod])
 
-    def _blocked(self, pod: int) -> int:
-        """Local cubes a whole-cube slice cannot use in ``pod``: unusable, reserved or held."""
-        held = self.band_bits[pod]
-        return ~self.usable_bits(pod) | held[0] | held[1] | held[2]
+    def is_reserved(self, cube: int) -> bool:
+        pod, local = divmod(cube, self.cubes_per_pod)
+        return bool(self.reserved[pod] >> local & 1)
+
+    def reserve(self, alloc: Allocation) -> None:
+        """Keep ``alloc``'s cubes out of placement (while movers are placed elsewhere)."""
+        for c in alloc.cubes:
+            self.reserved[alloc.pod] |= 1 << (c % self.cubes_per_pod)
+
+    def unreserve(self, pod: int) -> None:
+        self.reserved[pod] = 0
 
     # -- placement -----------------------------------------------------------------------------
     def find(self, job) -> Allocation | None:
-        return self.find_whole(job.cube_dims) if job.cubes else self.find_sub(job.level)
-
-    def find_whole(self, cube_dims) -> Allocation | None:
-        k = cube_dims[0] * cube_dims[1] * cube_dims[2]
-        best, best_score = None, None
-        for pod in range(self.machine.pods):
-            if not self.ocs_up(pod) or len(self.free[pod]) < k:
-                continue
-            blocked = self._blocked(pod)
-            if self.static:
-                for mask, shell, walls, _ in self._boxes(cube_dims):
-                    if not mask & blocked:
-                        score = (shell & blocked).bit_count() + walls
-                        if best_score is None or score > best_score:
-                            best, best_score = (pod, mask), score
-            else:
-                open_ = ((1 << self.cpp) - 1) & ~blocked
-                usable = open_.bit_count()
-                if usable < k or (best_score is not None and usable >= best_score):
-                    continue
-                locals_ = [c for c in range(self.cpp) if open_ >> c & 1]
-                if self.ft:  # the least faulty cubes, within the fault budget
-                    base = pod * self.cpp
-                    locals_.sort(key=lambda c: (self.link_faults(base + c), c))
-                    faults = self.known.ocs_down[pod] + sum(self.link_faults(base + c) for c in locals_[:k])
-                    if faults > self.max_faults:
-                        continue
-                best, best_score = (pod, sum(1 << c for c in locals_[:k])), usable
-        if best is None:
-            return None
-        pod, mask = best
-        cubes = [pod * self.cpp + c for c in range(self.cpp) if mask >> c & 1]
-        return Allocation(pod, cubes, self.full)
-
-    def _boxes(self, cube_dims):
-        """(mask, shell mask, faces on the grid wall, local cubes) of every static box."""
-        cached = self._box_cache.get(cube_dims)
-        if cached is None:
-            grid = self.machine.cube_grid
-            cached = []
-            for box, mask in zip(static_boxes(grid, cube_dims), static_box_masks(grid, cube_dims)):
-                shell, walls = 0, 0
-                for cell in box.cells():
-                    for d in range(3):
-                        for step in (-1, 1):
-                            n = list(cell)
-                            n[d] += step
-                            if not 0 <= n[d] < grid[d]:
-                                walls += 1
-                            else:
-                                bit = 1 << (n[0] + grid[0] * (n[1] + grid[1] * n[2]))
-                                if not bit & mask:
-                                    shell |= bit
-                cells = [c for c in range(self.cpp) if mask >> c & 1]
-                cached.append((mask, shell, walls, cells))
-            self._box_cache[cube_dims] = cached
-        return cached
+        return self.policy.find_whole(self, job.cube_dims) if job.cubes else self.find_sub(job.level)
 
     def find_sub(self, level: int) -> Allocation | None:
         masks = self.blocks[level]
         parents = self.blocks[level - 1] if level else None
-        best = None
         for cube in sorted(self.partial, key=lambda c: (-self.used[c].bit_count(), c)):
-            best = self._block_in(cube, masks, parents)
-            if best is not None:
-                return best
-        faults = self.known.cube_host_faults if self.ft else self.known.cube_faults
-        for pod in range(self.machine.pods):  # cubes broken for whole-cube slices first
+            found = self._block_in(cube, masks, parents)
+            if found is not None:
+                return found
+        cpp = self.cubes_per_pod
+        for pod in range(self.pods):  # cubes broken for whole-cube slices first
             for local in sorted(self.free[pod]):
-                cube = pod * self.cpp + local
-                if faults[cube] and not self.reserved[pod] >> local & 1:
-                    best = self._block_in(cube, masks, parents)
-                    if best is not None:
-                        return best
-        for pod in range(self.machine.pods):
+                cube = pod * cpp + local
+                if not self.cube_usable(cube) and not self.reserved[pod] >> local & 1:
+                    found = self._block_in(cube, masks, parents)
+                    if found is not None:
+                        return found
+        for pod in range(self.pods):
             for local in sorted(self.free[pod]):
-                cube = pod * self.cpp + local
-                if not faults[cube] and not self.reserved[pod] >> local & 1:
+                cube = pod * cpp + local
+                if self.cube_usable(cube) and not self.reserved[pod] >> local & 1:
                     return Allocation(pod, [cube], masks[0])
         return None
 
@@ -207,7 +158,7 @@ class CubePool:
                 score = (self.used[cube] & parents[b >> 1]).bit_count() if parents else 0
                 if score > best_score:
                     best, best_score = mask, score
-        return None if best is None else Allocation(cube // self.cpp, [cube], best)
+        return None if best is None else Allocation(cube // self.cubes_per_pod, [cube], best)
 
     # -- holding -------------------------------------------------------------------------------
     def take(self, job, alloc: Allocation) -> None:
@@ -229,9 +180,9 @@ class CubePool:
 
     def _hold(self, job, cube: int, mask: int) -> None:
         assert not self.used[cube] & mask, "two slices on one chip"
-        pod, local = divmod(cube, self.cpp)
+        pod, local = divmod(cube, self.cubes_per_pod)
         self.used[cube] |= mask
-        self.holders[cube][job.id] = job
+        self._holders[cube][job.id] = job
         self.free[pod].discard(local)
         self._classify(cube)
         count = self._band_count[cube]
@@ -239,9 +190,9 @@ class CubePool:
         self.band_bits[pod][job.band] |= 1 << local
 
     def _release(self, job, cube: int, mask: int) -> None:
-        pod, local = divmod(cube, self.cpp)
+        pod, local = divmod(cube, self.cubes_per_pod)
         self.used[cube] &= ~mask
-        del self.holders[cube][job.id]
+        del self._holders[cube][job.id]
         if not self.used[cube]:
             self.free[pod].add(local)
         self._classify(cube)
@@ -251,7 +202,7 @@ class CubePool:
             self.band_bits[pod][job.band] &= ~(1 << local)
 
     def _classify(self, cube: int) -> None:
-        if 0 < self.used[cube] != self.full:
+        if 0 < self.used[cube] != self.full_mask:
             self.partial.add(cube)
         else:
             self.partial.discard(cube)
@@ -260,23 +211,25 @@ class CubePool:
     def jobs_using(self, k: int, unit: int) -> list:
         """Jobs whose slice uses component ``unit`` of class ``k`` (per the true topology)."""
         if k == OCS:
-            if self.static:
-                return []  # the static pod has no OCS
+            if not self.policy.uses_ocs:
+                return []  # slices on this machine use no OCS
             pod = unit // self.machine.ocs_per_pod
             seen = {}
-            for cube in range(pod * self.cpp, (pod + 1) * self.cpp):
-                for job in self.holders[cube].values():
+            for cube in range(pod * self.cubes_per_pod, (pod + 1) * self.cubes_per_pod):
+                for job in self._holders[cube].values():
                     if job.cubes:
                         seen[job.id] = job
             return list(seen.values())
+        cube_layout = self.machine.cube
         per = self.known.units_per_cube[k]
         cube, local = divmod(unit, per)
         if k == 0:
-            need = self._host_masks[local]
+            need = cube_layout.host_masks[local]
             hit = lambda mask: mask & need  # noqa: E731 - any chip of the host
-        elif local < self._electrical:
-            need = self._link_masks[local]
+        elif local < cube_layout.electrical_count:
+            need = cube_layout.link_masks[local]
             hit = lambda mask: mask & need == need  # noqa: E731 - both ends inside the slice
         else:
-            hit = lambda mask: mask == self.full  # noqa: E731 - optical ports: whole-cube slices
-        return [job for job in self.holders[cube].values() if hit(job.alloc.mask)]
+            full = self.full_mask
+            hit = lambda mask: mask == full  # noqa: E731 - optical ports: whole-cube slices
+        return [job for job in self._holders[cube].values() if hit(job.alloc.mask)]

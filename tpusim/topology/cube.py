@@ -124,6 +124,26 @@ class CubeLayout:
         """ICI links per cube that can fail: electrical mesh links plus optical port links."""
         return len(self.electrical_links) + len(self.ports)
 
+    @property
+    def electrical_count(self) -> int:
+        """Electrical links per cube: links ``0 .. electrical_count - 1``; optical ports follow."""
+        return len(self.electrical_links)
+
+    @cached_property
+    def host_masks(self) -> tuple[int, ...]:
+        """For every host, the bitmask of its chips (bit ``c`` = local chip ``c``)."""
+        return tuple(sum(1 << c for c in self.host_chips(h)) for h in range(self.hosts))
+
+    @cached_property
+    def link_masks(self) -> tuple[int, ...]:
+        """For every link number, the bitmask of the chips it touches."""
+        return tuple(sum(1 << c for c in chips) for chips in self.link_chips)
+
+    @property
+    def full_mask(self) -> int:
+        """Every chip of the cube."""
+        return (1 << self.chips) - 1
+
     @cached_property
     def link_chips(self) -> tuple[tuple[int, ...], ...]:
         """For every link number, the chips it touches (two for electrical, one for optical)."""

@@ -91,10 +91,6 @@ class MachineLayout:
         return tuple(out)
 
     # -- cube grid -------------------------------------------------------------------------
-    def grid_coords(self, local_cube: int) -> Dims:
-        gx, gy, _ = self.cube_grid
-        return (local_cube % gx, (local_cube // gx) % gy, local_cube // (gx * gy))
-
     def grid_index(self, i: int, j: int, k: int) -> int:
         gx, gy, _ = self.cube_grid
         return i + gx * (j + gy * k)

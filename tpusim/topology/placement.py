@@ -14,7 +14,6 @@ against them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
@@ -96,5 +95,33 @@ def fits_static_grid(grid: Dims, cube_dims: Dims) -> bool:
     return bool(static_boxes(grid, cube_dims))
 
 
-def cubes_in(cube_dims: Dims) -> int:
-    return math.prod(cube_dims)
+@dataclass(frozen=True)
+class BoxGeometry:
+    """A static box with what a placement scorer needs to know about its surroundings."""
+
+    mask: int  # the box's local cubes, as a bitmask
+    shell: int  # the cubes just outside its faces, as a bitmask
+    walls: int  # faces of its cells that lie on the grid's outer wall
+    cells: tuple[int, ...]  # its local cube numbers, in slot order (x fastest)
+
+
+@lru_cache(maxsize=256)
+def static_box_geometry(grid: Dims, cube_dims: Dims) -> tuple[BoxGeometry, ...]:
+    """:func:`static_boxes` with each box's shell and wall faces, in the same order."""
+    out = []
+    for box, mask in zip(static_boxes(grid, cube_dims), static_box_masks(grid, cube_dims)):
+        shell, walls = 0, 0
+        for cell in box.cells():
+            for d in range(3):
+                for step in (-1, 1):
+                    n = list(cell)
+                    n[d] += step
+                    if not 0 <= n[d] < grid[d]:
+                        walls += 1
+                    else:
+                        bit = 1 << cube_number(grid, tuple(n))  # type: ignore[arg-type]
+                        if not bit & mask:
+                            shell |= bit
+        cells = tuple(c for c in range(grid[0] * grid[1] * grid[2]) if mask >> c & 1)
+        out.append(BoxGeometry(mask, shell, walls, cells))
+    return tuple(out)

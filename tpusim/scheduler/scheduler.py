@@ -22,28 +22,57 @@ that does not fit, and the big one is helped by preemption and defragmentation i
 Passes are requested by any change (arrival, completion, repair, detection) and run once per
 instant. Inside a pass, a shape that does not fit is skipped for the rest of the pass; across
 passes, it is not searched again until capacity may have grown (the pool's ``epoch``).
+
+Collaborators, all explicit: the :class:`~tpusim.scheduler.pool.CubePool` (holdings and known
+health), the policy (where slices of whole cubes may go, via the pool), a :class:`Starter`
+(the Pod Manager: starts and stops jobs) and ``request_pass`` (asks the simulation for a pass at
+the current instant). Where the scheduler places jobs is decided by the policy
+(:meth:`~tpusim.policies.Policy.places_with_victims` for preemption and defragmentation).
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
+from dataclasses import dataclass
+from typing import Callable, Protocol
 
-from tpusim.scheduler.job import PENDING
-from tpusim.scheduler.pool import Allocation
+from tpusim.policies.base import Policy
+from tpusim.scheduler.job import PENDING, Job
+from tpusim.scheduler.pool import CubePool
+from tpusim.topology.allocation import Allocation
 
 BEST_EFFORT = 2
 
 
+@dataclass(frozen=True)
+class SchedulerParams:
+    """The ``scheduler`` section, in hours."""
+
+    preemption: bool = True
+    preemption_notice: bool = True
+    defrag_wait: float | None = 6.0  # hours a whole-cube job waits before defragmentation; None: off
+    defrag_retry: float = 0.25  # hours before a fruitless defragmentation attempt is retried
+
+
+class Starter(Protocol):
+    """What the scheduler asks of the Pod Manager."""
+
+    def start(self, job: Job, alloc: Allocation, t: float) -> bool: ...
+    def stop(self, job: Job, t: float, planned: bool) -> None: ...
+
+
 class Scheduler:
-    def __init__(self, sim):
-        self.sim = sim
-        self.pool = sim.pool
-        cfg = sim.scenario.scheduler
-        self.preemption = cfg.preemption
-        self.notice = cfg.preemption_notice
-        self.defrag_wait = cfg.defrag_wait_hours
-        self.defrag_retry = cfg.defrag_retry_minutes / 60.0
+    def __init__(self, params: SchedulerParams, pool: CubePool, policy: Policy,
+                 request_pass: Callable[[], None]):
+        self.pool = pool
+        self.policy = policy
+        self.request_pass = request_pass
+        self.starter: Starter | None = None  # set by the simulation once the Pod Manager exists
+        self.preemption = params.preemption
+        self.notice = params.preemption_notice
+        self.defrag_wait = params.defrag_wait
+        self.defrag_retry = params.defrag_retry
         self.queues: list[dict] = [{}, {}, {}]  # band -> shape -> jobs sorted by key
         self.length = 0
         self._area = 0.0  # time integral of the queue length
@@ -66,7 +95,7 @@ class Scheduler:
         queue = self.queues[job.band].setdefault(job.spec.shape, [])
         bisect.insort(queue, job, key=lambda j: j.key)
         self._count(t, +1)
-        self.sim.request_pass()
+        self.request_pass()
 
     def _dequeue(self, job, t: float) -> None:
         queue = self.queues[job.band][job.spec.shape]
@@ -79,7 +108,8 @@ class Scheduler:
 
     # -- the pass ------------------------------------------------------------------------------
     def run_pass(self, t: float) -> None:
-        pm = self.sim.pod_manager
+        pm = self.starter
+        assert pm is not None, "the scheduler has no Pod Manager to start jobs"
         for band, queues in enumerate(self.queues):
             heads = [(q[0].key, shape) for shape, q in queues.items() if q]
             heapq.heapify(heads)
@@ -97,7 +127,7 @@ class Scheduler:
                     job.queued_since = t
                     self._count(t, +1)
                     if self.pool.version != before:  # it detected something: look again now
-                        self.sim.request_pass()
+                        self.request_pass()
                     continue  # else wait for the next event (no retry loop at one instant)
                 if queue:
                     heapq.heappush(heads, (queue[0].key, shape))
@@ -127,8 +157,9 @@ class Scheduler:
             self._no_victims[key] = stamp
             return None
         target, victims = choice
+        assert self.starter is not None
         for victim in victims:
-            self.sim.pod_manager.stop(victim, t, planned=self.notice)
+            self.starter.stop(victim, t, planned=self.notice)
             victim.preempted += 1
             self.preemptions += 1
             self.enqueue(victim, t)
@@ -155,7 +186,7 @@ class Scheduler:
         pool = self.pool
         lowest, smaller_than = rule
         out = []
-        for pod in range(len(pool.free)):
+        for pod in range(pool.pods):
             usable = pool.usable_bits(pod)
             bands = pool.band_bits[pod]
             stuck = 0
@@ -163,11 +194,11 @@ class Scheduler:
                 stuck |= bands[b]
             ok = usable & ~stuck
             if smaller_than is not None:  # also every holder smaller than the job
-                base, m = pod * pool.cpp, ok & (bands[0] | bands[1] | bands[2])
+                base, m = pod * pool.cubes_per_pod, ok & pool.held_bits(pod)
                 while m:
                     low = m & -m
                     c = low.bit_length() - 1
-                    if any(j.chips >= smaller_than for j in pool.holders[base + c].values()):
+                    if any(j.chips >= smaller_than for j in pool.holders(base + c)):
                         ok &= ~low
                     m ^= low
             out.append((usable, ok))
@@ -187,84 +218,22 @@ class Scheduler:
         may_move = self._rule(rule)
         if not job.cubes:
             for cube in range(len(pool.used)):
-                pod, local = divmod(cube, pool.cpp)
-                if pool.reserved[pod] >> local & 1:
+                if pool.is_reserved(cube):
                     continue
-                holders = pool.holders[cube]
+                holders = pool.holders(cube)
                 stuck = 0  # chips held by jobs that may not move
-                for j in holders.values():
+                for j in holders:
                     if not may_move(j):
                         stuck |= j.alloc.mask
                 for mask in pool.blocks[job.level]:
                     if not mask & (pool.fault[cube] | stuck):
-                        yield Allocation(pod, [cube], mask), [j for j in holders.values() if j.alloc.mask & mask]
+                        yield (Allocation(cube // pool.cubes_per_pod, [cube], mask),
+                               [j for j in holders if j.alloc.mask & mask])
             return
         for pod, (usable, ok) in enumerate(self._movable(rule)):
-            if not pool.ocs_up(pod) or ok.bit_count() < job.cubes:  # ok includes the free cubes
+            if not pool.pod_usable(pod) or ok.bit_count() < job.cubes:  # ok includes the free cubes
                 continue
-            base = pod * pool.cpp
-            if pool.static:
-                for mask, _, _, cells in pool._boxes(job.cube_dims):
-                    if mask & ok == mask:
-                        cubes = [base + c for c in cells]
-                        yield Allocation(pod, cubes, pool.full), self._holders(cubes)
-            else:
-                choice = self._fewest_cubes(job, base, usable, ok)
-                if choice is not None:
-                    yield choice
-
-    def _holders(self, cubes) -> list:
-        seen = {}
-        for c in cubes:
-            seen.update(self.pool.holders[c])
-        return list(seen.values())
-
-    def _fewest_cubes(self, job, base: int, usable: int, ok: int):
-        """Reconfigurable: enough usable cubes of one pod, freeing as few, as small jobs as
-        possible. ``usable``/``ok``: bitmasks of usable cubes and of those whose holders may
-        move. Returns (allocation, jobs to move) or None."""
-        pool = self.pool
-        pod = base // pool.cpp
-        bands = pool.band_bits[pod]
-        held = bands[0] | bands[1] | bands[2]
-        free = [base + c for c in _bits(usable & ~held)]
-        if pool.ft:  # fault-tolerant routing: the least faulty cubes first
-            free.sort(key=lambda c: (pool.link_faults(c), c))
-        need = job.cubes - len(free)
-        if need <= 0:
-            return None  # enough free cubes already: moving jobs would not help
-        groups: dict[int, tuple] = {}  # jobs that free some usable cubes together
-        for c in _bits(ok & held):
-            holders = list(pool.holders[base + c].values())
-            if len(holders) == 1 and holders[0].cubes:  # a whole-cube slice frees its cubes
-                lead = holders[0]
-                if lead.id not in groups:
-                    cubes = [x for x in lead.alloc.cubes if usable >> (x - base) & 1]
-                    groups[lead.id] = (cubes, [lead])
-            else:  # sub-cube slices free this one cube together
-                groups[-1 - c] = ([base + c], holders)
-        single = [g for g in groups.values() if len(g[0]) >= need]
-        if single:  # one group suffices: the one moving the fewest jobs, then chips
-            g = min(single, key=lambda g: (len(g[1]), sum(j.chips for j in g[1])))
-            chosen = [g]
-        else:
-            ranked = sorted(groups.values(), key=lambda g: (-len(g[0]), len(g[1])))
-            chosen, freed = [], 0
-            for group in ranked:
-                if freed >= need:
-                    break
-                chosen.append(group)
-                freed += len(group[0])
-            if freed < need:
-                return None
-            for group in reversed(chosen[:]):  # drop victims the others make unnecessary
-                if freed - len(group[0]) >= need:
-                    chosen.remove(group)
-                    freed -= len(group[0])
-        cubes = (free + [c for g in chosen for c in g[0]])[: job.cubes]
-        if pool.ft and pool.known.ocs_down[pod] + sum(pool.link_faults(c) for c in cubes) > pool.max_faults:
-            return None  # beyond what fault-tolerant routing can carry
-        return Allocation(pod, sorted(cubes), pool.full), [j for g in chosen for j in g[1]]
+            yield from self.policy.places_with_victims(pool, job, pod, usable, ok)
 
     # -- defragmentation -----------------------------------------------------------------------
     def _defrag_for(self, job, t: float) -> Allocation | None:
@@ -278,11 +247,11 @@ class Scheduler:
             self._no_defrag[key] = (stamp, t)
             return None
         target, movers = choice
-        pm = self.sim.pod_manager
+        pm = self.starter
+        assert pm is not None
         for m in movers:
             pm.stop(m, t, planned=True)
-        for c in target.cubes:  # the movers must land outside the target
-            pool.reserved[target.pod] |= 1 << (c % pool.cpp)
+        pool.reserve(target)  # the movers must land outside the target
         for m in movers:
             alloc = pool.find(m)
             if alloc is not None and pm.start(m, alloc, t):
@@ -292,13 +261,5 @@ class Scheduler:
                 m.preempted += 1
                 self.preemptions += 1
                 self.enqueue(m, t)
-        pool.reserved[target.pod] = 0
+        pool.unreserve(target.pod)
         return target
-
-
-def _bits(mask: int):
-    """Positions of the set bits of ``mask``, lowest first."""
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low

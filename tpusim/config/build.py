@@ -1,0 +1,237 @@
+"""The build step: a validated scenario becomes a frozen, picklable, hours-only :class:`Model`.
+
+Everything that spans keys is checked here, with key-path errors (the cube's hosts must hold its
+chips, slices must fit a pod, a CSV must parse, a lognormal-only key must not sit on another
+distribution, a replayed trace must cover every replication), and every file the scenario names
+is read and parsed exactly once: replications, worker processes and Dask workers receive data,
+never paths. Days and minutes end here: the model is in hours.
+
+The model is kept with the scenario that made it (a scenario is immutable, and
+:meth:`Scenario.model_copy` and :meth:`Scenario.with_overrides` validate again), so loading and
+running build once.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from pathlib import Path
+
+from tpusim.config.schema import ComponentFailures, Scenario
+from tpusim.errors import Problem, ScenarioError
+from tpusim.failures.distributions import RepairDistribution
+from tpusim.failures.params import ClassFailures, FailureParams
+from tpusim.failures.schedule import Schedule, parse_schedule
+from tpusim.failures.trace import parse_trace
+from tpusim.model import Model
+from tpusim.policies import registry
+from tpusim.policies.base import RoutingParams
+from tpusim.scheduler.pod_manager import PodManagerParams
+from tpusim.scheduler.scheduler import SchedulerParams
+from tpusim.scheduler.workload import WorkloadParams, parse_job_trace, parse_mix, shape_problem
+from tpusim.topology.cube import CubeLayout
+from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
+from tpusim.topology.shapes import SliceShape
+
+SHIPPED_RATES = "data/weekly_failure_rates.csv"
+SHIPPED_MIX = "data/slice_mix.csv"
+
+
+def _shipped(name: str) -> str:
+    return resources.files("tpusim").joinpath(name).read_text()
+
+
+def build_model(scenario: Scenario, source: str | None = None) -> Model:
+    """The model of ``scenario`` (built once, then kept with it); raises
+    :class:`~tpusim.errors.ScenarioError` with every cross-key problem found."""
+    if scenario._built is not None:
+        return scenario._built
+    model = _Builder(scenario).build(source)
+    scenario._built = model
+    return model
+
+
+class _Builder:
+    def __init__(self, scenario: Scenario):
+        self.s = scenario
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def build(self, source: str | None) -> Model:
+        s = self.s
+        machine = self._machine()
+        shapes = self._shapes(machine)
+        if len(set(s.policies)) != len(s.policies):
+            self.problem("policies", f"lists a policy twice: {s.policies}")
+        failures = self._failures(machine)
+        workload = self._workload(machine) if s.workload is not None else None
+        if self.problems or machine is None:
+            raise ScenarioError(self.problems, source)
+        ft = s.pod_manager.ft_routing
+        routing = RoutingParams(ft.max_faults, (("allreduce", ft.comm_fraction.allreduce),
+                                                ("alltoall", ft.comm_fraction.alltoall)))
+        sched = s.scheduler
+        return Model(
+            name=s.name,
+            seed=s.seed,
+            replications=s.replications,
+            horizon=s.horizon_days * 24.0,
+            machine=machine,
+            shapes=tuple(shapes),
+            policies=tuple(registry.get(name)(machine, routing) for name in s.policies),
+            failures=failures,
+            workload=workload,
+            scheduler=SchedulerParams(
+                preemption=sched.preemption,
+                preemption_notice=sched.preemption_notice,
+                defrag_wait=sched.defrag_wait_hours,
+                defrag_retry=sched.defrag_retry_minutes / 60.0,
+            ),
+            pod_manager=PodManagerParams(s.pod_manager.reconfigure_minutes / 60.0, s.pod_manager.swap_spares),
+            timeseries_width=s.timeseries_days * 24.0 if s.timeseries_days else None,
+        )
+
+    # -- machine and slices ----------------------------------------------------------------
+    def _machine(self) -> MachineLayout | None:
+        t = self.s.topology
+        chips_per_cube = math.prod(t.cube_shape)
+        cube_text = "x".join(map(str, t.cube_shape))
+        ok = True
+        if t.hosts_per_cube * t.chips_per_host != chips_per_cube:
+            self.problem("topology.hosts_per_cube",
+                         f"{t.hosts_per_cube} hosts x {t.chips_per_host} chips per host must equal the "
+                         f"{chips_per_cube} chips of a {cube_text} cube")
+            ok = False
+        derived_ocs = sum(chips_per_cube // e for e in t.cube_shape)
+        if t.ocs_per_pod is not None and t.ocs_per_pod != derived_ocs:
+            self.problem("topology.ocs_per_pod",
+                         f"must be {derived_ocs} for {cube_text} cubes (one OCS per dimension and face "
+                         f"position), got {t.ocs_per_pod}")
+        return MachineLayout(CubeLayout(t.cube_shape, t.chips_per_host), t.cube_grid, t.pods) if ok else None
+
+    def _shapes(self, machine: MachineLayout | None) -> list[SliceShape]:
+        t = self.s.topology
+        cubes_per_pod = math.prod(t.cube_grid)
+        shapes: list[SliceShape] = []
+        seen: set[tuple[int, int, int]] = set()
+        for i, text in enumerate(self.s.slices):
+            try:
+                shape = SliceShape.parse(text)
+                cubes = shape.cubes(t.cube_shape)
+            except ValueError as exc:
+                self.problem(f"slices[{i}]", str(exc))
+                continue
+            if cubes > cubes_per_pod:
+                self.problem(f"slices[{i}]", f"{shape.label} needs {cubes} cubes but a pod has {cubes_per_pod} "
+                             f"(a slice never spans pods)")
+            if shape.dims in seen:
+                self.problem(f"slices[{i}]", f"{shape.label} is listed twice")
+            seen.add(shape.dims)
+            shapes.append(shape)
+        return shapes
+
+    # -- failures --------------------------------------------------------------------------
+    def _failures(self, machine: MachineLayout | None) -> FailureParams:
+        f = self.s.failures
+        classes = tuple(self._class(name, getattr(f, name), f.detection_minutes) for name in COMPONENT_CLASSES)
+        traces = None
+        if f.trace is not None and machine is not None:
+            try:
+                with open(f.trace, newline="") as fh:
+                    traces = parse_trace(fh, machine)
+            except FileNotFoundError:
+                self.problem("failures.trace", f"no such file: {f.trace}")
+            except OSError as exc:
+                self.problem("failures.trace", f"{f.trace}: cannot read: {exc.strerror}")
+            except (ValueError, KeyError) as exc:
+                self.problem("failures.trace", f"{f.trace}: {exc}")
+            if traces is not None and None not in traces:
+                lacking = [r for r in range(self.s.replications) if r not in traces]
+                if lacking:
+                    self.problem("failures.trace", f"{f.trace}: has no replication {lacking[0]} "
+                                 f"(it has {sorted(traces)}; replications: {self.s.replications})")
+        return FailureParams(classes, f.detection_dist, f.initial_state, traces)
+
+    def _class(self, name: str, cfg: ComponentFailures, default_detection: float) -> ClassFailures:
+        r = cfg.repair
+        if r.sigma is not None and r.dist != "lognormal":
+            self.problem(f"failures.{name}.repair.sigma", f"only applies to dist: lognormal, not {r.dist}")
+        schedule = None
+        if cfg.schedule is not None:
+            sched = cfg.schedule
+            factor = sched.scale / (100.0 if sched.unit == "percent" else 1.0)
+            try:
+                if sched.csv is None:
+                    text, where = _shipped(SHIPPED_RATES), "the shipped TPU v4 weekly rates"
+                else:
+                    text, where = Path(sched.csv).read_text(), sched.csv
+                schedule = Schedule.from_daily(parse_schedule(text, sched.column, factor, where), sched.period_hours)
+            except FileNotFoundError:
+                self.problem(f"failures.{name}.schedule.csv", f"no such file: {sched.csv}")
+            except OSError as exc:
+                self.problem(f"failures.{name}.schedule.csv", f"cannot read {sched.csv}: {exc.strerror}")
+            except (ValueError, KeyError) as exc:
+                self.problem(f"failures.{name}.schedule", str(exc))
+        detection = cfg.detection_minutes if cfg.detection_minutes is not None else default_detection
+        return ClassFailures(
+            rate=cfg.daily_rate / 24.0,
+            repair=RepairDistribution(r.dist, float(r.mean_hours), float(r.shape)),
+            detection_hours=detection / 60.0,
+            schedule=schedule,
+        )
+
+    # -- workload --------------------------------------------------------------------------
+    def _workload(self, machine: MachineLayout | None) -> WorkloadParams | None:
+        w = self.s.workload
+        assert w is not None
+        p = w.priorities
+        if sum((p.production, p.batch, p.best_effort)) <= 0:
+            self.problem("workload.priorities", "at least one band needs a share > 0")
+        if w.duration.sigma is not None and w.duration.dist != "lognormal":
+            self.problem("workload.duration.sigma", f"only applies to dist: lognormal, not {w.duration.dist}")
+        mix = self._rows("mix", w.mix, machine, parse_mix, lambda row: row[0])
+        trace = self._rows("trace", w.trace, machine, lambda text: parse_job_trace(text.splitlines()),
+                           lambda job: job.shape)
+        if w.mix is None:
+            mix = parse_mix(_shipped(SHIPPED_MIX))
+        if machine is None or mix is None:
+            return None
+        return WorkloadParams(
+            arrivals_per_hour=w.jobs_per_pod_day * machine.pods / 24.0,
+            mix=tuple(mix),
+            duration_dist=w.duration.dist,
+            duration_mean=w.duration.mean_hours,
+            duration_sigma=w.duration.shape,
+            band_shares=(p.production, p.batch, p.best_effort),
+            pattern_shares=(w.traffic.allreduce, w.traffic.alltoall),
+            checkpoint_interval=w.checkpoint.fixed_interval,
+            checkpoint_write=w.checkpoint.write_minutes / 60.0,
+            restart=w.restart_minutes / 60.0,
+            trace=tuple(trace) if trace is not None else None,  # type: ignore[arg-type]
+        )
+
+    def _rows(self, key: str, path: str | None, machine: MachineLayout | None, parse, shape_of):
+        """Parse the workload CSV at ``path`` (None: not given) and check the shape of every row."""
+        if path is None:
+            return None
+        try:
+            rows = parse(Path(path).read_text())
+            shapes = [shape_of(row) for row in rows]
+        except FileNotFoundError:
+            self.problem(f"workload.{key}", f"no such file: {path}")
+            return None
+        except OSError as exc:
+            self.problem(f"workload.{key}", f"{path}: cannot read: {exc.strerror}")
+            return None
+        except (KeyError, ValueError) as exc:
+            self.problem(f"workload.{key}", f"{path}: unreadable row ({exc})")
+            return None
+        if machine is not None:
+            for shape in dict.fromkeys(shapes):
+                why = shape_problem(machine, shape)
+                if why:
+                    self.problem(f"workload.{key}", f"{path}: {why}")
+        return rows
+

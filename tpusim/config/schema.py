@@ -1,0 +1,280 @@
+"""The scenario schema: what a scenario YAML may say, as typed, validated pydantic models.
+
+A scenario's dotted keys are part of tpusim's public interface (DESIGN §5). Every field carries
+its description (``help(Scenario)``, IDEs and ``Scenario.model_json_schema()`` show them). Units
+at this edge: rates per day, repair times in hours, detection and reconfiguration in minutes,
+horizon in days; :mod:`tpusim.config.build` turns them into the hours-only model.
+
+Each key is checked on its own here; checks that span keys (a slice that does not fit the pod,
+a CSV that cannot be parsed) are the build step's, with the same key-path errors. Policy names
+are checked against the policy registry (:mod:`tpusim.policies.registry`), so a registered
+policy is a valid name at once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic_core import PydanticCustomError
+
+from tpusim.policies import registry
+
+
+def _dims(value: Any) -> Any:
+    """Accept ``[4, 4, 4]`` or ``"4x4x4"`` for a 3-tuple of extents."""
+    if isinstance(value, str):
+        parts = value.lower().split("x")
+        if len(parts) == 3 and all(p.strip().isdigit() for p in parts):
+            return [int(p) for p in parts]
+    return value
+
+
+_Extent = Annotated[int, Field(gt=0, strict=True)]
+Extents = Annotated[tuple[_Extent, _Extent, _Extent], BeforeValidator(_dims)]
+
+
+def _registered(name: str) -> str:
+    known = registry.names()
+    if name not in known:
+        listed = ", ".join(repr(n) for n in known[:-1]) + f" or {known[-1]!r}" if len(known) > 1 else repr(known[0])
+        raise PydanticCustomError("unknown_policy", "must be one of {expected}", {"expected": listed})
+    return name
+
+
+PolicyName = Annotated[str, AfterValidator(_registered)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Repair(_Strict):
+    """Repair-time distribution of one component class (hours)."""
+
+    dist: Literal["exponential", "lognormal", "fixed"] = Field(
+        "exponential", description="Repair-time distribution.")
+    mean_hours: float = Field(gt=0, description="Mean time to repair (hours).")
+    sigma: float | None = Field(None, gt=0, description=(
+        "lognormal only: standard deviation of log(repair time); unset means 1.0, a long tail "
+        "(coefficient of variation 1.31)."))
+
+    @property
+    def shape(self) -> float:
+        return self.sigma if self.sigma is not None else 1.0
+
+
+class RateSchedule(_Strict):
+    """A daily failure rate that changes over time: one value per period, repeating."""
+
+    csv: str | None = Field(None, description=(
+        "CSV with a column of rates; unset means the TPU v4 weekly rates shipped with tpusim "
+        "(columns machine_pct_per_day, ici_pct_per_day, ocs_pct_per_day)."))
+    column: str = Field(description="The column holding this class's rates.")
+    unit: Literal["percent", "fraction"] = Field("percent", description="Unit of the values in the column.")
+    period_hours: float = Field(168.0, gt=0, description="Length of one period (hours); 168 = weekly.")
+    scale: float = Field(1.0, ge=0, description="Multiplies every value (2.0: a fleet failing twice as often).")
+
+
+class ComponentFailures(_Strict):
+    """Failure and repair of one component class."""
+
+    daily_rate: float = Field(ge=0, description=(
+        "Fraction of the population failing per day; the per-unit hazard while up. 0 turns the "
+        "class off. With a schedule the schedule sets the rate instead."))
+    repair: Repair
+    schedule: RateSchedule | None = Field(None, description="Time-varying rates, replacing daily_rate.")
+    detection_minutes: float | None = Field(None, ge=0, description=(
+        "healthd/libtpunet detection delay for this class; unset: failures.detection_minutes."))
+
+
+class Failures(_Strict):
+    host: ComponentFailures = ComponentFailures(
+        daily_rate=0.0008, repair=Repair(dist="lognormal", mean_hours=6.0)
+    )
+    ici_link: ComponentFailures = ComponentFailures(
+        daily_rate=0.00005, repair=Repair(dist="lognormal", mean_hours=24.0)
+    )
+    ocs: ComponentFailures = ComponentFailures(
+        daily_rate=0.0004, repair=Repair(dist="lognormal", mean_hours=12.0)
+    )
+    detection_minutes: float = Field(5.0, ge=0, description=(
+        "healthd/libtpunet detection delay. Capacity availability is a property of the true "
+        "health state and does not use it; the scheduler reacts only after it (jobs, DESIGN §3)."))
+    detection_dist: Literal["fixed", "exponential"] = Field("fixed", description=(
+        "fixed: every detection takes its class's delay; exponential: drawn with that mean "
+        "(stream 'detection'; the same draws under every policy)."))
+    trace: str | None = Field(None, description=(
+        "CSV failure trace to replay instead of drawing failures (see tpusim.failures.trace); the "
+        "rates and repair times above are then used only by the closed forms."))
+    initial_state: Literal["steady", "all_up"] = Field("steady", description=(
+        "steady: each unit starts down with its long-run probability MTTR/(MTBF+MTTR), with an "
+        "equilibrium residual repair time, so time averages carry no start-up bias. all_up: "
+        "everything starts healthy (a fresh machine)."))
+
+
+class Duration(_Strict):
+    """Useful work per job (hours of step time on a healthy slice)."""
+
+    dist: Literal["lognormal", "exponential", "fixed"] = Field("lognormal", description="Distribution of useful work.")
+    mean_hours: float = Field(1.2, gt=0, description=(
+        "Mean useful work (hours). 1.2 h: with 139 jobs per pod-day and the default mix (mean "
+        "409 chips per job) the offered load is 70 % of the pod's chip-hours."))
+    sigma: float | None = Field(None, gt=0, description=(
+        "lognormal only: sigma of log(duration); unset means 1.5 (median 0.39 h, a long tail)."))
+
+    @property
+    def shape(self) -> float:
+        return self.sigma if self.sigma is not None else 1.5
+
+
+class Priorities(_Strict):
+    """Share of jobs in each priority band (normalised)."""
+
+    production: float = Field(0.2, ge=0, description="Share of production jobs (highest band).")
+    batch: float = Field(0.5, ge=0, description="Share of batch jobs.")
+    best_effort: float = Field(0.3, ge=0, description="Share of best-effort jobs (lowest band).")
+
+
+class Checkpoint(_Strict):
+    interval_hours: float | Literal["young"] = Field(1.0, description=(
+        "Hours of useful work between checkpoints, or 'young' for sqrt(2 * write * MTBF)."))
+    write_minutes: float = Field(2.0, ge=0, description=(
+        "Time to write a checkpoint; used by 'young' (writes are asynchronous, no step time)."))
+
+    @property
+    def fixed_interval(self) -> float | None:
+        return None if self.interval_hours == "young" else float(self.interval_hours)
+
+
+class Traffic(_Strict):
+    """Share of jobs per traffic pattern (normalised)."""
+
+    allreduce: float = Field(0.8, ge=0, description="All-reduce / nearest-neighbour jobs.")
+    alltoall: float = Field(0.2, ge=0, description="All-to-all jobs (bisection-bound).")
+
+
+class Workload(_Strict):
+    jobs_per_pod_day: float = Field(139.0, ge=0, description="Job arrivals per pod per day (Poisson).")
+    mix: str | None = Field(None, description=(
+        "CSV of shape,percent rows; unset means the TPU v4 mix shipped with tpusim."))
+    trace: str | None = Field(None, description=(
+        "CSV of arrival_hours,shape,duration_hours,priority rows replacing the generated jobs."))
+    duration: Duration = Duration()
+    priorities: Priorities = Priorities()
+    traffic: Traffic = Field(Traffic(), description=(
+        "All-reduce / nearest-neighbour vs all-to-all: what fault-tolerant routing costs a job."))
+    checkpoint: Checkpoint = Checkpoint()
+    restart_minutes: float = Field(3.0, ge=0, description=(
+        "Time from (re)start to the first useful step: load the checkpoint, compile, warm up."))
+
+
+class SchedulerConfig(_Strict):
+    preemption: bool = Field(True, description="A higher band may preempt lower bands (never production by production).")
+    preemption_notice: bool = Field(True, description=(
+        "Preempted jobs get a notice and checkpoint before stopping (false: killed, losing the "
+        "work since their last checkpoint)."))
+    defrag_wait_hours: float | None = Field(6.0, gt=0, description=(
+        "A job waiting longer than this may have smaller jobs migrated or preempted to make room "
+        "(defragmentation); null turns it off."))
+    defrag_retry_minutes: float = Field(15.0, gt=0, description=(
+        "A defragmentation attempt that found nothing to move is retried after this long."))
+
+
+class CommFraction(_Strict):
+    """Share of a step spent communicating, per traffic pattern (calibrates FT slowdowns)."""
+
+    allreduce: float = Field(0.05, ge=0, le=1, description="All-reduce jobs.")
+    alltoall: float = Field(0.5, ge=0, le=1, description="All-to-all jobs.")
+
+
+class FtRouting(_Strict):
+    """libtpunet's fault-tolerant routing, used by policies that route around faults."""
+
+    max_faults: int = Field(4, ge=0, strict=True, description=(
+        "A slice keeps running through at most this many faulty links and OCSes (if connected)."))
+    comm_fraction: CommFraction = CommFraction()
+
+
+class PodManagerConfig(_Strict):
+    reconfigure_minutes: float = Field(1.0, ge=0, description=(
+        "Time to program an allocation's cross-connects and run the pre-flight check."))
+    swap_spares: bool = Field(True, description=(
+        "Swap a failed cube for a healthy free spare where the policy can (false: requeue instead)."))
+    ft_routing: FtRouting = FtRouting()
+
+
+class Topology(_Strict):
+    pods: int = Field(1, gt=0, strict=True, description="Pods in the machine (a slice never spans pods).")
+    cube_grid: Extents = Field((4, 4, 4), description="Cubes per pod, as the static pod's fixed grid.")
+    cube_shape: Extents = Field((4, 4, 4), description="Chips per cube along x, y, z.")
+    hosts_per_cube: int = Field(16, gt=0, strict=True, description="Hosts (machines) per cube.")
+    chips_per_host: int = Field(4, gt=0, strict=True, description="Chips per host.")
+    ocs_per_pod: int | None = Field(None, gt=0, strict=True, description=(
+        "Derived from cube_shape (one OCS per dimension and face position); if given, must match."))
+
+
+class Scenario(_Strict):
+    """A validated scenario: what to simulate (see :func:`tpusim.load_scenario`).
+
+    Build one from YAML with :func:`tpusim.load_scenario`, from a mapping with
+    :func:`tpusim.scenario_from_dict`, or change one with :meth:`with_overrides`; every route
+    validates, so a scenario always describes the machine it will simulate.
+    """
+
+    name: str = Field(min_length=1, description="Name of the scenario (the default output folder).")
+    description: str = Field("", description="What the scenario is for, and the assumptions it rests on.")
+    seed: int = Field(0, ge=0, strict=True, description="Root seed of every random stream.")
+    replications: int = Field(10, gt=0, strict=True, description="Independent replications.")
+    horizon_days: float = Field(365.0, gt=0, description="Simulated time per replication (days).")
+    policies: list[PolicyName] = Field(default_factory=lambda: list(registry.DEFAULT), min_length=1, description=(
+        "Policies compared on the same failure trace and workload."))
+    slices: list[str] = Field(min_length=1, description="Slice shapes (chips, XxYxZ) whose availability is measured.")
+    topology: Topology = Topology()
+    failures: Failures = Failures()
+    timeseries_days: float | None = Field(None, gt=0, description=(
+        "Width of the buckets of the availability time series (days); unset: no time series."))
+    workload: Workload | None = Field(None, description=(
+        "Jobs on the machine; without it only capacity availability is measured."))
+    scheduler: SchedulerConfig = SchedulerConfig()
+    pod_manager: PodManagerConfig = PodManagerConfig()
+    #: the model built from this scenario (set once by tpusim.config.build.build_model)
+    _built: Any = PrivateAttr(default=None)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> "Scenario":
+        """A copy with top-level fields replaced, validated like a loaded scenario (pydantic's own
+        copy would skip validation and could describe a machine it does not simulate)."""
+        from tpusim.config.load import scenario_from_dict
+
+        data = self.model_dump(mode="json")
+        for key, value in (update or {}).items():
+            data[key] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        return scenario_from_dict(data)
+
+    def with_overrides(self, overrides: "dict[str, Any] | list[str]") -> "Scenario":
+        """A validated copy with dotted keys set: ``{"failures.host.daily_rate": 0.01}`` or
+        ``["failures.host.daily_rate=0.01"]`` (values as YAML, like ``--set``)."""
+        from tpusim.config.load import apply_overrides, override_strings, scenario_from_dict
+
+        texts = override_strings(overrides) if isinstance(overrides, dict) else list(overrides)
+        return scenario_from_dict(apply_overrides(self.model_dump(mode="json"), texts))
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario with every default filled in (what summary.json records)."""
+        import math
+
+        data = self.model_dump(mode="json")
+        t = self.topology
+        data["topology"]["ocs_per_pod"] = sum(math.prod(t.cube_shape) // e for e in t.cube_shape)
+        for cls in ("host", "ici_link", "ocs"):
+            repair = data["failures"][cls]["repair"]
+            if repair["dist"] == "lognormal":
+                repair["sigma"] = getattr(self.failures, cls).repair.shape
+            else:
+                del repair["sigma"]
+        return data
+
+
+def defaults() -> dict[str, Any]:
+    """The default value of every key that has one (what a scenario leaves out)."""
+    return {"topology": Topology().model_dump(), "failures": Failures().model_dump()}

@@ -1,0 +1,58 @@
+"""Parameters of the failure model, in hours: what the failure injector, the detection model and
+the closed forms receive (built from a scenario's ``failures`` section by :mod:`tpusim.config`).
+
+Invariants: every rate is a per-unit hazard per hour while up (``rate == 0`` and no schedule:
+the class never fails); every time is in hours; a schedule or trace is already parsed and
+checked, so model code never touches a file. Frozen and picklable: one object serves every
+replication, in any process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tpusim.failures.distributions import RepairDistribution
+from tpusim.failures.schedule import Schedule
+from tpusim.topology.machine import COMPONENT_CLASSES
+
+#: One failure trace: ``(time_hours, class name, unit, down)`` in time order.
+Trace = tuple[tuple[float, str, int, bool], ...]
+
+
+@dataclass(frozen=True)
+class ClassFailures:
+    """Failure, repair and detection of one component class."""
+
+    rate: float  # per unit-hour while up (the schedule's, when there is one)
+    repair: RepairDistribution
+    detection_hours: float  # mean healthd/libtpunet detection delay
+    schedule: Schedule | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Can a unit of this class fail at all?"""
+        if self.schedule is not None:
+            return self.schedule.peak > 0
+        return self.rate > 0
+
+    @property
+    def mean_rate(self) -> float:
+        """The long-run hazard per unit-hour (a schedule's average over its periods)."""
+        return self.schedule.mean_hourly() if self.schedule is not None else self.rate
+
+
+@dataclass(frozen=True)
+class FailureParams:
+    classes: tuple[ClassFailures, ...]  # in COMPONENT_CLASSES order
+    detection_dist: str = "fixed"  # "fixed" or "exponential" (mean: the class's detection_hours)
+    initial_state: str = "steady"  # "steady" (stationary start) or "all_up"
+    #: replayed traces by replication (key None: one trace for every replication); None: draw.
+    traces: dict[int | None, Trace] | None = None
+
+    def of(self, component_class: str) -> ClassFailures:
+        return self.classes[COMPONENT_CLASSES.index(component_class)]
+
+    def trace_for(self, replication: int) -> Trace:
+        """The replayed trace of ``replication`` (checked to exist when the model was built)."""
+        assert self.traces is not None
+        return self.traces[None] if None in self.traces else self.traces[replication]

@@ -1,0 +1,137 @@
+"""Metrics: one registry of what tpusim reports, tidy samples, and their estimates (DESIGN §4).
+
+Every number a run reports is a :class:`Metric` in :data:`REGISTRY`: its name (the key in
+summary.json, frames, sweep tables and checks), a label, a unit, the range it can take (which
+clips its confidence interval), how it is broken down (per slice shape, per slice size in chips,
+per component class, or not at all) and the digits worth printing.
+
+A replication emits :class:`Sample` rows ``(replication, policy, metric, key, value)``: ``key``
+is the shape label for per-shape metrics, the slice size in chips (as text) for per-size metrics,
+the component class for component metrics, and None otherwise; ``policy`` is None for metrics of
+the machine rather than of a policy. A value may be NaN where the metric is undefined in that
+replication. :class:`Estimates` computes every estimate once from the samples (Student-t 95 %
+intervals over the replications where the metric is defined, clipped to the metric's bounds);
+summary.json, the tables, the plots, ``check`` and sweep rows all read those estimates.
+
+Layer: the bottom, with :mod:`tpusim.stats`; it knows no model code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, NamedTuple
+
+from tpusim.stats import FRACTION, NON_NEGATIVE, Estimate, estimate
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    unit: str  # "fraction" (shown in percent), "hours", "minutes", "chip-hours", "count", ...
+    group: str  # "capacity", "jobs" or "components"
+    breakdown: str | None = None  # "shape", "chips", "class" or None
+    digits: int = 3  # decimals worth printing (of the percentage, for fractions)
+    table: bool = True  # shown in the terminal's job table
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return FRACTION if self.unit == "fraction" else NON_NEGATIVE
+
+    @property
+    def scale(self) -> float:
+        """Factor from the stored value to the printed one (fractions print in percent)."""
+        return 100.0 if self.unit == "fraction" else 1.0
+
+
+def _jobs(name: str, label: str, unit: str, digits: int, table: bool = True, breakdown: str | None = None) -> Metric:
+    return Metric(name, label, unit, "jobs", breakdown, digits, table)
+
+
+#: Every reported metric, in the order tables print them.
+REGISTRY: dict[str, Metric] = {m.name: m for m in (
+    Metric("slice_availability", "slice availability", "fraction", "capacity", "shape"),
+    Metric("system_availability", "system availability (chip-time on healthy hardware)", "fraction",
+           "capacity", digits=4),
+    Metric("component_availability", "component availability", "fraction", "components", "class", digits=4),
+    _jobs("goodput", "goodput", "fraction", 2),
+    _jobs("utilization", "utilization", "fraction", 2),
+    _jobs("jobs_interrupted", "jobs interrupted", "fraction", 3),
+    _jobs("lost_chip_hours", "lost chip-hours (hardware)", "chip-hours", 0),
+    _jobs("queue_wait_p50_hours", "queue wait p50", "hours", 2),
+    _jobs("queue_wait_p95_hours", "queue wait p95", "hours", 2),
+    _jobs("queue_wait_mean_hours", "queue wait mean", "hours", 2, table=False),
+    _jobs("preemptions", "preemptions", "count", 0),
+    _jobs("migrations", "migrations", "count", 0),
+    _jobs("spare_swaps", "spare-cube swaps", "count", 0),
+    _jobs("ft_reroutes", "FT reroutes", "count", 0),
+    _jobs("degraded_fraction", "degraded (FT)", "fraction", 3),
+    _jobs("slowdown_chip_hours", "chip-hours lost to FT slowdown", "chip-hours", 0),
+    _jobs("preflight_failures", "pre-flight failures", "count", 1),
+    _jobs("detections", "failures detected by healthd", "count", 0),
+    _jobs("mean_detection_minutes", "mean detection delay", "minutes", 2),
+    _jobs("xconnects_per_day", "xconnects per day", "per day", 0),
+    _jobs("xconnects_per_job", "xconnects per job", "per job", 1),
+    _jobs("jobs_arrived", "jobs arrived", "count", 0),
+    _jobs("jobs_completed", "jobs completed", "count", 0, table=False),
+    _jobs("jobs_rejected", "jobs that never fit", "count", 0),
+    _jobs("jobs_waiting_at_end", "jobs waiting at the end", "count", 0),
+    _jobs("mean_queue_length", "mean queue length", "count", 2, table=False),
+    _jobs("mean_time_in_queue_hours", "mean time in queue", "hours", 2, table=False),
+    _jobs("queue_wait_p50_by_chips_hours", "queue wait p50 by slice size", "hours", 2, False, "chips"),
+    _jobs("queue_wait_p95_by_chips_hours", "queue wait p95 by slice size", "hours", 2, False, "chips"),
+)}
+
+#: The job metrics a job simulation measures directly (one value per replication and policy).
+JOB_METRICS = tuple(m.name for m in REGISTRY.values() if m.group == "jobs" and m.breakdown is None)
+
+
+def metric(name: str) -> Metric:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no metric named {name!r}") from None
+
+
+class Sample(NamedTuple):
+    replication: int
+    policy: str | None
+    metric: str
+    key: str | None
+    value: float
+
+
+SAMPLE_COLUMNS = Sample._fields
+
+
+class Estimates:
+    """Every metric's estimate, computed once from the samples.
+
+    Values are grouped by (policy, metric, key) in replication order; NaN values (undefined in
+    that replication) are left out; a group with no value left has no estimate (None).
+    """
+
+    def __init__(self, samples: Iterable[Sample]):
+        groups: dict[tuple[str | None, str, str | None], list[float]] = {}
+        for s in samples:
+            groups.setdefault((s.policy, s.metric, s.key), []).append(s.value)
+        self._by: dict[tuple[str | None, str, str | None], Estimate | None] = {}
+        for (policy, name, key), values in groups.items():
+            defined = [v for v in values if not math.isnan(v)]
+            self._by[(policy, name, key)] = estimate(defined, bounds=metric(name).bounds) if defined else None
+
+    def get(self, policy: str | None, name: str, key: str | None = None) -> Estimate | None:
+        """The estimate of ``name`` (for ``policy`` and breakdown ``key``), or None."""
+        return self._by.get((policy, name, key))
+
+    def keys(self, policy: str | None, name: str) -> list[str]:
+        """The breakdown keys of a metric, in the order first seen (chips: ascending size)."""
+        keys = [k for (p, n, k) in self._by if p == policy and n == name and k is not None]
+        if metric(name).breakdown == "chips":
+            keys.sort(key=int)
+        return keys
+
+    def items(self):
+        """``((policy, metric, key), estimate)`` for every group, in the order first seen."""
+        return self._by.items()

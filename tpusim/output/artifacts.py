@@ -1,0 +1,46 @@
+"""The files a run writes: summary.json always; the tables, traces and plots when something was
+measured. Only this module (and the CLI above it) decides file names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tpusim.output import plots
+from tpusim.output.files import write_atomic, write_json
+
+if TYPE_CHECKING:  # the results layer calls this module; annotations only
+    from tpusim.results import Results
+
+
+def write_outputs(results: "Results", out: Path, plot: bool = True) -> list[Path]:
+    """Write summary.json and, when something was measured, the CSV tables and plots."""
+    written = [out / "summary.json"]
+    write_json(written[0], results.summary())
+    if not results.replications:
+        return written
+    written.append(out / "availability.csv")
+    write_atomic(written[-1], results.availability_frame().to_csv(index=False).encode())
+    series = results.availability_series_frame()
+    if series is not None:
+        written.append(out / "availability_timeseries.csv")
+        write_atomic(written[-1], series.to_csv(index=False).encode())
+        if plot:
+            written.append(out / "availability_timeseries.png")
+            plots.plot_series(results, series, written[-1])
+    traces = results.trace_csv()
+    if traces is not None:
+        written.append(out / "failure_trace.csv")
+        write_atomic(written[-1], traces.encode())
+    if results.has_jobs:
+        written.append(out / "jobs.csv")
+        write_atomic(written[-1], results.jobs_frame().to_csv(index=False).encode())
+    if plot:
+        written.append(out / "availability_vs_slice.png")
+        plots.plot_availability(results, written[-1])
+        if results.has_jobs:
+            written.append(out / "queue_wait_by_slice.png")
+            plots.plot_queue_wait(results, written[-1])
+            written.append(out / "goodput_by_policy.png")
+            plots.plot_goodput(results, written[-1])
+    return written

@@ -1,0 +1,79 @@
+"""summary.json (DESIGN §5): the resolved scenario and every estimate, per policy.
+
+Built from the run's estimates and model; nothing here simulates or recomputes a statistic.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tpusim.version import __version__
+from tpusim.analytic import class_availability
+from tpusim.metrics import JOB_METRICS
+from tpusim.stats import Estimate
+from tpusim.topology.machine import COMPONENT_CLASSES
+
+if TYPE_CHECKING:  # the results layer calls this module; annotations only
+    from tpusim.results import Results
+
+
+def _dump(est: Estimate | None) -> dict[str, Any]:
+    return est.as_dict() if est else {"mean": None, "ci95": None}
+
+
+def jobs_summary(results: "Results", policy: str) -> dict[str, Any]:
+    """The ``jobs`` block of one policy: every job metric, queue waits grouped."""
+    out = {name: _dump(results.job_metric(policy, name)) for name in JOB_METRICS
+           if not name.startswith("queue_wait_p")}
+    out["queue_wait_hours"] = {
+        "p50": _dump(results.job_metric(policy, "queue_wait_p50_hours")),
+        "p95": _dump(results.job_metric(policy, "queue_wait_p95_hours")),
+        "by_slice": [{"chips": c, "p50": _dump(p50), "p95": _dump(p95)}
+                     for c, p50, p95 in results.queue_wait_by_chips(policy)],
+    }
+    return out
+
+
+def components(results: "Results") -> dict[str, dict[str, Any]]:
+    """Per component class: measured availability, its closed form, failure and repair counts."""
+    model = results.model
+    out = {}
+    for cls in COMPONENT_CLASSES:
+        cfg = model.failures.of(cls)
+        out[cls] = {
+            **_dump(results.component_availability(cls)),
+            # no closed form for a replayed trace, nor (exactly) for a rate schedule
+            "closed_form": class_availability(model.failures, cls)
+            if model.failures.traces is None and cfg.schedule is None else None,
+            "failures": sum(r.failures[cls] for r in results.replications),
+            "repairs": sum(r.repairs[cls] for r in results.replications),
+        }
+    return out
+
+
+def build_summary(results: "Results") -> dict[str, Any]:
+    s, model = results.scenario, results.model
+    policies = {}
+    for policy in model.policy_names:
+        policies[policy] = {
+            "slice_availability": [
+                {"shape": shape, "cubes": cubes, "chips": chips, **est.as_dict()}
+                for shape, cubes, chips, est in results.slice_availability(policy)
+            ] if results.replications else [],
+            "system_availability": results.system_availability(policy).as_dict() if results.replications else None,
+            "jobs": jobs_summary(results, policy) if results.has_jobs else None,
+        }
+    out: dict[str, Any] = {
+        "tpusim_version": __version__,
+        "scenario": s.resolved(),
+        "seed": s.seed,
+        "replications": len(results.replications),
+        "horizon_days": s.horizon_days,
+        "wall_seconds": results.wall_seconds,
+        "events": results.events,
+        "policies": policies,
+        "components": components(results),
+    }
+    if results.error is not None:
+        out["error"] = results.error
+    return out

@@ -1,0 +1,169 @@
+"""Terminal tables (rich): slice availability, system and component availability, jobs,
+closed forms and check reports. Every number is read from the run's estimates."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from tpusim.analytic import class_availability, cube_availability, ocs_layer_availability
+from tpusim.metrics import REGISTRY
+from tpusim.model import Model
+from tpusim.output.summary import components
+from tpusim.stats import Estimate
+
+if TYPE_CHECKING:  # the results layer calls this module; annotations only
+    from tpusim.check import CheckReport
+    from tpusim.results import Results
+
+
+def pct(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{100.0 * value:.{digits}f}"
+
+
+def fmt_estimate(est: Estimate, digits: int = 3) -> str:
+    """``mean ± half-width`` in percent (the unit goes in the column header)."""
+    if est.half_width is None:
+        return pct(est.mean, digits)
+    return f"{pct(est.mean, digits)} ± {100.0 * est.half_width:.{digits}f}"
+
+
+def render_table(results: "Results", console: Console) -> None:
+    s, model = results.scenario, results.model
+    n = len(results.replications)
+    title = (
+        f"{s.name}: slice availability, {n} replication{'s' * (n != 1)} x "
+        f"{s.horizon_days:g} days, seed {s.seed}; % (mean ± 95 % CI half-width)"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("slice")
+    table.add_column("chips", justify="right")
+    table.add_column("cubes", justify="right")
+    for policy in model.policy_names:
+        table.add_column(policy, justify="right")
+    cube_shape = model.machine.cube.shape
+    exact = [p for p in model.policies
+             if (cf := p.closed_form(model.failures, (1, 1, 1))) is not None and cf.kind == "exact"]
+    for p in exact:
+        table.add_column(f"{p.name} closed form", justify="right", style="dim")
+    per_policy = {p: results.slice_availability(p) for p in model.policy_names}
+    never = {p: set(results.never_placeable(p)) for p in model.policy_names}
+    for i, shape in enumerate(model.shapes):
+        row = [shape.label, str(shape.chips), str(shape.cubes(cube_shape))]
+        for policy in model.policy_names:
+            est = per_policy[policy][i][3]
+            row.append("never fits" if shape.label in never[policy] else fmt_estimate(est))
+        for p in exact:
+            cf = p.closed_form(model.failures, shape.cube_dims(cube_shape))
+            row.append(pct(cf.value if cf else None))
+        table.add_row(*row)
+    console.print(table)
+
+    sys_table = Table(title="system availability: chip-time on healthy hardware", title_justify="left")
+    sys_table.add_column("policy")
+    sys_table.add_column("availability %", justify="right")
+    for policy in model.policy_names:
+        sys_table.add_row(policy, fmt_estimate(results.system_availability(policy), 4))
+    console.print(sys_table)
+
+    comp = Table(title="components: measured vs MTBF/(MTBF+MTTR)", title_justify="left")
+    for col in ("class", "failures", "availability %", "closed form %", "within CI"):
+        comp.add_column(col, justify="left" if col == "class" else "right")
+    for cls, info in components(results).items():
+        est = results.component_availability(cls)
+        if est is None:
+            continue
+        if info["closed_form"] is None:
+            inside = "n/a: trace/schedule"
+        elif est.ci95 is None or info["failures"] + info["repairs"] == 0:
+            inside = "n/a: too few events"
+        else:
+            inside = "yes" if est.ci95[0] <= info["closed_form"] <= est.ci95[1] else "NO"
+        form = "-" if info["closed_form"] is None else pct(info["closed_form"], 4)
+        comp.add_row(cls, str(info["failures"]), fmt_estimate(est, 4), form, inside)
+    console.print(comp)
+    if results.has_jobs:
+        render_jobs(results, console)
+        first = model.policy_names[0]
+        jobs = sum(s.value for s in results.samples if s.metric == "jobs_arrived" and s.policy == first)
+        console.print(f"{results.events} failure/repair events and {jobs:,.0f} jobs x {len(model.policies)} "
+                      f"policies in {results.wall_seconds:.2f} s")
+    else:
+        console.print(
+            f"{results.events} failure/repair events in {results.wall_seconds:.2f} s "
+            f"({results.events / max(results.wall_seconds, 1e-9):,.0f} events/s)"
+        )
+
+
+def _unit_suffix(unit: str) -> str:
+    return {"fraction": " %", "hours": " (h)", "minutes": " (min)"}.get(unit, "")
+
+
+def render_jobs(results: "Results", console: Console) -> None:
+    model = results.model
+    table = Table(title="jobs (mean ± 95 % CI half-width, per replication)", title_justify="left")
+    table.add_column("metric")
+    for policy in model.policy_names:
+        table.add_column(policy, justify="right")
+    for m in REGISTRY.values():
+        if m.group != "jobs" or m.breakdown is not None or not m.table:
+            continue
+        cells = []
+        for policy in model.policy_names:
+            est = results.job_metric(policy, m.name)
+            scale, digits = m.scale, m.digits
+            if est is None:
+                cells.append("-")
+            elif est.half_width is None:
+                cells.append(f"{scale * est.mean:,.{digits}f}")
+            else:
+                cells.append(f"{scale * est.mean:,.{digits}f} ± {scale * est.half_width:,.{digits}f}")
+        table.add_row(m.label + _unit_suffix(m.unit), *cells)
+    console.print(table)
+
+
+def render_closed_forms(model: Model, console: Console) -> None:
+    m, f = model.machine, model.failures
+    a = {c: class_availability(f, c) for c in ("host", "ici_link", "ocs")}
+    console.print(
+        f"per-unit availability MTBF/(MTBF+MTTR): host {pct(a['host'], 4)} %, "
+        f"ici_link {pct(a['ici_link'], 5)} %, ocs {pct(a['ocs'], 4)} %"
+    )
+    console.print(
+        f"cube usable (all {m.cube.hosts} hosts and {m.cube.links} links up): "
+        f"{pct(cube_availability(m, f), 4)} %; all {m.ocs_per_pod} OCSes of a pod up: "
+        f"{pct(ocs_layer_availability(m, f), 4)} %; {m.pods} pod(s) of {m.cubes_per_pod} cubes"
+    )
+    table = Table(title=f"{model.name}: closed-form slice availability", title_justify="left")
+    for col in ("slice", "chips", "cubes"):
+        table.add_column(col, justify="left" if col == "slice" else "right")
+    cube_shape = m.cube.shape
+    with_forms = []
+    for p in model.policies:
+        cf = p.closed_form(f, (1, 1, 1))
+        if cf is not None:
+            with_forms.append(p)
+            table.add_column(f"{p.name} ({cf.kind})", justify="right")
+    for shape in model.shapes:
+        cells = [shape.label, str(shape.chips), str(shape.cubes(cube_shape))]
+        for p in with_forms:
+            cf = p.closed_form(f, shape.cube_dims(cube_shape))
+            cells.append(f"{pct(cf.value if cf else None, 4)} %")
+        table.add_row(*cells)
+    console.print(table)
+    for p in with_forms:
+        console.print(f"{p.name}: {p.closed_form(f, (1, 1, 1)).formula}", highlight=False)  # type: ignore[union-attr]
+
+
+def render_check(report: "CheckReport", title: str, console: Console) -> None:
+    moved = [c for c in report.checks if c.failed]
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric", overflow="fold")
+    for col in ("baseline", "now", "change", "p-value", ""):
+        table.add_column(col, justify="right")
+    for c in sorted(report.checks, key=lambda c: c.p_value)[: max(8, len(moved))]:
+        table.add_row(c.name, f"{c.old['mean']:.6g}", f"{c.new['mean']:.6g}", f"{c.change:+.3g}",
+                      f"{c.p_value:.2g}", "[red]MOVED[/red]" if c.failed else "ok")
+    console.print(table)

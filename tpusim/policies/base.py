@@ -1,0 +1,188 @@
+"""The ``Policy`` interface: everything that differs between ways of wiring a pod.
+
+A policy is a strategy object (as Ciw injects routing and distributions). It owns, for its
+machine:
+
+- **capacity**: its availability tracker (:meth:`Policy.capacity_tracker`), whether a shape can
+  ever be placed (:meth:`Policy.grid_fits`), and its closed form where one exists;
+- **usability**: when a cube can hold a slice of whole cubes given its faults
+  (:meth:`Policy.cube_usable`), and when a pod's OCS layer allows any (:meth:`Policy.pod_usable`);
+- **placement**: where a slice of whole cubes goes (:meth:`Policy.find_whole`) and which places
+  preemption or defragmentation may clear for it (:meth:`Policy.places_with_victims`);
+- **xconnects**: how many a fresh slice and a spare-cube swap program;
+- **degraded rate**: how fast a slice runs with faults inside it (:meth:`Policy.slice_rate`):
+  1.0 when healthy, ``None`` when it cannot run.
+
+Nothing outside :mod:`tpusim.policies` branches on a policy's name: the scheduler, the Pod
+Manager, the replication and the outputs ask the policy object. A new policy is one new module
+that subclasses :class:`Policy` (or an existing policy) and registers itself
+(:mod:`tpusim.policies.registry`).
+
+The policy sees the control plane's state only through :class:`PoolView` and
+:class:`SliceHolder`, two protocols that :class:`tpusim.scheduler.pool.CubePool` and
+:class:`tpusim.scheduler.job.Job` satisfy; this module never imports the scheduler.
+
+Invariant: a policy object is immutable after construction and picklable (it travels inside
+the built model to worker processes).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Iterable, Iterator, Protocol, Sequence
+
+from tpusim.failures.health import HealthState
+from tpusim.failures.params import FailureParams
+from tpusim.policies.capacity import CapacityTracker
+from tpusim.topology.allocation import Allocation
+from tpusim.topology.machine import MachineLayout
+from tpusim.topology.shapes import Dims
+
+
+@dataclass(frozen=True)
+class RoutingParams:
+    """libtpunet's fault-tolerant routing (``pod_manager.ft_routing``): used by policies that
+    route around faults."""
+
+    max_faults: int = 4  # faulty links and OCSes a slice may run through
+    comm_fraction: tuple[tuple[str, float], ...] = (("allreduce", 0.05), ("alltoall", 0.5))
+
+    def fraction(self, pattern: str) -> float:
+        return dict(self.comm_fraction)[pattern]
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """A closed-form slice availability and what it is: ``exact`` or a ``lower bound``."""
+
+    value: float
+    kind: str  # "exact" or "lower bound"
+    formula: str  # how it is computed, for tables and legends
+
+
+class SliceHolder(Protocol):
+    """What a policy reads of a job holding (or asking for) a slice."""
+
+    id: int
+    chips: int
+    cubes: int  # whole cubes; 0 for a sub-cube slice
+    cube_dims: Dims | None
+    pattern: str
+    alloc: Allocation | None
+
+
+class PoolView(Protocol):
+    """What a policy reads of the control plane's cube pool (known health, holdings)."""
+
+    cubes_per_pod: int
+    pods: int
+    full_mask: int
+
+    def free_count(self, pod: int) -> int: ...
+    def blocked_bits(self, pod: int) -> int: ...
+    def usable_bits(self, pod: int) -> int: ...
+    def held_bits(self, pod: int) -> int: ...
+    def holders(self, cube: int) -> Sequence[SliceHolder]: ...
+    def link_faults(self, cube: int) -> int: ...
+    def ocs_down(self, pod: int) -> int: ...
+
+
+Placement = tuple[Allocation, list]  # an allocation and the running jobs in its way
+
+
+class Policy(ABC):
+    #: registry key and the name scenarios use (``policies: [...]``).
+    name: ClassVar[str]
+    #: one line for listings and reports.
+    summary: ClassVar[str]
+    #: slices of whole cubes are wired through the pod's OCSes (so OCS faults touch them, and
+    #: system availability counts the OCS circuits of every chip's ports).
+    uses_ocs: ClassVar[bool] = True
+    #: a failed cube under a running slice may be swapped for a healthy free spare.
+    swaps_spares: ClassVar[bool] = False
+    #: slices keep running through link and OCS faults (fault-tolerant routing): the Pod
+    #: Manager reroutes and re-rates them instead of restarting them.
+    reroutes: ClassVar[bool] = False
+
+    def __init__(self, machine: MachineLayout, routing: RoutingParams = RoutingParams()):
+        self.machine = machine
+        self.routing = routing
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (type(self) is type(other) and self.machine == other.machine  # type: ignore[attr-defined]
+                and self.routing == other.routing)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.machine, self.routing))
+
+    # -- capacity --------------------------------------------------------------------------
+    @abstractmethod
+    def capacity_tracker(self, shapes_in_cubes: list[Dims], health: HealthState,
+                         record: bool = False) -> CapacityTracker:
+        """A tracker of this policy's slice availability, subscribed to ``health``
+        (``record``: keep the intervals a time series needs)."""
+
+    def grid_fits(self, cube_dims: Dims) -> bool:
+        """Can a slice of ``cube_dims`` be placed at all on a healthy, empty pod?"""
+        return cube_dims[0] * cube_dims[1] * cube_dims[2] <= self.machine.cubes_per_pod
+
+    def closed_form(self, failures: FailureParams, cube_dims: Dims) -> ClosedForm | None:
+        """This policy's closed-form slice availability, if it has one."""
+        return None
+
+    # -- usability -------------------------------------------------------------------------
+    def cube_usable(self, hosts_down: int, links_down: int) -> bool:
+        """Can a cube with these known faults hold part of a slice of whole cubes?"""
+        return hosts_down == 0 and links_down == 0
+
+    def pod_usable(self, ocs_down: int) -> bool:
+        """Can slices of whole cubes run in a pod with this many OCSes down?"""
+        return not self.uses_ocs or ocs_down == 0
+
+    # -- placement -------------------------------------------------------------------------
+    @abstractmethod
+    def find_whole(self, pool: PoolView, cube_dims: Dims) -> Allocation | None:
+        """Free, usable cubes for a slice of ``cube_dims``, or None."""
+
+    @abstractmethod
+    def places_with_victims(self, pool: PoolView, job: SliceHolder, pod: int, usable: int,
+                            movable: int) -> Iterator[Placement]:
+        """Places for ``job`` in ``pod`` that clearing running jobs would open, each with the
+        jobs in its way. ``usable``: known-usable local cubes; ``movable``: those whose holders
+        may all be moved (free cubes included)."""
+
+    # -- cross-connects --------------------------------------------------------------------
+    def xconnects(self, cubes: int) -> int:
+        """Cross-connects a fresh slice of ``cubes`` whole cubes programs."""
+        if not self.uses_ocs or not cubes:
+            return 0
+        cube = self.machine.cube
+        return sum(cube.face_positions(d) for d in range(3)) * cubes
+
+    def swap_xconnects(self, cube_dims: Dims, swapped_slots: Iterable[int]) -> int:
+        """Cross-connects touching the swapped slots of a slice: only those are reprogrammed."""
+        if not self.uses_ocs:
+            return 0
+        swapped = set(swapped_slots)
+        face = [self.machine.cube.face_positions(d) for d in range(3)]
+        a, b, c = cube_dims
+        slots = [(i, j, k) for k in range(c) for j in range(b) for i in range(a)]
+        index = {s: n for n, s in enumerate(slots)}
+        count = 0
+        for slot in slots:
+            for d in range(3):
+                nxt = list(slot)
+                nxt[d] = (nxt[d] + 1) % cube_dims[d]
+                if index[slot] in swapped or index[tuple(nxt)] in swapped:  # type: ignore[index]
+                    count += face[d]
+        return count
+
+    # -- degraded running ------------------------------------------------------------------
+    def slice_rate(self, job: SliceHolder, alloc: Allocation, faults: list[tuple[int, int]]) -> float | None:
+        """Speed of ``job`` on ``alloc`` with these truly-down components ``(class, unit)``:
+        1.0 when there are none, None when it cannot run."""
+        return 1.0 if not faults else None

@@ -1,0 +1,69 @@
+"""What every capacity tracker shares: its outcome, time buckets, and the interval record.
+
+``slice_availability[shape]`` is the fraction of simulated time during which a slice of that
+shape could be placed on an otherwise empty pod given the current health state; with several
+pods, the time at least one pod could place it (DESIGN §4). Each policy's tracker listens to the
+shared :class:`~tpusim.failures.HealthState`, updates only on real transitions, and at the end
+of a replication reports a :class:`PolicyOutcome`. Trackers are checked against the direct
+placement rules of :mod:`tpusim.topology.placement` and a naive reference evaluator in the tests.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from tpusim.failures.health import HealthState
+
+
+@dataclass
+class PolicyOutcome:
+    slice_availability: list[float]  # in the scenario's slice order
+    system_availability: float
+    series: list[list[float]] | None = None  # per shape, availability in each time bucket
+
+
+def fraction_of(time: float, horizon: float) -> float:
+    """``time / horizon``, kept inside [0, 1] against the rounding of summed intervals."""
+    return min(1.0, max(0.0, time / horizon))
+
+
+def bucketize(spans: list[tuple[float, float]], width: float, horizon: float) -> list[float]:
+    """Fraction of each bucket ``[i*width, (i+1)*width)`` (cut at the horizon) covered by spans."""
+    n = max(1, int(-(-horizon // width)))
+    covered = [0.0] * n
+    for a, b in spans:
+        i = int(a // width)
+        while a < b and i < n:
+            end = min(b, (i + 1) * width)
+            covered[i] += end - a
+            a, i = end, i + 1
+    return [fraction_of(c, min(width, horizon - i * width)) for i, c in enumerate(covered)]
+
+
+class CapacityTracker(ABC):
+    """A policy's incremental slice-availability tracker (subscribed to a health state)."""
+
+    @abstractmethod
+    def placeable(self) -> list[bool]:
+        """Per shape: could a slice be placed now?"""
+
+    @abstractmethod
+    def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
+        """The outcome over ``[0, t]`` (``width``: time-series bucket width in hours)."""
+
+
+class UpSpans:
+    """Optional record of each shape's available intervals, for time series (DESIGN §4 is
+    about time averages; the series split the same indicator into buckets)."""
+
+    spans: list[list[tuple[float, float]]] | None
+
+    def _init_spans(self, shapes: int, record: bool) -> None:
+        self.spans = [[] for _ in range(shapes)] if record else None
+
+    def _series(self, t: float, width: float | None, open_since: list[float | None]):
+        if self.spans is None or width is None:
+            return None
+        spans = [s + ([(since, t)] if since is not None else []) for s, since in zip(self.spans, open_since)]
+        return [bucketize(s, width, t) for s in spans]

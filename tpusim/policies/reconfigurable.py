@@ -1,0 +1,201 @@
+"""``reconfigurable``: any usable cubes of one pod, wired into the slice through the OCSes.
+
+The Pod Manager can wire any ``k`` usable cubes of one pod into a slice of ``k`` cubes; a
+slice of whole cubes uses every OCS of its pod (each cube's ``+d`` port ``p`` is cross-connected
+through OCS ``(d, p)``), so all of them must be up. A failure inside a slice takes it down until
+the Pod Manager swaps in a healthy spare cube or the part is repaired.
+
+Placement takes the free usable cubes of the pod that fits the slice most tightly (fewest usable
+free cubes), lowest numbers first. For preemption and defragmentation it frees as few, as small
+jobs as possible (:meth:`ReconfigurablePolicy.places_with_victims`).
+
+Capacity tracker (:class:`ReconfigurableAvailability`): per pod, its *capacity* (usable cubes if
+every OCS is up, else 0); it integrates the time spent at each value of the largest pod
+capacity, and a ``k``-cube slice is placeable exactly while that maximum is ``>= k``.
+
+Subclasses change the rules through two hooks: :meth:`ReconfigurablePolicy._order` (which free
+cubes to prefer) and :meth:`ReconfigurablePolicy._within_budget` (may these cubes form a slice).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from tpusim.analytic import any_k_cubes
+from tpusim.failures.health import HealthState
+from tpusim.failures.params import FailureParams
+from tpusim.policies.base import ClosedForm, Placement, Policy, PoolView, SliceHolder
+from tpusim.policies.capacity import CapacityTracker, PolicyOutcome, bucketize, fraction_of
+from tpusim.policies.registry import register
+from tpusim.topology.allocation import Allocation
+from tpusim.topology.machine import MachineLayout
+from tpusim.topology.shapes import Dims
+
+
+def bits(mask: int) -> Iterator[int]:
+    """Positions of the set bits of ``mask``, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+@register
+class ReconfigurablePolicy(Policy):
+    name = "reconfigurable"
+    summary = "OCS pod: any usable cubes of a pod wired into the slice, failed cubes swapped for spares"
+    uses_ocs = True
+    swaps_spares = True
+
+    def capacity_tracker(self, shapes_in_cubes: list[Dims], health: HealthState,
+                         record: bool = False) -> CapacityTracker:
+        tracker = ReconfigurableAvailability(self.machine, shapes_in_cubes, record)
+        health.cube_listeners.append(tracker.on_cube)
+        health.ocs_listeners.append(tracker.on_ocs)
+        return tracker
+
+    def closed_form(self, failures: FailureParams, cube_dims: Dims) -> ClosedForm | None:
+        k = cube_dims[0] * cube_dims[1] * cube_dims[2]
+        return ClosedForm(any_k_cubes(self.machine, failures, k), "exact",
+                          "all OCSes of a pod up x binomial P(at least k of its cubes usable)")
+
+    # -- hooks -----------------------------------------------------------------------------
+    def _order(self, pool: PoolView, cubes: list[int]) -> None:
+        """Sort candidate cubes (global numbers, ascending) into preference order, in place."""
+
+    def _within_budget(self, pool: PoolView, pod: int, cubes: list[int]) -> bool:
+        """May these cubes (global numbers) of ``pod`` form one slice?"""
+        return True
+
+    # -- placement -------------------------------------------------------------------------
+    def find_whole(self, pool: PoolView, cube_dims: Dims) -> Allocation | None:
+        k = cube_dims[0] * cube_dims[1] * cube_dims[2]
+        cpp = pool.cubes_per_pod
+        best, best_score = None, None
+        for pod in range(pool.pods):
+            if not self.pod_usable(pool.ocs_down(pod)) or pool.free_count(pod) < k:
+                continue
+            open_ = ((1 << cpp) - 1) & ~pool.blocked_bits(pod)
+            usable = open_.bit_count()
+            if usable < k or (best_score is not None and usable >= best_score):
+                continue  # the tightest pod wins
+            base = pod * cpp
+            chosen = [base + c for c in bits(open_)]
+            self._order(pool, chosen)
+            chosen = chosen[:k]
+            if not self._within_budget(pool, pod, chosen):
+                continue
+            best, best_score = (pod, chosen), usable
+        if best is None:
+            return None
+        pod, chosen = best
+        return Allocation(pod, sorted(chosen), pool.full_mask)
+
+    def places_with_victims(self, pool: PoolView, job: SliceHolder, pod: int, usable: int,
+                            movable: int) -> Iterator[Placement]:
+        """Enough usable cubes of ``pod``, freeing as few, as small jobs as possible."""
+        base = pod * pool.cubes_per_pod
+        held = pool.held_bits(pod)
+        free = [base + c for c in bits(usable & ~held)]
+        self._order(pool, free)
+        need = job.cubes - len(free)
+        if need <= 0:
+            return  # enough free cubes already: moving jobs would not help
+        groups: dict[int, tuple] = {}  # jobs that free some usable cubes together
+        for c in bits(movable & held):
+            holders = list(pool.holders(base + c))
+            if len(holders) == 1 and holders[0].cubes:  # a whole-cube slice frees its cubes
+                lead = holders[0]
+                if lead.id not in groups:
+                    assert lead.alloc is not None
+                    cubes = [x for x in lead.alloc.cubes if usable >> (x - base) & 1]
+                    groups[lead.id] = (cubes, [lead])
+            else:  # sub-cube slices free this one cube together
+                groups[-1 - c] = ([base + c], holders)
+        single = [g for g in groups.values() if len(g[0]) >= need]
+        if single:  # one group suffices: the one moving the fewest jobs, then chips
+            g = min(single, key=lambda g: (len(g[1]), sum(j.chips for j in g[1])))
+            chosen = [g]
+        else:
+            ranked = sorted(groups.values(), key=lambda g: (-len(g[0]), len(g[1])))
+            chosen, freed = [], 0
+            for group in ranked:
+                if freed >= need:
+                    break
+                chosen.append(group)
+                freed += len(group[0])
+            if freed < need:
+                return
+            for group in reversed(chosen[:]):  # drop victims the others make unnecessary
+                if freed - len(group[0]) >= need:
+                    chosen.remove(group)
+                    freed -= len(group[0])
+        cubes = (free + [c for g in chosen for c in g[0]])[: job.cubes]
+        if not self._within_budget(pool, pod, cubes):
+            return
+        yield Allocation(pod, sorted(cubes), pool.full_mask), [j for g in chosen for j in g[1]]
+
+
+class ReconfigurableAvailability(CapacityTracker):
+    """Any ``k`` usable cubes of one pod, wired through that pod's OCSes (all of them must be up)."""
+
+    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], record: bool = False):
+        n = machine.cubes_per_pod
+        self.cubes_needed = [a * b * c for a, b, c in shapes_in_cubes]
+        self.levels: list[tuple[float, float, int]] | None = [] if record else None
+        self.usable = [n] * machine.pods
+        self.ocs_up = [True] * machine.pods
+        self.capacity = [n] * machine.pods
+        self.pods_at = [0] * (n + 1)  # pods_at[c]: pods whose capacity is c
+        self.pods_at[n] = machine.pods
+        self.best = n  # largest capacity over pods
+        self.time_at = [0.0] * (n + 1)  # time spent with best == c
+        self.since = 0.0
+
+    def on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
+        self.usable[pod] += 1 if usable else -1
+        if self.ocs_up[pod]:
+            self._set_capacity(t, pod, self.usable[pod])
+
+    def on_ocs(self, t: float, pod: int, all_up: bool) -> None:
+        self.ocs_up[pod] = all_up
+        self._set_capacity(t, pod, self.usable[pod] if all_up else 0)
+
+    def _set_capacity(self, t: float, pod: int, new: int) -> None:
+        old = self.capacity[pod]
+        if old == new:
+            return
+        self.capacity[pod] = new
+        self.pods_at[old] -= 1
+        self.pods_at[new] += 1
+        best = self.best
+        if new > best:
+            best = new
+        elif old == best:
+            while self.pods_at[best] == 0:
+                best -= 1
+        if best != self.best:
+            self.time_at[self.best] += t - self.since
+            if self.levels is not None:
+                self.levels.append((self.since, t, self.best))
+            self.since = t
+            self.best = best
+
+    def placeable(self) -> list[bool]:
+        return [self.best >= k for k in self.cubes_needed]
+
+    def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
+        time_at = list(self.time_at)
+        time_at[self.best] += t - self.since
+        at_least = [0.0] * (len(time_at) + 1)  # at_least[c] = time with best >= c
+        for c in range(len(time_at) - 1, -1, -1):
+            at_least[c] = at_least[c + 1] + time_at[c]
+        series = None
+        if self.levels is not None and width is not None:
+            levels = self.levels + [(self.since, t, self.best)]
+            series = [bucketize([(a, b) for a, b, best in levels if best >= k], width, t) for k in self.cubes_needed]
+        return PolicyOutcome(
+            [fraction_of(at_least[k], t) for k in self.cubes_needed],
+            health.chip_availability(t, with_ocs=True),
+            series,
+        )

@@ -1,0 +1,161 @@
+"""``reconfigurable_ft``: the OCS pod plus libtpunet's fault-tolerant ICI routing.
+
+As :mod:`~tpusim.policies.reconfigurable`, except that a slice of whole cubes keeps its place
+through link and OCS faults as long as it meets at most ``max_faults`` faulty components and its
+chip graph stays connected; it runs degraded, at the speed :mod:`tpusim.topology.routing`
+computes from the graph (:meth:`FaultTolerantPolicy.slice_rate`). Host faults still need a cube
+swap. Sub-cube slices do not use fault-tolerant routing.
+
+Rules it changes: a cube is usable when all its hosts are up (links may be down); a pod's OCS
+layer allows slices with up to ``max_faults`` OCSes down; placement prefers the least faulty
+cubes and keeps a slice's faults (its pod's down OCSes plus its cubes' down links) within
+``max_faults``.
+
+Capacity tracker (:class:`FaultTolerantAvailability`): a ``k``-cube slice is placeable in a pod
+with ``o`` OCSes down when ``k`` host-healthy cubes exist and ``o`` plus the link faults of the
+``k`` least faulty of them is at most ``max_faults``. This rule does not search the chip graph:
+a faulty component removes at most one link of any chip (of 6) and at most two of the 32 links
+crossing any plane of a 4x4x4-cube torus, so a handful of faults leaves the slice connected. The
+job simulation checks connectivity on the real graph before it lets a slice run degraded.
+"""
+
+from __future__ import annotations
+
+from tpusim.failures.health import HOST, OCS, HealthState
+from tpusim.policies.base import PoolView, SliceHolder
+from tpusim.policies.capacity import CapacityTracker, PolicyOutcome, UpSpans, fraction_of
+from tpusim.policies.reconfigurable import ReconfigurablePolicy
+from tpusim.policies.registry import register
+from tpusim.topology.allocation import Allocation
+from tpusim.topology.machine import MachineLayout
+from tpusim.topology.routing import lost_links, slice_topology, step_penalty
+from tpusim.topology.shapes import Dims
+
+
+@register
+class FaultTolerantPolicy(ReconfigurablePolicy):
+    name = "reconfigurable_ft"
+    summary = "OCS pod with fault-tolerant ICI routing: slices run degraded through link and OCS faults"
+    reroutes = True
+
+    def capacity_tracker(self, shapes_in_cubes: list[Dims], health: HealthState,
+                         record: bool = False) -> CapacityTracker:
+        tracker = FaultTolerantAvailability(self.machine, shapes_in_cubes, self.routing.max_faults, record)
+        health.fault_listeners.append(tracker.on_faults)
+        health.ocs_count_listeners.append(tracker.on_ocs_count)
+        return tracker
+
+    def closed_form(self, failures, cube_dims):  # no closed form: the fault budget couples classes
+        return None
+
+    def cube_usable(self, hosts_down: int, links_down: int) -> bool:
+        return hosts_down == 0
+
+    def pod_usable(self, ocs_down: int) -> bool:
+        return ocs_down <= self.routing.max_faults
+
+    def _order(self, pool: PoolView, cubes: list[int]) -> None:
+        cubes.sort(key=lambda c: (pool.link_faults(c), c))  # the least faulty cubes first
+
+    def _within_budget(self, pool: PoolView, pod: int, cubes: list[int]) -> bool:
+        return pool.ocs_down(pod) + sum(pool.link_faults(c) for c in cubes) <= self.routing.max_faults
+
+    def slice_rate(self, job: SliceHolder, alloc: Allocation, faults: list[tuple[int, int]]) -> float | None:
+        if not faults:
+            return 1.0
+        if not job.cubes or len(faults) > self.routing.max_faults or any(k == HOST for k, _ in faults):
+            return None
+        assert job.cube_dims is not None
+        machine = self.machine
+        cube = machine.cube
+        slot = {c: n for n, c in enumerate(alloc.cubes)}  # the slice graph names cubes by slot
+        electrical, ports, ocs = set(), set(), set()
+        for k, unit in faults:
+            if k == OCS:
+                ocs.add(machine.ocs_dp(unit % machine.ocs_per_pod))
+                continue
+            c, link = divmod(unit, cube.links)
+            if link < cube.electrical_count:
+                a, b = cube.electrical_links[link]
+                electrical.add((slot[c], a, b))
+            else:
+                port = cube.ports[link - cube.electrical_count]
+                ports.add((slot[c], port.d, port.sign, port.p))
+        topo = slice_topology(cube, job.cube_dims)
+        penalty = step_penalty(topo, lost_links(topo, electrical, ports, ocs), job.pattern,
+                               self.routing.fraction(job.pattern))
+        return None if penalty is None else 1.0 / (1.0 + penalty)
+
+
+class FaultTolerantAvailability(UpSpans, CapacityTracker):
+    """Slice availability when slices run through up to ``max_faults`` link and OCS faults."""
+
+    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], max_faults: int, record: bool = False):
+        n, pods = machine.cubes_per_pod, machine.pods
+        self.max_faults = max_faults
+        self.cubes_needed = [a * b * c for a, b, c in shapes_in_cubes]
+        self.cap = max_faults + 1  # link-fault counts above max_faults are all the same: too many
+        self.faults = [[0] * n for _ in range(pods)]  # link faults per cube, -1 if a host is down
+        self.hist = [[n] + [0] * self.cap for _ in range(pods)]  # host-up cubes by link faults
+        self.ocs = [0] * pods
+        self.ok = [[True] * len(self.cubes_needed) for _ in range(pods)]
+        self.pods_placing = [pods] * len(self.cubes_needed)
+        self.up_since = [0.0] * len(self.cubes_needed)
+        self.up_time = [0.0] * len(self.cubes_needed)
+        self._init_spans(len(self.cubes_needed), record)
+
+    def on_faults(self, t: float, pod: int, cube: int, hosts_down: int, links_down: int) -> None:
+        new = -1 if hosts_down else min(links_down, self.cap)
+        old = self.faults[pod][cube]
+        if new == old:
+            return
+        self.faults[pod][cube] = new
+        if old >= 0:
+            self.hist[pod][old] -= 1
+        if new >= 0:
+            self.hist[pod][new] += 1
+        self._update(t, pod)
+
+    def on_ocs_count(self, t: float, pod: int, down: int) -> None:
+        self.ocs[pod] = down
+        self._update(t, pod)
+
+    def _placeable(self, pod: int, k: int) -> bool:
+        budget = self.max_faults - self.ocs[pod]
+        for f, count in enumerate(self.hist[pod]):
+            take = min(count, k)
+            budget -= take * f
+            k -= take
+            if budget < 0:
+                return False
+            if k == 0:
+                return True
+        return False  # fewer than k cubes with every host up
+
+    def _update(self, t: float, pod: int) -> None:
+        ok = self.ok[pod]
+        for s, k in enumerate(self.cubes_needed):
+            now = self._placeable(pod, k)
+            if now == ok[s]:
+                continue
+            ok[s] = now
+            if now:
+                if self.pods_placing[s] == 0:
+                    self.up_since[s] = t
+                self.pods_placing[s] += 1
+            else:
+                self.pods_placing[s] -= 1
+                if self.pods_placing[s] == 0:
+                    self.up_time[s] += t - self.up_since[s]
+                    if self.spans is not None:
+                        self.spans[s].append((self.up_since[s], t))
+
+    def placeable(self) -> list[bool]:
+        return [n > 0 for n in self.pods_placing]
+
+    def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
+        n = len(self.cubes_needed)
+        up = [self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0) for s in range(n)]
+        open_since = [self.up_since[s] if self.pods_placing[s] else None for s in range(n)]
+        return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=True),
+                             self._series(t, width, open_since))

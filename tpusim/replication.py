@@ -1,0 +1,134 @@
+"""One replication: a SimPy run of the failure trace, observed by every policy at once.
+
+The failure injector drives a single :class:`~tpusim.failures.HealthState`; every policy's
+capacity tracker subscribes to it. One replication therefore draws one failure trace and every
+policy sees exactly that trace (common random numbers, DESIGN §1): differences between policies
+are due to the policy alone. The trace depends only on (seed, replication), never on which
+policies are listed.
+
+With a workload, the same run records its trace, the replication draws its jobs and detection
+delays once, and each policy then runs its own
+:class:`~tpusim.scheduler.simulation.JobSimulation` replaying them.
+
+A replication returns tidy :class:`~tpusim.metrics.Sample` rows for every metric, plus what is
+not a metric: event counts, the recorded trace, per-job rows and time series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import simpy
+
+from tpusim.failures.detection import detection_delays
+from tpusim.failures.health import HealthState
+from tpusim.failures.injector import FailureInjector
+from tpusim.failures.trace import TraceRecorder, TraceReplayer
+from tpusim.metrics import JOB_METRICS, Sample
+from tpusim.model import Model
+from tpusim.policies import registry
+from tpusim.scheduler.outcome import JobOutcome
+from tpusim.scheduler.simulation import JobSimulation
+from tpusim.scheduler.workload import JobSpec, generate_jobs
+from tpusim.topology.machine import COMPONENT_CLASSES
+
+
+@dataclass
+class ReplicationResult:
+    replication: int
+    samples: list[Sample]
+    failures: dict[str, int]  # accepted failures per component class, during the run
+    repairs: dict[str, int]
+    initially_down: dict[str, int]
+    events: int  # failure and repair events simulated
+    trace: list[tuple[float, str, int, bool]] | None = field(default=None, repr=False)
+    job_rows: dict[str, list[tuple]] | None = field(default=None, repr=False)  # policy -> rows
+    series: dict[str, list[list[float]]] | None = field(default=None, repr=False)  # policy -> shape -> bucket
+
+    def values(self, policy: str | None, metric: str) -> list[float]:
+        """This replication's values of ``metric`` for ``policy``, in breakdown order (for
+        ``slice_availability``: the model's shape order)."""
+        return [s.value for s in self.samples if s.policy == policy and s.metric == metric]
+
+    def value(self, policy: str | None, metric: str, key: str | None = None) -> float:
+        """This replication's value of one metric."""
+        for s in self.samples:
+            if s.policy == policy and s.metric == metric and s.key == key:
+                return s.value
+        raise KeyError((policy, metric, key))
+
+
+def job_simulation(model: Model, policy: str, trace, specs: list[JobSpec], delays: list[float] | None = None,
+                   replication: int = 0) -> JobSimulation:
+    """The control plane of ``model`` under one policy (any registered one, listed in the model
+    or not), replaying ``trace`` and ``specs`` (detection delays drawn for ``replication``
+    unless given)."""
+    assert model.workload is not None, "a job simulation needs a workload"
+    if delays is None:
+        delays = detection_delays(model.failures, trace, model.seed, replication)
+    if policy in model.policy_names:
+        chosen = model.policy(policy)
+    else:  # every policy of a model shares the scenario's routing section
+        chosen = registry.get(policy)(model.machine, model.policies[0].routing)
+    return JobSimulation(model.machine, chosen, model.failures, model.workload, model.scheduler,
+                         model.pod_manager, model.horizon, trace, specs, delays)
+
+
+def _job_samples(replication: int, policy: str, outcome: JobOutcome) -> list[Sample]:
+    out = [Sample(replication, policy, name, None, float(outcome.metrics[name])) for name in JOB_METRICS]
+    for chips, (p50, p95) in outcome.by_chips.items():
+        out.append(Sample(replication, policy, "queue_wait_p50_by_chips_hours", str(chips), float(p50)))
+        out.append(Sample(replication, policy, "queue_wait_p95_by_chips_hours", str(chips), float(p95)))
+    return out
+
+
+def simulate(model: Model, replication: int, record_trace: bool = False) -> ReplicationResult:
+    """Run replication number ``replication`` of ``model`` and measure every policy."""
+    machine = model.machine
+    env = simpy.Environment()
+    health = HealthState(machine)
+    with_jobs = model.workload is not None
+    recorder = TraceRecorder(health) if record_trace or with_jobs else None
+    width = model.timeseries_width
+    shapes_in_cubes = model.shapes_in_cubes
+    trackers = {p.name: p.capacity_tracker(shapes_in_cubes, health, width is not None) for p in model.policies}
+    injector: FailureInjector | TraceReplayer
+    if model.failures.traces is not None:
+        injector = TraceReplayer(env, health, model.failures.trace_for(replication))
+    else:
+        injector = FailureInjector(env, health, model.failures, model.seed, replication)
+
+    horizon = model.horizon
+    env.run(until=horizon)
+
+    samples: list[Sample] = []
+    outcomes = {name: tracker.finish(horizon, health, width) for name, tracker in trackers.items()}
+    for name, outcome in outcomes.items():
+        for shape, value in zip(model.shapes, outcome.slice_availability):
+            samples.append(Sample(replication, name, "slice_availability", shape.label, value))
+        samples.append(Sample(replication, name, "system_availability", None, outcome.system_availability))
+    for cls, value in zip(COMPONENT_CLASSES, health.component_availability(horizon)):
+        if value is not None:  # a class with no units has no availability
+            samples.append(Sample(replication, None, "component_availability", cls, value))
+    job_rows = None
+    if with_jobs:
+        assert recorder is not None and model.workload is not None
+        specs = generate_jobs(model.workload, horizon, model.seed, replication)
+        delays = detection_delays(model.failures, recorder.events, model.seed, replication)
+        job_rows = {}
+        for policy in model.policies:
+            outcome = JobSimulation(machine, policy, model.failures, model.workload, model.scheduler,
+                                    model.pod_manager, horizon, recorder.events, specs, delays).run()
+            samples += _job_samples(replication, policy.name, outcome)
+            job_rows[policy.name] = outcome.rows
+    return ReplicationResult(
+        replication=replication,
+        samples=samples,
+        failures=dict(zip(COMPONENT_CLASSES, injector.failures)),
+        repairs=dict(zip(COMPONENT_CLASSES, injector.repairs)),
+        initially_down=dict(zip(COMPONENT_CLASSES, injector.initially_down)),
+        events=injector.events,
+        trace=recorder.events if record_trace and recorder is not None else None,
+        job_rows=job_rows,
+        series={name: o.series for name, o in outcomes.items()} if width is not None else None,  # type: ignore[misc]
+    )

@@ -1,0 +1,179 @@
+"""Jobs on the machine under one policy: a SimPy run replaying one failure trace and one workload.
+
+The replication's failure trace (recorded once, see :mod:`tpusim.replication`) and its jobs are
+replayed identically under every policy (common random numbers). Two health states are kept:
+
+- ``true``: the trace as it happens; a failure stalls every job whose slice uses the part;
+- ``known``: what healthd/libtpunet have reported: a failure after ``detection_minutes`` (or at
+  once, when a pre-flight check trips over it), a repair at once. The scheduler and the Pod
+  Manager decide on ``known`` only. Faults present at t = 0 are known from the start.
+
+The run ends at the horizon; jobs still running are charged up to it, and their progress so far
+counts as useful.
+
+This module is the control plane's composition root: it builds the pool, the scheduler and the
+Pod Manager for one policy and wires them together explicitly (the scheduler gets the Pod
+Manager as its :class:`~tpusim.scheduler.scheduler.Starter`; the Pod Manager gets the
+scheduler's queue, the detection hook and the pass request as callbacks). Nothing else reaches
+through it.
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from tpusim.failures.health import HealthState
+from tpusim.failures.params import FailureParams
+from tpusim.policies.base import Policy
+from tpusim.scheduler.blocks import block_level
+from tpusim.scheduler.job import PENDING, REJECTED, RUNNING, Job
+from tpusim.scheduler.outcome import JobOutcome
+from tpusim.scheduler.pod_manager import PodManager, PodManagerParams
+from tpusim.scheduler.pool import CubePool
+from tpusim.scheduler.scheduler import Scheduler, SchedulerParams
+from tpusim.scheduler.workload import JobSpec, WorkloadParams, shape_problem, young_interval
+from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
+
+
+class JobSimulation:
+    def __init__(self, machine: MachineLayout, policy: Policy, failures: FailureParams, workload: WorkloadParams,
+                 scheduler: SchedulerParams, pod_manager: PodManagerParams, horizon: float, trace,
+                 specs: list[JobSpec], delays: list[float]):
+        self.machine = machine
+        self.policy = policy
+        self.failures = failures
+        self.workload = workload
+        self.env = simpy.Environment()
+        self.true = HealthState(machine)
+        self.known = HealthState(machine)
+        self.pool = CubePool(machine, policy, self.known)
+        self.scheduler = Scheduler(scheduler, self.pool, policy, self.request_pass)
+        self.pod_manager = PodManager(pod_manager, policy, self.pool, self.true, self.env, workload.restart,
+                                      requeue=self.scheduler.enqueue, detect=self.detect,
+                                      request_pass=self.request_pass)
+        self.scheduler.starter = self.pod_manager
+        self.delays = delays
+        self.detections = 0  # failures reported by healthd (not found first by a pre-flight check)
+        self.detection_hours = 0.0
+        self.horizon = horizon
+        self.jobs = [self._job(spec) for spec in specs]
+        self._serial: dict[tuple[int, int], int] = {}  # failures seen per unit
+        self._stalled: dict[tuple[int, int, int], list] = {}  # failure -> (job, run) it stalled
+        self._pass_due = False
+        self.env.process(self._replay(trace))
+        self.env.process(self._arrivals())
+
+    def _job(self, spec: JobSpec) -> Job:
+        cube = self.machine.cube
+        if spec.shape.chips < cube.chips:
+            cubes, dims, level = 0, None, block_level(cube.shape, spec.shape.dims)
+        else:
+            cubes, dims, level = spec.shape.cubes(cube.shape), spec.shape.cube_dims(cube.shape), None
+        interval = self.workload.checkpoint_interval
+        if interval is None:
+            interval = young_interval(self.workload.checkpoint_write, self._mtbf(spec, cubes))
+        job = Job(spec, cubes, dims, level, interval)
+        if shape_problem(self.machine, spec.shape) or (cubes and not self.policy.grid_fits(dims)):
+            job.state = REJECTED  # this policy can never place it
+        return job
+
+    def _mtbf(self, spec: JobSpec, cubes: int) -> float:
+        """Mean hours between failures of the parts a slice of this shape uses."""
+        m = self.machine
+        per_hour = {c: self.failures.of(c).rate for c in COMPONENT_CLASSES}
+        if cubes:
+            rate = cubes * (m.cube.hosts * per_hour["host"] + m.cube.links * per_hour["ici_link"])
+            if self.policy.uses_ocs:
+                rate += m.ocs_per_pod * per_hour["ocs"]
+        else:
+            hosts = max(1, spec.shape.chips // m.cube.chips_per_host)
+            x, y, z = spec.shape.dims
+            links = (x - 1) * y * z + x * (y - 1) * z + x * y * (z - 1)
+            rate = hosts * per_hour["host"] + links * per_hour["ici_link"]
+        return float("inf") if rate == 0 else 1.0 / rate
+
+    # -- event sources -------------------------------------------------------------------------
+    def _arrivals(self):
+        env = self.env
+        for job in self.jobs:
+            if job.arrival > env.now:
+                yield env.timeout(job.arrival - env.now)
+            if job.state != REJECTED:
+                self.scheduler.enqueue(job, env.now)
+
+    def _replay(self, trace):
+        env = self.env
+        for index, (t, cls, unit, down) in enumerate(trace):
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            k = COMPONENT_CLASSES.index(cls)
+            if down:
+                self._failed(k, unit, t, self.delays[index])
+            else:
+                self.true.set_up(k, unit, t)
+                if self.known.down[k][unit]:
+                    self.known.set_up(k, unit, t)
+                if self.policy.reroutes:  # degraded slices on this part speed up again
+                    for job in self.pool.jobs_using(k, unit):
+                        if job.rate < 1.0 and job.state == RUNNING and job.stalled_at is None:
+                            self.pod_manager.rerate(job, t)
+                self.request_pass()
+
+    def _failed(self, k: int, unit: int, t: float, delay: float) -> None:
+        self.true.set_down(k, unit, t)
+        serial = self._serial.get((k, unit), 0) + 1
+        self._serial[(k, unit)] = serial
+        hit = []
+        for job in self.pool.jobs_using(k, unit):
+            if job.stalled_at is None:
+                job.settle_rate(t)
+                job.stalled_at = t
+                hit.append((job, job.run))
+        if hit:
+            self._stalled[(k, unit, serial)] = hit
+        if t == 0.0 or delay == 0.0:  # faults present at the start are already known
+            self._detected(k, unit, serial)
+        else:
+            self.env.timeout(delay, (k, unit, serial)).callbacks.append(
+                lambda ev: self._detected(*ev.value, delay)
+            )
+
+    def _detected(self, k: int, unit: int, serial: int, delay: float = 0.0) -> None:
+        t = self.env.now
+        if self._serial[(k, unit)] == serial and self.true.down[k][unit]:
+            if not self.known.down[k][unit] and t > 0.0:
+                self.detections += 1
+                self.detection_hours += delay
+            self.detect(k, unit, t)
+        for job, run in self._stalled.pop((k, unit, serial), ()):
+            if job.run == run and job.state == RUNNING and job.stalled_at is not None:
+                self.pod_manager.recover(job, t)
+        self.request_pass()
+
+    def detect(self, k: int, unit: int, t: float) -> None:
+        """Make a truly-down unit known (idempotent)."""
+        if self.true.down[k][unit] and not self.known.down[k][unit]:
+            self.known.set_down(k, unit, t)
+
+    def request_pass(self) -> None:
+        """Run one scheduling pass at the current instant, after the events already due."""
+        if not self._pass_due:
+            self._pass_due = True
+            self.env.timeout(0).callbacks.append(self._run_pass)
+
+    def _run_pass(self, _event) -> None:
+        self._pass_due = False
+        self.scheduler.run_pass(self.env.now)
+
+    # -- run -----------------------------------------------------------------------------------
+    def run(self) -> JobOutcome:
+        self.env.run(until=self.horizon)
+        T = self.horizon
+        for job in self.jobs:
+            if job.state == RUNNING:
+                job.settle_rate(T)
+                job.held += job.chips * (T - job.seg_start)
+                job.progress = job.progress_at(T)
+            elif job.state == PENDING and job.arrival < T:
+                job.waited += T - job.queued_since
+        return JobOutcome.measure(self, T)

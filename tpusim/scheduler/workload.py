@@ -1,0 +1,133 @@
+"""The workload: jobs arriving at the machine, drawn once per replication (or replayed).
+
+A job asks for a slice shape, belongs to a priority band (``production`` > ``batch`` >
+``best_effort``), carries a duration of useful work, a checkpoint interval and, like every job
+in the scenario, a restart cost. Generated workloads are a Poisson stream of arrivals at
+``arrivals_per_hour`` (``jobs_per_pod_day`` x pods / 24), shapes drawn from a mix (by default
+the TPU v4 slice-size table shipped with tpusim, ``tpusim/data/slice_mix.csv``), durations from
+a lognormal (or exponential, or fixed) distribution, bands from configured shares. All draws
+come from the ``workload`` stream of the replication, so every policy sees the same jobs.
+
+Checkpoint interval: fixed, or Young's ``sqrt(2 * C * MTBF)`` where ``C`` is the time to write
+a checkpoint and ``MTBF`` is the mean time between failures of the parts the job's slice uses
+(its hosts and ICI links, and on an OCS machine its pod's OCSes). Writing a checkpoint is taken
+to be asynchronous (it costs no step time); ``C`` only sets the interval.
+
+:func:`parse_mix` and :func:`parse_job_trace` turn CSV text into rows; the config layer reads
+the files. Everything here is in hours.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from tpusim.rng import generator
+from tpusim.scheduler.blocks import block_level
+from tpusim.topology.machine import MachineLayout
+from tpusim.topology.shapes import SliceShape
+
+BANDS = ("production", "batch", "best_effort")  # index = band; lower index = higher priority
+PATTERNS = ("allreduce", "alltoall")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: int
+    arrival: float  # hours
+    shape: SliceShape
+    work: float  # hours of useful work on a healthy slice
+    band: int  # index into BANDS
+    pattern: str = "allreduce"  # traffic pattern: "allreduce" (or nearest-neighbour) or "alltoall"
+
+
+@dataclass(frozen=True)
+class WorkloadParams:
+    """The ``workload`` section, in hours, with its CSV files already parsed."""
+
+    arrivals_per_hour: float  # over the whole machine
+    mix: tuple[tuple[SliceShape, float], ...]  # (shape, weight)
+    duration_dist: str  # "lognormal", "exponential" or "fixed"
+    duration_mean: float  # hours
+    duration_sigma: float  # lognormal only
+    band_shares: tuple[float, float, float]  # in BANDS order (normalised when drawn)
+    pattern_shares: tuple[float, float]  # in PATTERNS order
+    checkpoint_interval: float | None  # hours of useful work; None: Young's interval
+    checkpoint_write: float  # hours to write a checkpoint (sets Young's interval)
+    restart: float  # hours from (re)start to the first useful step
+    trace: tuple[JobSpec, ...] | None = None  # replayed jobs instead of generated ones
+
+
+def parse_mix(text: str) -> list[tuple[SliceShape, float]]:
+    """(shape, weight) rows of a mix CSV with columns ``shape`` and ``percent`` (``#`` comments)."""
+    rows = csv.DictReader(line for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    weights: dict[SliceShape, float] = {}
+    for row in rows:
+        shape = SliceShape.parse(row["shape"])
+        weights[shape] = weights.get(shape, 0.0) + float(row["percent"])
+    return list(weights.items())
+
+
+def parse_job_trace(lines: Iterable[str]) -> list[JobSpec]:
+    """Jobs from CSV with columns ``arrival_hours, shape, duration_hours, priority`` and
+    optionally ``traffic`` (``allreduce`` or ``alltoall``), sorted by arrival."""
+    jobs = []
+    reader = csv.DictReader(line for line in lines if line.strip() and not line.startswith("#"))
+    for i, row in enumerate(reader):
+        pattern = (row.get("traffic") or "allreduce").strip()
+        if pattern not in PATTERNS:
+            raise ValueError(f"traffic must be one of {PATTERNS}, got {pattern!r}")
+        jobs.append(JobSpec(i, float(row["arrival_hours"]), SliceShape.parse(row["shape"]),
+                            float(row["duration_hours"]), BANDS.index(row["priority"].strip()), pattern))
+    jobs.sort(key=lambda j: (j.arrival, j.id))
+    return [JobSpec(i, j.arrival, j.shape, j.work, j.band, j.pattern) for i, j in enumerate(jobs)]
+
+
+def shape_problem(machine: MachineLayout, shape: SliceShape) -> str | None:
+    """Why a job of ``shape`` can never run on this machine, or None if it can."""
+    cube_shape = machine.cube.shape
+    if shape.chips < machine.cube.chips:
+        if block_level(cube_shape, shape.dims) is None:
+            return f"{shape.label} fits in no aligned block of a {'x'.join(map(str, cube_shape))} cube"
+        return None
+    try:
+        cubes = shape.cubes(cube_shape)
+    except ValueError as exc:
+        return str(exc)
+    if cubes > machine.cubes_per_pod:
+        return f"{shape.label} needs {cubes} cubes but a pod has {machine.cubes_per_pod}"
+    return None
+
+
+def generate_jobs(workload: WorkloadParams, horizon: float, seed: int, replication: int) -> list[JobSpec]:
+    """The replication's jobs: the replayed trace if there is one, else a generated Poisson stream."""
+    if workload.trace is not None:
+        return [j for j in workload.trace if j.arrival < horizon]
+    gen = generator(seed, replication, "workload")
+    shapes = [s for s, _ in workload.mix]
+    weights = np.array([w for _, w in workload.mix], dtype=float)
+    n = int(gen.poisson(workload.arrivals_per_hour * horizon))
+    arrivals = np.sort(gen.uniform(0.0, horizon, n))
+    which = gen.choice(len(shapes), size=n, p=weights / weights.sum())
+    if workload.duration_dist == "lognormal":
+        sigma = workload.duration_sigma
+        work = gen.lognormal(math.log(workload.duration_mean) - sigma**2 / 2, sigma, n)
+    elif workload.duration_dist == "exponential":
+        work = gen.exponential(workload.duration_mean, n)
+    else:
+        work = np.full(n, workload.duration_mean)
+    shares = np.array(workload.band_shares, dtype=float)
+    bands = gen.choice(3, size=n, p=shares / shares.sum())
+    mix = np.array(workload.pattern_shares, dtype=float)
+    patterns = gen.choice(len(PATTERNS), size=n, p=mix / mix.sum())  # drawn last: earlier draws keep their values
+    return [JobSpec(i, float(arrivals[i]), shapes[which[i]], float(work[i]), int(bands[i]), PATTERNS[patterns[i]])
+            for i in range(n)]
+
+
+def young_interval(checkpoint_hours: float, mtbf_hours: float) -> float:
+    """Young's optimal checkpoint interval sqrt(2 C M)."""
+    return math.sqrt(2.0 * checkpoint_hours * mtbf_hours)
