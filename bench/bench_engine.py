@@ -23,8 +23,8 @@ from pathlib import Path
 
 import simpy
 
-from tpusim import load_scenario
-from tpusim.engine import simulate
+from tpusim import build_model, load_scenario
+from tpusim.replication import simulate
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tpuv4_pod.yaml"
 
@@ -48,7 +48,7 @@ def bare_simpy_cost(events: int) -> float:
 
 def timed(scenario, replication: int = 0):
     start = time.perf_counter()
-    result = simulate(scenario, replication)
+    result = simulate(build_model(scenario), replication)
     return time.perf_counter() - start, result.events
 
 
@@ -90,7 +90,7 @@ def main(quick: bool = False) -> None:
     without = [timed(hosts_only, r) for r in range(reps)]
     w1, w0 = statistics.median(w for w, _ in with_links), statistics.median(w for w, _ in without)
     e1, e0 = statistics.mean(e for _, e in with_links), statistics.mean(e for _, e in without)
-    print(f"port-level links: pod-year {w1 * 1e3:.1f} ms with {base.machine.population('ici_link'):,} "
+    print(f"port-level links: pod-year {w1 * 1e3:.1f} ms with {build_model(base).machine.population('ici_link'):,} "
           f"link components vs {w0 * 1e3:.1f} ms with hosts only: x{w1 / w0:.2f} (target <= 2; "
           f"events x{e1 / e0:.2f})")
 

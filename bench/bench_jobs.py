@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from tpusim import load_scenario
-from tpusim.engine import simulate
-from tpusim.scheduler.borg import Scheduler
+from tpusim import build_model, load_scenario
+from tpusim.replication import simulate
+from tpusim.scheduler.scheduler import Scheduler
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tpuv4_pod_jobs.yaml"
 
@@ -36,19 +36,19 @@ def main(days: float = 365.0) -> None:
     Scheduler.run_pass = timed_pass
     try:
         start = time.perf_counter()
-        result = simulate(scenario, 0)
+        result = simulate(build_model(scenario), 0)
         wall = time.perf_counter() - start
     finally:
         Scheduler.run_pass = original
-    jobs = int(next(iter(result.jobs.values())).metrics["jobs_arrived"])
+    jobs = int(result.value(scenario.policies[0], "jobs_arrived"))
     policies = len(scenario.policies)
     print(f"scenario: {SCENARIO.name}, {days:g} days, {jobs:,} jobs, policies {scenario.policies}")
     print(f"wall for one replication (failure trace + {policies} policies): {wall:.2f} s "
           f"(target < 20 s for a pod-year)")
     print(f"jobs simulated per second: {jobs * policies / wall:,.0f} (job-policy pairs)")
     print(f"share of time in scheduling passes: {100 * in_passes[0] / wall:.1f} %")
-    for policy, outcome in result.jobs.items():
-        m = outcome.metrics
+    for policy in scenario.policies:
+        m = {name: result.value(policy, name) for name in ("goodput", "utilization", "preemptions", "migrations")}
         print(f"  {policy:18s} goodput {m['goodput']:.4f}  utilization {m['utilization']:.3f}  "
               f"preemptions {m['preemptions']:.0f}  migrations {m['migrations']:.0f}")
 

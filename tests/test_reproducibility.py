@@ -2,8 +2,9 @@
 
 import json
 
-from tpusim import run_scenario, scenario_from_dict
-from tpusim import build_model
+import pytest
+
+from tpusim import ScenarioError, build_model, run_scenario, scenario_from_dict
 from tpusim.replication import simulate
 
 BASE = {
@@ -53,3 +54,43 @@ def test_run_accepts_a_path_a_mapping_or_a_scenario_with_overrides():
     by_obj = run(scenario_from_dict(BASE), ["replications=2", "horizon_days=20"])
     assert by_path.scenario.replications == 2 and by_path.scenario.horizon_days == 20
     assert by_dict.summary()["policies"] == by_obj.summary()["policies"]
+
+
+def test_tpusim_run_on_a_dask_cluster_writes_the_serial_summary(tmp_path):
+    """`tpusim run --scheduler-address` spreads the replications over a Dask cluster and gives
+    the summary of a serial run (all but the wall time)."""
+    from distributed import LocalCluster
+    from typer.testing import CliRunner
+
+    from conftest import SCENARIOS
+    from tpusim.cli import app
+
+    args = ["run", str(SCENARIOS / "tpuv4_pod_jobs.yaml"), "--replications", "3", "--set", "horizon_days=4", "--no-plot"]
+    runner = CliRunner()
+    serial = runner.invoke(app, args + ["--out", str(tmp_path / "serial")])
+    assert serial.exit_code == 0, serial.output
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = runner.invoke(app, args + ["--out", str(tmp_path / "dask"), "--scheduler-address",
+                                          cluster.scheduler_address])
+    assert dask.exit_code == 0, dask.output
+
+    def numbers(folder):
+        s = json.loads((tmp_path / folder / "summary.json").read_text())
+        s.pop("wall_seconds")
+        return s
+
+    assert numbers("dask") == numbers("serial")
+    assert (tmp_path / "dask" / "jobs.csv").read_text() == (tmp_path / "serial" / "jobs.csv").read_text()
+
+
+def test_a_scenario_changed_in_code_simulates_the_new_machine():
+    """model_copy and with_overrides validate and rebuild: the run uses the new topology."""
+    sc = scenario_from_dict({**BASE, "slices": ["4x4x4"], "replications": 1})
+    small = sc.model_copy(update={"topology": {"cube_grid": [2, 2, 2]}})
+    assert build_model(small).machine.cubes_per_pod == 8 and build_model(sc).machine.cubes_per_pod == 64
+    assert run_scenario(small).summary()["components"]["host"]["failures"] < \
+        run_scenario(sc).summary()["components"]["host"]["failures"]  # 8 cubes fail less than 64
+    bigger = sc.with_overrides({"slices": ["8x8x8"], "topology.cube_grid": [2, 2, 2]})
+    assert build_model(bigger).machine.cube_grid == (2, 2, 2)
+    with pytest.raises(ScenarioError, match="needs 64 cubes but a pod has 8"):
+        sc.model_copy(update={"topology": {"cube_grid": [2, 2, 2]}, "slices": ["16x16x16"]})

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from tpusim.config.build import build_model
-from tpusim.config.load import apply_overrides, load_scenario, scenario_from_dict
+from tpusim.config.load import load_scenario
+from tpusim.config.overrides import apply_overrides
+from tpusim.config.schema import scenario_from_dict
 from tpusim.config.schema import Scenario
 from tpusim.execution import Progress, Task, execute
 from tpusim.replication import ReplicationResult

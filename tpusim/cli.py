@@ -15,7 +15,8 @@ import typer
 import yaml
 from rich.console import Console
 
-from tpusim.config.load import load_scenario, yaml_value
+from tpusim.config.load import load_scenario
+from tpusim.config.overrides import yaml_value
 from tpusim.config.schema import Scenario
 from tpusim.errors import ScenarioError
 

@@ -34,7 +34,7 @@ import pandas as pd
 import yaml
 
 from tpusim.config.build import build_model
-from tpusim.config.load import override_strings
+from tpusim.config.overrides import override_strings
 from tpusim.config.schema import Scenario
 from tpusim.execution import Task, execute
 from tpusim.metrics import Estimates, Sample

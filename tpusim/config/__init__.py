@@ -9,9 +9,10 @@ Layer: above every model package (it builds their parameter types), below execut
 and outputs.
 """
 
-from tpusim.config.build import build_model
-from tpusim.config.load import apply_overrides, load_scenario, override_strings, parse_override, scenario_from_dict
-from tpusim.config.schema import Scenario
+from tpusim.config.build import build_model  # noqa: I001  (registers the cross-key check)
+from tpusim.config.load import load_scenario
+from tpusim.config.overrides import apply_overrides, override_strings, parse_override
+from tpusim.config.schema import Scenario, scenario_from_dict
 
 __all__ = ["Scenario", "apply_overrides", "build_model", "load_scenario", "override_strings", "parse_override",
            "scenario_from_dict"]

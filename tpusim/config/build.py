@@ -17,7 +17,7 @@ import math
 from importlib import resources
 from pathlib import Path
 
-from tpusim.config.schema import ComponentFailures, Scenario
+from tpusim.config.schema import CROSS_KEY_CHECKS, ComponentFailures, Scenario
 from tpusim.errors import Problem, ScenarioError
 from tpusim.failures.distributions import RepairDistribution
 from tpusim.failures.params import ClassFailures, FailureParams
@@ -235,3 +235,5 @@ class _Builder:
                     self.problem(f"workload.{key}", f"{path}: {why}")
         return rows
 
+
+CROSS_KEY_CHECKS.append(build_model)  # every validated scenario is built (and so checked) once

@@ -6,18 +6,22 @@ at this edge: rates per day, repair times in hours, detection and reconfiguratio
 horizon in days; :mod:`tpusim.config.build` turns them into the hours-only model.
 
 Each key is checked on its own here; checks that span keys (a slice that does not fit the pod,
-a CSV that cannot be parsed) are the build step's, with the same key-path errors. Policy names
+a CSV that cannot be parsed) are the build step's, with the same key-path errors:
+:func:`scenario_from_dict` runs both, and so does every copy of a scenario. Policy names
 are checked against the policy registry (:mod:`tpusim.policies.registry`), so a registered
 policy is a valid name at once.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 from pydantic_core import PydanticCustomError
 
+from tpusim.config.overrides import apply_overrides, override_strings
+from tpusim.config.problems import problems_of
+from tpusim.errors import Problem, ScenarioError
 from tpusim.policies import registry
 
 
@@ -244,8 +248,6 @@ class Scenario(_Strict):
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> "Scenario":
         """A copy with top-level fields replaced, validated like a loaded scenario (pydantic's own
         copy would skip validation and could describe a machine it does not simulate)."""
-        from tpusim.config.load import scenario_from_dict
-
         data = self.model_dump(mode="json")
         for key, value in (update or {}).items():
             data[key] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
@@ -254,8 +256,6 @@ class Scenario(_Strict):
     def with_overrides(self, overrides: "dict[str, Any] | list[str]") -> "Scenario":
         """A validated copy with dotted keys set: ``{"failures.host.daily_rate": 0.01}`` or
         ``["failures.host.daily_rate=0.01"]`` (values as YAML, like ``--set``)."""
-        from tpusim.config.load import apply_overrides, override_strings, scenario_from_dict
-
         texts = override_strings(overrides) if isinstance(overrides, dict) else list(overrides)
         return scenario_from_dict(apply_overrides(self.model_dump(mode="json"), texts))
 
@@ -278,3 +278,34 @@ class Scenario(_Strict):
 def defaults() -> dict[str, Any]:
     """The default value of every key that has one (what a scenario leaves out)."""
     return {"topology": Topology().model_dump(), "failures": Failures().model_dump()}
+
+
+#: Checks that span keys, run on every validated scenario after pydantic's per-key checks. The
+#: build step registers itself here (building the model is the check), so that this module,
+#: the lowest of the package, needs nothing above it.
+CROSS_KEY_CHECKS: list[Callable[[Scenario, str | None], Any]] = []
+
+
+def _merged(base: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` laid over ``base``, recursively for mappings present in both."""
+    out = dict(base)
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def scenario_from_dict(data: Any, source: str | None = None) -> Scenario:
+    """Validate a raw mapping into a :class:`Scenario`, or raise with every problem found."""
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem("", f"a scenario must be a mapping of keys, got {type(data).__name__}")], source)
+    data = _merged(defaults(), data)  # a key left out, at any depth, takes its default
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(problems_of(exc), source) from None
+    for check in CROSS_KEY_CHECKS:  # every rule that spans keys (tpusim.config.build)
+        check(scenario, source)
+    return scenario

@@ -1,0 +1,58 @@
+"""Dotted-key overrides: ``--set KEY=VALUE`` on the command line, ``with_overrides`` in code.
+
+A key is a dotted path into the scenario mapping (``failures.host.daily_rate``); a value is YAML
+text (``0.01``, ``[static]``, ``{dist: fixed, mean_hours: 3}``). Applying overrides edits a copy
+of the raw mapping; validation happens afterwards, like for a loaded file.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+
+from tpusim.errors import Problem, ScenarioError
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"failures.host.daily_rate=0.01"`` -> (key, YAML-parsed value)."""
+    if "=" not in text:
+        raise ScenarioError([Problem("--set", f"expected KEY=VALUE, got {text!r}")])
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ScenarioError([Problem("--set", f"bad key in {text!r}")])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(key, f"--set value is not valid YAML: {exc}")]) from None
+    return key, value
+
+
+def yaml_value(value: Any) -> str:
+    """``value`` as the YAML text an override carries (the inverse of :func:`parse_override`)."""
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def override_strings(overrides: dict[str, Any]) -> list[str]:
+    """``{"a.b": 1}`` -> ``["a.b=1"]``."""
+    return [f"{key}={yaml_value(value)}" for key, value in overrides.items()]
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """Set dotted keys in a raw scenario mapping (a copy), creating mappings on the way."""
+    data = copy.deepcopy(data)
+    for text in overrides or []:
+        key, value = parse_override(text)
+        node = data
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ScenarioError([Problem(".".join(parts[: i + 1]), f"is not a mapping, cannot set {key}")])
+            node = child
+        node[parts[-1]] = value
+    return data

@@ -1,0 +1,57 @@
+"""pydantic's validation errors, translated into :class:`~tpusim.errors.Problem` lines with
+dotted key paths and messages a user can act on (``failures.host.repair.mean_hours: must be > 0,
+got -3``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from tpusim.errors import Problem
+
+
+def _path_of(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith(("function-", "tuple[", "literal[")):
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _describe(error: Any) -> str:
+    kind, ctx, got = error["type"], error.get("ctx", {}), error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op, bound = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge"),
+                     "less_than": ("<", "lt"), "less_than_equal": ("<=", "le")}[kind]
+        limit = ctx[bound]
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)
+        return f"must be {op} {limit}, got {got!r}"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}, got {got!r}"
+    if kind in ("float_parsing", "float_type"):
+        return f"must be a number, got {got!r}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"must be a whole number, got {got!r}"
+    if kind in ("string_type",):
+        return f"must be a string, got {got!r}"
+    if kind in ("list_type", "tuple_type"):
+        return f"must be a list, got {got!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping of keys, got {got!r}"
+    if kind == "too_short":
+        return f"must not be empty, got {got!r}"
+    if kind == "too_long":
+        return f"has too many items, got {got!r}"
+    return f"{error['msg']}, got {got!r}"
+
+
+def problems_of(exc: ValidationError) -> list[Problem]:
+    return [Problem(_path_of(e["loc"]), _describe(e)) for e in exc.errors()]
