@@ -168,3 +168,28 @@ def test_layers_cover_the_package_and_the_test_reads_real_imports():
     assert graph.has_edge("tpusim.scheduler.pool", "tpusim.policies.base")
     assert graph.has_edge("tpusim.results", "tpusim.output.summary")  # inside Results.summary()
     assert not graph.has_edge("tpusim.output.summary", "tpusim.results")  # TYPE_CHECKING only
+
+
+def test_library_code_never_selects_a_matplotlib_backend():
+    """Only the CLI may call matplotlib.use: a notebook keeps its inline backend."""
+    calls = []
+    for module, path in modules().items():
+        if module == "tpusim.cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("matplotlib.use", "mpl.use", "plt.switch_backend"):
+                calls.append(f"{module}:{node.lineno}")
+    assert not calls, calls
+
+
+def test_plotting_leaves_the_callers_backend_alone():
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("pdf")  # a caller's own choice, which a library must not undo (Agg was the old habit)
+    try:
+        results = tpusim.run({"name": "b", "replications": 2, "horizon_days": 5, "slices": ["4x4x4"]})
+        figure = results.plot()
+        assert figure.axes and matplotlib.get_backend() == "pdf"
+    finally:
+        matplotlib.use(before)
