@@ -167,7 +167,8 @@ class _Builder:
                     text, where = _shipped(SHIPPED_RATES), "the shipped TPU v4 weekly rates"
                 else:
                     text, where = Path(sched.csv).read_text(), sched.csv
-                schedule = Schedule.from_daily(parse_schedule(text, sched.column, factor, where), sched.period_hours)
+                daily = parse_schedule(text, sched.column, factor, where)
+                schedule = Schedule(tuple(r / 24.0 for r in daily), sched.period_hours)
             except FileNotFoundError:
                 self.problem(f"failures.{name}.schedule.csv", f"no such file: {sched.csv}")
             except OSError as exc:

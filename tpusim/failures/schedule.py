@@ -39,10 +39,6 @@ class Schedule:
     hourly: tuple[float, ...]
     period: float  # hours
 
-    @classmethod
-    def from_daily(cls, daily_rates: list[float], period_hours: float) -> "Schedule":
-        return cls(tuple(r / 24.0 for r in daily_rates), period_hours)
-
     @property
     def peak(self) -> float:
         return max(self.hourly)
