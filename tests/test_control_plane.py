@@ -125,8 +125,8 @@ class FakeStarter:
         self.pool = pool
         self.calls: list[tuple] = []
 
-    def start(self, job, alloc, t):
-        self.calls.append(("start", job.id, tuple(alloc.cubes), t))
+    def start(self, job, alloc, t, migration=False):
+        self.calls.append(("migrate" if migration else "start", job.id, tuple(alloc.cubes), t))
         self.pool.take(job, alloc)
         job.alloc, job.state = alloc, RUNNING
         return True
@@ -240,3 +240,62 @@ def test_pod_manager_recovery_swaps_a_spare_or_requeues():
     big.stalled_at = 1.0
     pm2.recover(big, 1.1)
     assert log2["requeued"] == [(1, 1.1)] and big.alloc is None and pm2.swaps == 0
+
+
+# -- defragmentation -------------------------------------------------------------------------
+
+def _fill(s, pool, specs):
+    """Run job ``i`` (``shape``, ``band``) on cube ``i`` from t = 0 (one job per cube)."""
+    jobs = []
+    for i, shape, band in specs:
+        j = job(i, shape, band)
+        mask = pool.blocks[j.level][0] if not j.cubes else CUBE.full_mask
+        s.starter.start(j, Allocation(0, [i], mask), 0.0)
+        jobs.append(j)
+    s.starter.calls.clear()
+    return jobs
+
+
+def test_defragmentation_migrates_strictly_lower_bands_to_a_planned_place():
+    s, pool, _ = scheduler_with(preemption=False)
+    s.defrag_wait = 1.0
+    small = _fill(s, pool, [(0, "2x2x1", "best_effort"), (1, "2x2x1", "best_effort"), (2, "2x2x1", "best_effort")])
+    assert [len(pool.holders(c)) for c in range(4)] == [1, 1, 1, 0]  # one small job per cube, one free
+    waiting = job(3, "4x4x8", "batch", arrival=0.0)
+    s.enqueue(waiting, 0.0)
+    s.run_pass(0.5)  # not waited long enough: no defragmentation yet
+    assert waiting.state == PENDING
+    s.run_pass(2.0)
+    kinds = [c[0] for c in s.starter.calls]
+    assert kinds == ["stop", "migrate", "start"], s.starter.calls
+    moved = next(j for j in small if j.migrated)
+    assert moved.preempted == 0 and s.migrations == 1 and s.preemptions == 0
+    assert waiting.state == RUNNING and not set(waiting.alloc.cubes) & set(moved.alloc.cubes)
+
+
+def test_defragmentation_never_moves_the_requesters_own_band():
+    s, pool, _ = scheduler_with(preemption=False)
+    s.defrag_wait = 1.0
+    _fill(s, pool, [(0, "2x2x1", "batch"), (1, "2x2x1", "batch"), (2, "2x2x1", "batch")])
+    waiting = job(3, "4x4x8", "batch", arrival=0.0)
+    s.enqueue(waiting, 0.0)
+    s.run_pass(2.0)
+    assert waiting.state == PENDING and not [c for c in s.starter.calls if c[0] == "stop"]
+    assert s.migrations == 0 and s.preemptions == 0
+
+
+def test_movers_that_cannot_be_re_placed_stay_where_they_are():
+    s, pool, _ = scheduler_with(preemption=False)
+    s.defrag_wait = 1.0
+    held = _fill(s, pool, [(0, "4x4x4", "best_effort"), (1, "4x4x4", "best_effort"), (2, "4x4x4", "batch")])
+    counters = (pool.epoch, pool.version, list(pool.taken_by_band))
+    holdings = [[j.id for j in pool.holders(c)] for c in range(4)]
+    waiting = job(3, "4x4x8", "production", arrival=0.0)
+    s.enqueue(waiting, 0.0)
+    s.run_pass(2.0)
+    # a best-effort cube could make room, but its job has nowhere else to go: nobody moves
+    assert waiting.state == PENDING and all(j.state == RUNNING for j in held)
+    assert not [c for c in s.starter.calls if c[0] in ("stop", "migrate")]
+    assert [[j.id for j in pool.holders(c)] for c in range(4)] == holdings == [[0], [1], [2], []]
+    # the failed plan left no trace but the enqueue's own count
+    assert (pool.epoch, pool.version, pool.taken_by_band) == counters

@@ -322,3 +322,29 @@ def _one_cube_mix():
     fh.write("shape,percent\n4x4x4,100\n")
     fh.close()
     return fh.name
+
+
+def test_defragmentation_never_touches_production_and_moves_are_migrations():
+    """Default workload, defragmentation on: production jobs are never preempted or moved (no
+    band above them exists, and defragmentation moves strictly lower bands only); the split of
+    xconnects per job adds up to the total. With preemption on, whatever defragmentation could
+    clear (strictly lower bands) preemption clears first, so moves happen with preemption off."""
+    from conftest import SCENARIOS
+    from tpusim import load_scenario
+
+    for preemption in (True, False):
+        sc = load_scenario(SCENARIOS / "tpuv4_pod_jobs.yaml", ["replications=1", "horizon_days=20",
+                                                               "policies=[static, reconfigurable]",
+                                                               f"scheduler.preemption={str(preemption).lower()}"])
+        results = run_scenario(sc)
+        jobs = results.jobs_frame()
+        production = jobs[jobs.band == BANDS.index("production")]
+        assert len(production) > 200
+        assert production.preemptions.sum() == 0 and production.migrations.sum() == 0
+    assert results.job_metric("static", "migrations").mean > 0  # defragmentation at work
+    assert results.job_metric("static", "preemptions").mean == 0  # and no mover was preempted
+    for policy in sc.policies:
+        total = results.job_metric(policy, "xconnects_per_job").mean
+        parts = sum(results.job_metric(policy, f"xconnects_per_job_{k}").mean
+                    for k in ("first", "swap", "migration", "restart"))
+        assert parts == pytest.approx(total)

@@ -51,6 +51,8 @@ class JobOutcome:
             "migrations": float(sim.scheduler.migrations),
             "xconnects_per_day": sim.pod_manager.xconnects / days,
             "xconnects_per_job": sim.pod_manager.xconnects / len(started) if started else nan,
+            **{f"xconnects_per_job_{kind}": count / len(started) if started else nan
+               for kind, count in sim.pod_manager.xconnects_by.items()},
             "utilization": held / (sim.machine.chips * T),
             "preflight_failures": float(sim.pod_manager.preflight_failures),
             "detections": float(sim.detections),

@@ -41,6 +41,11 @@ from tpusim.scheduler.pool import CubePool
 from tpusim.topology.allocation import Allocation
 
 
+#: Why cross-connects are programmed: a job's first placement, a spare-cube swap, a migration
+#: (defragmentation), or a restart on a new allocation after the job went back to the queue.
+XCONNECT_KINDS = ("first", "swap", "migration", "restart")
+
+
 @dataclass(frozen=True)
 class PodManagerParams:
     """The ``pod_manager`` section (less fault-tolerant routing, which the policy holds), in hours."""
@@ -65,6 +70,7 @@ class PodManager:
         self._detect = detect
         self._request_pass = request_pass
         self.xconnects = 0
+        self.xconnects_by = dict.fromkeys(XCONNECT_KINDS, 0)  # the same total, by why they were made
         self.preflight_failures = 0
         self.swaps = 0
         self.ft_reroutes = 0
@@ -105,17 +111,19 @@ class PodManager:
         return None
 
     # -- running -------------------------------------------------------------------------------
-    def start(self, job, alloc: Allocation, t: float) -> bool:
-        """Start ``job`` on ``alloc``; False (nothing held) if the pre-flight check fails."""
+    def start(self, job, alloc: Allocation, t: float, migration: bool = False) -> bool:
+        """Start ``job`` on ``alloc`` (``migration``: moved there by defragmentation); False
+        (nothing held) if the pre-flight check fails."""
         rate = self.preflight(job, alloc, t)
         if rate is None:
             return False
         self.pool.take(job, alloc)
         job.alloc = alloc
-        self._begin(job, t, self.policy.xconnects(job.cubes), rate)
+        kind = "migration" if migration else "first" if job.first_start is None else "restart"
+        self._begin(job, t, self.policy.xconnects(job.cubes), rate, kind)
         return True
 
-    def _begin(self, job, t: float, xconnects: int, rate: float = 1.0) -> None:
+    def _begin(self, job, t: float, xconnects: int, rate: float = 1.0, kind: str = "restart") -> None:
         job.state = RUNNING
         job.seg_start = t
         job.run += 1
@@ -125,6 +133,7 @@ class PodManager:
         job.rate, job.rate_since = rate, t
         job.xconnects += xconnects
         self.xconnects += xconnects
+        self.xconnects_by[kind] += xconnects
         if job.recovering:
             job.lost += job.chips * setup
             job.recovering = False
@@ -246,4 +255,4 @@ class PodManager:
             job.seg_start = t
             return self.requeue(job, t)
         self.swaps += 1
-        self._begin(job, t, self.policy.swap_xconnects(job.cube_dims, bad_slots), rate)
+        self._begin(job, t, self.policy.swap_xconnects(job.cube_dims, bad_slots), rate, "swap")

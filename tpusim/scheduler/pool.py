@@ -21,6 +21,7 @@ searches; ``version`` grows on every change of holdings or known health.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Sequence
 
 from tpusim.failures.health import OCS, HealthState
@@ -166,6 +167,17 @@ class CubePool:
             self._hold(job, cube, alloc.mask)
         self.version += 1
         self.taken_by_band[job.band] += 1
+
+    @contextmanager
+    def trial(self):
+        """Holdings changed inside the block are the caller's to undo; the change counters
+        (``epoch``, ``version``, ``taken_by_band``) come back as they were, so that a trial leaves
+        no trace (the scheduler keys its caches on them)."""
+        saved = self.epoch, self.version, list(self.taken_by_band)
+        try:
+            yield self
+        finally:
+            self.epoch, self.version, self.taken_by_band = saved[0], saved[1], saved[2]
 
     def movable_since(self, lowest_band: int) -> tuple[int, int]:
         """Changes that can create a place for a job allowed to move bands >= ``lowest_band``:

@@ -14,8 +14,10 @@ that does not fit, and the big one is helped by preemption and defragmentation i
   default) they get a notice and checkpoint before stopping, losing only their restart;
   without it they are killed and lose the work since their last checkpoint.
 - **Defragmentation**: a whole-cube job that has waited longer than ``defrag_wait_hours`` may
-  have smaller jobs of its own band or lower moved out of the way: they checkpoint, and restart
-  elsewhere (a migration) or, if nothing else fits them, go back to the queue. Like a real Pod
+  have smaller jobs of strictly lower bands moved out of the way (never its own band or a
+  higher one, so production jobs are never moved for anyone). Every mover's new place is found
+  first, with the target held back; only if all of them have one do they checkpoint and restart
+  there (a migration, never counted as a preemption); otherwise nobody moves. Like a real Pod
   Manager it does this on a cadence: a fruitless attempt is retried after
   ``defrag_retry_minutes``, or sooner if a place may have opened.
 
@@ -58,7 +60,7 @@ class SchedulerParams:
 class Starter(Protocol):
     """What the scheduler asks of the Pod Manager."""
 
-    def start(self, job: Job, alloc: Allocation, t: float) -> bool: ...
+    def start(self, job: Job, alloc: Allocation, t: float, migration: bool = False) -> bool: ...
     def stop(self, job: Job, t: float, planned: bool) -> None: ...
 
 
@@ -237,13 +239,13 @@ class Scheduler:
 
     # -- defragmentation -----------------------------------------------------------------------
     def _defrag_for(self, job, t: float) -> Allocation | None:
-        pool = self.pool
-        key, stamp = (job.band, job.spec.shape), self.pool.movable_since(job.band)
+        key, stamp = (job.band, job.spec.shape), self.pool.movable_since(job.band + 1)
         last = self._no_defrag.get(key)
         if last is not None and (last[0] == stamp or t < last[1] + self.defrag_retry):
             return None
-        choice = self._choose(job, job.band, smaller_than=job.chips)
-        if choice is None:
+        choice = self._choose(job, job.band + 1, smaller_than=job.chips)  # strictly lower bands only
+        plan = self._plan_moves(*choice) if choice is not None else None
+        if choice is None or plan is None:
             self._no_defrag[key] = (stamp, t)
             return None
         target, movers = choice
@@ -251,15 +253,44 @@ class Scheduler:
         assert pm is not None
         for m in movers:
             pm.stop(m, t, planned=True)
-        pool.reserve(target)  # the movers must land outside the target
-        for m in movers:
-            alloc = pool.find(m)
-            if alloc is not None and pm.start(m, alloc, t):
-                m.migrated += 1
-                self.migrations += 1
-            else:
-                m.preempted += 1
-                self.preemptions += 1
+        for m, alloc in zip(movers, plan):
+            m.migrated += 1
+            self.migrations += 1
+            if not pm.start(m, alloc, t, migration=True):  # its pre-flight found a fault
                 self.enqueue(m, t)
-        pool.unreserve(target.pod)
         return target
+
+    def _plan_moves(self, target: Allocation, movers: list) -> list[Allocation] | None:
+        """A new place outside ``target`` for every mover, or None if some mover has none (then
+        nothing changes). Places are searched as if the movers had already left, each one held
+        by a stand-in while the next is placed; the pool ends as it started."""
+        plan: list[Allocation] = []
+        with self.pool.trial() as pool:
+            for m in movers:
+                pool.give_back(m, m.alloc)
+            pool.reserve(target)  # the movers must land outside the target
+            for m in movers:
+                alloc = pool.find(m)
+                if alloc is None:
+                    break
+                pool.take(_StandIn(m), alloc)
+                plan.append(alloc)
+            for m, alloc in zip(movers, plan):
+                pool.give_back(_StandIn(m), alloc)
+            pool.unreserve(target.pod)
+            for m in movers:
+                pool.take(m, m.alloc)
+        return plan if len(plan) == len(movers) else None
+
+
+class _StandIn:
+    """Holds a mover's planned place in the pool while the other movers are placed."""
+
+    __slots__ = ("id", "band", "chips", "cubes", "alloc")
+
+    def __init__(self, job):
+        self.id = -1 - job.id  # never a real job's id
+        self.band = job.band
+        self.chips = job.chips
+        self.cubes = job.cubes
+        self.alloc = None
