@@ -136,3 +136,21 @@ def test_slice_shape_parsing():
     for bad in ("4x4", "axbxc", "0x4x4", 7):
         with pytest.raises(ValueError):
             SliceShape.parse(bad)
+
+
+def test_a_host_is_a_2x2x1_tray_and_a_4_chip_job_is_one_host():
+    """TPU v4: a host is a 2x2x1 tray of chips (not a 4x1x1 row): checked from chip coordinates."""
+    from tpusim.scheduler.blocks import block_level, block_masks
+
+    cube = CubeLayout((4, 4, 4), 4)
+    seen = set()
+    for h in range(cube.hosts):
+        coords = [cube.chip_coords(c) for c in cube.host_chips(h)]
+        xs, ys, zs = ({p[i] for p in coords} for i in range(3))
+        assert len(xs) == 2 and len(ys) == 2 and len(zs) == 1 and min(xs) % 2 == 0 and min(ys) % 2 == 0
+        seen |= set(cube.host_chips(h))
+    assert len(seen) == 64  # the trays tile the cube
+    level = block_level((4, 4, 4), (2, 2, 1))
+    hosts = {sum(1 << c for c in cube.host_chips(h)) for h in range(cube.hosts)}
+    assert set(block_masks((4, 4, 4), 4)[level]) == hosts  # every 4-chip block is exactly one host
+    assert CubeLayout((2, 2, 2), 2).tray == (2, 1, 1) and CubeLayout((4, 4, 4), 8).tray == (2, 2, 2)

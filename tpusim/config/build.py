@@ -29,7 +29,7 @@ from tpusim.policies.base import RoutingParams
 from tpusim.scheduler.pod_manager import PodManagerParams
 from tpusim.scheduler.scheduler import SchedulerParams
 from tpusim.scheduler.workload import WorkloadParams, parse_job_trace, parse_mix, shape_problem
-from tpusim.topology.cube import CubeLayout
+from tpusim.topology.cube import CubeLayout, host_tray
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 from tpusim.topology.shapes import SliceShape
 
@@ -103,6 +103,11 @@ class _Builder:
             self.problem("topology.hosts_per_cube",
                          f"{t.hosts_per_cube} hosts x {t.chips_per_host} chips per host must equal the "
                          f"{chips_per_cube} chips of a {cube_text} cube")
+            ok = False
+        elif host_tray(t.cube_shape, t.chips_per_host) is None:
+            self.problem("topology.chips_per_host",
+                         f"no tray of {t.chips_per_host} chips tiles a {cube_text} cube (a host is an "
+                         f"aligned box of chips whose extents divide the cube's)")
             ok = False
         derived_ocs = sum(chips_per_cube // e for e in t.cube_shape)
         if t.ocs_per_pod is not None and t.ocs_per_pod != derived_ocs:

@@ -1,6 +1,6 @@
 """One cube: a block of chips wired as an electrical ICI mesh, with optical ports on its faces.
 
-A TPU v4 cube is 4x4x4 = 64 chips on 16 hosts (4 chips each), one rack. Inside the cube the
+A TPU v4 cube is 4x4x4 = 64 chips on 16 hosts, one rack; a host is a 2x2x1 tray of 4 chips. Inside the cube the
 chips form a 3D mesh of electrical ICI links (144 for 4x4x4). Every chip on a face has one port
 on that face: for dimension ``d`` the ``+d`` face and the ``-d`` face each have one port per
 *face position* ``p`` (16 per face for 4x4x4, 96 optical ports per cube). The ``+d`` port at
@@ -9,7 +9,9 @@ so joining them closes that line into a ring.
 
 Numbering (all local to the cube, all derived from ``shape``; nothing assumes 4x4x4):
 - chip ``i`` has coordinates ``(x, y, z)`` with ``i = x + X*(y + Y*z)``;
-- host ``h`` holds chips ``h*chips_per_host ... (h+1)*chips_per_host - 1``;
+- a host is a *tray*: an aligned box of ``chips_per_host`` chips (:func:`host_tray`: the most
+  compact box whose extents divide the cube's, flattest first: 2x2x1 for 4 chips, 2x1x1 for 2,
+  2x2x2 for 8); the trays tile the cube and host ``h`` is the ``h``-th tray, x fastest;
 - electrical link ``e`` joins two chips one step apart along one dimension;
 - optical port ``q`` is ``(d, sign, p)``; its link is numbered ``electrical_links + q``.
 """
@@ -32,15 +34,30 @@ class Port:
     p: int
 
 
+def host_tray(cube_shape: Dims, chips_per_host: int) -> Dims | None:
+    """The extents of one host's tray of chips: the box of ``chips_per_host`` chips whose extents
+    divide the cube's, with the smallest largest extent, then the fewest layers in z, then in y
+    (a host board is flat). None if no box of that many chips tiles the cube."""
+    fits = [
+        (a, b, chips_per_host // (a * b))
+        for a in range(1, cube_shape[0] + 1) if cube_shape[0] % a == 0
+        for b in range(1, cube_shape[1] + 1) if cube_shape[1] % b == 0
+        if chips_per_host % (a * b) == 0 and cube_shape[2] % (chips_per_host // (a * b)) == 0
+    ]
+    if not fits:
+        return None
+    return min(fits, key=lambda t: (max(t), t[2], t[1]))  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class CubeLayout:
     shape: Dims = (4, 4, 4)
     chips_per_host: int = 4
 
     def __post_init__(self) -> None:
-        if self.chips % self.chips_per_host:
+        if self.chips % self.chips_per_host or host_tray(self.shape, self.chips_per_host) is None:
             raise ValueError(
-                f"{self.chips} chips per cube cannot be split into hosts of {self.chips_per_host}"
+                f"{self.chips} chips per cube cannot be split into trays of {self.chips_per_host}"
             )
 
     # -- chips and hosts -------------------------------------------------------------------
@@ -60,9 +77,27 @@ class CubeLayout:
         X, Y, _ = self.shape
         return (i % X, (i // X) % Y, i // (X * Y))
 
+    @cached_property
+    def tray(self) -> Dims:
+        """Extents of one host's tray of chips."""
+        tray = host_tray(self.shape, self.chips_per_host)
+        assert tray is not None
+        return tray
+
+    @cached_property
+    def _host_chips(self) -> tuple[tuple[int, ...], ...]:
+        (tx, ty, tz), (X, Y, Z) = self.tray, self.shape
+        out = []
+        for oz in range(0, Z, tz):
+            for oy in range(0, Y, ty):
+                for ox in range(0, X, tx):
+                    out.append(tuple(sorted(self.chip_index(ox + i, oy + j, oz + k)
+                                            for k in range(tz) for j in range(ty) for i in range(tx))))
+        return tuple(out)
+
     def host_chips(self, host: int) -> tuple[int, ...]:
-        start = host * self.chips_per_host
-        return tuple(range(start, start + self.chips_per_host))
+        """The chips of host ``host`` (its tray), in ascending order."""
+        return self._host_chips[host]
 
     # -- electrical links ------------------------------------------------------------------
     @cached_property
