@@ -43,6 +43,13 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
 
     down: dict[str, set[int]] = defaultdict(set)
     up_time = {p: [0.0] * len(shapes) for p in scenario.policies}
+    n = m.cubes_per_pod
+    # capacity: the most cubes placeable as one slice (any shape whose boxes fit the grid, for
+    # the static pod), and the time spent with at least k of them
+    grid = m.cube_grid
+    all_dims = [(a, b, c) for a in range(1, grid[0] + 1) for b in range(1, grid[1] + 1) for c in range(1, grid[2] + 1)]
+    at_least = {p: [0.0] * (n + 1) for p in scenario.policies}
+    max_faults = scenario.pod_manager.ft_routing.max_faults
     sick_area = {"static": 0.0, "reconfigurable": 0.0, "reconfigurable_ft": 0.0}
     for t, t_next in zip(times, times[1:]):
         for cls, unit, is_down in by_time[t]:
@@ -84,10 +91,21 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
                 _ft_placeable(m, k, pod, down, scenario.pod_manager.ft_routing.max_faults) for pod in range(m.pods)
             ):
                 up_time["reconfigurable_ft"][s] += dt
+        largest = {
+            "static": max((d[0] * d[1] * d[2] for d in all_dims
+                           if any(place_static(grid, d, bad) is not None for bad in per_pod_bad)), default=0),
+            "reconfigurable": max((n - len(bad) if ok else 0) for bad, ok in zip(per_pod_bad, per_pod_ocs_up)),
+            "reconfigurable_ft": max((k for k in range(n + 1) for pod in range(m.pods)
+                                      if k == 0 or _ft_placeable(m, k, pod, down, max_faults)), default=0),
+        }
+        for p in scenario.policies:
+            for k in range(largest[p] + 1):
+                at_least[p][k] += dt
     return {
         p: {
             "slice_availability": [u / horizon for u in up_time[p]],
             "system_availability": 1.0 - sick_area[p] / (m.chips * horizon),
+            "capacity": [a / horizon for a in at_least[p]],
         }
         for p in scenario.policies
     }

@@ -117,3 +117,32 @@ def test_a_rate_schedule_sets_the_failure_count_week_by_week():
     observed = sum(r.failures["host"] for r in results.replications)
     lo, hi = sps.poisson.ppf([0.005, 0.995], expected)
     assert lo <= observed <= hi, f"{observed} failures, expected {expected:.0f} (99 % interval {lo}-{hi})"
+
+
+def test_capacity_at_confidence_converges_to_the_binomial_of_the_superpod_framework():
+    """Google's TPU superpod framework: with a per-cube availability of about 0.935, a binomial
+    model promises 130 of 144 cubes with 95 % confidence. Hosts only (exponential repair), cube
+    availability a_host^16 = 0.935: the simulated time with at least k cubes placeable follows
+    P(Binomial(144, 0.935) >= k) for every k, and capacity at 95 % is 130."""
+    from conftest import SCENARIOS
+    from tpusim import load_scenario
+
+    mttr = 24.0
+    a_host = 0.935 ** (1 / 16)
+    daily = 24.0 * (1 / a_host - 1) / mttr  # MTBF/(MTBF+MTTR) = a_host
+    scenario = load_scenario(SCENARIOS / "superpod_144.yaml", [
+        "replications=20", "policies=[reconfigurable]",
+        f"failures.host={{daily_rate: {daily!r}, repair: {{dist: exponential, mean_hours: {mttr}}}}}",
+        "failures.ici_link.daily_rate=0", "failures.ocs.daily_rate=0"])
+    results = run_scenario(scenario)
+    ks = range(124, 137)
+    level = 1 - 0.05 / len(ks)
+    for k in ks:
+        truth = float(sps.binom.sf(k - 1, 144, 0.935))  # independent of the code under test
+        values = [r.value("reconfigurable", "capacity_fraction", str(k)) for r in results.replications]
+        ok, est = _within(values, truth, level)
+        assert ok, f"{k} cubes: simulated {est} vs binomial {truth}"
+    cap = results.capacity_at_confidence("reconfigurable")
+    assert max(k for k in range(145) if sps.binom.sf(k - 1, 144, 0.935) >= 0.95) == 130
+    assert cap.closed_form_cubes == 130
+    assert cap.cubes_low <= 130 <= cap.cubes_high and cap.cubes in (129, 130, 131)

@@ -117,6 +117,9 @@ def test_trackers_match_a_naive_replay_of_the_trace(scenario):
         assert result.value(policy, "system_availability") == pytest.approx(
             expected[policy]["system_availability"], abs=1e-9
         )
+        # the time with at least k cubes placeable as one slice, for every k
+        got_capacity = result.values(policy, "capacity_fraction")
+        assert got_capacity == pytest.approx(expected[policy]["capacity"], abs=1e-9), policy
     # the time series splits the same indicator: its length-weighted mean is the total
     if scenario.timeseries_days:
         width, T = scenario.timeseries_days * 24, scenario.horizon_days * 24

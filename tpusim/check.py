@@ -27,6 +27,8 @@ def check_name(sample: Sample) -> str | None:
         return f"components.{sample.key}.availability"
     if m.group == "jobs":
         return f"{sample.policy}.jobs.{sample.metric}" if m.breakdown is None else None
+    if m.breakdown == "cubes":
+        return None  # one value per k: checked through the slice availabilities instead
     return f"{sample.policy}.{sample.metric}" + (f".{sample.key}" if sample.key is not None else "")
 
 

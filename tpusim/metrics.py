@@ -55,6 +55,8 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     Metric("system_availability", "system availability (chip-time on healthy hardware)", "fraction",
            "capacity", digits=4),
     Metric("component_availability", "component availability", "fraction", "components", "class", digits=4),
+    Metric("capacity_fraction", "time with at least k cubes placeable as one slice", "fraction", "capacity",
+           "cubes"),
     _jobs("goodput", "goodput", "fraction", 2),
     _jobs("utilization", "utilization", "fraction", 2),
     _jobs("jobs_interrupted", "jobs interrupted", "fraction", 3),

@@ -38,6 +38,7 @@ class Model:
     scheduler: SchedulerParams
     pod_manager: PodManagerParams
     timeseries_width: float | None = None  # hours per time-series bucket; None: no series
+    capacity_confidence: float = 0.95  # the level of capacity_at_confidence
 
     @property
     def policy_names(self) -> tuple[str, ...]:

@@ -107,6 +107,8 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
         for shape, value in zip(model.shapes, outcome.slice_availability):
             samples.append(Sample(replication, name, "slice_availability", shape.label, value))
         samples.append(Sample(replication, name, "system_availability", None, outcome.system_availability))
+        for k, value in enumerate(outcome.capacity or ()):
+            samples.append(Sample(replication, name, "capacity_fraction", str(k), value))
     for cls, value in zip(COMPONENT_CLASSES, health.component_availability(horizon)):
         if value is not None:  # a class with no units has no availability
             samples.append(Sample(replication, None, "component_availability", cls, value))

@@ -24,6 +24,26 @@ from tpusim.scheduler.outcome import JobOutcome
 from tpusim.stats import Estimate
 
 
+@dataclass(frozen=True)
+class CapacityAtConfidence:
+    """How many cubes can we promise a job? (DESIGN §4)"""
+
+    level: float  # e.g. 0.95
+    cubes: int  # the most cubes placeable as one slice at least ``level`` of the time (mean)
+    cubes_low: int | None  # the same, read from the lower ends of the 95 % CIs (None: no CIs)
+    cubes_high: int | None  # ... and from their upper ends
+    availability: Estimate | None  # the fraction of time ``cubes`` were placeable
+    closed_form_cubes: int | None  # the closed form's answer, where the policy has one
+    closed_form_availability: float | None
+
+    def as_dict(self) -> dict:
+        return {"level": self.level, "cubes": self.cubes,
+                "cubes_range": [self.cubes_low, self.cubes_high] if self.cubes_low is not None else None,
+                "availability": self.availability.as_dict() if self.availability else None,
+                "closed_form": {"cubes": self.closed_form_cubes, "availability": self.closed_form_availability}
+                if self.closed_form_cubes is not None else None}
+
+
 @dataclass
 class Results:
     """Every replication of one scenario, and the estimates computed from them.
@@ -97,6 +117,28 @@ class Results:
             assert p50 is not None and p95 is not None
             out.append((int(key), p50, p95))
         return out
+
+    def capacity_at_confidence(self, policy: str) -> "CapacityAtConfidence":
+        """The most cubes ``policy`` could place as one slice at least ``capacity_confidence`` of
+        the time (DESIGN §4), with the range the 95 % CIs allow and the closed form."""
+        level = self.model.capacity_confidence
+        n = self.model.machine.cubes_per_pod
+        fractions = [self.estimates.get(policy, "capacity_fraction", str(k)) for k in range(n + 1)]
+
+        def largest(ok) -> int:
+            return max((k for k, est in enumerate(fractions) if est is not None and ok(est)), default=0)
+
+        cubes = largest(lambda e: e.mean >= level)
+        with_ci = all(e is not None and e.ci95 is not None for e in fractions)
+        low = largest(lambda e: e.ci95 is not None and e.ci95[0] >= level) if with_ci else None
+        high = largest(lambda e: e.ci95 is not None and e.ci95[1] >= level) if with_ci else None
+        p = self.model.policy(policy)
+        forms = [p.capacity_closed_form(self.model.failures, k) for k in range(1, n + 1)]
+        closed = None
+        if all(f is not None for f in forms):
+            closed = max((k for k, f in enumerate(forms, start=1) if f >= level), default=0)  # type: ignore[operator]
+        return CapacityAtConfidence(level, cubes, low, high, fractions[cubes], closed,
+                                    forms[closed - 1] if closed else None)
 
     @property
     def has_jobs(self) -> bool:

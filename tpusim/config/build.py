@@ -65,6 +65,14 @@ class _Builder:
         shapes = self._shapes(machine)
         if len(set(s.policies)) != len(s.policies):
             self.problem("policies", f"lists a policy twice: {s.policies}")
+        t = s.topology
+        needed = 2 * math.prod(t.cube_grid)
+        uses_ocs = [name for name in s.policies if name in registry.names() and registry.get(name).uses_ocs]
+        if uses_ocs and needed > t.ocs_ports:
+            self.problem("topology.ocs_ports",
+                         f"a pod of {math.prod(t.cube_grid)} cubes needs {needed} ports on each OCS (the +d and "
+                         f"-d port of every cube) but a switch has {t.ocs_ports}; {', '.join(uses_ocs)} "
+                         f"cannot be wired (give larger switches with topology.ocs_ports, or a smaller pod)")
         failures = self._failures(machine)
         workload = self._workload(machine) if s.workload is not None else None
         if self.problems or machine is None:
@@ -91,6 +99,7 @@ class _Builder:
             ),
             pod_manager=PodManagerParams(s.pod_manager.reconfigure_minutes / 60.0, s.pod_manager.swap_spares),
             timeseries_width=s.timeseries_days * 24.0 if s.timeseries_days else None,
+            capacity_confidence=s.capacity_confidence,
         )
 
     # -- machine and slices ----------------------------------------------------------------

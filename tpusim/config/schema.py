@@ -216,6 +216,10 @@ class Topology(_Strict):
     chips_per_host: int = Field(4, gt=0, strict=True, description="Chips per host.")
     ocs_per_pod: int | None = Field(None, gt=0, strict=True, description=(
         "Derived from cube_shape (one OCS per dimension and face position); if given, must match."))
+    ocs_ports: int = Field(136, gt=0, strict=True, description=(
+        "Ports per OCS. OCS (d, p) holds the +d and -d port p of every cube of its pod, so a pod of "
+        "N cubes needs 2N ports per switch. 136: Google's Palomar OCS (TPU v4: 64 cubes use 128). "
+        "Larger pods need more or larger switches: say which, here."))
 
 
 class Scenario(_Strict):
@@ -236,6 +240,9 @@ class Scenario(_Strict):
     slices: list[str] = Field(min_length=1, description="Slice shapes (chips, XxYxZ) whose availability is measured.")
     topology: Topology = Topology()
     failures: Failures = Failures()
+    capacity_confidence: float = Field(0.95, gt=0, lt=1, description=(
+        "capacity_at_confidence reports the most cubes placeable as one slice at least this "
+        "fraction of the time (DESIGN §4)."))
     timeseries_days: float | None = Field(None, gt=0, description=(
         "Width of the buckets of the availability time series (days); unset: no time series."))
     workload: Workload | None = Field(None, description=(

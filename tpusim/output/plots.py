@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
+from tpusim.metrics import REGISTRY
 from tpusim.output.files import write_atomic
 from tpusim.policies import registry
 
@@ -171,10 +172,13 @@ def plot_series(results: "Results", series, path: Path | None = None) -> Figure 
 
 def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
     """One plot per metric: the mean and CI against the first varied key, a line per policy,
-    breakdown key and value of the other keys. Returns the figures (no ``out``) or the paths."""
+    breakdown key and value of the other keys. Returns the figures (no ``out``) or the paths.
+    Metrics broken down per cube count (one line per k) are left to the table."""
     x = keys[0]
     written: list = []
     for metric, rows in frame.groupby("metric", sort=False):
+        if REGISTRY[metric].breakdown == "cubes":
+            continue
         fig = Figure(figsize=(8, 5), dpi=120)
         ax = fig.subplots()
         group_keys = ["policy", "key"] + keys[1:]

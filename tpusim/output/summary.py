@@ -61,6 +61,7 @@ def build_summary(results: "Results") -> dict[str, Any]:
                 for shape, cubes, chips, est in results.slice_availability(policy)
             ] if results.replications else [],
             "system_availability": results.system_availability(policy).as_dict() if results.replications else None,
+            "capacity_at_confidence": results.capacity_at_confidence(policy).as_dict() if results.replications else None,
             "jobs": jobs_summary(results, policy) if results.has_jobs else None,
         }
     out: dict[str, Any] = {

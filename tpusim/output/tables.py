@@ -61,11 +61,19 @@ def render_table(results: "Results", console: Console) -> None:
         table.add_row(*row)
     console.print(table)
 
-    sys_table = Table(title="system availability: chip-time on healthy hardware", title_justify="left")
+    level = model.capacity_confidence
+    sys_table = Table(title="system availability (chip-time on healthy hardware) and capacity at "
+                            f"{100 * level:g} % (most cubes placeable as one slice that often)",
+                      title_justify="left")
     sys_table.add_column("policy")
-    sys_table.add_column("availability %", justify="right")
+    sys_table.add_column("system availability %", justify="right")
+    sys_table.add_column(f"cubes at {100 * level:g} % (CI range)", justify="right")
+    sys_table.add_column("closed form", justify="right", style="dim")
     for policy in model.policy_names:
-        sys_table.add_row(policy, fmt_estimate(results.system_availability(policy), 4))
+        cap = results.capacity_at_confidence(policy)
+        span = f" ({cap.cubes_low}-{cap.cubes_high})" if cap.cubes_low is not None else ""
+        form = "-" if cap.closed_form_cubes is None else str(cap.closed_form_cubes)
+        sys_table.add_row(policy, fmt_estimate(results.system_availability(policy), 4), f"{cap.cubes}{span}", form)
     console.print(sys_table)
 
     comp = Table(title="components: measured vs MTBF/(MTBF+MTTR)", title_justify="left")

@@ -134,6 +134,11 @@ class Policy(ABC):
         """This policy's closed-form slice availability, if it has one."""
         return None
 
+    def capacity_closed_form(self, failures: FailureParams, cubes: int) -> float | None:
+        """Closed-form probability that some pod can place one slice of ``cubes`` cubes (any
+        shape the policy accepts), if the policy has an exact one."""
+        return None
+
     # -- usability -------------------------------------------------------------------------
     def cube_usable(self, hosts_down: int, links_down: int) -> bool:
         """Can a cube with these known faults hold part of a slice of whole cubes?"""

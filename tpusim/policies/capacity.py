@@ -21,6 +21,36 @@ class PolicyOutcome:
     slice_availability: list[float]  # in the scenario's slice order
     system_availability: float
     series: list[list[float]] | None = None  # per shape, availability in each time bucket
+    #: capacity[k]: fraction of time during which some pod could place one slice of k cubes
+    #: (k = 0 .. cubes per pod); capacity_at_confidence is read from it (DESIGN §4)
+    capacity: list[float] | None = None
+
+
+class LevelTime:
+    """Time spent at each value of an integer level that changes at event times (here: the most
+    cubes any pod could place as one slice). ``at_least(t)[k]`` is the fraction of ``[0, t]``
+    with level >= k."""
+
+    def __init__(self, top: int, start: int):
+        self.level = start
+        self.since = 0.0
+        self.time_at = [0.0] * (top + 1)
+
+    def set(self, t: float, level: int) -> None:
+        if level != self.level:
+            self.time_at[self.level] += t - self.since
+            self.since = t
+            self.level = level
+
+    def at_least(self, t: float) -> list[float]:
+        time_at = list(self.time_at)
+        time_at[self.level] += t - self.since
+        out = [0.0] * len(time_at)
+        acc = 0.0
+        for k in range(len(time_at) - 1, -1, -1):
+            acc += time_at[k]
+            out[k] = fraction_of(acc, t)
+        return out
 
 
 def fraction_of(time: float, horizon: float) -> float:

@@ -59,6 +59,9 @@ class ReconfigurablePolicy(Policy):
         return ClosedForm(any_k_cubes(self.machine, failures, k), "exact",
                           "all OCSes of a pod up x binomial P(at least k of its cubes usable)")
 
+    def capacity_closed_form(self, failures: FailureParams, cubes: int) -> float | None:
+        return any_k_cubes(self.machine, failures, cubes)  # any k cubes of a pod do
+
     # -- hooks -----------------------------------------------------------------------------
     def _order(self, pool: PoolView, cubes: list[int]) -> None:
         """Sort candidate cubes (global numbers, ascending) into preference order, in place."""
@@ -198,4 +201,5 @@ class ReconfigurableAvailability(CapacityTracker):
             [fraction_of(at_least[k], t) for k in self.cubes_needed],
             health.chip_availability(t, with_ocs=True),
             series,
+            [fraction_of(a, t) for a in at_least[: len(time_at)]],
         )

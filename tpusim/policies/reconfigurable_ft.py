@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from tpusim.failures.health import HOST, OCS, HealthState
 from tpusim.policies.base import PoolView, SliceHolder
-from tpusim.policies.capacity import CapacityTracker, PolicyOutcome, UpSpans, fraction_of
+from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, UpSpans, fraction_of
 from tpusim.policies.reconfigurable import ReconfigurablePolicy
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
@@ -46,6 +46,9 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
         return tracker
 
     def closed_form(self, failures, cube_dims):  # no closed form: the fault budget couples classes
+        return None
+
+    def capacity_closed_form(self, failures, cubes):
         return None
 
     def cube_usable(self, hosts_down: int, links_down: int) -> bool:
@@ -103,6 +106,8 @@ class FaultTolerantAvailability(UpSpans, CapacityTracker):
         self.up_since = [0.0] * len(self.cubes_needed)
         self.up_time = [0.0] * len(self.cubes_needed)
         self._init_spans(len(self.cubes_needed), record)
+        self.largest = [n] * pods  # per pod: the most cubes it could place as one slice
+        self.capacity = LevelTime(n, n)
 
     def on_faults(self, t: float, pod: int, cube: int, hosts_down: int, links_down: int) -> None:
         new = -1 if hosts_down else min(links_down, self.cap)
@@ -132,7 +137,23 @@ class FaultTolerantAvailability(UpSpans, CapacityTracker):
                 return True
         return False  # fewer than k cubes with every host up
 
+    def _largest(self, pod: int) -> int:
+        """The most cubes one slice could take in ``pod``: host-healthy cubes, least faulty
+        first, while their link faults and the pod's down OCSes fit the budget."""
+        budget, k = self.max_faults - self.ocs[pod], 0
+        if budget < 0:
+            return 0
+        for f, count in enumerate(self.hist[pod]):
+            take = count if f == 0 else min(count, budget // f)
+            k += take
+            budget -= take * f
+            if take < count:
+                break
+        return k
+
     def _update(self, t: float, pod: int) -> None:
+        self.largest[pod] = self._largest(pod)
+        self.capacity.set(t, max(self.largest))
         ok = self.ok[pod]
         for s, k in enumerate(self.cubes_needed):
             now = self._placeable(pod, k)
@@ -158,4 +179,4 @@ class FaultTolerantAvailability(UpSpans, CapacityTracker):
         up = [self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0) for s in range(n)]
         open_since = [self.up_since[s] if self.pods_placing[s] else None for s in range(n)]
         return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=True),
-                             self._series(t, width, open_since))
+                             self._series(t, width, open_since), self.capacity.at_least(t))

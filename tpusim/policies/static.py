@@ -23,7 +23,7 @@ from tpusim.analytic import fixed_box
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import ClosedForm, Placement, Policy, PoolView, SliceHolder
-from tpusim.policies.capacity import CapacityTracker, PolicyOutcome, UpSpans, fraction_of
+from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, UpSpans, fraction_of
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.machine import MachineLayout
@@ -102,8 +102,26 @@ class StaticAvailability(UpSpans, CapacityTracker):
         self.up_since = [0.0] * len(self.masks)
         self.up_time = [0.0] * len(self.masks)
         self._init_spans(len(self.masks), record)
+        # capacity: every box of every shape that fits the grid, largest volume first
+        self.by_volume = _boxes_by_volume(grid)
+        self._largest_memo: dict[int, int] = {}
+        self.largest = [machine.cubes_per_pod if self.by_volume else 0] * pods
+        self.capacity = LevelTime(machine.cubes_per_pod, max(self.largest))
+
+    def _largest(self, bad: int) -> int:
+        """The volume of the largest box of usable cubes, for a pod whose unusable cubes are ``bad``."""
+        found = self._largest_memo.get(bad)
+        if found is None:
+            found = next((volume for volume, masks in self.by_volume if any(not m & bad for m in masks)), 0)
+            self._largest_memo[bad] = found
+        return found
 
     def on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
+        self._on_cube(t, pod, cube, usable)
+        self.largest[pod] = self._largest(self.bad[pod])
+        self.capacity.set(t, max(self.largest))
+
+    def _on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
         bit = 1 << cube
         free = self.free_box[pod]
         if not usable:
@@ -148,4 +166,14 @@ class StaticAvailability(UpSpans, CapacityTracker):
         ]
         open_since = [self.up_since[s] if self.pods_placing[s] else None for s in range(len(self.masks))]
         return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=False),
-                             self._series(t, width, open_since))
+                             self._series(t, width, open_since), self.capacity.at_least(t))
+
+
+def _boxes_by_volume(grid: Dims) -> list[tuple[int, tuple[int, ...]]]:
+    """(volume, masks of every box of that volume in any shape), largest volume first."""
+    by: dict[int, list[int]] = {}
+    for a in range(1, grid[0] + 1):
+        for b in range(1, grid[1] + 1):
+            for c in range(1, grid[2] + 1):
+                by.setdefault(a * b * c, []).extend(static_box_masks(grid, (a, b, c)))
+    return [(v, tuple(dict.fromkeys(by[v]))) for v in sorted(by, reverse=True) if by[v]]
