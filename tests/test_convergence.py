@@ -53,7 +53,8 @@ def test_host_failures_converge_to_binomial_and_mtbf_over_mtbf_plus_mttr():
     # whole-pod slice the two rules coincide with the reconfigurable one (no OCS failures here).
     static = results.slice_availability("static")
     for (_, _, _, est), k in zip(static, cubes):
-        assert est.ci95[1] >= fixed_box(model.machine, model.failures, k)
+        upper = est.ci95[1] if est.ci95 is not None else est.mean  # no outage seen: no interval
+        assert upper >= fixed_box(model.machine, model.failures, k)
     assert all(r.values("static", "slice_availability")[3] == r.values("reconfigurable", "slice_availability")[3]
                for r in results.replications)
 

@@ -145,7 +145,7 @@ def test_run_writes_summary_csv_and_plot(tmp_path):
     assert summary["replications"] == 3 and summary["horizon_days"] == 30
     entry = summary["policies"]["static"]["slice_availability"][0]
     assert set(entry) >= {"shape", "cubes", "mean", "ci95"} and entry["shape"] == "4x4x4"
-    assert set(summary["policies"]["reconfigurable"]["system_availability"]) == {"mean", "ci95"}
+    assert set(summary["policies"]["reconfigurable"]["system_availability"]) >= {"mean", "ci95"}
     csv = (out / "availability.csv").read_text().splitlines()
     assert csv[0].startswith("policy,shape,cubes,chips,mean") and len(csv) == 1 + 2 * 7
     assert (out / "availability_vs_slice.png").read_bytes()[:4] == b"\x89PNG"

@@ -23,12 +23,12 @@ from tpusim.metrics import Sample, metric
 def check_name(sample: Sample) -> str | None:
     """The dotted name a baseline uses for a sample's metric; None if it is not checked."""
     m = metric(sample.metric)
+    if not m.checked:
+        return None
     if m.group == "components":
         return f"components.{sample.key}.availability"
     if m.group == "jobs":
         return f"{sample.policy}.jobs.{sample.metric}" if m.breakdown is None else None
-    if m.breakdown == "cubes":
-        return None  # one value per k: checked through the slice availabilities instead
     return f"{sample.policy}.{sample.metric}" + (f".{sample.key}" if sample.key is not None else "")
 
 

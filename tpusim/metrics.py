@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple
 
-from tpusim.stats import FRACTION, NON_NEGATIVE, Estimate, estimate
+from tpusim.stats import FRACTION, NON_NEGATIVE, Estimate, availability_estimate, estimate
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Metric:
     breakdown: str | None = None  # "shape", "chips", "class" or None
     digits: int = 3  # decimals worth printing (of the percentage, for fractions)
     table: bool = True  # shown in the terminal's job table
+    checked: bool = True  # part of the regression gate (``tpusim check``)
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -56,7 +57,12 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
            "capacity", digits=4),
     Metric("component_availability", "component availability", "fraction", "components", "class", digits=4),
     Metric("capacity_fraction", "time with at least k cubes placeable as one slice", "fraction", "capacity",
-           "cubes"),
+           "cubes", checked=False),
+    Metric("slice_outages", "slice outages (periods no pod could place the shape)", "count", "capacity",
+           "shape", digits=1, checked=False),
+    Metric("slice_outage_sq_hours", "sum of squared outage durations", "hours^2", "capacity", "shape",
+           table=False, checked=False),
+    Metric("slice_outage_longest_hours", "longest outage", "hours", "capacity", "shape", digits=1, checked=False),
     _jobs("goodput", "goodput", "fraction", 2),
     _jobs("utilization", "utilization", "fraction", 2),
     _jobs("jobs_interrupted", "jobs interrupted", "fraction", 3),
@@ -115,17 +121,26 @@ class Estimates:
     """Every metric's estimate, computed once from the samples.
 
     Values are grouped by (policy, metric, key) in replication order; NaN values (undefined in
-    that replication) are left out; a group with no value left has no estimate (None).
+    that replication) are left out; a group with no value left has no estimate (None). Slice
+    availability, given the replications' ``horizon`` (hours), also uses its outages
+    (:func:`tpusim.stats.availability_estimate`).
     """
 
-    def __init__(self, samples: Iterable[Sample]):
+    def __init__(self, samples: Iterable[Sample], horizon: float | None = None):
         groups: dict[tuple[str | None, str, str | None], list[float]] = {}
         for s in samples:
             groups.setdefault((s.policy, s.metric, s.key), []).append(s.value)
         self._by: dict[tuple[str | None, str, str | None], Estimate | None] = {}
         for (policy, name, key), values in groups.items():
             defined = [v for v in values if not math.isnan(v)]
-            self._by[(policy, name, key)] = estimate(defined, bounds=metric(name).bounds) if defined else None
+            count = groups.get((policy, "slice_outages", key))
+            sq = groups.get((policy, "slice_outage_sq_hours", key))
+            longest = groups.get((policy, "slice_outage_longest_hours", key))
+            if name == "slice_availability" and horizon is not None and count and sq and longest:
+                self._by[(policy, name, key)] = availability_estimate(defined, horizon, math.fsum(count),
+                                                                      math.fsum(sq), max(longest))
+            else:
+                self._by[(policy, name, key)] = estimate(defined, bounds=metric(name).bounds) if defined else None
 
     def get(self, policy: str | None, name: str, key: str | None = None) -> Estimate | None:
         """The estimate of ``name`` (for ``policy`` and breakdown ``key``), or None."""

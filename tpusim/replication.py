@@ -109,6 +109,10 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
         samples.append(Sample(replication, name, "system_availability", None, outcome.system_availability))
         for k, value in enumerate(outcome.capacity or ()):
             samples.append(Sample(replication, name, "capacity_fraction", str(k), value))
+        for shape, (count, sq, longest) in zip(model.shapes, outcome.outages or ()):
+            samples.append(Sample(replication, name, "slice_outages", shape.label, float(count)))
+            samples.append(Sample(replication, name, "slice_outage_sq_hours", shape.label, sq))
+            samples.append(Sample(replication, name, "slice_outage_longest_hours", shape.label, longest))
     for cls, value in zip(COMPONENT_CLASSES, health.component_availability(horizon)):
         if value is not None:  # a class with no units has no availability
             samples.append(Sample(replication, None, "component_availability", cls, value))

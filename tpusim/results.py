@@ -80,7 +80,7 @@ class Results:
 
     @cached_property
     def estimates(self) -> Estimates:
-        return Estimates(self.samples)
+        return Estimates(self.samples, self.model.horizon)
 
     def estimate(self, policy: str | None, metric: str, key: str | None = None) -> Estimate | None:
         """The estimate of one metric (see :mod:`tpusim.metrics` for the names)."""
@@ -128,10 +128,13 @@ class Results:
         def largest(ok) -> int:
             return max((k for k, est in enumerate(fractions) if est is not None and ok(est)), default=0)
 
+        def bounds(e) -> tuple[float, float] | None:  # the same in every replication: the value itself
+            return e.ci95 if e.ci95 is not None else (e.mean, e.mean) if e.n > 1 else None
+
         cubes = largest(lambda e: e.mean >= level)
-        with_ci = all(e is not None and e.ci95 is not None for e in fractions)
-        low = largest(lambda e: e.ci95 is not None and e.ci95[0] >= level) if with_ci else None
-        high = largest(lambda e: e.ci95 is not None and e.ci95[1] >= level) if with_ci else None
+        with_ci = all(e is not None and bounds(e) is not None for e in fractions)
+        low = largest(lambda e: bounds(e)[0] >= level) if with_ci else None  # type: ignore[index]
+        high = largest(lambda e: bounds(e)[1] >= level) if with_ci else None  # type: ignore[index]
         p = self.model.policy(policy)
         forms = [p.capacity_closed_form(self.model.failures, k) for k in range(1, n + 1)]
         closed = None

@@ -86,7 +86,7 @@ class SweepResults:
         """One row per point, policy, metric and breakdown key: mean, 95 % CI, replications."""
         rows = []
         for p in self.points:
-            for (policy, metric, key), est in Estimates(p.samples).items():
+            for (policy, metric, key), est in Estimates(p.samples, p.scenario.horizon_days * 24.0).items():
                 lo, hi = est.ci95 if est is not None and est.ci95 else (None, None)
                 rows.append({"point": p.index, **p.point, "policy": policy, "metric": metric, "key": key,
                              "mean": est.mean if est is not None else None, "ci95_low": lo, "ci95_high": hi,
@@ -160,7 +160,7 @@ def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, o
             sc = wanted[i][0]
             have = sc.replications
             model = build_model(sc)
-            widest = widest_availability_ci(Estimates(collected[i]), model.policy_names, sc.slices)
+            widest = widest_availability_ci(Estimates(collected[i], model.horizon), model.policy_names, sc.slices)
             if target_ci is not None and widest > target_ci and have < max_replications:
                 more = min(max_replications, 2 * have)
                 next_round[i] = (sc.with_overrides({"replications": more}), range(have, more))

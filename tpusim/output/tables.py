@@ -24,10 +24,29 @@ def pct(value: float | None, digits: int = 3) -> str:
 
 
 def fmt_estimate(est: Estimate, digits: int = 3) -> str:
-    """``mean ± half-width`` in percent (the unit goes in the column header)."""
+    """``mean ± half-width`` in percent (the unit goes in the column header); ``†`` marks an
+    interval whose coverage may be well below 95 %, ``(none seen)`` a fraction of 1 observed in
+    every replication, ``(all equal)`` any other value the same in every replication."""
     if est.half_width is None:
-        return pct(est.mean, digits)
-    return f"{pct(est.mean, digits)} ± {100.0 * est.half_width:.{digits}f}"
+        if est.n > 1 and est.mean == 1.0:
+            return f"{pct(est.mean, digits)} (none seen)"
+        return pct(est.mean, digits) + (" (all equal)" if est.n > 1 else "")
+    return f"{pct(est.mean, digits)} ± {100.0 * est.half_width:.{digits}f}" + ("" if est.reliable else " †")
+
+
+def interval_notes(results: "Results", console: Console) -> None:
+    """Footnotes: what the marks mean, and the warning for few replications."""
+    n = len(results.replications)
+    if n < 5:
+        console.print(f"[yellow]warning:[/yellow] {n} replication{'s' * (n != 1)}: intervals from fewer than 5 "
+                      "may cover far less than 95 %; add --replications", highlight=False)
+    shown = [est for p in results.model.policy_names for *_, est in results.slice_availability(p)]
+    if any(not e.reliable for e in shown):
+        console.print("† fewer than 10 outages behind this interval (or fewer than 5 replications): its "
+                      "coverage may be well below 95 % (measured); add replications or days", highlight=False)
+    if any(e.ci95 is None and e.n > 1 and e.mean == 1.0 for e in shown):
+        console.print("(none seen): no outage in any replication, so no interval; summary.json gives the "
+                      "detection limit", highlight=False)
 
 
 def render_table(results: "Results", console: Console) -> None:
@@ -60,6 +79,7 @@ def render_table(results: "Results", console: Console) -> None:
             row.append(pct(cf.value if cf else None))
         table.add_row(*row)
     console.print(table)
+    interval_notes(results, console)
 
     level = model.capacity_confidence
     sys_table = Table(title="system availability (chip-time on healthy hardware) and capacity at "

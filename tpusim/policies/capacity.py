@@ -24,6 +24,39 @@ class PolicyOutcome:
     #: capacity[k]: fraction of time during which some pod could place one slice of k cubes
     #: (k = 0 .. cubes per pod); capacity_at_confidence is read from it (DESIGN §4)
     capacity: list[float] | None = None
+    #: per shape: (outages, sum of squared outage durations, longest outage), durations in hours
+    #: (an outage still open at the end is cut there); the intervals of slice availability use them
+    outages: list[tuple[int, float, float]] | None = None
+
+
+class Outages:
+    """The outages of each shape: periods during which no pod could place it."""
+
+    def __init__(self, shapes: int):
+        self.count = [0] * shapes
+        self.sq = [0.0] * shapes
+        self.longest = [0.0] * shapes
+        self.since: list[float | None] = [None] * shapes
+
+    def down(self, s: int, t: float) -> None:
+        self.count[s] += 1
+        self.since[s] = t
+
+    def up(self, s: int, t: float) -> None:
+        since = self.since[s]
+        assert since is not None
+        d = t - since
+        self.sq[s] += d * d
+        if d > self.longest[s]:
+            self.longest[s] = d
+        self.since[s] = None
+
+    def finish(self, t: float) -> list[tuple[int, float, float]]:
+        out = []
+        for s, since in enumerate(self.since):
+            d = t - since if since is not None else 0.0
+            out.append((self.count[s], self.sq[s] + d * d, max(self.longest[s], d)))
+        return out
 
 
 class LevelTime:

@@ -25,7 +25,7 @@ from tpusim.analytic import any_k_cubes
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import ClosedForm, Placement, Policy, PoolView, SliceHolder
-from tpusim.policies.capacity import CapacityTracker, PolicyOutcome, bucketize, fraction_of
+from tpusim.policies.capacity import CapacityTracker, Outages, PolicyOutcome, bucketize, fraction_of
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.machine import MachineLayout
@@ -154,6 +154,7 @@ class ReconfigurableAvailability(CapacityTracker):
         self.best = n  # largest capacity over pods
         self.time_at = [0.0] * (n + 1)  # time spent with best == c
         self.since = 0.0
+        self.outages = Outages(len(self.cubes_needed))
 
     def on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
         self.usable[pod] += 1 if usable else -1
@@ -178,6 +179,11 @@ class ReconfigurableAvailability(CapacityTracker):
             while self.pods_at[best] == 0:
                 best -= 1
         if best != self.best:
+            for s, k in enumerate(self.cubes_needed):  # shapes whose placeability flips
+                if self.best >= k > best:
+                    self.outages.down(s, t)
+                elif best >= k > self.best:
+                    self.outages.up(s, t)
             self.time_at[self.best] += t - self.since
             if self.levels is not None:
                 self.levels.append((self.since, t, self.best))
@@ -202,4 +208,5 @@ class ReconfigurableAvailability(CapacityTracker):
             health.chip_availability(t, with_ocs=True),
             series,
             [fraction_of(a, t) for a in at_least[: len(time_at)]],
+            self.outages.finish(t),
         )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from tpusim.failures.health import HOST, OCS, HealthState
 from tpusim.policies.base import PoolView, SliceHolder
-from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, UpSpans, fraction_of
+from tpusim.policies.capacity import CapacityTracker, LevelTime, Outages, PolicyOutcome, UpSpans, fraction_of
 from tpusim.policies.reconfigurable import ReconfigurablePolicy
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
@@ -106,6 +106,7 @@ class FaultTolerantAvailability(UpSpans, CapacityTracker):
         self.up_since = [0.0] * len(self.cubes_needed)
         self.up_time = [0.0] * len(self.cubes_needed)
         self._init_spans(len(self.cubes_needed), record)
+        self.outages = Outages(len(self.cubes_needed))
         self.largest = [n] * pods  # per pod: the most cubes it could place as one slice
         self.capacity = LevelTime(n, n)
 
@@ -163,10 +164,12 @@ class FaultTolerantAvailability(UpSpans, CapacityTracker):
             if now:
                 if self.pods_placing[s] == 0:
                     self.up_since[s] = t
+                    self.outages.up(s, t)
                 self.pods_placing[s] += 1
             else:
                 self.pods_placing[s] -= 1
                 if self.pods_placing[s] == 0:
+                    self.outages.down(s, t)
                     self.up_time[s] += t - self.up_since[s]
                     if self.spans is not None:
                         self.spans[s].append((self.up_since[s], t))
@@ -179,4 +182,5 @@ class FaultTolerantAvailability(UpSpans, CapacityTracker):
         up = [self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0) for s in range(n)]
         open_since = [self.up_since[s] if self.pods_placing[s] else None for s in range(n)]
         return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=True),
-                             self._series(t, width, open_since), self.capacity.at_least(t))
+                             self._series(t, width, open_since), self.capacity.at_least(t),
+                             self.outages.finish(t))

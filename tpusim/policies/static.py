@@ -23,7 +23,7 @@ from tpusim.analytic import fixed_box
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import ClosedForm, Placement, Policy, PoolView, SliceHolder
-from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, UpSpans, fraction_of
+from tpusim.policies.capacity import CapacityTracker, LevelTime, Outages, PolicyOutcome, UpSpans, fraction_of
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.machine import MachineLayout
@@ -102,6 +102,7 @@ class StaticAvailability(UpSpans, CapacityTracker):
         self.up_since = [0.0] * len(self.masks)
         self.up_time = [0.0] * len(self.masks)
         self._init_spans(len(self.masks), record)
+        self.outages = Outages(len(self.masks))
         # capacity: every box of every shape that fits the grid, largest volume first
         self.by_volume = _boxes_by_volume(grid)
         self._largest_memo: dict[int, int] = {}
@@ -137,6 +138,7 @@ class StaticAvailability(UpSpans, CapacityTracker):
                         self.blocked[pod] += 1
                         self.pods_placing[s] -= 1
                         if self.pods_placing[s] == 0:
+                            self.outages.down(s, t)
                             self.up_time[s] += t - self.up_since[s]
                             if self.spans is not None:
                                 self.spans[s].append((self.up_since[s], t))
@@ -153,6 +155,7 @@ class StaticAvailability(UpSpans, CapacityTracker):
                             self.blocked[pod] -= 1
                             if self.pods_placing[s] == 0:
                                 self.up_since[s] = t
+                                self.outages.up(s, t)
                             self.pods_placing[s] += 1
                             break
 
@@ -166,7 +169,8 @@ class StaticAvailability(UpSpans, CapacityTracker):
         ]
         open_since = [self.up_since[s] if self.pods_placing[s] else None for s in range(len(self.masks))]
         return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=False),
-                             self._series(t, width, open_since), self.capacity.at_least(t))
+                             self._series(t, width, open_since), self.capacity.at_least(t),
+                             self.outages.finish(t))
 
 
 def _boxes_by_volume(grid: Dims) -> list[tuple[int, tuple[int, ...]]]:
