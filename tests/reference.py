@@ -79,7 +79,7 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
         for s, dims in enumerate(shapes):
             k = dims[0] * dims[1] * dims[2]
             if "static" in up_time and any(
-                place_static(m.cube_grid, dims, bad) is not None for bad in per_pod_bad
+                place_static(m.cube_grid, dims, bad, wrap=m.static_wrap) is not None for bad in per_pod_bad
             ):
                 up_time["static"][s] += dt
             if "reconfigurable" in up_time and any(
@@ -93,7 +93,8 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
                 up_time["reconfigurable_ft"][s] += dt
         largest = {
             "static": max((d[0] * d[1] * d[2] for d in all_dims
-                           if any(place_static(grid, d, bad) is not None for bad in per_pod_bad)), default=0),
+                           if any(place_static(grid, d, bad, wrap=m.static_wrap) is not None
+                                  for bad in per_pod_bad)), default=0),
             "reconfigurable": max((n - len(bad) if ok else 0) for bad, ok in zip(per_pod_bad, per_pod_ocs_up)),
             "reconfigurable_ft": max((k for k in range(n + 1) for pod in range(m.pods)
                                       if k == 0 or _ft_placeable(m, k, pod, down, max_faults)), default=0),

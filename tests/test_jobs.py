@@ -79,17 +79,23 @@ def test_failure_with_a_free_spare_costs_detection_reconfiguration_restart_and_l
     assert j.alloc is None and j.state == DONE
 
 
-def test_static_requeues_until_a_whole_box_is_healthy():
-    sc = scenario()
+@pytest.mark.parametrize("wrap", [False, True])
+def test_static_requeues_until_a_whole_box_is_healthy(wrap):
+    sc = scenario(**{"topology.static_wrap": wrap})
     hosts = build_model(sc).machine.cube.hosts
     trace = [(2.0, "host", 1 * hosts, True), (10.0, "host", 1 * hosts, False)]
-    # 4x4x8 on a 3x1x1 grid: boxes {0,1} and {1,2} both need cube 1
     jobs, sim = run(sc, "static", [job(0, 0.0, "4x4x8", 5.0)], trace)
     j = jobs[0]
     assert j.interruptions == 1
-    restart = 10.0  # repaired at 10 h: requeued until then
-    saved = math.floor(2.0 - 12 / 60)
-    assert j.finish == pytest.approx(restart + 12 / 60 + 5.0 - saved)
+    saved = math.floor(2.0 - 12 / 60)  # the last checkpoint before the failure
+    if not wrap:
+        # 4x4x8 on a 3x1x1 mesh of cubes: boxes {0,1} and {1,2} both need cube 1: requeued until
+        # the repair at 10 h
+        assert j.finish == pytest.approx(10.0 + 12 / 60 + 5.0 - saved)
+    else:
+        # on a ring of 3 cubes the box {2,0} straddles the wraparound cable: restart there at
+        # detection (6 min)
+        assert j.finish == pytest.approx(2.0 + 6 / 60 + 12 / 60 + 5.0 - saved)
 
 
 def test_detection_delay_per_class_and_drawn():

@@ -29,19 +29,25 @@ def grid_and_shape(draw):
     return grid, dims, unusable
 
 
-@given(grid_and_shape())
-def test_static_placement_is_a_healthy_box_inside_the_grid(case):
+@given(grid_and_shape(), st.booleans())
+def test_static_placement_is_a_healthy_box_of_the_grid(case, wrap):
     grid, dims, unusable = case
-    box = place_static(grid, dims, unusable)
+    box = place_static(grid, dims, unusable, wrap=wrap)
     if box is None:
         # no box of any orientation is free
         assert all(
-            any(cube_number(grid, c) in unusable for c in b.cells()) for b in static_boxes(grid, dims)
+            any(cube_number(grid, c) in unusable for c in b.cells()) for b in static_boxes(grid, dims, wrap=wrap)
         )
         return
     assert sorted(box.dims) == sorted(dims)
-    assert all(0 <= o and o + d <= g for o, d, g in zip(box.origin, box.dims, grid))
-    assert not any(cube_number(grid, c) in unusable for c in box.cells())
+    cells = box.cells()
+    assert len(set(cells)) == math.prod(dims) and all(0 <= x < g for c in cells for x, g in zip(c, grid))
+    if not wrap:
+        assert all(0 <= o and o + d <= g for o, d, g in zip(box.origin, box.dims, grid))
+    assert not any(cube_number(grid, c) in unusable for c in cells)
+    # a torus of cubes places at least wherever a mesh of cubes does
+    if place_static(grid, dims, unusable, wrap=False) is not None:
+        assert place_static(grid, dims, unusable, wrap=True) is not None
 
 
 @given(grid_and_shape(), st.booleans())
@@ -59,7 +65,7 @@ def test_reconfigurable_placement_uses_only_usable_cubes(case, ocs_up):
 @given(grid_and_shape())
 def test_static_placeable_implies_reconfigurable_placeable_when_ocs_up(case):
     grid, dims, unusable = case
-    if place_static(grid, dims, unusable) is not None:
+    if place_static(grid, dims, unusable, wrap=True) is not None:
         assert place_reconfigurable(math.prod(grid), math.prod(dims), unusable, True) is not None
 
 

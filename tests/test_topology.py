@@ -97,23 +97,38 @@ def test_preflight_finds_a_disconnected_slice():
 
 def test_static_box_wraps_only_along_full_dimensions():
     m = MachineLayout(CubeLayout(), (4, 4, 4), 1)
-    box = next(b for b in static_boxes((4, 4, 4), (1, 1, 4)) if b.dims == (1, 1, 4))
+    box = next(b for b in static_boxes((4, 4, 4), (1, 1, 4), wrap=True) if b.dims == (1, 1, 4))
     wiring = static_wiring(m, 0, box)
     assert wiring.wrap == (False, False, True)
     g = slice_graph(m.cube, wiring)
     assert preflight(g, (4, 4, 16), wiring.wrap).ok
     assert not preflight(g, (4, 4, 16)).ok  # it is not a torus along x and y
-    full = static_boxes((4, 4, 4), (4, 4, 4))
+    full = static_boxes((4, 4, 4), (4, 4, 4), wrap=True)
     assert len(full) == 1
     g = slice_graph(m.cube, static_wiring(m, 0, full[0]))
     assert all(deg == 6 for _, deg in g.degree()) and preflight(g, (16, 16, 16)).ok
 
 
 def test_static_boxes_cover_every_orientation_inside_the_grid():
-    boxes = static_boxes((4, 4, 4), (1, 1, 2))
+    boxes = static_boxes((4, 4, 4), (1, 1, 2), wrap=False)
     assert len(boxes) == 3 * 4 * 4 * 3  # three orientations, 4*4*3 origins each
     assert all(all(o + d <= 4 for o, d in zip(b.origin, b.dims)) for b in boxes)
-    assert static_boxes((4, 4, 4), (1, 1, 5)) == ()
+    assert static_boxes((4, 4, 4), (1, 1, 5), wrap=False) == ()
+
+
+def test_static_boxes_straddle_the_wrap_of_a_torus_of_cubes():
+    boxes = static_boxes((4, 4, 4), (1, 1, 2), wrap=True)
+    assert len(boxes) == 3 * 4 * 4 * 4  # every origin: the box may cross the grid's ends
+    crossing = next(b for b in boxes if b.dims == (1, 1, 2) and b.origin == (0, 0, 3))
+    assert crossing.cells() == [(0, 0, 3), (0, 0, 0)]  # joined by the wraparound cable
+    m = MachineLayout(CubeLayout(), (4, 4, 4), 1)
+    wiring = static_wiring(m, 0, crossing)
+    assert list(wiring.slots.values()) == [m.grid_index(0, 0, 3), m.grid_index(0, 0, 0)]
+    assert wiring.wrap == (False, False, False)  # a mesh along z: it does not span the grid
+    assert preflight(slice_graph(m.cube, wiring), (4, 4, 8), wiring.wrap).ok
+    # a box that spans a dimension fully has one origin along it, with or without wrap
+    assert len(static_boxes((4, 4, 4), (4, 4, 3), wrap=True)) == 3 * 4
+    assert len(static_boxes((4, 4, 4), (4, 4, 3), wrap=False)) == 3 * 2
 
 
 def test_non_default_sizes_come_from_the_layout():

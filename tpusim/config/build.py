@@ -123,7 +123,8 @@ class _Builder:
             self.problem("topology.ocs_per_pod",
                          f"must be {derived_ocs} for {cube_text} cubes (one OCS per dimension and face "
                          f"position), got {t.ocs_per_pod}")
-        return MachineLayout(CubeLayout(t.cube_shape, t.chips_per_host), t.cube_grid, t.pods) if ok else None
+        return MachineLayout(CubeLayout(t.cube_shape, t.chips_per_host), t.cube_grid, t.pods,
+                             t.static_wrap) if ok else None
 
     def _shapes(self, machine: MachineLayout | None) -> list[SliceShape]:
         t = self.s.topology

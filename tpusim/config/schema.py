@@ -216,6 +216,10 @@ class Topology(_Strict):
     chips_per_host: int = Field(4, gt=0, strict=True, description="Chips per host.")
     ocs_per_pod: int | None = Field(None, gt=0, strict=True, description=(
         "Derived from cube_shape (one OCS per dimension and face position); if given, must match."))
+    static_wrap: bool = Field(True, description=(
+        "The static pod is a torus of cubes: wraparound cables join the grid's ends, so a static "
+        "box may straddle them (DESIGN §1). false: a mesh of cubes, boxes inside the grid (the "
+        "rule of tpusim 0.1)."))
     ocs_ports: int = Field(136, gt=0, strict=True, description=(
         "Ports per OCS. OCS (d, p) holds the +d and -d port p of every cube of its pod, so a pod of "
         "N cubes needs 2N ports per switch. 136: Google's Palomar OCS (TPU v4: 64 cubes use 128). "

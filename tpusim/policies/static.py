@@ -58,7 +58,7 @@ class StaticPolicy(Policy):
             if pool.free_count(pod) < k:
                 continue
             blocked = pool.blocked_bits(pod)
-            for box in static_box_geometry(self.machine.cube_grid, cube_dims):
+            for box in static_box_geometry(self.machine.cube_grid, cube_dims, wrap=self.machine.static_wrap):
                 if not box.mask & blocked:
                     score = (box.shell & blocked).bit_count() + box.walls
                     if best_score is None or score > best_score:
@@ -73,7 +73,7 @@ class StaticPolicy(Policy):
                             movable: int) -> Iterator[Placement]:
         base = pod * pool.cubes_per_pod
         assert job.cube_dims is not None
-        for box in static_box_geometry(self.machine.cube_grid, job.cube_dims):
+        for box in static_box_geometry(self.machine.cube_grid, job.cube_dims, wrap=self.machine.static_wrap):
             if box.mask & movable == box.mask:
                 cubes = [base + c for c in box.cells]
                 seen: dict[int, SliceHolder] = {}
@@ -88,7 +88,8 @@ class StaticAvailability(UpSpans, CapacityTracker):
 
     def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], record: bool = False):
         grid, pods = machine.cube_grid, machine.pods
-        self.masks = [static_box_masks(grid, dims) for dims in shapes_in_cubes]
+        wrap = machine.static_wrap
+        self.masks = [static_box_masks(grid, dims, wrap=wrap) for dims in shapes_in_cubes]
         self.containing = [
             [tuple(m for m in masks if m >> cube & 1) for masks in self.masks]
             for cube in range(machine.cubes_per_pod)
@@ -104,7 +105,7 @@ class StaticAvailability(UpSpans, CapacityTracker):
         self._init_spans(len(self.masks), record)
         self.outages = Outages(len(self.masks))
         # capacity: every box of every shape that fits the grid, largest volume first
-        self.by_volume = _boxes_by_volume(grid)
+        self.by_volume = _boxes_by_volume(grid, wrap)
         self._largest_memo: dict[int, int] = {}
         self.largest = [machine.cubes_per_pod if self.by_volume else 0] * pods
         self.capacity = LevelTime(machine.cubes_per_pod, max(self.largest))
@@ -173,11 +174,11 @@ class StaticAvailability(UpSpans, CapacityTracker):
                              self.outages.finish(t))
 
 
-def _boxes_by_volume(grid: Dims) -> list[tuple[int, tuple[int, ...]]]:
+def _boxes_by_volume(grid: Dims, wrap: bool) -> list[tuple[int, tuple[int, ...]]]:
     """(volume, masks of every box of that volume in any shape), largest volume first."""
     by: dict[int, list[int]] = {}
     for a in range(1, grid[0] + 1):
         for b in range(1, grid[1] + 1):
             for c in range(1, grid[2] + 1):
-                by.setdefault(a * b * c, []).extend(static_box_masks(grid, (a, b, c)))
+                by.setdefault(a * b * c, []).extend(static_box_masks(grid, (a, b, c), wrap=wrap))
     return [(v, tuple(dict.fromkeys(by[v]))) for v in sorted(by, reverse=True) if by[v]]

@@ -93,9 +93,8 @@ def reconfigurable_wiring(cube: CubeLayout, cubes: list[int], cube_dims: Dims) -
 def static_wiring(machine: MachineLayout, pod: int, box: Box) -> SliceWiring:
     """The fixed cables that a static slice on ``box`` of ``pod`` uses."""
     slots = {
-        (i, j, k): pod * machine.cubes_per_pod
-        + machine.grid_index(box.origin[0] + i, box.origin[1] + j, box.origin[2] + k)
-        for (i, j, k) in _slot_order(box.dims)
+        slot: pod * machine.cubes_per_pod + machine.grid_index(*cell)
+        for slot, cell in zip(_slot_order(box.dims), box.cells())
     }
     wrap = box.spans_fully(machine.cube_grid)
     return SliceWiring(box.dims, slots, _connect(machine.cube, box.dims, slots, wrap), wrap)

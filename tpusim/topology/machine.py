@@ -38,6 +38,9 @@ class MachineLayout:
     cube: CubeLayout = CubeLayout()
     cube_grid: Dims = (4, 4, 4)
     pods: int = 1
+    #: the static pod is a torus of cubes: wraparound cables join the grid's ends, so a static
+    #: box may straddle them (False: a mesh of cubes, boxes inside the grid)
+    static_wrap: bool = True
 
     # -- counts ----------------------------------------------------------------------------
     @property
