@@ -38,7 +38,7 @@ def main() -> None:
     two = timed(workers=2)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         dask = timed(scheduler_address=cluster.scheduler_address)
-    print(f"64-point sweep, 16 replications x 1 pod-year per point")
+    print("64-point sweep, 16 replications x 1 pod-year per point")
     print(f"  1 worker: {one:.2f} s   2-process pool: {two:.2f} s   2-worker Dask cluster: {dask:.2f} s")
     print(f"speed-up of 2 workers over 1: x{one / two:.2f} (process pool), x{one / dask:.2f} (Dask); target >= 1.7")
     print(f"Dask overhead per point against the process pool: {(dask - two) / points * 1e3:+.1f} ms")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from scipy import stats as sps
 
 import tpusim

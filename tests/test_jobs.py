@@ -6,7 +6,6 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy import stats as sps
 
 from tpusim import build_model, run_scenario, scenario_from_dict
 from tpusim.replication import job_simulation, simulate
@@ -100,7 +99,6 @@ def test_static_requeues_until_a_whole_box_is_healthy(wrap):
 
 def test_detection_delay_per_class_and_drawn():
     sc = scenario(**{"failures.ocs.detection_minutes": 30})
-    hosts = build_model(sc).machine.cube.hosts
     trace = [(2.7, "ocs", 3, True), (50.0, "ocs", 3, False)]
     jobs, sim = run(sc, "reconfigurable", [job(0, 0.0, "4x4x8", 5.0)], trace)
     assert sim.detections == 1 and sim.detection_hours == pytest.approx(0.5)

@@ -1,6 +1,5 @@
 """The notebooks run end to end (small replication counts), so they never rot."""
 
-import os
 from pathlib import Path
 
 import nbformat

@@ -116,17 +116,42 @@ class CapacityTracker(ABC):
         """The outcome over ``[0, t]`` (``width``: time-series bucket width in hours)."""
 
 
-class UpSpans:
-    """Optional record of each shape's available intervals, for time series (DESIGN §4 is
-    about time averages; the series split the same indicator into buckets)."""
+class ShapeUptime:
+    """Per shape: how many pods could place it, its up time, its outages and (optionally) its
+    available intervals for time series (DESIGN §4 is about time averages; the series split the
+    same indicator into buckets). Trackers that decide placeability pod by pod share it: they
+    call :meth:`_pod_lost` and :meth:`_pod_gained` when a pod stops or starts placing a shape."""
 
     spans: list[list[tuple[float, float]]] | None
 
-    def _init_spans(self, shapes: int, record: bool) -> None:
+    def _init_uptime(self, placing: list[int], record: bool) -> None:
+        shapes = len(placing)
+        self.pods_placing = list(placing)
+        self.up_since = [0.0] * shapes
+        self.up_time = [0.0] * shapes
+        self.outages = Outages(shapes)
         self.spans = [[] for _ in range(shapes)] if record else None
 
-    def _series(self, t: float, width: float | None, open_since: list[float | None]):
-        if self.spans is None or width is None:
-            return None
-        spans = [s + ([(since, t)] if since is not None else []) for s, since in zip(self.spans, open_since)]
-        return [bucketize(s, width, t) for s in spans]
+    def _pod_lost(self, s: int, t: float) -> None:
+        self.pods_placing[s] -= 1
+        if self.pods_placing[s] == 0:
+            self.outages.down(s, t)
+            self.up_time[s] += t - self.up_since[s]
+            if self.spans is not None:
+                self.spans[s].append((self.up_since[s], t))
+
+    def _pod_gained(self, s: int, t: float) -> None:
+        if self.pods_placing[s] == 0:
+            self.up_since[s] = t
+            self.outages.up(s, t)
+        self.pods_placing[s] += 1
+
+    def _uptime_outcome(self, t: float, width: float | None, system: float, capacity: list[float]) -> PolicyOutcome:
+        n = len(self.up_time)
+        up = [self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0) for s in range(n)]
+        open_since = [self.up_since[s] if self.pods_placing[s] else None for s in range(n)]
+        series = None
+        if self.spans is not None and width is not None:
+            spans = [s + ([(since, t)] if since is not None else []) for s, since in zip(self.spans, open_since)]
+            series = [bucketize(s, width, t) for s in spans]
+        return PolicyOutcome([fraction_of(u, t) for u in up], system, series, capacity, self.outages.finish(t))

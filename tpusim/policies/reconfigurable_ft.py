@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from tpusim.failures.health import HOST, OCS, HealthState
 from tpusim.policies.base import PoolView, SliceHolder
-from tpusim.policies.capacity import CapacityTracker, LevelTime, Outages, PolicyOutcome, UpSpans, fraction_of
+from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
 from tpusim.policies.reconfigurable import ReconfigurablePolicy
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
@@ -90,7 +90,7 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
         return None if penalty is None else 1.0 / (1.0 + penalty)
 
 
-class FaultTolerantAvailability(UpSpans, CapacityTracker):
+class FaultTolerantAvailability(ShapeUptime, CapacityTracker):
     """Slice availability when slices run through up to ``max_faults`` link and OCS faults."""
 
     def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], max_faults: int, record: bool = False):
@@ -102,11 +102,7 @@ class FaultTolerantAvailability(UpSpans, CapacityTracker):
         self.hist = [[n] + [0] * self.cap for _ in range(pods)]  # host-up cubes by link faults
         self.ocs = [0] * pods
         self.ok = [[True] * len(self.cubes_needed) for _ in range(pods)]
-        self.pods_placing = [pods] * len(self.cubes_needed)
-        self.up_since = [0.0] * len(self.cubes_needed)
-        self.up_time = [0.0] * len(self.cubes_needed)
-        self._init_spans(len(self.cubes_needed), record)
-        self.outages = Outages(len(self.cubes_needed))
+        self._init_uptime([pods] * len(self.cubes_needed), record)
         self.largest = [n] * pods  # per pod: the most cubes it could place as one slice
         self.capacity = LevelTime(n, n)
 
@@ -162,25 +158,12 @@ class FaultTolerantAvailability(UpSpans, CapacityTracker):
                 continue
             ok[s] = now
             if now:
-                if self.pods_placing[s] == 0:
-                    self.up_since[s] = t
-                    self.outages.up(s, t)
-                self.pods_placing[s] += 1
+                self._pod_gained(s, t)
             else:
-                self.pods_placing[s] -= 1
-                if self.pods_placing[s] == 0:
-                    self.outages.down(s, t)
-                    self.up_time[s] += t - self.up_since[s]
-                    if self.spans is not None:
-                        self.spans[s].append((self.up_since[s], t))
+                self._pod_lost(s, t)
 
     def placeable(self) -> list[bool]:
         return [n > 0 for n in self.pods_placing]
 
     def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
-        n = len(self.cubes_needed)
-        up = [self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0) for s in range(n)]
-        open_since = [self.up_since[s] if self.pods_placing[s] else None for s in range(n)]
-        return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=True),
-                             self._series(t, width, open_since), self.capacity.at_least(t),
-                             self.outages.finish(t))
+        return self._uptime_outcome(t, width, health.chip_availability(t, with_ocs=True), self.capacity.at_least(t))

@@ -23,7 +23,7 @@ from tpusim.analytic import fixed_box
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import ClosedForm, Placement, Policy, PoolView, SliceHolder
-from tpusim.policies.capacity import CapacityTracker, LevelTime, Outages, PolicyOutcome, UpSpans, fraction_of
+from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.machine import MachineLayout
@@ -83,7 +83,7 @@ class StaticPolicy(Policy):
                 yield Allocation(pod, cubes, pool.full_mask), list(seen.values())
 
 
-class StaticAvailability(UpSpans, CapacityTracker):
+class StaticAvailability(ShapeUptime, CapacityTracker):
     """A slice needs an axis-aligned box of usable cubes inside the fixed cube grid."""
 
     def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], record: bool = False):
@@ -99,11 +99,7 @@ class StaticAvailability(UpSpans, CapacityTracker):
         # there is none (a box mask is never 0). Shapes that fit nowhere in the grid stay at 0.
         self.free_box = [[masks[0] if masks else 0 for masks in self.masks] for _ in range(pods)]
         self.blocked = [0] * pods  # shapes that fit the grid but have no free box in the pod
-        self.pods_placing = [pods if masks else 0 for masks in self.masks]
-        self.up_since = [0.0] * len(self.masks)
-        self.up_time = [0.0] * len(self.masks)
-        self._init_spans(len(self.masks), record)
-        self.outages = Outages(len(self.masks))
+        self._init_uptime([pods if masks else 0 for masks in self.masks], record)
         # capacity: every box of every shape that fits the grid, largest volume first
         self.by_volume = _boxes_by_volume(grid, wrap)
         self._largest_memo: dict[int, int] = {}
@@ -137,12 +133,7 @@ class StaticAvailability(UpSpans, CapacityTracker):
                     else:
                         free[s] = 0
                         self.blocked[pod] += 1
-                        self.pods_placing[s] -= 1
-                        if self.pods_placing[s] == 0:
-                            self.outages.down(s, t)
-                            self.up_time[s] += t - self.up_since[s]
-                            if self.spans is not None:
-                                self.spans[s].append((self.up_since[s], t))
+                        self._pod_lost(s, t)
         else:
             bad = self.bad[pod] = self.bad[pod] & ~bit
             if not self.blocked[pod]:
@@ -154,24 +145,14 @@ class StaticAvailability(UpSpans, CapacityTracker):
                         if not candidate & bad:
                             free[s] = candidate
                             self.blocked[pod] -= 1
-                            if self.pods_placing[s] == 0:
-                                self.up_since[s] = t
-                                self.outages.up(s, t)
-                            self.pods_placing[s] += 1
+                            self._pod_gained(s, t)
                             break
 
     def placeable(self) -> list[bool]:
         return [n > 0 for n in self.pods_placing]
 
     def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
-        up = [
-            self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0)
-            for s in range(len(self.masks))
-        ]
-        open_since = [self.up_since[s] if self.pods_placing[s] else None for s in range(len(self.masks))]
-        return PolicyOutcome([fraction_of(u, t) for u in up], health.chip_availability(t, with_ocs=False),
-                             self._series(t, width, open_since), self.capacity.at_least(t),
-                             self.outages.finish(t))
+        return self._uptime_outcome(t, width, health.chip_availability(t, with_ocs=False), self.capacity.at_least(t))
 
 
 def _boxes_by_volume(grid: Dims, wrap: bool) -> list[tuple[int, tuple[int, ...]]]:
