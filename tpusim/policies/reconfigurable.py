@@ -155,6 +155,9 @@ class ReconfigurableAvailability(CapacityTracker):
         self.time_at = [0.0] * (n + 1)  # time spent with best == c
         self.since = 0.0
         self.outages = Outages(len(self.cubes_needed))
+        self._is_size = bytearray(n + 1)  # a change of best matters if it crosses a measured size
+        for k in self.cubes_needed:
+            self._is_size[k] = 1
 
     def on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
         self.usable[pod] += 1 if usable else -1
@@ -179,11 +182,13 @@ class ReconfigurableAvailability(CapacityTracker):
             while self.pods_at[best] == 0:
                 best -= 1
         if best != self.best:
-            for s, k in enumerate(self.cubes_needed):  # shapes whose placeability flips
-                if self.best >= k > best:
-                    self.outages.down(s, t)
-                elif best >= k > self.best:
-                    self.outages.up(s, t)
+            lo, hi = (best, self.best) if best < self.best else (self.best, best)
+            if self._is_size[hi] if hi - lo == 1 else any(self._is_size[lo + 1: hi + 1]):
+                for s, k in enumerate(self.cubes_needed):  # shapes whose placeability flips
+                    if self.best >= k > best:
+                        self.outages.down(s, t)
+                    elif best >= k > self.best:
+                        self.outages.up(s, t)
             self.time_at[self.best] += t - self.since
             if self.levels is not None:
                 self.levels.append((self.since, t, self.best))

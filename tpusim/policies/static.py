@@ -103,8 +103,10 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
         # capacity: every box of every shape that fits the grid, largest volume first
         self.by_volume = _boxes_by_volume(grid, wrap)
         self._largest_memo: dict[int, int] = {}
-        self.largest = [machine.cubes_per_pod if self.by_volume else 0] * pods
-        self.capacity = LevelTime(machine.cubes_per_pod, max(self.largest))
+        self.cubes_per_pod = machine.cubes_per_pod
+        # (time, pod, bad-cube mask) at every change: capacity is computed from it at the end,
+        # off the hot path (one append per event instead of a search)
+        self._log: list[tuple[float, int, int]] = []
 
     def _largest(self, bad: int) -> int:
         """The volume of the largest box of usable cubes, for a pod whose unusable cubes are ``bad``."""
@@ -114,12 +116,26 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
             self._largest_memo[bad] = found
         return found
 
-    def on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
-        self._on_cube(t, pod, cube, usable)
-        self.largest[pod] = self._largest(self.bad[pod])
-        self.capacity.set(t, max(self.largest))
+    def _capacity(self, t: float) -> list[float]:
+        """capacity[k] over [0, t], replayed from the log of bad-cube masks."""
+        pods = len(self.bad)
+        top = self.by_volume[0][0] if self.by_volume else 0
+        largest = [top] * pods
+        level = LevelTime(self.cubes_per_pod, top)
+        memo, current = self._largest_memo, top
+        for when, pod, bad in self._log:
+            volume = memo.get(bad)
+            if volume is None:
+                volume = self._largest(bad)
+            if pods > 1:
+                largest[pod] = volume
+                volume = max(largest)
+            if volume != current:
+                level.set(when, volume)
+                current = volume
+        return level.at_least(t)
 
-    def _on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
+    def on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
         bit = 1 << cube
         free = self.free_box[pod]
         if not usable:
@@ -134,8 +150,10 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
                         free[s] = 0
                         self.blocked[pod] += 1
                         self._pod_lost(s, t)
+            self._log.append((t, pod, bad))
         else:
             bad = self.bad[pod] = self.bad[pod] & ~bit
+            self._log.append((t, pod, bad))
             if not self.blocked[pod]:
                 return
             containing = self.containing[cube]
@@ -152,7 +170,7 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
         return [n > 0 for n in self.pods_placing]
 
     def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
-        return self._uptime_outcome(t, width, health.chip_availability(t, with_ocs=False), self.capacity.at_least(t))
+        return self._uptime_outcome(t, width, health.chip_availability(t, with_ocs=False), self._capacity(t))
 
 
 def _boxes_by_volume(grid: Dims, wrap: bool) -> list[tuple[int, tuple[int, ...]]]:
