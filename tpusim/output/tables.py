@@ -147,9 +147,12 @@ def render_jobs(results: "Results", console: Console) -> None:
             elif est.half_width is None:
                 cells.append(f"{scale * est.mean:,.{digits}f}")
             else:
-                cells.append(f"{scale * est.mean:,.{digits}f} ± {scale * est.half_width:,.{digits}f}")
+                cells.append(f"{scale * est.mean:,.{digits}f} ± {scale * est.half_width:,.{digits}f}"
+                             + ("" if est.reliable else " †"))
         table.add_row(m.label + _unit_suffix(m.unit), *cells)
     console.print(table)
+    if len(results.replications) < 5:
+        console.print("† fewer than 5 replications: these intervals may cover far less than 95 %", highlight=False)
 
 
 def render_closed_forms(model: Model, console: Console) -> None:
