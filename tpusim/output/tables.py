@@ -145,7 +145,7 @@ def render_jobs(results: "Results", console: Console) -> None:
             if est is None:
                 cells.append("-")
             elif est.half_width is None:
-                cells.append(f"{scale * est.mean:,.{digits}f}")
+                cells.append(f"{scale * est.mean:,.{digits}f}" + (" (all equal)" if est.n > 1 else ""))
             else:
                 cells.append(f"{scale * est.mean:,.{digits}f} ± {scale * est.half_width:,.{digits}f}"
                              + ("" if est.reliable else " †"))
