@@ -25,8 +25,10 @@ app = typer.Typer(
     no_args_is_help=True,
     help="tpusim: availability of OCS-reconfigurable vs statically wired TPU pods.",
 )
-out_console = Console()
-err_console = Console(stderr=True)
+#: Off a terminal (a pipe, a file, CI logs) rich would wrap tables at 80 columns and cut headers;
+#: print them whole instead, as a wide line is easier to read than a broken one.
+out_console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 SCENARIO_ARG = typer.Argument(help="Scenario YAML file.", show_default=False)
 SET_OPT = typer.Option(
