@@ -149,50 +149,101 @@ def test_capacity_at_confidence_converges_to_the_binomial_of_the_superpod_framew
     assert cap.cubes_low <= 130 <= cap.cubes_high and cap.cubes in (129, 130, 131)
 
 
-def _bad_inside_one_of(sets, cells: int, q: float) -> float:
-    """P(every unusable cube lies inside at least one of ``sets``) when each of ``cells`` cubes
-    is usable independently with probability q: inclusion-exclusion over the sets."""
-    import itertools
-
-    total = 0.0
-    for r in range(1, len(sets) + 1):
-        for combo in itertools.combinations(sets, r):
-            inside = frozenset.intersection(*combo)
-            total += (-1) ** (r + 1) * q ** (cells - len(inside))
-    return total
-
-
-def _complements(extent: int, wrap: bool) -> list[frozenset]:
-    """For a box of ``extent`` (< 4) cubes along one axis of a 4x4x4 grid, spanning the other two:
-    the sets of cubes outside each placement (a box is free iff every bad cube is outside it)."""
+def _static_slab_placements(extent: int, wrap: bool) -> list[tuple[frozenset, frozenset]]:
+    """Every placement of a box that spans two axes of a 4x4x4 grid of cubes and is ``extent``
+    cubes long along the third, as (its cubes, the cube-to-cube connections it uses), by
+    DESIGN §1 written out: between neighbouring cubes of the box along every dimension, plus the
+    wraparound along a dimension the box spans fully (on a torus of cubes only). A connection is
+    (cell, d): the bundle of 16 cables from ``cell`` to its +d neighbour."""
     grid = [(x, y, z) for x in range(4) for y in range(4) for z in range(4)]
     out = []
     for axis in range(3):
         for origin in (range(4) if wrap else range(4 - extent + 1)):
-            covered = {(origin + i) % 4 for i in range(extent)}
-            out.append(frozenset(c for c in grid if c[axis] not in covered))
+            cells = frozenset(c for c in grid if (c[axis] - origin) % 4 < extent)
+            conns = set()
+            for cell in cells:
+                for d in range(3):
+                    if d == axis and extent < 4:
+                        if (cell[d] - origin) % 4 < extent - 1:  # the next cube is in the box
+                            conns.add((cell, d))
+                    elif wrap or cell[d] < 3:  # spans d fully: a ring (torus) or a line (mesh)
+                        conns.add((cell, d))
+            out.append((cells, frozenset(conns)))
     return out
 
 
+def _any_placement_up(placements, a_cube: float, a_conn: float) -> float:
+    """P(some placement has all its cubes and connections up), elements independent:
+    inclusion-exclusion over the placements."""
+    import itertools
+
+    total = 0.0
+    for r in range(1, len(placements) + 1):
+        for combo in itertools.combinations(placements, r):
+            cubes = frozenset().union(*(c for c, _ in combo))
+            conns = frozenset().union(*(k for _, k in combo))
+            total += (-1) ** (r + 1) * a_cube ** len(cubes) * a_conn ** len(conns)
+    return total
+
+
 @pytest.mark.parametrize("wrap", [True, False])
-def test_static_slices_of_32_and_48_cubes_match_closed_forms_with_and_without_wrap(wrap):
-    """Hosts only: a static 48-cube (4x4x3) or 32-cube (4x4x2) slice is placeable exactly when
-    every unusable cube lies outside some placement of the box; on a torus of cubes (wrap) the
-    box may start at any layer, on a mesh it lies inside the grid. Closed forms by
-    inclusion-exclusion over those complements, cube availability q = a_host^16."""
-    rate, mttr = 0.002, 24.0
-    q = ((24 / rate) / (24 / rate + mttr)) ** 16
+@pytest.mark.parametrize("component", ["host", "ici_link"])
+def test_static_slices_of_16_32_and_48_cubes_match_closed_forms(component, wrap):
+    """Hosts only or links only: a static slice of 16 (4x4x1 cubes), 32 (4x4x2) or 48 (4x4x3)
+    cubes is placeable exactly when some placement has all its cubes usable and all the cables it
+    uses up. Closed forms by inclusion-exclusion over the placements: a cube is usable with
+    probability a_host^16 (hosts only) or a_link^144 (its electrical links; links only), a
+    connection of 16 cables, each one part at the per-cable rate, is up with a_link^16. On a torus
+    of cubes (wrap) a box may start at any layer and closes its rings through the wraparound."""
+    mttr = 24.0
+    rate = 0.002 if component == "host" else 0.00022
+    a = (24 / rate) / (24 / rate + mttr)
+    a_cube, a_conn = (a ** 16, 1.0) if component == "host" else (a ** 144, a ** 16)
     scenario = scenario_from_dict({
-        "name": "static-wrap", "seed": 17, "replications": 20, "horizon_days": 365,
-        "policies": ["static"], "slices": ["12x16x16", "8x16x16"],
+        "name": "static-closed-forms", "seed": 17, "replications": 20, "horizon_days": 365,
+        "policies": ["static"], "slices": ["12x16x16", "8x16x16", "4x16x16"],
         "topology": {"static_wrap": wrap},
-        "failures": failures_only(host={"daily_rate": rate, "repair": {"dist": "exponential", "mean_hours": mttr}}),
+        "failures": failures_only(**{component: {"daily_rate": rate,
+                                                 "repair": {"dist": "exponential", "mean_hours": mttr}}}),
     })
     results = run_scenario(scenario)
-    for i, extent in enumerate((3, 2)):
-        truth = _bad_inside_one_of(_complements(extent, wrap), 64, q)
+    for i, extent in enumerate((3, 2, 1)):
+        truth = _any_placement_up(_static_slab_placements(extent, wrap), a_cube, a_conn)
         values = [r.values("static", "slice_availability")[i] for r in results.replications]
-        ok, est = _within(values, truth, 1 - 0.05 / 2)
-        assert ok, f"{4 * extent * 16} cubes, wrap={wrap}: simulated {est} vs closed form {truth}"
+        ok, est = _within(values, truth, 1 - 0.05 / 3)
+        assert ok, f"{component} only, {16 * extent} cubes, wrap={wrap}: simulated {est} vs closed form {truth}"
     if wrap:  # wrapping adds places: strictly more available than the mesh of cubes
-        assert _bad_inside_one_of(_complements(3, True), 64, q) > _bad_inside_one_of(_complements(3, False), 64, q)
+        assert (_any_placement_up(_static_slab_placements(3, True), a_cube, a_conn)
+                > _any_placement_up(_static_slab_placements(3, False), a_cube, a_conn))
+
+
+def test_ocs_control_plane_failures_block_placement_but_keep_circuits_lit():
+    """DESIGN §2: a share s of OCS failures are control-plane failures. A new slice needs a
+    cross-connect through every OCS of its pod, so slice availability stays a_ocs^48 whatever s
+    is; but only data-plane failures darken circuits, so a chip is sick while one of the OCSes
+    holding its ports is down *and dark*. A 4x4x4 cube has 8 chips with no optical port, 24 with
+    one, 24 with two and 8 with three, each port on its own OCS; an OCS is down-and-dark a
+    fraction u = (1 - s)(1 - a_ocs) of the time, independently of the others, so the sick
+    fraction of chip-time is sum_m n_m / 64 * (1 - (1 - u)^m)."""
+    rate, mttr, share = 0.01, 24.0, 0.3
+    a = (24 / rate) / (24 / rate + mttr)
+    u = (1 - share) * (1 - a)
+    sick = sum(n / 64 * (1 - (1 - u) ** m) for m, n in ((0, 8), (1, 24), (2, 24), (3, 8)))
+    scenario = scenario_from_dict({
+        "name": "ocs-modes", "seed": 5, "replications": 20, "horizon_days": 365,
+        "policies": ["reconfigurable"], "slices": ["4x4x4"],
+        "failures": {**failures_only(ocs={"daily_rate": rate, "repair": {"dist": "exponential", "mean_hours": mttr}}),
+                     "ocs_control_plane_share": share},
+    })
+    results = run_scenario(scenario)
+    checks = {
+        "slice availability": ([r.values("reconfigurable", "slice_availability")[0] for r in results.replications],
+                               a ** 48),
+        "system availability": ([r.value("reconfigurable", "system_availability") for r in results.replications],
+                                1 - sick),
+    }
+    for what, (values, truth) in checks.items():
+        ok, est = _within(values, truth, 1 - 0.05 / 2)
+        assert ok, f"{what}: simulated {est} vs closed form {truth}"
+    # with every failure dark the same trace darkens more chip-time (the closed form moves too)
+    assert 1 - sum(n / 64 * (1 - a ** m) for m, n in ((0, 8), (1, 24), (2, 24), (3, 8))) < 1 - sick

@@ -70,7 +70,8 @@ def test_ft_job_rides_through_an_ocs_failure_degraded_and_speeds_up_after_repair
     sc = scenario_from_dict({
         "name": "ft", "horizon_days": 5, "slices": ["4x4x8"], "policies": ["reconfigurable_ft"],
         "topology": {"cube_grid": [3, 1, 1]},
-        "failures": {"host": off, "ici_link": off, "ocs": off, "detection_minutes": 6},
+        "failures": {"host": off, "ici_link": off, "ocs": off, "detection_minutes": 6,
+                     "ocs_control_plane_share": 0.0},  # a data-plane failure: its circuits go dark
         "workload": {"restart_minutes": 12, "checkpoint": {"interval_hours": 1.0}},
         "pod_manager": {"reconfigure_minutes": 3},
     })

@@ -22,7 +22,8 @@ def scenario(**over):
         "name": "jobs", "seed": 1, "replications": 1, "horizon_days": 10,
         "slices": ["4x4x4"], "policies": ["static", "reconfigurable"],
         "topology": {"cube_grid": [3, 1, 1]},
-        "failures": {"host": OFF, "ici_link": OFF, "ocs": OFF, "detection_minutes": 6},
+        # OCS failures darken their circuits unless a test says otherwise (DESIGN §2)
+        "failures": {"host": OFF, "ici_link": OFF, "ocs": OFF, "detection_minutes": 6, "ocs_control_plane_share": 0.0},
         "workload": {"restart_minutes": 12, "checkpoint": {"interval_hours": 1.0}},
         "pod_manager": {"reconfigure_minutes": 3},
         "scheduler": {"defrag_wait_hours": None},
@@ -95,6 +96,52 @@ def test_static_requeues_until_a_whole_box_is_healthy(wrap):
         # on a ring of 3 cubes the box {2,0} straddles the wraparound cable: restart there at
         # detection (6 min)
         assert j.finish == pytest.approx(2.0 + 6 / 60 + 12 / 60 + 5.0 - saved)
+
+
+def test_static_jobs_see_only_the_cables_their_box_uses():
+    """DESIGN §1: a static cable is one part joining two cubes; a slice uses the cables between
+    its cubes and no others. On a ring of 3 cubes a 2-cube job sits on cubes {0, 1}: it uses the
+    cable from cube 0's +x port to cube 1's -x port, whose failures are those of the +x end."""
+    sc = scenario()
+    machine = build_model(sc).machine
+    cube = machine.cube
+    port = lambda c, sign: c * cube.links + cube.electrical_count + cube.port_index(0, sign, 0)  # noqa: E731
+    saved = math.floor(2.0 - 12 / 60)
+    cases = {
+        "its cable": (port(0, +1), 2.0 + 6 / 60 + 12 / 60 + 5.0 - saved),  # restarted on another box at detection
+        "a cable it does not use (1 -> 2)": (port(1, +1), 12 / 60 + 5.0),
+        "the -x end of its cable (no static part)": (port(1, -1), 12 / 60 + 5.0),
+        "the wraparound cable 2 -> 0": (port(2, +1), 12 / 60 + 5.0),
+    }
+    for what, (unit, finish) in cases.items():
+        trace = [(2.0, "ici_link", unit, True), (10.0, "ici_link", unit, False)]
+        jobs, sim = run(sc, "static", [job(0, 0.0, "4x4x8", 5.0)], trace)
+        assert jobs[0].alloc is None and jobs[0].finish == pytest.approx(finish), what
+        assert jobs[0].interruptions == (what == "its cable"), what
+        assert sim.pod_manager.preflight_failures == 0, what
+    # the reconfigurable pod's fibres: the -x port of cube 1 is one its slice uses
+    jobs, _ = run(sc, "reconfigurable", [job(0, 0.0, "4x4x8", 5.0)],
+                  [(2.0, "ici_link", port(1, -1), True), (10.0, "ici_link", port(1, -1), False)])
+    assert jobs[0].interruptions == 1
+    # a known-down cable keeps new static slices off the boxes that would use it
+    jobs, sim = run(sc, "static", [job(0, 1.0, "4x4x8", 5.0)],
+                    [(0.0, "ici_link", port(0, +1), True), (50.0, "ici_link", port(0, +1), False)])
+    assert jobs[0].interruptions == 0 and jobs[0].finish == pytest.approx(1.0 + 12 / 60 + 5.0)
+    assert sim.pod_manager.preflight_failures == 0  # placed straight on a box with working cables
+
+
+def test_ocs_control_plane_failure_freezes_wiring_but_keeps_slices_running():
+    """DESIGN §2: share 1 = every OCS failure is a control-plane one. A running slice keeps its
+    lit circuits; a new slice cannot be wired until the repair. Share 0: the circuits go dark and
+    the running slice stops until the repair (every OCS of the pod carries it)."""
+    trace = [(2.0, "ocs", 3, True), (20.0, "ocs", 3, False)]
+    specs = [job(0, 0.0, "4x4x8", 5.0), job(1, 3.0, "4x4x4", 1.0)]
+    jobs, sim = run(scenario(**{"failures.ocs_control_plane_share": 1.0}), "reconfigurable", specs, trace)
+    assert jobs[0].interruptions == 0 and jobs[0].finish == pytest.approx(3 / 60 + 12 / 60 + 5.0)
+    assert jobs[1].first_start == pytest.approx(20.0)  # waits for the repair to be wired
+    jobs, sim = run(scenario(**{"failures.ocs_control_plane_share": 0.0}), "reconfigurable", specs, trace)
+    assert jobs[0].interruptions == 1 and jobs[0].finish > 20.0
+    assert jobs[1].first_start == pytest.approx(20.0)
 
 
 def test_detection_delay_per_class_and_drawn():
@@ -196,13 +243,15 @@ class Checker:
             assert union == pool.used[cube]
         # no job runs on a failed part after its detection delay
         for (k, unit), since in self.failed_at.items():
+            if k == 2 and not sim.true.dark[unit]:
+                continue  # a control-plane OCS failure leaves its circuits lit (DESIGN §2)
             if t > since + self.detection + 1e-9:
                 for j in pool.jobs_using(k, unit):
                     # only fault-tolerant routing may run a slice over a failed link or OCS,
                     # and then only degraded and within its fault budget
                     assert sim.policy.reroutes and k != 0 and j.cubes and j.rate < 1.0, \
                         f"a job runs on {k, unit} failed at {since}"
-                    detected = [f for f in sim.pod_manager._true_faults(j.alloc)
+                    detected = [f for f in sim.pod_manager._true_faults(j.alloc, programming=False)
                                 if self.failed_at[f] + self.detection < t - 1e-9]
                     assert len(detected) <= sim.policy.routing.max_faults
         for j in sim.jobs:  # held so far includes the current run, charged when it ends

@@ -74,7 +74,10 @@ def test_policies_differ_only_by_their_rules():
     assert static.xconnects(2) == 0 and reconf.xconnects(2) == 96 == ft.xconnects(2)
     # a 1x1x2 slice swapping one cube reprograms that cube's x and y rings and the shared z ring
     assert reconf.swap_xconnects((1, 1, 2), [0]) == 16 + 16 + 16 + 16
-    assert not static.cube_usable(0, 1) and not reconf.cube_usable(0, 1) and ft.cube_usable(0, 1)
-    assert not ft.cube_usable(1, 0)
+    assert not static.cube_usable(0, 1, 0) and not reconf.cube_usable(0, 1, 0) and ft.cube_usable(0, 1, 0)
+    # an optical port link is a cable end for the static pod (the cable's business, not the
+    # cube's) and a fibre every whole-cube slice uses for the reconfigurable one
+    assert static.cube_usable(0, 0, 1) and not reconf.cube_usable(0, 0, 1) and ft.cube_usable(0, 0, 1)
+    assert not ft.cube_usable(1, 0, 0) and not static.cube_usable(1, 0, 0)
     assert static.pod_usable(48) and not reconf.pod_usable(1) and ft.pod_usable(4) and not ft.pod_usable(5)
     assert static.grid_fits((2, 2, 2)) and not static.grid_fits((1, 1, 8)) and reconf.grid_fits((1, 1, 8))

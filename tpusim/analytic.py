@@ -11,6 +11,9 @@ process), and at a random instant the units are independent with these probabili
   pods, ``1 - (1 - P)^pods``.
 - One *fixed* box of ``k`` cubes is up with probability ``q^k``: a lower bound for a machine
   that may use any box of its grid.
+- One fixed *static* box (:func:`static_box`) needs its cubes' hosts and electrical links and
+  the cables between its cubes: ``a_host^(H k) · a_link^(E k + ends · C)`` for ``C`` cables of
+  ``ends`` parts each (:mod:`tpusim.topology.cabling`).
 - ``system_availability`` (chip level) has no simple form once a chip's host and links overlap;
   :func:`class_availability` gives the per-class form the simulator's component availability
   is tested against.
@@ -23,7 +26,10 @@ schedule's mean rate, an approximation (availability is not linear in the rate).
 from __future__ import annotations
 
 from tpusim.failures.params import FailureParams
+from tpusim.topology.cabling import StaticCabling
 from tpusim.topology.machine import MachineLayout
+from tpusim.topology.placement import cube_number, static_boxes
+from tpusim.topology.shapes import Dims
 
 
 def unit_availability(rate: float, mean_repair_hours: float) -> float:
@@ -64,3 +70,17 @@ def any_k_cubes(machine: MachineLayout, failures: FailureParams, k: int) -> floa
 def fixed_box(machine: MachineLayout, failures: FailureParams, k: int) -> float:
     """Probability that one fixed box of ``k`` cubes is usable (a lower bound for any-box rules)."""
     return cube_availability(machine, failures) ** k
+
+
+def static_box(machine: MachineLayout, failures: FailureParams, cube_dims: Dims) -> float | None:
+    """Probability that one fixed static box of ``cube_dims`` is usable: its cubes' hosts and
+    electrical links and the cables between them up (None if no such box fits the grid)."""
+    boxes = static_boxes(machine.cube_grid, cube_dims, wrap=machine.static_wrap)
+    if not boxes:
+        return None
+    mask = sum(1 << cube_number(machine.cube_grid, cell) for cell in boxes[0].cells())
+    k = cube_dims[0] * cube_dims[1] * cube_dims[2]
+    cables = StaticCabling(machine).used_cables(mask)
+    parts = machine.cube.electrical_count * k + machine.static_cable_ends * cables
+    return class_availability(failures, "host") ** (machine.cube.hosts * k) * class_availability(
+        failures, "ici_link") ** parts

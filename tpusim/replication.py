@@ -23,6 +23,7 @@ import simpy
 from tpusim.failures.detection import detection_delays
 from tpusim.failures.health import HealthState
 from tpusim.failures.injector import FailureInjector
+from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.trace import TraceRecorder, TraceReplayer
 from tpusim.metrics import JOB_METRICS, Sample
 from tpusim.model import Model
@@ -71,7 +72,8 @@ def job_simulation(model: Model, policy: str, trace, specs: list[JobSpec], delay
     else:  # every policy of a model shares the scenario's routing section
         chosen = registry.get(policy)(model.machine, model.policies[0].routing)
     return JobSimulation(model.machine, chosen, model.failures, model.workload, model.scheduler,
-                         model.pod_manager, model.horizon, trace, specs, delays)
+                         model.pod_manager, model.horizon, trace, specs, delays,
+                         OcsModes(model.failures.ocs_control_share, model.seed, replication))
 
 
 def _job_samples(replication: int, policy: str, outcome: JobOutcome) -> list[Sample]:
@@ -86,7 +88,7 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
     """Run replication number ``replication`` of ``model`` and measure every policy."""
     machine = model.machine
     env = simpy.Environment()
-    health = HealthState(machine)
+    health = HealthState(machine, OcsModes(model.failures.ocs_control_share, model.seed, replication))
     with_jobs = model.workload is not None
     recorder = TraceRecorder(health) if record_trace or with_jobs else None
     width = model.timeseries_width
@@ -124,7 +126,8 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
         job_rows = {}
         for policy in model.policies:
             outcome = JobSimulation(machine, policy, model.failures, model.workload, model.scheduler,
-                                    model.pod_manager, horizon, recorder.events, specs, delays).run()
+                                    model.pod_manager, horizon, recorder.events, specs, delays,
+                                    OcsModes(model.failures.ocs_control_share, model.seed, replication)).run()
             samples += _job_samples(replication, policy.name, outcome)
             job_rows[policy.name] = outcome.rows
     return ReplicationResult(

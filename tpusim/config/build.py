@@ -124,7 +124,7 @@ class _Builder:
                          f"must be {derived_ocs} for {cube_text} cubes (one OCS per dimension and face "
                          f"position), got {t.ocs_per_pod}")
         return MachineLayout(CubeLayout(t.cube_shape, t.chips_per_host), t.cube_grid, t.pods,
-                             t.static_wrap) if ok else None
+                             t.static_wrap, t.static_cable_ends) if ok else None
 
     def _shapes(self, machine: MachineLayout | None) -> list[SliceShape]:
         t = self.s.topology
@@ -167,7 +167,7 @@ class _Builder:
                 if lacking:
                     self.problem("failures.trace", f"{f.trace}: has no replication {lacking[0]} "
                                  f"(it has {sorted(traces)}; replications: {self.s.replications})")
-        return FailureParams(classes, f.detection_dist, f.initial_state, traces)
+        return FailureParams(classes, f.detection_dist, f.initial_state, traces, f.ocs_control_plane_share)
 
     def _class(self, name: str, cfg: ComponentFailures, default_detection: float) -> ClassFailures:
         r = cfg.repair

@@ -102,6 +102,12 @@ class Failures(_Strict):
     ocs: ComponentFailures = ComponentFailures(
         daily_rate=0.0004, repair=Repair(dist="lognormal", mean_hours=12.0)
     )
+    ocs_control_plane_share: float = Field(0.5, ge=0, le=1, description=(
+        "Share of OCS failures that are control-plane failures (DESIGN §2): existing circuits keep "
+        "carrying light, but no cross-connect through the switch can be made or changed until "
+        "repair (new placements, swaps and migrations wait; running slices keep running). The rest "
+        "are data-plane failures: the switch's circuits go dark. No share is published; 0.5 is the "
+        "midpoint between the two published accounts (see scenarios/tpuv4_pod.yaml)."))
     detection_minutes: float = Field(5.0, ge=0, description=(
         "healthd/libtpunet detection delay. Capacity availability is a property of the true "
         "health state and does not use it; the scheduler reacts only after it (jobs, DESIGN §3)."))
@@ -220,6 +226,12 @@ class Topology(_Strict):
         "The static pod is a torus of cubes: wraparound cables join the grid's ends, so a static "
         "box may straddle them (DESIGN §1). false: a mesh of cubes, boxes inside the grid (the "
         "rule of tpusim 0.1)."))
+    static_cable_ends: Literal[1, 2] = Field(1, description=(
+        "How the published per-cable ICI rate maps onto a static inter-cube cable. 1: the cable "
+        "is one part at the published rate (DESIGN §1); in the shared trace its failures are those "
+        "of its +d end's port link, while the reconfigurable pod has one fibre per cube port, "
+        "each a part at the same rate. 2: both ends fail independently (twice the rate; the model "
+        "of tpusim 0.1)."))
     ocs_ports: int = Field(136, gt=0, strict=True, description=(
         "Ports per OCS. OCS (d, p) holds the +d and -d port p of every cube of its pod, so a pod of "
         "N cubes needs 2N ports per switch. 136: Google's Palomar OCS (TPU v4: 64 cubes use 128). "

@@ -16,10 +16,16 @@ incrementally and in O(1) per event (O(cubes per pod) for an OCS):
 Consumers subscribe: ``cube_listeners`` are called as ``f(t, pod, local_cube, usable)`` when a
 cube's usability flips, ``ocs_listeners`` as ``f(t, pod, all_ocs_up)`` when a pod's OCS layer
 flips, ``component_listeners`` as ``f(t, class_id, unit, down)`` on every component change.
-Fault-tolerant routing needs finer news: ``fault_listeners`` get ``f(t, pod, local_cube,
-hosts_down, links_down)`` on every host or link change of a cube, ``ocs_count_listeners`` get
+Finer news: ``fault_listeners`` get ``f(t, pod, local_cube, hosts_down, electrical_down,
+ports_down)`` (the cube's down hosts, electrical links and optical port links) on every host or
+link change of a cube, ``ocs_count_listeners`` get
 ``f(t, pod, ocs_down)`` on every OCS change.
 Every policy's tracker listens to the same state, which is how all policies see one trace.
+
+An OCS failure has a mode (:mod:`tpusim.failures.ocs_modes`): a *dark* (data-plane) failure
+takes the switch's circuits down; a control-plane one leaves them lit but freezes them. Both
+count in ``ocs_down`` (no cross-connect can be programmed through either); only dark ones count
+in ``ocs_dark`` and make chips sick.
 
 Invariant: ``cube_faults[c] == number of down hosts and links of cube c``; a listener is told
 only about real transitions, in time order.
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from tpusim.failures.ocs_modes import OcsModes
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 
 HOST, ICI_LINK, OCS = 0, 1, 2
@@ -40,8 +47,9 @@ ComponentListener = Callable[[float, int, int, bool], None]
 
 
 class HealthState:
-    def __init__(self, machine: MachineLayout):
+    def __init__(self, machine: MachineLayout, ocs_modes: OcsModes | None = None):
         self.machine = machine
+        self.ocs_modes = ocs_modes  # None: every OCS failure is dark
         cube = machine.cube
         self.cubes_per_pod = machine.cubes_per_pod
         self.chips_per_cube = cube.chips
@@ -62,7 +70,11 @@ class HealthState:
 
         self.cube_faults = [0] * machine.cubes
         self.cube_host_faults = [0] * machine.cubes  # the hosts among cube_faults
-        self.ocs_down = [0] * machine.pods
+        self.cube_port_faults = [0] * machine.cubes  # the optical port links among cube_faults
+        self.electrical = cube.electrical_count  # local links below this are electrical
+        self.ocs_down = [0] * machine.pods  # OCSes down, either mode
+        self.ocs_dark = [0] * machine.pods  # the data-plane (dark) failures among them
+        self.dark = bytearray(self.population[OCS])  # per OCS: is its current failure dark?
 
         self.chip_faults = [0] * machine.chips  # down host / links touching the chip
         self.chip_ocs = [0] * machine.chips  # down OCSes holding one of the chip's ports
@@ -79,12 +91,17 @@ class HealthState:
         self.ocs_count_listeners: list = []
 
     # -- transitions ---------------------------------------------------------------------------
-    def set_down(self, k: int, unit: int, t: float) -> bool:
-        """Mark ``unit`` of class ``k`` down at time ``t``; False (and no change) if it already was."""
+    def set_down(self, k: int, unit: int, t: float, dark: bool | None = None) -> bool:
+        """Mark ``unit`` of class ``k`` down at time ``t``; False (and no change) if it already was.
+        For an OCS, ``dark`` is the failure's mode (None: the next draw of ``ocs_modes``)."""
         flags = self.down[k]
         if flags[unit]:
             return False
         flags[unit] = 1
+        if k == OCS:
+            if dark is None:
+                dark = self.ocs_modes.dark() if self.ocs_modes is not None else True
+            self.dark[unit] = dark
         self._change(k, unit, t, 1)
         return True
 
@@ -124,6 +141,8 @@ class HealthState:
             self.cube_faults[cube] = count
             if k == HOST:
                 self.cube_host_faults[cube] += delta
+            elif unit - cube * per >= self.electrical:
+                self.cube_port_faults[cube] += delta
             if count == (delta > 0):  # usability flips: 0 -> 1 fault or 1 -> 0
                 pod, local = divmod(cube, self.cubes_per_pod)
                 usable = count == 0
@@ -131,24 +150,26 @@ class HealthState:
                     listener(t, pod, local, usable)
             if self.fault_listeners:
                 pod, local = divmod(cube, self.cubes_per_pod)
-                hosts = self.cube_host_faults[cube]
+                hosts, ports = self.cube_host_faults[cube], self.cube_port_faults[cube]
                 for listener in self.fault_listeners:
-                    listener(t, pod, local, hosts, count - hosts)
+                    listener(t, pod, local, hosts, count - hosts - ports, ports)
         if self.component_listeners:
             for listener in self.component_listeners:
                 listener(t, k, unit, delta > 0)
 
     def _ocs_change(self, unit: int, t: float, delta: int) -> None:
         pod, local = divmod(unit, self.ocs_per_pod)
-        plus, minus = self.ocs_chips[local]
-        faults, ocs = self.chip_faults, self.chip_ocs
-        first = pod * self.cubes_per_pod * self.chips_per_cube
-        for base in range(first, first + self.cubes_per_pod * self.chips_per_cube, self.chips_per_cube):
-            for g in (base + plus, base + minus):
-                before = ocs[g]
-                ocs[g] = before + delta
-                if (before == 0 or before == -delta) and faults[g] == 0:
-                    self.sick_chips_ocs += delta
+        if self.dark[unit]:  # only dark circuits make chips sick
+            self.ocs_dark[pod] += delta
+            plus, minus = self.ocs_chips[local]
+            faults, ocs = self.chip_faults, self.chip_ocs
+            first = pod * self.cubes_per_pod * self.chips_per_cube
+            for base in range(first, first + self.cubes_per_pod * self.chips_per_cube, self.chips_per_cube):
+                for g in (base + plus, base + minus):
+                    before = ocs[g]
+                    ocs[g] = before + delta
+                    if (before == 0 or before == -delta) and faults[g] == 0:
+                        self.sick_chips_ocs += delta
         count = self.ocs_down[pod] + delta
         self.ocs_down[pod] = count
         if count == (1 if delta > 0 else 0):

@@ -48,6 +48,9 @@ class FailureParams:
     initial_state: str = "steady"  # "steady" (stationary start) or "all_up"
     #: replayed traces by replication (key None: one trace for every replication); None: draw.
     traces: dict[int | None, Trace] | None = None
+    #: share of OCS failures that only freeze the switch's circuits (control plane) instead of
+    #: darkening them (data plane); see :mod:`tpusim.failures.ocs_modes`
+    ocs_control_share: float = 0.0
 
     def of(self, component_class: str) -> ClassFailures:
         return self.classes[COMPONENT_CLASSES.index(component_class)]

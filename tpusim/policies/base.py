@@ -85,6 +85,7 @@ class PoolView(Protocol):
     def held_bits(self, pod: int) -> int: ...
     def holders(self, cube: int) -> Sequence[SliceHolder]: ...
     def link_faults(self, cube: int) -> int: ...
+    def down_ports(self, pod: int) -> Iterable[tuple[int, int]]: ...
     def ocs_down(self, pod: int) -> int: ...
 
 
@@ -140,9 +141,24 @@ class Policy(ABC):
         return None
 
     # -- usability -------------------------------------------------------------------------
-    def cube_usable(self, hosts_down: int, links_down: int) -> bool:
-        """Can a cube with these known faults hold part of a slice of whole cubes?"""
-        return hosts_down == 0 and links_down == 0
+    def cube_usable(self, hosts_down: int, electrical_down: int, ports_down: int) -> bool:
+        """Can a cube with these known faults (hosts, electrical links, optical port links)
+        hold part of a slice of whole cubes?"""
+        return hosts_down == 0 and electrical_down == 0 and ports_down == 0
+
+    def links_usable(self, pool: PoolView, alloc: Allocation) -> bool:
+        """Are the links *between* the cubes of ``alloc`` known-usable? (Policies whose cube
+        rule already covers every link a slice uses need not look.)"""
+        return True
+
+    def uses_port(self, alloc: Allocation, cube: int, port: int) -> bool:
+        """Does a slice on ``alloc`` use optical port link ``port`` of its (global) ``cube``?
+        A whole-cube slice on an OCS machine uses every port of every cube."""
+        return alloc.mask == (1 << self.machine.cube.chips) - 1
+
+    def port_users(self, pool: PoolView, cube: int, port: int) -> list:
+        """The running slices that use optical port link ``port`` of ``cube``."""
+        return [job for job in pool.holders(cube) if job.cubes]
 
     def pod_usable(self, ocs_down: int) -> bool:
         """Can slices of whole cubes run in a pod with this many OCSes down?"""

@@ -51,7 +51,7 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
     def capacity_closed_form(self, failures, cubes):
         return None
 
-    def cube_usable(self, hosts_down: int, links_down: int) -> bool:
+    def cube_usable(self, hosts_down: int, electrical_down: int, ports_down: int) -> bool:
         return hosts_down == 0
 
     def pod_usable(self, ocs_down: int) -> bool:
@@ -106,8 +106,9 @@ class FaultTolerantAvailability(ShapeUptime, CapacityTracker):
         self.largest = [n] * pods  # per pod: the most cubes it could place as one slice
         self.capacity = LevelTime(n, n)
 
-    def on_faults(self, t: float, pod: int, cube: int, hosts_down: int, links_down: int) -> None:
-        new = -1 if hosts_down else min(links_down, self.cap)
+    def on_faults(self, t: float, pod: int, cube: int, hosts_down: int, electrical_down: int,
+                  ports_down: int) -> None:
+        new = -1 if hosts_down else min(electrical_down + ports_down, self.cap)
         old = self.faults[pod][cube]
         if new == old:
             return

@@ -1,34 +1,45 @@
 """``static``: a statically wired pod, the baseline the published comparison uses (DESIGN §1).
 
-The pod's cubes sit in a fixed grid, neighbouring faces cabled together. A slice of cube shape
-``(a, b, c)`` needs an axis-aligned box of that shape (any axis permutation) inside the grid,
-every cube of it usable (all hosts and links up). There is no OCS: no cross-connects, and OCS
-faults touch nothing. A failed cube cannot be swapped: the slice waits for its repair or for
-another box.
+The pod's cubes form a torus of cubes (a mesh with ``static_wrap`` off), neighbouring faces
+joined by cables (:mod:`tpusim.topology.cabling`). A slice of cube shape ``(a, b, c)`` needs an
+axis-aligned box of that shape (any axis permutation) whose cubes are usable (all hosts and
+electrical links up) and whose cables are up: the cables between cubes of the box, never the
+others. There is no OCS: no cross-connects, and OCS faults touch nothing. A failed cube or cable
+cannot be swapped: the slice waits for its repair or for another box.
 
 Placement picks, among the free boxes of the pod, the one touching the most grid walls, held and
 broken cubes (fewest free faces left exposed limits fragmentation).
 
-Capacity tracker (:class:`StaticAvailability`): per pod, a bitmask of unusable cubes and, per
-shape, one box known to be free. A cube going bad forces a rescan only if it lies in that box; a
-cube coming back is tried only for shapes that currently have no free box, and only against the
-boxes containing it. O(1) per event in practice.
+Capacity tracker (:class:`StaticAvailability`): per pod, a bitmask of unusable *elements* (cubes
+and cube-to-cube connections, each a bundle of cables) and, per shape, one box known to be free.
+An element going bad forces a rescan only if that box uses it; an element coming back is tried
+only for shapes that currently have no free box, and only against the boxes using it. O(1) per
+event in practice. It also keeps the static machine's own count of sick chips (a chip is sick
+while its host, an electrical link touching it or a cable at one of its ports is down), which
+gives the static pod's ``system_availability``.
 """
 
 from __future__ import annotations
 
+from functools import cached_property, lru_cache
 from typing import Iterator
 
-from tpusim.analytic import fixed_box
-from tpusim.failures.health import HealthState
+from tpusim.analytic import static_box
+from tpusim.failures.health import HOST, OCS, HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import ClosedForm, Placement, Policy, PoolView, SliceHolder
 from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
+from tpusim.topology.cabling import StaticCabling
 from tpusim.topology.machine import MachineLayout
 from tpusim.topology.placement import fits_static_grid, static_box_geometry, static_box_masks
 from tpusim.topology.shapes import Dims
+
+
+@lru_cache(maxsize=4096)
+def _connections(cabling: StaticCabling, cubes_mask: int) -> int:
+    return cabling.used_by(cubes_mask)
 
 
 @register
@@ -37,19 +48,66 @@ class StaticPolicy(Policy):
     summary = "statically wired pod: a slice needs a healthy box of cubes in the fixed grid"
     uses_ocs = False
 
+    @cached_property
+    def cabling(self) -> StaticCabling:
+        return StaticCabling(self.machine)
+
     def capacity_tracker(self, shapes_in_cubes: list[Dims], health: HealthState,
                          record: bool = False) -> CapacityTracker:
         tracker = StaticAvailability(self.machine, shapes_in_cubes, record)
-        health.cube_listeners.append(tracker.on_cube)
+        health.component_listeners.append(tracker.on_component)
         return tracker
+
+    def cube_usable(self, hosts_down: int, electrical_down: int, ports_down: int) -> bool:
+        return hosts_down == 0 and electrical_down == 0  # port links are the cables' business
+
+    # -- cables ----------------------------------------------------------------------------
+    def _down_connections(self, pool: PoolView, pod: int) -> int:
+        """Connections of ``pod`` with a known-down cable, as a bitmask."""
+        down = 0
+        for local, port in pool.down_ports(pod):
+            cable = self.cabling.cable_of_port(local, port)
+            if cable is not None:
+                down |= 1 << cable[0]
+        return down
+
+    def _local_mask(self, alloc: Allocation) -> int:
+        cpp = self.machine.cubes_per_pod
+        return sum(1 << (c - alloc.pod * cpp) for c in alloc.cubes)
+
+    def links_usable(self, pool: PoolView, alloc: Allocation) -> bool:
+        if not alloc.cubes or alloc.mask != (1 << self.machine.cube.chips) - 1:
+            return True
+        return not _connections(self.cabling, self._local_mask(alloc)) & self._down_connections(pool, alloc.pod)
+
+    def uses_port(self, alloc: Allocation, cube: int, port: int) -> bool:
+        if alloc.mask != (1 << self.machine.cube.chips) - 1:
+            return False
+        cable = self.cabling.cable_of_port(cube % self.machine.cubes_per_pod, port)
+        return cable is not None and bool(_connections(self.cabling, self._local_mask(alloc)) >> cable[0] & 1)
+
+    def port_users(self, pool: PoolView, cube: int, port: int) -> list:
+        cpp = self.machine.cubes_per_pod
+        pod, local = divmod(cube, cpp)
+        cable = self.cabling.cable_of_port(local, port)
+        if cable is None:
+            return []  # this port link is no part of a static cable
+        connection, a, _ = cable
+        b = self.cabling.plus_neighbour(a, connection % 3)
+        assert b is not None
+        at_b = {job.id for job in pool.holders(pod * cpp + b) if job.cubes}
+        return [job for job in pool.holders(pod * cpp + a) if job.cubes and job.id in at_b]
 
     def grid_fits(self, cube_dims: Dims) -> bool:
         return fits_static_grid(self.machine.cube_grid, cube_dims)
 
     def closed_form(self, failures: FailureParams, cube_dims: Dims) -> ClosedForm | None:
-        k = cube_dims[0] * cube_dims[1] * cube_dims[2]
-        return ClosedForm(fixed_box(self.machine, failures, k), "lower bound",
-                          "one fixed box of k usable cubes, q^k (any free box may do better)")
+        value = static_box(self.machine, failures, cube_dims)
+        if value is None:
+            return None
+        return ClosedForm(value, "lower bound",
+                          "one fixed box: its k cubes' hosts and electrical links and its cables up "
+                          "(any free box may do better)")
 
     def find_whole(self, pool: PoolView, cube_dims: Dims) -> Allocation | None:
         k = cube_dims[0] * cube_dims[1] * cube_dims[2]
@@ -58,8 +116,9 @@ class StaticPolicy(Policy):
             if pool.free_count(pod) < k:
                 continue
             blocked = pool.blocked_bits(pod)
+            down = self._down_connections(pool, pod)
             for box in static_box_geometry(self.machine.cube_grid, cube_dims, wrap=self.machine.static_wrap):
-                if not box.mask & blocked:
+                if not box.mask & blocked and not (down and _connections(self.cabling, box.mask) & down):
                     score = (box.shell & blocked).bit_count() + box.walls
                     if best_score is None or score > best_score:
                         best, best_score = (pod, box), score
@@ -73,8 +132,9 @@ class StaticPolicy(Policy):
                             movable: int) -> Iterator[Placement]:
         base = pod * pool.cubes_per_pod
         assert job.cube_dims is not None
+        down = self._down_connections(pool, pod)
         for box in static_box_geometry(self.machine.cube_grid, job.cube_dims, wrap=self.machine.static_wrap):
-            if box.mask & movable == box.mask:
+            if box.mask & movable == box.mask and not (down and _connections(self.cabling, box.mask) & down):
                 cubes = [base + c for c in box.cells]
                 seen: dict[int, SliceHolder] = {}
                 for c in cubes:
@@ -84,32 +144,131 @@ class StaticPolicy(Policy):
 
 
 class StaticAvailability(ShapeUptime, CapacityTracker):
-    """A slice needs an axis-aligned box of usable cubes inside the fixed cube grid."""
+    """A slice needs a box of usable cubes, joined by working cables, in the fixed cube grid.
+
+    Elements of a pod: local cube ``c`` is bit ``c``; connection ``i`` (a bundle of cables,
+    :mod:`tpusim.topology.cabling`) is bit ``cubes_per_pod + i``. A box needs its cubes and the
+    connections between them.
+    """
 
     def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], record: bool = False):
         grid, pods = machine.cube_grid, machine.pods
         wrap = machine.static_wrap
-        self.masks = [static_box_masks(grid, dims, wrap=wrap) for dims in shapes_in_cubes]
+        cpp = self.cubes_per_pod = machine.cubes_per_pod
+        cabling = self.cabling = StaticCabling(machine)
+        cube = machine.cube
+        self.hosts, self.links, self.electrical = cube.hosts, cube.links, cube.electrical_count
+        self.host_chips = [cube.host_chips(h) for h in range(cube.hosts)]
+        self.link_chips = cube.link_chips
+        self.chips_per_cube = cube.chips
+        self.chips = machine.chips
+
+        def elements(mask: int) -> int:
+            return mask | _connections(cabling, mask) << cpp
+
+        self.masks = [tuple(elements(m) for m in static_box_masks(grid, dims, wrap=wrap)) for dims in shapes_in_cubes]
+        n_elements = cpp + cabling.connections_per_pod
         self.containing = [
-            [tuple(m for m in masks if m >> cube & 1) for masks in self.masks]
-            for cube in range(machine.cubes_per_pod)
+            [tuple(m for m in masks if m >> e & 1) for masks in self.masks] for e in range(n_elements)
         ]
+        self.count = [[0] * n_elements for _ in range(pods)]  # down parts per element
         self.bad = [0] * pods
-        # Invariant: free_box[pod][s] is the mask of a box of shape s with no bad cube, or 0 if
-        # there is none (a box mask is never 0). Shapes that fit nowhere in the grid stay at 0.
+        # Invariant: free_box[pod][s] is the element mask of a box of shape s with no bad
+        # element, or 0 if there is none (a box mask is never 0). Shapes that fit nowhere stay 0.
         self.free_box = [[masks[0] if masks else 0 for masks in self.masks] for _ in range(pods)]
         self.blocked = [0] * pods  # shapes that fit the grid but have no free box in the pod
         self._init_uptime([pods if masks else 0 for masks in self.masks], record)
         # capacity: every box of every shape that fits the grid, largest volume first
-        self.by_volume = _boxes_by_volume(grid, wrap)
+        self.by_volume = [(v, tuple(elements(m) for m in masks)) for v, masks in _boxes_by_volume(grid, wrap)]
         self._largest_memo: dict[int, int] = {}
-        self.cubes_per_pod = machine.cubes_per_pod
-        # (time, pod, bad-cube mask) at every change: capacity is computed from it at the end,
-        # off the hot path (one append per event instead of a search)
+        # (time, pod, bad-element mask) at every change: capacity is computed from it at the
+        # end, off the hot path (one append per event instead of a search)
         self._log: list[tuple[float, int, int]] = []
+        # the static machine's sick chips: per chip, its down host, electrical links and cables
+        self.chip_faults = [0] * machine.chips
+        self.cable_down: dict[tuple[int, int, int], int] = {}  # (pod, connection, p) -> down parts
+        self.sick = 0
+        self._sick_area = 0.0
+        self._since = 0.0
 
+    # -- health events -------------------------------------------------------------------------
+    def on_component(self, t: float, k: int, unit: int, down: bool) -> None:
+        if k == OCS:
+            return  # the static pod has no OCS
+        delta = 1 if down else -1
+        cpp, chips_per_cube = self.cubes_per_pod, self.chips_per_cube
+        if k == HOST:
+            cube, local = divmod(unit, self.hosts)
+            element, chips = cube % cpp, [cube * chips_per_cube + c for c in self.host_chips[local]]
+        else:
+            cube, local = divmod(unit, self.links)
+            if local < self.electrical:
+                element, chips = cube % cpp, [cube * chips_per_cube + c for c in self.link_chips[local]]
+            else:
+                pod = cube // cpp
+                cable = self.cabling.cable_of_port(cube % cpp, local - self.electrical)
+                if cable is None:
+                    return  # not a part of any static cable
+                connection, _, p = cable
+                element = cpp + connection
+                key = (pod, connection, p)
+                before = self.cable_down.get(key, 0)
+                self.cable_down[key] = before + delta
+                chips = []
+                if before == 0 or before == -delta:  # the cable itself goes down or comes back
+                    a, chip_a, b, chip_b = self.cabling.cable_chips(connection, p)
+                    first = pod * cpp
+                    chips = [(first + a) * chips_per_cube + chip_a, (first + b) * chips_per_cube + chip_b]
+        if chips:
+            self._sick_area += self.sick * (t - self._since)
+            self._since = t
+            faults = self.chip_faults
+            for g in chips:
+                before = faults[g]
+                faults[g] = before + delta
+                if before == 0 or before == -delta:
+                    self.sick += delta
+        pod = cube // cpp
+        counts = self.count[pod]
+        before = counts[element]
+        counts[element] = before + delta
+        if before == 0 or before == -delta:  # the element flips
+            self.on_element(t, pod, element, before != 0)
+
+    def on_element(self, t: float, pod: int, element: int, usable: bool) -> None:
+        bit = 1 << element
+        free = self.free_box[pod]
+        if not usable:
+            bad = self.bad[pod] = self.bad[pod] | bit
+            for s, box in enumerate(free):
+                if box & bit:  # the known free box just lost an element: look for another
+                    for candidate in self.masks[s]:
+                        if not candidate & bad:
+                            free[s] = candidate
+                            break
+                    else:
+                        free[s] = 0
+                        self.blocked[pod] += 1
+                        self._pod_lost(s, t)
+            self._log.append((t, pod, bad))
+        else:
+            bad = self.bad[pod] = self.bad[pod] & ~bit
+            self._log.append((t, pod, bad))
+            if not self.blocked[pod]:
+                return
+            containing = self.containing[element]
+            for s, box in enumerate(free):
+                if not box:  # only a box using the repaired element can have become free
+                    for candidate in containing[s]:
+                        if not candidate & bad:
+                            free[s] = candidate
+                            self.blocked[pod] -= 1
+                            self._pod_gained(s, t)
+                            break
+
+    # -- read-outs -----------------------------------------------------------------------------
     def _largest(self, bad: int) -> int:
-        """The volume of the largest box of usable cubes, for a pod whose unusable cubes are ``bad``."""
+        """The volume of the largest usable box, for a pod whose unusable elements are ``bad``."""
         found = self._largest_memo.get(bad)
         if found is None:
             found = next((volume for volume, masks in self.by_volume if any(not m & bad for m in masks)), 0)
@@ -117,7 +276,7 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
         return found
 
     def _capacity(self, t: float) -> list[float]:
-        """capacity[k] over [0, t], replayed from the log of bad-cube masks."""
+        """capacity[k] over [0, t], replayed from the log of bad-element masks."""
         pods = len(self.bad)
         top = self.by_volume[0][0] if self.by_volume else 0
         largest = [top] * pods
@@ -135,42 +294,16 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
                 current = volume
         return level.at_least(t)
 
-    def on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
-        bit = 1 << cube
-        free = self.free_box[pod]
-        if not usable:
-            bad = self.bad[pod] = self.bad[pod] | bit
-            for s, box in enumerate(free):
-                if box & bit:  # the known free box just lost a cube: look for another
-                    for candidate in self.masks[s]:
-                        if not candidate & bad:
-                            free[s] = candidate
-                            break
-                    else:
-                        free[s] = 0
-                        self.blocked[pod] += 1
-                        self._pod_lost(s, t)
-            self._log.append((t, pod, bad))
-        else:
-            bad = self.bad[pod] = self.bad[pod] & ~bit
-            self._log.append((t, pod, bad))
-            if not self.blocked[pod]:
-                return
-            containing = self.containing[cube]
-            for s, box in enumerate(free):
-                if not box:  # only a box containing the repaired cube can have become free
-                    for candidate in containing[s]:
-                        if not candidate & bad:
-                            free[s] = candidate
-                            self.blocked[pod] -= 1
-                            self._pod_gained(s, t)
-                            break
-
     def placeable(self) -> list[bool]:
         return [n > 0 for n in self.pods_placing]
 
+    def chip_availability(self, t: float) -> float:
+        """Fraction of chip-time over ``[0, t]`` on healthy static hardware."""
+        area = self._sick_area + self.sick * (t - self._since)
+        return 1.0 - area / (self.chips * t)
+
     def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
-        return self._uptime_outcome(t, width, health.chip_availability(t, with_ocs=False), self._capacity(t))
+        return self._uptime_outcome(t, width, self.chip_availability(t), self._capacity(t))
 
 
 def _boxes_by_volume(grid: Dims, wrap: bool) -> list[tuple[int, tuple[int, ...]]]:

@@ -76,8 +76,10 @@ class PodManager:
         self.ft_reroutes = 0
 
     # -- pre-flight ----------------------------------------------------------------------------
-    def _true_faults(self, alloc: Allocation) -> list[tuple[int, int]]:
-        """Truly-down components the allocation uses (what libtpunet's BFS would find)."""
+    def _true_faults(self, alloc: Allocation, programming: bool = True) -> list[tuple[int, int]]:
+        """Truly-down components the allocation uses (what libtpunet's BFS would find).
+        ``programming``: cross-connects are being made, so an OCS down in either mode is a fault;
+        otherwise only dark OCSes are (a control-plane failure leaves the circuits lit)."""
         true, cube = self.true, self.machine.cube
         whole = alloc.mask == self.pool.full_mask
         found = []
@@ -87,21 +89,25 @@ class PodManager:
             for h in range(cube.hosts):
                 if true.down[HOST][c * cube.hosts + h] and cube.host_masks[h] & alloc.mask:
                     found.append((HOST, c * cube.hosts + h))
+            electrical = cube.electrical_count
             for link in range(cube.links):
                 unit = c * cube.links + link
                 if true.down[ICI_LINK][unit]:
-                    ends = cube.link_masks[link]
-                    if whole or (link < cube.electrical_count and alloc.mask & ends == ends):
+                    if link >= electrical:  # an optical port: used as the policy wires it
+                        if whole and self.policy.uses_port(alloc, c, link - electrical):
+                            found.append((ICI_LINK, unit))
+                    elif whole or alloc.mask & cube.link_masks[link] == cube.link_masks[link]:
                         found.append((ICI_LINK, unit))
         if whole and self.policy.uses_ocs and true.ocs_down[alloc.pod]:
             per = self.machine.ocs_per_pod
-            found += [(OCS, u) for u in range(alloc.pod * per, (alloc.pod + 1) * per) if true.down[OCS][u]]
+            found += [(OCS, u) for u in range(alloc.pod * per, (alloc.pod + 1) * per)
+                      if true.down[OCS][u] and (programming or true.dark[u])]
         return found
 
-    def preflight(self, job, alloc: Allocation, t: float) -> float | None:
+    def preflight(self, job, alloc: Allocation, t: float, programming: bool = True) -> float | None:
         """libtpunet's check of the slice against the true health: the speed it can run at
         (1.0 when healthy), or None - then the faults it found are known from now on."""
-        faults = self._true_faults(alloc)
+        faults = self._true_faults(alloc, programming)
         rate = self.policy.slice_rate(job, alloc, faults)
         if rate is not None:
             return rate
@@ -183,7 +189,7 @@ class PodManager:
         """The failure under ``job`` has been detected: route around it (FT), or restart the
         job from its last checkpoint."""
         if self.policy.reroutes and job.cubes:
-            rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc))
+            rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, programming=False))
             if rate is not None:
                 return self._reroute(job, t, rate)
         stalled = job.stalled_at
@@ -196,15 +202,15 @@ class PodManager:
         job.recovering = True
         alloc = job.alloc
         pool = self.pool
-        if job.cubes and not pool.pod_usable(alloc.pod):
+        if job.cubes and not pool.pod_runs(alloc.pod):
             return self.requeue(job, t)  # no slice of whole cubes runs in this pod until repair
         if job.cubes:
             bad = [n for n, c in enumerate(alloc.cubes) if not pool.cube_usable(c)]
         else:
             bad = [0] if alloc.mask & pool.fault[alloc.cubes[0]] else []
-        if bad and job.cubes and self.swap_spares:
-            return self._swap(job, alloc, bad, t)
-        if bad:
+        if bad and job.cubes and self.swap_spares and pool.pod_usable(alloc.pod):
+            return self._swap(job, alloc, bad, t)  # (a swap programs cross-connects)
+        if bad or (job.cubes and not self.policy.links_usable(pool, alloc)):
             return self.requeue(job, t)
         self._restart_in_place(job, t)
 
@@ -220,7 +226,7 @@ class PodManager:
 
     def rerate(self, job, t: float) -> None:
         """A part under a degraded FT job was repaired: recompute its speed."""
-        rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc))
+        rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, programming=False))
         if rate is None or rate == job.rate:
             return
         job.set_rate(t, rate)
@@ -229,7 +235,7 @@ class PodManager:
 
     def _restart_in_place(self, job, t: float) -> None:
         job.held += job.chips * (t - job.seg_start)
-        rate = self.preflight(job, job.alloc, t)
+        rate = self.preflight(job, job.alloc, t, programming=False)  # its circuits stay as they are
         if rate is None:
             job.seg_start = t
             return self.requeue(job, t)

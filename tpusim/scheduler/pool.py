@@ -54,6 +54,7 @@ class CubePool:
         self.band_bits = [[0, 0, 0] for _ in range(machine.pods)]  # cubes with a holder of band b
         self._band_count = [[0, 0, 0] for _ in range(machine.cubes)]  # holders per band, per cube
         self.blocks = block_masks(cube.shape, cube.chips_per_host)
+        self._down_ports: list[set[tuple[int, int]]] = [set() for _ in range(machine.pods)]
         known.fault_listeners.append(self._on_known_faults)
         known.component_listeners.append(self._on_known)
 
@@ -65,12 +66,17 @@ class CubePool:
             base = cube * self.machine.cube.chips
             faults = self.known.chip_faults
             self.fault[cube] = sum(1 << c for c in range(self.machine.cube.chips) if faults[base + c])
+            port = unit - cube * per - self.known.electrical
+            if k != 0 and port >= 0:
+                pod, local = divmod(cube, self.cubes_per_pod)
+                (self._down_ports[pod].add if down else self._down_ports[pod].discard)((local, port))
         self.version += 1
         if not down:
             self.epoch += 1
 
-    def _on_known_faults(self, t: float, pod: int, local: int, hosts: int, links: int) -> None:
-        if self.policy.cube_usable(hosts, links):
+    def _on_known_faults(self, t: float, pod: int, local: int, hosts: int, electrical: int,
+                         ports: int) -> None:
+        if self.policy.cube_usable(hosts, electrical, ports):
             self.unusable[pod] &= ~(1 << local)
         else:
             self.unusable[pod] |= 1 << local
@@ -103,15 +109,26 @@ class CubePool:
     def ocs_down(self, pod: int) -> int:
         return self.known.ocs_down[pod]
 
+    def down_ports(self, pod: int) -> set[tuple[int, int]]:
+        """Known-down optical port links of ``pod``, as ``(local cube, port)``."""
+        return self._down_ports[pod]
+
     # -- usability -----------------------------------------------------------------------------
     def cube_usable(self, cube: int) -> bool:
         """Known-usable for a whole-cube slice under the policy (ignoring the OCS layer)."""
-        hosts = self.known.cube_host_faults[cube]
-        return self.policy.cube_usable(hosts, self.known.cube_faults[cube] - hosts)
+        known = self.known
+        hosts, ports = known.cube_host_faults[cube], known.cube_port_faults[cube]
+        return self.policy.cube_usable(hosts, known.cube_faults[cube] - hosts - ports, ports)
 
     def pod_usable(self, pod: int) -> bool:
-        """Can whole-cube slices run in ``pod`` as far as its OCS layer goes?"""
+        """Can whole-cube slices be wired in ``pod`` (placed, swapped, moved) as far as its OCS
+        layer goes? Every known-down OCS counts: none can program a cross-connect."""
         return self.policy.pod_usable(self.known.ocs_down[pod])
+
+    def pod_runs(self, pod: int) -> bool:
+        """Can slices already wired in ``pod`` keep running? Only dark OCSes count: a
+        control-plane failure leaves the existing circuits lit."""
+        return self.policy.pod_usable(self.known.ocs_dark[pod])
 
     def is_reserved(self, cube: int) -> bool:
         pod, local = divmod(cube, self.cubes_per_pod)
@@ -241,7 +258,6 @@ class CubePool:
         elif local < cube_layout.electrical_count:
             need = cube_layout.link_masks[local]
             hit = lambda mask: mask & need == need  # noqa: E731 - both ends inside the slice
-        else:
-            full = self.full_mask
-            hit = lambda mask: mask == full  # noqa: E731 - optical ports: whole-cube slices
+        else:  # an optical port link: whose slices use it is the policy's wiring
+            return self.policy.port_users(self, cube, local - cube_layout.electrical_count)
         return [job for job in self._holders[cube].values() if hit(job.alloc.mask)]

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import simpy
 
-from tpusim.failures.health import HealthState
+from tpusim.failures.health import OCS, HealthState
+from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import Policy
 from tpusim.scheduler.blocks import block_level
@@ -38,13 +39,13 @@ from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 class JobSimulation:
     def __init__(self, machine: MachineLayout, policy: Policy, failures: FailureParams, workload: WorkloadParams,
                  scheduler: SchedulerParams, pod_manager: PodManagerParams, horizon: float, trace,
-                 specs: list[JobSpec], delays: list[float]):
+                 specs: list[JobSpec], delays: list[float], ocs_modes: OcsModes | None = None):
         self.machine = machine
         self.policy = policy
         self.failures = failures
         self.workload = workload
         self.env = simpy.Environment()
-        self.true = HealthState(machine)
+        self.true = HealthState(machine, ocs_modes)  # draws each OCS failure's mode, in trace order
         self.known = HealthState(machine)
         self.pool = CubePool(machine, policy, self.known)
         self.scheduler = Scheduler(scheduler, self.pool, policy, self.request_pass)
@@ -124,7 +125,8 @@ class JobSimulation:
         serial = self._serial.get((k, unit), 0) + 1
         self._serial[(k, unit)] = serial
         hit = []
-        for job in self.pool.jobs_using(k, unit):
+        lit = k == OCS and not self.true.dark[unit]  # a control-plane failure: circuits stay up
+        for job in () if lit else self.pool.jobs_using(k, unit):
             if job.stalled_at is None:
                 job.settle_rate(t)
                 job.stalled_at = t
@@ -153,7 +155,7 @@ class JobSimulation:
     def detect(self, k: int, unit: int, t: float) -> None:
         """Make a truly-down unit known (idempotent)."""
         if self.true.down[k][unit] and not self.known.down[k][unit]:
-            self.known.set_down(k, unit, t)
+            self.known.set_down(k, unit, t, dark=bool(self.true.dark[unit]) if k == OCS else None)
 
     def request_pass(self) -> None:
         """Run one scheduling pass at the current instant, after the events already due."""

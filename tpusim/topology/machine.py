@@ -41,6 +41,9 @@ class MachineLayout:
     #: the static pod is a torus of cubes: wraparound cables join the grid's ends, so a static
     #: box may straddle them (False: a mesh of cubes, boxes inside the grid)
     static_wrap: bool = True
+    #: parts per static inter-cube cable (1: one part at the published per-cable rate; 2: both
+    #: ends fail independently, the v0.1 model); see :mod:`tpusim.topology.cabling`
+    static_cable_ends: int = 1
 
     # -- counts ----------------------------------------------------------------------------
     @property
