@@ -401,3 +401,23 @@ def test_defragmentation_never_touches_production_and_moves_are_migrations():
         parts = sum(results.job_metric(policy, f"xconnects_per_job_{k}").mean
                     for k in ("first", "swap", "migration", "restart"))
         assert parts == pytest.approx(total)
+
+
+def test_bursty_arrivals_are_a_gamma_mixed_poisson_process_day_to_day():
+    """workload.daily_rate_cv = c: each day's count is Poisson with a gamma(mean 1, cv c) factor on
+    the mean m, so E = m and Var = m + (c m)^2 (negative binomial). 4000 days, fixed seed; the
+    sample variance's relative standard error is about sqrt((kurtosis - 1) / n) = sqrt(8 / 4000)
+    = 0.045 for c = 1, so 3 standard errors allow 0.14."""
+    import numpy as np
+
+    from tpusim.scheduler.workload import generate_jobs
+
+    m, c, days = 20.0, 1.0, 4000  # the test scenario is one pod
+    model = build_model(scenario(**{"workload.jobs_per_pod_day": m, "workload.daily_rate_cv": c}))
+    jobs = generate_jobs(model.workload, 24.0 * days, 11, 0)
+    counts = np.bincount([int(j.arrival // 24) for j in jobs], minlength=days)
+    assert abs(counts.mean() - m) < 3 * (counts.var() / days) ** 0.5
+    assert abs(counts.var() / (m + (c * m) ** 2) - 1) < 0.14
+    poisson = generate_jobs(build_model(scenario(**{"workload.jobs_per_pod_day": m})).workload, 24.0 * days, 11, 0)
+    flat = np.bincount([int(j.arrival // 24) for j in poisson], minlength=days)
+    assert abs(flat.var() / m - 1) < 0.14  # c = 0: Poisson, index of dispersion 1

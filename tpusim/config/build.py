@@ -216,6 +216,7 @@ class _Builder:
             return None
         return WorkloadParams(
             arrivals_per_hour=w.jobs_per_pod_day * machine.pods / 24.0,
+            daily_rate_cv=w.daily_rate_cv,
             mix=tuple(mix),
             duration_dist=w.duration.dist,
             duration_mean=w.duration.mean_hours,

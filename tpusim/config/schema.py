@@ -165,7 +165,11 @@ class Traffic(_Strict):
 
 
 class Workload(_Strict):
-    jobs_per_pod_day: float = Field(139.0, ge=0, description="Job arrivals per pod per day (Poisson).")
+    jobs_per_pod_day: float = Field(139.0, ge=0, description="Mean job arrivals per pod per day.")
+    daily_rate_cv: float = Field(0.0, ge=0, le=10, description=(
+        "Day-to-day burstiness of arrivals: each day's arrival rate is the mean times a gamma "
+        "factor of mean 1 and this coefficient of variation (a Cox process; the daily count's "
+        "variance is m + (cv m)^2 for a mean m). 0: Poisson."))
     mix: str | None = Field(None, description=(
         "CSV of shape,percent rows; unset means the TPU v4 mix shipped with tpusim."))
     trace: str | None = Field(None, description=(

@@ -60,6 +60,7 @@ class WorkloadParams:
     checkpoint_write: float  # hours to write a checkpoint (sets Young's interval)
     restart: float  # hours from (re)start to the first useful step
     trace: tuple[JobSpec, ...] | None = None  # replayed jobs instead of generated ones
+    daily_rate_cv: float = 0.0  # day-to-day burstiness of the arrival rate (0: Poisson)
 
 
 def parse_mix(text: str) -> list[tuple[SliceShape, float]]:
@@ -104,14 +105,15 @@ def shape_problem(machine: MachineLayout, shape: SliceShape) -> str | None:
 
 
 def generate_jobs(workload: WorkloadParams, horizon: float, seed: int, replication: int) -> list[JobSpec]:
-    """The replication's jobs: the replayed trace if there is one, else a generated Poisson stream."""
+    """The replication's jobs: the replayed trace if there is one, else a generated stream
+    (Poisson, or bursty from day to day: :func:`_arrival_times`)."""
     if workload.trace is not None:
         return [j for j in workload.trace if j.arrival < horizon]
     gen = generator(seed, replication, "workload")
     shapes = [s for s, _ in workload.mix]
     weights = np.array([w for _, w in workload.mix], dtype=float)
-    n = int(gen.poisson(workload.arrivals_per_hour * horizon))
-    arrivals = np.sort(gen.uniform(0.0, horizon, n))
+    arrivals = _arrival_times(workload, horizon, gen)
+    n = len(arrivals)
     which = gen.choice(len(shapes), size=n, p=weights / weights.sum())
     if workload.duration_dist == "lognormal":
         sigma = workload.duration_sigma
@@ -126,6 +128,23 @@ def generate_jobs(workload: WorkloadParams, horizon: float, seed: int, replicati
     patterns = gen.choice(len(PATTERNS), size=n, p=mix / mix.sum())  # drawn last: earlier draws keep their values
     return [JobSpec(i, float(arrivals[i]), shapes[which[i]], float(work[i]), int(bands[i]), PATTERNS[patterns[i]])
             for i in range(n)]
+
+
+def _arrival_times(workload: WorkloadParams, horizon: float, gen: np.random.Generator) -> np.ndarray:
+    """Sorted arrival times: a Poisson process, or with ``daily_rate_cv`` a Cox process whose
+    rate is constant within a day and the mean times an independent gamma factor (mean 1, that
+    coefficient of variation) from day to day."""
+    cv = workload.daily_rate_cv
+    if cv == 0:
+        n = int(gen.poisson(workload.arrivals_per_hour * horizon))
+        return np.sort(gen.uniform(0.0, horizon, n))
+    days = int(math.ceil(horizon / 24.0))
+    factors = gen.gamma(1.0 / cv**2, cv**2, days)
+    starts = np.arange(days) * 24.0
+    lengths = np.minimum(24.0, horizon - starts)
+    counts = gen.poisson(workload.arrivals_per_hour * lengths * factors)
+    times = starts.repeat(counts) + gen.uniform(0.0, 1.0, int(counts.sum())) * lengths.repeat(counts)
+    return np.sort(times)
 
 
 def young_interval(checkpoint_hours: float, mtbf_hours: float) -> float:
