@@ -33,7 +33,7 @@ LAYERS = [
     ("execution", ["tpusim.execution"]),
     ("output", ["tpusim.output"]),
     ("results", ["tpusim.results", "tpusim.check"]),
-    ("api", ["tpusim.api", "tpusim.sweep"]),
+    ("api", ["tpusim.api", "tpusim.sweep", "tpusim.reproduce"]),
     ("entry points", ["tpusim.cli", "tpusim"]),
 ]
 
@@ -193,3 +193,19 @@ def test_plotting_leaves_the_callers_backend_alone():
         assert figure.axes and matplotlib.get_backend() == "pdf"
     finally:
         matplotlib.use(before)
+
+
+def test_import_and_cli_start_without_the_heavy_libraries():
+    """`import tpusim` and `tpusim --help` stay fast (issue 10; timed by bench/bench_startup.py)
+    because neither imports numpy, scipy, pandas, networkx, pydantic or simpy: the API and the
+    commands import them on first use."""
+    import subprocess
+    import sys
+
+    heavy = ["numpy", "scipy", "pandas", "networkx", "pydantic", "simpy", "matplotlib"]
+    code = ("import sys, tpusim, tpusim.cli; "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    help_ = subprocess.run([sys.executable, "-m", "tpusim.cli", "--help"], capture_output=True, text=True)
+    assert help_.returncode == 0 and "reproduce" in help_.stdout

@@ -155,3 +155,23 @@ def test_run_writes_summary_csv_and_plot(tmp_path):
 def test_scenarios_lists_bundled_files():
     result = runner.invoke(app, ["scenarios", str(SCENARIOS)])
     assert result.exit_code == 0 and "tpuv4_pod.yaml" in result.output
+
+
+def test_reproduce_quick_form_prints_every_published_claim(tmp_path):
+    """`tpusim reproduce --quick` (what CI runs): one row per published claim, each with a
+    verdict, and every row that is not reproduced says what it rests on."""
+    import json
+
+    out = tmp_path / "claims.json"
+    result = runner.invoke(app, ["reproduce", "--quick", "--scenarios", str(SCENARIOS), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    claims = json.loads(out.read_text())["claims"]
+    assert len(claims) == 8
+    verdicts = {"reproduced", "not reproduced", "calibrated", "modelled"}
+    for c in claims:
+        assert c["verdict"] in verdicts and c["simulated"] not in ("", "-") and c["rests_on"], c
+    by = {c["claim"]: c for c in claims}
+    assert by["host availability 99.98 %"]["verdict"] == "calibrated"
+    assert "published TPU v4 claims" in result.output
+    bad = runner.invoke(app, ["reproduce", "--quick", "--scenarios", str(tmp_path)])
+    assert bad.exit_code == 2 and "no such scenario" in bad.output

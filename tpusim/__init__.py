@@ -13,13 +13,30 @@ The code flows one way: config -> model -> simulation -> samples -> estimates ->
 (README, "Layout").
 """
 
-from tpusim.version import __version__  # noqa: I001
-from tpusim.api import run, run_scenario
-from tpusim.config import build_model, load_scenario, scenario_from_dict
-from tpusim.config.schema import Scenario
-from tpusim.errors import ScenarioError
-from tpusim.results import Results
-from tpusim.sweep import sweep  # the function; the module stays importable as tpusim.sweep
+from tpusim.version import __version__
+
+# The API is imported on first use (PEP 562), so that `import tpusim` and `tpusim --help` stay
+# fast: the model pulls in numpy, scipy, networkx, pandas and pydantic.
+_LAZY = {
+    "run": "tpusim.api", "run_scenario": "tpusim.api",
+    "build_model": "tpusim.config", "load_scenario": "tpusim.config", "scenario_from_dict": "tpusim.config",
+    "Scenario": "tpusim.config.schema", "ScenarioError": "tpusim.errors", "Results": "tpusim.results",
+    "sweep": "tpusim.sweep",  # the function; the module stays importable as tpusim.sweep
+}
 
 __all__ = ["Results", "Scenario", "ScenarioError", "__version__", "build_model", "load_scenario", "run",
            "run_scenario", "scenario_from_dict", "sweep"]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tpusim' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # once imported, an ordinary attribute (also shadows the submodule)
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -27,7 +27,12 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from scipy import stats
+
+def _scipy_stats():
+    """scipy.stats, imported on first use (it alone takes about a second to import)."""
+    from scipy import stats
+
+    return stats
 
 
 #: Fewer outages than this (over all replications): the availability interval is unreliable.
@@ -70,7 +75,7 @@ def estimate(values: Sequence[float], level: float = 0.95, bounds: tuple[float, 
     if all(v == values[0] for v in values):
         return Estimate(mean, None, n, f"the same in all {n} replications: no interval")
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
+    half = float(_scipy_stats().t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
     lo, hi = max(bounds[0], mean - half), min(bounds[1], mean + half)
     if n < MIN_REPLICATIONS:
         return Estimate(mean, (lo, hi), n, f"only {n} replications (fewer than {MIN_REPLICATIONS}): "
@@ -83,9 +88,9 @@ def outage_interval(total: float, sum_sq: float, longest: float, level: float = 
     squared outage durations and the longest one (Fay & Feuer's gamma interval for a weighted
     sum of Poisson counts, the weights being the durations). ``total`` must be > 0."""
     alpha = 1.0 - level
-    lower = sum_sq / (2.0 * total) * float(stats.chi2.ppf(alpha / 2.0, 2.0 * total**2 / sum_sq))
+    lower = sum_sq / (2.0 * total) * float(_scipy_stats().chi2.ppf(alpha / 2.0, 2.0 * total**2 / sum_sq))
     v, y = sum_sq + longest**2, total + longest
-    upper = v / (2.0 * y) * float(stats.chi2.ppf(1.0 - alpha / 2.0, 2.0 * y**2 / v))
+    upper = v / (2.0 * y) * float(_scipy_stats().chi2.ppf(1.0 - alpha / 2.0, 2.0 * y**2 / v))
     return lower, upper
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -176,3 +178,14 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
     if not sep or not key.strip() or not values.strip():
         raise ValueError(f"expected KEY=V1,V2,..., got {text!r}")
     return key.strip(), [yaml.safe_load(v) for v in values.split(",")]
+
+
+class _CallableModule(types.ModuleType):
+    """``tpusim.sweep`` is this module and, called, :func:`sweep` (``tpusim.sweep(scenario,
+    grid)`` works whether or not ``import tpusim.sweep`` ran first)."""
+
+    def __call__(self, *args, **kwargs):
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

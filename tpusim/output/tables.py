@@ -198,3 +198,16 @@ def render_check(report: "CheckReport", title: str, console: Console) -> None:
         table.add_row(c.name, f"{c.old['mean']:.6g}", f"{c.new['mean']:.6g}", f"{c.change:+.3g}",
                       f"{c.p_value:.2g}", "[red]MOVED[/red]" if c.failed else "ok")
     console.print(table)
+
+
+def render_claims(rows: list[dict], title: str, console: Console) -> None:
+    """Published claims next to their simulated values (``tpusim reproduce``)."""
+    colours = {"reproduced": "green", "not reproduced": "red", "calibrated": "yellow", "modelled": "cyan"}
+    table = Table(title=title, show_lines=True)
+    for name, ratio in (("claim", 3), ("published", 1), ("simulated", 3), ("verdict", 1), ("rests on", 4)):
+        table.add_column(name, ratio=ratio, overflow="fold")
+    for row in rows:
+        colour = colours.get(row["verdict"], "white")
+        table.add_row(f"{row['claim']}\n[dim]{row['source']}[/dim]", row["published"], row["simulated"],
+                      f"[{colour}]{row['verdict']}[/{colour}]", row["rests_on"])
+    console.print(table)
