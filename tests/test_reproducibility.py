@@ -94,3 +94,20 @@ def test_a_scenario_changed_in_code_simulates_the_new_machine():
     assert build_model(bigger).machine.cube_grid == (2, 2, 2)
     with pytest.raises(ScenarioError, match="needs 64 cubes but a pod has 8"):
         sc.model_copy(update={"topology": {"cube_grid": [2, 2, 2]}, "slices": ["16x16x16"]})
+
+
+def test_blocks_of_replications_give_the_serial_results_in_any_grouping():
+    """The executor hands out blocks of consecutive replications of one model, each model sent
+    once per worker: every grouping gives the serial samples, bit for bit."""
+    from tpusim.execution import Task, execute, plan_blocks
+
+    model = build_model(scenario_from_dict({**BASE, "replications": 7}))
+    other = build_model(scenario_from_dict({**BASE, "replications": 7, "seed": 5}))
+    tasks = [Task(model, r) for r in range(7)] + [Task(other, r) for r in range(3)]
+    models, blocks = plan_blocks(tasks, workers=2, block_size=3)
+    assert len(models) == 2 and [len(m) for _, m in blocks] == [3, 3, 1, 3]  # never across models
+    assert sorted(i for _, members in blocks for i in members) == list(range(10))
+    serial = dict(execute(tasks))
+    for size in (1, 3, None):
+        pooled = dict(execute(tasks, workers=2, block_size=size))
+        assert {i: r.samples for i, r in pooled.items()} == {i: r.samples for i, r in serial.items()}

@@ -7,12 +7,16 @@ by ``(seed, replication, name)``, so every executor gives the same bytes (DESIGN
 serial, a local process pool (``workers > 1``), or a Dask cluster (``scheduler_address``;
 ``distributed``, the engine the design names for runs beyond one machine).
 
-Each task carries its model, so a worker never reads a scenario file or a CSV. On Dask the
-models are scattered once to the cluster and every task refers to its model by future.
+Tasks travel in *blocks* of consecutive replications of one model (about four blocks per
+worker, so that a single scenario with many replications spreads over every worker and the
+per-task overhead is paid once per block). Each distinct model travels to each worker once:
+through the process pool's initializer, or scattered (broadcast) to the Dask cluster; a block
+names its model by index. A worker never reads a scenario file or a CSV.
 """
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -34,56 +38,96 @@ def run_task(task: Task) -> ReplicationResult:
     return simulate(task.model, task.replication, task.record_trace)
 
 
-def _run_on(model: Model, replication: int, record_trace: bool) -> ReplicationResult:
-    return simulate(model, replication, record_trace)
+Block = tuple[int, tuple[tuple[int, bool], ...]]  # (model index, ((replication, record_trace), ...))
+
+_WORKER_MODELS: list[Model] = []  # a pool worker's copy of every distinct model, sent once
+
+
+def _install(models: list[Model]) -> None:
+    global _WORKER_MODELS
+    _WORKER_MODELS = models
+
+
+def _run_block(block: Block, models: list[Model] | None = None) -> list[ReplicationResult]:
+    model = (models if models is not None else _WORKER_MODELS)[block[0]]
+    return [simulate(model, replication, record) for replication, record in block[1]]
+
+
+def _run_block_on(model: Model, runs: tuple[tuple[int, bool], ...]) -> list[ReplicationResult]:
+    return [simulate(model, replication, record) for replication, record in runs]
+
+
+def plan_blocks(tasks: list[Task], workers: int, block_size: int | None = None) -> tuple[list[Model], list[tuple[Block, list[int]]]]:
+    """The distinct models, and the blocks with the task indices each holds: consecutive tasks of
+    one model, at most ``block_size`` each (default: about four blocks per worker)."""
+    models: list[Model] = []
+    index: dict[int, int] = {}
+    for task in tasks:
+        if id(task.model) not in index:
+            index[id(task.model)] = len(models)
+            models.append(task.model)
+    size = block_size or max(1, math.ceil(len(tasks) / (4 * max(1, workers))))
+    blocks: list[tuple[Block, list[int]]] = []
+    current: list[int] = []
+    for i, task in enumerate(tasks):
+        if current and (len(current) == size or tasks[current[0]].model is not task.model):
+            blocks.append(_block(tasks, current, index))
+            current = []
+        current.append(i)
+    if current:
+        blocks.append(_block(tasks, current, index))
+    return models, blocks
+
+
+def _block(tasks: list[Task], members: list[int], index: dict[int, int]) -> tuple[Block, list[int]]:
+    model = index[id(tasks[members[0]].model)]
+    return (model, tuple((tasks[i].replication, tasks[i].record_trace) for i in members)), members
 
 
 def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | None = None,
-            progress: Progress | None = None) -> Iterator[tuple[int, ReplicationResult]]:
-    """Run ``tasks``; yield ``(index into tasks, result)`` as each finishes.
+            progress: Progress | None = None, block_size: int | None = None
+            ) -> Iterator[tuple[int, ReplicationResult]]:
+    """Run ``tasks``; yield ``(index into tasks, result)`` as each block finishes.
 
     ``scheduler_address`` (``tcp://HOST:PORT``) runs them on that Dask cluster; else
     ``workers > 1`` runs them in a local process pool; else serially in this process.
-    An exception in a task propagates when its result is reached; results yielded before
-    it are the caller's to keep.
+    An exception in a task propagates when its block's result is reached; results yielded
+    before it are the caller's to keep.
     """
     total = len(tasks)
     done = 0
 
-    def tick() -> None:
+    def finished(members: list[int], results: list[ReplicationResult]) -> Iterator[tuple[int, ReplicationResult]]:
         nonlocal done
-        done += 1
-        if progress:
-            progress(done, total)
+        for i, result in zip(members, results):
+            done += 1
+            if progress:
+                progress(done, total)
+            yield i, result
 
     if scheduler_address is not None:
         from distributed import Client
         from distributed import as_completed as dask_completed
 
         with Client(scheduler_address) as client:
-            models: dict[int, object] = {}
-            for task in tasks:  # each distinct model travels to the cluster once
-                if id(task.model) not in models:
-                    models[id(task.model)] = client.scatter(task.model, broadcast=True)
-            futures = {client.submit(_run_on, models[id(t.model)], t.replication, t.record_trace, pure=False): i
-                       for i, t in enumerate(tasks)}
+            n = sum(client.nthreads().values()) or 1
+            models, blocks = plan_blocks(tasks, n, block_size)
+            scattered = [client.scatter(m, broadcast=True) for m in models]  # once per worker
+            futures = {client.submit(_run_block_on, scattered[b[0]], b[1], pure=False): members
+                       for b, members in blocks}
             for future in dask_completed(futures):
-                result = future.result()
-                tick()
-                yield futures[future], result
+                yield from finished(futures[future], future.result())
     elif workers > 1 and total > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, total)) as pool:
-            pending = {pool.submit(run_task, task): i for i, task in enumerate(tasks)}
+        models, blocks = plan_blocks(tasks, workers, block_size)
+        with ProcessPoolExecutor(max_workers=min(workers, len(blocks)), initializer=_install,
+                                 initargs=(models,)) as pool:
+            pending = {pool.submit(_run_block, b): members for b, members in blocks}
             try:
                 for future in as_completed(pending):
-                    result = future.result()
-                    tick()
-                    yield pending[future], result
-            finally:  # stopped early (an error, Ctrl-C): drop the tasks not yet started
+                    yield from finished(pending[future], future.result())
+            finally:  # stopped early (an error, Ctrl-C): drop the blocks not yet started
                 for future in pending:
                     future.cancel()
     else:
         for i, task in enumerate(tasks):
-            result = run_task(task)
-            tick()
-            yield i, result
+            yield from finished([i], [run_task(task)])
