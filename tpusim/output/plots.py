@@ -49,7 +49,7 @@ def _save(fig: Figure, path: Path | None) -> Figure | None:
 def plot_availability(results: "Results", path: Path | None = None) -> Figure | None:
     """Unavailability (log) against slice size (chips, log2), per policy, with closed forms."""
     s, model = results.scenario, results.model
-    fig = Figure(figsize=(8, 5), dpi=120)
+    fig = Figure(figsize=(8, 6.5), dpi=120)
     ax = fig.subplots()
     series = {}
     for policy in model.policy_names:
@@ -69,7 +69,9 @@ def plot_availability(results: "Results", path: Path | None = None) -> Figure | 
             hi = [1 - e.ci95[0] - y if e.ci95 else 0 for y, (_, e) in zip(ys, seen)]
             ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, color=color(policy),
                         label=f"{policy} (simulated, 95 % CI)")
-        zeros = [(c, floor) for c, e in pts if 1 - e.mean <= 0]
+        # below the lowest value seen, one row per policy so that no marker hides another
+        row = floor * 0.7 ** list(series).index(policy)
+        zeros = [(c, row) for c, e in pts if 1 - e.mean <= 0]
         if zeros:
             ax.scatter(*zip(*zeros), marker="v", s=60, color=color(policy), zorder=5,
                        label=f"{policy}: no unavailability observed")
@@ -90,7 +92,7 @@ def plot_availability(results: "Results", path: Path | None = None) -> Figure | 
     ax.set_ylabel("slice unavailability (1 - availability)")
     ax.set_title(f"{s.name}: {len(results.replications)} replications x {s.horizon_days:g} days")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13))  # below: never over the data
     return _save(fig, path)
 
 

@@ -106,8 +106,7 @@ class StaticPolicy(Policy):
         if value is None:
             return None
         return ClosedForm(value, "lower bound",
-                          "one fixed box: its k cubes' hosts and electrical links and its cables up "
-                          "(any free box may do better)")
+                          "one fixed box: its cubes' hosts and electrical links and its cables up")
 
     def find_whole(self, pool: PoolView, cube_dims: Dims) -> Allocation | None:
         k = cube_dims[0] * cube_dims[1] * cube_dims[2]
