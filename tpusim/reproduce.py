@@ -121,7 +121,7 @@ def _capacity_claims(results: Results) -> list[Claim]:
     return out
 
 
-def _jobs_claims(results: Results, days: float) -> list[Claim]:
+def _jobs_claims(results: Results) -> list[Claim]:
     _, reconf, _ = _roles(results)
     if reconf is None:
         return []
@@ -177,7 +177,7 @@ def _ft_penalty_claim(results: Results) -> Claim:
         "fault costs a large slice's bisection less, hence penalties below the published floor")
 
 
-def _host_needed_claim(scenario_path: Path, plan: Plan, progress=None) -> Claim:
+def _host_needed_claim(scenario_path: Path, plan: Plan) -> Claim:
     """Host availability a 48-cube slice needs for 99 % slice availability: OCS by its binomial
     closed form, static by bisection over simulated runs (hosts only, 24 h repair)."""
     from scipy import optimize, stats
@@ -210,8 +210,6 @@ def _host_needed_claim(scenario_path: Path, plan: Plan, progress=None) -> Claim:
             lo, hi = lo, mid
         else:
             lo = mid
-        if progress is not None:
-            progress()
     need_static = hi
     ok = 0.998 <= need_static <= 0.9995 and 0.985 <= need_ocs <= 0.995
     return Claim(
@@ -257,7 +255,7 @@ def reproduce(scenarios: Path, quick: bool = False, progress: Callable[[str], No
     say(f"jobs: tpuv4_pod_jobs.yaml, {reps} x {days:g} days")
     jobs = run_scenario(load_scenario(scenarios / "tpuv4_pod_jobs.yaml").with_overrides([
         f"replications={reps}", f"horizon_days={days}"]))
-    claims += _jobs_claims(jobs, days)
+    claims += _jobs_claims(jobs)
     claims.append(_burst_claim(jobs, days))
     say(f"host availability needed: 7 bisection steps of {plan.hosts[0]} x {plan.hosts[1]:g} days")
     claims.append(_host_needed_claim(scenarios / "tpuv4_pod.yaml", plan))
