@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tpusim import build_model, run_scenario, scenario_from_dict
 from tpusim.replication import job_simulation, simulate
 from tpusim.scheduler.job import DONE
+from tpusim.scheduler.scheduler import Scheduler
 from tpusim.stats import UNBOUNDED, estimate
 from tpusim.topology.shapes import SliceShape
 from tpusim.scheduler.workload import BANDS, JobSpec
@@ -421,3 +422,67 @@ def test_bursty_arrivals_are_a_gamma_mixed_poisson_process_day_to_day():
     poisson = generate_jobs(build_model(scenario(**{"workload.jobs_per_pod_day": m})).workload, 24.0 * days, 11, 0)
     flat = np.bincount([int(j.arrival // 24) for j in poisson], minlength=days)
     assert abs(flat.var() / m - 1) < 0.14  # c = 0: Poisson, index of dispersion 1
+
+
+# -- the scheduler's memos skip only searches that would fail -----------------------------------
+
+class OracleScheduler(Scheduler):
+    """The scheduler with every skipped search re-run by the straightforward search: a memo
+    (shape infeasible since the pool's epoch, no victims since its stamp, fruitless
+    defragmentation) may only skip a search whose result would have been "nothing"."""
+
+    skipped = 0
+
+    def _place(self, job, t):
+        shape, pool = job.spec.shape.dims, self.pool
+        if self._infeasible.get(shape) == (pool.whole_epoch if job.cubes else pool.epoch):
+            assert pool.find(job) is None, "a memo skipped a placement that fits"
+            OracleScheduler.skipped += 1
+        return super()._place(job, t)
+
+    def _preempt_for(self, job, t):
+        if self._no_victims.get((job.band, job.spec.shape.dims)) == self.pool.movable_since(job.band + 1):
+            assert self._choose(job, job.band + 1) is None, "a memo skipped a preemption"
+            OracleScheduler.skipped += 1
+        return super()._preempt_for(job, t)
+
+    def _defrag_for(self, job, t):
+        last = self._no_defrag.get((job.band, job.spec.shape.dims))
+        if last is not None and last[0] == self.pool.movable_since(job.band + 1):
+            choice = self._choose(job, job.band + 1, smaller_than=job.chips)
+            assert choice is None or self._plan_moves(*choice) is None, "a memo skipped a defragmentation"
+            OracleScheduler.skipped += 1
+        return super()._defrag_for(job, t)
+
+
+def _run_with_oracle(sc, monkeypatch):
+    from tpusim.scheduler import simulation
+    from tpusim.scheduler.workload import generate_jobs
+
+    monkeypatch.setattr(simulation, "Scheduler", OracleScheduler)
+    model = build_model(sc)
+    trace = simulate(model, 0, record_trace=True).trace
+    specs = generate_jobs(model.workload, model.horizon, model.seed, 0)
+    for policy in sc.policies:
+        job_simulation(model, policy, trace, specs).run()
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(job_scenarios())
+def test_memoised_searches_agree_with_the_straightforward_search(monkeypatch, sc):
+    _run_with_oracle(sc, monkeypatch)
+
+
+def test_the_oracle_is_exercised_on_a_busy_pod(monkeypatch):
+    sc = scenario_from_dict({
+        "name": "busy", "seed": 3, "replications": 1, "horizon_days": 4, "slices": ["4x4x4"],
+        "policies": ["static", "reconfigurable", "reconfigurable_ft"],
+        "topology": {"cube_grid": [2, 2, 2]},
+        "failures": {"host": {"daily_rate": 0.05, "repair": {"mean_hours": 10}}},
+        "workload": {"jobs_per_pod_day": 150, "duration": {"mean_hours": 2.0}},
+        "scheduler": {"defrag_wait_hours": 0.5},
+    })
+    OracleScheduler.skipped = 0
+    _run_with_oracle(sc, monkeypatch)
+    assert OracleScheduler.skipped > 100  # the memos did skip searches, and each one was checked

@@ -63,6 +63,7 @@ class PodManager:
         self.true = true
         self.env = env
         self.machine = pool.machine
+        self._links_per_cube = pool.machine.cube.links
         self.reconfigure = params.reconfigure
         self.restart = restart  # hours from (re)start to the first useful step
         self.swap_spares = params.swap_spares and policy.swaps_spares
@@ -82,17 +83,19 @@ class PodManager:
         otherwise only dark OCSes are (a control-plane failure leaves the circuits lit)."""
         true, cube = self.true, self.machine.cube
         whole = alloc.mask == self.pool.full_mask
-        found = []
+        found: list[tuple[int, int]] = []
+        cube_faults = true.cube_faults
+        hosts, links, electrical = cube.hosts, self._links_per_cube, cube.electrical_count
+        host_down, link_down = true.down[HOST], true.down[ICI_LINK]
         for c in alloc.cubes:
-            if not true.cube_faults[c]:
+            if not cube_faults[c]:
                 continue
-            for h in range(cube.hosts):
-                if true.down[HOST][c * cube.hosts + h] and cube.host_masks[h] & alloc.mask:
-                    found.append((HOST, c * cube.hosts + h))
-            electrical = cube.electrical_count
-            for link in range(cube.links):
-                unit = c * cube.links + link
-                if true.down[ICI_LINK][unit]:
+            for h in range(hosts):
+                if host_down[c * hosts + h] and cube.host_masks[h] & alloc.mask:
+                    found.append((HOST, c * hosts + h))
+            for link in range(links):
+                unit = c * links + link
+                if link_down[unit]:
                     if link >= electrical:  # an optical port: used as the policy wires it
                         if whole and self.policy.uses_port(alloc, c, link - electrical):
                             found.append((ICI_LINK, unit))

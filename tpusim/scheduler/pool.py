@@ -16,7 +16,12 @@ Invariants: a chip is held by at most one job; ``free[pod]`` is exactly the set 
 with no chip held; ``band_bits[pod][b]`` has a bit for every cube with a holder of band ``b``.
 ``epoch`` grows whenever capacity may have grown (a release or a known repair): a shape found
 infeasible stays infeasible until it changes, which the scheduler uses to skip repeated
-searches; ``version`` grows on every change of holdings or known health.
+searches. ``whole_epoch`` grows only when capacity for *whole-cube* slices may have grown (a
+cube freed of its last holder, a known repair): a release that leaves its cube held cannot make
+a whole-cube shape fit. (Placement is monotone: taking chips and new faults only remove
+candidates, and every policy's choice fails only when no candidate set qualifies; the
+fault-tolerant rule takes the least-faulty cubes, so removing candidates never brings a slice
+within its fault budget.) ``version`` grows on every change of holdings or known health.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ class CubePool:
         self.partial: set[int] = set()  # global cubes with some but not all chips held
         self.reserved = [0] * machine.pods  # local-cube mask kept out of placement (migrations)
         self.epoch = 0
+        self.health_changes = 0  # known failures and repairs, ever
+        self.whole_epoch = 0  # grows when whole-cube capacity may have grown: a cube freed, a repair
         self.version = 0
         self.taken_by_band = [0, 0, 0]  # allocations made by each priority band, ever
         # Per pod bitmasks over local cubes (kept incrementally, read with bit operations):
@@ -71,8 +78,10 @@ class CubePool:
                 pod, local = divmod(cube, self.cubes_per_pod)
                 (self._down_ports[pod].add if down else self._down_ports[pod].discard)((local, port))
         self.version += 1
+        self.health_changes += 1
         if not down:
             self.epoch += 1
+            self.whole_epoch += 1
 
     def _on_known_faults(self, t: float, pod: int, local: int, hosts: int, electrical: int,
                          ports: int) -> None:
@@ -180,8 +189,11 @@ class CubePool:
 
     # -- holding -------------------------------------------------------------------------------
     def take(self, job, alloc: Allocation) -> None:
-        for cube in alloc.cubes:
-            self._hold(job, cube, alloc.mask)
+        if alloc.mask == self.full_mask:
+            self._hold_whole(job, alloc)
+        else:
+            for cube in alloc.cubes:
+                self._hold(job, cube, alloc.mask)
         self.version += 1
         self.taken_by_band[job.band] += 1
 
@@ -190,22 +202,57 @@ class CubePool:
         """Holdings changed inside the block are the caller's to undo; the change counters
         (``epoch``, ``version``, ``taken_by_band``) come back as they were, so that a trial leaves
         no trace (the scheduler keys its caches on them)."""
-        saved = self.epoch, self.version, list(self.taken_by_band)
+        saved = self.epoch, self.whole_epoch, self.version, list(self.taken_by_band)
         try:
             yield self
         finally:
-            self.epoch, self.version, self.taken_by_band = saved[0], saved[1], saved[2]
+            self.epoch, self.whole_epoch, self.version, self.taken_by_band = saved
 
-    def movable_since(self, lowest_band: int) -> tuple[int, int]:
+    def movable_since(self, lowest_band: int) -> tuple[int, int, int, int]:
         """Changes that can create a place for a job allowed to move bands >= ``lowest_band``:
-        capacity growing, or such bands taking resources. Equal stamps: no new place."""
-        return self.epoch, sum(self.taken_by_band[lowest_band:])
+        capacity growing, such bands taking resources, any other take, or any change of known
+        health. The last two matter for the fault-tolerant rule: with enough free cubes it looks
+        for no victims (even when those cubes exceed its fault budget), so a take of free cubes
+        or a new fault that removes one can open a place with victims. Equal stamps: no new
+        place (checked against the straightforward search in the tests)."""
+        return self.epoch, self.health_changes, sum(self.taken_by_band[lowest_band:]), sum(self.taken_by_band)
 
     def give_back(self, job, alloc: Allocation, cubes: list[int] | None = None) -> None:
-        for cube in alloc.cubes if cubes is None else cubes:
-            self._release(job, cube, alloc.mask)
+        if alloc.mask == self.full_mask:
+            self._release_whole(job, alloc.pod, alloc.cubes if cubes is None else cubes)
+        else:
+            for cube in alloc.cubes if cubes is None else cubes:
+                self._release(job, cube, alloc.mask)
         self.version += 1
         self.epoch += 1
+
+    def _hold_whole(self, job, alloc: Allocation) -> None:
+        """``_hold`` of every cube of a whole-cube allocation, with the per-pod masks set once
+        (the cubes were free: none is partial before or after)."""
+        used, holders, count, band = self.used, self._holders, self._band_count, job.band
+        base, full, bits = alloc.pod * self.cubes_per_pod, self.full_mask, 0
+        for cube in alloc.cubes:
+            assert not used[cube], "two slices on one chip"
+            used[cube] = full
+            holders[cube][job.id] = job
+            count[cube][band] += 1
+            bits |= 1 << (cube - base)
+        self.free[alloc.pod].difference_update([c - base for c in alloc.cubes])
+        self.band_bits[alloc.pod][band] |= bits
+
+    def _release_whole(self, job, pod: int, cubes: list[int]) -> None:
+        """``_release`` of whole cubes: each becomes free (and its band bit clear)."""
+        used, holders, count, band = self.used, self._holders, self._band_count, job.band
+        base, bits = pod * self.cubes_per_pod, 0
+        for cube in cubes:
+            used[cube] = 0
+            del holders[cube][job.id]
+            count[cube][band] -= 1
+            bits |= 1 << (cube - base)
+        if cubes:
+            self.free[pod].update([c - base for c in cubes])
+            self.band_bits[pod][band] &= ~bits
+            self.whole_epoch += 1
 
     def _hold(self, job, cube: int, mask: int) -> None:
         assert not self.used[cube] & mask, "two slices on one chip"
@@ -224,6 +271,7 @@ class CubePool:
         del self._holders[cube][job.id]
         if not self.used[cube]:
             self.free[pod].add(local)
+            self.whole_epoch += 1
         self._classify(cube)
         count = self._band_count[cube]
         count[job.band] -= 1

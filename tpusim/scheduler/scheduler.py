@@ -47,6 +47,10 @@ from tpusim.topology.allocation import Allocation
 BEST_EFFORT = 2
 
 
+def _key(job) -> tuple:
+    return job.key
+
+
 @dataclass(frozen=True)
 class SchedulerParams:
     """The ``scheduler`` section, in hours."""
@@ -75,7 +79,7 @@ class Scheduler:
         self.notice = params.preemption_notice
         self.defrag_wait = params.defrag_wait
         self.defrag_retry = params.defrag_retry
-        self.queues: list[dict] = [{}, {}, {}]  # band -> shape -> jobs sorted by key
+        self.queues: list[dict] = [{}, {}, {}]  # band -> shape extents -> jobs sorted by key (never empty)
         self.length = 0
         self._area = 0.0  # time integral of the queue length
         self._since = 0.0
@@ -94,14 +98,17 @@ class Scheduler:
     def enqueue(self, job, t: float) -> None:
         job.state = PENDING
         job.queued_since = t
-        queue = self.queues[job.band].setdefault(job.spec.shape, [])
-        bisect.insort(queue, job, key=lambda j: j.key)
+        queue = self.queues[job.band].setdefault(job.spec.shape.dims, [])
+        bisect.insort(queue, job, key=_key)
         self._count(t, +1)
         self.request_pass()
 
     def _dequeue(self, job, t: float) -> None:
-        queue = self.queues[job.band][job.spec.shape]
-        del queue[bisect.bisect_left(queue, job.key, key=lambda j: j.key)]
+        queues = self.queues[job.band]
+        queue = queues[job.spec.shape.dims]
+        del queue[bisect.bisect_left(queue, job.key, key=_key)]
+        if not queue:
+            del queues[job.spec.shape.dims]
         job.waited += t - job.queued_since
         self._count(t, -1)
 
@@ -113,34 +120,37 @@ class Scheduler:
         pm = self.starter
         assert pm is not None, "the scheduler has no Pod Manager to start jobs"
         for band, queues in enumerate(self.queues):
-            heads = [(q[0].key, shape) for shape, q in queues.items() if q]
+            if not queues:
+                continue
+            heads = [(q[0].key, shape) for shape, q in queues.items()]
             heapq.heapify(heads)
             while heads:
                 _, shape = heapq.heappop(heads)
-                queue = queues[shape]
-                job = queue[0]
+                job = queues[shape][0]
                 alloc = self._place(job, t)
                 if alloc is None:
                     continue  # the shape does not fit in this pass: its later jobs neither
                 self._dequeue(job, t)
                 before = self.pool.version
                 if not pm.start(job, alloc, t):  # pre-flight found a fault: back in line
-                    bisect.insort(queue, job, key=lambda j: j.key)
+                    bisect.insort(queues.setdefault(shape, []), job, key=_key)
                     job.queued_since = t
                     self._count(t, +1)
                     if self.pool.version != before:  # it detected something: look again now
                         self.request_pass()
                     continue  # else wait for the next event (no retry loop at one instant)
+                queue = queues.get(shape)
                 if queue:
                     heapq.heappush(heads, (queue[0].key, shape))
 
     def _place(self, job, t: float) -> Allocation | None:
-        shape, pool = job.spec.shape, self.pool
-        if self._infeasible.get(shape) != pool.epoch:
+        shape, pool = job.spec.shape.dims, self.pool
+        epoch = pool.whole_epoch if job.cubes else pool.epoch  # has capacity for it grown?
+        if self._infeasible.get(shape) != epoch:
             alloc = pool.find(job)
             if alloc is not None:
                 return alloc
-            self._infeasible[shape] = pool.epoch
+            self._infeasible[shape] = epoch
         if self.preemption and job.band < BEST_EFFORT:
             alloc = self._preempt_for(job, t)
             if alloc is not None:
@@ -151,7 +161,7 @@ class Scheduler:
 
     # -- preemption ----------------------------------------------------------------------------
     def _preempt_for(self, job, t: float) -> Allocation | None:
-        key, stamp = (job.band, job.spec.shape), self.pool.movable_since(job.band + 1)
+        key, stamp = (job.band, job.spec.shape.dims), self.pool.movable_since(job.band + 1)
         if self._no_victims.get(key) == stamp:
             return None
         choice = self._choose(job, job.band + 1)
@@ -239,7 +249,7 @@ class Scheduler:
 
     # -- defragmentation -----------------------------------------------------------------------
     def _defrag_for(self, job, t: float) -> Allocation | None:
-        key, stamp = (job.band, job.spec.shape), self.pool.movable_since(job.band + 1)
+        key, stamp = (job.band, job.spec.shape.dims), self.pool.movable_since(job.band + 1)
         last = self._no_defrag.get(key)
         if last is not None and (last[0] == stamp or t < last[1] + self.defrag_retry):
             return None

@@ -57,6 +57,7 @@ class JobSimulation:
         self.detections = 0  # failures reported by healthd (not found first by a pre-flight check)
         self.detection_hours = 0.0
         self.horizon = horizon
+        self._traits: dict = {}  # shape -> what its jobs share (see _shape_traits)
         self.jobs = [self._job(spec) for spec in specs]
         self._serial: dict[tuple[int, int], int] = {}  # failures seen per unit
         self._stalled: dict[tuple[int, int, int], list] = {}  # failure -> (job, run) it stalled
@@ -65,6 +66,18 @@ class JobSimulation:
         self.env.process(self._arrivals())
 
     def _job(self, spec: JobSpec) -> Job:
+        traits = self._traits.get(spec.shape)
+        if traits is None:
+            traits = self._traits[spec.shape] = self._shape_traits(spec)
+        cubes, dims, level, interval, rejected = traits
+        job = Job(spec, cubes, dims, level, interval)
+        if rejected:
+            job.state = REJECTED  # this policy can never place it
+        return job
+
+    def _shape_traits(self, spec: JobSpec) -> tuple:
+        """What every job of ``spec.shape`` shares: cubes, cube shape, buddy level, checkpoint
+        interval, and whether this policy can never place it (computed once per shape)."""
         cube = self.machine.cube
         if spec.shape.chips < cube.chips:
             cubes, dims, level = 0, None, block_level(cube.shape, spec.shape.dims)
@@ -73,10 +86,8 @@ class JobSimulation:
         interval = self.workload.checkpoint_interval
         if interval is None:
             interval = young_interval(self.workload.checkpoint_write, self._mtbf(spec, cubes))
-        job = Job(spec, cubes, dims, level, interval)
-        if shape_problem(self.machine, spec.shape) or (cubes and not self.policy.grid_fits(dims)):
-            job.state = REJECTED  # this policy can never place it
-        return job
+        rejected = bool(shape_problem(self.machine, spec.shape) or (cubes and not self.policy.grid_fits(dims)))
+        return cubes, dims, level, interval, rejected
 
     def _mtbf(self, spec: JobSpec, cubes: int) -> float:
         """Mean hours between failures of the parts a slice of this shape uses."""
