@@ -2,6 +2,8 @@
 
 import json
 
+import pandas as pd
+
 import pytest
 
 from tpusim import ScenarioError, build_model, run_scenario, scenario_from_dict
@@ -65,7 +67,8 @@ def test_tpusim_run_on_a_dask_cluster_writes_the_serial_summary(tmp_path):
     from conftest import SCENARIOS
     from tpusim.cli import app
 
-    args = ["run", str(SCENARIOS / "tpuv4_pod_jobs.yaml"), "--replications", "3", "--set", "horizon_days=4", "--no-plot"]
+    args = ["run", str(SCENARIOS / "tpuv4_pod_jobs.yaml"), "--replications", "3", "--set", "horizon_days=4", "--no-plot",
+            "--jobs-csv"]
     runner = CliRunner()
     serial = runner.invoke(app, args + ["--out", str(tmp_path / "serial")])
     assert serial.exit_code == 0, serial.output
@@ -81,6 +84,11 @@ def test_tpusim_run_on_a_dask_cluster_writes_the_serial_summary(tmp_path):
 
     assert numbers("dask") == numbers("serial")
     assert (tmp_path / "dask" / "jobs.csv").read_text() == (tmp_path / "serial" / "jobs.csv").read_text()
+    serial_jobs = pd.read_parquet(tmp_path / "serial" / "jobs.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "dask" / "jobs.parquet"), serial_jobs)
+    csv_jobs = pd.read_csv(tmp_path / "serial" / "jobs.csv")  # the CSV on request holds the same rows
+    assert len(csv_jobs) == len(serial_jobs) > 0 and list(csv_jobs.columns) == list(serial_jobs.columns)
+    assert (csv_jobs.held_chip_hours.to_numpy() == serial_jobs.held_chip_hours.to_numpy()).all()
 
 
 def test_a_scenario_changed_in_code_simulates_the_new_machine():

@@ -81,6 +81,7 @@ def run(
     scheduler_address: Annotated[Optional[str], typer.Option(help="Run the replications on a Dask cluster (tcp://HOST:PORT).")] = None,
     plot: Annotated[bool, typer.Option(help="Write the plots (PNG).")] = True,
     write_trace: Annotated[bool, typer.Option(help="Write every replication's failure trace to failure_trace.csv (replay it with failures.trace).")] = False,
+    jobs_csv: Annotated[bool, typer.Option(help="With a workload, also write the per-job rows as jobs.csv (they always go to jobs.parquet).")] = False,
 ) -> None:
     """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot."""
     from tpusim.api import run_scenario
@@ -110,7 +111,7 @@ def run(
             progress.stop()
 
     render_table(results, out_console)
-    written = write_outputs(results, out, plot=plot)
+    written = write_outputs(results, out, plot=plot, jobs_csv=jobs_csv)
     out_console.print("wrote " + ", ".join(str(p) for p in written))
     if results.error:
         err_console.print(f"[red]error:[/red] run stopped part-way: {results.error}")

@@ -43,7 +43,7 @@ class ReplicationResult:
     initially_down: dict[str, int]
     events: int  # failure and repair events simulated
     trace: list[tuple[float, str, int, bool]] | None = field(default=None, repr=False)
-    job_rows: dict[str, list[tuple]] | None = field(default=None, repr=False)  # policy -> rows
+    job_rows: dict[str, dict] | None = field(default=None, repr=False)  # policy -> per-job columns
     series: dict[str, list[list[float]]] | None = field(default=None, repr=False)  # policy -> shape -> bucket
 
     def values(self, policy: str | None, metric: str) -> list[float]:
@@ -127,7 +127,8 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
         for policy in model.policies:
             outcome = JobSimulation(machine, policy, model.failures, model.workload, model.scheduler,
                                     model.pod_manager, horizon, recorder.events, specs, delays,
-                                    OcsModes(model.failures.ocs_control_share, model.seed, replication)).run()
+                                    OcsModes(model.failures.ocs_control_share, model.seed, replication),
+                                    keep_jobs=False).run()
             samples += _job_samples(replication, policy.name, outcome)
             job_rows[policy.name] = outcome.rows
     return ReplicationResult(

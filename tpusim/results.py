@@ -191,11 +191,26 @@ class Results:
         return pd.DataFrame(rows)
 
     def jobs_frame(self) -> pd.DataFrame:
-        """One row per job, replication and policy (what ``jobs.csv`` holds)."""
-        rows = [(r.replication, policy) + row
-                for r in self.replications for policy in self.model.policy_names
-                for row in r.job_rows[policy]]  # type: ignore[index]
-        return pd.DataFrame(rows, columns=("replication", "policy") + JobOutcome.COLUMNS)
+        """One row per job, replication and policy (what ``jobs.parquet`` holds): ``band`` and
+        ``state`` by name, times in hours, NaN where a time does not apply (never started,
+        not finished)."""
+        frames = list(self.job_frames())
+        if not frames:
+            return pd.DataFrame(columns=("replication", "policy") + JobOutcome.COLUMNS)
+        return pd.concat(frames, ignore_index=True)
+
+    def job_frames(self):
+        """The per-job rows, one frame per (replication, policy) in run order: what the output
+        streams to ``jobs.parquet`` without holding the whole run's rows as one table."""
+        from tpusim.scheduler.workload import BANDS
+
+        for r in self.replications:
+            for policy in self.model.policy_names:
+                columns = r.job_rows[policy]  # type: ignore[index]
+                frame = pd.DataFrame({"replication": r.replication, "policy": policy, **columns})
+                frame["replication"] = frame["replication"].astype("int64")
+                frame["band"] = pd.Categorical.from_codes(columns["band"], categories=list(BANDS))
+                yield frame
 
     # -- outputs ---------------------------------------------------------------------------
     def summary(self) -> dict:

@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tpusim.output import plots
-from tpusim.output.files import write_atomic, write_json
+from tpusim.output.files import atomic_path, write_atomic, write_json
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
     from tpusim.results import Results
 
 
-def write_outputs(results: "Results", out: Path, plot: bool = True) -> list[Path]:
-    """Write summary.json and, when something was measured, the CSV tables and plots."""
+def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bool = False) -> list[Path]:
+    """Write summary.json and, when something was measured, the tables and plots; the per-job
+    rows go to ``jobs.parquet`` (and also to ``jobs.csv`` with ``jobs_csv``)."""
     written = [out / "summary.json"]
     write_json(written[0], results.summary())
     if not results.replications:
@@ -33,8 +34,11 @@ def write_outputs(results: "Results", out: Path, plot: bool = True) -> list[Path
         written.append(out / "failure_trace.csv")
         write_atomic(written[-1], traces.encode())
     if results.has_jobs:
-        written.append(out / "jobs.csv")
-        write_atomic(written[-1], results.jobs_frame().to_csv(index=False).encode())
+        written.append(out / "jobs.parquet")
+        write_job_parquet(results, written[-1])
+        if jobs_csv:
+            written.append(out / "jobs.csv")
+            write_job_csv(results, written[-1])
     if plot:
         written.append(out / "availability_vs_slice.png")
         plots.plot_availability(results, written[-1])
@@ -44,3 +48,30 @@ def write_outputs(results: "Results", out: Path, plot: bool = True) -> list[Path
             written.append(out / "goodput_by_policy.png")
             plots.plot_goodput(results, written[-1])
     return written
+
+
+def write_job_parquet(results: "Results", path: Path) -> None:
+    """Stream the per-job rows to Parquet, one row group per (replication, policy): the whole
+    run's rows are never one table in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        writer = None
+        try:
+            for frame in results.job_frames():
+                table = pa.Table.from_pandas(frame, preserve_index=False,
+                                             schema=writer.schema if writer is not None else None)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+def write_job_csv(results: "Results", path: Path) -> None:
+    """The per-job rows as CSV, appended frame by frame."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        for n, frame in enumerate(results.job_frames()):
+            frame.to_csv(fh, index=False, header=n == 0)

@@ -11,47 +11,51 @@ from __future__ import annotations
 import numpy as np
 
 from tpusim.scheduler.job import DONE, PENDING, REJECTED
+from tpusim.scheduler.records import COLUMNS
 
 
 class JobOutcome:
-    """One replication's job metrics under one policy, plus the per-job rows."""
+    """One replication's job metrics under one policy, plus the per-job rows (numpy columns,
+    :data:`~tpusim.scheduler.records.COLUMNS`)."""
 
-    def __init__(self, metrics: dict, by_chips: dict, rows: list[tuple]):
+    def __init__(self, metrics: dict, by_chips: dict, rows: dict[str, np.ndarray]):
         self.metrics = metrics  # name -> float (nan when undefined)
         self.by_chips = by_chips  # chips -> (p50, p95) of queue wait
         self.rows = rows
 
-    COLUMNS = ("job", "arrival_hours", "shape", "chips", "band", "work_hours", "state", "first_start_hours",
-               "wait_hours", "finish_hours", "interruptions", "preemptions", "migrations", "held_chip_hours",
-               "useful_chip_hours", "lost_chip_hours", "xconnects")
+    COLUMNS = COLUMNS
 
     @classmethod
     def measure(cls, sim, T: float) -> "JobOutcome":
-        """Measure a finished :class:`~tpusim.scheduler.simulation.JobSimulation` at horizon ``T``."""
-        jobs = [j for j in sim.jobs if j.arrival < T]
-        admitted = [j for j in jobs if j.state != REJECTED]
-        started = [j for j in admitted if j.first_start is not None]
-        held = sum(j.held for j in admitted)
-        useful = sum(j.useful for j in admitted)
-        waits = np.array([j.first_start - j.arrival for j in started])
+        """Measure a finished :class:`~tpusim.scheduler.simulation.JobSimulation` at horizon
+        ``T`` from its records alone (every job that arrived has left by then)."""
+        records = sim.records
+        rows = records.columns()
+        state = rows["state"]
+        admitted = state != REJECTED
+        started = admitted & ~np.isnan(rows["first_start_hours"])
+        n_started = int(started.sum())
+        held = float(rows["held_chip_hours"][admitted].sum())
+        useful = float(rows["useful_chip_hours"][admitted].sum())
+        waits = rows["wait_hours"][started]
         nan = float("nan")
         days = T / 24.0
         metrics = {
-            "jobs_arrived": float(len(jobs)),
-            "jobs_rejected": float(len(jobs) - len(admitted)),
-            "jobs_completed": float(sum(j.state == DONE for j in admitted)),
-            "jobs_waiting_at_end": float(sum(j.state == PENDING for j in admitted)),
+            "jobs_arrived": float(len(state)),
+            "jobs_rejected": float(len(state) - int(admitted.sum())),
+            "jobs_completed": float((state == DONE).sum()),
+            "jobs_waiting_at_end": float((state == PENDING).sum()),
             "goodput": useful / held if held else nan,
-            "jobs_interrupted": sum(j.interruptions > 0 for j in started) / len(started) if started else nan,
-            "lost_chip_hours": sum(j.lost for j in admitted),
-            "queue_wait_p50_hours": float(np.percentile(waits, 50)) if len(waits) else nan,
-            "queue_wait_p95_hours": float(np.percentile(waits, 95)) if len(waits) else nan,
-            "queue_wait_mean_hours": float(waits.mean()) if len(waits) else nan,
+            "jobs_interrupted": float((rows["interruptions"][started] > 0).sum()) / n_started if n_started else nan,
+            "lost_chip_hours": float(rows["lost_chip_hours"][admitted].sum()),
+            "queue_wait_p50_hours": float(np.percentile(waits, 50)) if n_started else nan,
+            "queue_wait_p95_hours": float(np.percentile(waits, 95)) if n_started else nan,
+            "queue_wait_mean_hours": float(waits.mean()) if n_started else nan,
             "preemptions": float(sim.scheduler.preemptions),
             "migrations": float(sim.scheduler.migrations),
             "xconnects_per_day": sim.pod_manager.xconnects / days,
-            "xconnects_per_job": sim.pod_manager.xconnects / len(started) if started else nan,
-            **{f"xconnects_per_job_{kind}": count / len(started) if started else nan
+            "xconnects_per_job": sim.pod_manager.xconnects / n_started if n_started else nan,
+            **{f"xconnects_per_job_{kind}": count / n_started if n_started else nan
                for kind, count in sim.pod_manager.xconnects_by.items()},
             "utilization": held / (sim.machine.chips * T),
             "preflight_failures": float(sim.pod_manager.preflight_failures),
@@ -59,19 +63,14 @@ class JobOutcome:
             "mean_detection_minutes": 60.0 * sim.detection_hours / sim.detections if sim.detections else nan,
             "spare_swaps": float(sim.pod_manager.swaps),
             "ft_reroutes": float(sim.pod_manager.ft_reroutes),
-            "degraded_fraction": sum(j.degraded_held for j in admitted) / held if held else nan,
-            "slowdown_chip_hours": sum(j.slow_lost for j in admitted),
+            "degraded_fraction": records.degraded_held / held if held else nan,
+            "slowdown_chip_hours": records.slowdown,
             "mean_queue_length": sim.scheduler.mean_length(T),
-            "mean_time_in_queue_hours": sum(j.waited for j in admitted) / len(admitted) if admitted else nan,
+            "mean_time_in_queue_hours": records.waited / records.admitted if records.admitted else nan,
         }
         by_chips = {}
-        for chips in sorted({j.chips for j in started}):
-            w = np.array([j.first_start - j.arrival for j in started if j.chips == chips])
-            by_chips[chips] = (float(np.percentile(w, 50)), float(np.percentile(w, 95)))
-        rows = [
-            (j.id, j.arrival, j.spec.shape.label, j.chips, j.band, j.work, j.state, j.first_start,
-             (j.first_start - j.arrival) if j.first_start is not None else None, j.finish, j.interruptions,
-             j.preempted, j.migrated, j.held, j.useful, j.lost, j.xconnects)
-            for j in jobs
-        ]
+        chips = rows["chips"][started]
+        for size in np.unique(chips):
+            w = waits[chips == size]
+            by_chips[int(size)] = (float(np.percentile(w, 50)), float(np.percentile(w, 95)))
         return cls(metrics, by_chips, rows)

@@ -57,7 +57,8 @@ class PodManagerParams:
 class PodManager:
     def __init__(self, params: PodManagerParams, policy: Policy, pool: CubePool, true: HealthState,
                  env: simpy.Environment, restart: float, requeue: Callable[[Job, float], None],
-                 detect: Callable[[int, int, float], None], request_pass: Callable[[], None]):
+                 detect: Callable[[int, int, float], None], request_pass: Callable[[], None],
+                 finished: Callable[[Job], None] = lambda job: None):
         self.policy = policy
         self.pool = pool
         self.true = true
@@ -70,6 +71,7 @@ class PodManager:
         self._requeue = requeue
         self._detect = detect
         self._request_pass = request_pass
+        self._finished = finished  # told of every job that completes
         self.xconnects = 0
         self.xconnects_by = dict.fromkeys(XCONNECT_KINDS, 0)  # the same total, by why they were made
         self.preflight_failures = 0
@@ -165,6 +167,7 @@ class PodManager:
         job.progress = job.work
         job.state = DONE
         job.finish = t
+        self._finished(job)
         self._request_pass()
 
     def _end_run(self, job, t: float) -> None:

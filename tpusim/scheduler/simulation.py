@@ -11,6 +11,12 @@ replayed identically under every policy (common random numbers). Two health stat
 The run ends at the horizon; jobs still running are charged up to it, and their progress so far
 counts as useful.
 
+Memory is bounded by the jobs in the system, not by the jobs of the run: a job object is made
+when it arrives and, once it is rejected, completes or the horizon comes, becomes a row of the
+columnar :class:`~tpusim.scheduler.records.JobRecords` (from which every job metric is
+computed). ``keep_jobs`` also keeps every job object in ``jobs`` (for tests and notebooks that
+look at individual jobs).
+
 This module is the control plane's composition root: it builds the pool, the scheduler and the
 Pod Manager for one policy and wires them together explicitly (the scheduler gets the Pod
 Manager as its :class:`~tpusim.scheduler.scheduler.Starter`; the Pod Manager gets the
@@ -19,6 +25,8 @@ through it.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import simpy
 
@@ -31,6 +39,7 @@ from tpusim.scheduler.job import PENDING, REJECTED, RUNNING, Job
 from tpusim.scheduler.outcome import JobOutcome
 from tpusim.scheduler.pod_manager import PodManager, PodManagerParams
 from tpusim.scheduler.pool import CubePool
+from tpusim.scheduler.records import JobRecords
 from tpusim.scheduler.scheduler import Scheduler, SchedulerParams
 from tpusim.scheduler.workload import JobSpec, WorkloadParams, shape_problem, young_interval
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
@@ -39,7 +48,8 @@ from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 class JobSimulation:
     def __init__(self, machine: MachineLayout, policy: Policy, failures: FailureParams, workload: WorkloadParams,
                  scheduler: SchedulerParams, pod_manager: PodManagerParams, horizon: float, trace,
-                 specs: list[JobSpec], delays: list[float], ocs_modes: OcsModes | None = None):
+                 specs: Sequence[JobSpec], delays: list[float], ocs_modes: OcsModes | None = None,
+                 keep_jobs: bool = True):
         self.machine = machine
         self.policy = policy
         self.failures = failures
@@ -51,14 +61,18 @@ class JobSimulation:
         self.scheduler = Scheduler(scheduler, self.pool, policy, self.request_pass)
         self.pod_manager = PodManager(pod_manager, policy, self.pool, self.true, self.env, workload.restart,
                                       requeue=self.scheduler.enqueue, detect=self.detect,
-                                      request_pass=self.request_pass)
+                                      request_pass=self.request_pass, finished=self._finished)
         self.scheduler.starter = self.pod_manager
         self.delays = delays
         self.detections = 0  # failures reported by healthd (not found first by a pre-flight check)
         self.detection_hours = 0.0
         self.horizon = horizon
         self._traits: dict = {}  # shape -> what its jobs share (see _shape_traits)
-        self.jobs = [self._job(spec) for spec in specs]
+        self.specs = specs
+        self.keep_jobs = keep_jobs
+        self.jobs: list[Job] = []  # every arrived job, with keep_jobs
+        self.records = JobRecords()
+        self._live: dict[int, Job] = {}  # admitted jobs not yet completed
         self._serial: dict[tuple[int, int], int] = {}  # failures seen per unit
         self._stalled: dict[tuple[int, int, int], list] = {}  # failure -> (job, run) it stalled
         self._pass_due = False
@@ -107,11 +121,23 @@ class JobSimulation:
     # -- event sources -------------------------------------------------------------------------
     def _arrivals(self):
         env = self.env
-        for job in self.jobs:
-            if job.arrival > env.now:
-                yield env.timeout(job.arrival - env.now)
-            if job.state != REJECTED:
+        for spec in self.specs:
+            if spec.arrival >= self.horizon:
+                return
+            if spec.arrival > env.now:
+                yield env.timeout(spec.arrival - env.now)
+            job = self._job(spec)
+            if self.keep_jobs:
+                self.jobs.append(job)
+            if job.state == REJECTED:
+                self.records.add(job)
+            else:
+                self._live[job.id] = job
                 self.scheduler.enqueue(job, env.now)
+
+    def _finished(self, job: Job) -> None:
+        del self._live[job.id]
+        self.records.add(job)
 
     def _replay(self, trace):
         env = self.env
@@ -182,11 +208,13 @@ class JobSimulation:
     def run(self) -> JobOutcome:
         self.env.run(until=self.horizon)
         T = self.horizon
-        for job in self.jobs:
+        for job in self._live.values():
             if job.state == RUNNING:
                 job.settle_rate(T)
                 job.held += job.chips * (T - job.seg_start)
                 job.progress = job.progress_at(T)
-            elif job.state == PENDING and job.arrival < T:
+            elif job.state == PENDING:
                 job.waited += T - job.queued_since
+            self.records.add(job)
+        self._live.clear()
         return JobOutcome.measure(self, T)
