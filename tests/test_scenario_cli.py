@@ -175,3 +175,13 @@ def test_reproduce_quick_form_prints_every_published_claim(tmp_path):
     assert "published TPU v4 claims" in result.output
     bad = runner.invoke(app, ["reproduce", "--quick", "--scenarios", str(tmp_path)])
     assert bad.exit_code == 2 and "no such scenario" in bad.output
+
+
+def test_overriding_a_distribution_drops_the_files_lognormal_sigma():
+    """The canonical scenario gives host repairs a lognormal sigma; switching the law by --set
+    must not fail on it (a sigma given by --set itself is still checked)."""
+    sc = load_scenario(SCENARIOS / "tpuv4_pod.yaml", ["failures.host.repair.dist=exponential"])
+    assert sc.failures.host.repair.dist == "exponential" and sc.failures.host.repair.sigma is None
+    with pytest.raises(ScenarioError, match="only applies to dist: lognormal"):
+        load_scenario(SCENARIOS / "tpuv4_pod.yaml", ["failures.host.repair.dist=exponential",
+                                                     "failures.host.repair.sigma=1"])

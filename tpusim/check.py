@@ -50,6 +50,29 @@ def _moments(values: list[float]) -> dict:
     return {"mean": mean, "sd": sd, "n": n}
 
 
+def baseline_problems(baseline: object) -> list[str]:
+    """What is wrong with a loaded baseline (empty when it can be compared against): a mapping
+    with ``metrics``, each metric a mapping of a finite ``mean``, an ``sd`` >= 0 and ``n`` >= 2."""
+    if not isinstance(baseline, dict):
+        return [f"must be a JSON object, got {type(baseline).__name__}"]
+    metrics = baseline.get("metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        return ["metrics: missing or empty (make a baseline with --update-baseline)"]
+    problems = []
+    for name, m in metrics.items():
+        if not isinstance(m, dict):
+            problems.append(f"metrics.{name}: must be an object with mean, sd and n")
+            continue
+        mean, sd, n = m.get("mean"), m.get("sd"), m.get("n")
+        if not isinstance(mean, (int, float)) or isinstance(mean, bool) or not math.isfinite(mean):
+            problems.append(f"metrics.{name}.mean: must be a finite number, got {mean!r}")
+        if not isinstance(sd, (int, float)) or isinstance(sd, bool) or not sd >= 0 or not math.isfinite(sd):
+            problems.append(f"metrics.{name}.sd: must be a number >= 0, got {sd!r}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+            problems.append(f"metrics.{name}.n: must be an integer >= 2, got {n!r}")
+    return problems
+
+
 def make_baseline(name: str, seed: int, samples: Iterable[Sample]) -> dict:
     return {
         "scenario": name,

@@ -7,9 +7,10 @@ selects matplotlib's file backend for itself; the library never does.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 import yaml
@@ -27,7 +28,24 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="tpusim: availability of OCS-reconfigurable vs statically wired TPU pods.",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from tpusim.version import __version__
+
+        print(f"tpusim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """tpusim: availability of OCS-reconfigurable vs statically wired TPU pods."""
 #: Off a terminal (a pipe, a file, CI logs) rich would wrap tables at 80 columns and cut headers;
 #: print them whole instead, as a wide line is easier to read than a broken one.
 out_console = Console(width=None if sys.stdout.isatty() else 200)
@@ -37,6 +55,58 @@ SCENARIO_ARG = typer.Argument(help="Scenario YAML file.", show_default=False)
 SET_OPT = typer.Option(
     "--set", help="Override a dotted scenario key; the value is parsed as YAML. Repeatable."
 )
+
+
+def _fail(*lines: str, code: int = 2) -> NoReturn:
+    """Print one error line per problem and exit (2: bad input)."""
+    for line in lines:
+        err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True, markup=True)
+    raise typer.Exit(code)
+
+
+def _writable_dir(out: Path) -> None:
+    """Refuse an output directory that cannot be written, before the simulation runs."""
+    import tempfile
+
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out}: exists and is not a directory")
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        _fail(f"--out {out}: {probe} is not a directory")
+    try:  # the directory is made now, and a file written and removed in it
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        _fail(f"--out {out}: cannot write there ({exc.strerror or exc})")
+
+
+def _writable_file(path: Path) -> None:
+    if path.is_dir():
+        _fail(f"{path}: is a directory")
+    _writable_dir(path.parent)
+
+
+def _reachable(address: str | None) -> None:
+    """Refuse a Dask scheduler address that does not answer within a few seconds."""
+    if address is None:
+        return
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        _fail(f"--scheduler-address {address}: expected tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        _fail(f"--scheduler-address {address}: no Dask scheduler answers there ({exc.strerror or exc})")
 
 
 def _file_backend() -> None:
@@ -96,6 +166,8 @@ def run(
         overrides.append(f"replications={replications}")
     sc = _load(scenario, overrides)
     out = out or Path("out") / sc.name
+    _writable_dir(out)
+    _reachable(scheduler_address)
     _file_backend()
     progress, callback = _progress("replications", sc.replications) if sc.replications > 1 else (None, None)
     try:
@@ -106,6 +178,10 @@ def run(
         write_json(out / "summary.json", payload)
         err_console.print(f"[red]error:[/red] run failed: {payload['error']}; wrote {out / 'summary.json'}")
         raise typer.Exit(1) from None
+    except (Interrupted, KeyboardInterrupt):  # the summary says that nothing was measured
+        write_json(out / "summary.json", {"scenario": sc.resolved(), "seed": sc.seed,
+                                          "error": "interrupted (Ctrl-C) before the run ended: nothing measured"})
+        raise
     finally:
         if progress is not None:
             progress.stop()
@@ -172,8 +248,12 @@ def sweep(
             raise typer.Exit(2) from None
         for v in values:  # every value must make a valid scenario
             _load(scenario, list(set_ or []) + [f"{key}={overrides.yaml_value(v)}"])
+        if key in grid:
+            _fail(f"--vary {key}: given twice (give every value in one --vary)")
         grid[key] = values
     out = out or Path("out") / f"{sc.name}-sweep"
+    _writable_dir(out)
+    _reachable(scheduler_address)
     _file_backend()
     progress, callback = _progress("points", None)
     try:
@@ -211,7 +291,7 @@ def check(
     scenario: Annotated[str, SCENARIO_ARG],
     baseline: Annotated[Path, typer.Option(help="Baseline JSON (tests/baselines/...).")],
     update_baseline: Annotated[bool, typer.Option(help="Write the baseline from this run instead of checking.")] = False,
-    alpha: Annotated[float, typer.Option(min=0.0, max=1.0, help="Family-wise significance: an unchanged model fails at most this often.")] = 0.01,
+    alpha: Annotated[float, typer.Option(help="Family-wise significance: an unchanged model fails at most this often.")] = 0.01,
     seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed (overrides the scenario).")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
 ) -> None:
@@ -219,26 +299,36 @@ def check(
     import json
 
     from tpusim.api import run_scenario
-    from tpusim.check import compare, make_baseline
+    from tpusim.check import baseline_problems, compare, make_baseline
+    from tpusim.config.strict_yaml import read_text
     from tpusim.output.files import write_json
     from tpusim.output.tables import render_check
 
+    if not 0.0 < alpha < 1.0:
+        _fail(f"--alpha: must be strictly between 0 and 1, got {alpha:g}")
     overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
     sc = _load(scenario, overrides)
     if sc.replications < 2:
         err_console.print(f"[red]error:[/red] {scenario}: replications: a check needs at least 2, got {sc.replications}")
         raise typer.Exit(2)
+    if update_baseline:
+        _writable_file(baseline)
+    else:  # read and check the baseline before spending the run on it
+        try:
+            base = json.loads(read_text(baseline, str(baseline)))
+        except ScenarioError as exc:
+            _fail(exc.lines()[0] + ("" if baseline.exists() else " (make one with --update-baseline)"))
+        except json.JSONDecodeError as exc:
+            _fail(f"{baseline}: not a JSON baseline: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+        problems = baseline_problems(base)
+        if problems:
+            _fail(*(f"{baseline}: {p}" for p in problems))
     results = run_scenario(sc)
     if update_baseline:
         made = make_baseline(sc.name, sc.seed, results.samples)
         write_json(baseline, made)
         out_console.print(f"wrote baseline {baseline} ({len(made['metrics'])} metrics)")
         return
-    try:
-        base = json.loads(baseline.read_text())
-    except FileNotFoundError:
-        err_console.print(f"[red]error:[/red] {baseline}: no such baseline (make one with --update-baseline)")
-        raise typer.Exit(2) from None
     report = compare(base, results.samples, alpha)
     moved = [c for c in report.checks if c.failed]
     render_check(report, f"{sc.name}: {len(report.checks)} metrics against {baseline}, family-wise "
@@ -308,12 +398,36 @@ def _load_quiet(path: Path) -> "Scenario":
     return load_scenario(path)
 
 
+class Interrupted(BaseException):
+    """Ctrl-C, raised by the CLI's SIGINT handler (click would turn a KeyboardInterrupt into
+    "Aborted!" and exit status 1; a shell expects 130)."""
+
+
+def _on_sigint(signum, frame) -> None:
+    raise Interrupted
+
+
 def main() -> None:
+    """The ``tpusim`` entry point: exit 130 on Ctrl-C; an unexpected error is one line (and a
+    request to report it), with the traceback only when ``TPUSIM_DEBUG`` is set."""
+    import signal
+
+    signal.signal(signal.SIGINT, _on_sigint)
     try:
-        app()
-    except KeyboardInterrupt:
+        app()  # click's standalone mode: usage errors print their message and exit 2
+    except (Interrupted, KeyboardInterrupt):
         err_console.print("interrupted")
         sys.exit(130)
+    except ScenarioError as exc:
+        for line in exc.lines():
+            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except Exception as exc:  # a bug: one line, not a traceback
+        if os.environ.get("TPUSIM_DEBUG"):
+            raise
+        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (set TPUSIM_DEBUG=1 for "
+                          f"the traceback and please report it)", highlight=False, markup=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

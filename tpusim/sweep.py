@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
-import yaml
 
 from tpusim.config.build import build_model
 from tpusim.config.overrides import override_strings
 from tpusim.config.schema import Scenario
+from tpusim.errors import ScenarioError
 from tpusim.execution import Task, execute
 from tpusim.metrics import Estimates, Sample
 from tpusim.output.files import write_json
@@ -173,11 +173,25 @@ def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, o
 
 
 def parse_vary(text: str) -> tuple[str, list[Any]]:
-    """``"failures.host.daily_rate=0.0008,0.0016"`` -> (key, [values parsed as YAML])."""
+    """``"failures.host.daily_rate=0.0008,0.0016"`` -> (key, [values parsed as YAML]).
+
+    The values are one YAML flow sequence without its brackets, so a value may itself be a
+    list or a mapping: ``topology.cube_grid=[4,4,4],[8,4,4]`` varies the grid over two values.
+    A value given twice is an error (it would run the same point twice)."""
+    from tpusim.config.strict_yaml import load_yaml
+
     key, sep, values = text.partition("=")
     if not sep or not key.strip() or not values.strip():
         raise ValueError(f"expected KEY=V1,V2,..., got {text!r}")
-    return key.strip(), [yaml.safe_load(v) for v in values.split(",")]
+    try:
+        parsed = load_yaml(f"[{values}]")
+    except ScenarioError as exc:
+        raise ValueError(f"{key.strip()}: the values are not a YAML list ({exc.problems[0].message})") from None
+    if not isinstance(parsed, list) or not parsed:
+        raise ValueError(f"expected KEY=V1,V2,..., got {text!r}")
+    if any(parsed[i] in parsed[:i] for i in range(len(parsed))):
+        raise ValueError(f"{key.strip()}: a value is given twice in {values!r}")
+    return key.strip(), parsed
 
 
 class _CallableModule(types.ModuleType):

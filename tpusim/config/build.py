@@ -37,6 +37,12 @@ SHIPPED_RATES = "data/weekly_failure_rates.csv"
 SHIPPED_MIX = "data/slice_mix.csv"
 
 
+#: What one run may ask for (see ``_Builder._size``): failing parts held in memory (tens of
+#: bytes each), expected failure and repair events and job runs over all replications (a few
+#: microseconds and about 100 microseconds each), replications.
+LIMITS = {"parts": 50_000_000, "events": 1e9, "jobs": 2e8, "replications": 100_000}
+
+
 def _shipped(name: str) -> str:
     return resources.files("tpusim").joinpath(name).read_text()
 
@@ -61,6 +67,9 @@ class _Builder:
 
     def build(self, source: str | None) -> Model:
         s = self.s
+        self._size()
+        if self.problems:  # a machine or run too large to build: say so before allocating it
+            raise ScenarioError(self.problems, source)
         machine = self._machine()
         shapes = self._shapes(machine)
         if len(set(s.policies)) != len(s.policies):
@@ -101,6 +110,44 @@ class _Builder:
             timeseries_width=s.timeseries_days * 24.0 if s.timeseries_days else None,
             capacity_confidence=s.capacity_confidence,
         )
+
+    # -- size ----------------------------------------------------------------------------------
+    def _size(self) -> None:
+        """Refuse, before anything is allocated, a run larger than a simulation can be: too many
+        failing parts to hold, failure events or jobs to simulate in any reasonable time.
+        The estimates are expectations from the scenario's own rates; each message says how
+        much and the limit (DESIGN: bad input is refused up front, with its key path)."""
+        s, t = self.s, self.s.topology
+        cubes = math.prod(t.cube_grid) * t.pods
+        chips = math.prod(t.cube_shape)
+        parts_per_cube = t.hosts_per_cube + 3 * chips + 3 * chips  # hosts, <= 3 links per chip, ports
+        parts = cubes * parts_per_cube
+        if parts > LIMITS["parts"]:
+            self.problem("topology", f"{cubes:,} cubes have about {parts:,} failing parts; tpusim holds at "
+                                     f"most {LIMITS['parts']:,} (about {LIMITS['parts'] * 40 / 1e9:.0f} GB): "
+                                     f"simulate fewer pods or a smaller cube_grid")
+            return
+        f = s.failures
+        per_day = sum(units * getattr(f, name).daily_rate for name, units in
+                      (("host", cubes * t.hosts_per_cube), ("ici_link", cubes * 6 * chips),
+                       ("ocs", t.pods * 3 * chips)) if getattr(f, name).schedule is None)
+        events = 2 * per_day * s.horizon_days * s.replications
+        if events > LIMITS["events"]:
+            self.problem("horizon_days", f"{s.replications:,} replications x {s.horizon_days:,g} days would "
+                                         f"simulate about {events:.3g} failures and repairs; the limit is "
+                                         f"{LIMITS['events']:.0e} (hours of run time): shorten the horizon "
+                                         f"or run fewer replications")
+        if s.workload is not None:
+            jobs = s.workload.jobs_per_pod_day * t.pods * s.horizon_days * s.replications * len(s.policies)
+            if jobs > LIMITS["jobs"]:
+                self.problem("workload.jobs_per_pod_day",
+                             f"about {jobs:.3g} job runs ({s.replications:,} replications x {len(s.policies)} "
+                             f"policies x {s.horizon_days:,g} days x {t.pods} pods); the limit is "
+                             f"{LIMITS['jobs']:.0e} (several hours of run time): shorten the horizon or run "
+                             f"fewer replications")
+        if s.replications > LIMITS["replications"]:
+            self.problem("replications", f"{s.replications:,} is more than {LIMITS['replications']:,}; "
+                                         f"use --target-ci in a sweep to stop when the CIs are narrow enough")
 
     # -- machine and slices ----------------------------------------------------------------
     def _machine(self) -> MachineLayout | None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from tpusim.config.overrides import apply_overrides
 from tpusim.config.schema import Scenario, scenario_from_dict
+from tpusim.config.strict_yaml import load_yaml, read_text
 from tpusim.errors import Problem, ScenarioError
 
 #: Keys that name files, resolved relative to the scenario file that gives them.
@@ -28,20 +27,7 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     """Read, override and validate a scenario file."""
     path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ScenarioError([Problem("", "no such file")], source) from None
-    except OSError as exc:
-        raise ScenarioError([Problem("", f"cannot read: {exc.strerror}")], source) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ScenarioError([Problem("", f"YAML syntax error at {where}{exc.problem}")], source) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError([Problem("", f"YAML error: {exc}")], source) from None
+    data = load_yaml(read_text(path, source), source)
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from tpusim.config.strict_yaml import load_yaml
 from tpusim.errors import Problem, ScenarioError
 
 
@@ -23,10 +24,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
         raise ScenarioError([Problem("--set", f"bad key in {text!r}")])
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(key, f"--set value is not valid YAML: {exc}")]) from None
+    value = load_yaml(raw, None, f"--set {key}") if raw.strip() else None
     return key, value
 
 
@@ -41,10 +39,16 @@ def override_strings(overrides: dict[str, Any]) -> list[str]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
-    """Set dotted keys in a raw scenario mapping (a copy), creating mappings on the way."""
+    """Set dotted keys in a raw scenario mapping (a copy), creating mappings on the way.
+
+    Overriding a distribution (``...dist``) to one other than lognormal also drops the file's
+    ``sigma`` beside it, which only a lognormal takes (``--set failures.host.repair.dist=
+    exponential`` works on a scenario that gives a lognormal sigma); a sigma set by an override
+    stays, and is then an error."""
     data = copy.deepcopy(data)
-    for text in overrides or []:
-        key, value = parse_override(text)
+    parsed = [parse_override(text) for text in overrides or []]
+    overridden = {key for key, _ in parsed}
+    for key, value in parsed:
         node = data
         parts = key.split(".")
         for i, part in enumerate(parts[:-1]):
@@ -55,4 +59,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
                 raise ScenarioError([Problem(".".join(parts[: i + 1]), f"is not a mapping, cannot set {key}")])
             node = child
         node[parts[-1]] = value
+        sigma = ".".join(parts[:-1] + ["sigma"])
+        if parts[-1] == "dist" and value != "lognormal" and sigma not in overridden:
+            node.pop("sigma", None)
     return data

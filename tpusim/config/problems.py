@@ -16,7 +16,8 @@ def _path_of(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not str(part).startswith(("function-", "tuple[", "literal[")):
+        elif not (str(part).startswith(("function-", "tuple[", "literal[", "constrained-"))
+                  or part in ("float", "int", "str", "bool")):  # union members' tags
             out += ("." if out else "") + str(part)
     return out
 
@@ -54,4 +55,12 @@ def _describe(error: Any) -> str:
 
 
 def problems_of(exc: ValidationError) -> list[Problem]:
-    return [Problem(_path_of(e["loc"]), _describe(e)) for e in exc.errors()]
+    """One problem per key path: a value that fits no member of a union (a number > 0 or
+    'young') gets one line naming every way it could have been right."""
+    merged: dict[str, list[str]] = {}
+    for e in exc.errors():
+        messages = merged.setdefault(_path_of(e["loc"]), [])
+        message = _describe(e)
+        if message not in messages:
+            messages.append(message)
+    return [Problem(path, " or ".join(messages)) for path, messages in merged.items()]

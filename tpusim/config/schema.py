@@ -147,7 +147,7 @@ class Priorities(_Strict):
 
 
 class Checkpoint(_Strict):
-    interval_hours: float | Literal["young"] = Field(1.0, description=(
+    interval_hours: Annotated[float, Field(gt=0)] | Literal["young"] = Field(1.0, description=(
         "Hours of useful work between checkpoints, or 'young' for sqrt(2 * write * MTBF)."))
     write_minutes: float = Field(2.0, ge=0, description=(
         "Time to write a checkpoint; used by 'young' (writes are asynchronous, no step time)."))
