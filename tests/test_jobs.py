@@ -433,7 +433,8 @@ def test_bursty_arrivals_are_a_gamma_mixed_poisson_process_day_to_day():
 class OracleScheduler(Scheduler):
     """The scheduler with every skipped search re-run by the straightforward search: a memo
     (shape infeasible since the pool's epoch, no victims since its stamp, fruitless
-    defragmentation) may only skip a search whose result would have been "nothing"."""
+    defragmentation, pods that offered nothing since they last changed) may only skip a search
+    whose result would have been "nothing"."""
 
     skipped = 0
 
@@ -446,14 +447,24 @@ class OracleScheduler(Scheduler):
 
     def _preempt_for(self, job, t):
         if self._no_victims.get((job.band, job.spec.shape.dims)) == self.pool.movable_since(job.band + 1):
-            assert self._choose(job, job.band + 1) is None, "a memo skipped a preemption"
+            assert self._search(job, job.band + 1) is None, "a memo skipped a preemption"
             OracleScheduler.skipped += 1
         return super()._preempt_for(job, t)
+
+    def _choose(self, job, min_band, smaller_than=None):
+        """The per-pod memo gives what the search over every pod gives."""
+        found = super()._choose(job, min_band, smaller_than)
+        straight = self._search(job, min_band, smaller_than)
+        assert (found is None) == (straight is None), "the per-pod memo skipped a pod with a place"
+        if found is not None:
+            assert found[0] == straight[0] and [v.id for v in found[1]] == [v.id for v in straight[1]]
+            OracleScheduler.skipped += 1
+        return found
 
     def _defrag_for(self, job, t):
         last = self._no_defrag.get((job.band, job.spec.shape.dims))
         if last is not None and last[0] == self.pool.movable_since(job.band + 1):
-            choice = self._choose(job, job.band + 1, smaller_than=job.chips)
+            choice = self._search(job, job.band + 1, smaller_than=job.chips)
             assert choice is None or self._plan_moves(*choice) is None, "a memo skipped a defragmentation"
             OracleScheduler.skipped += 1
         return super()._defrag_for(job, t)

@@ -74,25 +74,16 @@ class ReconfigurablePolicy(Policy):
     def find_whole(self, pool: PoolView, cube_dims: Dims) -> Allocation | None:
         k = cube_dims[0] * cube_dims[1] * cube_dims[2]
         cpp = pool.cubes_per_pod
-        best, best_score = None, None
-        for pod in range(pool.pods):
-            if not self.pod_usable(pool.ocs_down(pod)) or pool.free_count(pod) < k:
-                continue
-            open_ = ((1 << cpp) - 1) & ~pool.blocked_bits(pod)
-            usable = open_.bit_count()
-            if usable < k or (best_score is not None and usable >= best_score):
-                continue  # the tightest pod wins
+        # the tightest pod wins (fewest open cubes, then the lowest number) among those whose
+        # chosen cubes may form a slice
+        for _, pod in sorted((n, pod) for pod, n in enumerate(pool.open_counts()) if n >= k):
             base = pod * cpp
-            chosen = [base + c for c in bits(open_)]
+            chosen = [base + c for c in bits(((1 << cpp) - 1) & ~pool.blocked_bits(pod))]
             self._order(pool, chosen)
             chosen = chosen[:k]
-            if not self._within_budget(pool, pod, chosen):
-                continue
-            best, best_score = (pod, chosen), usable
-        if best is None:
-            return None
-        pod, chosen = best
-        return Allocation(pod, sorted(chosen), pool.full_mask)
+            if self._within_budget(pool, pod, chosen):
+                return Allocation(pod, sorted(chosen), pool.full_mask)
+        return None
 
     def places_with_victims(self, pool: PoolView, job: SliceHolder, pod: int, usable: int,
                             movable: int) -> Iterator[Placement]:

@@ -55,6 +55,9 @@ class CubePool:
         self.health_changes = 0  # known failures and repairs, ever
         self.whole_epoch = 0  # grows when whole-cube capacity may have grown: a cube freed, a repair
         self.version = 0
+        self._changes = 0  # every change of holdings, known health or reservations; never restored
+        self.pod_changes = [0] * machine.pods  # the same, per pod: a pod whose count is unchanged is as it was
+        self._open_counts: tuple[int, list[int]] = (-1, [])  # (changes, counts) - see open_counts
         self.taken_by_band = [0, 0, 0]  # allocations made by each priority band, ever
         # Per pod bitmasks over local cubes (kept incrementally, read with bit operations):
         self.unusable = [0] * machine.pods  # known-unusable for whole-cube slices
@@ -67,6 +70,11 @@ class CubePool:
 
     # -- known health ------------------------------------------------------------------------
     def _on_known(self, t: float, k: int, unit: int, down: bool) -> None:
+        self._changes += 1
+        if k == OCS:
+            self.pod_changes[unit // self.machine.ocs_per_pod] += 1
+        else:
+            self.pod_changes[unit // self.known.units_per_cube[k] // self.cubes_per_pod] += 1
         if k != OCS:
             per = self.known.units_per_cube[k]
             cube = unit // per
@@ -85,6 +93,8 @@ class CubePool:
 
     def _on_known_faults(self, t: float, pod: int, local: int, hosts: int, electrical: int,
                          ports: int) -> None:
+        self._changes += 1
+        self.pod_changes[pod] += 1
         if self.policy.cube_usable(hosts, electrical, ports):
             self.unusable[pod] &= ~(1 << local)
         else:
@@ -106,6 +116,18 @@ class CubePool:
     def blocked_bits(self, pod: int) -> int:
         """Local cubes a whole-cube slice cannot use in ``pod``: unusable, reserved or held."""
         return ~self.usable_bits(pod) | self.held_bits(pod)
+
+    def open_counts(self) -> list[int]:
+        """Per pod: how many cubes a whole-cube slice could take now (usable, not reserved,
+        nothing held), or 0 where the pod's OCS layer cannot wire a slice. Computed once per
+        change of the pool, however many shapes a pass tries (a fleet has tens of pods)."""
+        changes, counts = self._open_counts
+        if changes != self._changes:
+            full = (1 << self.cubes_per_pod) - 1
+            counts = [(full & ~self.blocked_bits(pod)).bit_count() if self.pod_usable(pod) else 0
+                      for pod in range(self.pods)]
+            self._open_counts = (self._changes, counts)
+        return counts
 
     def holders(self, cube: int) -> Sequence[SliceHolder]:
         """Jobs holding chips of ``cube``, in the order they took them."""
@@ -145,10 +167,14 @@ class CubePool:
 
     def reserve(self, alloc: Allocation) -> None:
         """Keep ``alloc``'s cubes out of placement (while movers are placed elsewhere)."""
+        self._changes += 1
+        self.pod_changes[alloc.pod] += 1
         for c in alloc.cubes:
             self.reserved[alloc.pod] |= 1 << (c % self.cubes_per_pod)
 
     def unreserve(self, pod: int) -> None:
+        self._changes += 1
+        self.pod_changes[pod] += 1
         self.reserved[pod] = 0
 
     # -- placement -----------------------------------------------------------------------------
@@ -189,6 +215,8 @@ class CubePool:
 
     # -- holding -------------------------------------------------------------------------------
     def take(self, job, alloc: Allocation) -> None:
+        self._changes += 1
+        self.pod_changes[alloc.pod] += 1
         if alloc.mask == self.full_mask:
             self._hold_whole(job, alloc)
         else:
@@ -218,6 +246,8 @@ class CubePool:
         return self.epoch, self.health_changes, sum(self.taken_by_band[lowest_band:]), sum(self.taken_by_band)
 
     def give_back(self, job, alloc: Allocation, cubes: list[int] | None = None) -> None:
+        self._changes += 1
+        self.pod_changes[alloc.pod] += 1
         if alloc.mask == self.full_mask:
             self._release_whole(job, alloc.pod, alloc.cubes if cubes is None else cubes)
         else:

@@ -86,6 +86,7 @@ class Scheduler:
         self._infeasible: dict = {}  # shape -> pool epoch when it last did not fit
         self._no_victims: dict = {}  # (band, shape) -> pool stamp when preemption found none
         self._no_defrag: dict = {}  # (band, shape) -> (pool stamp, time) of a fruitless attempt
+        self._quiet_pods: dict = {}  # (band, shape, rule) -> {pod: its change count when it offered nothing}
         self.preemptions = 0
         self.migrations = 0
 
@@ -178,12 +179,31 @@ class Scheduler:
         return target
 
     def _choose(self, job, min_band: int, smaller_than: int | None = None) -> tuple[Allocation, list] | None:
+        """:meth:`_search`, for a whole-cube job only in the pods that changed since they last
+        offered it nothing under the same rule (a pod's candidates depend on that pod alone)."""
+        if not job.cubes:
+            return self._search(job, min_band, smaller_than)
+        key, pool = (job.band, job.spec.shape.dims, min_band, smaller_than), self.pool
+        quiet = self._quiet_pods.setdefault(key, {})
+        changes = pool.pod_changes
+        pods = [pod for pod in range(pool.pods) if quiet.get(pod) != changes[pod]]
+        if not pods:
+            return None
+        found = self._search(job, min_band, smaller_than, pods)
+        if found is None:
+            for pod in pods:
+                quiet[pod] = changes[pod]
+        return found
+
+    def _search(self, job, min_band: int, smaller_than: int | None = None,
+                pods: list[int] | None = None) -> tuple[Allocation, list] | None:
         """A place for ``job`` and the jobs in its way, which may be of bands ``>= min_band``
         (and hold fewer than ``smaller_than`` chips): victims of the lowest priority first
-        (only best-effort ones if that suffices), then the fewest, then the fewest chips."""
+        (only best-effort ones if that suffices), then the fewest, then the fewest chips.
+        A whole-cube job looks in ``pods`` (default: all), a sub-cube job everywhere."""
         for lowest in range(BEST_EFFORT, min_band - 1, -1):
             best, best_key = None, None
-            for target, victims in self._candidate_places(job, (lowest, smaller_than)):
+            for target, victims in self._candidate_places(job, (lowest, smaller_than), pods):
                 if not victims:
                     continue
                 key = (len(victims), sum(v.chips for v in victims))
@@ -193,12 +213,13 @@ class Scheduler:
                 return best
         return None
 
-    def _movable(self, rule: tuple[int, int | None]) -> list[tuple[int, int]]:
-        """Per pod: (usable local cubes, those whose holders all obey ``rule``), as bitmasks."""
+    def _movable(self, rule: tuple[int, int | None], pods=None) -> list[tuple[int, int]]:
+        """Per pod (of ``pods``, default all): (usable local cubes, those whose holders all obey
+        ``rule``), as bitmasks."""
         pool = self.pool
         lowest, smaller_than = rule
         out = []
-        for pod in range(pool.pods):
+        for pod in range(pool.pods) if pods is None else pods:
             usable = pool.usable_bits(pod)
             bands = pool.band_bits[pod]
             stuck = 0
@@ -223,9 +244,10 @@ class Scheduler:
             return lambda j: j.band >= lowest
         return lambda j: j.band >= lowest and j.chips < smaller_than
 
-    def _candidate_places(self, job, rule):
+    def _candidate_places(self, job, rule, pods=None):
         """Each place ``job`` could take (an allocation) with the running jobs in the way,
-        for the places where all of those obey ``rule`` (they may be moved)."""
+        for the places where all of those obey ``rule`` (they may be moved); a whole-cube job
+        looks only in ``pods`` (default all), in ascending order."""
         pool = self.pool
         may_move = self._rule(rule)
         if not job.cubes:
@@ -242,7 +264,8 @@ class Scheduler:
                         yield (Allocation(cube // pool.cubes_per_pod, [cube], mask),
                                [j for j in holders if j.alloc.mask & mask])
             return
-        for pod, (usable, ok) in enumerate(self._movable(rule)):
+        pods = range(pool.pods) if pods is None else pods
+        for pod, (usable, ok) in zip(pods, self._movable(rule, pods)):
             if not pool.pod_usable(pod) or ok.bit_count() < job.cubes:  # ok includes the free cubes
                 continue
             yield from self.policy.places_with_victims(pool, job, pod, usable, ok)
