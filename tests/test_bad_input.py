@@ -207,6 +207,20 @@ def test_unwritable_outputs_and_unreachable_schedulers_are_refused_before_the_ru
     refused(["run", POD, "--out", str(tmp_path / "o"), "--scheduler-address", "nonsense"], "tcp://HOST:PORT")
 
 
+def test_earlier_results_are_not_overwritten_without_force(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")
+    refused(["run", POD, "--out", str(out)], "--force")
+    assert (out / "summary.json").read_text() == "{}"
+    (out / "sweep.csv").write_text("x")
+    refused(["sweep", POD, "--vary", "failures.host.daily_rate=0.1", "--out", str(out)], "--resume")
+    result = runner.invoke(app, ["run", POD, "--out", str(out), "--force", "--set", "replications=2",
+                                 "--set", "horizon_days=2", "--no-plot"])
+    assert result.exit_code == 0, result.output
+    assert "policies" in (out / "summary.json").read_text()
+
+
 def test_version_and_short_help():
     from importlib.metadata import version
 

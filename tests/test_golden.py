@@ -19,7 +19,7 @@ GOLDEN = Path(__file__).parent / "golden"
 def test_summary_matches_golden(name):
     results = run_scenario(load_scenario(GOLDEN / f"{name}.yaml"))
     summary = results.summary()
-    for volatile in ("wall_seconds", "tpusim_version"):
+    for volatile in ("wall_seconds", "tpusim_version", "provenance"):
         summary.pop(volatile)
     path = GOLDEN / f"{name}_summary.json"
     if os.environ.get("TPUSIM_UPDATE_GOLDEN"):

@@ -143,6 +143,11 @@ def test_run_writes_summary_csv_and_plot(tmp_path):
     assert {"tpusim_version", "scenario", "seed", "replications", "horizon_days", "wall_seconds",
             "events", "policies"} <= set(summary)
     assert summary["replications"] == 3 and summary["horizon_days"] == 30
+    prov = summary["provenance"]  # what made these numbers
+    from tpusim.output.provenance import scenario_hash
+    assert prov["scenario_sha256"] == scenario_hash(summary["scenario"])
+    assert prov["command"] is None  # in-process; `tpusim ...` from a shell records its arguments
+    assert prov["libraries"]["simpy"] and prov["python"] and prov["created_utc"].endswith("+00:00")
     entry = summary["policies"]["static"]["slice_availability"][0]
     assert set(entry) >= {"shape", "cubes", "mean", "ci95"} and entry["shape"] == "4x4x4"
     assert set(summary["policies"]["reconfigurable"]["system_availability"]) >= {"mean", "ci95"}

@@ -109,6 +109,14 @@ def _reachable(address: str | None) -> None:
         _fail(f"--scheduler-address {address}: no Dask scheduler answers there ({exc.strerror or exc})")
 
 
+_ARGV: list[str] | None = None  # the command line, set by main() (None when called in-process)
+
+
+def _command() -> list[str] | None:
+    """The command line that made a run (for the provenance of what it writes)."""
+    return None if _ARGV is None else ["tpusim", *_ARGV]
+
+
 def _file_backend() -> None:
     """The CLI only writes files: use matplotlib's non-interactive backend."""
     import matplotlib
@@ -152,6 +160,7 @@ def run(
     plot: Annotated[bool, typer.Option(help="Write the plots (PNG).")] = True,
     write_trace: Annotated[bool, typer.Option(help="Write every replication's failure trace to failure_trace.csv (replay it with failures.trace).")] = False,
     jobs_csv: Annotated[bool, typer.Option(help="With a workload, also write the per-job rows as jobs.csv (they always go to jobs.parquet).")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite the results of an earlier run in OUT.")] = False,
 ) -> None:
     """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot."""
     from tpusim.api import run_scenario
@@ -166,6 +175,8 @@ def run(
         overrides.append(f"replications={replications}")
     sc = _load(scenario, overrides)
     out = out or Path("out") / sc.name
+    if (out / "summary.json").exists() and not force:
+        _fail(f"--out {out}: holds the results of an earlier run; give --force to overwrite them, or another --out")
     _writable_dir(out)
     _reachable(scheduler_address)
     _file_backend()
@@ -187,7 +198,7 @@ def run(
             progress.stop()
 
     render_table(results, out_console)
-    written = write_outputs(results, out, plot=plot, jobs_csv=jobs_csv)
+    written = write_outputs(results, out, plot=plot, jobs_csv=jobs_csv, command=_command())
     out_console.print("wrote " + ", ".join(str(p) for p in written))
     if results.error:
         err_console.print(f"[red]error:[/red] run stopped part-way: {results.error}")
@@ -224,6 +235,7 @@ def sweep(
     out: Annotated[Optional[Path], typer.Option(help="Output directory [default: out/<scenario name>-sweep].")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Local worker processes (one replication of one point each).")] = 1,
     resume: Annotated[bool, typer.Option(help="Keep the points already written in OUT and run the rest.")] = False,
+    force: Annotated[bool, typer.Option(help="Start again in an OUT that holds an earlier sweep.")] = False,
     scheduler_address: Annotated[Optional[str], typer.Option(help="Run the points on a Dask cluster (tcp://HOST:PORT).")] = None,
     target_ci: Annotated[Optional[float], typer.Option(min=0.0, help="Add replications to a point until every availability CI half-width is at most this.")] = None,
     max_replications: Annotated[int, typer.Option(min=2, help="Cap for --target-ci.")] = 1000,
@@ -252,6 +264,9 @@ def sweep(
             _fail(f"--vary {key}: given twice (give every value in one --vary)")
         grid[key] = values
     out = out or Path("out") / f"{sc.name}-sweep"
+    if (out / "sweep.csv").exists() and not (resume or force):
+        _fail(f"--out {out}: holds an earlier sweep; give --resume to add the missing points, --force to "
+              f"start again, or another --out")
     _writable_dir(out)
     _reachable(scheduler_address)
     _file_backend()
@@ -412,6 +427,8 @@ def main() -> None:
     request to report it), with the traceback only when ``TPUSIM_DEBUG`` is set."""
     import signal
 
+    global _ARGV
+    _ARGV = sys.argv[1:]
     signal.signal(signal.SIGINT, _on_sigint)
     try:
         app()  # click's standalone mode: usage errors print their message and exit 2

@@ -213,11 +213,11 @@ class Results:
                 yield frame
 
     # -- outputs ---------------------------------------------------------------------------
-    def summary(self) -> dict:
-        """The DESIGN §5 summary.json mapping."""
+    def summary(self, command: list[str] | None = None) -> dict:
+        """The DESIGN §5 summary.json mapping (``command``: what made the run, for its provenance)."""
         from tpusim.output.summary import build_summary
 
-        return build_summary(self)
+        return build_summary(self, command)
 
     def trace_csv(self) -> str | None:
         """The failure traces of the run as CSV, if they were recorded."""

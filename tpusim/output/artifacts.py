@@ -13,11 +13,13 @@ if TYPE_CHECKING:  # the results layer calls this module; annotations only
     from tpusim.results import Results
 
 
-def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bool = False) -> list[Path]:
+def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bool = False,
+                  command: list[str] | None = None) -> list[Path]:
     """Write summary.json and, when something was measured, the tables and plots; the per-job
     rows go to ``jobs.parquet`` (and also to ``jobs.csv`` with ``jobs_csv``)."""
     written = [out / "summary.json"]
-    write_json(written[0], results.summary())
+    summary = results.summary(command)
+    write_json(written[0], summary)
     if not results.replications:
         return written
     written.append(out / "availability.csv")
@@ -35,7 +37,7 @@ def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bo
         write_atomic(written[-1], traces.encode())
     if results.has_jobs:
         written.append(out / "jobs.parquet")
-        write_job_parquet(results, written[-1])
+        write_job_parquet(results, written[-1], summary["provenance"])
         if jobs_csv:
             written.append(out / "jobs.csv")
             write_job_csv(results, written[-1])
@@ -50,11 +52,16 @@ def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bo
     return written
 
 
-def write_job_parquet(results: "Results", path: Path) -> None:
+def write_job_parquet(results: "Results", path: Path, provenance: dict | None = None) -> None:
     """Stream the per-job rows to Parquet, one row group per (replication, policy): the whole
-    run's rows are never one table in memory."""
+    run's rows are never one table in memory. The file's key-value metadata carries the run's
+    provenance (``tpusim.provenance``, JSON)."""
+    import json
+
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    meta = {b"tpusim.provenance": json.dumps(provenance).encode()} if provenance else {}
 
     with atomic_path(path) as tmp:
         writer = None
@@ -62,8 +69,10 @@ def write_job_parquet(results: "Results", path: Path) -> None:
             for frame in results.job_frames():
                 table = pa.Table.from_pandas(frame, preserve_index=False,
                                              schema=writer.schema if writer is not None else None)
+                if writer is not None:
+                    table = table.replace_schema_metadata(writer.schema.metadata)
                 if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
+                    writer = pq.ParquetWriter(tmp, table.schema.with_metadata({**(table.schema.metadata or {}), **meta}))
                 writer.write_table(table)
         finally:
             if writer is not None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from tpusim.version import __version__
 from tpusim.analytic import class_availability
 from tpusim.metrics import JOB_METRICS
+from tpusim.output.provenance import provenance
 from tpusim.stats import Estimate
 from tpusim.topology.machine import COMPONENT_CLASSES
 
@@ -51,7 +52,7 @@ def components(results: "Results") -> dict[str, dict[str, Any]]:
     return out
 
 
-def build_summary(results: "Results") -> dict[str, Any]:
+def build_summary(results: "Results", command: list[str] | None = None) -> dict[str, Any]:
     s, model = results.scenario, results.model
     policies = {}
     for policy in model.policy_names:
@@ -66,6 +67,7 @@ def build_summary(results: "Results") -> dict[str, Any]:
         }
     out: dict[str, Any] = {
         "tpusim_version": __version__,
+        "provenance": provenance(s.resolved(), command),
         "scenario": s.resolved(),
         "seed": s.seed,
         "replications": len(results.replications),
