@@ -181,9 +181,10 @@ class Scheduler:
     def _choose(self, job, min_band: int, smaller_than: int | None = None) -> tuple[Allocation, list] | None:
         """:meth:`_search`, for a whole-cube job only in the pods that changed since they last
         offered it nothing under the same rule (a pod's candidates depend on that pod alone)."""
-        if not job.cubes:
+        pool = self.pool
+        if not job.cubes or pool.pods == 1:  # one pod: the search itself is the check
             return self._search(job, min_band, smaller_than)
-        key, pool = (job.band, job.spec.shape.dims, min_band, smaller_than), self.pool
+        key = (job.band, job.spec.shape.dims, min_band, smaller_than)
         quiet = self._quiet_pods.setdefault(key, {})
         changes = pool.pod_changes
         pods = [pod for pod in range(pool.pods) if quiet.get(pod) != changes[pod]]
