@@ -14,7 +14,7 @@ from typing import Any
 
 from tpusim.config.build import build_model
 from tpusim.config.load import load_scenario
-from tpusim.config.overrides import apply_overrides
+from tpusim.config.overrides import apply_overrides, override_strings
 from tpusim.config.schema import scenario_from_dict
 from tpusim.config.schema import Scenario
 from tpusim.execution import Progress, Task, execute
@@ -22,26 +22,47 @@ from tpusim.replication import ReplicationResult
 from tpusim.results import Results
 
 
-def run(scenario: "Scenario | str | Path | dict", overrides: list[str] | None = None, **options: Any) -> Results:
+RUN_OPTIONS = ("workers", "scheduler_address", "progress", "record_traces")
+
+
+def run(scenario: "Scenario | str | Path | dict", overrides: "list[str] | dict[str, Any] | None" = None,
+        **options: Any) -> Results:
     """Run a scenario given as a YAML path, a mapping or a :class:`Scenario`.
 
     Parameters
     ----------
     scenario : Scenario, str, Path or dict
         What to simulate.
-    overrides : list of str, optional
-        Dotted-key overrides, as ``--set`` takes them (``["failures.host.daily_rate=0.01"]``).
+    overrides : list of str or dict, optional
+        Dotted-key overrides, as ``--set`` takes them (``["failures.host.daily_rate=0.01"]``)
+        or as a mapping (``{"failures.host.daily_rate": 0.01}``).
     **options
-        Passed to :func:`run_scenario` (``workers``, ``scheduler_address``, ``progress``,
-        ``record_traces``).
+        ``workers``, ``scheduler_address``, ``progress`` and ``record_traces`` go to
+        :func:`run_scenario`; any other keyword sets that top-level scenario key
+        (``tpusim.run("scenarios/tpuv4_pod.yaml", replications=5, horizon_days=90)``). Numpy
+        numbers are accepted wherever a number is.
+
+    Returns
+    -------
+    Results
+        Every replication and the estimates computed from them.
+
+    Examples
+    --------
+    >>> results = tpusim.run("scenarios/tpuv4_pod.yaml", replications=4)  # doctest: +SKIP
+    >>> results.metrics_frame().query("metric == 'system_availability'")  # doctest: +SKIP
     """
+    texts: list[str] = override_strings(overrides) if isinstance(overrides, dict) else list(overrides or [])
+    keys = {k: v for k, v in options.items() if k not in RUN_OPTIONS}
+    texts += override_strings(keys)
+    run_options = {k: v for k, v in options.items() if k in RUN_OPTIONS}
     if isinstance(scenario, (str, Path)):
-        scenario = load_scenario(scenario, overrides)
+        scenario = load_scenario(scenario, texts)
     elif isinstance(scenario, dict):
-        scenario = scenario_from_dict(apply_overrides(scenario, overrides))
-    elif overrides:
-        scenario = scenario.with_overrides(list(overrides))
-    return run_scenario(scenario, **options)
+        scenario = scenario_from_dict(apply_overrides(scenario, texts))
+    elif texts:
+        scenario = scenario.with_overrides(texts)
+    return run_scenario(scenario, **run_options)
 
 
 def run_scenario(scenario: Scenario, *, workers: int = 1, scheduler_address: str | None = None,

@@ -44,6 +44,37 @@ class CapacityAtConfidence:
                 if self.closed_form_cubes is not None else None}
 
 
+def _pct(mean: float, low: float, high: float) -> str:
+    """A fraction as percent with its interval, to the digits that differ (for tables)."""
+    if mean != mean:
+        return "n/a"
+    if low != low:
+        return f"{100 * mean:.3f}"
+    return f"{100 * mean:.3f} ({100 * low:.3f}-{100 * high:.3f})"
+
+
+def load_results(directory: "str | Path") -> "Results":
+    """Results kept with :meth:`Results.save` (by this tpusim version; pickles are not a format
+    to exchange between versions, nor to load from anyone you do not trust)."""
+    import pickle
+    from pathlib import Path
+
+    from tpusim.errors import Problem, ScenarioError
+    from tpusim.version import __version__
+
+    path = Path(directory) / "results.pickle"
+    try:
+        payload = pickle.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ScenarioError([Problem("", "no results.pickle here (keep results with Results.save)")],
+                            str(directory)) from None
+    if not isinstance(payload, dict) or payload.get("tpusim_version") != __version__:
+        found = payload.get("tpusim_version") if isinstance(payload, dict) else "unknown"
+        raise ScenarioError([Problem("", f"saved by tpusim {found}, this is {__version__}: rerun the "
+                                         f"scenario (summary.json beside it has the numbers)")], str(directory))
+    return payload["results"]
+
+
 @dataclass
 class Results:
     """Every replication of one scenario, and the estimates computed from them.
@@ -72,6 +103,64 @@ class Results:
         return (f"Results({self.scenario.name!r}: {len(self.replications)} replications x "
                 f"{self.scenario.horizon_days:g} days, policies {list(self.model.policy_names)}"
                 f"{', error: ' + self.error if self.error else ''})")
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the run in one line, slice availability per policy (mean and
+        95 % CI, in percent) and, with a workload, the job metrics that matter most."""
+        import html
+
+        head = html.escape(repr(self))
+        if not self.replications:
+            return f"<p><b>{head}</b></p>"
+        frame = self.metrics_frame()
+        avail = frame[frame.metric == "slice_availability"]
+        cells = avail.assign(value=[_pct(m, lo, hi) for m, lo, hi in zip(avail["mean"], avail.ci95_low, avail.ci95_high)])
+        table = cells.pivot(index="key", columns="policy", values="value").reindex(
+            [s.label for s in self.model.shapes])
+        table.index.name = "slice"
+        parts = [f"<p><b>{head}</b></p>", "<p>slice availability, % (95 % CI)</p>", table.to_html()]
+        rows = frame[frame.metric.isin(["system_availability", "goodput", "jobs_interrupted",
+                                        "queue_wait_p95_hours"]) & frame.key.isna()]
+        if len(rows):
+            other = rows.pivot(index="metric", columns="policy", values="mean")
+            parts += ["<p>other metrics (means; <code>metrics_frame()</code> has every one with its CI)</p>",
+                      other.to_html(float_format=lambda v: f"{v:.4g}")]
+        return "\n".join(parts)
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """Every estimate, long form: policy (categorical, in the scenario's order; missing for
+        machine-wide metrics), metric, key (slice shape, size, class; missing when none),
+        label, unit, mean, ci95_low, ci95_high (NaN without an interval), n, reliable."""
+        from tpusim.metrics import metric
+
+        rows = []
+        for (policy, name, key), est in self.estimates.items():
+            m = metric(name)
+            lo, hi = est.ci95 if est is not None and est.ci95 is not None else (float("nan"), float("nan"))
+            rows.append({"policy": policy, "metric": name, "key": key, "label": m.label, "unit": m.unit,
+                         "mean": est.mean if est is not None else float("nan"), "ci95_low": lo, "ci95_high": hi,
+                         "n": est.n if est is not None else 0, "reliable": est.reliable if est is not None else False})
+        frame = pd.DataFrame(rows, columns=["policy", "metric", "key", "label", "unit", "mean", "ci95_low",
+                                            "ci95_high", "n", "reliable"])
+        frame["policy"] = pd.Categorical(frame["policy"], categories=list(self.model.policy_names))
+        frame["mean"] = frame["mean"].astype(float)
+        return frame
+
+    # -- saving --------------------------------------------------------------------------------
+    def save(self, directory: "str | Path") -> "Path":
+        """Keep these results to reload with :func:`tpusim.load_results` (``results.pickle``,
+        tied to this tpusim version, plus the human-readable ``summary.json`` beside it)."""
+        import pickle
+        from pathlib import Path
+
+        from tpusim.output.files import write_atomic, write_json
+        from tpusim.version import __version__
+
+        directory = Path(directory)
+        write_json(directory / "summary.json", self.summary())
+        write_atomic(directory / "results.pickle", pickle.dumps({"tpusim_version": __version__, "results": self},
+                                                                protocol=pickle.HIGHEST_PROTOCOL))
+        return directory
 
     # -- samples and estimates -------------------------------------------------------------
     @property

@@ -33,9 +33,22 @@ def yaml_value(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays made plain Python (``np.int64(5)`` -> ``5``),
+    tuples made lists, recursively: what a notebook computes is accepted where a number is."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays, without importing numpy
+    if tolist is not None and type(value).__module__ == "numpy":
+        return plain(tolist())
+    return value
+
+
 def override_strings(overrides: dict[str, Any]) -> list[str]:
     """``{"a.b": 1}`` -> ``["a.b=1"]``."""
-    return [f"{key}={yaml_value(value)}" for key, value in overrides.items()]
+    return [f"{key}={yaml_value(plain(value))}" for key, value in overrides.items()]
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Callable, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 from pydantic_core import PydanticCustomError
 
-from tpusim.config.overrides import apply_overrides, override_strings
+from tpusim.config.overrides import apply_overrides, override_strings, plain
 from tpusim.config.problems import problems_of
 from tpusim.errors import Problem, ScenarioError
 from tpusim.policies import registry
@@ -328,7 +328,7 @@ def scenario_from_dict(data: Any, source: str | None = None) -> Scenario:
     """Validate a raw mapping into a :class:`Scenario`, or raise with every problem found."""
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", f"a scenario must be a mapping of keys, got {type(data).__name__}")], source)
-    data = _merged(defaults(), data)  # a key left out, at any depth, takes its default
+    data = _merged(defaults(), plain(data))  # a key left out, at any depth, takes its default
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

@@ -1,0 +1,60 @@
+"""The notebook API: keyword overrides, numpy numbers, the long-form metrics frame, the HTML
+view, and results saved and loaded."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tpusim
+from conftest import SCENARIOS
+
+
+@pytest.fixture(scope="module")
+def results():
+    return tpusim.run(SCENARIOS / "tpuv4_pod_jobs.yaml", replications=np.int64(2), horizon_days=np.float64(3))
+
+
+def test_keyword_overrides_and_numpy_numbers_are_accepted(results):
+    assert results.scenario.replications == 2 and len(results.replications) == 2
+    assert results.scenario.horizon_days == 3.0
+    sc = tpusim.load_scenario(SCENARIOS / "tpuv4_pod.yaml").with_overrides(
+        {"replications": np.int64(3), "failures.host.daily_rate": np.float32(0.5)})
+    assert sc.replications == 3 and type(sc.replications) is int and sc.failures.host.daily_rate == 0.5
+    with pytest.raises(tpusim.ScenarioError, match="replications"):
+        tpusim.run(SCENARIOS / "tpuv4_pod.yaml", replications=0)
+
+
+def test_metrics_frame_has_every_metric_with_its_interval(results):
+    frame = results.metrics_frame()
+    assert list(frame.policy.cat.categories) == list(results.scenario.policies)  # scenario order
+    assert {"slice_availability", "system_availability", "goodput", "queue_wait_p95_hours",
+            "component_availability"} <= set(frame.metric)
+    assert frame["mean"].dtype == float and frame.ci95_low.dtype == float  # NaN, never None
+    machine_wide = frame[frame.metric == "component_availability"]
+    assert machine_wide.policy.isna().all() and set(machine_wide.key) == {"host", "ici_link", "ocs"}
+    goodput = frame[(frame.metric == "goodput") & (frame.policy == "static")].iloc[0]
+    est = results.job_metric("static", "goodput")
+    assert goodput["mean"] == est.mean and (goodput.ci95_low, goodput.ci95_high) == tuple(est.ci95)
+    assert goodput.n == 2 and goodput.unit == "fraction"
+
+
+def test_html_view_and_short_repr(results):
+    text = repr(results)
+    assert len(text) < 200 and "2 replications" in text
+    page = results._repr_html_()
+    assert "<table" in page and "12x16x16" in page and "goodput" in page
+
+
+def test_results_saved_and_loaded(results, tmp_path):
+    results.save(tmp_path)
+    again = tpusim.load_results(tmp_path)
+    pd.testing.assert_frame_equal(again.metrics_frame(), results.metrics_frame())
+    pd.testing.assert_frame_equal(again.jobs_frame(), results.jobs_frame())
+    assert (tmp_path / "summary.json").exists()
+    (tmp_path / "results.pickle").write_bytes(pickle.dumps({"tpusim_version": "0.0.1", "results": None}))
+    with pytest.raises(tpusim.ScenarioError, match="saved by tpusim 0.0.1"):
+        tpusim.load_results(tmp_path)
+    with pytest.raises(tpusim.ScenarioError, match="no results.pickle"):
+        tpusim.load_results(tmp_path / "elsewhere")
