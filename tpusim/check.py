@@ -88,6 +88,7 @@ class MetricCheck:
     new: dict
     p_value: float
     failed: bool
+    detectable: float = 0.0  # the smallest change this comparison finds with 80 % power
 
     @property
     def change(self) -> float:
@@ -121,6 +122,27 @@ def welch_p(a: dict, b: dict) -> float:
     return float(2.0 * stats.t.sf(abs(t), df))
 
 
+def detectable(a: dict, b: dict, alpha: float, power: float = 0.8) -> float:
+    """The smallest difference of means that Welch's test at two-sided level ``alpha`` finds
+    with probability ``power`` between samples like these (normal-theory approximation:
+    (t_{1-alpha/2} + t_{power}) x the standard error, at Welch's degrees of freedom). 0 when
+    both sides are constant: then any change is found."""
+    from scipy import stats
+
+    va, vb = a["sd"] ** 2 / a["n"], b["sd"] ** 2 / b["n"]
+    if va + vb == 0.0:
+        return 0.0
+    df = (va + vb) ** 2 / ((va**2 / (a["n"] - 1) if va else 0.0) + (vb**2 / (b["n"] - 1) if vb else 0.0))
+    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * math.sqrt(va + vb))
+
+
+def fresh_seed(baseline_seed: int) -> int:
+    """The seed a check runs with by default: not the baseline's, so that the two samples are
+    independent (Welch's test assumes it; rerunning the baseline's own seed would compare a
+    model with itself, draw for draw)."""
+    return baseline_seed + 1
+
+
 def compare(baseline: dict, samples: Iterable[Sample], alpha: float = 0.01) -> CheckReport:
     new = {name: _moments(v) for name, v in metric_samples(samples).items()}
     old = baseline["metrics"]
@@ -130,5 +152,27 @@ def compare(baseline: dict, samples: Iterable[Sample], alpha: float = 0.01) -> C
     checks = []
     for name in common:
         p = welch_p(old[name], new[name])
-        checks.append(MetricCheck(name, old[name], new[name], p, p < per))
+        checks.append(MetricCheck(name, old[name], new[name], p, p < per, detectable(old[name], new[name], per)))
     return CheckReport(alpha, per, checks, missing)
+
+
+def junit_xml(report: CheckReport, suite: str) -> bytes:
+    """The check as JUnit XML (one test case per metric; a moved metric is a failure) for CI
+    systems that show test reports."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuite", name=suite, tests=str(len(report.checks) + len(report.missing)),
+                      failures=str(sum(c.failed for c in report.checks) + len(report.missing)))
+    for c in report.checks:
+        case = ET.SubElement(root, "testcase", classname=suite, name=c.name)
+        detail = (f"baseline {c.old['mean']:.6g} (n={c.old['n']}), now {c.new['mean']:.6g} (n={c.new['n']}), "
+                  f"p = {c.p_value:.3g} against {report.per_metric_alpha:.3g}; detectable change "
+                  f"{c.detectable:.3g}")
+        if c.failed:
+            ET.SubElement(case, "failure", message=f"{c.name} moved by {c.change:+.3g}").text = detail
+        else:
+            ET.SubElement(case, "system-out").text = detail
+    for name in report.missing:
+        case = ET.SubElement(root, "testcase", classname=suite, name=name)
+        ET.SubElement(case, "failure", message=f"{name}: on one side only")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)

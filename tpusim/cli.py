@@ -307,14 +307,16 @@ def check(
     baseline: Annotated[Path, typer.Option(help="Baseline JSON (tests/baselines/...).")],
     update_baseline: Annotated[bool, typer.Option(help="Write the baseline from this run instead of checking.")] = False,
     alpha: Annotated[float, typer.Option(help="Family-wise significance: an unchanged model fails at most this often.")] = 0.01,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed (overrides the scenario).")] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed [default: a fresh one, the baseline's + 1; with --update-baseline the scenario's].")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
+    junit: Annotated[Optional[Path], typer.Option(help="Also write the check as JUnit XML to this file (for CI test reports).")] = None,
 ) -> None:
     """Run SCENARIO and compare every metric with a baseline (exit 1 if one moved)."""
     import json
 
     from tpusim.api import run_scenario
-    from tpusim.check import baseline_problems, compare, make_baseline
+    from tpusim.check import baseline_problems, compare, fresh_seed, junit_xml, make_baseline
+    from tpusim.output.files import write_atomic
     from tpusim.config.strict_yaml import read_text
     from tpusim.output.files import write_json
     from tpusim.output.tables import render_check
@@ -323,6 +325,8 @@ def check(
         _fail(f"--alpha: must be strictly between 0 and 1, got {alpha:g}")
     overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
     sc = _load(scenario, overrides)
+    if junit is not None:
+        _writable_file(junit)
     if sc.replications < 2:
         err_console.print(f"[red]error:[/red] {scenario}: replications: a check needs at least 2, got {sc.replications}")
         raise typer.Exit(2)
@@ -338,6 +342,9 @@ def check(
         problems = baseline_problems(base)
         if problems:
             _fail(*(f"{baseline}: {p}" for p in problems))
+        base_seed = base.get("seed")
+        if seed is None and isinstance(base_seed, int) and base_seed == sc.seed:
+            sc = _load(scenario, list(set_ or []) + [f"seed={fresh_seed(base_seed)}"])  # independent draws
     results = run_scenario(sc)
     if update_baseline:
         made = make_baseline(sc.name, sc.seed, results.samples)
@@ -346,8 +353,17 @@ def check(
         return
     report = compare(base, results.samples, alpha)
     moved = [c for c in report.checks if c.failed]
-    render_check(report, f"{sc.name}: {len(report.checks)} metrics against {baseline}, family-wise "
-                         f"alpha {alpha:g} (each at {report.per_metric_alpha:.2g}, Welch t-test)", out_console)
+    render_check(report, f"{sc.name}: {len(report.checks)} metrics against {baseline} (seed {sc.seed}; "
+                         f"the baseline's {base.get('seed')}), family-wise alpha {alpha:g} (each at "
+                         f"{report.per_metric_alpha:.2g}, Welch t-test)", out_console)
+    relative = sorted(c.detectable / abs(c.old["mean"]) for c in report.checks if c.old["mean"])
+    if relative:
+        out_console.print(f"smallest change found with 80 % power, relative to the baseline: median "
+                          f"{100 * relative[len(relative) // 2]:.2g} %, worst {100 * relative[-1]:.2g} % "
+                          f"(the 'detectable' column: absolute; more replications make it smaller)", highlight=False)
+    if junit is not None:
+        write_atomic(junit, junit_xml(report, f"tpusim check {sc.name}"))
+        out_console.print(f"wrote {junit}")
     for name in report.missing:
         out_console.print(f"[red]metric only on one side:[/red] {name}")
     if report.failed:

@@ -192,11 +192,11 @@ def render_check(report: "CheckReport", title: str, console: Console) -> None:
     moved = [c for c in report.checks if c.failed]
     table = Table(title=title, title_justify="left")
     table.add_column("metric", overflow="fold")
-    for col in ("baseline", "now", "change", "p-value", ""):
+    for col in ("baseline", "now", "change", "detectable", "p-value", ""):
         table.add_column(col, justify="right")
     for c in sorted(report.checks, key=lambda c: c.p_value)[: max(8, len(moved))]:
         table.add_row(c.name, f"{c.old['mean']:.6g}", f"{c.new['mean']:.6g}", f"{c.change:+.3g}",
-                      f"{c.p_value:.2g}", "[red]MOVED[/red]" if c.failed else "ok")
+                      f"{c.detectable:.2g}", f"{c.p_value:.2g}", "[red]MOVED[/red]" if c.failed else "ok")
     console.print(table)
 
 
