@@ -142,10 +142,6 @@ class Estimates:
             else:
                 self._by[(policy, name, key)] = estimate(defined, bounds=metric(name).bounds) if defined else None
 
-    def items(self):
-        """Every ((policy, metric, key), estimate or None), in the order first seen."""
-        return self._by.items()
-
     def get(self, policy: str | None, name: str, key: str | None = None) -> Estimate | None:
         """The estimate of ``name`` (for ``policy`` and breakdown ``key``), or None."""
         return self._by.get((policy, name, key))

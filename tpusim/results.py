@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import pandas as pd
 
@@ -57,7 +58,6 @@ def load_results(directory: "str | Path") -> "Results":
     """Results kept with :meth:`Results.save` (by this tpusim version; pickles are not a format
     to exchange between versions, nor to load from anyone you do not trust)."""
     import pickle
-    from pathlib import Path
 
     from tpusim.errors import Problem, ScenarioError
     from tpusim.version import __version__
@@ -151,7 +151,6 @@ class Results:
         """Keep these results to reload with :func:`tpusim.load_results` (``results.pickle``,
         tied to this tpusim version, plus the human-readable ``summary.json`` beside it)."""
         import pickle
-        from pathlib import Path
 
         from tpusim.output.files import write_atomic, write_json
         from tpusim.version import __version__
