@@ -190,3 +190,31 @@ def test_overriding_a_distribution_drops_the_files_lognormal_sigma():
     with pytest.raises(ScenarioError, match="only applies to dist: lognormal"):
         load_scenario(SCENARIOS / "tpuv4_pod.yaml", ["failures.host.repair.dist=exponential",
                                                      "failures.host.repair.sigma=1"])
+
+
+def test_shipped_scenarios_work_outside_a_clone(tmp_path, monkeypatch):
+    """`tpusim scenarios` lists the scenarios shipped in the package when there is no
+    ./scenarios, and `tpusim init` starts a new one from them."""
+    monkeypatch.chdir(tmp_path)
+    listed = runner.invoke(app, ["scenarios"])
+    assert listed.exit_code == 0, listed.output
+    assert "tpuv4_pod.yaml" in listed.output and "tpuv4_pod_jobs.yaml" in listed.output
+    made = runner.invoke(app, ["init", "my_pod", "--from", "tpuv4_pod_jobs"])
+    assert made.exit_code == 0, made.output
+    sc = load_scenario(tmp_path / "my_pod.yaml")
+    assert sc.name == "my_pod" and sc.workload is not None
+    again = runner.invoke(app, ["init", "my_pod"])
+    assert again.exit_code == 2 and "--force" in again.output
+    assert runner.invoke(app, ["init", "x", "--from", "nosuch"]).exit_code == 2
+    assert runner.invoke(app, ["init", "../evil"]).exit_code == 2
+
+
+def test_the_package_lists_every_subpackage():
+    """pyproject.toml names the packages explicitly (for the scenarios mapping): none missing."""
+    import tomllib
+
+    from conftest import REPO
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"tpusim"} | {f"tpusim.{p.parent.name}" for p in (REPO / "tpusim").glob("*/__init__.py")}
+    assert found | {"tpusim.scenarios"} == listed

@@ -405,15 +405,27 @@ def reproduce(
         out_console.print(f"wrote {json_out}")
 
 
+def _bundled() -> Path:
+    """The scenarios shipped inside the package (``tpusim.scenarios`` in a wheel; in a source
+    tree installed for development, the ``scenarios/`` directory beside the package)."""
+    from importlib import resources
+
+    try:
+        return Path(str(resources.files("tpusim.scenarios")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "scenarios"
+
+
 @app.command()
 def scenarios(
-    directory: Annotated[Path, typer.Argument(help="Where to look.")] = Path("scenarios"),
+    directory: Annotated[Optional[Path], typer.Argument(help="Where to look [default: ./scenarios if there is one, else the scenarios shipped with tpusim].", show_default=False)] = None,
 ) -> None:
     """List the scenarios in DIRECTORY with their descriptions."""
+    if directory is None:
+        directory = Path("scenarios") if Path("scenarios").is_dir() else _bundled()
     files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
     if not files:
-        err_console.print(f"[red]error:[/red] {directory}: no scenario files (*.yaml)")
-        raise typer.Exit(2)
+        _fail(f"{directory}: no scenario files (*.yaml)")
     for path in files:
         try:
             sc = _load_quiet(path)
@@ -421,6 +433,34 @@ def scenarios(
             out_console.print(f"[bold]{path}[/bold]  {first}", highlight=False)
         except ScenarioError as exc:
             out_console.print(f"[bold]{path}[/bold]  [red]invalid:[/red] {exc.lines()[0]}", highlight=False)
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="Name of the new scenario (and of its file, NAME.yaml).", show_default=False)],
+    template: Annotated[str, typer.Option("--from", help="Shipped scenario to start from (see `tpusim scenarios`).")] = "tpuv4_pod",
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write NAME.yaml.")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing NAME.yaml.")] = False,
+) -> None:
+    """Start a scenario of your own from a shipped one (its comments say where each number comes from)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        _fail(f"{name!r}: a name is letters, digits, '_', '.' and '-' (it names a file and an output folder)")
+    source = _bundled() / f"{template.removesuffix('.yaml')}.yaml"
+    if not source.is_file():
+        shipped = ", ".join(sorted(p.stem for p in _bundled().glob("*.yaml")))
+        _fail(f"--from {template}: no such shipped scenario (there are: {shipped})")
+    target = directory / f"{name}.yaml"
+    if target.exists() and not force:
+        _fail(f"{target}: exists; give --force to overwrite it")
+    _writable_file(target)
+    text = re.sub(r"(?m)^name:.*$", f"name: {name}", source.read_text(), count=1)
+    from tpusim.output.files import write_atomic
+
+    write_atomic(target, text.encode())
+    _load_quiet(target)  # what we wrote is valid
+    out_console.print(f"wrote {target} (from {template}); run it with: tpusim run {target}", highlight=False)
 
 
 def _load_quiet(path: Path) -> "Scenario":

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tpusim.output import plots
+from tpusim.output.report import build_report
 from tpusim.output.files import atomic_path, write_atomic, write_json
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
@@ -15,8 +16,9 @@ if TYPE_CHECKING:  # the results layer calls this module; annotations only
 
 def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bool = False,
                   command: list[str] | None = None) -> list[Path]:
-    """Write summary.json and, when something was measured, the tables and plots; the per-job
-    rows go to ``jobs.parquet`` (and also to ``jobs.csv`` with ``jobs_csv``)."""
+    """Write summary.json and, when something was measured, the tables, the plots and
+    ``report.html`` (all of them in one file); the per-job rows go to ``jobs.parquet`` (and also
+    to ``jobs.csv`` with ``jobs_csv``)."""
     written = [out / "summary.json"]
     summary = results.summary(command)
     write_json(written[0], summary)
@@ -49,6 +51,9 @@ def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bo
             plots.plot_queue_wait(results, written[-1])
             written.append(out / "goodput_by_policy.png")
             plots.plot_goodput(results, written[-1])
+    written.append(out / "report.html")  # tables and the plots above, in one file to mail
+    images = [p for p in written if p.suffix == ".png"]
+    write_atomic(written[-1], build_report(results, summary, images).encode())
     return written
 
 
