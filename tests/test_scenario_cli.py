@@ -153,6 +153,10 @@ def test_run_writes_summary_csv_and_plot(tmp_path):
     assert set(summary["policies"]["reconfigurable"]["system_availability"]) >= {"mean", "ci95"}
     csv = (out / "availability.csv").read_text().splitlines()
     assert csv[0].startswith("policy,shape,cubes,chips,mean") and len(csv) == 1 + 2 * 7
+    report = (out / "report.html").read_text()  # one self-contained file: tables and plots
+    assert "<h2>Slice availability</h2>" in report and "12x16x16" in report
+    assert report.count("data:image/png;base64,") == 1
+    assert "<script" not in report and "src='http" not in report
     assert (out / "availability_vs_slice.png").read_bytes()[:4] == b"\x89PNG"
     assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporaries
 
