@@ -209,3 +209,19 @@ def test_import_and_cli_start_without_the_heavy_libraries():
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
     help_ = subprocess.run([sys.executable, "-m", "tpusim.cli", "--help"], capture_output=True, text=True)
     assert help_.returncode == 0 and "reproduce" in help_.stdout
+
+
+def test_the_package_type_checks():
+    """`mypy tpusim` is clean (configuration in pyproject.toml; the package ships py.typed)."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    from conftest import REPO
+
+    pytest.importorskip("mypy")
+    done = subprocess.run([sys.executable, "-m", "mypy", "tpusim"], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (REPO / "tpusim" / "py.typed").exists()

@@ -115,9 +115,9 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
             samples.append(Sample(replication, name, "slice_outages", shape.label, float(count)))
             samples.append(Sample(replication, name, "slice_outage_sq_hours", shape.label, sq))
             samples.append(Sample(replication, name, "slice_outage_longest_hours", shape.label, longest))
-    for cls, value in zip(COMPONENT_CLASSES, health.component_availability(horizon)):
-        if value is not None:  # a class with no units has no availability
-            samples.append(Sample(replication, None, "component_availability", cls, value))
+    for cls, avail in zip(COMPONENT_CLASSES, health.component_availability(horizon)):
+        if avail is not None:  # a class with no units has no availability
+            samples.append(Sample(replication, None, "component_availability", cls, avail))
     job_rows = None
     if with_jobs:
         assert recorder is not None and model.workload is not None
@@ -125,12 +125,12 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
         delays = detection_delays(model.failures, recorder.events, model.seed, replication)
         job_rows = {}
         for policy in model.policies:
-            outcome = JobSimulation(machine, policy, model.failures, model.workload, model.scheduler,
+            jobs = JobSimulation(machine, policy, model.failures, model.workload, model.scheduler,
                                     model.pod_manager, horizon, recorder.events, specs, delays,
                                     OcsModes(model.failures.ocs_control_share, model.seed, replication),
                                     keep_jobs=False).run()
-            samples += _job_samples(replication, policy.name, outcome)
-            job_rows[policy.name] = outcome.rows
+            samples += _job_samples(replication, policy.name, jobs)
+            job_rows[policy.name] = jobs.rows
     return ReplicationResult(
         replication=replication,
         samples=samples,

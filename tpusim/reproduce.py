@@ -162,8 +162,10 @@ def _ft_penalty_claim(results: Results) -> Claim:
             continue
         topo = slice_topology(cube, shape.cube_dims(cube.shape))
         for pattern, fraction in policy.routing.comm_fraction:
-            for fault in ({"ocs": {(0, 0)}}, {"ocs": {(2, 5)}}, {"ports": {(0, 1, 1, 3)}}):
-                lost = lost_links(topo, set(), fault.get("ports", set()), fault.get("ocs", set()))
+            no_ports: set[tuple[int, int, int, int]] = set()
+            no_ocs: set[tuple[int, int]] = set()
+            for ports, ocs in ((no_ports, {(0, 0)}), (no_ports, {(2, 5)}), ({(0, 1, 1, 3)}, no_ocs)):
+                lost = lost_links(topo, set(), ports, ocs)
                 value = step_penalty(topo, lost, pattern, fraction)
                 if value is not None:
                     penalties.append(value)

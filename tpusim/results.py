@@ -294,7 +294,7 @@ class Results:
 
         for r in self.replications:
             for policy in self.model.policy_names:
-                columns = r.job_rows[policy]  # type: ignore[index]
+                columns = r.job_rows[policy]
                 frame = pd.DataFrame({"replication": r.replication, "policy": policy, **columns})
                 frame["replication"] = frame["replication"].astype("int64")
                 frame["band"] = pd.Categorical.from_codes(columns["band"], categories=list(BANDS))

@@ -213,7 +213,8 @@ class _Builder:
                 lacking = [r for r in range(self.s.replications) if r not in traces]
                 if lacking:
                     self.problem("failures.trace", f"{f.trace}: has no replication {lacking[0]} "
-                                 f"(it has {sorted(traces)}; replications: {self.s.replications})")
+                                 f"(it has {sorted(r for r in traces if r is not None)}; replications: "
+                                 f"{self.s.replications})")
         return FailureParams(classes, f.detection_dist, f.initial_state, traces, f.ocs_control_plane_share)
 
     def _class(self, name: str, cfg: ComponentFailures, default_detection: float) -> ClassFailures:
@@ -273,7 +274,7 @@ class _Builder:
             checkpoint_interval=w.checkpoint.fixed_interval,
             checkpoint_write=w.checkpoint.write_minutes / 60.0,
             restart=w.restart_minutes / 60.0,
-            trace=tuple(trace) if trace is not None else None,  # type: ignore[arg-type]
+            trace=tuple(trace) if trace is not None else None,
         )
 
     def _rows(self, key: str, path: str | None, machine: MachineLayout | None, parse, shape_of):

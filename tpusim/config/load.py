@@ -11,6 +11,7 @@ cross-key rule (by building the model, :func:`tpusim.config.build.build_model`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tpusim.config.overrides import apply_overrides
 from tpusim.config.schema import Scenario, scenario_from_dict
@@ -37,7 +38,7 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     except ScenarioError as exc:
         raise ScenarioError(exc.problems, source) from None
     for section, key in FILE_KEYS:
-        block = data
+        block: Any = data
         for part in section.split("."):
             block = block.get(part) if isinstance(block, dict) else None
         if isinstance(block, dict) and isinstance(block.get(key), str) and not Path(block[key]).is_absolute():

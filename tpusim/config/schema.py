@@ -14,7 +14,7 @@ policy is a valid name at once.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal, Mapping
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 from pydantic_core import PydanticCustomError
@@ -272,7 +272,7 @@ class Scenario(_Strict):
     #: the model built from this scenario (set once by tpusim.config.build.build_model)
     _built: Any = PrivateAttr(default=None)
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> "Scenario":
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> "Scenario":
         """A copy with top-level fields replaced, validated like a loaded scenario (pydantic's own
         copy would skip validation and could describe a machine it does not simulate)."""
         data = self.model_dump(mode="json")

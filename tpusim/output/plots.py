@@ -73,18 +73,19 @@ def plot_availability(results: "Results", path: Path | None = None) -> Figure | 
         row = floor * 0.7 ** list(series).index(policy)
         zeros = [(c, row) for c, e in pts if 1 - e.mean <= 0]
         if zeros:
-            ax.scatter(*zip(*zeros), marker="v", s=60, color=color(policy), zorder=5,
+            ax.scatter([c for c, _ in zeros], [r for _, r in zeros], marker="v", s=60, color=color(policy), zorder=5,
                        label=f"{policy}: no unavailability observed")
     cube_shape = model.machine.cube.shape
     xs = [shape.chips for shape in model.shapes]
-    for policy in model.policies:
-        forms = [policy.closed_form(model.failures, shape.cube_dims(cube_shape)) for shape in model.shapes]
-        if any(f is None for f in forms):
+    for rule in model.policies:
+        maybe = [rule.closed_form(model.failures, shape.cube_dims(cube_shape)) for shape in model.shapes]
+        forms = [f for f in maybe if f is not None]
+        if len(forms) < len(maybe):
             continue
-        kind = forms[0].kind  # type: ignore[union-attr]
-        ax.plot(xs, [max(1 - f.value, floor) for f in forms], "--" if kind == "exact" else ":",  # type: ignore[union-attr]
-                color=color(policy.name), alpha=0.6,
-                label=f"{policy.name}, closed form ({kind}: {forms[0].formula})")  # type: ignore[union-attr]
+        kind = forms[0].kind
+        ax.plot(xs, [max(1 - f.value, floor) for f in forms], "--" if kind == "exact" else ":",
+                color=color(rule.name), alpha=0.6,
+                label=f"{rule.name}, closed form ({kind}: {forms[0].formula})")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(xs, [str(x) for x in xs])
@@ -107,7 +108,7 @@ def plot_queue_wait(results: "Results", path: Path | None = None) -> Figure | No
             continue
         xs = [c for c, _, _ in rows]
         for idx, style, label in ((1, "--", "p50"), (2, "-", "p95")):
-            ys = [r[idx].mean for r in rows]  # type: ignore[attr-defined]
+            ys = [(p50 if idx == 1 else p95).mean for _, p50, p95 in rows]
             ax.plot(xs, ys, style, marker="o", color=color(policy), label=f"{policy} {label}")
     ax.set_xscale("log", base=2)
     ax.set_yscale("symlog", linthresh=0.1)

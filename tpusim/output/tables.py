@@ -100,9 +100,10 @@ def render_table(results: "Results", console: Console) -> None:
     for col in ("class", "failures", "availability %", "closed form %", "within CI"):
         comp.add_column(col, justify="left" if col == "class" else "right")
     for cls, info in components(results).items():
-        est = results.component_availability(cls)
-        if est is None:
+        measured = results.component_availability(cls)
+        if measured is None:
             continue
+        est = measured
         if info["closed_form"] is None:
             inside = "n/a: trace/schedule"
         elif est.ci95 is None or info["failures"] + info["repairs"] == 0:

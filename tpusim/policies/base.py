@@ -115,8 +115,8 @@ class Policy(ABC):
         return f"{type(self).__name__}({self.name!r})"
 
     def __eq__(self, other: object) -> bool:
-        return (type(self) is type(other) and self.machine == other.machine  # type: ignore[attr-defined]
-                and self.routing == other.routing)  # type: ignore[attr-defined]
+        return (type(self) is type(other) and self.machine == other.machine
+                and self.routing == other.routing)
 
     def __hash__(self) -> int:
         return hash((type(self), self.machine, self.routing))

@@ -26,15 +26,15 @@ from tpusim.topology.shapes import Dims
 @lru_cache(maxsize=64)
 def block_dims(cube_shape: Dims) -> tuple[Dims, ...]:
     """Extents of a block at each level, level 0 first; stops when no extent can be halved."""
-    dims = [tuple(cube_shape)]
+    dims: list[Dims] = [(cube_shape[0], cube_shape[1], cube_shape[2])]
     while True:
         cur = list(dims[-1])
         d = max(range(3), key=lambda i: (cur[i], i))
         if cur[d] % 2 or cur[d] == 1:
             break
         cur[d] //= 2
-        dims.append(tuple(cur))
-    return tuple(dims)  # type: ignore[return-value]
+        dims.append((cur[0], cur[1], cur[2]))
+    return tuple(dims)
 
 
 def block_level(cube_shape: Dims, shape: Dims) -> int | None:
@@ -52,9 +52,9 @@ def block_masks(cube_shape: Dims, chips_per_host: int = 1) -> tuple[tuple[int, .
     """Chip bitmasks of every block, per level: ``masks[level][b]``."""
     cube = CubeLayout(cube_shape, chips_per_host)
     levels = block_dims(cube_shape)
-    boxes = [[((0, 0, 0), levels[0])]]
+    boxes: list[list[tuple[tuple[int, ...], tuple[int, ...]]]] = [[((0, 0, 0), levels[0])]]
     for level in range(1, len(levels)):
-        nxt = []
+        nxt: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
         for origin, dims in boxes[-1]:
             d = max(range(3), key=lambda i: (dims[i], i))
             half = list(dims)

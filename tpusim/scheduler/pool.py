@@ -338,4 +338,4 @@ class CubePool:
             hit = lambda mask: mask & need == need  # noqa: E731 - both ends inside the slice
         else:  # an optical port link: whose slices use it is the policy's wiring
             return self.policy.port_users(self, cube, local - cube_layout.electrical_count)
-        return [job for job in self._holders[cube].values() if hit(job.alloc.mask)]
+        return [job for job in self._holders[cube].values() if job.alloc is not None and hit(job.alloc.mask)]

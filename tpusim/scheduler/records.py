@@ -38,7 +38,7 @@ class JobRecords:
     _INT = ("job", "chips", "band", "shape", "state", "interruptions", "preemptions", "migrations", "xconnects")
 
     def __init__(self) -> None:
-        self._cols = {name: array("d") for name in self._FLOAT}
+        self._cols: dict[str, array] = {name: array("d") for name in self._FLOAT}
         self._cols.update({name: array("q") for name in self._INT})
         self.shapes: list[str] = []  # labels, indexed by the shape code
         self._shape_code: dict[str, int] = {}

@@ -100,7 +100,8 @@ class JobSimulation:
         interval = self.workload.checkpoint_interval
         if interval is None:
             interval = young_interval(self.workload.checkpoint_write, self._mtbf(spec, cubes))
-        rejected = bool(shape_problem(self.machine, spec.shape) or (cubes and not self.policy.grid_fits(dims)))
+        rejected = bool(shape_problem(self.machine, spec.shape)
+                        or (dims is not None and not self.policy.grid_fits(dims)))
         return cubes, dims, level, interval, rejected
 
     def _mtbf(self, spec: JobSpec, cubes: int) -> float:
@@ -174,7 +175,7 @@ class JobSimulation:
             self._detected(k, unit, serial)
         else:
             self.env.timeout(delay, (k, unit, serial)).callbacks.append(
-                lambda ev: self._detected(*ev.value, delay)
+                lambda ev: self._detected(k, unit, serial, delay)
             )
 
     def _detected(self, k: int, unit: int, serial: int, delay: float = 0.0) -> None:

@@ -46,7 +46,7 @@ def host_tray(cube_shape: Dims, chips_per_host: int) -> Dims | None:
     ]
     if not fits:
         return None
-    return min(fits, key=lambda t: (max(t), t[2], t[1]))  # type: ignore[return-value]
+    return min(fits, key=lambda t: (max(t), t[2], t[1]))
 
 
 @dataclass(frozen=True)

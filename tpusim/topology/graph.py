@@ -151,7 +151,7 @@ def preflight(graph: nx.Graph, slice_dims: Dims, wrap: tuple[bool, bool, bool] =
                     continue
                 q[d] %= slice_dims[d]
             if tuple(q) not in linked:
-                missing.append((pos, tuple(q)))  # type: ignore[arg-type]
+                missing.append((pos, tuple(q)))
         for n in graph.adj[node]:
             if n not in seen:
                 seen.add(n)
