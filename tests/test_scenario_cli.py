@@ -222,3 +222,18 @@ def test_the_package_lists_every_subpackage():
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {"tpusim"} | {f"tpusim.{p.parent.name}" for p in (REPO / "tpusim").glob("*/__init__.py")}
     assert found | {"tpusim.scenarios"} == listed
+
+
+def test_run_prints_what_format_asks_and_nothing_when_quiet(tmp_path):
+    base = ["run", str(SCENARIOS / "tpuv4_pod.yaml"), "--set", "replications=2", "--set", "horizon_days=10",
+            "--no-plot", "--force", "--out", str(tmp_path / "o")]
+    as_json = runner.invoke(app, base + ["--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)["replications"] == 2  # stdout is exactly summary.json's content
+    as_csv = runner.invoke(app, base + ["--format", "csv"])
+    assert as_csv.stdout.splitlines()[0].startswith("policy,shape,cubes,chips,mean")
+    as_md = runner.invoke(app, base + ["--format", "markdown"])
+    assert as_md.stdout.startswith("| slice | chips | static | reconfigurable |")
+    quiet = runner.invoke(app, base + ["--quiet"])
+    assert quiet.exit_code == 0 and quiet.stdout == ""
+    assert (tmp_path / "o" / "summary.json").exists()

@@ -161,12 +161,20 @@ def run(
     write_trace: Annotated[bool, typer.Option(help="Write every replication's failure trace to failure_trace.csv (replay it with failures.trace).")] = False,
     jobs_csv: Annotated[bool, typer.Option(help="With a workload, also write the per-job rows as jobs.csv (they always go to jobs.parquet).")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite the results of an earlier run in OUT.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="What to print: table (rich, for people), markdown, csv (availability.csv) or json (summary.json).")] = "table",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (the files are written as usual).")] = False,
 ) -> None:
     """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot."""
+    if fmt not in ("table", "markdown", "csv", "json"):
+        _fail(f"--format: must be table, markdown, csv or json, got {fmt!r}")
+    if quiet:
+        fmt = "none"
     from tpusim.api import run_scenario
     from tpusim.output.artifacts import write_outputs
     from tpusim.output.files import write_json
-    from tpusim.output.tables import render_table
+    import json
+
+    from tpusim.output.tables import availability_markdown, render_table
 
     overrides = list(set_ or [])
     if seed is not None:
@@ -197,9 +205,17 @@ def run(
         if progress is not None:
             progress.stop()
 
-    render_table(results, out_console)
+    if not quiet and fmt == "table":
+        render_table(results, out_console)
     written = write_outputs(results, out, plot=plot, jobs_csv=jobs_csv, command=_command())
-    out_console.print("wrote " + ", ".join(str(p) for p in written))
+    if fmt == "json":
+        print(json.dumps(results.summary(_command()), indent=2, allow_nan=False))
+    elif fmt == "csv":
+        print(results.availability_frame().to_csv(index=False), end="")
+    elif fmt == "markdown":
+        print(availability_markdown(results))
+    if not quiet and fmt == "table":
+        out_console.print("wrote " + ", ".join(str(p) for p in written))
     if results.error:
         err_console.print(f"[red]error:[/red] run stopped part-way: {results.error}")
         raise typer.Exit(1)

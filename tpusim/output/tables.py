@@ -212,3 +212,19 @@ def render_claims(rows: list[dict], title: str, console: Console) -> None:
         table.add_row(f"{row['claim']}\n[dim]{row['source']}[/dim]", row["published"], row["simulated"],
                       f"[{colour}]{row['verdict']}[/{colour}]", row["rests_on"])
     console.print(table)
+
+
+def availability_markdown(results: "Results") -> str:
+    """Slice availability per policy as a Markdown table (percent, with the 95 % CI), for
+    design documents and pull requests."""
+    policies = list(results.model.policy_names)
+    lines = ["| slice | chips | " + " | ".join(policies) + " |", "|---|---:|" + "---:|" * len(policies)]
+    rows = {p: results.slice_availability(p) for p in policies}
+    for i, (shape, _, chips, _) in enumerate(rows[policies[0]]):
+        cells = []
+        for p in policies:
+            est = rows[p][i][3]
+            cells.append(f"{100 * est.mean:.3f} %" + (f" ({100 * est.ci95[0]:.3f}-{100 * est.ci95[1]:.3f})"
+                                                     if est.ci95 else ""))
+        lines.append(f"| {shape} | {chips} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
