@@ -86,12 +86,17 @@ class SweepResults:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per point, policy, metric and breakdown key: mean, 95 % CI, replications."""
+        from tpusim.config.overrides import yaml_value
+
+        nan = float("nan")
         rows = []
         for p in self.points:
+            # a varied list or mapping is shown as the YAML that --vary takes ("[4x4x4]")
+            point = {k: yaml_value(v) if isinstance(v, (list, dict)) else v for k, v in p.point.items()}
             for (policy, metric, key), est in Estimates(p.samples, p.scenario.horizon_days * 24.0).items():
-                lo, hi = est.ci95 if est is not None and est.ci95 else (None, None)
-                rows.append({"point": p.index, **p.point, "policy": policy, "metric": metric, "key": key,
-                             "mean": est.mean if est is not None else None, "ci95_low": lo, "ci95_high": hi,
+                lo, hi = est.ci95 if est is not None and est.ci95 else (nan, nan)
+                rows.append({"point": p.index, **point, "policy": policy, "metric": metric, "key": key,
+                             "mean": est.mean if est is not None else nan, "ci95_low": lo, "ci95_high": hi,
                              "replications": est.n if est is not None else 0})
         return pd.DataFrame(rows)
 

@@ -13,9 +13,8 @@ of every run.
 from __future__ import annotations
 
 import io
-import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
@@ -173,36 +172,96 @@ def plot_series(results: "Results", series, path: Path | None = None) -> Figure 
     return _save(fig, path)
 
 
+def _numeric(values) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
 def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
-    """One plot per metric: the mean and CI against the first varied key, a line per policy,
-    breakdown key and value of the other keys. Returns the figures (no ``out``) or the paths.
-    Metrics broken down per cube count (one line per k) are left to the table."""
+    """One figure per metric against the first varied key: a panel per breakdown key (slice
+    shape, component class), a line per policy (its fixed colour) and per value of the other
+    varied keys (line style), with 95 % CIs; the legend sits below the panels. A numeric key
+    whose values span a factor of 4 or more (doubling rates) gets a log axis; a list-valued key
+    is placed by position. Availabilities are drawn as unavailability on a log axis (what
+    changes by orders of magnitude), with a marker at the bottom where none was observed.
+    Metrics broken down per cube count are left to the table. Returns the figures (no
+    ``out``) or the paths written."""
     x = keys[0]
+    xs_all = list(dict.fromkeys(frame[x]))
+    numeric = _numeric(xs_all)
+    log_x = numeric and min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 4
+    position = {v: i for i, v in enumerate(xs_all)}
     written: list = []
     for metric, rows in frame.groupby("metric", sort=False):
         if REGISTRY[metric].breakdown == "cubes":
             continue
-        fig = Figure(figsize=(8, 5), dpi=120)
-        ax = fig.subplots()
-        group_keys = ["policy", "key"] + keys[1:]
-        styles = itertools.cycle([(m, ls) for ls in ("-", "--", ":") for m in "osD^v<>"])
-        for labels, line in rows.groupby(group_keys, dropna=False, sort=False):
-            marker, linestyle = next(styles)
-            labels = labels if isinstance(labels, tuple) else (labels,)
-            line = line.sort_values(x)
-            name = " ".join(str(v) for v in labels if v == v and v is not None)
-            ax.errorbar(line[x], line["mean"], yerr=[line["mean"] - line["ci95_low"].fillna(line["mean"]),
-                                                     line["ci95_high"].fillna(line["mean"]) - line["mean"]],
-                        marker=marker, linestyle=linestyle, capsize=3, label=name, color=color(str(labels[0])))
-        ax.set_xlabel(x)
-        ax.set_ylabel(metric)
-        ax.set_title(f"{metric} against {x} (mean and 95 % CI)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        unavail = metric.endswith("availability")
+        panels = rows["key"].dropna().drop_duplicates().tolist() + ([None] if rows["key"].isna().any() else [])
+        cols = min(3, len(panels))
+        nrows = -(-len(panels) // cols)
+        labels = [str(policy) + "".join(f", {k}={v}" for k, v in zip(keys[1:], rest))
+                  for (policy, *rest), _ in rows.groupby(["policy"] + keys[1:], dropna=False, sort=False)]
+        longest = max((len(label) for label in labels), default=0)
+        ncol = max(1, min(len(labels), 4 if longest <= 20 else 2 if longest <= 45 else 1))
+        legend_rows = -(-len(labels) // ncol)
+        fig = Figure(figsize=(max(6.5, 4.2 * cols), 3.2 * nrows + 1.0 + 0.28 * legend_rows), dpi=110)
+        axes = fig.subplots(nrows, cols, squeeze=False, sharex=True)
+        styles = ["-", "--", ":", "-."]
+        others = rows[keys[1:]].drop_duplicates().apply(tuple, axis=1).tolist() if keys[1:] else [()]
+        handles: dict[str, Any] = {}
+        values = 1 - rows["mean"] if unavail else rows["mean"]
+        positive = values[values > 0]
+        floor = positive.min() / 10 if unavail and len(positive) else None
+        for i, panel in enumerate(panels):
+            ax = axes[i // cols][i % cols]
+            here = rows[rows["key"].isna()] if panel is None else rows[rows["key"] == panel]
+            for (policy, *rest), line in here.groupby(["policy"] + keys[1:], dropna=False, sort=False):
+                style = styles[others.index(tuple(rest)) % len(styles)] if keys[1:] else "-"
+                line = line.assign(_x=line[x].map(lambda v: v if numeric else position[v])).sort_values("_x")
+                mean, lo, hi = line["mean"], line["ci95_low"].fillna(line["mean"]), line["ci95_high"].fillna(line["mean"])
+                label = str(policy) + "".join(f", {k}={v}" for k, v in zip(keys[1:], rest))
+                if unavail:
+                    mean, lo, hi = (1 - mean), (1 - hi), (1 - lo)
+                    none = mean <= 0  # none observed: a marker on the bottom row, no line through it
+                    if none.any() and floor:
+                        ax.scatter(line["_x"][none], [floor] * int(none.sum()), marker="v", s=30,
+                                   color=color(str(policy)), zorder=5)
+                    mean = mean.where(~none)
+                    lo = lo.clip(lower=floor) if floor else lo
+                handle = ax.errorbar(line["_x"], mean, yerr=[(mean - lo).clip(lower=0), (hi - mean).clip(lower=0)],
+                                     marker="o", ms=4, linestyle=style, capsize=2, color=color(str(policy)),
+                                     label=label)
+                handles.setdefault(label, handle)
+            if panel is not None:
+                ax.set_title(str(panel), fontsize=9)
+            ax.grid(True, which="both", alpha=0.3)
+            if unavail:
+                ax.set_yscale("log")
+            if log_x:
+                ax.set_xscale("log", base=2)
+                ax.set_xticks(xs_all, [f"{v:g}" for v in xs_all])
+            elif not numeric:
+                ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all], rotation=20)
+            ax.tick_params(labelsize=7)
+        for j in range(len(panels), nrows * cols):
+            axes[j // cols][j % cols].set_visible(False)
+        ylabel = f"1 - {metric} (log)" if unavail else metric
+        fig.supylabel(ylabel, fontsize=9)
+        fig.supxlabel(x, fontsize=9)
+        fig.suptitle(f"{metric} against {x}\n(mean and 95 % CI"
+                     + ("; triangles on the bottom row: none observed" if floor and (values <= 0).any() else "")
+                     + ")", fontsize=10)
+        height = fig.get_figheight()
+        top = 1 - (0.55 + 0.28 * legend_rows) / height  # title and legend above the panels
+        if handles:
+            fig.legend(list(handles.values()), list(handles), loc="upper center", ncol=ncol,
+                       fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1 - 0.48 / height))
+        fig.tight_layout(rect=(0, 0, 1, top))
         if out is None:
-            written.append(_save(fig, None))  # the figure itself, for a notebook
+            written.append(fig)  # the figure itself, for a notebook
         else:
             path = out / f"sweep_{metric}.png"
-            _save(fig, path)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png")
+            write_atomic(path, buffer.getvalue())
             written.append(path)
     return written
