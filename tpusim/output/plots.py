@@ -208,7 +208,9 @@ def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
         styles = ["-", "--", ":", "-."]
         others = rows[keys[1:]].drop_duplicates().apply(tuple, axis=1).tolist() if keys[1:] else [()]
         handles: dict[str, Any] = {}
+        policies = list(dict.fromkeys(rows["policy"]))
         values = 1 - rows["mean"] if unavail else rows["mean"]
+        values = values.where(values > 1e-12, 0.0)  # 1 - 0.9999999999999999 is none, not 1e-16
         positive = values[values > 0]
         floor = positive.min() / 10 if unavail and len(positive) else None
         for i, panel in enumerate(panels):
@@ -221,9 +223,10 @@ def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
                 label = str(policy) + "".join(f", {k}={v}" for k, v in zip(keys[1:], rest))
                 if unavail:
                     mean, lo, hi = (1 - mean), (1 - hi), (1 - lo)
-                    none = mean <= 0  # none observed: a marker on the bottom row, no line through it
-                    if none.any() and floor:
-                        ax.scatter(line["_x"][none], [floor] * int(none.sum()), marker="v", s=30,
+                    none = mean <= 1e-12  # none observed: a marker on the bottom row, no line through it
+                    if none.any() and floor:  # one row per policy, so that no marker hides another
+                        row = floor * 0.6 ** policies.index(policy)
+                        ax.scatter(line["_x"][none], [row] * int(none.sum()), marker="v", s=30,
                                    color=color(str(policy)), zorder=5)
                     mean = mean.where(~none)
                     lo = lo.clip(lower=floor) if floor else lo
@@ -238,7 +241,8 @@ def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
                 ax.set_yscale("log")
             if log_x:
                 ax.set_xscale("log", base=2)
-                ax.set_xticks(xs_all, [f"{v:g}" for v in xs_all])
+                ax.set_xticks(xs_all, [f"{v:.3g}" for v in xs_all], rotation=30 if len(xs_all) > 4 else 0)
+                ax.minorticks_off()
             elif not numeric:
                 ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all], rotation=20)
             ax.tick_params(labelsize=7)
@@ -248,7 +252,7 @@ def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
         fig.supylabel(ylabel, fontsize=9)
         fig.supxlabel(x, fontsize=9)
         fig.suptitle(f"{metric} against {x}\n(mean and 95 % CI"
-                     + ("; triangles on the bottom row: none observed" if floor and (values <= 0).any() else "")
+                     + ("; triangles at the bottom: none observed" if floor and (values <= 0).any() else "")
                      + ")", fontsize=10)
         height = fig.get_figheight()
         top = 1 - (0.55 + 0.28 * legend_rows) / height  # title and legend above the panels
