@@ -139,3 +139,21 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
     clean = sweep(scenario, vary).to_frame()
     pd.testing.assert_frame_equal(resumed, clean)
     assert len(left) < 8, "the sweep finished before it could be killed: this test checked little"
+
+
+def test_sweep_takes_seed_and_replications_like_run(tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from conftest import SCENARIOS
+    from tpusim.cli import app
+
+    result = CliRunner().invoke(app, ["sweep", str(SCENARIOS / "tpuv4_pod.yaml"), "--vary",
+                                      "failures.host.daily_rate=0.001,0.002", "--seed", "5", "--replications", "2",
+                                      "--set", "horizon_days=5", "--out", str(tmp_path), "--no-plot"])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "sweep.csv")
+    assert set(frame.replications) == {2}
+    import json
+    point = json.loads((tmp_path / "points" / "0.json").read_text())
+    assert point["scenario"]["seed"] == 5

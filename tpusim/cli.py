@@ -29,6 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="tpusim: availability of OCS-reconfigurable vs statically wired TPU pods.",
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # help texts are plain: "[default: ...]" must show, not be read as markup
 )
 
 
@@ -252,6 +253,8 @@ def sweep(
     workers: Annotated[int, typer.Option(min=1, help="Local worker processes (one replication of one point each).")] = 1,
     resume: Annotated[bool, typer.Option(help="Keep the points already written in OUT and run the rest.")] = False,
     force: Annotated[bool, typer.Option(help="Start again in an OUT that holds an earlier sweep.")] = False,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed (overrides the scenario; the same at every point).")] = None,
+    replications: Annotated[Optional[int], typer.Option(min=1, help="Replications per point (overrides the scenario).")] = None,
     scheduler_address: Annotated[Optional[str], typer.Option(help="Run the points on a Dask cluster (tcp://HOST:PORT).")] = None,
     target_ci: Annotated[Optional[float], typer.Option(min=0.0, help="Add replications to a point until every availability CI half-width is at most this.")] = None,
     max_replications: Annotated[int, typer.Option(min=2, help="Cap for --target-ci.")] = 1000,
@@ -265,6 +268,8 @@ def sweep(
     from tpusim.sweep import parse_vary
     from tpusim.sweep import sweep as run_sweep
 
+    set_ = list(set_ or []) + ([f"seed={seed}"] if seed is not None else []) + (
+        [f"replications={replications}"] if replications is not None else [])
     sc = _load(scenario, set_)
     grid: dict = {}
     for text in vary:
