@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # `tpusim --help` starts in a fraction of a second (issue 10).
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,  # --install-completion for bash, zsh, fish and PowerShell
     no_args_is_help=True,
     help="tpusim: availability of OCS-reconfigurable vs statically wired TPU pods.",
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -55,7 +55,16 @@ def plot_availability(results: "Results", path: Path | None = None) -> Figure | 
         never = set(results.never_placeable(policy))
         series[policy] = [(chips, est) for shape, _, chips, est in results.slice_availability(policy)
                           if shape not in never]
+    cube_shape = model.machine.cube.shape
+    closed = {}  # policy -> its closed forms per shape (when it has one for every shape)
+    for rule in model.policies:
+        maybe = [rule.closed_form(model.failures, shape.cube_dims(cube_shape)) for shape in model.shapes]
+        forms = [f for f in maybe if f is not None]
+        if len(forms) == len(maybe):
+            closed[rule.name] = forms
+    # 'none observed' markers go below everything drawn, closed forms included
     positives = [1 - e.mean for pts in series.values() for _, e in pts if 1 - e.mean > 0]
+    positives += [1 - f.value for forms in closed.values() for f in forms if 1 - f.value > 0]
     floor = min(positives) / 10 if positives else 1e-6
     for policy, pts in series.items():
         if not pts:
@@ -74,17 +83,11 @@ def plot_availability(results: "Results", path: Path | None = None) -> Figure | 
         if zeros:
             ax.scatter([c for c, _ in zeros], [r for _, r in zeros], marker="v", s=60, color=color(policy), zorder=5,
                        label=f"{policy}: no unavailability observed")
-    cube_shape = model.machine.cube.shape
     xs = [shape.chips for shape in model.shapes]
-    for rule in model.policies:
-        maybe = [rule.closed_form(model.failures, shape.cube_dims(cube_shape)) for shape in model.shapes]
-        forms = [f for f in maybe if f is not None]
-        if len(forms) < len(maybe):
-            continue
+    for name, forms in closed.items():
         kind = forms[0].kind
-        ax.plot(xs, [max(1 - f.value, floor) for f in forms], "--" if kind == "exact" else ":",
-                color=color(rule.name), alpha=0.6,
-                label=f"{rule.name}, closed form ({kind}: {forms[0].formula})")
+        ax.plot(xs, [1 - f.value for f in forms], "--" if kind == "exact" else ":",  # true values, never clamped
+                color=color(name), alpha=0.6, label=f"{name}, closed form ({kind}: {forms[0].formula})")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(xs, [str(x) for x in xs])
@@ -130,11 +133,15 @@ def plot_goodput(results: "Results", path: Path | None = None) -> Figure | None:
     means = [100 * e.mean if e else 0 for e in ests]
     errs = [[100 * (e.mean - e.ci95[0]) if e and e.ci95 else 0 for e in ests],
             [100 * (e.ci95[1] - e.mean) if e and e.ci95 else 0 for e in ests]]
-    ax.bar(names, means, yerr=errs, capsize=4, color=[color(p) for p in names])
-    low = min(means) if means else 0
-    ax.set_ylim(max(0, low - 5), 100)
+    # points with intervals, not bars: a bar's length would be read from an axis that does not
+    # start at zero
+    for i, (name, mean) in enumerate(zip(names, means)):
+        ax.errorbar([i], [mean], yerr=[[errs[0][i]], [errs[1][i]]], fmt="o", ms=8, capsize=5, color=color(name))
+        ax.annotate(f"{mean:.2f} %", (i, mean), xytext=(10, 0), textcoords="offset points", va="center", fontsize=9)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_xlim(-0.5, len(names) - 0.5)
     ax.set_ylabel("goodput (% of held chip-hours that were useful)")
-    ax.set_title(f"{s.name}: goodput by policy (95 % CI)")
+    ax.set_title(f"{s.name}: goodput by policy (mean and 95 % CI)")
     ax.grid(True, axis="y", alpha=0.3)
     return _save(fig, path)
 
