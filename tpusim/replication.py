@@ -17,6 +17,7 @@ not a metric: event counts, the recorded trace, per-job rows and time series.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import simpy
 
@@ -59,7 +60,7 @@ class ReplicationResult:
         raise KeyError((policy, metric, key))
 
 
-def job_simulation(model: Model, policy: str, trace, specs: list[JobSpec], delays: list[float] | None = None,
+def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], delays: list[float] | None = None,
                    replication: int = 0) -> JobSimulation:
     """The control plane of ``model`` under one policy (any registered one, listed in the model
     or not), replaying ``trace`` and ``specs`` (detection delays drawn for ``replication``

@@ -81,6 +81,9 @@ def widest_availability_ci(estimates: Estimates, policies: tuple[str, ...], shap
 
 @dataclass
 class SweepResults:
+    """Every point of a sweep: ``vary`` (the grid's keys and values) and ``points`` (each with
+    its overrides, scenario and samples), with :meth:`to_frame` and :meth:`plot`."""
+
     vary: dict[str, list[Any]]
     points: list[SweepPoint]  # in grid order
 
@@ -122,7 +125,39 @@ def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, o
           resume: bool = False, progress: Callable[[int, int], None] | None = None,
           scheduler_address: str | None = None, target_ci: float | None = None,
           max_replications: int = 1000) -> SweepResults:
-    """Run ``scenario`` at every combination of ``vary`` (dotted key -> values)."""
+    """Run ``scenario`` at every combination of ``vary`` (dotted key -> values).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The base scenario; every point is ``scenario.with_overrides(point)``, validated, with the
+        same seed (common random numbers across the grid).
+    vary : dict
+        Dotted key -> list of values, e.g. ``{"failures.host.daily_rate": [0.0004, 0.0008],
+        "topology.cube_grid": [[48, 1, 1], [56, 1, 1]]}``; the grid is every combination.
+    workers, scheduler_address
+        A local process pool, or a Dask cluster (``tcp://HOST:PORT``); the numbers are the same.
+    out, resume
+        With ``out``, each point is written to ``out/points/`` as it finishes; ``resume`` keeps
+        the points already there.
+    target_ci, max_replications
+        Double a point's replications until every availability CI half-width is at most
+        ``target_ci`` (up to ``max_replications``).
+    progress
+        Called with (points done, points in all).
+
+    Returns
+    -------
+    SweepResults
+        ``to_frame()`` (one row per point, policy, metric and key, with CI and replications) and
+        ``plot()`` (one figure per metric).
+
+    Examples
+    --------
+    >>> base = tpusim.load_scenario("scenarios/tpuv4_pod.yaml")  # doctest: +SKIP
+    >>> swept = tpusim.sweep(base, {"failures.host.daily_rate": [0.0004, 0.0016]})  # doctest: +SKIP
+    >>> swept.to_frame().query("metric == 'system_availability'")  # doctest: +SKIP
+    """
     points = grid(vary)
     scenarios = [scenario.with_overrides(point) for point in points]
     done: dict[int, SweepPoint] = {}

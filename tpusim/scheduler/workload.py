@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def shape_problem(machine: MachineLayout, shape: SliceShape) -> str | None:
     return None
 
 
-def generate_jobs(workload: WorkloadParams, horizon: float, seed: int, replication: int) -> list[JobSpec]:
+def generate_jobs(workload: WorkloadParams, horizon: float, seed: int, replication: int) -> Sequence[JobSpec]:
     """The replication's jobs: the replayed trace if there is one, else a generated stream
     (Poisson, or bursty from day to day: :func:`_arrival_times`)."""
     if workload.trace is not None:
@@ -126,8 +126,39 @@ def generate_jobs(workload: WorkloadParams, horizon: float, seed: int, replicati
     bands = gen.choice(3, size=n, p=shares / shares.sum())
     mix = np.array(workload.pattern_shares, dtype=float)
     patterns = gen.choice(len(PATTERNS), size=n, p=mix / mix.sum())  # drawn last: earlier draws keep their values
-    return [JobSpec(i, float(arrivals[i]), shapes[which[i]], float(work[i]), int(bands[i]), PATTERNS[patterns[i]])
-            for i in range(n)]
+    return JobStream(arrivals, which, work, bands, patterns, tuple(shapes))
+
+
+class JobStream(Sequence[JobSpec]):
+    """A replication's generated jobs, kept as numpy columns and made into :class:`JobSpec`
+    objects only as they are read (the simulation reads them in arrival order, once per
+    policy): a 25-pod year of 1.2 million jobs holds about 40 MB of columns, not a list of
+    objects five times that size. Job ``i`` is the ``i``-th arrival."""
+
+    def __init__(self, arrivals, which, work, bands, patterns, shapes: tuple[SliceShape, ...]):
+        self._columns = (arrivals, which, work, bands, patterns)
+        self._shapes = shapes
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    def _spec(self, i: int) -> JobSpec:
+        arrivals, which, work, bands, patterns = self._columns
+        return JobSpec(i, float(arrivals[i]), self._shapes[which[i]], float(work[i]), int(bands[i]),
+                       PATTERNS[patterns[i]])
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._spec(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._spec(index)
+
+    def __iter__(self) -> Iterator[JobSpec]:
+        for i in range(len(self)):
+            yield self._spec(i)
 
 
 def _arrival_times(workload: WorkloadParams, horizon: float, gen: np.random.Generator) -> np.ndarray:
