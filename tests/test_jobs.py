@@ -443,7 +443,13 @@ class OracleScheduler(Scheduler):
         if self._infeasible.get(shape) == (pool.whole_epoch if job.cubes else pool.epoch):
             assert pool.find(job) is None, "a memo skipped a placement that fits"
             OracleScheduler.skipped += 1
-        return super()._place(job, t)
+        placed = super()._place(job, t)
+        if (placed is None and self.preemption and self.defrag_wait is not None and job.cubes
+                and t - job.arrival >= self.defrag_wait):  # defragmentation skipped: it could not act
+            choice = self._search(job, job.band + 1, smaller_than=job.chips)
+            assert choice is None or self._plan_moves(*choice) is None, "skipped a defragmentation that moves"
+            OracleScheduler.skipped += 1
+        return placed
 
     def _preempt_for(self, job, t):
         if self._no_victims.get((job.band, job.spec.shape.dims)) == self.pool.movable_since(job.band + 1):
