@@ -40,30 +40,75 @@ def unit_availability(rate: float, mean_repair_hours: float) -> float:
     return mtbf / (mtbf + mean_repair_hours)
 
 
-def class_availability(failures: FailureParams, component_class: str) -> float:
-    """MTBF/(MTBF+MTTR) of one component class (at a schedule's mean rate)."""
+def _own(failures: FailureParams, component_class: str) -> float:
+    """A unit's availability from its own failures alone."""
     cfg = failures.of(component_class)
     return unit_availability(cfg.mean_rate, cfg.repair.mean)
 
 
-def cube_availability(machine: MachineLayout, failures: FailureParams) -> float:
-    """Probability that a cube's hosts and links are all up at a random instant."""
-    return class_availability(failures, "host") ** machine.cube.hosts * class_availability(
-        failures, "ici_link"
-    ) ** machine.cube.links
+def domain_availability(domain) -> float:
+    """Probability that one instance of a correlated failure domain is up."""
+    return unit_availability(domain.rate, domain.repair.mean)
+
+
+def class_availability(failures: FailureParams, component_class: str) -> float:
+    """Probability that a unit of the class is up (at a schedule's mean rate): its own
+    MTBF/(MTBF+MTTR) times that of every domain holding it (the causes are independent)."""
+    value = _own(failures, component_class)
+    for d in failures.domains:
+        if d.component_class == component_class:
+            value *= domain_availability(d)
+    return value
+
+
+def cube_availability(machine: MachineLayout, failures: FailureParams, within_cube_only: bool = False) -> float:
+    """Probability that a cube's hosts and links are all up at a random instant. A host domain
+    inside a cube counts once per instance in the cube; one spanning several cubes counts once
+    (its marginal), or not at all with ``within_cube_only`` (:func:`any_k_cubes` then groups
+    the cubes it spans)."""
+    hosts = machine.cube.hosts
+    value = _own(failures, "host") ** hosts * _own(failures, "ici_link") ** machine.cube.links
+    for d in failures.domains:
+        if d.component_class == "host":
+            if d.units <= hosts:
+                value *= domain_availability(d) ** (hosts // d.units)
+            elif not within_cube_only:
+                value *= domain_availability(d)
+    return value
 
 
 def ocs_layer_availability(machine: MachineLayout, failures: FailureParams) -> float:
-    """Probability that every OCS of a pod is up."""
-    return class_availability(failures, "ocs") ** machine.ocs_per_pod
+    """Probability that every OCS of a pod is up (each OCS domain counts once per instance)."""
+    n = machine.ocs_per_pod
+    value = _own(failures, "ocs") ** n
+    for d in failures.domains:
+        if d.component_class == "ocs":
+            value *= domain_availability(d) ** -(-n // d.units)
+    return value
 
 
 def any_k_cubes(machine: MachineLayout, failures: FailureParams, k: int) -> float:
-    """Probability that some pod has ``k`` usable cubes and all its OCSes up (exact)."""
+    """Probability that some pod has ``k`` usable cubes and all its OCSes up (exact). A host
+    domain spanning ``m`` cubes makes the pod's cubes groups of ``m``: a group has no usable cube
+    while its domain is down, else a Binomial(m, q) of them; the pod's count is the convolution."""
+    import numpy as np
     from scipy import stats
 
-    q = cube_availability(machine, failures)
-    per_pod = ocs_layer_availability(machine, failures) * float(stats.binom.sf(k - 1, machine.cubes_per_pod, q))
+    n = machine.cubes_per_pod
+    wide = [d for d in failures.domains if d.component_class == "host" and d.units > machine.cube.hosts]
+    if not wide:
+        usable = float(stats.binom.sf(k - 1, n, cube_availability(machine, failures)))
+    else:
+        q = cube_availability(machine, failures, within_cube_only=True)
+        m = wide[0].units // machine.cube.hosts
+        a = domain_availability(wide[0])
+        group = a * stats.binom.pmf(np.arange(m + 1), m, q)
+        group[0] += 1.0 - a
+        pmf = np.array([1.0])
+        for _ in range(n // m):
+            pmf = np.convolve(pmf, group)
+        usable = float(pmf[k:].sum())
+    per_pod = ocs_layer_availability(machine, failures) * usable
     return 1.0 - (1.0 - per_pod) ** machine.pods
 
 
@@ -82,5 +127,7 @@ def static_box(machine: MachineLayout, failures: FailureParams, cube_dims: Dims)
     k = cube_dims[0] * cube_dims[1] * cube_dims[2]
     cables = StaticCabling(machine).used_cables(mask)
     parts = machine.cube.electrical_count * k + machine.static_cable_ends * cables
-    return class_availability(failures, "host") ** (machine.cube.hosts * k) * class_availability(
-        failures, "ici_link") ** parts
+    # hosts: a cube's marginal (own failures and every host domain); for a domain spanning
+    # several cubes the product over the box's cubes is still a lower bound (it is shared)
+    hosts = cube_availability(machine, failures) / _own(failures, "ici_link") ** machine.cube.links
+    return hosts ** k * class_availability(failures, "ici_link") ** parts

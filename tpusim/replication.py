@@ -43,6 +43,7 @@ class ReplicationResult:
     repairs: dict[str, int]
     initially_down: dict[str, int]
     events: int  # failure and repair events simulated
+    domain_failures: dict[str, int] = field(default_factory=dict)  # per correlated failure domain
     trace: list[tuple[float, str, int, bool]] | None = field(default=None, repr=False)
     job_rows: dict[str, dict] | None = field(default=None, repr=False)  # policy -> per-job columns
     series: dict[str, list[list[float]]] | None = field(default=None, repr=False)  # policy -> shape -> bucket
@@ -138,6 +139,7 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
         failures=dict(zip(COMPONENT_CLASSES, injector.failures)),
         repairs=dict(zip(COMPONENT_CLASSES, injector.repairs)),
         initially_down=dict(zip(COMPONENT_CLASSES, injector.initially_down)),
+        domain_failures=dict(getattr(injector, "domain_failures", {})),
         events=injector.events,
         trace=recorder.events if record_trace and recorder is not None else None,
         job_rows=job_rows,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from tpusim.config.schema import CROSS_KEY_CHECKS, ComponentFailures, Scenario
 from tpusim.errors import Problem, ScenarioError
-from tpusim.failures.distributions import RepairDistribution
-from tpusim.failures.params import ClassFailures, FailureParams
+from tpusim.failures.distributions import MixtureRepair, RepairDistribution
+from tpusim.failures.params import ClassFailures, DomainFailures, FailureParams
 from tpusim.failures.schedule import Schedule, parse_schedule
 from tpusim.failures.trace import parse_trace
 from tpusim.model import Model
@@ -215,7 +215,56 @@ class _Builder:
                     self.problem("failures.trace", f"{f.trace}: has no replication {lacking[0]} "
                                  f"(it has {sorted(r for r in traces if r is not None)}; replications: "
                                  f"{self.s.replications})")
-        return FailureParams(classes, f.detection_dist, f.initial_state, traces, f.ocs_control_plane_share)
+        return FailureParams(classes, f.detection_dist, f.initial_state, traces, f.ocs_control_plane_share,
+                             self._domains(machine))
+
+    def _domains(self, machine: MachineLayout | None) -> tuple[DomainFailures, ...]:
+        out = []
+        seen: set[str] = set()
+        multi_cube = 0
+        for i, d in enumerate(self.s.failures.domains):
+            where = f"failures.domains[{i}]"
+            if d.name in seen:
+                self.problem(f"{where}.name", f"{d.name!r} names two domains")
+            seen.add(d.name)
+            if (d.repair is None) == (d.repair_mix is None):
+                self.problem(where, "give exactly one of repair and repair_mix")
+                continue
+            repair: RepairDistribution | MixtureRepair
+            if d.repair is not None:
+                if d.repair.sigma is not None and d.repair.dist != "lognormal":
+                    self.problem(f"{where}.repair.sigma", f"only applies to dist: lognormal, not {d.repair.dist}")
+                repair = RepairDistribution(d.repair.dist, d.repair.mean_hours, d.repair.shape)
+            else:
+                parts = []
+                for j, part in enumerate(d.repair_mix or []):
+                    if part.sigma is not None and part.dist != "lognormal":
+                        self.problem(f"{where}.repair_mix[{j}].sigma", f"only applies to dist: lognormal, not {part.dist}")
+                    parts.append((part.share, RepairDistribution(part.dist, part.mean_hours,
+                                                                 part.sigma if part.sigma is not None else 1.0)))
+                repair = MixtureRepair(tuple(parts))
+            if machine is not None:
+                population = machine.population(d.of)
+                if d.units > population:
+                    self.problem(f"{where}.units", f"{d.units} {d.of}s, but the machine has {population}")
+                if d.of == "host":
+                    per_cube = machine.cube.hosts
+                    if per_cube % d.units and d.units % per_cube:
+                        self.problem(f"{where}.units", f"must divide the {per_cube} hosts of a cube or be a "
+                                                       f"multiple of them (a domain covers whole hosts trays or "
+                                                       f"whole cubes), got {d.units}")
+                    elif d.units > per_cube:
+                        multi_cube += 1
+                        if machine.cubes_per_pod % (d.units // per_cube):
+                            self.problem(f"{where}.units", f"{d.units // per_cube} cubes per domain do not divide "
+                                                           f"the {machine.cubes_per_pod} cubes of a pod")
+                if d.of == "ocs" and machine.ocs_per_pod % d.units:
+                    self.problem(f"{where}.units", f"must divide the {machine.ocs_per_pod} OCSes of a pod, got {d.units}")
+            out.append(DomainFailures(d.name, d.of, d.units, d.daily_rate / 24.0, repair))
+        if multi_cube > 1:
+            self.problem("failures.domains", "at most one host domain may span several cubes (the closed "
+                                             "forms handle one level of grouping)")
+        return tuple(out)
 
     def _class(self, name: str, cfg: ComponentFailures, default_detection: float) -> ClassFailures:
         r = cfg.repair

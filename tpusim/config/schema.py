@@ -92,6 +92,31 @@ class ComponentFailures(_Strict):
         "healthd/libtpunet detection delay for this class; unset: failures.detection_minutes."))
 
 
+class RepairPart(_Strict):
+    """One part of a mixed repair law."""
+
+    share: float = Field(gt=0, description="Relative weight of this part (the shares are normalised).")
+    dist: Literal["exponential", "lognormal", "fixed"] = Field("exponential", description="Its distribution.")
+    mean_hours: float = Field(gt=0, description="Its mean time to repair (hours).")
+    sigma: float | None = Field(None, gt=0, description="lognormal only (default 1.0).")
+
+
+class Domain(_Strict):
+    """A correlated failure domain: groups of consecutive units of one class that fail together."""
+
+    name: str = Field(min_length=1, description="Name used in reports (e.g. rack_power, pdu_row).")
+    of: Literal["host", "ocs"] = Field(description="The class of the members.")
+    units: int = Field(gt=0, description=(
+        "Members per domain: consecutive units of that class (hosts are numbered cube by cube, 16 "
+        "per TPU v4 cube: 16 = one cube's rack power, 64 = a PDU row of four cubes; for OCSes, the "
+        "switches one power supply feeds)."))
+    daily_rate: float = Field(ge=0, description="Failures per domain per day while it is up.")
+    repair: Repair | None = Field(None, description="Its repair law; or give repair_mix.")
+    repair_mix: list[RepairPart] | None = Field(None, min_length=1, description=(
+        "A mixed repair law, e.g. 90 % soft failures fixed by a reboot in 20 minutes and 10 % "
+        "hard ones needing 2 hours."))
+
+
 class Failures(_Strict):
     host: ComponentFailures = ComponentFailures(
         daily_rate=0.0008, repair=Repair(dist="lognormal", mean_hours=6.0)
@@ -108,6 +133,9 @@ class Failures(_Strict):
         "repair (new placements, swaps and migrations wait; running slices keep running). The rest "
         "are data-plane failures: the switch's circuits go dark. No share is published; 0.5 is the "
         "midpoint between the two published accounts (see scenarios/tpuv4_pod.yaml)."))
+    domains: list[Domain] = Field(default_factory=list, description=(
+        "Correlated failure domains (none by default: no rates are published). A domain takes "
+        "all its members down at once; members' own failures go on."))
     detection_minutes: float = Field(5.0, ge=0, description=(
         "healthd/libtpunet detection delay. Capacity availability is a property of the true "
         "health state and does not use it; the scheduler reacts only after it (jobs, DESIGN §3)."))

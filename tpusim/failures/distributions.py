@@ -48,3 +48,33 @@ class RepairDistribution:
         if self.dist == "fixed":
             return gen.random(n) * self.mean
         raise ValueError(f"unknown repair distribution {self.dist!r}")
+
+
+@dataclass(frozen=True)
+class MixtureRepair:
+    """A repair law that is a mixture: with probability ``share`` the repair follows that part
+    (e.g. 90 % soft failures fixed by a reboot in about 20 minutes, 10 % hard ones needing about
+    2 hours). Shares are normalised. The equilibrium residual of a mixture picks a part with
+    probability proportional to ``share x mean`` (a repair in progress at a random instant is
+    more likely a long one), then that part's residual."""
+
+    parts: tuple[tuple[float, RepairDistribution], ...]
+
+    @property
+    def mean(self) -> float:
+        total = sum(s for s, _ in self.parts)
+        return sum(s * d.mean for s, d in self.parts) / total
+
+    def _pick(self, gen: np.random.Generator, n: int, weights: list[float]) -> np.ndarray:
+        cum = np.cumsum(weights) / sum(weights)
+        return np.minimum(np.searchsorted(cum, gen.random(n), side="right"), len(weights) - 1)
+
+    def sample(self, gen: np.random.Generator, n: int) -> np.ndarray:
+        which = self._pick(gen, n, [s for s, _ in self.parts])
+        draws = [d.sample(gen, n) for _, d in self.parts]  # every part drawn: a fixed number of draws
+        return np.choose(which, draws)
+
+    def sample_residual(self, gen: np.random.Generator, n: int) -> np.ndarray:
+        which = self._pick(gen, n, [s * d.mean for s, d in self.parts])
+        draws = [d.sample_residual(gen, n) for _, d in self.parts]
+        return np.choose(which, draws)

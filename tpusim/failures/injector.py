@@ -14,6 +14,14 @@ of failure and repair events, never with components x time.
 
 Random numbers come in blocks from named streams (``failures.<class>``, ``repairs.<class>``,
 ``initial.<class>``): a stream depends only on the seed, the replication and its name.
+
+Correlated failure domains (:class:`~tpusim.failures.params.DomainFailures`) are injected the
+same way, one superposed process per domain over its instances (streams ``domain.<name>``,
+``domain_repairs.<name>``, ``domain_initial.<name>``). A unit is *down* in the health state when
+it has failed itself or a domain holding it has; the two causes are kept apart (``own_down``,
+``held``), so a unit's own failures go on while its domain is down (a candidate is discarded
+only when the unit itself is down) and a unit comes up only when both causes are gone. Without
+domains ``own_down`` mirrors the health state and every draw is as before.
 """
 
 from __future__ import annotations
@@ -48,6 +56,10 @@ class FailureInjector:
         self.repairs = [0, 0, 0]  # completed repairs per class, during the run
         self.initially_down = [0, 0, 0]
         self.discarded = 0  # thinning candidates that hit a unit already down
+        self.own_down = [bytearray(n) for n in health.population]  # failed itself
+        self.held = [bytearray(n) for n in health.population]  # domains down that hold the unit
+        self.domain_failures = {d.name: 0 for d in failures.domains}
+        self.domain_repairs = {d.name: 0 for d in failures.domains}
         for k, name in enumerate(COMPONENT_CLASSES):
             cfg = failures.classes[k]
             population = health.population[k]
@@ -64,6 +76,8 @@ class FailureInjector:
                 env.process(self._fail(k, population, rate, gen, repair_times))
             else:
                 env.process(self._fail_scheduled(k, population, schedule, gen, repair_times))
+        for domain in failures.domains:
+            self._start_domain(domain, failures.initial_state, seed, replication)
 
     def _start_steady(self, k: int, name: str, rate: float, repair: RepairDistribution, population: int,
                       seed: int, replication: int) -> None:
@@ -73,9 +87,85 @@ class FailureInjector:
         down = np.flatnonzero(gen.random(population) < p_down)
         residual = repair.sample_residual(gen, len(down))
         for unit, left in zip(down.tolist(), residual.tolist()):
-            self.health.set_down(k, unit, 0.0)
+            self._own_fail(k, unit, 0.0)
             self._schedule_repair(k, unit, left)
         self.initially_down[k] = len(down)
+
+    # -- the two causes of a unit being down --------------------------------------------------
+    def _own_fail(self, k: int, unit: int, t: float) -> bool:
+        """The unit fails itself; False (nothing happens) if it already has."""
+        if self.own_down[k][unit]:
+            return False
+        self.own_down[k][unit] = 1
+        if not self.held[k][unit]:
+            self.health.set_down(k, unit, t)
+        return True
+
+    def _own_repair(self, k: int, unit: int, t: float) -> None:
+        self.own_down[k][unit] = 0
+        if not self.held[k][unit]:
+            self.health.set_up(k, unit, t)
+
+    def _hold(self, k: int, units: range, t: float) -> None:
+        for unit in units:
+            self.held[k][unit] += 1
+            if self.held[k][unit] == 1 and not self.own_down[k][unit]:
+                self.health.set_down(k, unit, t)
+
+    def _release(self, k: int, units: range, t: float) -> None:
+        for unit in units:
+            self.held[k][unit] -= 1
+            if not self.held[k][unit] and not self.own_down[k][unit]:
+                self.health.set_up(k, unit, t)
+
+    # -- domains -------------------------------------------------------------------------------
+    def _start_domain(self, domain, initial_state: str, seed: int, replication: int) -> None:
+        k = COMPONENT_CLASSES.index(domain.component_class)
+        population = self.health.population[k]
+        count = domain.instances(population)
+        if domain.rate <= 0 or count == 0:
+            return
+        down = np.zeros(count, dtype=bool)
+        repair_times = _blocks(domain.repair.sample, generator(seed, replication, f"domain_repairs.{domain.name}"))
+        if initial_state == "steady":
+            gen = generator(seed, replication, f"domain_initial.{domain.name}")
+            p_down = domain.rate * domain.repair.mean / (1.0 + domain.rate * domain.repair.mean)
+            start = np.flatnonzero(gen.random(count) < p_down)
+            for i, left in zip(start.tolist(), domain.repair.sample_residual(gen, len(start)).tolist()):
+                down[i] = True
+                self._hold(k, self._members(domain, i, population), 0.0)
+                self._schedule_domain_repair(domain, k, i, down, left)
+        gen = generator(seed, replication, f"domain.{domain.name}")
+        self.env.process(self._fail_domain(domain, k, count, down, gen, repair_times))
+
+    @staticmethod
+    def _members(domain, i: int, population: int) -> range:
+        return range(i * domain.units, min((i + 1) * domain.units, population))
+
+    def _schedule_domain_repair(self, domain, k: int, i: int, down, after: float) -> None:
+        def repaired(_event) -> None:
+            down[i] = False
+            self._release(k, self._members(domain, i, self.health.population[k]), self.env.now)
+            self.domain_repairs[domain.name] += 1
+
+        self.env.timeout(after).callbacks.append(repaired)
+
+    def _fail_domain(self, domain, k: int, count: int, down, gen: np.random.Generator,
+                     repair_times: Iterator[float]):
+        """As :meth:`_fail`, over the domain's instances: each up instance fails at its rate."""
+        env, population = self.env, self.health.population[k]
+        mean_gap = 1.0 / (count * domain.rate)
+        while True:
+            gaps = (gen.standard_exponential(BLOCK) * mean_gap).tolist()
+            picks = (gen.random(BLOCK) * count).astype(np.int64).tolist()
+            for gap, i in zip(gaps, picks):
+                yield env.timeout(gap)
+                if down[i]:
+                    continue
+                down[i] = True
+                self.domain_failures[domain.name] += 1
+                self._hold(k, self._members(domain, i, population), env.now)
+                self._schedule_domain_repair(domain, k, i, down, next(repair_times))
 
     def _schedule_repair(self, k: int, unit: int, after: float) -> None:
         """One timeout per repair, carrying (class, unit) as its value; no process, no closure."""
@@ -83,11 +173,11 @@ class FailureInjector:
 
     def _repaired(self, event) -> None:
         k, unit = event.value
-        self.health.set_up(k, unit, self.env.now)
+        self._own_repair(k, unit, self.env.now)
         self.repairs[k] += 1
 
     def _fail(self, k: int, population: int, rate: float, gen: np.random.Generator, repair_times: Iterator[float]):
-        env, health, timeout = self.env, self.health, self.env.timeout
+        env, fail, timeout = self.env, self._own_fail, self.env.timeout
         mean_gap = 1.0 / (population * rate)
         schedule, failures = self._schedule_repair, self.failures
         while True:
@@ -95,7 +185,7 @@ class FailureInjector:
             picks = (gen.random(BLOCK) * population).astype(np.int64).tolist()
             for gap, unit in zip(gaps, picks):
                 yield timeout(gap)
-                if health.set_down(k, unit, env.now):
+                if fail(k, unit, env.now):
                     failures[k] += 1
                     schedule(k, unit, next(repair_times))
                 else:
@@ -104,7 +194,7 @@ class FailureInjector:
     def _fail_scheduled(self, k: int, population: int, schedule, gen: np.random.Generator,
                         repair_times: Iterator[float]):
         """As :meth:`_fail`, thinned once more: accept a candidate with probability rate(t)/peak."""
-        env, health, timeout = self.env, self.health, self.env.timeout
+        env, fail, timeout = self.env, self._own_fail, self.env.timeout
         peak = schedule.peak
         mean_gap = 1.0 / (population * peak)
         while True:
@@ -113,7 +203,7 @@ class FailureInjector:
             accept = (gen.random(BLOCK) * peak).tolist()
             for gap, unit, u in zip(gaps, picks, accept):
                 yield timeout(gap)
-                if u < schedule.rate(env.now) and health.set_down(k, unit, env.now):
+                if u < schedule.rate(env.now) and fail(k, unit, env.now):
                     self.failures[k] += 1
                     self._schedule_repair(k, unit, next(repair_times))
                 else:
@@ -122,4 +212,5 @@ class FailureInjector:
     @property
     def events(self) -> int:
         """Failure and repair events simulated (the model's events)."""
-        return sum(self.failures) + sum(self.repairs)
+        return (sum(self.failures) + sum(self.repairs) + sum(self.domain_failures.values())
+                + sum(self.domain_repairs.values()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tpusim.failures.distributions import RepairDistribution
+from tpusim.failures.distributions import MixtureRepair, RepairDistribution
 from tpusim.failures.schedule import Schedule
 from tpusim.topology.machine import COMPONENT_CLASSES
 
@@ -42,6 +42,24 @@ class ClassFailures:
 
 
 @dataclass(frozen=True)
+class DomainFailures:
+    """A correlated failure domain: instances of ``units`` consecutive units of one class (16
+    hosts: one cube's rack power; 64 hosts: a PDU row of four cubes; n OCSes: a power supply
+    feeding n switches) that fail together. Each instance fails at ``rate`` per hour while up
+    and takes every member down until its repair; members' own failures go on independently,
+    so a member is up exactly when it and its domain are up."""
+
+    name: str
+    component_class: str  # "host" or "ocs"
+    units: int
+    rate: float  # per instance-hour while up
+    repair: "RepairDistribution | MixtureRepair"
+
+    def instances(self, population: int) -> int:
+        return -(-population // self.units)
+
+
+@dataclass(frozen=True)
 class FailureParams:
     classes: tuple[ClassFailures, ...]  # in COMPONENT_CLASSES order
     detection_dist: str = "fixed"  # "fixed" or "exponential" (mean: the class's detection_hours)
@@ -51,6 +69,8 @@ class FailureParams:
     #: share of OCS failures that only freeze the switch's circuits (control plane) instead of
     #: darkening them (data plane); see :mod:`tpusim.failures.ocs_modes`
     ocs_control_share: float = 0.0
+    #: correlated failure domains (none by default)
+    domains: tuple[DomainFailures, ...] = ()
 
     def of(self, component_class: str) -> ClassFailures:
         return self.classes[COMPONENT_CLASSES.index(component_class)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tpusim.version import __version__
-from tpusim.analytic import class_availability
+from tpusim.analytic import class_availability, domain_availability
 from tpusim.metrics import JOB_METRICS
 from tpusim.output.provenance import provenance
 from tpusim.stats import Estimate
@@ -76,6 +76,10 @@ def build_summary(results: "Results", command: list[str] | None = None) -> dict[
         "events": results.events,
         "policies": policies,
         "components": components(results),
+        "domains": {d.name: {"of": d.component_class, "units": d.units,
+                             "failures": sum(r.domain_failures.get(d.name, 0) for r in results.replications),
+                             "availability_closed_form": domain_availability(d)}
+                    for d in model.failures.domains},
     }
     if results.error is not None:
         out["error"] = results.error
