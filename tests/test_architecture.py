@@ -33,7 +33,7 @@ LAYERS = [
     ("execution", ["tpusim.execution"]),
     ("output", ["tpusim.output"]),
     ("results", ["tpusim.results", "tpusim.check"]),
-    ("api", ["tpusim.api", "tpusim.sweep", "tpusim.reproduce"]),
+    ("api", ["tpusim.api", "tpusim.sweep", "tpusim.reproduce", "tpusim.attribution"]),
     ("entry points", ["tpusim.cli", "tpusim"]),
 ]
 

@@ -3,6 +3,7 @@ members' own failures go on, repair laws may be mixtures; closed forms for a uni
 domain and for k-of-N with a shared domain, written here independently of tpusim.analytic."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,3 +120,21 @@ def test_without_domains_nothing_changes():
     """No domain: the resolved scenario says so, and the golden summaries (tests/golden) hold."""
     sc = scenario_from_dict({"name": "x", "slices": ["4x4x4"]})
     assert sc.resolved()["failures"]["domains"] == []
+
+
+def test_each_domain_is_charged_the_unavailability_it_causes():
+    """Paired by replication on common random numbers: removing a domain changes only its own
+    draws. A static pod uses no OCS, so an OCS power supply costs it nothing, exactly."""
+    import tpusim
+
+    sc = tpusim.load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "correlated_failures.yaml",
+                              ["replications=6", "horizon_days=120", "policies=[static, reconfigurable]"])
+    frame = tpusim.domain_attribution(sc)
+    assert set(frame.domain) == {"rack_power", "pdu_row", "ocs_power"}
+    ocs_static = frame[(frame.domain == "ocs_power") & (frame.policy == "static")]
+    assert (ocs_static.caused == 0).all()
+    # the reconfigurable pod needs every OCS: the supplies cost it availability at every size
+    ocs_reconf = frame[(frame.domain == "ocs_power") & (frame.policy == "reconfigurable")]
+    assert (ocs_reconf.caused > 0).all() and (ocs_reconf.share <= 1 + 1e-9).all()
+    with pytest.raises(ValueError, match="no failures.domains"):
+        tpusim.domain_attribution(sc.with_overrides({"failures.domains": []}))
