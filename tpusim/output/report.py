@@ -86,6 +86,11 @@ def build_report(results: "Results", summary: dict[str, Any], images: list[Path]
             ["class", "availability", "closed form", "failures", "repairs"],
             [[c, _pct(v), f"{100 * v['closed_form']:.4f} %" if v.get("closed_form") is not None else "n/a",
               str(v["failures"]), str(v["repairs"])] for c, v in comp.items()])]
+        if summary.get("domains"):
+            parts += ["<h2>Correlated failure domains</h2>", _table(
+                ["domain", "members", "failures", "availability (closed form)"],
+                [[name, f"{d['units']} {'OCSes' if d['of'] == 'ocs' else d['of'] + 's'}", str(d["failures"]), f"{100 * d['availability_closed_form']:.4f} %"]
+                 for name, d in summary["domains"].items()])]
         if results.has_jobs:
             names = ["goodput", "utilization", "jobs_interrupted", "lost_chip_hours", "preemptions", "migrations",
                      "xconnects_per_day", "mean_time_in_queue_hours"]
