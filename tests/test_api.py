@@ -58,3 +58,12 @@ def test_results_saved_and_loaded(results, tmp_path):
         tpusim.load_results(tmp_path)
     with pytest.raises(tpusim.ScenarioError, match="no results.pickle"):
         tpusim.load_results(tmp_path / "elsewhere")
+
+
+def test_useful_chip_hours_is_goodput_times_held(results):
+    """useful = goodput x held, held = utilization x chips x horizon (per replication)."""
+    chips, hours = results.model.machine.chips, results.model.horizon
+    for r in results.replications:
+        for policy in results.model.policy_names:
+            held = r.value(policy, "utilization") * chips * hours
+            assert r.value(policy, "useful_chip_hours") == pytest.approx(r.value(policy, "goodput") * held, rel=1e-9)

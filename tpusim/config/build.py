@@ -215,8 +215,15 @@ class _Builder:
                     self.problem("failures.trace", f"{f.trace}: has no replication {lacking[0]} "
                                  f"(it has {sorted(r for r in traces if r is not None)}; replications: "
                                  f"{self.s.replications})")
+        install: tuple[float, ...] = ()
+        plan = self.s.topology.install
+        if plan is not None and machine is not None:
+            if plan.at_start > machine.cubes:
+                self.problem("topology.install.at_start", f"{plan.at_start} cubes, but the machine has {machine.cubes}")
+            install = tuple(0.0 if n < plan.at_start else 24.0 * (n - plan.at_start + 1) / plan.cubes_per_day
+                            for n in range(machine.cubes))
         return FailureParams(classes, f.detection_dist, f.initial_state, traces, f.ocs_control_plane_share,
-                             self._domains(machine))
+                             self._domains(machine), install)
 
     def _domains(self, machine: MachineLayout | None) -> tuple[DomainFailures, ...]:
         out = []

@@ -246,6 +246,15 @@ class PodManagerConfig(_Strict):
     ft_routing: FtRouting = FtRouting()
 
 
+class Install(_Strict):
+    """A build-out: cubes arrive one after another (numbered pod by pod, as hosts are)."""
+
+    at_start: int = Field(0, ge=0, strict=True, description="Cubes installed before the run starts.")
+    cubes_per_day: float = Field(gt=0, description=(
+        "Installation rate: after the first at_start cubes, cube n arrives at (n - at_start + 1) / "
+        "cubes_per_day days."))
+
+
 class Topology(_Strict):
     pods: int = Field(1, gt=0, strict=True, description="Pods in the machine (a slice never spans pods).")
     cube_grid: Extents = Field((4, 4, 4), description="Cubes per pod, as the static pod's fixed grid.")
@@ -264,6 +273,9 @@ class Topology(_Strict):
         "of its +d end's port link, while the reconfigurable pod has one fibre per cube port, "
         "each a part at the same rate. 2: both ends fail independently (twice the rate; the model "
         "of tpusim 0.1)."))
+    install: Install | None = Field(None, description=(
+        "Partial deployment: cubes installed over time (none: the whole machine from the start). "
+        "A cube not yet installed is unusable for every policy; the OCSes are there from the start."))
     ocs_ports: int = Field(136, gt=0, strict=True, description=(
         "Ports per OCS. OCS (d, p) holds the +d and -d port p of every cube of its pod, so a pod of "
         "N cubes needs 2N ports per switch. 136: Google's Palomar OCS (TPU v4: 64 cubes use 128). "

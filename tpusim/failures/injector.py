@@ -78,6 +78,12 @@ class FailureInjector:
                 env.process(self._fail_scheduled(k, population, schedule, gen, repair_times))
         for domain in failures.domains:
             self._start_domain(domain, failures.initial_state, seed, replication)
+        hosts = health.machine.cube.hosts
+        for cube, at in enumerate(failures.install_hours):  # a build-out: cubes not yet there
+            if at > 0:
+                members = range(cube * hosts, (cube + 1) * hosts)
+                self._hold(0, members, 0.0)
+                env.timeout(at, members).callbacks.append(lambda ev: self._release(0, ev.value, self.env.now))
 
     def _start_steady(self, k: int, name: str, rate: float, repair: RepairDistribution, population: int,
                       seed: int, replication: int) -> None:

@@ -71,6 +71,10 @@ class FailureParams:
     ocs_control_share: float = 0.0
     #: correlated failure domains (none by default)
     domains: tuple[DomainFailures, ...] = ()
+    #: partial deployment: per global cube, the hour it is installed (all its hosts are held
+    #: down until then, like a domain); empty: every cube is there from the start. The
+    #: steady-state closed forms do not apply to a build-out (policies then give none).
+    install_hours: tuple[float, ...] = ()
 
     def of(self, component_class: str) -> ClassFailures:
         return self.classes[COMPONENT_CLASSES.index(component_class)]

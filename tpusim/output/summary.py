@@ -45,7 +45,7 @@ def components(results: "Results") -> dict[str, dict[str, Any]]:
             **_dump(results.component_availability(cls)),
             # no closed form for a replayed trace, nor (exactly) for a rate schedule
             "closed_form": class_availability(model.failures, cls)
-            if model.failures.traces is None and cfg.schedule is None else None,
+            if model.failures.traces is None and cfg.schedule is None and not model.failures.install_hours else None,
             "failures": sum(r.failures[cls] for r in results.replications),
             "repairs": sum(r.repairs[cls] for r in results.replications),
         }

@@ -105,7 +105,7 @@ def render_table(results: "Results", console: Console) -> None:
             continue
         est = measured
         if info["closed_form"] is None:
-            inside = "n/a: trace/schedule"
+            inside = "n/a: build-out" if model.failures.install_hours else "n/a: trace/schedule"
         elif est.ci95 is None or info["failures"] + info["repairs"] == 0:
             inside = "n/a: too few events"
         else:
