@@ -452,7 +452,7 @@ class OracleScheduler(Scheduler):
         return placed
 
     def _preempt_for(self, job, t):
-        if self._no_victims.get((job.band, job.spec.shape.dims)) == self.pool.movable_since(job.band + 1):
+        if self._no_victims.get((job.band, job.spec.shape.dims)) == self.pool.movable_since():
             assert self._search(job, job.band + 1) is None, "a memo skipped a preemption"
             OracleScheduler.skipped += 1
         return super()._preempt_for(job, t)
@@ -469,7 +469,7 @@ class OracleScheduler(Scheduler):
 
     def _defrag_for(self, job, t):
         last = self._no_defrag.get((job.band, job.spec.shape.dims))
-        if last is not None and last[0] == self.pool.movable_since(job.band + 1):
+        if last is not None and last[0] == self.pool.movable_since():
             choice = self._search(job, job.band + 1, smaller_than=job.chips)
             assert choice is None or self._plan_moves(*choice) is None, "a memo skipped a defragmentation"
             OracleScheduler.skipped += 1

@@ -74,10 +74,9 @@ class CubePool:
         if k == OCS:
             self.pod_changes[unit // self.machine.ocs_per_pod] += 1
         else:
-            self.pod_changes[unit // self.known.units_per_cube[k] // self.cubes_per_pod] += 1
-        if k != OCS:
             per = self.known.units_per_cube[k]
             cube = unit // per
+            self.pod_changes[cube // self.cubes_per_pod] += 1
             base = cube * self.machine.cube.chips
             faults = self.known.chip_faults
             self.fault[cube] = sum(1 << c for c in range(self.machine.cube.chips) if faults[base + c])
@@ -236,14 +235,13 @@ class CubePool:
         finally:
             self.epoch, self.whole_epoch, self.version, self.taken_by_band = saved
 
-    def movable_since(self, lowest_band: int) -> tuple[int, int, int, int]:
-        """Changes that can create a place for a job allowed to move bands >= ``lowest_band``:
-        capacity growing, such bands taking resources, any other take, or any change of known
-        health. The last two matter for the fault-tolerant rule: with enough free cubes it looks
-        for no victims (even when those cubes exceed its fault budget), so a take of free cubes
-        or a new fault that removes one can open a place with victims. Equal stamps: no new
-        place (checked against the straightforward search in the tests)."""
-        return self.epoch, self.health_changes, sum(self.taken_by_band[lowest_band:]), sum(self.taken_by_band)
+    def movable_since(self) -> tuple[int, int, int]:
+        """Changes that can create a place with victims for a job: capacity growing, any take
+        (a victim band taking resources; or, under the fault-tolerant rule, which looks for no
+        victims while a pod has enough free cubes even if they exceed its fault budget, a take
+        of free cubes), or any change of known health (a new fault can remove such a cube).
+        Equal stamps: no new place (checked against the straightforward search in the tests)."""
+        return self.epoch, self.health_changes, sum(self.taken_by_band)
 
     def give_back(self, job, alloc: Allocation, cubes: list[int] | None = None) -> None:
         self._changes += 1

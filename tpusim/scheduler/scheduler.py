@@ -19,11 +19,15 @@ that does not fit, and the big one is helped by preemption and defragmentation i
   first, with the target held back; only if all of them have one do they checkpoint and restart
   there (a migration, never counted as a preemption); otherwise nobody moves. Like a real Pod
   Manager it does this on a cadence: a fruitless attempt is retried after
-  ``defrag_retry_minutes``, or sooner if a place may have opened.
+  ``defrag_retry_minutes``, or sooner if a place may have opened. Its movers are a subset of
+  the victims preemption may take, so it acts only with preemption off.
 
 Passes are requested by any change (arrival, completion, repair, detection) and run once per
 instant. Inside a pass, a shape that does not fit is skipped for the rest of the pass; across
-passes, it is not searched again until capacity may have grown (the pool's ``epoch``).
+passes, it is not searched again until capacity for it may have grown (the pool's ``epoch``, or
+``whole_epoch`` for whole-cube shapes), nor are victims looked for again until the pool's
+``movable_since`` stamp changes, nor (on several pods) in a pod unchanged since it offered
+none. Every such skip is exact: the tests re-run each skipped search.
 
 Collaborators, all explicit: the :class:`~tpusim.scheduler.pool.CubePool` (holdings and known
 health), the policy (where slices of whole cubes may go, via the pool), a :class:`Starter`
@@ -167,7 +171,7 @@ class Scheduler:
 
     # -- preemption ----------------------------------------------------------------------------
     def _preempt_for(self, job, t: float) -> Allocation | None:
-        key, stamp = (job.band, job.spec.shape.dims), self.pool.movable_since(job.band + 1)
+        key, stamp = (job.band, job.spec.shape.dims), self.pool.movable_since()
         if self._no_victims.get(key) == stamp:
             return None
         choice = self._choose(job, job.band + 1)
@@ -278,7 +282,7 @@ class Scheduler:
 
     # -- defragmentation -----------------------------------------------------------------------
     def _defrag_for(self, job, t: float) -> Allocation | None:
-        key, stamp = (job.band, job.spec.shape.dims), self.pool.movable_since(job.band + 1)
+        key, stamp = (job.band, job.spec.shape.dims), self.pool.movable_since()
         last = self._no_defrag.get(key)
         if last is not None and (last[0] == stamp or t < last[1] + self.defrag_retry):
             return None
