@@ -1,12 +1,13 @@
-"""How much of each policy's unavailability each correlated failure domain causes.
+"""What one part of a scenario costs each policy, as paired differences on common random numbers.
 
-For every domain ``d`` of a scenario, the scenario is run again without ``d`` on the same seed.
-Every other random stream is named apart from ``d``'s (``domain.<name>`` and its repairs), so the
-two runs see the same part failures and the same other domains: common random numbers, paired
-by replication. The unavailability ``d`` causes is the mean, over replications, of
-``availability without d - availability with d``, with a Student-t 95 % interval of those paired
-differences (much narrower than the difference of two independent estimates). Domains interact
-(two down at once cost less than the sum), so the shares need not add up to the total.
+A scenario is run again without the part (a correlated failure domain, a maintenance campaign,
+a rollout's watchdog) on the same seed. Every random stream is named apart from the part's own
+(``domain.<name>``, ``release.<name>``, ... ), so the two runs see the same part failures, the
+same other domains and the same jobs: common random numbers, paired by replication. The cost is
+the mean, over replications, of ``value without - value with`` (for availabilities and
+delivered chip-hours: what the part takes away), with a Student-t 95 % interval of those paired
+differences (much narrower than the difference of two independent estimates). Parts interact
+(two domains down at once cost less than the sum), so costs need not add up to the total.
 """
 
 from __future__ import annotations
@@ -17,7 +18,29 @@ import pandas as pd
 
 from tpusim.api import run_scenario
 from tpusim.config.schema import Scenario
+from tpusim.results import Results
 from tpusim.stats import UNBOUNDED, estimate
+
+
+def paired_difference(with_part: Results, without: Results, policy: str, metric: str,
+                      key: str | None = None, missing: float | None = None) -> dict[str, float]:
+    """Mean of ``metric`` with the part, and the mean and 95 % interval of the paired
+    differences ``without - with`` over replications (``missing``: the value of a run that
+    does not measure the metric, e.g. maintenance chip-hours without any campaign)."""
+    def value(r, metric=metric) -> float:
+        try:
+            return r.value(policy, metric, key)
+        except KeyError:
+            if missing is None:
+                raise
+            return missing
+
+    a = [value(r) for r in with_part.replications]
+    b = [value(r) for r in without.replications]
+    diffs = [0.0 if abs(y - x) <= 1e-12 * max(1.0, abs(x)) else y - x for x, y in zip(a, b)]  # float noise
+    est = estimate(diffs, bounds=UNBOUNDED)
+    lo, hi = est.ci95 if est.ci95 is not None else (float("nan"), float("nan"))
+    return {"with": sum(a) / len(a), "cost": est.mean, "ci95_low": lo, "ci95_high": hi}
 
 
 def domain_attribution(scenario: Scenario, **options: Any) -> pd.DataFrame:
@@ -35,14 +58,44 @@ def domain_attribution(scenario: Scenario, **options: Any) -> pd.DataFrame:
         without = run_scenario(scenario.with_overrides({"failures.domains": others}), **options)
         for policy in base.model.policy_names:
             for shape in (s.label for s in base.model.shapes):
-                with_d = [r.value(policy, "slice_availability", shape) for r in base.replications]
-                without_d = [r.value(policy, "slice_availability", shape) for r in without.replications]
-                diffs = [0.0 if abs(b - a) < 1e-12 else b - a for a, b in zip(with_d, without_d)]  # float noise
-                est = estimate(diffs, bounds=UNBOUNDED)
-                unavailability = 1.0 - sum(with_d) / len(with_d)
-                lo, hi = est.ci95 if est.ci95 is not None else (float("nan"), float("nan"))
+                d = paired_difference(base, without, policy, "slice_availability", shape)
+                unavailability = 1.0 - d["with"]
                 rows.append({"domain": domain.name, "policy": policy, "shape": shape,
-                             "unavailability": unavailability, "caused": est.mean, "ci95_low": lo,
-                             "ci95_high": hi,
-                             "share": est.mean / unavailability if unavailability > 0 else float("nan")})
+                             "unavailability": unavailability, "caused": d["cost"], "ci95_low": d["ci95_low"],
+                             "ci95_high": d["ci95_high"],
+                             "share": d["cost"] / unavailability if unavailability > 0 else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def campaign_cost(scenario: Scenario, **options: Any) -> pd.DataFrame:
+    """What each maintenance campaign costs each policy: one row per campaign, comparison,
+    policy, metric and key. ``compare`` is ``"no campaign"`` (the run without it) or, for a
+    rollout with a watchdog, ``"no watchdog"`` (the same rollout unwatched: a negative cost is
+    what the watchdog saves). Metrics: slice availability per shape, system availability,
+    maintenance chip-hours (as a cost: the negative of the extra chip-hours out) and, with a
+    workload, useful chip-hours and goodput. ``with`` is the mean with everything; ``cost`` the
+    mean paired difference (comparison - with) and its 95 % interval."""
+    campaigns = scenario.maintenance
+    if not campaigns:
+        raise ValueError("the scenario has no maintenance campaigns to cost")
+    base = run_scenario(scenario, **options)
+    metrics: list[tuple[str, str | None]] = [("slice_availability", s.label) for s in base.model.shapes]
+    metrics += [("system_availability", None), ("maintenance_chip_hours", None)]
+    if base.has_jobs:
+        metrics += [("useful_chip_hours", None), ("goodput", None)]
+    everything = [c.model_dump(mode="json") for c in campaigns]
+    rows = []
+    for i, campaign in enumerate(campaigns):
+        comparisons = {"no campaign": [c for j, c in enumerate(everything) if j != i]}
+        if campaign.watchdog is not None:
+            comparisons["no watchdog"] = [dict(c, watchdog=None) if j == i else c for j, c in enumerate(everything)]
+        for compare, kept in comparisons.items():
+            other = run_scenario(scenario.with_overrides({"maintenance": kept}), **options)
+            for policy in base.model.policy_names:
+                for metric, key in metrics:
+                    d = paired_difference(base, other, policy, metric, key, missing=0.0)
+                    if metric == "maintenance_chip_hours":  # a cost is what it takes out: with - without
+                        d.update(cost=-d["cost"], ci95_low=-d["ci95_high"], ci95_high=-d["ci95_low"])
+                    rows.append({"campaign": campaign.name, "compare": compare, "policy": policy, "metric": metric,
+                                 "key": key, **d})
     return pd.DataFrame(rows)

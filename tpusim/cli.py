@@ -399,7 +399,7 @@ def check(
 @app.command()
 def reproduce(
     quick: Annotated[bool, typer.Option(help="Few, short replications (what CI runs): checks the table, not the figures.")] = False,
-    scenarios_dir: Annotated[Path, typer.Option("--scenarios", help="Where tpuv4_pod.yaml and tpuv4_pod_jobs.yaml are.")] = Path("scenarios"),
+    scenarios_dir: Annotated[Path, typer.Option("--scenarios", help="Where tpuv4_pod.yaml, tpuv4_pod_jobs.yaml, maintenance.yaml and pod_buildout.yaml are.")] = Path("scenarios"),
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the rows to this JSON file.")] = None,
 ) -> None:
     """Reproduce the published TPU v4 figures: claim, simulated value, verdict, assumption."""
@@ -407,7 +407,7 @@ def reproduce(
     from tpusim.output.tables import render_claims
     from tpusim.reproduce import reproduce as run_claims
 
-    for name in ("tpuv4_pod.yaml", "tpuv4_pod_jobs.yaml"):
+    for name in ("tpuv4_pod.yaml", "tpuv4_pod_jobs.yaml", "maintenance.yaml", "pod_buildout.yaml"):
         if not (scenarios_dir / name).is_file():
             err_console.print(f"[red]error:[/red] {scenarios_dir / name}: no such scenario (give --scenarios DIR)")
             raise typer.Exit(2)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tpusim.failures.maintenance import Campaign
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import Policy
 from tpusim.scheduler.pod_manager import PodManagerParams
@@ -39,6 +40,7 @@ class Model:
     pod_manager: PodManagerParams
     timeseries_width: float | None = None  # hours per time-series bucket; None: no series
     capacity_confidence: float = 0.95  # the level of capacity_at_confidence
+    maintenance: tuple[Campaign, ...] = ()  # planned maintenance campaigns and rollouts
 
     @property
     def policy_names(self) -> tuple[str, ...]:

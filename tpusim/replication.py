@@ -24,6 +24,8 @@ import simpy
 from tpusim.failures.detection import detection_delays
 from tpusim.failures.health import HealthState
 from tpusim.failures.injector import FailureInjector
+from tpusim.failures.maintenance import CampaignDriver, MaintainedHealth, Wave, planned_waves
+from tpusim.failures.params import FailureParams
 from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.trace import TraceRecorder, TraceReplayer
 from tpusim.metrics import JOB_METRICS, Sample
@@ -44,6 +46,8 @@ class ReplicationResult:
     initially_down: dict[str, int]
     events: int  # failure and repair events simulated
     domain_failures: dict[str, int] = field(default_factory=dict)  # per correlated failure domain
+    rollouts: list[dict] = field(default_factory=list)  # per occurrence of a campaign with a release
+    waves: list[Wave] = field(default_factory=list, repr=False)  # maintenance waves that ran
     trace: list[tuple[float, str, int, bool]] | None = field(default=None, repr=False)
     job_rows: dict[str, dict] | None = field(default=None, repr=False)  # policy -> per-job columns
     series: dict[str, list[list[float]]] | None = field(default=None, repr=False)  # policy -> shape -> bucket
@@ -62,10 +66,13 @@ class ReplicationResult:
 
 
 def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], delays: list[float] | None = None,
-                   replication: int = 0) -> JobSimulation:
+                   replication: int = 0, waves: Sequence[Wave] | None = None) -> JobSimulation:
     """The control plane of ``model`` under one policy (any registered one, listed in the model
     or not), replaying ``trace`` and ``specs`` (detection delays drawn for ``replication``
-    unless given)."""
+    unless given) and the maintenance ``waves`` (default: the model's campaigns as planned,
+    with no watchdog stop)."""
+    if waves is None:
+        waves = planned_waves(model.maintenance, model.machine, model.horizon)
     assert model.workload is not None, "a job simulation needs a workload"
     if delays is None:
         delays = detection_delays(model.failures, trace, model.seed, replication)
@@ -75,7 +82,13 @@ def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], d
         chosen = registry.get(policy)(model.machine, model.policies[0].routing)
     return JobSimulation(model.machine, chosen, model.failures, model.workload, model.scheduler,
                          model.pod_manager, model.horizon, trace, specs, delays,
-                         OcsModes(model.failures.ocs_control_share, model.seed, replication))
+                         OcsModes(model.failures.ocs_control_share, model.seed, replication),
+                         maintenance=model.maintenance, waves=waves)
+
+
+def _repair_sampler(failures: FailureParams):
+    """``f(class, generator)``: one repair time of the class (a bad release's extra failures)."""
+    return lambda k, gen: failures.classes[k].repair.sample(gen, 1)[0]
 
 
 def _job_samples(replication: int, policy: str, outcome: JobOutcome) -> list[Sample]:
@@ -95,18 +108,35 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
     recorder = TraceRecorder(health) if record_trace or with_jobs else None
     width = model.timeseries_width
     shapes_in_cubes = model.shapes_in_cubes
-    trackers = {p.name: p.capacity_tracker(shapes_in_cubes, health, width is not None) for p in model.policies}
+    # Under maintenance each policy whose machine a campaign touches sees its own health: the
+    # shared trace plus its waves' holds (made before the injector, to see the faults at t = 0).
+    views = {p.name: MaintainedHealth(health, model.maintenance, not p.uses_ocs)
+             for p in model.policies if model.maintenance}
+    seen = {p.name: views[p.name].health if p.name in views else health for p in model.policies}
+    trackers = {p.name: p.capacity_tracker(shapes_in_cubes, seen[p.name], width is not None) for p in model.policies}
     injector: FailureInjector | TraceReplayer
     if model.failures.traces is not None:
         injector = TraceReplayer(env, health, model.failures.trace_for(replication))
     else:
         injector = FailureInjector(env, health, model.failures, model.seed, replication)
+    driver = None
+    if model.maintenance:
+        drawn = injector if isinstance(injector, FailureInjector) else None
+        driver = CampaignDriver(env, model.maintenance, machine, health,
+                                tuple(c.rate for c in model.failures.classes), _repair_sampler(model.failures),
+                                model.seed, replication, drawn.causes.fail if drawn else None,
+                                drawn.schedule_repair if drawn else None)
+        driver.listeners += [view.on_wave for view in views.values()]
 
     horizon = model.horizon
     env.run(until=horizon)
 
     samples: list[Sample] = []
-    outcomes = {name: tracker.finish(horizon, health, width) for name, tracker in trackers.items()}
+    outcomes = {name: tracker.finish(horizon, seen[name], width) for name, tracker in trackers.items()}
+    for policy in model.policies if driver is not None else ():  # chip-hours out for maintenance
+        lost = (health.chip_availability(horizon, policy.uses_ocs)
+                - seen[policy.name].chip_availability(horizon, policy.uses_ocs)) * machine.chips * horizon
+        samples.append(Sample(replication, policy.name, "maintenance_chip_hours", None, max(0.0, lost)))
     for name, outcome in outcomes.items():
         for shape, value in zip(model.shapes, outcome.slice_availability):
             samples.append(Sample(replication, name, "slice_availability", shape.label, value))
@@ -128,9 +158,10 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
         job_rows = {}
         for policy in model.policies:
             jobs = JobSimulation(machine, policy, model.failures, model.workload, model.scheduler,
-                                    model.pod_manager, horizon, recorder.events, specs, delays,
-                                    OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                                    keep_jobs=False).run()
+                                 model.pod_manager, horizon, recorder.events, specs, delays,
+                                 OcsModes(model.failures.ocs_control_share, model.seed, replication),
+                                 keep_jobs=False, maintenance=model.maintenance,
+                                 waves=driver.waves if driver is not None else ()).run()
             samples += _job_samples(replication, policy.name, jobs)
             job_rows[policy.name] = jobs.rows
     return ReplicationResult(
@@ -140,7 +171,9 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
         repairs=dict(zip(COMPONENT_CLASSES, injector.repairs)),
         initially_down=dict(zip(COMPONENT_CLASSES, injector.initially_down)),
         domain_failures=dict(getattr(injector, "domain_failures", {})),
-        events=injector.events,
+        events=injector.events + (driver.release_failures if driver is not None else 0),
+        rollouts=driver.rollouts if driver is not None else [],
+        waves=driver.waves if driver is not None else [],
         trace=recorder.events if record_trace and recorder is not None else None,
         job_rows=job_rows,
         series={name: o.series for name, o in outcomes.items()} if width is not None else None,  # type: ignore[misc]

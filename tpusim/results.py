@@ -300,6 +300,53 @@ class Results:
                 frame["band"] = pd.Categorical.from_codes(columns["band"], categories=list(BANDS))
                 yield frame
 
+    def rollouts_frame(self) -> pd.DataFrame:
+        """One row per occurrence of a campaign with a release: whether the release was bad,
+        whether the watchdog stopped it, ``hours`` from its first wave to its last wave's end or
+        its stop (NaN: cut by the horizon), the units that received a bad release before the
+        stop (``exposed_units``), the checks made and, for a stopped bad release, the
+        ``detection_hours`` (first wave to stop)."""
+        columns = ["replication", "campaign", "occurrence", "bad", "halted", "start", "end", "hours",
+                   "exposed_units", "checks", "detection_hours"]
+        rows = []
+        for r in self.replications:
+            for rec in r.rollouts:
+                end = rec["end"]
+                hours = float("nan") if end is None else end - rec["start"]
+                rows.append({"replication": r.replication, **rec, "end": float("nan") if end is None else end,
+                             "hours": hours, "detection_hours": hours if rec["bad"] and rec["halted"] else float("nan")})
+        return pd.DataFrame(rows, columns=columns)
+
+    def rollout_summary(self) -> dict[str, dict]:
+        """Per campaign with a release, for good and for bad releases: occurrences, stops (for a
+        good release: false stops) with their rate and exact 95 % interval, and the means (with
+        Student-t intervals over occurrences) of the hours to finish or stop, the units exposed
+        to the release and, for bad ones, the detection delay."""
+        from tpusim.stats import NON_NEGATIVE, estimate, proportion_interval
+
+        frame = self.rollouts_frame()
+        out: dict[str, dict] = {}
+        for c in self.model.maintenance:
+            if c.release is None:
+                continue
+            block = {}
+            for label, bad in (("good", False), ("bad", True)):
+                rows = frame[(frame.campaign == c.name) & (frame.bad == bad)]
+                n, stops = len(rows), int(rows.halted.sum())
+
+                def mean(column: str, rows=rows) -> dict | None:
+                    v = [x for x in rows[column].tolist() if x == x]
+                    return estimate(v, bounds=NON_NEGATIVE).as_dict() if v else None
+
+                block[label] = {
+                    "occurrences": n, "stops": stops,
+                    "stop_rate": {"mean": stops / n, "ci95": list(proportion_interval(stops, n))} if n else None,
+                    "hours": mean("hours"), "exposed_units": mean("exposed_units"),
+                    "detection_hours": mean("detection_hours") if bad else None,
+                }
+            out[c.name] = block
+        return out
+
     # -- outputs ---------------------------------------------------------------------------
     def summary(self, command: list[str] | None = None) -> dict:
         """The DESIGN §5 summary.json mapping (``command``: what made the run, for its provenance)."""

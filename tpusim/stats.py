@@ -83,6 +83,12 @@ def estimate(values: Sequence[float], level: float = 0.95, bounds: tuple[float, 
     return Estimate(mean, (lo, hi), n)
 
 
+def proportion_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson (exact) interval for a binomial proportion (scipy's ``binomtest``)."""
+    ci = _scipy_stats().binomtest(successes, trials).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
 def outage_interval(total: float, sum_sq: float, longest: float, level: float = 0.95) -> tuple[float, float]:
     """Interval for the expected total outage time, given the observed total, the sum of the
     squared outage durations and the longest one (Fay & Feuer's gamma interval for a weighted

@@ -13,6 +13,7 @@ running build once.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from tpusim.config.schema import CROSS_KEY_CHECKS, ComponentFailures, Scenario
 from tpusim.errors import Problem, ScenarioError
 from tpusim.failures.distributions import MixtureRepair, RepairDistribution
+from tpusim.failures.maintenance import Campaign, Release, Watchdog
 from tpusim.failures.params import ClassFailures, DomainFailures, FailureParams
 from tpusim.failures.schedule import Schedule, parse_schedule
 from tpusim.failures.trace import parse_trace
@@ -83,6 +85,9 @@ class _Builder:
                          f"-d port of every cube) but a switch has {t.ocs_ports}; {', '.join(uses_ocs)} "
                          f"cannot be wired (give larger switches with topology.ocs_ports, or a smaller pod)")
         failures = self._failures(machine)
+        maintenance = self._maintenance(machine)
+        if maintenance:
+            failures = dataclasses.replace(failures, planned_outages=True)
         workload = self._workload(machine) if s.workload is not None else None
         if self.problems or machine is None:
             raise ScenarioError(self.problems, source)
@@ -109,6 +114,7 @@ class _Builder:
             pod_manager=PodManagerParams(s.pod_manager.reconfigure_minutes / 60.0, s.pod_manager.swap_spares),
             timeseries_width=s.timeseries_days * 24.0 if s.timeseries_days else None,
             capacity_confidence=s.capacity_confidence,
+            maintenance=maintenance,
         )
 
     # -- size ----------------------------------------------------------------------------------
@@ -224,6 +230,41 @@ class _Builder:
                             for n in range(machine.cubes))
         return FailureParams(classes, f.detection_dist, f.initial_state, traces, f.ocs_control_plane_share,
                              self._domains(machine), install)
+
+    def _maintenance(self, machine: MachineLayout | None) -> tuple[Campaign, ...]:
+        out = []
+        seen: set[str] = set()
+        horizon = self.s.horizon_days * 24.0
+        for i, c in enumerate(self.s.maintenance):
+            where = f"maintenance[{i}]"
+            if c.name in seen:
+                self.problem(f"{where}.name", f"{c.name!r} names two campaigns")
+            seen.add(c.name)
+            release = Release(c.release.bad_probability, c.release.failure_multiplier) if c.release else None
+            watchdog = (Watchdog(c.watchdog.window_hours, c.watchdog.alpha, c.watchdog.rollback)
+                        if c.watchdog else None)
+            campaign = Campaign(c.name, c.upgrades, c.start_day * 24.0, c.wave_size, c.wave_hours, c.bake_hours,
+                                c.every_days * 24.0 if c.every_days else None, c.static_scope, release, watchdog)
+            if c.start_day * 24.0 >= horizon:
+                self.problem(f"{where}.start_day", f"{c.start_day} is not before the horizon ({self.s.horizon_days} days)")
+            if watchdog is not None and release is None:
+                self.problem(f"{where}.watchdog", "a watchdog watches a release: give release too")
+            if release is not None and self.s.failures.trace is not None:
+                self.problem(f"{where}.release", "a bad release adds failures, which a replayed failures.trace cannot")
+            if campaign.target == "ocs" and c.static_scope not in (None, "none"):
+                self.problem(f"{where}.static_scope", f"{c.upgrades} touches OCSes, which the static machine "
+                             f"does not have (leave it unset or none)")
+            if machine is not None:
+                per = campaign.units_per_pod(machine)
+                if c.wave_size > per:
+                    self.problem(f"{where}.wave_size", f"{c.wave_size}, but a pod has {per} "
+                                 f"{'cubes' if campaign.target == 'cube' else 'OCSes'}")
+                elif campaign.every is not None and campaign.every < campaign.duration(machine):
+                    self.problem(f"{where}.every_days", f"{c.every_days} days, but one campaign takes "
+                                 f"{campaign.duration(machine) / 24.0:g} days ({campaign.waves_per_occurrence(machine)} "
+                                 f"waves); occurrences may not overlap")
+            out.append(campaign)
+        return tuple(out)
 
     def _domains(self, machine: MachineLayout | None) -> tuple[DomainFailures, ...]:
         out = []

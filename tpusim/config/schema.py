@@ -282,6 +282,47 @@ class Topology(_Strict):
         "Larger pods need more or larger switches: say which, here."))
 
 
+class ReleaseConfig(_Strict):
+    """What a campaign rolls out: a release that may be bad."""
+
+    bad_probability: float = Field(ge=0, le=1, description=(
+        "Chance that a rollout's release is bad (drawn once per occurrence)."))
+    failure_multiplier: float = Field(ge=1, description=(
+        "A bad release multiplies the failure rate of what it has touched (hosts of an upgraded cube "
+        "for host firmware, its ICI links for the ICI stack, the switch for an OCS upgrade)."))
+
+
+class WatchdogConfig(_Strict):
+    """A Gandalf-style watchdog that stops a rollout whose upgraded units fail more often."""
+
+    window_hours: float = Field(48.0, gt=0, description="Failures compared over this many past hours.")
+    alpha: float = Field(0.05, gt=0, lt=1, description=(
+        "Significance of a whole rollout: a good release is stopped with probability at most alpha "
+        "(each check after a wave's bake uses alpha / checks, Bonferroni)."))
+    rollback: bool = Field(True, description="A stop returns the upgraded units to the old release at once.")
+
+
+class CampaignConfig(_Strict):
+    """A maintenance campaign: every cube or OCS of the machine upgraded in waves."""
+
+    name: str = Field(min_length=1, description="Name used in reports.")
+    upgrades: Literal["host_firmware", "ici_stack", "ocs_software", "ocs_hardware"] = Field(description=(
+        "host_firmware, ici_stack: cubes are upgraded (their hosts down); ocs_software: switches "
+        "frozen (circuits stay lit, none can change); ocs_hardware: switches dark."))
+    start_day: float = Field(ge=0, description="When the first wave starts (days).")
+    wave_size: int = Field(gt=0, strict=True, description="Units (cubes or OCSes) of each pod per wave.")
+    wave_hours: float = Field(gt=0, description="How long a wave's units are out (hours).")
+    bake_hours: float = Field(0.0, ge=0, description="Wait after a wave before the next (a watchdog decides then).")
+    every_days: float | None = Field(None, gt=0, description="Repeat the campaign this often (unset: once).")
+    static_scope: Literal["units", "pod", "none"] | None = Field(None, description=(
+        "What the statically wired machine takes down: units (the wave's cubes), pod (the whole "
+        "machine once, in one window of wave_hours at the first wave: a static pod cannot mix ICI "
+        "versions, the default for ici_stack), none (OCS upgrades: it has no OCS). Unset: the "
+        "upgrade's default."))
+    release: ReleaseConfig | None = Field(None, description="A release that may be bad (a safe-rollout study).")
+    watchdog: WatchdogConfig | None = Field(None, description="Stop a bad release (needs a release).")
+
+
 class Scenario(_Strict):
     """A validated scenario: what to simulate (see :func:`tpusim.load_scenario`).
 
@@ -309,6 +350,8 @@ class Scenario(_Strict):
         "Jobs on the machine; without it only capacity availability is measured."))
     scheduler: SchedulerConfig = SchedulerConfig()
     pod_manager: PodManagerConfig = PodManagerConfig()
+    maintenance: list[CampaignConfig] = Field(default_factory=list, description=(
+        "Planned maintenance campaigns and rollouts (tpusim.failures.maintenance)."))
     #: the model built from this scenario (set once by tpusim.config.build.build_model)
     _built: Any = PrivateAttr(default=None)
 

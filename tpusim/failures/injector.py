@@ -18,10 +18,10 @@ Random numbers come in blocks from named streams (``failures.<class>``, ``repair
 Correlated failure domains (:class:`~tpusim.failures.params.DomainFailures`) are injected the
 same way, one superposed process per domain over its instances (streams ``domain.<name>``,
 ``domain_repairs.<name>``, ``domain_initial.<name>``). A unit is *down* in the health state when
-it has failed itself or a domain holding it has; the two causes are kept apart (``own_down``,
-``held``), so a unit's own failures go on while its domain is down (a candidate is discarded
+it has failed itself or a domain holding it has; the two causes are kept apart
+(:class:`~tpusim.failures.causes.DownCauses`), so a unit's own failures go on while its domain is down (a candidate is discarded
 only when the unit itself is down) and a unit comes up only when both causes are gone. Without
-domains ``own_down`` mirrors the health state and every draw is as before.
+domains ``causes.own`` mirrors the health state and every draw is as before.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Iterator
 import numpy as np
 import simpy
 
+from tpusim.failures.causes import DownCauses
 from tpusim.failures.distributions import RepairDistribution
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
@@ -56,8 +57,7 @@ class FailureInjector:
         self.repairs = [0, 0, 0]  # completed repairs per class, during the run
         self.initially_down = [0, 0, 0]
         self.discarded = 0  # thinning candidates that hit a unit already down
-        self.own_down = [bytearray(n) for n in health.population]  # failed itself
-        self.held = [bytearray(n) for n in health.population]  # domains down that hold the unit
+        self.causes = DownCauses(health)  # own failures apart from domain and install holds
         self.domain_failures = {d.name: 0 for d in failures.domains}
         self.domain_repairs = {d.name: 0 for d in failures.domains}
         for k, name in enumerate(COMPONENT_CLASSES):
@@ -82,8 +82,8 @@ class FailureInjector:
         for cube, at in enumerate(failures.install_hours):  # a build-out: cubes not yet there
             if at > 0:
                 members = range(cube * hosts, (cube + 1) * hosts)
-                self._hold(0, members, 0.0)
-                env.timeout(at, members).callbacks.append(lambda ev: self._release(0, ev.value, self.env.now))
+                self.causes.hold(0, members, 0.0)
+                env.timeout(at, members).callbacks.append(lambda ev: self.causes.release(0, ev.value, self.env.now))
 
     def _start_steady(self, k: int, name: str, rate: float, repair: RepairDistribution, population: int,
                       seed: int, replication: int) -> None:
@@ -93,36 +93,9 @@ class FailureInjector:
         down = np.flatnonzero(gen.random(population) < p_down)
         residual = repair.sample_residual(gen, len(down))
         for unit, left in zip(down.tolist(), residual.tolist()):
-            self._own_fail(k, unit, 0.0)
-            self._schedule_repair(k, unit, left)
+            self.causes.fail(k, unit, 0.0)
+            self.schedule_repair(k, unit, left)
         self.initially_down[k] = len(down)
-
-    # -- the two causes of a unit being down --------------------------------------------------
-    def _own_fail(self, k: int, unit: int, t: float) -> bool:
-        """The unit fails itself; False (nothing happens) if it already has."""
-        if self.own_down[k][unit]:
-            return False
-        self.own_down[k][unit] = 1
-        if not self.held[k][unit]:
-            self.health.set_down(k, unit, t)
-        return True
-
-    def _own_repair(self, k: int, unit: int, t: float) -> None:
-        self.own_down[k][unit] = 0
-        if not self.held[k][unit]:
-            self.health.set_up(k, unit, t)
-
-    def _hold(self, k: int, units: range, t: float) -> None:
-        for unit in units:
-            self.held[k][unit] += 1
-            if self.held[k][unit] == 1 and not self.own_down[k][unit]:
-                self.health.set_down(k, unit, t)
-
-    def _release(self, k: int, units: range, t: float) -> None:
-        for unit in units:
-            self.held[k][unit] -= 1
-            if not self.held[k][unit] and not self.own_down[k][unit]:
-                self.health.set_up(k, unit, t)
 
     # -- domains -------------------------------------------------------------------------------
     def _start_domain(self, domain, initial_state: str, seed: int, replication: int) -> None:
@@ -139,7 +112,7 @@ class FailureInjector:
             start = np.flatnonzero(gen.random(count) < p_down)
             for i, left in zip(start.tolist(), domain.repair.sample_residual(gen, len(start)).tolist()):
                 down[i] = True
-                self._hold(k, self._members(domain, i, population), 0.0)
+                self.causes.hold(k, self._members(domain, i, population), 0.0)
                 self._schedule_domain_repair(domain, k, i, down, left)
         gen = generator(seed, replication, f"domain.{domain.name}")
         self.env.process(self._fail_domain(domain, k, count, down, gen, repair_times))
@@ -151,7 +124,7 @@ class FailureInjector:
     def _schedule_domain_repair(self, domain, k: int, i: int, down, after: float) -> None:
         def repaired(_event) -> None:
             down[i] = False
-            self._release(k, self._members(domain, i, self.health.population[k]), self.env.now)
+            self.causes.release(k, self._members(domain, i, self.health.population[k]), self.env.now)
             self.domain_repairs[domain.name] += 1
 
         self.env.timeout(after).callbacks.append(repaired)
@@ -170,22 +143,22 @@ class FailureInjector:
                     continue
                 down[i] = True
                 self.domain_failures[domain.name] += 1
-                self._hold(k, self._members(domain, i, population), env.now)
+                self.causes.hold(k, self._members(domain, i, population), env.now)
                 self._schedule_domain_repair(domain, k, i, down, next(repair_times))
 
-    def _schedule_repair(self, k: int, unit: int, after: float) -> None:
+    def schedule_repair(self, k: int, unit: int, after: float) -> None:
         """One timeout per repair, carrying (class, unit) as its value; no process, no closure."""
         self.env.timeout(after, (k, unit)).callbacks.append(self._repaired)
 
     def _repaired(self, event) -> None:
         k, unit = event.value
-        self._own_repair(k, unit, self.env.now)
+        self.causes.repair(k, unit, self.env.now)
         self.repairs[k] += 1
 
     def _fail(self, k: int, population: int, rate: float, gen: np.random.Generator, repair_times: Iterator[float]):
-        env, fail, timeout = self.env, self._own_fail, self.env.timeout
+        env, fail, timeout = self.env, self.causes.fail, self.env.timeout
         mean_gap = 1.0 / (population * rate)
-        schedule, failures = self._schedule_repair, self.failures
+        schedule, failures = self.schedule_repair, self.failures
         while True:
             gaps = (gen.standard_exponential(BLOCK) * mean_gap).tolist()
             picks = (gen.random(BLOCK) * population).astype(np.int64).tolist()
@@ -200,7 +173,7 @@ class FailureInjector:
     def _fail_scheduled(self, k: int, population: int, schedule, gen: np.random.Generator,
                         repair_times: Iterator[float]):
         """As :meth:`_fail`, thinned once more: accept a candidate with probability rate(t)/peak."""
-        env, fail, timeout = self.env, self._own_fail, self.env.timeout
+        env, fail, timeout = self.env, self.causes.fail, self.env.timeout
         peak = schedule.peak
         mean_gap = 1.0 / (population * peak)
         while True:
@@ -211,7 +184,7 @@ class FailureInjector:
                 yield timeout(gap)
                 if u < schedule.rate(env.now) and fail(k, unit, env.now):
                     self.failures[k] += 1
-                    self._schedule_repair(k, unit, next(repair_times))
+                    self.schedule_repair(k, unit, next(repair_times))
                 else:
                     self.discarded += 1
 

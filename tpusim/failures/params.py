@@ -75,6 +75,15 @@ class FailureParams:
     #: down until then, like a domain); empty: every cube is there from the start. The
     #: steady-state closed forms do not apply to a build-out (policies then give none).
     install_hours: tuple[float, ...] = ()
+    #: planned maintenance takes units out too (see :mod:`tpusim.failures.maintenance`): the
+    #: steady-state closed forms of slice availability then do not apply either
+    planned_outages: bool = False
+
+    @property
+    def steady(self) -> bool:
+        """Do the steady-state closed forms of slice availability apply (no build-out, no
+        planned outages)?"""
+        return not self.install_hours and not self.planned_outages
 
     def of(self, component_class: str) -> ClassFailures:
         return self.classes[COMPONENT_CLASSES.index(component_class)]

@@ -38,14 +38,17 @@ def jobs_summary(results: "Results", policy: str) -> dict[str, Any]:
 def components(results: "Results") -> dict[str, dict[str, Any]]:
     """Per component class: measured availability, its closed form, failure and repair counts."""
     model = results.model
+    released = {COMPONENT_CLASSES[c.release_class] for c in model.maintenance if c.release is not None}
     out = {}
     for cls in COMPONENT_CLASSES:
         cfg = model.failures.of(cls)
         out[cls] = {
             **_dump(results.component_availability(cls)),
-            # no closed form for a replayed trace, nor (exactly) for a rate schedule
+            # no closed form for a replayed trace, nor (exactly) for a rate schedule, a build-out
+            # or a release that changes the class's rate
             "closed_form": class_availability(model.failures, cls)
-            if model.failures.traces is None and cfg.schedule is None and not model.failures.install_hours else None,
+            if model.failures.traces is None and cfg.schedule is None and not model.failures.install_hours
+            and cls not in released else None,
             "failures": sum(r.failures[cls] for r in results.replications),
             "repairs": sum(r.repairs[cls] for r in results.replications),
         }
@@ -65,6 +68,8 @@ def build_summary(results: "Results", command: list[str] | None = None) -> dict[
             "capacity_at_confidence": results.capacity_at_confidence(policy).as_dict() if results.replications else None,
             "jobs": jobs_summary(results, policy) if results.has_jobs else None,
         }
+        if model.maintenance and results.replications:
+            policies[policy]["maintenance_chip_hours"] = _dump(results.estimate(policy, "maintenance_chip_hours"))
     out: dict[str, Any] = {
         "tpusim_version": __version__,
         "provenance": provenance(s.resolved(), command),
@@ -80,6 +85,10 @@ def build_summary(results: "Results", command: list[str] | None = None) -> dict[
                              "failures": sum(r.domain_failures.get(d.name, 0) for r in results.replications),
                              "availability_closed_form": domain_availability(d)}
                     for d in model.failures.domains},
+        "maintenance": {c.name: {"upgrades": c.kind, "waves_per_campaign": c.waves_per_occurrence(model.machine),
+                                 "waves_run": sum(1 for r in results.replications for w in r.waves if w.campaign == i)}
+                        for i, c in enumerate(model.maintenance)},
+        "rollouts": results.rollout_summary() if results.replications else {},
     }
     if results.error is not None:
         out["error"] = results.error

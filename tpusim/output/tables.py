@@ -13,6 +13,7 @@ from tpusim.metrics import REGISTRY
 from tpusim.model import Model
 from tpusim.output.summary import components
 from tpusim.stats import Estimate
+from tpusim.topology.machine import COMPONENT_CLASSES
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
     from tpusim.check import CheckReport
@@ -105,7 +106,9 @@ def render_table(results: "Results", console: Console) -> None:
             continue
         est = measured
         if info["closed_form"] is None:
-            inside = "n/a: build-out" if model.failures.install_hours else "n/a: trace/schedule"
+            released = {c.release_class for c in model.maintenance if c.release is not None}
+            inside = ("n/a: build-out" if model.failures.install_hours else "n/a: bad releases"
+                      if COMPONENT_CLASSES.index(cls) in released else "n/a: trace/schedule")
         elif est.ci95 is None or info["failures"] + info["repairs"] == 0:
             inside = "n/a: too few events"
         else:
@@ -113,6 +116,7 @@ def render_table(results: "Results", console: Console) -> None:
         form = "-" if info["closed_form"] is None else pct(info["closed_form"], 4)
         comp.add_row(cls, str(info["failures"]), fmt_estimate(est, 4), form, inside)
     console.print(comp)
+    render_maintenance(results, console)
     if results.has_jobs:
         render_jobs(results, console)
         first = model.policy_names[0]
@@ -154,6 +158,50 @@ def render_jobs(results: "Results", console: Console) -> None:
     console.print(table)
     if len(results.replications) < 5:
         console.print("† fewer than 5 replications: these intervals may cover far less than 95 %", highlight=False)
+
+
+def render_maintenance(results: "Results", console: Console) -> None:
+    """Maintenance campaigns: chip-hours each policy had out, and each rollout's record."""
+    model = results.model
+    if not model.maintenance or not results.replications:
+        return
+    table = Table(title="maintenance: chip-hours out on otherwise healthy hardware (mean ± 95 % CI)",
+                  title_justify="left")
+    table.add_column("campaigns")
+    for policy in model.policy_names:
+        table.add_column(policy, justify="right")
+    names = ", ".join(f"{c.name} ({c.kind}, {c.waves_per_occurrence(model.machine)} waves)" for c in model.maintenance)
+    def plain(est: Estimate | None) -> str:
+        if est is None:
+            return "-"
+        return f"{est.mean:,.0f}" + (f" ± {est.half_width:,.0f}" if est.half_width is not None else "")
+
+    table.add_row(names, *(plain(results.estimate(p, "maintenance_chip_hours")) for p in model.policy_names))
+    console.print(table)
+    rollouts = results.rollout_summary()
+    if not rollouts:
+        return
+    table = Table(title="rollouts: by release (means ± 95 % CI over occurrences; stop rate: exact CI)",
+                  title_justify="left")
+    for col in ("campaign", "release", "rollouts", "stopped %", "hours to end or stop", "units exposed",
+                "detection hours"):
+        table.add_column(col, justify="left" if col in ("campaign", "release") else "right")
+
+    def mean(d) -> str:
+        if d is None:
+            return "-"
+        ci = d["ci95"]
+        return f"{d['mean']:.1f}" + (f" ({ci[0]:.1f}-{ci[1]:.1f})" if ci else "")
+
+    for name, block in rollouts.items():
+        for label, b in block.items():
+            rate = b["stop_rate"]
+            stopped = "-" if rate is None else f"{100 * rate['mean']:.1f} ({100 * rate['ci95'][0]:.1f}-{100 * rate['ci95'][1]:.1f})"
+            table.add_row(name, label, str(b["occurrences"]), stopped, mean(b["hours"]), mean(b["exposed_units"]),
+                          mean(b["detection_hours"]))
+    console.print(table)
+    console.print("A stop of a good release is a false stop; units are the campaign's (cubes or OCSes). "
+                  "tpusim.campaign_cost gives each campaign's cost as paired differences.", highlight=False)
 
 
 def render_closed_forms(model: Model, console: Console) -> None:

@@ -55,14 +55,14 @@ class ReconfigurablePolicy(Policy):
         return tracker
 
     def closed_form(self, failures: FailureParams, cube_dims: Dims) -> ClosedForm | None:
-        if failures.install_hours:  # a build-out is no steady state
+        if not failures.steady:  # a build-out or planned outages: no steady state
             return None
         k = cube_dims[0] * cube_dims[1] * cube_dims[2]
         return ClosedForm(any_k_cubes(self.machine, failures, k), "exact",
                           "all OCSes of a pod up x binomial P(at least k of its cubes usable)")
 
     def capacity_closed_form(self, failures: FailureParams, cubes: int) -> float | None:
-        if failures.install_hours:
+        if not failures.steady:
             return None
         return any_k_cubes(self.machine, failures, cubes)  # any k cubes of a pod do
 

@@ -102,7 +102,7 @@ class StaticPolicy(Policy):
         return fits_static_grid(self.machine.cube_grid, cube_dims)
 
     def closed_form(self, failures: FailureParams, cube_dims: Dims) -> ClosedForm | None:
-        if failures.install_hours:  # a build-out is no steady state
+        if not failures.steady:  # a build-out or planned outages: no steady state
             return None
         value = static_box(self.machine, failures, cube_dims)
         if value is None:

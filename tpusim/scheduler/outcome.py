@@ -63,6 +63,7 @@ class JobOutcome:
             "detections": float(sim.detections),
             "mean_detection_minutes": 60.0 * sim.detection_hours / sim.detections if sim.detections else nan,
             "spare_swaps": float(sim.pod_manager.swaps),
+            "maintenance_drains": float(sim.pod_manager.drains),
             "ft_reroutes": float(sim.pod_manager.ft_reroutes),
             "degraded_fraction": records.degraded_held / held if held else nan,
             "slowdown_chip_hours": records.slowdown,

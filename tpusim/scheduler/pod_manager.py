@@ -77,6 +77,7 @@ class PodManager:
         self.preflight_failures = 0
         self.swaps = 0
         self.ft_reroutes = 0
+        self.drains = 0  # jobs moved or stopped for planned maintenance
 
     # -- pre-flight ----------------------------------------------------------------------------
     def _true_faults(self, alloc: Allocation, programming: bool = True) -> list[tuple[int, int]]:
@@ -247,7 +248,35 @@ class PodManager:
             return self.requeue(job, t)
         self._begin(job, t, 0, rate)
 
-    def _swap(self, job, alloc: Allocation, bad_slots: list[int], t: float) -> None:
+    # -- planned maintenance -------------------------------------------------------------------
+    def drain(self, job, t: float) -> None:
+        """Planned maintenance has just taken parts of ``job``'s slice (known at once, being
+        planned). A slice the policy routes around keeps running (degraded); otherwise the job
+        checkpoints at ``t`` and loses no work: a whole-cube slice moves its affected cubes to
+        free spares where the policy swaps them (a migration), else it goes back to the queue."""
+        if job.stalled_at is not None:
+            return  # a failure got there first: its recovery will see the maintenance too
+        alloc = job.alloc
+        if self.policy.reroutes and job.cubes:
+            rate = self.policy.slice_rate(job, alloc, self._true_faults(alloc, programming=False))
+            if rate is not None:
+                if rate != job.rate:
+                    job.set_rate(t, rate)
+                    job.run += 1
+                    self._schedule_completion(job, t)
+                return
+        self.drains += 1
+        job.settle_rate(t)
+        job.progress = job.progress_at(t)  # the checkpoint written before the parts go
+        job.compute_start = t
+        pool = self.pool
+        if job.cubes and self.swap_spares and pool.pod_usable(alloc.pod):
+            bad = [n for n, c in enumerate(alloc.cubes) if not pool.cube_usable(c)]
+            if bad:
+                return self._swap(job, alloc, bad, t, "migration")
+        self.requeue(job, t)
+
+    def _swap(self, job, alloc: Allocation, bad_slots: list[int], t: float, kind: str = "swap") -> None:
         pool = self.pool
         base = alloc.pod * pool.cubes_per_pod
         spares = [
@@ -266,5 +295,8 @@ class PodManager:
         if rate is None:
             job.seg_start = t
             return self.requeue(job, t)
-        self.swaps += 1
-        self._begin(job, t, self.policy.swap_xconnects(job.cube_dims, bad_slots), rate, "swap")
+        if kind == "swap":
+            self.swaps += 1
+        else:
+            job.migrated += 1
+        self._begin(job, t, self.policy.swap_xconnects(job.cube_dims, bad_slots), rate, kind)

@@ -30,7 +30,9 @@ from typing import Sequence
 
 import simpy
 
+from tpusim.failures.causes import DownCauses
 from tpusim.failures.health import OCS, HealthState
+from tpusim.failures.maintenance import Campaign, Wave, holds
 from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import Policy
@@ -49,7 +51,7 @@ class JobSimulation:
     def __init__(self, machine: MachineLayout, policy: Policy, failures: FailureParams, workload: WorkloadParams,
                  scheduler: SchedulerParams, pod_manager: PodManagerParams, horizon: float, trace,
                  specs: Sequence[JobSpec], delays: list[float], ocs_modes: OcsModes | None = None,
-                 keep_jobs: bool = True):
+                 keep_jobs: bool = True, maintenance: tuple[Campaign, ...] = (), waves: Sequence[Wave] = ()):
         self.machine = machine
         self.policy = policy
         self.failures = failures
@@ -57,6 +59,9 @@ class JobSimulation:
         self.env = simpy.Environment()
         self.true = HealthState(machine, ocs_modes)  # draws each OCS failure's mode, in trace order
         self.known = HealthState(machine)
+        # own failures apart from maintenance holds, in both views (a hold is known at once)
+        self.true_causes, self.known_causes = DownCauses(self.true), DownCauses(self.known)
+        self.maintenance = maintenance
         self.pool = CubePool(machine, policy, self.known)
         self.scheduler = Scheduler(scheduler, self.pool, policy, self.request_pass)
         self.pod_manager = PodManager(pod_manager, policy, self.pool, self.true, self.env, workload.restart,
@@ -78,6 +83,8 @@ class JobSimulation:
         self._pass_due = False
         self.env.process(self._replay(trace))
         self.env.process(self._arrivals())
+        if waves:
+            self.env.process(self._maintain(waves))
 
     def _job(self, spec: JobSpec) -> Job:
         traits = self._traits.get(spec.shape)
@@ -149,17 +156,60 @@ class JobSimulation:
             if down:
                 self._failed(k, unit, t, self.delays[index])
             else:
-                self.true.set_up(k, unit, t)
-                if self.known.down[k][unit]:
-                    self.known.set_up(k, unit, t)
-                if self.policy.reroutes:  # degraded slices on this part speed up again
+                self.true_causes.repair(k, unit, t)
+                if self.known_causes.own[k][unit]:
+                    self.known_causes.repair(k, unit, t)
+                self._came_up(k, (unit,), t)
+
+    def _came_up(self, k: int, units, t: float) -> None:
+        if self.policy.reroutes:  # degraded slices on these parts speed up again
+            for unit in units:
+                for job in self.pool.jobs_using(k, unit):
+                    if job.rate < 1.0 and job.state == RUNNING and job.stalled_at is None:
+                        self.pod_manager.rerate(job, t)
+        self.request_pass()
+
+    def _maintain(self, waves: Sequence[Wave]):
+        """Replay the maintenance waves under this policy: at a wave's start its parts are held
+        down in both views at once (planned work is known) and the jobs on them drained; at its
+        end they come back."""
+        env, wired_statically = self.env, not self.policy.uses_ocs
+        steps = sorted([(w.start, 1, n, w) for n, w in enumerate(waves)] + [(w.end, 0, n, w) for n, w in enumerate(waves)])
+        for t, begins, _, wave in steps:
+            if t >= self.horizon:
+                return
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            parts = holds(self.maintenance[wave.campaign], wave, self.machine, wired_statically)
+            for k, units, dark in parts:
+                for causes in (self.known_causes, self.true_causes):
+                    if begins:
+                        causes.hold(k, units, t, dark)
+                    else:
+                        causes.release(k, units, t)
+            if not begins:
+                for k, units, _ in parts:
+                    self._came_up(k, units, t)
+                continue
+            drained: dict[int, Job] = {}
+            for k, units, dark in parts:
+                if k == OCS and not dark:
+                    continue  # a control-plane upgrade leaves the circuits lit: slices run on
+                for unit in units:
                     for job in self.pool.jobs_using(k, unit):
-                        if job.rate < 1.0 and job.state == RUNNING and job.stalled_at is None:
-                            self.pod_manager.rerate(job, t)
-                self.request_pass()
+                        if job.state == RUNNING:
+                            drained.setdefault(job.id, job)
+            for job in sorted(drained.values(), key=lambda j: j.id):
+                if job.state == RUNNING:
+                    self.pod_manager.drain(job, t)
+            self.request_pass()
 
     def _failed(self, k: int, unit: int, t: float, delay: float) -> None:
-        self.true.set_down(k, unit, t)
+        dark = None
+        if k == OCS:  # drawn for every OCS failure, held or not, so modes follow the trace order
+            modes = self.true.ocs_modes
+            dark = modes.dark() if modes is not None else True
+        self.true_causes.fail(k, unit, t, dark)
         serial = self._serial.get((k, unit), 0) + 1
         self._serial[(k, unit)] = serial
         hit = []
@@ -180,8 +230,8 @@ class JobSimulation:
 
     def _detected(self, k: int, unit: int, serial: int, delay: float = 0.0) -> None:
         t = self.env.now
-        if self._serial[(k, unit)] == serial and self.true.down[k][unit]:
-            if not self.known.down[k][unit] and t > 0.0:
+        if self._serial[(k, unit)] == serial and self.true_causes.own[k][unit]:
+            if not self.known_causes.own[k][unit] and t > 0.0:
                 self.detections += 1
                 self.detection_hours += delay
             self.detect(k, unit, t)
@@ -192,8 +242,8 @@ class JobSimulation:
 
     def detect(self, k: int, unit: int, t: float) -> None:
         """Make a truly-down unit known (idempotent)."""
-        if self.true.down[k][unit] and not self.known.down[k][unit]:
-            self.known.set_down(k, unit, t, dark=bool(self.true.dark[unit]) if k == OCS else None)
+        if self.true_causes.own[k][unit] and not self.known_causes.own[k][unit]:
+            self.known_causes.fail(k, unit, t, dark=bool(self.true.dark[unit]) if k == OCS else None)
 
     def request_pass(self) -> None:
         """Run one scheduling pass at the current instant, after the events already due."""
