@@ -67,6 +67,10 @@ def domain_attribution(scenario: Scenario, **options: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: metrics where the campaign's cost is what it adds (with - without), not what it takes away
+_MORE_IS_WORSE = {"maintenance_chip_hours", "queue_wait_p95_hours", "maintenance_drains"}
+
+
 def campaign_cost(scenario: Scenario, **options: Any) -> pd.DataFrame:
     """What each maintenance campaign costs each policy: one row per campaign, comparison,
     policy, metric and key. ``compare`` is ``"no campaign"`` (the run without it) or, for a
@@ -82,7 +86,8 @@ def campaign_cost(scenario: Scenario, **options: Any) -> pd.DataFrame:
     metrics: list[tuple[str, str | None]] = [("slice_availability", s.label) for s in base.model.shapes]
     metrics += [("system_availability", None), ("maintenance_chip_hours", None)]
     if base.has_jobs:
-        metrics += [("useful_chip_hours", None), ("goodput", None)]
+        metrics += [("useful_chip_hours", None), ("goodput", None), ("queue_wait_p95_hours", None),
+                    ("maintenance_drains", None)]
     everything = [c.model_dump(mode="json") for c in campaigns]
     rows = []
     for i, campaign in enumerate(campaigns):
@@ -94,7 +99,7 @@ def campaign_cost(scenario: Scenario, **options: Any) -> pd.DataFrame:
             for policy in base.model.policy_names:
                 for metric, key in metrics:
                     d = paired_difference(base, other, policy, metric, key, missing=0.0)
-                    if metric == "maintenance_chip_hours":  # a cost is what it takes out: with - without
+                    if metric in _MORE_IS_WORSE:  # a cost is what the campaign adds: with - without
                         d.update(cost=-d["cost"], ci95_low=-d["ci95_high"], ci95_high=-d["ci95_low"])
                     rows.append({"campaign": campaign.name, "compare": compare, "policy": policy, "metric": metric,
                                  "key": key, **d})
