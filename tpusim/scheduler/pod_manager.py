@@ -231,14 +231,17 @@ class PodManager:
         self.ft_reroutes += 1
         self._schedule_completion(job, t)
 
-    def rerate(self, job, t: float) -> None:
-        """A part under a degraded FT job was repaired: recompute its speed."""
+    def rerate(self, job, t: float) -> bool:
+        """The faults under a running FT job changed (a repair, a planned outage): recompute its
+        speed. False if its slice cannot run with them at all (the speed is then left alone)."""
         rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, programming=False))
-        if rate is None or rate == job.rate:
-            return
-        job.set_rate(t, rate)
-        job.run += 1
-        self._schedule_completion(job, t)
+        if rate is None:
+            return False
+        if rate != job.rate:
+            job.set_rate(t, rate)
+            job.run += 1
+            self._schedule_completion(job, t)
+        return True
 
     def _restart_in_place(self, job, t: float) -> None:
         job.held += job.chips * (t - job.seg_start)
@@ -256,15 +259,9 @@ class PodManager:
         free spares where the policy swaps them (a migration), else it goes back to the queue."""
         if job.stalled_at is not None:
             return  # a failure got there first: its recovery will see the maintenance too
+        if self.policy.reroutes and job.cubes and self.rerate(job, t):
+            return  # routed around the parts under maintenance
         alloc = job.alloc
-        if self.policy.reroutes and job.cubes:
-            rate = self.policy.slice_rate(job, alloc, self._true_faults(alloc, programming=False))
-            if rate is not None:
-                if rate != job.rate:
-                    job.set_rate(t, rate)
-                    job.run += 1
-                    self._schedule_completion(job, t)
-                return
         self.drains += 1
         job.settle_rate(t)
         job.progress = job.progress_at(t)  # the checkpoint written before the parts go
