@@ -91,6 +91,19 @@ def build_report(results: "Results", summary: dict[str, Any], images: list[Path]
                 ["domain", "members", "failures", "availability (closed form)"],
                 [[name, f"{d['units']} {'OCSes' if d['of'] == 'ocs' else d['of'] + 's'}", str(d["failures"]), f"{100 * d['availability_closed_form']:.4f} %"]
                  for name, d in summary["domains"].items()])]
+        if summary.get("maintenance"):
+            parts += ["<h2>Maintenance</h2>", _table(
+                ["campaign", "upgrades", "waves per campaign", "waves run (all replications)"],
+                [[name, m["upgrades"], str(m["waves_per_campaign"]), str(m["waves_run"])]
+                 for name, m in summary["maintenance"].items()]), _table(
+                ["", *policies],
+                [["chip-hours out on otherwise healthy hardware",
+                  *[_num(summary["policies"][p].get("maintenance_chip_hours")) for p in policies]]])]
+            for name, block in summary.get("rollouts", {}).items():
+                parts += [f"<h3>Rollout {html.escape(name)}</h3>", _table(
+                    ["release", "rollouts", "stopped", "hours to end or stop", "units exposed", "detection hours"],
+                    [[label, str(b["occurrences"]), str(b["stops"]), _num(b["hours"]), _num(b["exposed_units"]),
+                      _num(b["detection_hours"])] for label, b in block.items()])]
         if results.has_jobs:
             names = ["goodput", "utilization", "jobs_interrupted", "lost_chip_hours", "preemptions", "migrations",
                      "xconnects_per_day", "mean_time_in_queue_hours"]

@@ -165,28 +165,22 @@ def render_maintenance(results: "Results", console: Console) -> None:
     model = results.model
     if not model.maintenance or not results.replications:
         return
-    table = Table(title="maintenance: chip-hours out on otherwise healthy hardware (mean ± 95 % CI)",
-                  title_justify="left")
-    table.add_column("campaigns")
+    names = ", ".join(f"{c.name} ({c.kind}, {c.waves_per_occurrence(model.machine)} waves)" for c in model.maintenance)
+    console.print(f"maintenance campaigns: {names}", highlight=False)
+    table = Table(title="maintenance: chip-hours out (mean ± 95 % CI)", title_justify="left")
+    table.add_column("on healthy hardware")
     for policy in model.policy_names:
         table.add_column(policy, justify="right")
-    names = ", ".join(f"{c.name} ({c.kind}, {c.waves_per_occurrence(model.machine)} waves)" for c in model.maintenance)
     def plain(est: Estimate | None) -> str:
         if est is None:
             return "-"
         return f"{est.mean:,.0f}" + (f" ± {est.half_width:,.0f}" if est.half_width is not None else "")
 
-    table.add_row(names, *(plain(results.estimate(p, "maintenance_chip_hours")) for p in model.policy_names))
+    table.add_row("chip-hours", *(plain(results.estimate(p, "maintenance_chip_hours")) for p in model.policy_names))
     console.print(table)
     rollouts = results.rollout_summary()
     if not rollouts:
         return
-    table = Table(title="rollouts: by release (means ± 95 % CI over occurrences; stop rate: exact CI)",
-                  title_justify="left")
-    for col in ("campaign", "release", "rollouts", "stopped %", "hours to end or stop", "units exposed",
-                "detection hours"):
-        table.add_column(col, justify="left" if col in ("campaign", "release") else "right")
-
     def mean(d) -> str:
         if d is None:
             return "-"
@@ -194,14 +188,18 @@ def render_maintenance(results: "Results", console: Console) -> None:
         return f"{d['mean']:.1f}" + (f" ({ci[0]:.1f}-{ci[1]:.1f})" if ci else "")
 
     for name, block in rollouts.items():
+        table = Table(title=f"rollout {name}: means (95 % CI) over rollouts", title_justify="left")
+        for col in ("release", "n", "stopped %", "hours", "units exposed", "detect hours"):
+            table.add_column(col, justify="left" if col == "release" else "right")
         for label, b in block.items():
             rate = b["stop_rate"]
             stopped = "-" if rate is None else f"{100 * rate['mean']:.1f} ({100 * rate['ci95'][0]:.1f}-{100 * rate['ci95'][1]:.1f})"
-            table.add_row(name, label, str(b["occurrences"]), stopped, mean(b["hours"]), mean(b["exposed_units"]),
+            table.add_row(label, str(b["occurrences"]), stopped, mean(b["hours"]), mean(b["exposed_units"]),
                           mean(b["detection_hours"]))
-    console.print(table)
-    console.print("A stop of a good release is a false stop; units are the campaign's (cubes or OCSes). "
-                  "tpusim.campaign_cost gives each campaign's cost as paired differences.", highlight=False)
+        console.print(table)
+    console.print("hours: to the last wave's end or the stop; a stop of a good release is a false stop (exact "
+                  "CI); units are the campaign's (cubes or OCSes); tpusim.campaign_cost gives each campaign's "
+                  "cost as paired differences.", highlight=False)
 
 
 def render_closed_forms(model: Model, console: Console) -> None:
