@@ -32,8 +32,8 @@ LAYERS = [
     ("config", ["tpusim.config"]),
     ("execution", ["tpusim.execution"]),
     ("output", ["tpusim.output"]),
-    ("results", ["tpusim.results", "tpusim.check"]),
-    ("api", ["tpusim.api", "tpusim.sweep", "tpusim.reproduce", "tpusim.attribution"]),
+    ("results", ["tpusim.results", "tpusim.check", "tpusim.localiser"]),
+    ("api", ["tpusim.api", "tpusim.sweep", "tpusim.reproduce", "tpusim.attribution", "tpusim.localisation"]),
     ("entry points", ["tpusim.cli", "tpusim"]),
 ]
 

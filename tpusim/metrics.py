@@ -68,6 +68,8 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     _jobs("utilization", "utilization", "fraction", 2),
     _jobs("jobs_interrupted", "jobs interrupted", "fraction", 3),
     _jobs("lost_chip_hours", "lost chip-hours (hardware)", "chip-hours", 0),
+    _jobs("gray_interruptions", "jobs failed by gray faults", "count", 0),
+    _jobs("gray_lost_chip_hours", "  chip-hours they lost", "chip-hours", 0),
     _jobs("useful_chip_hours", "useful chip-hours delivered", "chip-hours", 0),
     _jobs("queue_wait_p50_hours", "queue wait p50", "hours", 2),
     _jobs("queue_wait_p95_hours", "queue wait p95", "hours", 2),

@@ -23,6 +23,7 @@ import simpy
 
 from tpusim.failures.detection import detection_delays
 from tpusim.failures.health import HealthState
+from tpusim.failures.gray import GrayEpisode, GrayInjector, glitch_events
 from tpusim.failures.injector import FailureInjector
 from tpusim.failures.maintenance import CampaignDriver, MaintainedHealth, Wave, planned_waves
 from tpusim.failures.params import FailureParams
@@ -48,6 +49,9 @@ class ReplicationResult:
     domain_failures: dict[str, int] = field(default_factory=dict)  # per correlated failure domain
     rollouts: list[dict] = field(default_factory=list)  # per occurrence of a campaign with a release
     waves: list[Wave] = field(default_factory=list, repr=False)  # maintenance waves that ran
+    gray: list[GrayEpisode] = field(default_factory=list, repr=False)  # gray episodes (ground truth)
+    runs: dict[str, dict] | None = field(default=None, repr=False)  # policy -> run records (record_runs)
+    gray_kills: dict[str, list] | None = field(default=None, repr=False)  # policy -> (t, class, unit, job)
     trace: list[tuple[float, str, int, bool]] | None = field(default=None, repr=False)
     job_rows: dict[str, dict] | None = field(default=None, repr=False)  # policy -> per-job columns
     series: dict[str, list[list[float]]] | None = field(default=None, repr=False)  # policy -> shape -> bucket
@@ -66,11 +70,12 @@ class ReplicationResult:
 
 
 def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], delays: list[float] | None = None,
-                   replication: int = 0, waves: Sequence[Wave] | None = None) -> JobSimulation:
+                   replication: int = 0, waves: Sequence[Wave] | None = None,
+                   glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False) -> JobSimulation:
     """The control plane of ``model`` under one policy (any registered one, listed in the model
     or not), replaying ``trace`` and ``specs`` (detection delays drawn for ``replication``
     unless given) and the maintenance ``waves`` (default: the model's campaigns as planned,
-    with no watchdog stop)."""
+    with no watchdog stop) and the gray faults' ``glitches`` ``(time, class id, unit)``."""
     if waves is None:
         waves = planned_waves(model.maintenance, model.machine, model.horizon)
     assert model.workload is not None, "a job simulation needs a workload"
@@ -83,7 +88,7 @@ def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], d
     return JobSimulation(model.machine, chosen, model.failures, model.workload, model.scheduler,
                          model.pod_manager, model.horizon, trace, specs, delays,
                          OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                         maintenance=model.maintenance, waves=waves)
+                         maintenance=model.maintenance, waves=waves, glitches=glitches, record_runs=record_runs)
 
 
 def _repair_sampler(failures: FailureParams):
@@ -99,8 +104,9 @@ def _job_samples(replication: int, policy: str, outcome: JobOutcome) -> list[Sam
     return out
 
 
-def simulate(model: Model, replication: int, record_trace: bool = False) -> ReplicationResult:
-    """Run replication number ``replication`` of ``model`` and measure every policy."""
+def simulate(model: Model, replication: int, record_trace: bool = False, record_runs: bool = False) -> ReplicationResult:
+    """Run replication number ``replication`` of ``model`` and measure every policy
+    (``record_runs``: keep every job run's parts and fate, see :mod:`tpusim.scheduler.runs`)."""
     machine = model.machine
     env = simpy.Environment()
     health = HealthState(machine, OcsModes(model.failures.ocs_control_share, model.seed, replication))
@@ -128,6 +134,13 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
                                 drawn.schedule_repair if drawn else None)
         driver.listeners += [view.on_wave for view in views.values()]
 
+    gray = None
+    if model.failures.has_gray:
+        assert isinstance(injector, FailureInjector), "gray faults need drawn failures (checked by the build)"
+        gray = GrayInjector(env, health.population, tuple(c.gray for c in model.failures.classes),
+                            model.failures.planted_gray, tuple(c.repair for c in model.failures.classes),
+                            model.seed, replication, injector.causes.fail, injector.schedule_repair)
+
     horizon = model.horizon
     env.run(until=horizon)
 
@@ -151,29 +164,43 @@ def simulate(model: Model, replication: int, record_trace: bool = False) -> Repl
         if avail is not None:  # a class with no units has no availability
             samples.append(Sample(replication, None, "component_availability", cls, avail))
     job_rows = None
+    runs: dict[str, dict] | None = {} if record_runs and with_jobs else None
+    kills: dict[str, list] | None = {} if gray is not None and with_jobs else None
+    glitches = glitch_events(gray.episodes, horizon) if gray is not None else ()
     if with_jobs:
         assert recorder is not None and model.workload is not None
         specs = generate_jobs(model.workload, horizon, model.seed, replication)
         delays = detection_delays(model.failures, recorder.events, model.seed, replication)
         job_rows = {}
         for policy in model.policies:
-            jobs = JobSimulation(machine, policy, model.failures, model.workload, model.scheduler,
-                                 model.pod_manager, horizon, recorder.events, specs, delays,
-                                 OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                                 keep_jobs=False, maintenance=model.maintenance,
-                                 waves=driver.waves if driver is not None else ()).run()
+            sim = JobSimulation(machine, policy, model.failures, model.workload, model.scheduler,
+                                model.pod_manager, horizon, recorder.events, specs, delays,
+                                OcsModes(model.failures.ocs_control_share, model.seed, replication),
+                                keep_jobs=False, maintenance=model.maintenance,
+                                waves=driver.waves if driver is not None else (), glitches=glitches,
+                                record_runs=runs is not None)
+            jobs = sim.run()
             samples += _job_samples(replication, policy.name, jobs)
             job_rows[policy.name] = jobs.rows
+            if runs is not None and sim.pod_manager.runs is not None:
+                runs[policy.name] = sim.pod_manager.runs.columns()
+            if kills is not None:
+                kills[policy.name] = sim.gray_kills
     return ReplicationResult(
         replication=replication,
         samples=samples,
-        failures=dict(zip(COMPONENT_CLASSES, injector.failures)),
+        failures=dict(zip(COMPONENT_CLASSES, (n + (gray.detected[k] if gray is not None else 0)
+                                              for k, n in enumerate(injector.failures)))),  # noticed gray faults too
         repairs=dict(zip(COMPONENT_CLASSES, injector.repairs)),
         initially_down=dict(zip(COMPONENT_CLASSES, injector.initially_down)),
         domain_failures=dict(getattr(injector, "domain_failures", {})),
-        events=injector.events + (driver.release_failures if driver is not None else 0),
+        events=(injector.events + (driver.release_failures if driver is not None else 0)
+                + (gray.events if gray is not None else 0)),
         rollouts=driver.rollouts if driver is not None else [],
         waves=driver.waves if driver is not None else [],
+        gray=gray.episodes if gray is not None else [],
+        runs=runs,
+        gray_kills=kills,
         trace=recorder.events if record_trace and recorder is not None else None,
         job_rows=job_rows,
         series={name: o.series for name, o in outcomes.items()} if width is not None else None,  # type: ignore[misc]

@@ -89,6 +89,17 @@ def proportion_interval(successes: int, trials: int, level: float = 0.95) -> tup
     return float(ci.low), float(ci.high)
 
 
+def excess_rate_p_value(events: int, exposure: float, other_events: int, other_exposure: float) -> float:
+    """One-sided p-value that a group with ``events`` in ``exposure`` (unit-hours) has a higher
+    event rate than the rest (``other_events`` in ``other_exposure``): the conditional binomial
+    test - given all events, each falls in the group with probability exposure / total under
+    equal rates. 1.0 when the group has no event or either exposure is 0."""
+    if events <= 0 or exposure <= 0 or other_exposure <= 0:
+        return 1.0
+    share = exposure / (exposure + other_exposure)
+    return float(_scipy_stats().binom.sf(events - 1, events + other_events, share))
+
+
 def outage_interval(total: float, sum_sq: float, longest: float, level: float = 0.95) -> tuple[float, float]:
     """Interval for the expected total outage time, given the observed total, the sum of the
     squared outage durations and the longest one (Fay & Feuer's gamma interval for a weighted

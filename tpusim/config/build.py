@@ -21,6 +21,7 @@ from pathlib import Path
 from tpusim.config.schema import CROSS_KEY_CHECKS, ComponentFailures, Scenario
 from tpusim.errors import Problem, ScenarioError
 from tpusim.failures.distributions import MixtureRepair, RepairDistribution
+from tpusim.failures.params import GrayParams, PlantedGray
 from tpusim.failures.maintenance import Campaign, Release, Watchdog
 from tpusim.failures.params import ClassFailures, DomainFailures, FailureParams
 from tpusim.failures.schedule import Schedule, parse_schedule
@@ -229,7 +230,24 @@ class _Builder:
             install = tuple(0.0 if n < plan.at_start else 24.0 * (n - plan.at_start + 1) / plan.cubes_per_day
                             for n in range(machine.cubes))
         return FailureParams(classes, f.detection_dist, f.initial_state, traces, f.ocs_control_plane_share,
-                             self._domains(machine), install)
+                             self._domains(machine), install, planted_gray=self._planted(machine))
+
+    def _planted(self, machine: MachineLayout | None) -> tuple[PlantedGray, ...]:
+        f, out = self.s.failures, []
+        gray = f.planted_gray or [getattr(f, c).gray for c in COMPONENT_CLASSES if getattr(f, c).gray is not None]
+        if gray and f.trace is not None:
+            where = "failures.planted_gray" if f.planted_gray else "failures"
+            self.problem(where, "gray faults are drawn by tpusim; they cannot be added to a replayed trace "
+                                "(failures.trace)")
+        for i, p in enumerate(f.planted_gray):
+            where = f"failures.planted_gray[{i}]"
+            if machine is not None and p.unit >= machine.population(p.of):
+                self.problem(f"{where}.unit", f"the machine has {machine.population(p.of)} {p.of} units "
+                                              f"(0..{machine.population(p.of) - 1}), got {p.unit}")
+            if p.start_day >= self.s.horizon_days:
+                self.problem(f"{where}.start_day", f"starts after the horizon ({self.s.horizon_days} days)")
+            out.append(PlantedGray(p.of, p.unit, 24.0 * p.start_day, 24.0 * p.days, p.job_failures_per_hour))
+        return tuple(out)
 
     def _maintenance(self, machine: MachineLayout | None) -> tuple[Campaign, ...]:
         out = []
@@ -336,11 +354,15 @@ class _Builder:
             except (ValueError, KeyError) as exc:
                 self.problem(f"failures.{name}.schedule", str(exc))
         detection = cfg.detection_minutes if cfg.detection_minutes is not None else default_detection
+        g = cfg.gray
+        gray = None if g is None else GrayParams(g.daily_rate / 24.0, g.job_failures_per_hour, g.mean_hours,
+                                                  g.detection_probability, g.detection_hours)
         return ClassFailures(
             rate=cfg.daily_rate / 24.0,
             repair=RepairDistribution(r.dist, float(r.mean_hours), float(r.shape)),
             detection_hours=detection / 60.0,
             schedule=schedule,
+            gray=gray,
         )
 
     # -- workload --------------------------------------------------------------------------

@@ -80,6 +80,33 @@ class RateSchedule(_Strict):
     scale: float = Field(1.0, ge=0, description="Multiplies every value (2.0: a fleet failing twice as often).")
 
 
+class GrayFailures(_Strict):
+    """Gray faults of one class: parts that pass health checks but fail jobs (tpusim.failures.gray)."""
+
+    daily_rate: float = Field(ge=0, description=(
+        "Gray episodes per unit per day (a unit that is gray already does not start another)."))
+    job_failures_per_hour: float = Field(gt=0, description=(
+        "While gray, the part glitches this often per hour; each glitch fails every job using it "
+        "(a job using it for h hours fails with probability 1 - exp(-rate h))."))
+    mean_hours: float = Field(gt=0, description=(
+        "Mean length of an episode nobody notices (exponential): it clears or is fixed in passing."))
+    detection_probability: float = Field(0.0, ge=0, le=1, description=(
+        "Share of episodes healthd notices at all; a noticed one takes the unit out as an "
+        "ordinary failure (repaired with the class's repair law)."))
+    detection_hours: float = Field(24.0, ge=0, description="Mean delay (exponential) before healthd notices.")
+
+
+class PlantedGrayConfig(_Strict):
+    """A gray episode put on one unit on purpose, never noticed by healthd (a localisation study)."""
+
+    of: Literal["host", "ici_link", "ocs"] = Field(description="Class of the unit.")
+    unit: int = Field(ge=0, strict=True, description=(
+        "The unit, numbered as in failure traces (hosts and links cube by cube, OCSes pod by pod)."))
+    start_day: float = Field(ge=0, description="When the episode starts (days).")
+    days: float = Field(gt=0, description="How long it lasts (days).")
+    job_failures_per_hour: float = Field(gt=0, description="Glitches per hour; each fails every job using it.")
+
+
 class ComponentFailures(_Strict):
     """Failure and repair of one component class."""
 
@@ -90,6 +117,8 @@ class ComponentFailures(_Strict):
     schedule: RateSchedule | None = Field(None, description="Time-varying rates, replacing daily_rate.")
     detection_minutes: float | None = Field(None, ge=0, description=(
         "healthd/libtpunet detection delay for this class; unset: failures.detection_minutes."))
+    gray: GrayFailures | None = Field(None, description=(
+        "Gray faults of this class (none by default: no rates are published)."))
 
 
 class RepairPart(_Strict):
@@ -136,6 +165,8 @@ class Failures(_Strict):
     domains: list[Domain] = Field(default_factory=list, description=(
         "Correlated failure domains (none by default: no rates are published). A domain takes "
         "all its members down at once; members' own failures go on."))
+    planted_gray: list[PlantedGrayConfig] = Field(default_factory=list, description=(
+        "Gray episodes on chosen units (ground truth for tpusim.localise)."))
     detection_minutes: float = Field(5.0, ge=0, description=(
         "healthd/libtpunet detection delay. Capacity availability is a property of the true "
         "health state and does not use it; the scheduler reacts only after it (jobs, DESIGN §3)."))

@@ -46,6 +46,17 @@ def _blocks(draw, gen: np.random.Generator) -> Iterator[float]:
         yield from draw(gen, BLOCK).tolist()
 
 
+def superposed(gen: np.random.Generator, count: int, rate: float) -> Iterator[tuple[float, int]]:
+    """Candidates of a superposed Poisson process over ``count`` units each at ``rate`` per hour:
+    ``(gap since the previous candidate, unit picked uniformly)``, drawn in blocks (gaps, then
+    picks). The caller thins: a candidate that picks a unit in the wrong state is discarded."""
+    mean_gap = 1.0 / (count * rate)
+    while True:
+        gaps = (gen.standard_exponential(BLOCK) * mean_gap).tolist()
+        picks = (gen.random(BLOCK) * count).astype(np.int64).tolist()
+        yield from zip(gaps, picks)
+
+
 class FailureInjector:
     """Drives ``health`` with failures and repairs of every class enabled in ``failures``."""
 
@@ -133,18 +144,14 @@ class FailureInjector:
                      repair_times: Iterator[float]):
         """As :meth:`_fail`, over the domain's instances: each up instance fails at its rate."""
         env, population = self.env, self.health.population[k]
-        mean_gap = 1.0 / (count * domain.rate)
-        while True:
-            gaps = (gen.standard_exponential(BLOCK) * mean_gap).tolist()
-            picks = (gen.random(BLOCK) * count).astype(np.int64).tolist()
-            for gap, i in zip(gaps, picks):
-                yield env.timeout(gap)
-                if down[i]:
-                    continue
-                down[i] = True
-                self.domain_failures[domain.name] += 1
-                self.causes.hold(k, self._members(domain, i, population), env.now)
-                self._schedule_domain_repair(domain, k, i, down, next(repair_times))
+        for gap, i in superposed(gen, count, domain.rate):
+            yield env.timeout(gap)
+            if down[i]:
+                continue
+            down[i] = True
+            self.domain_failures[domain.name] += 1
+            self.causes.hold(k, self._members(domain, i, population), env.now)
+            self._schedule_domain_repair(domain, k, i, down, next(repair_times))
 
     def schedule_repair(self, k: int, unit: int, after: float) -> None:
         """One timeout per repair, carrying (class, unit) as its value; no process, no closure."""
@@ -157,18 +164,14 @@ class FailureInjector:
 
     def _fail(self, k: int, population: int, rate: float, gen: np.random.Generator, repair_times: Iterator[float]):
         env, fail, timeout = self.env, self.causes.fail, self.env.timeout
-        mean_gap = 1.0 / (population * rate)
         schedule, failures = self.schedule_repair, self.failures
-        while True:
-            gaps = (gen.standard_exponential(BLOCK) * mean_gap).tolist()
-            picks = (gen.random(BLOCK) * population).astype(np.int64).tolist()
-            for gap, unit in zip(gaps, picks):
-                yield timeout(gap)
-                if fail(k, unit, env.now):
-                    failures[k] += 1
-                    schedule(k, unit, next(repair_times))
-                else:
-                    self.discarded += 1
+        for gap, unit in superposed(gen, population, rate):
+            yield timeout(gap)
+            if fail(k, unit, env.now):
+                failures[k] += 1
+                schedule(k, unit, next(repair_times))
+            else:
+                self.discarded += 1
 
     def _fail_scheduled(self, k: int, population: int, schedule, gen: np.random.Generator,
                         repair_times: Iterator[float]):

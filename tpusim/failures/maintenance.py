@@ -56,6 +56,7 @@ import simpy
 from tpusim.failures.causes import DownCauses
 from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
 from tpusim.rng import generator
+from tpusim.stats import excess_rate_p_value
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 
 #: What a campaign upgrades -> (the units its waves take: "cube" or "ocs", the class a release
@@ -277,8 +278,6 @@ class CampaignDriver:
 
     def _stop(self, c: Campaign, upgraded: np.ndarray, checks: int) -> bool:
         """The watchdog's test at ``now``: are upgraded units failing more often than the rest?"""
-        from scipy.stats import binom  # only runs with a watchdog
-
         assert c.watchdog is not None
         t = self.env.now
         a = max(0.0, t - c.watchdog.window)
@@ -289,9 +288,7 @@ class CampaignDriver:
         lo = bisect.bisect_left(times, a)
         n1 = sum(1 for s, u in zip(times[lo:], units[lo:]) if upgraded[u] <= s)
         n = len(times) - lo
-        if n1 == 0 or control <= 0:
-            return False
-        p_value = float(binom.sf(n1 - 1, n, treated / (treated + control)))
+        p_value = excess_rate_p_value(n1, treated, n - n1, control)
         return p_value < c.watchdog.alpha / checks
 
     def _extra_failures(self, c: Campaign, bad_since: np.ndarray, seed: int, replication: int,

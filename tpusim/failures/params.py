@@ -20,6 +20,28 @@ Trace = tuple[tuple[float, str, int, bool], ...]
 
 
 @dataclass(frozen=True)
+class GrayParams:
+    """Gray faults of one component class (times in hours)."""
+
+    rate: float  # episodes per unit-hour
+    kills_per_hour: float  # glitches per hour while gray; each fails every job using the unit
+    mean_hours: float  # mean length of an episode nobody notices
+    detection_probability: float  # share of episodes healthd notices at all
+    detection_hours: float  # mean delay until it does
+
+
+@dataclass(frozen=True)
+class PlantedGray:
+    """A gray episode put on one unit on purpose (never detected)."""
+
+    component_class: str
+    unit: int
+    start: float  # hours
+    hours: float  # length
+    kills_per_hour: float
+
+
+@dataclass(frozen=True)
 class ClassFailures:
     """Failure, repair and detection of one component class."""
 
@@ -27,6 +49,7 @@ class ClassFailures:
     repair: RepairDistribution
     detection_hours: float  # mean healthd/libtpunet detection delay
     schedule: Schedule | None = None
+    gray: GrayParams | None = None  # gray faults (none by default)
 
     @property
     def enabled(self) -> bool:
@@ -78,12 +101,21 @@ class FailureParams:
     #: planned maintenance takes units out too (see :mod:`tpusim.failures.maintenance`): the
     #: steady-state closed forms of slice availability then do not apply either
     planned_outages: bool = False
+    #: gray episodes put on chosen units (a localisation study's ground truth)
+    planted_gray: tuple[PlantedGray, ...] = ()
 
     @property
     def steady(self) -> bool:
         """Do the steady-state closed forms of slice availability apply (no build-out, no
-        planned outages)?"""
-        return not self.install_hours and not self.planned_outages
+        planned outages, no gray faults that healthd turns into extra failures)?"""
+        noticed = any(c.gray is not None and c.gray.detection_probability > 0 and c.gray.rate > 0
+                      for c in self.classes)
+        return not self.install_hours and not self.planned_outages and not noticed
+
+    @property
+    def has_gray(self) -> bool:
+        """Are there gray faults to draw or planted ones?"""
+        return bool(self.planted_gray) or any(c.gray is not None and c.gray.rate > 0 for c in self.classes)
 
     def of(self, component_class: str) -> ClassFailures:
         return self.classes[COMPONENT_CLASSES.index(component_class)]

@@ -35,17 +35,24 @@ def jobs_summary(results: "Results", policy: str) -> dict[str, Any]:
     return out
 
 
+def noticed_gray(model) -> list[str]:
+    """Classes whose gray faults healthd may notice (each one an extra failure of the class)."""
+    return [cls for cls in COMPONENT_CLASSES if (g := model.failures.of(cls).gray) is not None
+            and g.rate > 0 and g.detection_probability > 0]
+
+
 def components(results: "Results") -> dict[str, dict[str, Any]]:
     """Per component class: measured availability, its closed form, failure and repair counts."""
     model = results.model
     released = {COMPONENT_CLASSES[c.release_class] for c in model.maintenance if c.release is not None}
+    released |= set(noticed_gray(model))
     out = {}
     for cls in COMPONENT_CLASSES:
         cfg = model.failures.of(cls)
         out[cls] = {
             **_dump(results.component_availability(cls)),
-            # no closed form for a replayed trace, nor (exactly) for a rate schedule, a build-out
-            # or a release that changes the class's rate
+            # no closed form for a replayed trace, nor (exactly) for a rate schedule, a build-out,
+            # a release that changes the class's rate, or gray faults noticed (extra failures)
             "closed_form": class_availability(model.failures, cls)
             if model.failures.traces is None and cfg.schedule is None and not model.failures.install_hours
             and cls not in released else None,

@@ -11,7 +11,7 @@ from rich.table import Table
 from tpusim.analytic import class_availability, cube_availability, ocs_layer_availability
 from tpusim.metrics import REGISTRY
 from tpusim.model import Model
-from tpusim.output.summary import components
+from tpusim.output.summary import components, noticed_gray
 from tpusim.stats import Estimate
 from tpusim.topology.machine import COMPONENT_CLASSES
 
@@ -108,7 +108,8 @@ def render_table(results: "Results", console: Console) -> None:
         if info["closed_form"] is None:
             released = {c.release_class for c in model.maintenance if c.release is not None}
             inside = ("n/a: build-out" if model.failures.install_hours else "n/a: bad releases"
-                      if COMPONENT_CLASSES.index(cls) in released else "n/a: trace/schedule")
+                      if COMPONENT_CLASSES.index(cls) in released else "n/a: gray noticed"
+                      if cls in noticed_gray(model) else "n/a: trace/schedule")
         elif est.ci95 is None or info["failures"] + info["repairs"] == 0:
             inside = "n/a: too few events"
         else:

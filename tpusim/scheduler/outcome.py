@@ -48,6 +48,8 @@ class JobOutcome:
             "goodput": useful / held if held else nan,
             "jobs_interrupted": float((rows["interruptions"][started] > 0).sum()) / n_started if n_started else nan,
             "lost_chip_hours": float(rows["lost_chip_hours"][admitted].sum()),
+            "gray_interruptions": float(len(sim.gray_kills)),
+            "gray_lost_chip_hours": sim.gray_lost,
             "useful_chip_hours": useful,
             "queue_wait_p50_hours": float(np.percentile(waits, 50)) if n_started else nan,
             "queue_wait_p95_hours": float(np.percentile(waits, 95)) if n_started else nan,

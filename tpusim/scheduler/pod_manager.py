@@ -38,6 +38,7 @@ from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
 from tpusim.policies.base import Policy
 from tpusim.scheduler.job import DONE, PENDING, RUNNING, Job
 from tpusim.scheduler.pool import CubePool
+from tpusim.scheduler.runs import RunLog
 from tpusim.topology.allocation import Allocation
 
 
@@ -78,6 +79,7 @@ class PodManager:
         self.swaps = 0
         self.ft_reroutes = 0
         self.drains = 0  # jobs moved or stopped for planned maintenance
+        self.runs: RunLog | None = None  # each run's parts and fate, when a localisation study asks
 
     # -- pre-flight ----------------------------------------------------------------------------
     def _true_faults(self, alloc: Allocation, programming: bool = True) -> list[tuple[int, int]]:
@@ -151,6 +153,8 @@ class PodManager:
             job.recovering = False
         if job.first_start is None:
             job.first_start = t
+        if self.runs is not None:
+            self.runs.open(job, t)
         self._schedule_completion(job, t)
 
     def _schedule_completion(self, job, t: float) -> None:
@@ -172,6 +176,8 @@ class PodManager:
         self._request_pass()
 
     def _end_run(self, job, t: float) -> None:
+        if self.runs is not None:
+            self.runs.close(job, t, interrupted=False)
         job.settle_rate(t)
         job.held += job.chips * (t - job.seg_start)
         self.pool.give_back(job, job.alloc)
@@ -199,6 +205,22 @@ class PodManager:
             rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, programming=False))
             if rate is not None:
                 return self._reroute(job, t, rate)
+        self._interrupt(job, t)
+        self._resume(job, t)
+
+    def crash(self, job, t: float) -> float:
+        """A gray fault has just failed ``job`` (:mod:`tpusim.failures.gray`): nothing is known to
+        be down, so the job restarts from its last checkpoint where the known health lets it
+        (in place, mostly: on the same gray part). Returns the work it lost (hours)."""
+        job.settle_rate(t)
+        job.stalled_at = t
+        lost = job.progress_at(t) - job.last_checkpoint(t)
+        self._interrupt(job, t)
+        self._resume(job, t)
+        return lost
+
+    def _interrupt(self, job, t: float) -> None:
+        """Account a hardware interruption of a stalled job: back to its last checkpoint."""
         stalled = job.stalled_at
         done = job.progress_at(stalled)
         saved = job.last_checkpoint(stalled)
@@ -207,6 +229,12 @@ class PodManager:
         job.stalled_at = None
         job.interruptions += 1
         job.recovering = True
+        if self.runs is not None:
+            self.runs.close(job, stalled, interrupted=True)
+
+    def _resume(self, job, t: float) -> None:
+        """Restart an interrupted job: swap its broken cubes for spares, restart in place, or
+        send it back to the queue."""
         alloc = job.alloc
         pool = self.pool
         if job.cubes and not pool.pod_runs(alloc.pod):
@@ -283,6 +311,8 @@ class PodManager:
         if len(spares) < len(bad_slots):
             return self.requeue(job, t)
         job.held += job.chips * (t - job.seg_start)
+        if self.runs is not None:
+            self.runs.close(job, t, interrupted=False)  # (a failure's swap closed it already)
         broken = [alloc.cubes[n] for n in bad_slots]
         pool.give_back(job, alloc, broken)
         for n, spare in zip(bad_slots, spares):

@@ -42,6 +42,7 @@ from tpusim.scheduler.outcome import JobOutcome
 from tpusim.scheduler.pod_manager import PodManager, PodManagerParams
 from tpusim.scheduler.pool import CubePool
 from tpusim.scheduler.records import JobRecords
+from tpusim.scheduler.runs import RunLog
 from tpusim.scheduler.scheduler import Scheduler, SchedulerParams
 from tpusim.scheduler.workload import JobSpec, WorkloadParams, shape_problem, young_interval
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
@@ -51,7 +52,8 @@ class JobSimulation:
     def __init__(self, machine: MachineLayout, policy: Policy, failures: FailureParams, workload: WorkloadParams,
                  scheduler: SchedulerParams, pod_manager: PodManagerParams, horizon: float, trace,
                  specs: Sequence[JobSpec], delays: list[float], ocs_modes: OcsModes | None = None,
-                 keep_jobs: bool = True, maintenance: tuple[Campaign, ...] = (), waves: Sequence[Wave] = ()):
+                 keep_jobs: bool = True, maintenance: tuple[Campaign, ...] = (), waves: Sequence[Wave] = (),
+                 glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False):
         self.machine = machine
         self.policy = policy
         self.failures = failures
@@ -81,7 +83,13 @@ class JobSimulation:
         self._serial: dict[tuple[int, int], int] = {}  # failures seen per unit
         self._stalled: dict[tuple[int, int, int], list] = {}  # failure -> (job, run) it stalled
         self._pass_due = False
+        self.gray_kills: list[tuple[float, int, int, int]] = []  # (time, class, unit, job) per job failed
+        self.gray_lost = 0.0  # chip-hours lost to gray faults: work since the checkpoint and the restart
+        if record_runs:
+            self.pod_manager.runs = RunLog(machine, policy.uses_ocs)
         self.env.process(self._replay(trace))
+        if glitches:
+            self.env.process(self._glitch(glitches))
         self.env.process(self._arrivals())
         if waves:
             self.env.process(self._maintain(waves))
@@ -168,6 +176,25 @@ class JobSimulation:
                     if job.rate < 1.0 and job.state == RUNNING and job.stalled_at is None:
                         self.pod_manager.rerate(job, t)
         self.request_pass()
+
+    def _glitch(self, glitches: Sequence[tuple[float, int, int]]):
+        """Replay the gray faults' glitches: each fails every job running on the part (a part
+        that is down carries no job's traffic)."""
+        env, restart = self.env, self.workload.restart
+        for t, k, unit in glitches:
+            if t >= self.horizon:
+                return
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            if self.true.down[k][unit]:
+                continue
+            hit = [job for job in self.pool.jobs_using(k, unit) if job.state == RUNNING and job.stalled_at is None]
+            for job in sorted(hit, key=lambda j: j.id):
+                lost = self.pod_manager.crash(job, t)
+                self.gray_kills.append((t, k, unit, job.id))
+                self.gray_lost += job.chips * (lost + restart)
+            if hit:
+                self.request_pass()
 
     def _maintain(self, waves: Sequence[Wave]):
         """Replay the maintenance waves under this policy: at a wave's start its parts are held
@@ -259,6 +286,8 @@ class JobSimulation:
     def run(self) -> JobOutcome:
         self.env.run(until=self.horizon)
         T = self.horizon
+        if self.pod_manager.runs is not None:
+            self.pod_manager.runs.close_all(T, self._live.values())
         for job in self._live.values():
             if job.state == RUNNING:
                 job.settle_rate(T)

@@ -1,0 +1,94 @@
+"""Localisation studies: run a scenario, hand each policy's job records to the localisers, and
+score their blames against the ground truth the simulator knows.
+
+:func:`localise` runs every replication with run records (:mod:`tpusim.scheduler.runs`) and the
+failure trace kept, then applies :func:`tpusim.localiser.deepview` and
+:func:`tpusim.localiser.naive` to each policy's runs. The localisers see the runs only; the
+score (:func:`tpusim.localiser.score`) sees the gray episodes and the hard failures.
+
+:class:`Localisation` holds the tidy rows (``blames``, ``episodes``) and :meth:`Localisation.summary`
+their estimates: precision pooled over replications with an exact (Clopper-Pearson) interval
+per kind of part; recall per failure class over the gray episodes that failed at least one job,
+with the same interval; time to blame and the jobs it took, mean with a Student-t interval over
+the episodes found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from tpusim.config.build import build_model
+from tpusim.config.schema import Scenario
+from tpusim.localiser import METHODS, LocaliserParams, deepview, hard_faults, naive, score
+from tpusim.model import Model
+from tpusim.replication import simulate
+from tpusim.scheduler.runs import part_name
+from tpusim.stats import NON_NEGATIVE, estimate, proportion_interval
+
+_LOCALISERS = {"deepview": deepview, "naive": naive}
+
+
+@dataclass
+class Localisation:
+    model: Model
+    params: LocaliserParams
+    blames: pd.DataFrame  # replication, policy, method, time, part, kind, parts_blamed, correct
+    episodes: pd.DataFrame  # replication, policy, method, class, unit, start, end, planted, jobs_failed, found, ...
+    runs: dict = field(default_factory=dict, repr=False)  # (replication, policy) -> run columns
+
+    def summary(self) -> pd.DataFrame:
+        """One row per policy, method and scope (``blames: <kind>``, ``all blames``, ``recall:
+        <class>``): ``count`` (blames or episodes), ``value`` (precision or recall), its 95 %
+        interval, and for recall the mean hours and failed jobs to blame (with intervals)."""
+        rows = []
+        for (policy, method), b in self.blames.groupby(["policy", "method"], sort=False) if len(self.blames) else ():
+            for scope, part in [("all blames", b)] + [(f"blames: {k}", g) for k, g in b.groupby("kind")]:
+                n, good = len(part), int(part.correct.sum())
+                lo, hi = proportion_interval(good, n) if n else (np.nan, np.nan)
+                rows.append({"policy": policy, "method": method, "scope": scope, "count": n,
+                             "value": good / n if n else np.nan, "ci95_low": lo, "ci95_high": hi})
+        eps = self.episodes[self.episodes.jobs_failed > 0] if len(self.episodes) else self.episodes
+        for (policy, method, cls), e in eps.groupby(["policy", "method", "class"], sort=False) if len(eps) else ():
+            n, found = len(e), int(e.found.sum())
+            lo, hi = proportion_interval(found, n)
+            row = {"policy": policy, "method": method, "scope": f"recall: {cls}", "count": n,
+                   "value": found / n, "ci95_low": lo, "ci95_high": hi}
+            for name in ("hours_to_blame", "jobs_to_blame"):
+                values = e[name].dropna().tolist()
+                est = estimate(values, bounds=NON_NEGATIVE) if values else None
+                row[name] = est.mean if est else np.nan
+                row[f"{name}_ci95"] = est.ci95 if est and est.ci95 else None
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def localise(scenario: Scenario, params: LocaliserParams | None = None,
+             progress: Callable[[int, int], None] | None = None, keep_runs: bool = False) -> Localisation:
+    """Run ``scenario`` (it needs a workload) and localise its faults from each policy's job
+    records with every method (``progress(done, total)`` after each replication)."""
+    params = params or LocaliserParams()
+    model = build_model(scenario)
+    if model.workload is None:
+        raise ValueError("localisation reads job records: the scenario needs a workload")
+    blame_rows, episode_rows, kept = [], [], {}
+    for r in range(model.replications):
+        result = simulate(model, r, record_trace=True, record_runs=True)
+        assert result.runs is not None and result.trace is not None
+        faults = hard_faults(result.trace, model.horizon)
+        for policy, runs in result.runs.items():
+            if keep_runs:
+                kept[(r, policy)] = runs
+            kills = (result.gray_kills or {}).get(policy, [])
+            for method in METHODS:
+                blames = _LOCALISERS[method](runs, model.machine, model.horizon, params)
+                b, e = score(blames, model.machine, result.gray, faults, kills, params)
+                tag = {"replication": r, "policy": policy, "method": method}
+                blame_rows += [{**tag, **row, "part": part_name(model.machine, row["part"])} for row in b]
+                episode_rows += [{**tag, **row} for row in e]
+        if progress is not None:
+            progress(r + 1, model.replications)
+    return Localisation(model, params, pd.DataFrame(blame_rows), pd.DataFrame(episode_rows), kept)
