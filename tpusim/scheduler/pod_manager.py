@@ -24,7 +24,8 @@
 Collaborators, all explicit: the policy (xconnects, spare swaps, the degraded-rate rule), the
 pool, the *true* health state (what pre-flight checks see), the SimPy environment, and three
 callbacks: ``requeue`` (hand a job back to the scheduler's queue), ``detect`` (a pre-flight
-check made a fault known) and ``request_pass``.
+check made a fault known) and ``request_pass``; optionally a
+:class:`~tpusim.scheduler.runs.RunLog` told of every run's start and end.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class PodManager:
     def __init__(self, params: PodManagerParams, policy: Policy, pool: CubePool, true: HealthState,
                  env: simpy.Environment, restart: float, requeue: Callable[[Job, float], None],
                  detect: Callable[[int, int, float], None], request_pass: Callable[[], None],
-                 finished: Callable[[Job], None] = lambda job: None):
+                 finished: Callable[[Job], None] = lambda job: None, runs: RunLog | None = None):
         self.policy = policy
         self.pool = pool
         self.true = true
@@ -79,7 +80,7 @@ class PodManager:
         self.swaps = 0
         self.ft_reroutes = 0
         self.drains = 0  # jobs moved or stopped for planned maintenance
-        self.runs: RunLog | None = None  # each run's parts and fate, when a localisation study asks
+        self.runs = runs  # each run's parts and fate, when a localisation study asks
 
     # -- pre-flight ----------------------------------------------------------------------------
     def _true_faults(self, alloc: Allocation, programming: bool = True) -> list[tuple[int, int]]:

@@ -68,7 +68,8 @@ class JobSimulation:
         self.scheduler = Scheduler(scheduler, self.pool, policy, self.request_pass)
         self.pod_manager = PodManager(pod_manager, policy, self.pool, self.true, self.env, workload.restart,
                                       requeue=self.scheduler.enqueue, detect=self.detect,
-                                      request_pass=self.request_pass, finished=self._finished)
+                                      request_pass=self.request_pass, finished=self._finished,
+                                      runs=RunLog(machine, policy.uses_ocs) if record_runs else None)
         self.scheduler.starter = self.pod_manager
         self.delays = delays
         self.detections = 0  # failures reported by healthd (not found first by a pre-flight check)
@@ -85,8 +86,6 @@ class JobSimulation:
         self._pass_due = False
         self.gray_kills: list[tuple[float, int, int, int]] = []  # (time, class, unit, job) per job failed
         self.gray_lost = 0.0  # chip-hours lost to gray faults: work since the checkpoint and the restart
-        if record_runs:
-            self.pod_manager.runs = RunLog(machine, policy.uses_ocs)
         self.env.process(self._replay(trace))
         if glitches:
             self.env.process(self._glitch(glitches))
