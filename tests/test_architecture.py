@@ -33,7 +33,8 @@ LAYERS = [
     ("execution", ["tpusim.execution"]),
     ("output", ["tpusim.output"]),
     ("results", ["tpusim.results", "tpusim.check", "tpusim.localiser"]),
-    ("api", ["tpusim.api", "tpusim.sweep", "tpusim.reproduce", "tpusim.attribution", "tpusim.localisation"]),
+    ("api", ["tpusim.api", "tpusim.sweep", "tpusim.reproduce", "tpusim.attribution", "tpusim.localisation",
+             "tpusim.spares"]),
     ("entry points", ["tpusim.cli", "tpusim"]),
 ]
 

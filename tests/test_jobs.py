@@ -280,7 +280,8 @@ def job_scenarios(draw):
                      "restart_minutes": draw(st.sampled_from([0, 5]))},
         "scheduler": {"preemption": draw(st.booleans()), "preemption_notice": draw(st.booleans()),
                       "defrag_wait_hours": draw(st.sampled_from([None, 0.5]))},
-        "pod_manager": {"swap_spares": draw(st.booleans()),
+        "pod_manager": {"swap_spares": draw(st.booleans()), "spare_cubes": draw(st.sampled_from([0, 0, 1, 2])),
+                        "preemptible_spares": draw(st.booleans()),
                         "ft_routing": {"max_faults": draw(st.integers(0, 4))}},
     })
 
@@ -439,8 +440,8 @@ class OracleScheduler(Scheduler):
     skipped = 0
 
     def _place(self, job, t):
-        shape, pool = job.spec.shape.dims, self.pool
-        if self._infeasible.get(shape) == (pool.whole_epoch if job.cubes else pool.epoch):
+        pool = self.pool
+        if self._infeasible.get(self.infeasible_key(job)) == (pool.whole_epoch if job.cubes else pool.epoch):
             assert pool.find(job) is None, "a memo skipped a placement that fits"
             OracleScheduler.skipped += 1
         placed = super()._place(job, t)
@@ -495,7 +496,9 @@ def test_memoised_searches_agree_with_the_straightforward_search(monkeypatch, sc
     _run_with_oracle(sc, monkeypatch)
 
 
-def test_the_oracle_is_exercised_on_a_busy_pod(monkeypatch):
+@pytest.mark.parametrize("spares", [{}, {"spare_cubes": 2, "preemptible_spares": True},
+                                    {"spare_cubes": 1, "preemptible_spares": False}])
+def test_the_oracle_is_exercised_on_a_busy_pod(monkeypatch, spares):
     sc = scenario_from_dict({
         "name": "busy", "seed": 3, "replications": 1, "horizon_days": 4, "slices": ["4x4x4"],
         "policies": ["static", "reconfigurable", "reconfigurable_ft"],
@@ -503,6 +506,7 @@ def test_the_oracle_is_exercised_on_a_busy_pod(monkeypatch):
         "failures": {"host": {"daily_rate": 0.05, "repair": {"mean_hours": 10}}},
         "workload": {"jobs_per_pod_day": 150, "duration": {"mean_hours": 2.0}},
         "scheduler": {"defrag_wait_hours": 0.5},
+        "pod_manager": spares,
     })
     OracleScheduler.skipped = 0
     _run_with_oracle(sc, monkeypatch)

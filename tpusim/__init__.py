@@ -22,12 +22,12 @@ _LAZY = {
     "build_model": "tpusim.config", "load_scenario": "tpusim.config", "scenario_from_dict": "tpusim.config",
     "Scenario": "tpusim.config.schema", "ScenarioError": "tpusim.errors", "Results": "tpusim.results",
     "load_results": "tpusim.results", "domain_attribution": "tpusim.attribution",
-    "campaign_cost": "tpusim.attribution", "localise": "tpusim.localisation",
+    "campaign_cost": "tpusim.attribution", "localise": "tpusim.localisation", "plan_spares": "tpusim.spares",
     "sweep": "tpusim.sweep",  # the function; the module stays importable as tpusim.sweep
 }
 
 __all__ = ["Results", "Scenario", "ScenarioError", "__version__", "build_model", "campaign_cost", "domain_attribution", "load_results",
-           "load_scenario", "localise", "run",
+           "load_scenario", "localise", "plan_spares", "run",
            "run_scenario", "scenario_from_dict", "sweep"]
 
 

@@ -246,6 +246,40 @@ def analytic(
 
 
 @app.command()
+def spares(
+    scenario: Annotated[str, SCENARIO_ARG],
+    target: Annotated[Optional[list[float]], typer.Option(help="Target availability of the promised slice, as a fraction; repeatable [default: 0.95, 0.99, 0.999].", show_default=False)] = None,
+    lead_hours: Annotated[Optional[float], typer.Option(help="Replacement lead time for Mist's rule [default: the mean time a terminated cube stayed unusable in the simulated trace].", show_default=False)] = None,
+    safety: Annotated[float, typer.Option(help="Mist's safety factor over the worst burst.")] = 3.0,
+    set_: Annotated[Optional[list[str]], SET_OPT] = None,
+) -> None:
+    """Spare cubes per pod each policy needs for a target availability: searched from the simulation
+    (with its 95 % range), the binomial closed form, and Mist's rule (3 x the worst burst of cube
+    terminations within the lead time)."""
+    targets = tuple(target) if target else (0.95, 0.99, 0.999)
+    bad = [t for t in targets if not 0.0 < t < 1.0]
+    if bad:
+        _fail(f"--target {bad[0]:g}: must lie strictly between 0 and 1 (a fraction, e.g. 0.99)")
+    if lead_hours is not None and lead_hours <= 0:
+        _fail(f"--lead-hours {lead_hours:g}: must be > 0")
+    if safety <= 0:
+        _fail(f"--safety {safety:g}: must be > 0")
+    sc = _load(scenario, set_)
+    from tpusim.output.tables import render_spares
+    from tpusim.spares import plan_spares
+
+    bar, callback = _progress("replications", sc.replications)
+    try:
+        plan = plan_spares(sc, targets, lead_hours=lead_hours, safety=safety, progress=callback)
+    finally:
+        if bar is not None:
+            bar.stop()
+    n = plan.results.model.machine.cubes_per_pod
+    render_spares(plan.frame, f"{sc.name}: spare cubes per pod of {n} for the largest slice promised "
+                              f"({sc.replications} x {sc.horizon_days:g} days)", out_console)
+
+
+@app.command()
 def sweep(
     scenario: Annotated[str, SCENARIO_ARG],
     vary: Annotated[list[str], typer.Option(help="KEY=V1,V2,...: a dotted key and its values (YAML). Repeatable: the grid is every combination.")],

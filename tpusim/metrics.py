@@ -71,12 +71,14 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     _jobs("gray_interruptions", "jobs failed by gray faults", "count", 0),
     _jobs("gray_lost_chip_hours", "  chip-hours they lost", "chip-hours", 0),
     _jobs("useful_chip_hours", "useful chip-hours delivered", "chip-hours", 0),
+    _jobs("preemptible_chip_hours", "  of which best-effort (preemptible)", "chip-hours", 0),
     _jobs("queue_wait_p50_hours", "queue wait p50", "hours", 2),
     _jobs("queue_wait_p95_hours", "queue wait p95", "hours", 2),
     _jobs("queue_wait_mean_hours", "queue wait mean", "hours", 2, table=False),
     _jobs("preemptions", "preemptions", "count", 0),
     _jobs("migrations", "migrations", "count", 0),
     _jobs("spare_swaps", "spare-cube swaps", "count", 0),
+    _jobs("spare_evictions", "preemptible jobs evicted for a swap", "count", 0),
     _jobs("maintenance_drains", "jobs drained for maintenance", "count", 0),
     _jobs("ft_reroutes", "FT reroutes", "count", 0),
     _jobs("degraded_fraction", "degraded (FT)", "fraction", 3),
@@ -96,12 +98,21 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     _jobs("jobs_waiting_at_end", "jobs waiting at the end", "count", 0),
     _jobs("mean_queue_length", "mean queue length", "count", 2, table=False),
     _jobs("mean_time_in_queue_hours", "mean time in queue", "hours", 2, table=False),
+    # the cost model (tpusim.scheduler.costs), measured only where a scenario gives prices
+    _jobs("revenue_per_day", "revenue (useful chip-hours x price)", "per day", 0),
+    _jobs("preemptible_revenue_per_day", "  of which preemptible work (the spares' revenue)", "per day", 0),
+    _jobs("margin_per_day", "margin (revenue less the machine's cost)", "per day", 0),
+    _jobs("goodput_per_cost", "useful chip-hours per unit of cost", "per cost unit", 3),
     _jobs("queue_wait_p50_by_chips_hours", "queue wait p50 by slice size", "hours", 2, False, "chips"),
     _jobs("queue_wait_p95_by_chips_hours", "queue wait p95 by slice size", "hours", 2, False, "chips"),
 )}
 
+#: The cost model's metrics, measured only where a scenario gives prices (:mod:`tpusim.scheduler.costs`).
+COST_METRICS = ("revenue_per_day", "preemptible_revenue_per_day", "margin_per_day", "goodput_per_cost")
+
 #: The job metrics a job simulation measures directly (one value per replication and policy).
-JOB_METRICS = tuple(m.name for m in REGISTRY.values() if m.group == "jobs" and m.breakdown is None)
+JOB_METRICS = tuple(m.name for m in REGISTRY.values()
+                    if m.group == "jobs" and m.breakdown is None and m.name not in COST_METRICS)
 
 
 def metric(name: str) -> Metric:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from tpusim.failures.maintenance import Campaign
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import Policy
+from tpusim.scheduler.costs import CostParams
 from tpusim.scheduler.pod_manager import PodManagerParams
 from tpusim.scheduler.scheduler import SchedulerParams
 from tpusim.scheduler.workload import WorkloadParams
@@ -41,6 +42,7 @@ class Model:
     timeseries_width: float | None = None  # hours per time-series bucket; None: no series
     capacity_confidence: float = 0.95  # the level of capacity_at_confidence
     maintenance: tuple[Campaign, ...] = ()  # planned maintenance campaigns and rollouts
+    cost: CostParams | None = None  # prices for the cost model; None: no cost metrics
 
     @property
     def policy_names(self) -> tuple[str, ...]:

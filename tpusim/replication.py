@@ -32,6 +32,7 @@ from tpusim.failures.trace import TraceRecorder, TraceReplayer
 from tpusim.metrics import JOB_METRICS, Sample
 from tpusim.model import Model
 from tpusim.policies import registry
+from tpusim.scheduler.costs import cost_metrics
 from tpusim.scheduler.outcome import JobOutcome
 from tpusim.scheduler.simulation import JobSimulation
 from tpusim.scheduler.workload import JobSpec, generate_jobs
@@ -181,6 +182,9 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
                                 record_runs=runs is not None)
             jobs = sim.run()
             samples += _job_samples(replication, policy.name, jobs)
+            if model.cost is not None:
+                samples += [Sample(replication, policy.name, name, None, value) for name, value
+                            in cost_metrics(jobs.rows, machine.chips, horizon, model.cost).items()]
             job_rows[policy.name] = jobs.rows
             if runs is not None and sim.pod_manager.runs is not None:
                 runs[policy.name] = sim.pod_manager.runs.columns()

@@ -206,10 +206,11 @@ class Results:
             out.append((int(key), p50, p95))
         return out
 
-    def capacity_at_confidence(self, policy: str) -> "CapacityAtConfidence":
-        """The most cubes ``policy`` could place as one slice at least ``capacity_confidence`` of
-        the time (DESIGN §4), with the range the 95 % CIs allow and the closed form."""
-        level = self.model.capacity_confidence
+    def capacity_at_confidence(self, policy: str, level: float | None = None) -> "CapacityAtConfidence":
+        """The most cubes ``policy`` could place as one slice at least ``level`` of the time
+        (default: the scenario's ``capacity_confidence``, DESIGN §4), with the range the 95 % CIs
+        allow and the closed form."""
+        level = self.model.capacity_confidence if level is None else level
         n = self.model.machine.cubes_per_pod
         fractions = [self.estimates.get(policy, "capacity_fraction", str(k)) for k in range(n + 1)]
 

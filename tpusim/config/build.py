@@ -29,6 +29,7 @@ from tpusim.failures.trace import parse_trace
 from tpusim.model import Model
 from tpusim.policies import registry
 from tpusim.policies.base import RoutingParams
+from tpusim.scheduler.costs import CostParams
 from tpusim.scheduler.pod_manager import PodManagerParams
 from tpusim.scheduler.scheduler import SchedulerParams
 from tpusim.scheduler.workload import WorkloadParams, parse_job_trace, parse_mix, shape_problem
@@ -90,6 +91,11 @@ class _Builder:
         if maintenance:
             failures = dataclasses.replace(failures, planned_outages=True)
         workload = self._workload(machine) if s.workload is not None else None
+        if machine is not None and s.pod_manager.spare_cubes >= machine.cubes_per_pod:
+            self.problem("pod_manager.spare_cubes", f"must be fewer than the {machine.cubes_per_pod} cubes of a pod, "
+                                                    f"got {s.pod_manager.spare_cubes}")
+        if s.cost is not None and s.workload is None:
+            self.problem("cost", "prices need work to price: give a workload (or remove cost)")
         if self.problems or machine is None:
             raise ScenarioError(self.problems, source)
         ft = s.pod_manager.ft_routing
@@ -112,7 +118,9 @@ class _Builder:
                 defrag_wait=sched.defrag_wait_hours,
                 defrag_retry=sched.defrag_retry_minutes / 60.0,
             ),
-            pod_manager=PodManagerParams(s.pod_manager.reconfigure_minutes / 60.0, s.pod_manager.swap_spares),
+            pod_manager=PodManagerParams(s.pod_manager.reconfigure_minutes / 60.0, s.pod_manager.swap_spares,
+                                         s.pod_manager.spare_cubes, s.pod_manager.preemptible_spares),
+            cost=CostParams(s.cost.chip_hour, s.cost.reserved_price, s.cost.preemptible_price) if s.cost else None,
             timeseries_width=s.timeseries_days * 24.0 if s.timeseries_days else None,
             capacity_confidence=s.capacity_confidence,
             maintenance=maintenance,

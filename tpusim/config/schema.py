@@ -274,7 +274,22 @@ class PodManagerConfig(_Strict):
         "Time to program an allocation's cross-connects and run the pre-flight check."))
     swap_spares: bool = Field(True, description=(
         "Swap a failed cube for a healthy free spare where the policy can (false: requeue instead)."))
+    spare_cubes: int = Field(0, ge=0, strict=True, description=(
+        "Usable cubes per pod kept free of production and batch work for swaps (policies that swap "
+        "spares; the static pod keeps none)."))
+    preemptible_spares: bool = Field(False, description=(
+        "Best-effort (preemptible) work may run on the spares and on any cube a swap needs; a swap "
+        "evicts it at once (killed, back to the queue). false: the spares stay idle."))
     ft_routing: FtRouting = FtRouting()
+
+
+class CostConfig(_Strict):
+    """Prices per chip-hour, in one currency (tpusim.scheduler.costs)."""
+
+    chip_hour: float = Field(ge=0, description=(
+        "What one chip-hour of the machine costs (every chip, every hour: busy, idle, down or spare)."))
+    reserved_price: float = Field(ge=0, description="Paid per useful chip-hour of production and batch work.")
+    preemptible_price: float = Field(ge=0, description="Paid per useful chip-hour of best-effort (preemptible) work.")
 
 
 class Install(_Strict):
@@ -383,6 +398,8 @@ class Scenario(_Strict):
     pod_manager: PodManagerConfig = PodManagerConfig()
     maintenance: list[CampaignConfig] = Field(default_factory=list, description=(
         "Planned maintenance campaigns and rollouts (tpusim.failures.maintenance)."))
+    cost: CostConfig | None = Field(None, description=(
+        "Prices for the cost model (needs a workload); unset: no cost metrics."))
     #: the model built from this scenario (set once by tpusim.config.build.build_model)
     _built: Any = PrivateAttr(default=None)
 

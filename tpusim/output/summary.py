@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tpusim.version import __version__
 from tpusim.analytic import class_availability, domain_availability
-from tpusim.metrics import JOB_METRICS
+from tpusim.metrics import COST_METRICS, JOB_METRICS
 from tpusim.output.provenance import provenance
 from tpusim.stats import Estimate
 from tpusim.topology.machine import COMPONENT_CLASSES
@@ -26,6 +26,8 @@ def jobs_summary(results: "Results", policy: str) -> dict[str, Any]:
     """The ``jobs`` block of one policy: every job metric, queue waits grouped."""
     out = {name: _dump(results.job_metric(policy, name)) for name in JOB_METRICS
            if not name.startswith("queue_wait_p")}
+    if results.model.cost is not None:
+        out["cost"] = {name: _dump(results.job_metric(policy, name)) for name in COST_METRICS}
     out["queue_wait_hours"] = {
         "p50": _dump(results.job_metric(policy, "queue_wait_p50_hours")),
         "p95": _dump(results.job_metric(policy, "queue_wait_p95_hours")),

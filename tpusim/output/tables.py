@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tpusim.analytic import class_availability, cube_availability, ocs_layer_availability
-from tpusim.metrics import REGISTRY
+from tpusim.metrics import COST_METRICS, REGISTRY
 from tpusim.model import Model
 from tpusim.output.summary import components, noticed_gray
 from tpusim.stats import Estimate
@@ -144,6 +144,8 @@ def render_jobs(results: "Results", console: Console) -> None:
     for m in REGISTRY.values():
         if m.group != "jobs" or m.breakdown is not None or not m.table:
             continue
+        if m.name in COST_METRICS and model.cost is None:
+            continue  # no prices given
         cells = []
         for policy in model.policy_names:
             est = results.job_metric(policy, m.name)
@@ -275,3 +277,24 @@ def availability_markdown(results: "Results") -> str:
                                                      if est.ci95 else ""))
         lines.append(f"| {shape} | {chips} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def render_spares(frame, title: str, console: Console) -> None:
+    """Spare cubes per pod for each policy and target (``tpusim spares``): searched (with the
+    range the 95 % CIs allow), the closed form, and Mist's rule."""
+    import math
+
+    def cubes(v) -> str:
+        return "unreachable" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.0f}"
+
+    table = Table(title=title)
+    for name in ("policy", "target", "searched", "95 % range", "closed form", "Mist rule (3 x burst)", "lead time"):
+        table.add_column(name, justify="left" if name == "policy" else "right")
+    for row in frame.itertuples():
+        span = f"{cubes(row.spares_low)}-{cubes(row.spares_high)}" if row.spares_low == row.spares_low else "n/a"
+        mist = f"{row.mist:.1f}" + (f" ({row.mist_ci95_low:.1f}-{row.mist_ci95_high:.1f})"
+                                    if row.mist_ci95_low == row.mist_ci95_low and row.mist_ci95_low is not None else "")
+        closed = cubes(row.closed_form) if row.has_closed_form else "none"
+        table.add_row(row.policy, f"{100 * row.target:g} %", cubes(row.spares), span, closed,
+                      f"{mist}, max {row.mist_largest}", f"{row.lead_hours:.1f} h")
+    console.print(table)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tpusim.scheduler.costs import preemptible_useful
 from tpusim.scheduler.job import DONE, PENDING, REJECTED
 from tpusim.scheduler.records import COLUMNS
 
@@ -51,6 +52,7 @@ class JobOutcome:
             "gray_interruptions": float(len(sim.gray_kills)),
             "gray_lost_chip_hours": sim.gray_lost,
             "useful_chip_hours": useful,
+            "preemptible_chip_hours": preemptible_useful(rows),
             "queue_wait_p50_hours": float(np.percentile(waits, 50)) if n_started else nan,
             "queue_wait_p95_hours": float(np.percentile(waits, 95)) if n_started else nan,
             "queue_wait_mean_hours": float(waits.mean()) if n_started else nan,
@@ -65,6 +67,7 @@ class JobOutcome:
             "detections": float(sim.detections),
             "mean_detection_minutes": 60.0 * sim.detection_hours / sim.detections if sim.detections else nan,
             "spare_swaps": float(sim.pod_manager.swaps),
+            "spare_evictions": float(sim.pod_manager.evictions),
             "maintenance_drains": float(sim.pod_manager.drains),
             "ft_reroutes": float(sim.pod_manager.ft_reroutes),
             "degraded_fraction": records.degraded_held / held if held else nan,

@@ -12,6 +12,11 @@
   the swapped cubes are reprogrammed); if no spare is free, or the policy has none, or for a
   sub-cube slice, the job restarts in place if its allocation is usable again, or else goes back
   to the queue (where it may preempt lower bands).
+- **Preemptible spares** (``preemptible_spares``): when a swap finds too few free spares, it
+  evicts best-effort (preemptible) work from usable cubes of the pod - the fewest, smallest jobs
+  that free enough cubes - and swaps at the same instant: preemptible work never delays a swap.
+  Evicted jobs are killed (a swap does not wait for their checkpoint), counted as
+  ``spare_evictions`` and go back to the queue. Best-effort jobs themselves evict no one.
 - **Stops** for preemption (the job is killed: work since its last checkpoint is lost) and for
   migration (planned: it checkpoints first and loses nothing but the restart).
 - **Fault-tolerant routing** (policies that reroute, whole-cube slices): link and OCS faults do
@@ -40,7 +45,9 @@ from tpusim.policies.base import Policy
 from tpusim.scheduler.job import DONE, PENDING, RUNNING, Job
 from tpusim.scheduler.pool import CubePool
 from tpusim.scheduler.runs import RunLog
+from tpusim.scheduler.scheduler import BEST_EFFORT
 from tpusim.topology.allocation import Allocation
+from tpusim.topology.shapes import Dims
 
 
 #: Why cross-connects are programmed: a job's first placement, a spare-cube swap, a migration
@@ -54,6 +61,8 @@ class PodManagerParams:
 
     reconfigure: float = 1.0 / 60.0  # hours to program xconnects and run the pre-flight check
     swap_spares: bool = True  # swap failed cubes for spares, where the policy can
+    spare_cubes: int = 0  # per pod, usable cubes kept free of production and batch work (the pool's cap)
+    preemptible_spares: bool = False  # best-effort work may use the spares; a swap evicts it
 
 
 class PodManager:
@@ -70,6 +79,7 @@ class PodManager:
         self.reconfigure = params.reconfigure
         self.restart = restart  # hours from (re)start to the first useful step
         self.swap_spares = params.swap_spares and policy.swaps_spares
+        self.preemptible_spares = params.preemptible_spares
         self._requeue = requeue
         self._detect = detect
         self._request_pass = request_pass
@@ -78,6 +88,7 @@ class PodManager:
         self.xconnects_by = dict.fromkeys(XCONNECT_KINDS, 0)  # the same total, by why they were made
         self.preflight_failures = 0
         self.swaps = 0
+        self.evictions = 0  # preemptible jobs evicted for a swap
         self.ft_reroutes = 0
         self.drains = 0  # jobs moved or stopped for planned maintenance
         self.runs = runs  # each run's parts and fate, when a localisation study asks
@@ -302,13 +313,34 @@ class PodManager:
                 return self._swap(job, alloc, bad, t, "migration")
         self.requeue(job, t)
 
+    def _free_spares(self, pod: int) -> list[int]:
+        pool = self.pool
+        base = pod * pool.cubes_per_pod
+        return [base + c for c in sorted(pool.free[pod]) if pool.cube_usable(base + c) and not pool.is_reserved(base + c)]
+
+    def _evict_for(self, job, pod: int, need: int, t: float) -> None:
+        """Free ``need`` usable cubes of ``pod`` for ``job``'s swap by evicting preemptible
+        (best-effort) work, choosing as the scheduler chooses victims: the fewest, smallest jobs."""
+        pool = self.pool
+        usable = pool.usable_bits(pod)
+        bands = pool.band_bits[pod]
+        only_preemptible = usable & ~(bands[0] | bands[1])  # free, or held by best-effort work only
+        found = next(iter(self.policy.places_with_victims(pool, _Need(need), pod, usable, only_preemptible)), None)
+        if found is None:
+            return
+        for victim in found[1]:
+            self.stop(victim, t, planned=False)
+            victim.preempted += 1
+            self.evictions += 1
+            self._requeue(victim, t)
+
     def _swap(self, job, alloc: Allocation, bad_slots: list[int], t: float, kind: str = "swap") -> None:
         pool = self.pool
-        base = alloc.pod * pool.cubes_per_pod
-        spares = [
-            base + c for c in sorted(pool.free[alloc.pod])
-            if pool.cube_usable(base + c) and not pool.is_reserved(base + c)
-        ][: len(bad_slots)]
+        spares = self._free_spares(alloc.pod)
+        if len(spares) < len(bad_slots) and self.preemptible_spares and job.band < BEST_EFFORT:
+            self._evict_for(job, alloc.pod, len(bad_slots), t)
+            spares = self._free_spares(alloc.pod)
+        spares = spares[: len(bad_slots)]
         if len(spares) < len(bad_slots):
             return self.requeue(job, t)
         job.held += job.chips * (t - job.seg_start)
@@ -328,3 +360,20 @@ class PodManager:
         else:
             job.migrated += 1
         self._begin(job, t, self.policy.swap_xconnects(job.cube_dims, bad_slots), rate, kind)
+
+
+class _Need:
+    """What a swap asks of the policy's victim search (a :class:`~tpusim.policies.SliceHolder`
+    of ``cubes`` whole cubes, held nowhere): that many usable cubes of one pod."""
+
+    __slots__ = ("id", "chips", "cubes", "cube_dims", "pattern", "alloc")
+    cube_dims: Dims | None
+    alloc: Allocation | None
+
+    def __init__(self, cubes: int):
+        self.id = -1
+        self.chips = 0
+        self.cubes = cubes
+        self.cube_dims = None
+        self.pattern = ""
+        self.alloc = None

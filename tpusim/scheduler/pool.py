@@ -12,6 +12,16 @@ A *sub-cube* slice needs an aligned block (:mod:`tpusim.scheduler.blocks`) of fr
 chips in one cube; it goes best-fit: first into cubes already in use, then into cubes that are
 broken for whole-cube slices, last into a whole free cube, keeping whole cubes for large slices.
 
+**Spare cubes** (``spare_cubes``, policies that swap spares only): in each pod, jobs of the
+*capped* bands (production and batch; every band unless ``preemptible_spares``) may together
+hold at most ``usable - spare_cubes`` of the pod's usable cubes (:meth:`allowance`), so that
+``spare_cubes`` usable cubes stay free of them for the Pod Manager's swaps; best-effort work may
+run there when the spares are preemptible (the Pod Manager evicts it when a swap needs the cube).
+The cap only grows when a capped job lets go of a cube or a repair is known, both of which
+advance ``epoch`` and ``whole_epoch``; a known failure can also open a place for a sub-cube slice
+(a broken cube is outside the cap), so with spares it advances ``epoch`` too: the scheduler's
+skips stay exact (checked by the oracle test with spares).
+
 Invariants: a chip is held by at most one job; ``free[pod]`` is exactly the set of local cubes
 with no chip held; ``band_bits[pod][b]`` has a bit for every cube with a holder of band ``b``.
 ``epoch`` grows whenever capacity may have grown (a release or a known repair): a shape found
@@ -37,10 +47,14 @@ from tpusim.topology.machine import MachineLayout
 
 
 class CubePool:
-    def __init__(self, machine: MachineLayout, policy: Policy, known: HealthState):
+    def __init__(self, machine: MachineLayout, policy: Policy, known: HealthState, spare_cubes: int = 0,
+                 preemptible_spares: bool = False):
         self.machine = machine
         self.policy = policy
         self.known = known
+        self.spare_cubes = spare_cubes if policy.swaps_spares else 0  # none kept where none can be swapped in
+        self.capped_bands = (0, 1) if preemptible_spares else (0, 1, 2)
+        self._cap: list[int] | None = None  # per pod, while a capped whole-cube job is being placed
         cube = machine.cube
         self.cubes_per_pod = machine.cubes_per_pod
         self.pods = machine.pods
@@ -89,6 +103,8 @@ class CubePool:
         if not down:
             self.epoch += 1
             self.whole_epoch += 1
+        elif self.spare_cubes:  # a cube broken for whole-cube slices is outside the cap: a
+            self.epoch += 1  # sub-cube slice may now go on its healthy chips
 
     def _on_known_faults(self, t: float, pod: int, local: int, hosts: int, electrical: int,
                          ports: int) -> None:
@@ -119,7 +135,15 @@ class CubePool:
     def open_counts(self) -> list[int]:
         """Per pod: how many cubes a whole-cube slice could take now (usable, not reserved,
         nothing held), or 0 where the pod's OCS layer cannot wire a slice. Computed once per
-        change of the pool, however many shapes a pass tries (a fleet has tens of pods)."""
+        change of the pool, however many shapes a pass tries (a fleet has tens of pods).
+        While a job of a capped band is being placed, no more than its :meth:`allowance`."""
+        if self._cap is not None:
+            cap = self._cap
+            self._cap = None
+            try:
+                return [min(n, a) for n, a in zip(self.open_counts(), cap)]
+            finally:
+                self._cap = cap
         changes, counts = self._open_counts
         if changes != self._changes:
             full = (1 << self.cubes_per_pod) - 1
@@ -142,6 +166,26 @@ class CubePool:
     def down_ports(self, pod: int) -> set[tuple[int, int]]:
         """Known-down optical port links of ``pod``, as ``(local cube, port)``."""
         return self._down_ports[pod]
+
+    # -- spare cubes ---------------------------------------------------------------------------
+    def capped(self, job) -> bool:
+        """Does the spare-cube cap bind ``job`` (a band kept off the spares)?"""
+        return self.spare_cubes > 0 and job.band in self.capped_bands
+
+    def allowance(self, pod: int) -> int:
+        """Usable cubes of ``pod`` that capped jobs may still take: usable ones, less the spares,
+        less the usable ones they already hold."""
+        usable = self.usable_bits(pod)
+        bands = self.band_bits[pod]
+        held = 0
+        for b in self.capped_bands:
+            held |= bands[b]
+        return usable.bit_count() - self.spare_cubes - (usable & held).bit_count()
+
+    def counts_against(self, cube: int) -> bool:
+        """Would a capped job's slice on this (usable) cube take one more of its pod's allowance?"""
+        count = self._band_count[cube]
+        return self.cube_usable(cube) and not any(count[b] for b in self.capped_bands)
 
     # -- usability -----------------------------------------------------------------------------
     def cube_usable(self, cube: int) -> bool:
@@ -178,16 +222,27 @@ class CubePool:
 
     # -- placement -----------------------------------------------------------------------------
     def find(self, job) -> Allocation | None:
-        return self.policy.find_whole(self, job.cube_dims) if job.cubes else self.find_sub(job.level)
+        capped = self.capped(job)
+        if not job.cubes:
+            return self.find_sub(job.level, capped)
+        if not capped:
+            return self.policy.find_whole(self, job.cube_dims)
+        self._cap = [self.allowance(pod) for pod in range(self.pods)]
+        try:
+            return self.policy.find_whole(self, job.cube_dims)
+        finally:
+            self._cap = None
 
-    def find_sub(self, level: int) -> Allocation | None:
+    def find_sub(self, level: int, capped: bool = False) -> Allocation | None:
         masks = self.blocks[level]
         parents = self.blocks[level - 1] if level else None
+        cpp = self.cubes_per_pod
         for cube in sorted(self.partial, key=lambda c: (-self.used[c].bit_count(), c)):
+            if capped and self.counts_against(cube) and self.allowance(cube // cpp) < 1:
+                continue
             found = self._block_in(cube, masks, parents)
             if found is not None:
                 return found
-        cpp = self.cubes_per_pod
         for pod in range(self.pods):  # cubes broken for whole-cube slices first
             for local in sorted(self.free[pod]):
                 cube = pod * cpp + local
@@ -196,6 +251,8 @@ class CubePool:
                     if found is not None:
                         return found
         for pod in range(self.pods):
+            if capped and self.allowance(pod) < 1:
+                continue
             for local in sorted(self.free[pod]):
                 cube = pod * cpp + local
                 if self.cube_usable(cube) and not self.reserved[pod] >> local & 1:
@@ -305,6 +362,9 @@ class CubePool:
         count[job.band] -= 1
         if not count[job.band]:
             self.band_bits[pod][job.band] &= ~(1 << local)
+            if (self.spare_cubes and self.used[cube] and job.band in self.capped_bands
+                    and not any(count[b] for b in self.capped_bands)):
+                self.whole_epoch += 1  # the pod's allowance grew: whole-cube shapes may fit now
 
     def _classify(self, cube: int) -> None:
         if 0 < self.used[cube] != self.full_mask:

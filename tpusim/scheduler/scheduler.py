@@ -13,6 +13,10 @@ that does not fit, and the big one is helped by preemption and defragmentation i
   then hold the fewest chips. Victims go back to the queue. With ``preemption_notice`` (the
   default) they get a notice and checkpoint before stopping, losing only their restart;
   without it they are killed and lose the work since their last checkpoint.
+- **Spare cubes** (:class:`~tpusim.scheduler.pool.CubePool`): where a pod keeps spares, a job of
+  a capped band is placed, with or without victims, only within the pod's allowance as it
+  stands before any victim leaves (a victim of a capped band would give some back: the rule
+  is conservative there).
 - **Defragmentation**: a whole-cube job that has waited longer than ``defrag_wait_hours`` may
   have smaller jobs of strictly lower bands moved out of the way (never its own band or a
   higher one, so production jobs are never moved for anyone). Every mover's new place is found
@@ -87,7 +91,7 @@ class Scheduler:
         self.length = 0
         self._area = 0.0  # time integral of the queue length
         self._since = 0.0
-        self._infeasible: dict = {}  # shape -> pool epoch when it last did not fit
+        self._infeasible: dict = {}  # (shape, capped) -> pool epoch when it last did not fit
         self._no_victims: dict = {}  # (band, shape) -> pool stamp when preemption found none
         self._no_defrag: dict = {}  # (band, shape) -> (pool stamp, time) of a fruitless attempt
         self._quiet_pods: dict = {}  # (band, shape, rule) -> {pod: its change count when it offered nothing}
@@ -148,14 +152,20 @@ class Scheduler:
                 if queue:
                     heapq.heappush(heads, (queue[0].key, shape))
 
+    def infeasible_key(self, job) -> tuple:
+        """What a placement's outcome depends on besides the pool: the shape, and whether the
+        spare-cube cap binds the job's band."""
+        return job.spec.shape.dims, self.pool.capped(job)
+
     def _place(self, job, t: float) -> Allocation | None:
-        shape, pool = job.spec.shape.dims, self.pool
+        pool = self.pool
+        key = self.infeasible_key(job)
         epoch = pool.whole_epoch if job.cubes else pool.epoch  # has capacity for it grown?
-        if self._infeasible.get(shape) != epoch:
+        if self._infeasible.get(key) != epoch:
             alloc = pool.find(job)
             if alloc is not None:
                 return alloc
-            self._infeasible[shape] = epoch
+            self._infeasible[key] = epoch
         if self.preemption and job.band < BEST_EFFORT:
             alloc = self._preempt_for(job, t)
             if alloc is not None:
@@ -260,9 +270,11 @@ class Scheduler:
         looks only in ``pods`` (default all), in ascending order."""
         pool = self.pool
         may_move = self._rule(rule)
+        capped = pool.capped(job)  # the spare-cube cap, counted before any victim leaves
         if not job.cubes:
             for cube in range(len(pool.used)):
-                if pool.is_reserved(cube):
+                if pool.is_reserved(cube) or (capped and pool.counts_against(cube)
+                                              and pool.allowance(cube // pool.cubes_per_pod) < 1):
                     continue
                 holders = pool.holders(cube)
                 stuck = 0  # chips held by jobs that may not move
@@ -277,6 +289,8 @@ class Scheduler:
         pods = range(pool.pods) if pods is None else pods
         for pod, (usable, ok) in zip(pods, self._movable(rule, pods)):
             if not pool.pod_usable(pod) or ok.bit_count() < job.cubes:  # ok includes the free cubes
+                continue
+            if capped and pool.allowance(pod) < job.cubes:
                 continue
             yield from self.policy.places_with_victims(pool, job, pod, usable, ok)
 

@@ -64,7 +64,7 @@ class JobSimulation:
         # own failures apart from maintenance holds, in both views (a hold is known at once)
         self.true_causes, self.known_causes = DownCauses(self.true), DownCauses(self.known)
         self.maintenance = maintenance
-        self.pool = CubePool(machine, policy, self.known)
+        self.pool = CubePool(machine, policy, self.known, pod_manager.spare_cubes, pod_manager.preemptible_spares)
         self.scheduler = Scheduler(scheduler, self.pool, policy, self.request_pass)
         self.pod_manager = PodManager(pod_manager, policy, self.pool, self.true, self.env, workload.restart,
                                       requeue=self.scheduler.enqueue, detect=self.detect,

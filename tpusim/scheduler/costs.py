@@ -1,0 +1,59 @@
+"""What a machine's work is worth and what the machine costs: the cost model of spare capacity.
+
+Prices are per chip-hour, in any one currency (the bundled scenario states its figures and where
+they come from). The machine costs ``chip_hour`` for every chip and every hour, busy or idle, up
+or down, spare or not: owning capacity is what costs. Work is paid for by the *useful*
+chip-hours it delivers (:mod:`tpusim.scheduler.outcome`; work lost to failures, restarts and
+evictions earns nothing): production and batch work at ``reserved_price``, best-effort work -
+preemptible, run on spare and idle cubes and evicted when a spare is needed - at
+``preemptible_price``. Per replication and policy:
+
+- ``revenue_per_day``: useful chip-hours x their price, per day;
+- ``preemptible_revenue_per_day``: the best-effort part of it (what selling the spares earns);
+- ``margin_per_day``: revenue less the machine's cost;
+- ``goodput_per_cost``: useful chip-hours (every band) per unit of the machine's cost.
+
+Layer: the control plane (reads the per-job rows of an outcome).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tpusim.metrics import COST_METRICS
+from tpusim.scheduler.job import REJECTED
+
+PREEMPTIBLE_BAND = 2  # best-effort
+
+
+@dataclass(frozen=True)
+class CostParams:
+    chip_hour: float  # what one chip-hour of the machine costs
+    reserved_price: float  # paid per useful chip-hour of production and batch work
+    preemptible_price: float  # paid per useful chip-hour of best-effort (preemptible) work
+
+
+def preemptible_useful(rows: dict[str, np.ndarray]) -> float:
+    """Useful chip-hours delivered to best-effort jobs."""
+    admitted = rows["state"] != REJECTED
+    return float(rows["useful_chip_hours"][admitted & (rows["band"] == PREEMPTIBLE_BAND)].sum())
+
+
+def cost_metrics(rows: dict[str, np.ndarray], chips: int, horizon: float, params: CostParams) -> dict[str, float]:
+    """The cost metrics of one job outcome's rows on a machine of ``chips`` over ``horizon`` hours."""
+    admitted = rows["state"] != REJECTED
+    useful = float(rows["useful_chip_hours"][admitted].sum())
+    preemptible = preemptible_useful(rows)
+    days = horizon / 24.0
+    revenue = (useful - preemptible) * params.reserved_price + preemptible * params.preemptible_price
+    cost = chips * horizon * params.chip_hour
+    out = {
+        "revenue_per_day": revenue / days,
+        "preemptible_revenue_per_day": preemptible * params.preemptible_price / days,
+        "margin_per_day": (revenue - cost) / days,
+        "goodput_per_cost": useful / cost if cost else float("nan"),
+    }
+    assert tuple(out) == COST_METRICS
+    return out
