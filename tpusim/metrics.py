@@ -22,7 +22,11 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple
 
-from tpusim.stats import FRACTION, NON_NEGATIVE, Estimate, availability_estimate, estimate
+from tpusim.stats import FRACTION, NON_NEGATIVE, UNBOUNDED, Estimate, availability_estimate, estimate
+
+
+#: Metrics that may be negative (their intervals are not clipped at 0).
+SIGNED = frozenset({"margin_per_day"})
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,9 @@ class Metric:
 
     @property
     def bounds(self) -> tuple[float, float]:
-        return FRACTION if self.unit == "fraction" else NON_NEGATIVE
+        if self.unit == "fraction":
+            return FRACTION
+        return UNBOUNDED if self.name in SIGNED else NON_NEGATIVE
 
     @property
     def scale(self) -> float:
@@ -100,7 +106,7 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     _jobs("mean_time_in_queue_hours", "mean time in queue", "hours", 2, table=False),
     # the cost model (tpusim.scheduler.costs), measured only where a scenario gives prices
     _jobs("revenue_per_day", "revenue (useful chip-hours x price)", "per day", 0),
-    _jobs("preemptible_revenue_per_day", "  of which preemptible work (the spares' revenue)", "per day", 0),
+    _jobs("preemptible_revenue_per_day", "  of which preemptible work (on spare and idle cubes)", "per day", 0),
     _jobs("margin_per_day", "margin (revenue less the machine's cost)", "per day", 0),
     _jobs("goodput_per_cost", "useful chip-hours per unit of cost", "per cost unit", 3),
     _jobs("queue_wait_p50_by_chips_hours", "queue wait p50 by slice size", "hours", 2, False, "chips"),
