@@ -275,7 +275,7 @@ def spares(
         if bar is not None:
             bar.stop()
     n = plan.results.model.machine.cubes_per_pod
-    render_spares(plan.frame, f"{sc.name}: spare cubes per pod of {n} for the largest slice promised "
+    render_spares(plan.frame, f"{sc.name}: spare cubes per pod of {n} for the largest slice "
                               f"({sc.replications} x {sc.horizon_days:g} days)", out_console)
 
 

@@ -281,20 +281,26 @@ def availability_markdown(results: "Results") -> str:
 
 def render_spares(frame, title: str, console: Console) -> None:
     """Spare cubes per pod for each policy and target (``tpusim spares``): searched (with the
-    range the 95 % CIs allow), the closed form, and Mist's rule."""
+    range the 95 % CIs allow), the closed form, and Mist's rule (mean ± CI half-width, largest)."""
     import math
 
-    def cubes(v) -> str:
-        return "unreachable" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.0f}"
+    def known(v) -> bool:
+        return v is not None and not (isinstance(v, float) and math.isnan(v))
 
-    table = Table(title=title)
-    for name in ("policy", "target", "searched", "95 % range", "closed form", "Mist rule (3 x burst)", "lead time"):
-        table.add_column(name, justify="left" if name == "policy" else "right")
+    def cubes(v) -> str:
+        return f"{v:.0f}" if known(v) else "n/r"
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("policy", no_wrap=True)
+    for name in ("target", "spares", "95 %\nrange", "binom.", "Mist\n3x burst", "max", "lead\n(h)"):
+        table.add_column(name, justify="right", no_wrap=True)
     for row in frame.itertuples():
-        span = f"{cubes(row.spares_low)}-{cubes(row.spares_high)}" if row.spares_low == row.spares_low else "n/a"
-        mist = f"{row.mist:.1f}" + (f" ({row.mist_ci95_low:.1f}-{row.mist_ci95_high:.1f})"
-                                    if row.mist_ci95_low == row.mist_ci95_low and row.mist_ci95_low is not None else "")
+        span = f"{cubes(row.spares_low)}-{cubes(row.spares_high)}" if known(row.spares_low) else "n/a"
+        half = (row.mist_ci95_high - row.mist) if known(row.mist_ci95_low) else None
+        mist = f"{row.mist:.1f}" + (f"±{half:.1f}" if half is not None else "")
         closed = cubes(row.closed_form) if row.has_closed_form else "none"
-        table.add_row(row.policy, f"{100 * row.target:g} %", cubes(row.spares), span, closed,
-                      f"{mist}, max {row.mist_largest}", f"{row.lead_hours:.1f} h")
+        table.add_row(row.policy, f"{100 * row.target:g} %", cubes(row.spares), span, closed, mist,
+                      f"{row.mist_largest}", f"{row.lead_hours:.1f}")
     console.print(table)
+    console.print("n/r: not reachable, no number of spares meets the target; lead: the replacement lead time "
+                  "in which Mist's rule counts bursts", highlight=False)

@@ -24,8 +24,7 @@ import numpy as np
 
 from tpusim.metrics import COST_METRICS
 from tpusim.scheduler.job import REJECTED
-
-PREEMPTIBLE_BAND = 2  # best-effort
+from tpusim.scheduler.scheduler import BEST_EFFORT
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class CostParams:
 def preemptible_useful(rows: dict[str, np.ndarray]) -> float:
     """Useful chip-hours delivered to best-effort jobs."""
     admitted = rows["state"] != REJECTED
-    return float(rows["useful_chip_hours"][admitted & (rows["band"] == PREEMPTIBLE_BAND)].sum())
+    return float(rows["useful_chip_hours"][admitted & (rows["band"] == BEST_EFFORT)].sum())
 
 
 def cost_metrics(rows: dict[str, np.ndarray], chips: int, horizon: float, params: CostParams) -> dict[str, float]:

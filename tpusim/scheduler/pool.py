@@ -137,13 +137,10 @@ class CubePool:
         nothing held), or 0 where the pod's OCS layer cannot wire a slice. Computed once per
         change of the pool, however many shapes a pass tries (a fleet has tens of pods).
         While a job of a capped band is being placed, no more than its :meth:`allowance`."""
-        if self._cap is not None:
-            cap = self._cap
-            self._cap = None
-            try:
-                return [min(n, a) for n, a in zip(self.open_counts(), cap)]
-            finally:
-                self._cap = cap
+        counts = self._open_now()
+        return counts if self._cap is None else [min(n, a) for n, a in zip(counts, self._cap)]
+
+    def _open_now(self) -> list[int]:
         changes, counts = self._open_counts
         if changes != self._changes:
             full = (1 << self.cubes_per_pod) - 1
