@@ -453,7 +453,7 @@ class OracleScheduler(Scheduler):
         return placed
 
     def _preempt_for(self, job, t):
-        if self._no_victims.get((job.band, job.spec.shape.dims)) == self.pool.movable_since():
+        if self._no_victims.get((job.band, job.spec.shape.dims)) == self.pool.movable_since(job.band):
             assert self._search(job, job.band + 1) is None, "a memo skipped a preemption"
             OracleScheduler.skipped += 1
         return super()._preempt_for(job, t)

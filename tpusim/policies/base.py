@@ -106,6 +106,11 @@ class Policy(ABC):
     #: slices keep running through link and OCS faults (fault-tolerant routing): the Pod
     #: Manager reroutes and re-rates them instead of restarting them.
     reroutes: ClassVar[bool] = False
+    #: :meth:`places_with_victims` is exact: it offers a place in a pod whenever the pod's
+    #: movable cubes (free, or held only by jobs that may move) hold one and its free cubes alone
+    #: do not, so its answer changes only when cubes become movable or usable. The scheduler
+    #: then skips victim searches that only a lower band's take or release came between.
+    exact_victim_search: ClassVar[bool] = True
 
     def __init__(self, machine: MachineLayout, routing: RoutingParams = RoutingParams()):
         self.machine = machine

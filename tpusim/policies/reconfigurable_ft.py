@@ -21,6 +21,8 @@ job simulation checks connectivity on the real graph before it lets a slice run 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from tpusim.failures.health import HOST, OCS, HealthState
 from tpusim.policies.base import PoolView, SliceHolder
 from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
@@ -37,6 +39,9 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
     name = "reconfigurable_ft"
     summary = "OCS pod with fault-tolerant ICI routing: slices run degraded through link and OCS faults"
     reroutes = True
+    # the victim search takes the least faulty free cubes first and gives up on a pod with
+    # enough free cubes over the fault budget: a take of free cubes can change its answer
+    exact_victim_search = False
 
     def capacity_tracker(self, shapes_in_cubes: list[Dims], health: HealthState,
                          record: bool = False) -> CapacityTracker:
@@ -84,10 +89,18 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
             else:
                 port = cube.ports[link - cube.electrical_count]
                 ports.add((slot[c], port.d, port.sign, port.p))
-        topo = slice_topology(cube, job.cube_dims)
-        penalty = step_penalty(topo, lost_links(topo, electrical, ports, ocs), job.pattern,
-                               self.routing.fraction(job.pattern))
+        penalty = _penalty(cube, job.cube_dims, job.pattern, self.routing.fraction(job.pattern),
+                           frozenset(electrical), frozenset(ports), frozenset(ocs))
         return None if penalty is None else 1.0 / (1.0 + penalty)
+
+
+@lru_cache(maxsize=4096)
+def _penalty(cube, cube_dims: Dims, pattern: str, fraction: float, electrical: frozenset, ports: frozenset,
+             ocs: frozenset) -> float | None:
+    """:func:`step_penalty` of a slice shape with these faults (by slot): a slice meets the same
+    faults at every pre-flight and repair until they change, so most calls are repeats."""
+    topo = slice_topology(cube, cube_dims)
+    return step_penalty(topo, lost_links(topo, electrical, ports, ocs), pattern, fraction)
 
 
 class FaultTolerantAvailability(ShapeUptime, CapacityTracker):

@@ -73,6 +73,7 @@ class CubePool:
         self.pod_changes = [0] * machine.pods  # the same, per pod: a pod whose count is unchanged is as it was
         self._open_counts: tuple[int, list[int]] = (-1, [])  # (changes, counts) - see open_counts
         self.taken_by_band = [0, 0, 0]  # allocations made by each priority band, ever
+        self.released_by_band = [0, 0, 0]  # allocations (or parts) given back by each band, ever
         # Per pod bitmasks over local cubes (kept incrementally, read with bit operations):
         self.unusable = [0] * machine.pods  # known-unusable for whole-cube slices
         self.band_bits = [[0, 0, 0] for _ in range(machine.pods)]  # cubes with a holder of band b
@@ -283,19 +284,26 @@ class CubePool:
         """Holdings changed inside the block are the caller's to undo; the change counters
         (``epoch``, ``version``, ``taken_by_band``) come back as they were, so that a trial leaves
         no trace (the scheduler keys its caches on them)."""
-        saved = self.epoch, self.whole_epoch, self.version, list(self.taken_by_band)
+        saved = (self.epoch, self.whole_epoch, self.version, list(self.taken_by_band),
+                 list(self.released_by_band))
         try:
             yield self
         finally:
-            self.epoch, self.whole_epoch, self.version, self.taken_by_band = saved
+            self.epoch, self.whole_epoch, self.version, self.taken_by_band, self.released_by_band = saved
 
-    def movable_since(self) -> tuple[int, int, int]:
-        """Changes that can create a place with victims for a job: capacity growing, any take
-        (a victim band taking resources; or, under the fault-tolerant rule, which looks for no
-        victims while a pod has enough free cubes even if they exceed its fault budget, a take
-        of free cubes), or any change of known health (a new fault can remove such a cube).
-        Equal stamps: no new place (checked against the straightforward search in the tests)."""
-        return self.epoch, self.health_changes, sum(self.taken_by_band)
+    def movable_since(self, band: int | None = None) -> tuple[int, ...]:
+        """Changes that can create a place with victims for a job (of ``band``, whose victims
+        are of lower bands). In general: capacity growing, any take (a victim band taking
+        resources; or, under the fault-tolerant rule, which looks for no victims while a pod
+        has enough free cubes even if they exceed its fault budget, a take of free cubes), or
+        any change of known health (a new fault can remove such a cube). Where the policy's
+        victim search is exact (:attr:`~tpusim.policies.Policy.exact_victim_search`) and no
+        spares are kept, only a release by ``band`` or a higher one (a lower band's take or
+        release leaves every movable cube movable) or a change of known health. Equal stamps:
+        no new place (checked against the straightforward search in the tests)."""
+        if band is None or self.spare_cubes or not self.policy.exact_victim_search:
+            return self.epoch, self.health_changes, sum(self.taken_by_band)
+        return sum(self.released_by_band[: band + 1]), self.health_changes
 
     def give_back(self, job, alloc: Allocation, cubes: list[int] | None = None) -> None:
         self._changes += 1
@@ -307,6 +315,7 @@ class CubePool:
                 self._release(job, cube, alloc.mask)
         self.version += 1
         self.epoch += 1
+        self.released_by_band[job.band] += 1
 
     def _hold_whole(self, job, alloc: Allocation) -> None:
         """``_hold`` of every cube of a whole-cube allocation, with the per-pod masks set once

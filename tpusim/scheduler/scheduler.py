@@ -181,7 +181,7 @@ class Scheduler:
 
     # -- preemption ----------------------------------------------------------------------------
     def _preempt_for(self, job, t: float) -> Allocation | None:
-        key, stamp = (job.band, job.spec.shape.dims), self.pool.movable_since()
+        key, stamp = (job.band, job.spec.shape.dims), self.pool.movable_since(job.band)
         if self._no_victims.get(key) == stamp:
             return None
         choice = self._choose(job, job.band + 1)

@@ -45,7 +45,8 @@ class SliceTopology:
     cube: CubeLayout
     cube_dims: Dims
     graph: nx.Graph
-    by_ocs: dict = field(default_factory=dict)  # (d, p) -> [(edge, plus_slot, minus_slot)]
+    by_ocs: dict = field(default_factory=dict)  # (d, p) -> [(edge index, edge)]
+    by_port: dict = field(default_factory=dict)  # (slot, d, sign, p) -> [(edge index, edge)]
     planes: dict = field(default_factory=dict)  # d -> links crossing each plane along d
 
     @property
@@ -58,9 +59,15 @@ def slice_topology(cube: CubeLayout, cube_dims: Dims) -> SliceTopology:
     k = cube_dims[0] * cube_dims[1] * cube_dims[2]
     g = slice_graph(cube, reconfigurable_wiring(cube, list(range(k)), cube_dims))
     topo = SliceTopology(cube, cube_dims, g)
+    optical = 0  # optical links numbered in graph order, so that lost links keep that order
     for u, v, data in g.edges(data=True):
         if data["kind"] == "optical":
-            topo.by_ocs.setdefault(data["ocs"], []).append(((u, v), data["plus_cube"], data["minus_cube"]))
+            entry = (optical, (u, v))
+            d, p = data["ocs"]
+            topo.by_ocs.setdefault((d, p), []).append(entry)
+            topo.by_port.setdefault((data["plus_cube"], d, +1, p), []).append(entry)
+            topo.by_port.setdefault((data["minus_cube"], d, -1, p), []).append(entry)
+            optical += 1
     for d in range(3):
         topo.planes[d] = _plane_counts(g, g.edges, d, topo.dims[d])
     return topo
@@ -74,11 +81,12 @@ def lost_links(topo: SliceTopology, electrical: set[tuple[int, int, int]],
     ``(slot, d, sign, p)`` of down optical port links; ``ocs``: ``(d, p)`` of down OCSes.
     """
     lost = [((slot, a), (slot, b)) for slot, a, b in electrical]
-    for (d, p), edges in topo.by_ocs.items():
-        for edge, plus, minus in edges:
-            if (d, p) in ocs or (plus, d, +1, p) in ports or (minus, d, -1, p) in ports:
-                lost.append(edge)
-    return lost
+    optical = {}  # found through the faults (a handful), not by scanning every link
+    for key in ocs:
+        optical.update(topo.by_ocs.get(key, ()))
+    for key in ports:
+        optical.update(topo.by_port.get(key, ()))
+    return lost + [optical[n] for n in sorted(optical)]
 
 
 def faulty_graph(graph: nx.Graph, lost: list[Edge]) -> nx.Graph:
