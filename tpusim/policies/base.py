@@ -187,8 +187,7 @@ class Policy(ABC):
         """Cross-connects a fresh slice of ``cubes`` whole cubes programs."""
         if not self.uses_ocs or not cubes:
             return 0
-        cube = self.machine.cube
-        return sum(cube.face_positions(d) for d in range(3)) * cubes
+        return self.machine.ocs_per_pod * cubes  # one per port position of each +d face
 
     def swap_xconnects(self, cube_dims: Dims, swapped_slots: Iterable[int]) -> int:
         """Cross-connects touching the swapped slots of a slice: only those are reprogrammed."""

@@ -70,6 +70,16 @@ class ReconfigurablePolicy(Policy):
     def _order(self, pool: PoolView, cubes: list[int]) -> None:
         """Sort candidate cubes (global numbers, ascending) into preference order, in place."""
 
+    def _pick(self, pool: PoolView, pod: int, open_cubes: int, k: int) -> list[int]:
+        """The ``k`` preferred of ``pod``'s open cubes (a local bitmask holding at least ``k``),
+        as global numbers in preference order: here the lowest numbers."""
+        base, chosen = pod * pool.cubes_per_pod, []
+        for _ in range(k):
+            low = open_cubes & -open_cubes
+            chosen.append(base + low.bit_length() - 1)
+            open_cubes ^= low
+        return chosen
+
     def _within_budget(self, pool: PoolView, pod: int, cubes: list[int]) -> bool:
         """May these cubes (global numbers) of ``pod`` form one slice?"""
         return True
@@ -77,14 +87,14 @@ class ReconfigurablePolicy(Policy):
     # -- placement -------------------------------------------------------------------------
     def find_whole(self, pool: PoolView, cube_dims: Dims) -> Allocation | None:
         k = cube_dims[0] * cube_dims[1] * cube_dims[2]
-        cpp = pool.cubes_per_pod
-        # the tightest pod wins (fewest open cubes, then the lowest number) among those whose
-        # chosen cubes may form a slice
-        for _, pod in sorted((n, pod) for pod, n in enumerate(pool.open_counts()) if n >= k):
-            base = pod * cpp
-            chosen = [base + c for c in bits(((1 << cpp) - 1) & ~pool.blocked_bits(pod))]
-            self._order(pool, chosen)
-            chosen = chosen[:k]
+        counts = pool.open_counts()
+        if len(counts) == 1:
+            pods: list[int] | tuple[int] = (0,) if counts[0] >= k else ()
+        else:  # the tightest pod wins (fewest open cubes, then the lowest number)
+            pods = [pod for _, pod in sorted((n, pod) for pod, n in enumerate(counts) if n >= k)]
+        full = (1 << pool.cubes_per_pod) - 1
+        for pod in pods:  # the first whose chosen cubes may form a slice
+            chosen = self._pick(pool, pod, full & ~pool.blocked_bits(pod), k)
             if self._within_budget(pool, pod, chosen):
                 return Allocation(pod, sorted(chosen), pool.full_mask)
         return None

@@ -26,7 +26,7 @@ from functools import lru_cache
 from tpusim.failures.health import HOST, OCS, HealthState
 from tpusim.policies.base import PoolView, SliceHolder
 from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
-from tpusim.policies.reconfigurable import ReconfigurablePolicy
+from tpusim.policies.reconfigurable import ReconfigurablePolicy, bits
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.machine import MachineLayout
@@ -64,6 +64,12 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
 
     def _order(self, pool: PoolView, cubes: list[int]) -> None:
         cubes.sort(key=lambda c: (pool.link_faults(c), c))  # the least faulty cubes first
+
+    def _pick(self, pool: PoolView, pod: int, open_cubes: int, k: int) -> list[int]:
+        base = pod * pool.cubes_per_pod
+        chosen = [base + c for c in bits(open_cubes)]
+        self._order(pool, chosen)
+        return chosen[:k]
 
     def _within_budget(self, pool: PoolView, pod: int, cubes: list[int]) -> bool:
         return pool.ocs_down(pod) + sum(pool.link_faults(c) for c in cubes) <= self.routing.max_faults

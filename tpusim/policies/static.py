@@ -21,7 +21,7 @@ gives the static pod's ``system_availability``.
 
 from __future__ import annotations
 
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Iterator
 
 from tpusim.analytic import static_box
@@ -37,9 +37,14 @@ from tpusim.topology.placement import fits_static_grid, static_box_geometry, sta
 from tpusim.topology.shapes import Dims
 
 
-@lru_cache(maxsize=4096)
 def _connections(cabling: StaticCabling, cubes_mask: int) -> int:
-    return cabling.used_by(cubes_mask)
+    """:meth:`StaticCabling.used_by`, remembered per cabling (a dict read: an ``lru_cache`` would
+    hash the frozen cabling, and its machine, at every call)."""
+    memo = cabling.memo
+    used = memo.get(cubes_mask)
+    if used is None:
+        used = memo[cubes_mask] = cabling.used_by(cubes_mask)
+    return used
 
 
 @register

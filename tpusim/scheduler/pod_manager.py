@@ -104,9 +104,7 @@ class PodManager:
         cube_faults = true.cube_faults
         hosts, links, electrical = cube.hosts, self._links_per_cube, cube.electrical_count
         host_down, link_down = true.down[HOST], true.down[ICI_LINK]
-        for c in alloc.cubes:
-            if not cube_faults[c]:
-                continue
+        for c in [c for c in alloc.cubes if cube_faults[c]]:  # (most cubes have no fault)
             for h in range(hosts):
                 if host_down[c * hosts + h] and cube.host_masks[h] & alloc.mask:
                     found.append((HOST, c * hosts + h))

@@ -36,10 +36,12 @@ class JobRecords:
     _FLOAT = ("arrival_hours", "work_hours", "first_start_hours", "wait_hours", "finish_hours",
               "held_chip_hours", "useful_chip_hours", "lost_chip_hours")
     _INT = ("job", "chips", "band", "shape", "state", "interruptions", "preemptions", "migrations", "xconnects")
+    _BLOCK = 4096  # rows gathered as tuples before they go into the columns (one append per job)
 
     def __init__(self) -> None:
         self._cols: dict[str, array] = {name: array("d") for name in self._FLOAT}
         self._cols.update({name: array("q") for name in self._INT})
+        self._pending: list[tuple] = []  # rows not yet in the columns, in COLUMNS order
         self.shapes: list[str] = []  # labels, indexed by the shape code
         self._shape_code: dict[str, int] = {}
         self.degraded_held = 0.0  # chip-hours held while running degraded (admitted jobs)
@@ -48,43 +50,40 @@ class JobRecords:
         self.admitted = 0
 
     def __len__(self) -> int:
-        return len(self._cols["job"])
+        return len(self._cols["job"]) + len(self._pending)
 
     def add(self, job) -> None:
         """Record ``job`` as it leaves the simulation (its accounting must be final)."""
-        c = self._cols
         label = job.spec.shape.label
         code = self._shape_code.get(label)
         if code is None:
             code = self._shape_code[label] = len(self.shapes)
             self.shapes.append(label)
         start, finish = job.first_start, job.finish
-        c["job"].append(job.id)
-        c["arrival_hours"].append(job.arrival)
-        c["shape"].append(code)
-        c["chips"].append(job.chips)
-        c["band"].append(job.band)
-        c["work_hours"].append(job.work)
-        c["state"].append(_STATE_CODE[job.state])
-        c["first_start_hours"].append(_NAN if start is None else start)
-        c["wait_hours"].append(_NAN if start is None else start - job.arrival)
-        c["finish_hours"].append(_NAN if finish is None else finish)
-        c["interruptions"].append(job.interruptions)
-        c["preemptions"].append(job.preempted)
-        c["migrations"].append(job.migrated)
-        c["held_chip_hours"].append(job.held)
-        c["useful_chip_hours"].append(job.useful)
-        c["lost_chip_hours"].append(job.lost)
-        c["xconnects"].append(job.xconnects)
+        self._pending.append((
+            job.id, job.arrival, code, job.chips, job.band, job.work, _STATE_CODE[job.state],
+            _NAN if start is None else start, _NAN if start is None else start - job.arrival,
+            _NAN if finish is None else finish, job.interruptions, job.preempted, job.migrated,
+            job.held, job.useful, job.lost, job.xconnects,
+        ))
+        if len(self._pending) >= self._BLOCK:
+            self._flush()
         if job.state != REJECTED:
             self.admitted += 1
             self.degraded_held += job.degraded_held
             self.slowdown += job.slow_lost
             self.waited += job.waited
 
+    def _flush(self) -> None:
+        if self._pending:
+            for name, values in zip(COLUMNS, zip(*self._pending)):
+                self._cols[name].extend(values)
+            self._pending.clear()
+
     def columns(self) -> dict[str, np.ndarray]:
         """The rows as numpy columns in job-id order: ``shape`` and ``state`` as strings,
         ``band`` 0-2 (production, batch, best-effort), NaN where a time does not apply."""
+        self._flush()
         c = self._cols
         if not len(self):
             return {name: np.empty(0, np.float64 if name in self._FLOAT else np.int64) for name in COLUMNS}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -35,8 +35,9 @@ BANDS = ("production", "batch", "best_effort")  # index = band; lower index = hi
 PATTERNS = ("allreduce", "alltoall")
 
 
-@dataclass(frozen=True)
-class JobSpec:
+class JobSpec(NamedTuple):
+    """One job as the workload asks for it (a named tuple: one is made per arrival)."""
+
     id: int
     arrival: float  # hours
     shape: SliceShape
@@ -157,8 +158,11 @@ class JobStream(Sequence[JobSpec]):
         return self._spec(index)
 
     def __iter__(self) -> Iterator[JobSpec]:
-        for i in range(len(self)):
-            yield self._spec(i)
+        shapes, step = self._shapes, 4096  # columns read a block at a time, as Python numbers
+        for start in range(0, len(self), step):
+            block = [column[start:start + step].tolist() for column in self._columns]
+            for i, (arrival, which, work, band, pattern) in enumerate(zip(*block), start):
+                yield JobSpec(i, arrival, shapes[which], work, band, PATTERNS[pattern])
 
 
 def _arrival_times(workload: WorkloadParams, horizon: float, gen: np.random.Generator) -> np.ndarray:

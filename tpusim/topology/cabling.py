@@ -135,6 +135,11 @@ class StaticCabling:
         return tuple(out)
 
     # -- slices ----------------------------------------------------------------------------
+    @cached_property
+    def memo(self) -> dict[int, int]:
+        """Room for callers to remember :meth:`used_by` per cube mask (it depends on nothing else)."""
+        return {}
+
     def used_by(self, cubes_mask: int) -> int:
         """Connections (bitmask over local connection indices) a slice on these local cubes uses."""
         used = 0

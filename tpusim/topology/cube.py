@@ -61,11 +61,11 @@ class CubeLayout:
             )
 
     # -- chips and hosts -------------------------------------------------------------------
-    @property
+    @cached_property
     def chips(self) -> int:
         return math.prod(self.shape)
 
-    @property
+    @cached_property
     def hosts(self) -> int:
         return self.chips // self.chips_per_host
 
@@ -154,12 +154,12 @@ class CubeLayout:
         return coords[a] + self.shape[a] * coords[b]
 
     # -- links as failing components -------------------------------------------------------
-    @property
+    @cached_property
     def links(self) -> int:
         """ICI links per cube that can fail: electrical mesh links plus optical port links."""
         return len(self.electrical_links) + len(self.ports)
 
-    @property
+    @cached_property
     def electrical_count(self) -> int:
         """Electrical links per cube: links ``0 .. electrical_count - 1``; optical ports follow."""
         return len(self.electrical_links)
@@ -174,7 +174,7 @@ class CubeLayout:
         """For every link number, the bitmask of the chips it touches."""
         return tuple(sum(1 << c for c in chips) for chips in self.link_chips)
 
-    @property
+    @cached_property
     def full_mask(self) -> int:
         """Every chip of the cube."""
         return (1 << self.chips) - 1

@@ -46,19 +46,19 @@ class MachineLayout:
     static_cable_ends: int = 1
 
     # -- counts ----------------------------------------------------------------------------
-    @property
+    @cached_property
     def cubes_per_pod(self) -> int:
         return math.prod(self.cube_grid)
 
-    @property
+    @cached_property
     def cubes(self) -> int:
         return self.pods * self.cubes_per_pod
 
-    @property
+    @cached_property
     def chips(self) -> int:
         return self.cubes * self.cube.chips
 
-    @property
+    @cached_property
     def ocs_per_pod(self) -> int:
         return sum(self.cube.face_positions(d) for d in range(3))
 

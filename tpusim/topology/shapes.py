@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 Dims = tuple[int, int, int]
 
@@ -36,11 +37,11 @@ class SliceShape:
             raise ValueError(f"every extent must be >= 1, got {text!r}")
         return cls(dims)  # type: ignore[arg-type]
 
-    @property
+    @cached_property  # (read for every job; a frozen dataclass still has an instance dict)
     def label(self) -> str:
         return "x".join(str(d) for d in self.dims)
 
-    @property
+    @cached_property
     def chips(self) -> int:
         return math.prod(self.dims)
 
