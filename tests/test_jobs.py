@@ -496,13 +496,13 @@ def test_memoised_searches_agree_with_the_straightforward_search(monkeypatch, sc
     _run_with_oracle(sc, monkeypatch)
 
 
-@pytest.mark.parametrize("spares", [{}, {"spare_cubes": 2, "preemptible_spares": True},
-                                    {"spare_cubes": 1, "preemptible_spares": False}])
-def test_the_oracle_is_exercised_on_a_busy_pod(monkeypatch, spares):
+@pytest.mark.parametrize("spares, pods", [({}, 1), ({}, 3), ({"spare_cubes": 2, "preemptible_spares": True}, 1),
+                                          ({"spare_cubes": 1, "preemptible_spares": False}, 1)])
+def test_the_oracle_is_exercised_on_a_busy_pod(monkeypatch, spares, pods):
     sc = scenario_from_dict({
         "name": "busy", "seed": 3, "replications": 1, "horizon_days": 4, "slices": ["4x4x4"],
         "policies": ["static", "reconfigurable", "reconfigurable_ft"],
-        "topology": {"cube_grid": [2, 2, 2]},
+        "topology": {"cube_grid": [2, 2, 2], "pods": pods},
         "failures": {"host": {"daily_rate": 0.05, "repair": {"mean_hours": 10}}},
         "workload": {"jobs_per_pod_day": 150, "duration": {"mean_hours": 2.0}},
         "scheduler": {"defrag_wait_hours": 0.5},

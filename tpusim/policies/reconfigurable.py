@@ -19,7 +19,7 @@ cubes to prefer) and :meth:`ReconfigurablePolicy._within_budget` (may these cube
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from tpusim.analytic import any_k_cubes
 from tpusim.failures.health import HealthState
@@ -89,7 +89,9 @@ class ReconfigurablePolicy(Policy):
         k = cube_dims[0] * cube_dims[1] * cube_dims[2]
         counts = pool.open_counts()
         if len(counts) == 1:
-            pods: list[int] | tuple[int] = (0,) if counts[0] >= k else ()
+            pods: Sequence[int] = (0,) if counts[0] >= k else ()
+        elif max(counts) < k:
+            return None
         else:  # the tightest pod wins (fewest open cubes, then the lowest number)
             pods = [pod for _, pod in sorted((n, pod) for pod, n in enumerate(counts) if n >= k)]
         full = (1 << pool.cubes_per_pod) - 1

@@ -69,11 +69,14 @@ class CubePool:
         self.health_changes = 0  # known failures and repairs, ever
         self.whole_epoch = 0  # grows when whole-cube capacity may have grown: a cube freed, a repair
         self.version = 0
-        self._changes = 0  # every change of holdings, known health or reservations; never restored
-        self.pod_changes = [0] * machine.pods  # the same, per pod: a pod whose count is unchanged is as it was
-        self._open_counts: tuple[int, list[int]] = (-1, [])  # (changes, counts) - see open_counts
+        # per pod, never restored: every change of holdings, known health or reservations (a pod
+        # whose count is unchanged is as it was), and per band the pod's movable_stamp
+        self.pod_changes = [0] * machine.pods
+        self.pod_movable = [[0, 0, 0] for _ in range(machine.pods)]
+        self._open = [0] * machine.pods  # open cubes per pod (see open_counts), but for...
+        self._stale = set(range(machine.pods))  # ...the pods changed since they were counted
+        self.movable_stamp = [0, 0, 0]  # per band: its or a higher band's releases, known-health changes
         self.taken_by_band = [0, 0, 0]  # allocations made by each priority band, ever
-        self.released_by_band = [0, 0, 0]  # allocations (or parts) given back by each band, ever
         # Per pod bitmasks over local cubes (kept incrementally, read with bit operations):
         self.unusable = [0] * machine.pods  # known-unusable for whole-cube slices
         self.band_bits = [[0, 0, 0] for _ in range(machine.pods)]  # cubes with a holder of band b
@@ -85,22 +88,23 @@ class CubePool:
 
     # -- known health ------------------------------------------------------------------------
     def _on_known(self, t: float, k: int, unit: int, down: bool) -> None:
-        self._changes += 1
         if k == OCS:
-            self.pod_changes[unit // self.machine.ocs_per_pod] += 1
+            pod = unit // self.machine.ocs_per_pod
         else:
             per = self.known.units_per_cube[k]
             cube = unit // per
-            self.pod_changes[cube // self.cubes_per_pod] += 1
+            pod, local = divmod(cube, self.cubes_per_pod)
             base = cube * self.machine.cube.chips
             faults = self.known.chip_faults
             self.fault[cube] = sum(1 << c for c in range(self.machine.cube.chips) if faults[base + c])
             port = unit - cube * per - self.known.electrical
             if k != 0 and port >= 0:
-                pod, local = divmod(cube, self.cubes_per_pod)
                 (self._down_ports[pod].add if down else self._down_ports[pod].discard)((local, port))
+        self._touch(pod)
         self.version += 1
         self.health_changes += 1
+        for stamps in (self.movable_stamp, self.pod_movable[pod]):
+            stamps[0], stamps[1], stamps[2] = stamps[0] + 1, stamps[1] + 1, stamps[2] + 1
         if not down:
             self.epoch += 1
             self.whole_epoch += 1
@@ -109,8 +113,7 @@ class CubePool:
 
     def _on_known_faults(self, t: float, pod: int, local: int, hosts: int, electrical: int,
                          ports: int) -> None:
-        self._changes += 1
-        self.pod_changes[pod] += 1
+        self._touch(pod)
         if self.policy.cube_usable(hosts, electrical, ports):
             self.unusable[pod] &= ~(1 << local)
         else:
@@ -142,13 +145,18 @@ class CubePool:
         return counts if self._cap is None else [min(n, a) for n, a in zip(counts, self._cap)]
 
     def _open_now(self) -> list[int]:
-        changes, counts = self._open_counts
-        if changes != self._changes:
+        counts, stale = self._open, self._stale
+        if stale:  # recounted only where something changed (a fleet has tens of pods)
             full = (1 << self.cubes_per_pod) - 1
-            counts = [(full & ~self.blocked_bits(pod)).bit_count() if self.pod_usable(pod) else 0
-                      for pod in range(self.pods)]
-            self._open_counts = (self._changes, counts)
+            for pod in stale:
+                counts[pod] = (full & ~self.blocked_bits(pod)).bit_count() if self.pod_usable(pod) else 0
+            stale.clear()
         return counts
+
+    def _touch(self, pod: int) -> None:
+        """Something of ``pod`` changed: holdings, known health or reservations."""
+        self.pod_changes[pod] += 1
+        self._stale.add(pod)
 
     def holders(self, cube: int) -> Sequence[SliceHolder]:
         """Jobs holding chips of ``cube``, in the order they took them."""
@@ -208,14 +216,12 @@ class CubePool:
 
     def reserve(self, alloc: Allocation) -> None:
         """Keep ``alloc``'s cubes out of placement (while movers are placed elsewhere)."""
-        self._changes += 1
-        self.pod_changes[alloc.pod] += 1
+        self._touch(alloc.pod)
         for c in alloc.cubes:
             self.reserved[alloc.pod] |= 1 << (c % self.cubes_per_pod)
 
     def unreserve(self, pod: int) -> None:
-        self._changes += 1
-        self.pod_changes[pod] += 1
+        self._touch(pod)
         self.reserved[pod] = 0
 
     # -- placement -----------------------------------------------------------------------------
@@ -269,8 +275,7 @@ class CubePool:
 
     # -- holding -------------------------------------------------------------------------------
     def take(self, job, alloc: Allocation) -> None:
-        self._changes += 1
-        self.pod_changes[alloc.pod] += 1
+        self._touch(alloc.pod)
         if alloc.mask == self.full_mask:
             self._hold_whole(job, alloc)
         else:
@@ -284,30 +289,33 @@ class CubePool:
         """Holdings changed inside the block are the caller's to undo; the change counters
         (``epoch``, ``version``, ``taken_by_band``) come back as they were, so that a trial leaves
         no trace (the scheduler keys its caches on them)."""
-        saved = (self.epoch, self.whole_epoch, self.version, list(self.taken_by_band),
-                 list(self.released_by_band))
+        saved = self.epoch, self.whole_epoch, self.version, list(self.taken_by_band), list(self.movable_stamp)
         try:
             yield self
         finally:
-            self.epoch, self.whole_epoch, self.version, self.taken_by_band, self.released_by_band = saved
+            self.epoch, self.whole_epoch, self.version, self.taken_by_band, self.movable_stamp = saved
 
-    def movable_since(self, band: int | None = None) -> tuple[int, ...]:
-        """Changes that can create a place with victims for a job (of ``band``, whose victims
-        are of lower bands). In general: capacity growing, any take (a victim band taking
-        resources; or, under the fault-tolerant rule, which looks for no victims while a pod
-        has enough free cubes even if they exceed its fault budget, a take of free cubes), or
-        any change of known health (a new fault can remove such a cube). Where the policy's
-        victim search is exact (:attr:`~tpusim.policies.Policy.exact_victim_search`) and no
-        spares are kept, only a release by ``band`` or a higher one (a lower band's take or
-        release leaves every movable cube movable) or a change of known health. Equal stamps:
-        no new place (checked against the straightforward search in the tests)."""
+    def movable_since(self, band: int | None = None, pod: int | None = None) -> int:
+        """A stamp of the changes that can create a place with victims for a job (of ``band``,
+        whose victims are of lower bands; in ``pod``, or anywhere). In general: capacity
+        growing, any take (a victim band taking resources; or, under the fault-tolerant rule,
+        which looks for no victims while a pod has enough free cubes even if they exceed its
+        fault budget, a take of free cubes), or any change of known health (a new fault can
+        remove such a cube). Where the policy's victim search is exact
+        (:attr:`~tpusim.policies.Policy.exact_victim_search`) and no spares are kept, only a
+        release by ``band`` or a higher one (a lower band's take or release leaves every
+        movable cube movable) or a change of known health. Equal stamps: no new place
+        (checked against the straightforward search in the tests)."""
         if band is None or self.spare_cubes or not self.policy.exact_victim_search:
-            return self.epoch, self.health_changes, sum(self.taken_by_band)
-        return sum(self.released_by_band[: band + 1]), self.health_changes
+            return self.version if pod is None else self.pod_changes[pod]  # every take, release, health change
+        return self.movable_stamp[band] if pod is None else self.pod_movable[pod][band]
 
     def give_back(self, job, alloc: Allocation, cubes: list[int] | None = None) -> None:
-        self._changes += 1
-        self.pod_changes[alloc.pod] += 1
+        self._touch(alloc.pod)
+        stamps, pod_stamps = self.movable_stamp, self.pod_movable[alloc.pod]
+        for b in range(job.band, 3):  # cubes may become movable for this band and the higher ones
+            stamps[b] += 1
+            pod_stamps[b] += 1
         if alloc.mask == self.full_mask:
             self._release_whole(job, alloc.pod, alloc.cubes if cubes is None else cubes)
         else:
@@ -315,7 +323,6 @@ class CubePool:
                 self._release(job, cube, alloc.mask)
         self.version += 1
         self.epoch += 1
-        self.released_by_band[job.band] += 1
 
     def _hold_whole(self, job, alloc: Allocation) -> None:
         """``_hold`` of every cube of a whole-cube allocation, with the per-pod masks set once

@@ -205,14 +205,15 @@ class Scheduler:
             return self._search(job, min_band, smaller_than)
         key = (job.band, job.spec.shape.dims, min_band, smaller_than)
         quiet = self._quiet_pods.setdefault(key, {})
-        changes = pool.pod_changes
-        pods = [pod for pod in range(pool.pods) if quiet.get(pod) != changes[pod]]
+        band = job.band if min_band == job.band + 1 and smaller_than is None else None  # preemption's rule
+        stamps = [pool.movable_since(band, pod) for pod in range(pool.pods)]
+        pods = [pod for pod in range(pool.pods) if quiet.get(pod) != stamps[pod]]
         if not pods:
             return None
         found = self._search(job, min_band, smaller_than, pods)
         if found is None:
             for pod in pods:
-                quiet[pod] = changes[pod]
+                quiet[pod] = stamps[pod]
         return found
 
     def _search(self, job, min_band: int, smaller_than: int | None = None,

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import AbstractSet
 
 import networkx as nx
 
@@ -73,8 +74,8 @@ def slice_topology(cube: CubeLayout, cube_dims: Dims) -> SliceTopology:
     return topo
 
 
-def lost_links(topo: SliceTopology, electrical: set[tuple[int, int, int]],
-               ports: set[tuple[int, int, int, int]], ocs: set[tuple[int, int]]) -> list[Edge]:
+def lost_links(topo: SliceTopology, electrical: AbstractSet[tuple[int, int, int]],
+               ports: AbstractSet[tuple[int, int, int, int]], ocs: AbstractSet[tuple[int, int]]) -> list[Edge]:
     """Links of the slice that the faults take down.
 
     ``electrical``: ``(slot, chip_a, chip_b)`` of down electrical links; ``ports``:
@@ -82,10 +83,10 @@ def lost_links(topo: SliceTopology, electrical: set[tuple[int, int, int]],
     """
     lost = [((slot, a), (slot, b)) for slot, a, b in electrical]
     optical = {}  # found through the faults (a handful), not by scanning every link
-    for key in ocs:
-        optical.update(topo.by_ocs.get(key, ()))
-    for key in ports:
-        optical.update(topo.by_port.get(key, ()))
+    for switch in ocs:
+        optical.update(topo.by_ocs.get(switch, ()))
+    for port in ports:
+        optical.update(topo.by_port.get(port, ()))
     return lost + [optical[n] for n in sorted(optical)]
 
 
