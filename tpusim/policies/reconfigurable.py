@@ -106,41 +106,50 @@ class ReconfigurablePolicy(Policy):
         """Enough usable cubes of ``pod``, freeing as few, as small jobs as possible."""
         base = pod * pool.cubes_per_pod
         held = pool.held_bits(pod)
-        free = [base + c for c in bits(usable & ~held)]
-        self._order(pool, free)
-        need = job.cubes - len(free)
+        need = job.cubes - (usable & ~held).bit_count()
         if need <= 0:
             return  # enough free cubes already: moving jobs would not help
-        groups: dict[int, tuple] = {}  # jobs that free some usable cubes together
-        for c in bits(movable & held):
-            holders = list(pool.holders(base + c))
-            if len(holders) == 1 and holders[0].cubes:  # a whole-cube slice frees its cubes
-                lead = holders[0]
-                if lead.id not in groups:
-                    assert lead.alloc is not None
-                    cubes = [x for x in lead.alloc.cubes if usable >> (x - base) & 1]
-                    groups[lead.id] = (cubes, [lead])
-            else:  # sub-cube slices free this one cube together
-                groups[-1 - c] = ([base + c], holders)
-        single = [g for g in groups.values() if len(g[0]) >= need]
+        # jobs that free some usable cubes together: a whole-cube slice its cubes, the sub-cube
+        # slices on a cube that cube; as (local mask freed, jobs, the whole-cube slice or None)
+        groups: dict[int, tuple[int, list, SliceHolder | None]] = {}
+        left = movable & held
+        while left:
+            low = left & -left
+            holders = pool.holders(base + low.bit_length() - 1)
+            lead = holders[0]
+            if len(holders) == 1 and lead.cubes:
+                assert lead.alloc is not None
+                mask = 0
+                for x in lead.alloc.cubes:
+                    mask |= 1 << (x - base)
+                groups[lead.id] = (mask & usable, [lead], lead)
+                left &= ~mask  # its other cubes are in this group
+            else:
+                groups[-1 - low.bit_length()] = (low, list(holders), None)
+                left ^= low
+        single = [g for g in groups.values() if g[0].bit_count() >= need]
         if single:  # one group suffices: the one moving the fewest jobs, then chips
-            g = min(single, key=lambda g: (len(g[1]), sum(j.chips for j in g[1])))
-            chosen = [g]
+            chosen = [min(single, key=lambda g: (len(g[1]), sum(j.chips for j in g[1])))]
         else:
-            ranked = sorted(groups.values(), key=lambda g: (-len(g[0]), len(g[1])))
+            ranked = sorted(groups.values(), key=lambda g: (-g[0].bit_count(), len(g[1])))
             chosen, freed = [], 0
             for group in ranked:
                 if freed >= need:
                     break
                 chosen.append(group)
-                freed += len(group[0])
+                freed += group[0].bit_count()
             if freed < need:
                 return
             for group in reversed(chosen[:]):  # drop victims the others make unnecessary
-                if freed - len(group[0]) >= need:
+                if freed - group[0].bit_count() >= need:
                     chosen.remove(group)
-                    freed -= len(group[0])
-        cubes = (free + [c for g in chosen for c in g[0]])[: job.cubes]
+                    freed -= group[0].bit_count()
+        free = [base + c for c in bits(usable & ~held)]
+        self._order(pool, free)
+        for mask, _, lead in chosen:  # a slice's cubes in its own order, as it holds them
+            free += ([x for x in lead.alloc.cubes if usable >> (x - base) & 1] if lead is not None and lead.alloc
+                     else [base + c for c in bits(mask)])
+        cubes = free[: job.cubes]
         if not self._within_budget(pool, pod, cubes):
             return
         yield Allocation(pod, sorted(cubes), pool.full_mask), [j for g in chosen for j in g[1]]
