@@ -118,10 +118,7 @@ class ReconfigurablePolicy(Policy):
             holders = pool.holders(base + low.bit_length() - 1)
             lead = holders[0]
             if len(holders) == 1 and lead.cubes:
-                assert lead.alloc is not None
-                mask = 0
-                for x in lead.alloc.cubes:
-                    mask |= 1 << (x - base)
+                mask = pool.whole_cubes(lead)
                 groups[lead.id] = (mask & usable, [lead], lead)
                 left &= ~mask  # its other cubes are in this group
             else:

@@ -63,6 +63,7 @@ class CubePool:
         self.fault = [0] * machine.cubes  # known-faulty chips, per cube
         self._holders: list[dict[int, SliceHolder]] = [{} for _ in range(machine.cubes)]  # job id -> job
         self.free = [set(range(self.cubes_per_pod)) for _ in range(machine.pods)]  # local cubes, nothing held
+        self._whole: dict[int, int] = {}  # job id -> local cubes it holds whole, as a bitmask
         self.partial: set[int] = set()  # global cubes with some but not all chips held
         self.reserved = [0] * machine.pods  # local-cube mask kept out of placement (migrations)
         self.epoch = 0
@@ -157,6 +158,10 @@ class CubePool:
         """Something of ``pod`` changed: holdings, known health or reservations."""
         self.pod_changes[pod] += 1
         self._stale.add(pod)
+
+    def whole_cubes(self, job) -> int:
+        """The local cubes (of its pod) that a job holding whole cubes holds, as a bitmask."""
+        return self._whole.get(job.id, 0)
 
     def holders(self, cube: int) -> Sequence[SliceHolder]:
         """Jobs holding chips of ``cube``, in the order they took them."""
@@ -337,6 +342,7 @@ class CubePool:
             bits |= 1 << (cube - base)
         self.free[alloc.pod].difference_update([c - base for c in alloc.cubes])
         self.band_bits[alloc.pod][band] |= bits
+        self._whole[job.id] = self._whole.get(job.id, 0) | bits
 
     def _release_whole(self, job, pod: int, cubes: list[int]) -> None:
         """``_release`` of whole cubes: each becomes free (and its band bit clear)."""
@@ -351,6 +357,9 @@ class CubePool:
             self.free[pod].update([c - base for c in cubes])
             self.band_bits[pod][band] &= ~bits
             self.whole_epoch += 1
+            left = self._whole.pop(job.id) & ~bits
+            if left:  # a swap gives back only the broken cubes
+                self._whole[job.id] = left
 
     def _hold(self, job, cube: int, mask: int) -> None:
         assert not self.used[cube] & mask, "two slices on one chip"
