@@ -54,6 +54,7 @@ class CubePool:
         self.known = known
         self.spare_cubes = spare_cubes if policy.swaps_spares else 0  # none kept where none can be swapped in
         self.capped_bands = (0, 1) if preemptible_spares else (0, 1, 2)
+        self.capped_by_band = tuple(self.spare_cubes > 0 and b in self.capped_bands for b in range(3))  # per band
         self._cap: list[int] | None = None  # per pod, while a capped whole-cube job is being placed
         cube = machine.cube
         self.cubes_per_pod = machine.cubes_per_pod
@@ -181,7 +182,7 @@ class CubePool:
     # -- spare cubes ---------------------------------------------------------------------------
     def capped(self, job) -> bool:
         """Does the spare-cube cap bind ``job`` (a band kept off the spares)?"""
-        return self.spare_cubes > 0 and job.band in self.capped_bands
+        return self.capped_by_band[job.band]
 
     def allowance(self, pod: int) -> int:
         """Usable cubes of ``pod`` that capped jobs may still take: usable ones, less the spares,

@@ -159,7 +159,7 @@ class Scheduler:
 
     def _place(self, job, t: float) -> Allocation | None:
         pool = self.pool
-        key = self.infeasible_key(job)
+        key = job.spec.shape.dims, pool.capped_by_band[job.band]  # infeasible_key(job), inlined
         epoch = pool.whole_epoch if job.cubes else pool.epoch  # has capacity for it grown?
         if self._infeasible.get(key) != epoch:
             alloc = pool.find(job)
