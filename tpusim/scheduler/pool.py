@@ -54,6 +54,7 @@ class CubePool:
         self.known = known
         self.spare_cubes = spare_cubes if policy.swaps_spares else 0  # none kept where none can be swapped in
         self.capped_bands = (0, 1) if preemptible_spares else (0, 1, 2)
+        self._exact_stamps = not self.spare_cubes and policy.exact_victim_search  # see movable_since
         self.capped_by_band = tuple(self.spare_cubes > 0 and b in self.capped_bands for b in range(3))  # per band
         self._cap: list[int] | None = None  # per pod, while a capped whole-cube job is being placed
         cube = machine.cube
@@ -312,9 +313,15 @@ class CubePool:
         release by ``band`` or a higher one (a lower band's take or release leaves every
         movable cube movable) or a change of known health. Equal stamps: no new place
         (checked against the straightforward search in the tests)."""
-        if band is None or self.spare_cubes or not self.policy.exact_victim_search:
+        if band is None or not self._exact_stamps:
             return self.version if pod is None else self.pod_changes[pod]  # every take, release, health change
         return self.movable_stamp[band] if pod is None else self.pod_movable[pod][band]
+
+    def pod_stamps(self, band: int | None = None) -> list[int]:
+        """:meth:`movable_since` of every pod, in pod order."""
+        if band is None or not self._exact_stamps:
+            return list(self.pod_changes)
+        return [stamps[band] for stamps in self.pod_movable]
 
     def give_back(self, job, alloc: Allocation, cubes: list[int] | None = None) -> None:
         self._touch(alloc.pod)

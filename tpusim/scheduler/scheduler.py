@@ -206,7 +206,7 @@ class Scheduler:
         key = (job.band, job.spec.shape.dims, min_band, smaller_than)
         quiet = self._quiet_pods.setdefault(key, {})
         band = job.band if min_band == job.band + 1 and smaller_than is None else None  # preemption's rule
-        stamps = [pool.movable_since(band, pod) for pod in range(pool.pods)]
+        stamps = pool.pod_stamps(band)
         pods = [pod for pod in range(pool.pods) if quiet.get(pod) != stamps[pod]]
         if not pods:
             return None
