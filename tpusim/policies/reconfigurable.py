@@ -143,8 +143,8 @@ class ReconfigurablePolicy(Policy):
                     freed -= group[0].bit_count()
         free = [base + c for c in bits(usable & ~held)]
         self._order(pool, free)
-        for mask, _, lead in chosen:  # a slice's cubes in its own order, as it holds them
-            free += ([x for x in lead.alloc.cubes if usable >> (x - base) & 1] if lead is not None and lead.alloc
+        for mask, _, whole in chosen:  # a slice's cubes in its own order, as it holds them
+            free += ([x for x in whole.alloc.cubes if usable >> (x - base) & 1] if whole is not None and whole.alloc
                      else [base + c for c in bits(mask)])
         cubes = free[: job.cubes]
         if not self._within_budget(pool, pod, cubes):
