@@ -49,6 +49,7 @@ class SliceTopology:
     by_ocs: dict = field(default_factory=dict)  # (d, p) -> [(edge index, edge)]
     by_port: dict = field(default_factory=dict)  # (slot, d, sign, p) -> [(edge index, edge)]
     planes: dict = field(default_factory=dict)  # d -> links crossing each plane along d
+    pos: dict = field(default_factory=dict)  # chip -> its position in the slice
 
     @property
     def dims(self) -> Dims:
@@ -69,8 +70,9 @@ def slice_topology(cube: CubeLayout, cube_dims: Dims) -> SliceTopology:
             topo.by_port.setdefault((data["plus_cube"], d, +1, p), []).append(entry)
             topo.by_port.setdefault((data["minus_cube"], d, -1, p), []).append(entry)
             optical += 1
+    topo.pos = dict(g.nodes.data("pos"))
     for d in range(3):
-        topo.planes[d] = _plane_counts(g, g.edges, d, topo.dims[d])
+        topo.planes[d] = _plane_counts(topo.pos, g.edges, d, topo.dims[d])
     return topo
 
 
@@ -95,11 +97,12 @@ def faulty_graph(graph: nx.Graph, lost: list[Edge]) -> nx.Graph:
     return nx.restricted_view(graph, [], lost)
 
 
-def _plane_counts(g: nx.Graph, edges, d: int, n: int) -> list[int]:
-    """Links crossing the plane between chip layers i and i+1 (mod n) along dimension d."""
+def _plane_counts(pos: dict, edges, d: int, n: int) -> list[int]:
+    """Links crossing the plane between chip layers i and i+1 (mod n) along dimension d
+    (``pos``: each chip's position in the slice)."""
     count = [0] * max(n, 1)
     for u, v in edges:
-        a, b = g.nodes[u]["pos"][d], g.nodes[v]["pos"][d]
+        a, b = pos[u][d], pos[v][d]
         if a != b:
             count[min(a, b) if abs(a - b) == 1 else max(a, b)] += 1  # the wrap link sits at n-1
     return count
@@ -137,7 +140,7 @@ def comm_slowdown(topo: SliceTopology, lost: list[Edge], pattern: str) -> float 
         if n < 2:
             continue
         before = topo.planes[d]
-        removed = _plane_counts(topo.graph, lost, d, n)
+        removed = _plane_counts(topo.pos, lost, d, n)
         after = [b - r for b, r in zip(before, removed)]
         half = n // 2
         healthy_min = min(before[i] + before[(i + half) % n] for i in range(n))  # a bisection
