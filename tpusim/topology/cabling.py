@@ -31,6 +31,9 @@ from functools import cached_property
 from tpusim.topology.machine import MachineLayout
 
 
+_USED_BY: dict = {}  # StaticCabling -> {cube mask: connections}, one per distinct machine
+
+
 @dataclass(frozen=True)
 class StaticCabling:
     machine: MachineLayout
@@ -137,8 +140,9 @@ class StaticCabling:
     # -- slices ----------------------------------------------------------------------------
     @cached_property
     def memo(self) -> dict[int, int]:
-        """Room for callers to remember :meth:`used_by` per cube mask (it depends on nothing else)."""
-        return {}
+        """Room for callers to remember :meth:`used_by` per cube mask (it depends on nothing else),
+        shared by equal cablings (every replication's tracker and the policy of one machine)."""
+        return _USED_BY.setdefault(self, {})
 
     def used_by(self, cubes_mask: int) -> int:
         """Connections (bitmask over local connection indices) a slice on these local cubes uses."""
