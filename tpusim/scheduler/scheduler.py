@@ -30,8 +30,10 @@ Passes are requested by any change (arrival, completion, repair, detection) and 
 instant. Inside a pass, a shape that does not fit is skipped for the rest of the pass; across
 passes, it is not searched again until capacity for it may have grown (the pool's ``epoch``, or
 ``whole_epoch`` for whole-cube shapes), nor are victims looked for again until the pool's
-``movable_since`` stamp changes, nor (on several pods) in a pod unchanged since it offered
-none. Every such skip is exact: the tests re-run each skipped search.
+``movable_since`` stamp for the job's band changes (where the policy's victim search is exact:
+only a release by that band or a higher one, or a change of known health, can make cubes
+movable), nor (on several pods) in a pod whose own stamp is unchanged since it offered none.
+Every such skip is exact: the tests re-run each skipped search.
 
 Collaborators, all explicit: the :class:`~tpusim.scheduler.pool.CubePool` (holdings and known
 health), the policy (where slices of whole cubes may go, via the pool), a :class:`Starter`
