@@ -32,6 +32,10 @@ a whole-cube shape fit. (Placement is monotone: taking chips and new faults only
 candidates, and every policy's choice fails only when no candidate set qualifies; the
 fault-tolerant rule takes the least-faulty cubes, so removing candidates never brings a slice
 within its fault budget.) ``version`` grows on every change of holdings or known health.
+``movable_stamp[b]`` (and per pod ``pod_movable[pod][b]``) grows on every release by band
+``b`` or a higher one and every change of known health: the only changes that can make cubes
+movable for a job of band ``b`` (see :meth:`CubePool.movable_since`). Open cubes per pod are
+recounted only for the pods that changed since they were last counted.
 """
 
 from __future__ import annotations
