@@ -73,7 +73,6 @@ class CubePool:
         self.partial: set[int] = set()  # global cubes with some but not all chips held
         self.reserved = [0] * machine.pods  # local-cube mask kept out of placement (migrations)
         self.epoch = 0
-        self.health_changes = 0  # known failures and repairs, ever
         self.whole_epoch = 0  # grows when whole-cube capacity may have grown: a cube freed, a repair
         self.version = 0
         # per pod, never restored: every change of holdings, known health or reservations (a pod
@@ -109,7 +108,6 @@ class CubePool:
                 (self._down_ports[pod].add if down else self._down_ports[pod].discard)((local, port))
         self._touch(pod)
         self.version += 1
-        self.health_changes += 1
         for stamps in (self.movable_stamp, self.pod_movable[pod]):
             stamps[0], stamps[1], stamps[2] = stamps[0] + 1, stamps[1] + 1, stamps[2] + 1
         if not down:

@@ -157,11 +157,11 @@ class Scheduler:
     def infeasible_key(self, job) -> tuple:
         """What a placement's outcome depends on besides the pool: the shape, and whether the
         spare-cube cap binds the job's band."""
-        return job.spec.shape.dims, self.pool.capped(job)
+        return job.spec.shape.dims, self.pool.capped_by_band[job.band]
 
     def _place(self, job, t: float) -> Allocation | None:
         pool = self.pool
-        key = job.spec.shape.dims, pool.capped_by_band[job.band]  # infeasible_key(job), inlined
+        key = self.infeasible_key(job)
         epoch = pool.whole_epoch if job.cubes else pool.epoch  # has capacity for it grown?
         if self._infeasible.get(key) != epoch:
             alloc = pool.find(job)
