@@ -21,7 +21,8 @@ gives the static pod's ``system_availability``.
 
 from __future__ import annotations
 
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Iterator
 
 from tpusim.analytic import static_box
@@ -59,7 +60,7 @@ class StaticPolicy(Policy):
 
     def capacity_tracker(self, shapes_in_cubes: list[Dims], health: HealthState,
                          record: bool = False) -> CapacityTracker:
-        tracker = StaticAvailability(self.machine, shapes_in_cubes, record)
+        tracker = StaticAvailability(self.machine, shapes_in_cubes, record, self.cabling)
         health.component_listeners.append(tracker.on_component)
         return tracker
 
@@ -157,26 +158,21 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
     connections between them.
     """
 
-    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], record: bool = False):
-        grid, pods = machine.cube_grid, machine.pods
-        wrap = machine.static_wrap
+    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], record: bool = False,
+                 cabling: StaticCabling | None = None):
+        pods = machine.pods
         cpp = self.cubes_per_pod = machine.cubes_per_pod
-        cabling = self.cabling = StaticCabling(machine)
+        cabling = self.cabling = cabling if cabling is not None else StaticCabling(machine)
         cube = machine.cube
         self.hosts, self.links, self.electrical = cube.hosts, cube.links, cube.electrical_count
         self.host_chips = [cube.host_chips(h) for h in range(cube.hosts)]
         self.link_chips = cube.link_chips
         self.chips_per_cube = cube.chips
         self.chips = machine.chips
-
-        def elements(mask: int) -> int:
-            return mask | _connections(cabling, mask) << cpp
-
-        self.masks = [tuple(elements(m) for m in static_box_masks(grid, dims, wrap=wrap)) for dims in shapes_in_cubes]
+        tables = _box_tables(cabling, tuple(shapes_in_cubes))  # shared by every replication
+        self.masks = tables.masks
+        self.containing = tables.containing
         n_elements = cpp + cabling.connections_per_pod
-        self.containing = [
-            [tuple(m for m in masks if m >> e & 1) for masks in self.masks] for e in range(n_elements)
-        ]
         self.count = [[0] * n_elements for _ in range(pods)]  # down parts per element
         self.bad = [0] * pods
         # Invariant: free_box[pod][s] is the element mask of a box of shape s with no bad
@@ -184,9 +180,8 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
         self.free_box = [[masks[0] if masks else 0 for masks in self.masks] for _ in range(pods)]
         self.blocked = [0] * pods  # shapes that fit the grid but have no free box in the pod
         self._init_uptime([pods if masks else 0 for masks in self.masks], record)
-        # capacity: every box of every shape that fits the grid, largest volume first
-        self.by_volume = [(v, tuple(elements(m) for m in masks)) for v, masks in _boxes_by_volume(grid, wrap)]
-        self._largest_memo: dict[int, int] = {}
+        self.by_volume = tables.by_volume
+        self._largest_memo = tables.largest  # a function of the bad mask alone: shared too
         # (time, pod, bad-element mask) at every change: capacity is computed from it at the
         # end, off the hot path (one append per event instead of a search)
         self._log: list[tuple[float, int, int]] = []
@@ -312,11 +307,41 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
         return self._uptime_outcome(t, width, self.chip_availability(t), self._capacity(t))
 
 
-def _boxes_by_volume(grid: Dims, wrap: bool) -> list[tuple[int, tuple[int, ...]]]:
-    """(volume, masks of every box of that volume in any shape), largest volume first."""
+@dataclass(frozen=True)
+class _BoxTables:
+    """What :class:`StaticAvailability` reads of the grid, as element masks (cubes, then
+    connections shifted past them): per shape every box; per element and shape the boxes that
+    use it; and every box of every shape that fits the grid, by volume, largest first."""
+
+    masks: tuple[tuple[int, ...], ...]
+    containing: tuple[tuple[tuple[int, ...], ...], ...]
+    by_volume: tuple[tuple[int, tuple[int, ...]], ...]
+    largest: dict[int, int] = field(default_factory=dict, compare=False)  # bad-element mask -> largest volume
+
+
+@lru_cache(maxsize=16)
+def _box_tables(cabling: StaticCabling, shapes_in_cubes: tuple[Dims, ...]) -> _BoxTables:
+    """The tables of one machine and shape list, built once per process: they depend on nothing
+    else, and building them took half of a pod-year replication of the capacity engine."""
+    machine = cabling.machine
+    grid, wrap, cpp = machine.cube_grid, machine.static_wrap, machine.cubes_per_pod
+
+    def elements(mask: int) -> int:
+        return mask | _connections(cabling, mask) << cpp
+
+    masks = tuple(tuple(elements(m) for m in static_box_masks(grid, dims, wrap=wrap)) for dims in shapes_in_cubes)
+    containing: list[list[list[int]]] = [[[] for _ in masks] for _ in range(cpp + cabling.connections_per_pod)]
+    for s, shape_masks in enumerate(masks):
+        for m in shape_masks:  # each box under every element it uses, in the shape's box order
+            rest = m
+            while rest:
+                low = rest & -rest
+                containing[low.bit_length() - 1][s].append(m)
+                rest ^= low
     by: dict[int, list[int]] = {}
     for a in range(1, grid[0] + 1):
         for b in range(1, grid[1] + 1):
             for c in range(1, grid[2] + 1):
                 by.setdefault(a * b * c, []).extend(static_box_masks(grid, (a, b, c), wrap=wrap))
-    return [(v, tuple(dict.fromkeys(by[v]))) for v in sorted(by, reverse=True) if by[v]]
+    by_volume = tuple((v, tuple(elements(m) for m in dict.fromkeys(by[v]))) for v in sorted(by, reverse=True) if by[v])
+    return _BoxTables(masks, tuple(tuple(tuple(boxes) for boxes in per) for per in containing), by_volume)
