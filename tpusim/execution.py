@@ -7,9 +7,10 @@ by ``(seed, replication, name)``, so every executor gives the same bytes (DESIGN
 serial, a local process pool (``workers > 1``), or a Dask cluster (``scheduler_address``;
 ``distributed``, the engine the design names for runs beyond one machine).
 
-Tasks travel in *blocks* of consecutive replications of one model (about four blocks per
-worker, so that a single scenario with many replications spreads over every worker and the
-per-task overhead is paid once per block). Each distinct model travels to each worker once:
+Tasks travel in *blocks* of consecutive replications of one model, large at first and shrinking
+to single replications at the end (guided self-scheduling, :func:`plan_blocks`), so that a
+single scenario with many replications spreads over every worker, the per-task overhead is paid
+once per block, and no worker is left alone with a large block at the end. Each distinct model travels to each worker once:
 through the process pool's initializer, or scattered (broadcast) to the Dask cluster; a block
 names its model by index. A worker never reads a scenario file or a CSV.
 """
@@ -59,20 +60,26 @@ def _run_block_on(model: Model, runs: tuple[tuple[int, bool], ...]) -> list[Repl
 
 def plan_blocks(tasks: list[Task], workers: int, block_size: int | None = None) -> tuple[list[Model], list[tuple[Block, list[int]]]]:
     """The distinct models, and the blocks with the task indices each holds: consecutive tasks of
-    one model, at most ``block_size`` each (default: about four blocks per worker)."""
+    one model, at most ``block_size`` each. By default the sizes are *guided*: each block takes
+    a ``1 / (4 * workers)`` share of the tasks not yet planned, so blocks are large at first
+    (few hand-outs) and shrink to single replications at the end (the last worker to finish
+    waits at most about one replication; Polychronopoulos and Kuck's guided self-scheduling)."""
     models: list[Model] = []
     index: dict[int, int] = {}
     for task in tasks:
         if id(task.model) not in index:
             index[id(task.model)] = len(models)
             models.append(task.model)
-    size = block_size or max(1, math.ceil(len(tasks) / (4 * max(1, workers))))
+    share = 4 * max(1, workers)
     blocks: list[tuple[Block, list[int]]] = []
     current: list[int] = []
+    size = 0
     for i, task in enumerate(tasks):
         if current and (len(current) == size or tasks[current[0]].model is not task.model):
             blocks.append(_block(tasks, current, index))
             current = []
+        if not current:
+            size = block_size or max(1, math.ceil((len(tasks) - i) / share))
         current.append(i)
     if current:
         blocks.append(_block(tasks, current, index))
@@ -112,7 +119,9 @@ def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | Non
         with Client(scheduler_address) as client:
             n = sum(client.nthreads().values()) or 1
             models, blocks = plan_blocks(tasks, n, block_size)
-            scattered = [client.scatter(m, broadcast=True) for m in models]  # once per worker
+            # every model to every worker, in one round trip; random keys (hashing a model to name
+            # it would tokenize it, which cost more than sending it)
+            scattered = client.scatter(models, broadcast=True, hash=False)
             futures = {client.submit(_run_block_on, scattered[b[0]], b[1], pure=False): members
                        for b, members in blocks}
             for future in dask_completed(futures):

@@ -110,6 +110,11 @@ class SweepResults:
         return plot_sweep(self.to_frame(), list(self.vary))
 
 
+def _widest(scenario: Scenario, samples: list[Sample]) -> float:
+    model = build_model(scenario)
+    return widest_availability_ci(Estimates(samples, model.horizon), model.policy_names, scenario.slices)
+
+
 def _load_point(path: Path, index: int, point: dict[str, Any], scenario: Scenario) -> SweepPoint:
     saved = json.loads(path.read_text())
     made = {k: v for k, v in saved["scenario"].items() if k != "replications"}
@@ -201,9 +206,7 @@ def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, o
                 collected[i] += by_point[i][r]
             sc = wanted[i][0]
             have = sc.replications
-            model = build_model(sc)
-            widest = widest_availability_ci(Estimates(collected[i], model.horizon), model.policy_names, sc.slices)
-            if target_ci is not None and widest > target_ci and have < max_replications:
+            if target_ci is not None and have < max_replications and _widest(sc, collected[i]) > target_ci:
                 more = min(max_replications, 2 * have)
                 next_round[i] = (sc.with_overrides({"replications": more}), range(have, more))
             else:
