@@ -80,6 +80,8 @@ class ReconfigurablePolicy(Policy):
             open_cubes ^= low
         return chosen
 
+    budgeted = False  # may _within_budget refuse? (then a refused pod passes the slice to the next)
+
     def _within_budget(self, pool: PoolView, pod: int, cubes: list[int]) -> bool:
         """May these cubes (global numbers) of ``pod`` form one slice?"""
         return True
@@ -93,7 +95,9 @@ class ReconfigurablePolicy(Policy):
         elif max(counts) < k:
             return None
         else:  # the tightest pod wins (fewest open cubes, then the lowest number)
-            pods = [pod for _, pod in sorted((n, pod) for pod, n in enumerate(counts) if n >= k)]
+            ranked = [(n, pod) for pod, n in enumerate(counts) if n >= k]
+            # where every pod's pick may form a slice, only the first is looked at
+            pods = [pod for _, pod in sorted(ranked)] if self.budgeted else (min(ranked)[1],)
         full = (1 << pool.cubes_per_pod) - 1
         for pod in pods:  # the first whose chosen cubes may form a slice
             chosen = self._pick(pool, pod, full & ~pool.blocked_bits(pod), k)

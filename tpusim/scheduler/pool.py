@@ -256,20 +256,21 @@ class CubePool:
             found = self._block_in(cube, masks, parents)
             if found is not None:
                 return found
-        for pod in range(self.pods):  # cubes broken for whole-cube slices first
-            for local in sorted(self.free[pod]):
-                cube = pod * cpp + local
-                if not self.cube_usable(cube) and not self.reserved[pod] >> local & 1:
-                    found = self._block_in(cube, masks, parents)
-                    if found is not None:
-                        return found
-        for pod in range(self.pods):
+        full = (1 << cpp) - 1
+        for pod in range(self.pods):  # free cubes broken for whole-cube slices first, ascending
+            broken = full & ~self.held_bits(pod) & self.unusable[pod] & ~self.reserved[pod]
+            while broken:
+                low = broken & -broken
+                found = self._block_in(pod * cpp + low.bit_length() - 1, masks, parents)
+                if found is not None:
+                    return found
+                broken ^= low
+        for pod in range(self.pods):  # then the lowest free usable cube
             if capped and self.allowance(pod) < 1:
                 continue
-            for local in sorted(self.free[pod]):
-                cube = pod * cpp + local
-                if self.cube_usable(cube) and not self.reserved[pod] >> local & 1:
-                    return Allocation(pod, [cube], masks[0])
+            whole = full & ~self.held_bits(pod) & ~self.unusable[pod] & ~self.reserved[pod]
+            if whole:
+                return Allocation(pod, [pod * cpp + (whole & -whole).bit_length() - 1], masks[0])
         return None
 
     def _block_in(self, cube: int, masks, parents) -> Allocation | None:
