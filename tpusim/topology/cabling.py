@@ -116,7 +116,19 @@ class StaticCabling:
         return self._port_cable[local_cube][port]
 
     def cable_chips(self, connection: int, p: int) -> tuple[int, int, int, int]:
-        """The two chips a cable joins, as ``(local cube A, chip, local cube B, chip)``."""
+        """The two chips a cable joins, as ``(local cube A, chip, local cube B, chip)``
+        (remembered: a cable's failure and its repair each ask)."""
+        memo = self._chips_memo
+        found = memo.get((connection, p))
+        if found is None:
+            found = memo[connection, p] = self._cable_chips(connection, p)
+        return found
+
+    @cached_property
+    def _chips_memo(self) -> dict[tuple[int, int], tuple[int, int, int, int]]:
+        return {}
+
+    def _cable_chips(self, connection: int, p: int) -> tuple[int, int, int, int]:
         cube = self.machine.cube
         a, d = divmod(connection, 3)
         b = self._plus[a][d]
