@@ -10,9 +10,10 @@ serial, a local process pool (``workers > 1``), or a Dask cluster (``scheduler_a
 Tasks travel in *blocks* of consecutive replications of one model, large at first and shrinking
 to single replications at the end (guided self-scheduling, :func:`plan_blocks`), so that a
 single scenario with many replications spreads over every worker, the per-task overhead is paid
-once per block, and no worker is left alone with a large block at the end. Each distinct model travels to each worker once:
-through the process pool's initializer, or scattered (broadcast) to the Dask cluster; a block
-names its model by index. A worker never reads a scenario file or a CSV.
+once per block, and no worker is left alone with a large block at the end. Each distinct model
+travels to each worker once: through the process pool's initializer, or scattered (broadcast,
+in one call) to the Dask cluster; a block names its model by index. A worker never reads a
+scenario file or a CSV.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ Capacity tracker (:class:`StaticAvailability`): per pod, a bitmask of unusable *
 and cube-to-cube connections, each a bundle of cables) and, per shape, one box known to be free.
 An element going bad forces a rescan only if that box uses it; an element coming back is tried
 only for shapes that currently have no free box, and only against the boxes using it. O(1) per
-event in practice. It also keeps the static machine's own count of sick chips (a chip is sick
+event in practice. The box tables depend only on the machine and the shapes: they are built once
+per process and shared by every replication (:func:`_box_tables`), as is the memo of the largest
+usable box per set of bad elements. It also keeps the static machine's own count of sick chips (a chip is sick
 while its host, an electrical link touching it or a cable at one of its ports is down), which
 gives the static pod's ``system_availability``.
 """
