@@ -80,8 +80,6 @@ class ReconfigurablePolicy(Policy):
             open_cubes ^= low
         return chosen
 
-    budgeted = False  # may _within_budget refuse? (then a refused pod passes the slice to the next)
-
     def _within_budget(self, pool: PoolView, pod: int, cubes: list[int]) -> bool:
         """May these cubes (global numbers) of ``pod`` form one slice?"""
         return True
@@ -96,8 +94,9 @@ class ReconfigurablePolicy(Policy):
             return None
         else:  # the tightest pod wins (fewest open cubes, then the lowest number)
             ranked = [(n, pod) for pod, n in enumerate(counts) if n >= k]
-            # where every pod's pick may form a slice, only the first is looked at
-            pods = [pod for _, pod in sorted(ranked)] if self.budgeted else (min(ranked)[1],)
+            # where every pod's pick may form a slice (no budget rule), only the first is looked at
+            budgeted = type(self)._within_budget is not ReconfigurablePolicy._within_budget  # may refuse
+            pods = [pod for _, pod in sorted(ranked)] if budgeted else (min(ranked)[1],)
         full = (1 << pool.cubes_per_pod) - 1
         for pod in pods:  # the first whose chosen cubes may form a slice
             chosen = self._pick(pool, pod, full & ~pool.blocked_bits(pod), k)

@@ -71,8 +71,6 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
         self._order(pool, chosen)
         return chosen[:k]
 
-    budgeted = True
-
     def _within_budget(self, pool: PoolView, pod: int, cubes: list[int]) -> bool:
         return pool.ocs_down(pod) + sum(pool.link_faults(c) for c in cubes) <= self.routing.max_faults
 
