@@ -67,8 +67,8 @@ def main() -> None:
     points = 64
     print(f"64-point sweep, {args.replications} replications x {args.days:g} days per point; "
           f"{os.cpu_count()} CPUs; best of {args.repeat} runs")
-    serial_runs, reference = [], None
-    rows = []
+    serial_runs: list[float] = []
+    reference = None
     clusters = {n: LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
                 for n in counts}
     try:
@@ -98,11 +98,12 @@ def main() -> None:
     print(f"  {'workers':>7}  {'process pool':>24}  {'Dask, warm cluster':>24}  {'Dask, first sweep':>24}")
     for n in counts:
         pool, first = min(walls[n, "pool"]), walls[n, "dask first"][0]
-        warm = min(walls.get((n, "dask"), [first]))
-        rows.append((n, pool, warm))
-        print(f"  {n:>7}  {cell(pool, n):>24}  {cell(warm, n):>24}  {cell(first, n):>24}")
-        print(f"  {'':>7}  Dask overhead per point against the pool: {(warm - pool) / points * 1e3:+.1f} ms warm, "
-              f"{(first - pool) / points * 1e3:+.1f} ms on a fresh cluster")
+        warm = min(walls[n, "dask"]) if (n, "dask") in walls else None  # none with --repeat 1
+        print(f"  {n:>7}  {cell(pool, n):>24}  {cell(warm, n) if warm else 'n/a (--repeat 1)':>24}  "
+              f"{cell(first, n):>24}")
+        print(f"  {'':>7}  Dask overhead per point against the pool: "
+              + (f"{(warm - pool) / points * 1e3:+.1f} ms warm, " if warm else "")
+              + f"{(first - pool) / points * 1e3:+.1f} ms on a fresh cluster")
     print(f"  every parallel result {'identical to the serial one' if same else 'DIFFERENT FROM THE SERIAL ONE'}")
     print("targets: x1.85 on 2 workers of a 2-core machine; efficiency >= 0.8 on 16 workers (pool and Dask)")
 
