@@ -23,6 +23,7 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -30,7 +31,7 @@ from tpusim import load_scenario
 from tpusim.sweep import sweep
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tpuv4_pod.yaml"
-GRID = {
+GRID: dict[str, list[Any]] = {
     "failures.host.daily_rate": [0.0004, 0.0008, 0.0016, 0.0032],
     "failures.host.repair.mean_hours": [3, 6, 12, 24],
     "failures.ocs.repair.mean_hours": [6, 12, 24, 48],
