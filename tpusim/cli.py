@@ -48,9 +48,11 @@ def _main(
 ) -> None:
     """tpusim: availability of OCS-reconfigurable vs statically wired TPU pods."""
 #: Off a terminal (a pipe, a file, CI logs) rich would wrap tables at 80 columns and cut headers;
-#: print them whole instead, as a wide line is easier to read than a broken one.
-out_console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+#: print them whole instead, as a wide line is easier to read than a broken one - unless the user
+#: set COLUMNS, which rich then follows (``COLUMNS=80 tpusim run ... | less``).
+_SIZED = bool(os.environ.get("COLUMNS"))
+out_console = Console(width=None if sys.stdout.isatty() or _SIZED else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() or _SIZED else 200)
 
 SCENARIO_ARG = typer.Argument(help="Scenario YAML file.", show_default=False)
 SET_OPT = typer.Option(
