@@ -170,6 +170,8 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
         self.host_chips = [cube.host_chips(h) for h in range(cube.hosts)]
         self.link_chips = cube.link_chips
         self.chips_per_cube = cube.chips
+        self.port_cable = [[cabling.cable_of_port(c, q) for q in range(cube.links - cube.electrical_count)]
+                           for c in range(cpp)]  # [local cube][port]: its cable, or None
         self.chips = machine.chips
         tables = _box_tables(cabling, tuple(shapes_in_cubes))  # shared by every replication
         self.masks = tables.masks
@@ -196,42 +198,48 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
 
     # -- health events -------------------------------------------------------------------------
     def on_component(self, t: float, k: int, unit: int, down: bool) -> None:
-        if k == OCS:
-            return  # the static pod has no OCS
+        # Hot path (every failure and repair of the machine): no helper calls, no lists built.
         delta = 1 if down else -1
-        cpp, chips_per_cube = self.cubes_per_pod, self.chips_per_cube
+        chips_per_cube = self.chips_per_cube
         if k == HOST:
             cube, local = divmod(unit, self.hosts)
-            element, chips = cube % cpp, [cube * chips_per_cube + c for c in self.host_chips[local]]
+            pod, element = divmod(cube, self.cubes_per_pod)
+            chips = self.host_chips[local]
+            base = cube * chips_per_cube
+        elif k == OCS:
+            return  # the static pod has no OCS
         else:
             cube, local = divmod(unit, self.links)
+            pod, element = divmod(cube, self.cubes_per_pod)
             if local < self.electrical:
-                element, chips = cube % cpp, [cube * chips_per_cube + c for c in self.link_chips[local]]
+                chips = self.link_chips[local]
+                base = cube * chips_per_cube
             else:
-                pod = cube // cpp
-                cable = self.cabling.cable_of_port(cube % cpp, local - self.electrical)
+                cable = self.port_cable[element][local - self.electrical]
                 if cable is None:
                     return  # not a part of any static cable
                 connection, _, p = cable
-                element = cpp + connection
+                element = self.cubes_per_pod + connection
                 key = (pod, connection, p)
                 before = self.cable_down.get(key, 0)
                 self.cable_down[key] = before + delta
-                chips = []
                 if before == 0 or before == -delta:  # the cable itself goes down or comes back
                     a, chip_a, b, chip_b = self.cabling.cable_chips(connection, p)
-                    first = pod * cpp
-                    chips = [(first + a) * chips_per_cube + chip_a, (first + b) * chips_per_cube + chip_b]
+                    first = pod * self.cubes_per_pod
+                    chips = ((first + a) * chips_per_cube + chip_a, (first + b) * chips_per_cube + chip_b)
+                else:
+                    chips = ()
+                base = 0
         if chips:
             self._sick_area += self.sick * (t - self._since)
             self._since = t
             faults = self.chip_faults
-            for g in chips:
+            for c in chips:
+                g = base + c
                 before = faults[g]
                 faults[g] = before + delta
                 if before == 0 or before == -delta:
                     self.sick += delta
-        pod = cube // cpp
         counts = self.count[pod]
         before = counts[element]
         counts[element] = before + delta
@@ -270,12 +278,25 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
                             break
 
     # -- read-outs -----------------------------------------------------------------------------
-    def _largest(self, bad: int) -> int:
-        """The volume of the largest usable box, for a pod whose unusable elements are ``bad``."""
+    def _largest(self, bad: int, before: int = 0, volume: int | None = None) -> int:
+        """The volume of the largest usable box, for a pod whose unusable elements are ``bad``.
+
+        ``before`` and ``volume`` (optional): the pod's previous bad mask and its answer. The
+        search starts from them, exactly: with more elements bad no larger box can have become
+        usable (start at ``volume``); with fewer, the box of ``volume`` is still usable (only
+        larger volumes need a look)."""
         found = self._largest_memo.get(bad)
-        if found is None:
-            found = next((volume for volume, masks in self.by_volume if any(not m & bad for m in masks)), 0)
-            self._largest_memo[bad] = found
+        if found is not None:
+            return found
+        levels = self.by_volume
+        if volume is not None and bad & before == before:  # only elements lost
+            found = next((v for v, masks in levels if v <= volume and any(not m & bad for m in masks)), 0)
+        elif volume is not None and bad & before == bad:  # only elements back
+            found = next((v for v, masks in levels if v <= volume or any(not m & bad for m in masks)), 0)
+            found = max(found, volume)
+        else:
+            found = next((v for v, masks in levels if any(not m & bad for m in masks)), 0)
+        self._largest_memo[bad] = found
         return found
 
     def _capacity(self, t: float) -> list[float]:
@@ -283,14 +304,16 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
         pods = len(self.bad)
         top = self.by_volume[0][0] if self.by_volume else 0
         largest = [top] * pods
+        masks = [0] * pods  # each pod's bad mask, as of the log entry being replayed
         level = LevelTime(self.cubes_per_pod, top)
         memo, current = self._largest_memo, top
         for when, pod, bad in self._log:
             volume = memo.get(bad)
             if volume is None:
-                volume = self._largest(bad)
+                volume = self._largest(bad, masks[pod], largest[pod])
+            masks[pod] = bad
+            largest[pod] = volume
             if pods > 1:
-                largest[pod] = volume
                 volume = max(largest)
             if volume != current:
                 level.set(when, volume)
