@@ -5,13 +5,20 @@ under all three policies in under 3 s), time per job-policy pair as a multiple o
 timeout event measured in the same run (target <= 15), and the share of the time spent in
 scheduling decisions (the scheduler's passes: placement search, preemption, defragmentation).
 
-Usage: python bench/bench_jobs.py [--days N]
+``--phases`` reruns the replication with a timer around each phase of a job's life (arrival,
+scheduling pass, placement search, victim search, Pod Manager start, completion) and prints,
+per phase, its calls per job and its time per job. The timers add their own cost (about a
+third more wall time), so read the shares, not the totals; the result: no phase is cheap
+enough to leave out, and none is large enough to win the target alone.
+
+Usage: python bench/bench_jobs.py [--days N] [--phases]
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -19,7 +26,23 @@ from bench_engine import bare_simpy_cost  # noqa: E402
 
 from tpusim import build_model, load_scenario
 from tpusim.replication import simulate
+from tpusim.scheduler.pod_manager import PodManager
+from tpusim.scheduler.pool import CubePool
+from tpusim.scheduler.records import JobRecords
 from tpusim.scheduler.scheduler import Scheduler
+
+# (class, method, what it is): nested phases are timed inside their callers too
+PHASES = [
+    (Scheduler, "run_pass", "scheduling pass (all below but completion)"),
+    (Scheduler, "_place", "  one shape tried (memo checks included)"),
+    (CubePool, "find", "    placement search"),
+    (Scheduler, "_preempt_for", "    preemption (memo check, search, stops)"),
+    (Scheduler, "_search", "      victim search"),
+    (PodManager, "start", "  Pod Manager start (pre-flight, take, wiring)"),
+    (PodManager, "_completed", "job completion (give back, record)"),
+    (Scheduler, "enqueue", "enqueue (arrival or requeue)"),
+    (JobRecords, "add", "per-job record"),
+]
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tpuv4_pod_jobs.yaml"
 
@@ -60,6 +83,44 @@ def main(days: float = 365.0) -> None:
               f"preemptions {m['preemptions']:.0f}  migrations {m['migrations']:.0f}")
 
 
+def phases(days: float) -> None:
+    """Where a job's time goes: each phase timed on its own (see the module docstring)."""
+    scenario = load_scenario(SCENARIO, [f"horizon_days={days}"])
+    spent: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
+    originals = []
+
+    def timer(cls, name, label):
+        original = getattr(cls, name)
+        originals.append((cls, name, original))
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - start
+                calls[label] += 1
+        setattr(cls, name, timed)
+
+    for cls, name, label in PHASES:
+        timer(cls, name, label)
+    try:
+        start = time.perf_counter()
+        result = simulate(build_model(scenario), 0)
+        wall = time.perf_counter() - start
+    finally:
+        for cls, name, original in reversed(originals):
+            setattr(cls, name, original)
+    pairs = int(result.value(scenario.policies[0], "jobs_arrived")) * len(scenario.policies)
+    print(f"phases, timed ({wall:.2f} s with the timers), per job-policy pair:")
+    for _, _, label in PHASES:
+        print(f"  {label:48s} {calls[label] / pairs:6.2f} calls  {spent[label] / pairs * 1e6:7.1f} us "
+              f"({100 * spent[label] / wall:4.1f} %)")
+
+
 if __name__ == "__main__":
     days = float(sys.argv[sys.argv.index("--days") + 1]) if "--days" in sys.argv else 365.0
     main(days)
+    if "--phases" in sys.argv:
+        phases(days)
