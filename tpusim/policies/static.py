@@ -170,8 +170,7 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
         self.host_chips = [cube.host_chips(h) for h in range(cube.hosts)]
         self.link_chips = cube.link_chips
         self.chips_per_cube = cube.chips
-        self.port_cable = [[cabling.cable_of_port(c, q) for q in range(cube.links - cube.electrical_count)]
-                           for c in range(cpp)]  # [local cube][port]: its cable, or None
+        self.port_cable = cabling.port_cables  # [local cube][port]: its cable, or None (shared)
         self.chips = machine.chips
         tables = _box_tables(cabling, tuple(shapes_in_cubes))  # shared by every replication
         self.masks = tables.masks

@@ -94,8 +94,9 @@ class StaticCabling:
 
     # -- parts -----------------------------------------------------------------------------
     @cached_property
-    def _port_cable(self) -> tuple[tuple[tuple[int, int, int] | None, ...], ...]:
-        """``[local cube][port q]``: the cable ``(connection, A, p)`` that port link is a part of."""
+    def port_cables(self) -> tuple[tuple[tuple[int, int, int] | None, ...], ...]:
+        """``[local cube][port q]``: the cable ``(connection, A, p)`` that port link is a part of,
+        or None (built once per cabling: a tracker reads it on every port link's change)."""
         cube = self.machine.cube
         out = []
         for a in range(self.machine.cubes_per_pod):
@@ -113,7 +114,7 @@ class StaticCabling:
     def cable_of_port(self, local_cube: int, port: int) -> tuple[int, int, int] | None:
         """The static cable whose part is port link ``port`` of ``local_cube``, as
         ``(connection, A, p)``; None where that port link is no static part."""
-        return self._port_cable[local_cube][port]
+        return self.port_cables[local_cube][port]
 
     def cable_chips(self, connection: int, p: int) -> tuple[int, int, int, int]:
         """The two chips a cable joins, as ``(local cube A, chip, local cube B, chip)``
