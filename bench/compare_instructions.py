@@ -64,8 +64,9 @@ def main() -> None:
         base = Path(tmp) / "base"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(base), args.rev], check=True)
         try:
-            subprocess.run([sys.executable, "-c", "import tpusim.replication, tpusim.config"], cwd=base,
-                           env=dict(os.environ, PYTHONPATH=str(base)), check=True)  # compile once
+            for tree in (base, ROOT):  # compile both once (a stale .pyc would be compiled in one run only)
+                subprocess.run([sys.executable, "-c", RUN, args.scenario, "0.001", args.policy, str(args.pods)],
+                               cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)), check=True)
             jobs = [(tree, days) for tree in (base, ROOT) for days in (0.001, args.days)]
             with ThreadPoolExecutor(2) as pool:
                 counts = list(pool.map(lambda job: instructions(job[0], args.scenario, job[1], args.policy, args.pods),
