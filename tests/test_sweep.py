@@ -157,3 +157,34 @@ def test_sweep_takes_seed_and_replications_like_run(tmp_path):
     import json
     point = json.loads((tmp_path / "points" / "0.json").read_text())
     assert point["scenario"]["seed"] == 5
+
+
+def test_the_dask_settings_file_names_only_real_dask_settings():
+    """`deploy/dask-workers.yaml` (the settings a cluster of tpusim workers should run with):
+    Dask accepts unknown keys silently, so a misspelt or renamed key would change nothing. Every
+    key must exist in Dask's own defaults (loaded with ``distributed``), with a value of the
+    same kind (a flag stays a flag, a duration stays a duration string)."""
+    from pathlib import Path
+
+    import dask
+    import distributed  # noqa: F401 - adds Dask's distributed defaults
+    import yaml
+
+    settings = yaml.safe_load((Path(__file__).resolve().parent.parent / "deploy" / "dask-workers.yaml").read_text())
+
+    def leaves(tree, prefix=""):
+        for key, value in tree.items():
+            if isinstance(value, dict):
+                yield from leaves(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+
+    found = dict(leaves(settings))
+    assert found, "no settings in the file"
+    for key, value in found.items():
+        default = dask.config.get(key, default=KeyError)
+        assert default is not KeyError, f"{key}: not a Dask setting"
+        assert type(default) is type(value), f"{key}: {value!r} is not of the kind of Dask's {default!r}"
+        if isinstance(value, str):
+            assert dask.utils.parse_timedelta(value) > dask.utils.parse_timedelta(default), \
+                f"{key}: {value} would make Dask's housekeeping more frequent, not less"
