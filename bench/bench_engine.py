@@ -62,15 +62,19 @@ def main(quick: bool = False) -> None:
     print(f"wall per pod-year replication: median {statistics.median(walls) * 1e3:.1f} ms, "
           f"max {max(walls) * 1e3:.1f} ms over {reps} replications (target < 500 ms)")
 
-    # 1 + 3. a long run, where setup is negligible
-    years = 20 if quick else 200
+    # 1 + 3. a long run, where setup is negligible: three rounds, each the same replication and
+    # a bare SimPy loop, interleaved; the best of each (a single long run against a best-of-three
+    # bare loop read this shared host's slow moments as tpusim's cost)
+    years = 7 if quick else 70
     long = load_scenario(SCENARIO, [f"horizon_days={365 * years}"])
-    wall, events = timed(long)
+    rounds = [(timed(long), bare_simpy_cost(200_000)) for _ in range(3)]
+    wall, events = min(run for run, _ in rounds)
     per_event = wall / events
-    bare = bare_simpy_cost(200_000)
-    print(f"long run: {years} pod-years, {events:,} events in {wall:.2f} s = {events / wall:,.0f} events/s")
-    print(f"cost per event: tpusim {per_event * 1e6:.2f} us, bare SimPy timeout loop {bare * 1e6:.2f} us, "
-          f"ratio {per_event / bare:.2f} (target <= 5)")
+    bare = min(b for _, b in rounds)
+    print(f"long run: {years} pod-years, {events:,} events in {wall:.2f} s = {events / wall:,.0f} events/s "
+          f"(best of 3: {', '.join(f'{run[0]:.2f}' for run, _ in rounds)} s)")
+    print(f"cost per event: tpusim {per_event * 1e6:.2f} us, bare SimPy timeout loop {bare * 1e6:.2f} us "
+          f"(best of 3 rounds, interleaved), ratio {per_event / bare:.2f} (target <= 5)")
 
     # 4. scaling with pods over one horizon
     years = 2 if quick else 10
