@@ -20,30 +20,48 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import simpy
 
 from tpusim import build_model, load_scenario
 from tpusim.replication import simulate
 
+T = TypeVar("T")
+
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tpuv4_pod.yaml"
 
 
-def bare_simpy_cost(events: int) -> float:
-    """Seconds per event of the simplest SimPy model: one process yielding timeouts."""
+def bare_simpy_samples(events: int, runs: int = 3) -> list[float]:
+    """Seconds per event of the simplest SimPy model (one process yielding timeouts), ``runs``
+    times."""
 
     def loop(env):
         while True:
             yield env.timeout(1.0)
 
-    best = float("inf")
-    for _ in range(3):
+    out = []
+    for _ in range(runs):
         env = simpy.Environment()
         env.process(loop(env))
         start = time.perf_counter()
         env.run(until=events)
-        best = min(best, (time.perf_counter() - start) / events)
-    return best
+        out.append((time.perf_counter() - start) / events)
+    return out
+
+
+def bare_simpy_cost(events: int) -> float:
+    """The best of three :func:`bare_simpy_samples` (to set against tpusim's best of as many)."""
+    return min(bare_simpy_samples(events))
+
+
+def bare_simpy_around(run: Callable[[], T], events: int = 200_000) -> tuple[T, float]:
+    """``run()``, and the median seconds per bare SimPy event of three loops before it and three
+    after: the figure to set against one long run, which averages over a shared host's slow
+    and fast moments as a median does (the best of the loops would not)."""
+    before = bare_simpy_samples(events)
+    result = run()
+    return result, statistics.median(before + bare_simpy_samples(events))
 
 
 def timed(scenario, replication: int = 0):

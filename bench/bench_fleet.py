@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_engine import bare_simpy_cost  # noqa: E402
+from bench_engine import bare_simpy_around  # noqa: E402
 
 from tpusim import build_model, load_scenario  # noqa: E402
 from tpusim.replication import simulate  # noqa: E402
@@ -34,17 +34,20 @@ def main() -> None:
     scenario = load_scenario(SCENARIO, [f"horizon_days={args.days}", f"topology.pods={args.pods}",
                                         f"policies=[{args.policy}]", "replications=1"])
     model = build_model(scenario)
-    start = time.perf_counter()
-    result = simulate(model, 0)
-    wall = time.perf_counter() - start
+
+    def run():
+        start = time.perf_counter()
+        result = simulate(model, 0)
+        return result, time.perf_counter() - start
+
+    (result, wall), bare = bare_simpy_around(run)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    bare = bare_simpy_cost(200_000)
     jobs = int(result.value(args.policy, "jobs_arrived"))
     chips = model.machine.chips
     print(f"fleet: {args.pods} pods ({chips:,} chips), {args.days:g} days, policy {args.policy}, {jobs:,} jobs")
     print(f"wall for one replication: {wall:.1f} s (target < 60 s for 25 pods x 365 days)")
     print(f"time per job: {wall / jobs * 1e6:.0f} us = {wall / jobs / bare:.0f} bare SimPy timeout events "
-          f"({bare * 1e6:.2f} us each, same run)")
+          f"({bare * 1e6:.2f} us each, median of 6 loops around the run)")
     print(f"peak resident memory: {peak_mb:,.0f} MB (target < 2,048 MB)")
     print(f"goodput {result.value(args.policy, 'goodput'):.4f}, utilization "
           f"{result.value(args.policy, 'utilization'):.3f}, slice rows kept: "
