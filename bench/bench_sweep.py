@@ -97,7 +97,6 @@ def main() -> None:
     from distributed import LocalCluster  # (also loads Dask's distributed defaults)
 
     scenario = load_scenario(SCENARIO, [f"replications={args.replications}", f"horizon_days={args.days}"])
-    points = 64
     print(f"64-point sweep, {args.replications} replications x {args.days:g} days per point; "
           f"{os.cpu_count()} CPUs; best of {args.repeat} runs")
     lean = dict(_flatten(yaml.safe_load(DASK_SETTINGS.read_text())))
