@@ -16,6 +16,10 @@ of the executors are to be read against it. Each figure is the best of ``--repea
 run's wall time moves by 10-20 %, which would swamp a ratio of two single runs. Every parallel
 result is checked to equal the serial one, bit for bit.
 
+Last, the efficiency the plan of blocks alone allows 2 to 64 workers (task times from the serial
+run, each block to the first free worker, no overhead or contention): where no machine with that
+many cores is at hand, the part of the loss that is tpusim's own scheduling, not the host's.
+
 Targets (issue 10): on a 2-core machine at least x1.85 on 2 workers; on a 16-core machine an
 efficiency of at least 0.8 on 16 Dask workers and on 16 local processes.
 
@@ -26,6 +30,7 @@ Usage: python bench/bench_sweep.py [--workers 2,4,8,16] [--replications 16] [--d
 from __future__ import annotations
 
 import argparse
+import heapq
 import os
 import time
 from pathlib import Path
@@ -35,7 +40,8 @@ import dask
 import pandas as pd
 import yaml
 
-from tpusim import load_scenario
+from tpusim import execution, load_scenario
+from tpusim.execution import Task
 from tpusim.sweep import grid, sweep
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tpuv4_pod.yaml"
@@ -51,6 +57,38 @@ def timed(scenario, **options) -> tuple[float, pd.DataFrame]:
     start = time.perf_counter()
     frame = sweep(scenario, GRID, **options).to_frame()
     return time.perf_counter() - start, frame
+
+
+def timed_tasks(scenario) -> tuple[float, pd.DataFrame, list[tuple[Task, float]]]:
+    """:func:`timed` serially, with every task's own time (the serial path runs each task
+    through ``execution.run_task``)."""
+    original, seen = execution.run_task, []
+
+    def run_task(task: Task):
+        start = time.perf_counter()
+        result = original(task)
+        seen.append((task, time.perf_counter() - start))
+        return result
+
+    execution.run_task = run_task
+    try:
+        wall, frame = timed(scenario)
+    finally:
+        execution.run_task = original
+    return wall, frame, seen
+
+
+def plan_balance(seen: list[tuple[Task, float]], n: int) -> float:
+    """The efficiency the block plan allows ``n`` workers for these task times, from the plan
+    alone: :func:`~tpusim.execution.plan_blocks`, each block to the first worker free (as a
+    process pool hands them out), no overhead, no contention: total work over ``n`` times the
+    last worker's finish."""
+    tasks = [task for task, _ in seen]
+    _, blocks = execution.plan_blocks(tasks, n)
+    free = [0.0] * n
+    for _, members in blocks:
+        heapq.heapreplace(free, free[0] + sum(seen[i][1] for i in members))
+    return sum(t for _, t in seen) / (n * max(free))
 
 
 def _run_share(scenario, points: list[dict[str, Any]]) -> None:
@@ -106,7 +144,7 @@ def main() -> None:
     shares: dict[int, list[tuple[float, float]]] = {}  # the host ceiling's walls, per worker count
     same = True
     for attempt in range(args.repeat):  # configurations interleaved; no cluster alive but the one in use
-        wall, frame = timed(scenario)
+        wall, frame, seen = timed_tasks(scenario)
         serial_runs.append(wall)
         reference = frame if reference is None else reference
         same &= frame.equals(reference)
@@ -133,6 +171,8 @@ def main() -> None:
                 print(f"  {n} workers  {label:<34} {wall:7.2f} s x{serial / wall:5.2f}  eff {serial / wall / n:4.2f}"
                       f"  ({serial / wall / top:.2f} of the ceiling)")
     print(f"  every parallel result {'identical to the serial one' if same else 'DIFFERENT FROM THE SERIAL ONE'}")
+    print("  the block plan alone (task times of the last serial run, blocks to the first free worker, "
+          "no overhead): efficiency " + ", ".join(f"{plan_balance(seen, n):.3f} on {n}" for n in sorted({*counts, 16, 64})))
     print("targets: x1.85 on 2 workers of a 2-core machine; efficiency >= 0.8 on 16 workers (pool and Dask)")
 
 

@@ -29,6 +29,7 @@ import math
 import sys
 import types
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
@@ -55,6 +56,12 @@ class SweepPoint:
     point: dict[str, Any]  # the varied keys and their values here
     scenario: Scenario  # the point's validated scenario (its final replication count)
     samples: list[Sample]
+
+    @cached_property
+    def estimates(self) -> Estimates:
+        """The point's estimates (computed once: by :func:`sweep` as the point finishes, while
+        the workers go on with the others, so that the table at the end is not a serial tail)."""
+        return Estimates(self.samples, self.scenario.horizon_days * 24.0)
 
     @property
     def overrides(self) -> list[str]:
@@ -96,7 +103,7 @@ class SweepResults:
         for p in self.points:
             # a varied list or mapping is shown as the YAML that --vary takes ("[4x4x4]")
             point = {k: yaml_value(v) if isinstance(v, (list, dict)) else v for k, v in p.point.items()}
-            for (policy, metric, key), est in Estimates(p.samples, p.scenario.horizon_days * 24.0).items():
+            for (policy, metric, key), est in p.estimates.items():
                 lo, hi = est.ci95 if est is not None and est.ci95 else (nan, nan)
                 rows.append({"point": p.index, **point, "policy": policy, "metric": metric, "key": key,
                              "mean": est.mean if est is not None else nan, "ci95_low": lo, "ci95_high": hi,
@@ -176,6 +183,7 @@ def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, o
         progress(len(done), len(points))
 
     def finished(p: SweepPoint) -> None:
+        p.estimates  # noqa: B018 - computed now, while the workers run the other points
         done[p.index] = p
         if folder is not None:
             write_json(folder / f"{p.index}.json", p.to_json())
