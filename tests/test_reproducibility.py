@@ -121,3 +121,22 @@ def test_blocks_of_replications_give_the_serial_results_in_any_grouping():
     for size in (1, 3, None):
         pooled = dict(execute(tasks, workers=2, block_size=size))
         assert {i: r.samples for i, r in pooled.items()} == {i: r.samples for i, r in serial.items()}
+
+
+def test_a_sweeps_tasks_send_back_only_the_samples():
+    """A sweep keeps a replication's samples only: its tasks are slimmed where they ran (no
+    per-job rows cross the wire), with every sample as in a full run, on any executor."""
+    import pickle
+
+    from tpusim.execution import Task, execute
+
+    model = build_model(scenario_from_dict({**BASE, "horizon_days": 20, "replications": 2, "policies": ["reconfigurable"],
+                                            "workload": {"jobs_per_pod_day": 40}}))
+    full = dict(execute([Task(model, r) for r in range(2)]))
+    assert all(len(r.job_rows["reconfigurable"]["job"]) > 500 for r in full.values())
+    for workers in (1, 2):
+        slim = dict(execute([Task(model, r, samples_only=True) for r in range(2)], workers=workers))
+        for i, r in slim.items():
+            assert r.job_rows is None and r.trace is None and r.series is None and r.runs is None
+            assert r.samples == full[i].samples and r.events == full[i].events
+            assert len(pickle.dumps(r)) < len(pickle.dumps(full[i])) / 5

@@ -1,6 +1,9 @@
 """Execution: one way to run replications, serially, in local processes or on a Dask cluster.
 
-A *task* is one replication of one built model: ``(model, replication, record_trace)``. Runs and
+A *task* is one replication of one built model: ``(model, replication, record_trace,
+samples_only)``; a task that wants only the samples (a sweep's) gets its result slimmed where it
+ran (:meth:`~tpusim.replication.ReplicationResult.only_samples`), so that per-job rows never
+cross the wire to be dropped. Runs and
 sweeps both hand their tasks to :func:`execute`, which yields ``(task index, result)`` as tasks
 finish; callers order the results by replication. A replication draws only from streams keyed
 by ``(seed, replication, name)``, so every executor gives the same bytes (DESIGN §6):
@@ -34,13 +37,20 @@ class Task:
     model: Model
     replication: int
     record_trace: bool = False
+    samples_only: bool = False  # send back only what a sweep keeps (no per-job rows, no trace)
+
+
+def _simulate(model: Model, replication: int, record_trace: bool, samples_only: bool) -> ReplicationResult:
+    result = simulate(model, replication, record_trace)
+    return result.only_samples() if samples_only else result
 
 
 def run_task(task: Task) -> ReplicationResult:
-    return simulate(task.model, task.replication, task.record_trace)
+    return _simulate(task.model, task.replication, task.record_trace, task.samples_only)
 
 
-Block = tuple[int, tuple[tuple[int, bool], ...]]  # (model index, ((replication, record_trace), ...))
+Run = tuple[int, bool, bool]  # (replication, record_trace, samples_only)
+Block = tuple[int, tuple[Run, ...]]  # (model index, runs)
 
 _WORKER_MODELS: list[Model] = []  # a pool worker's copy of every distinct model, sent once
 
@@ -51,12 +61,11 @@ def _install(models: list[Model]) -> None:
 
 
 def _run_block(block: Block, models: list[Model] | None = None) -> list[ReplicationResult]:
-    model = (models if models is not None else _WORKER_MODELS)[block[0]]
-    return [simulate(model, replication, record) for replication, record in block[1]]
+    return _run_block_on((models if models is not None else _WORKER_MODELS)[block[0]], block[1])
 
 
-def _run_block_on(model: Model, runs: tuple[tuple[int, bool], ...]) -> list[ReplicationResult]:
-    return [simulate(model, replication, record) for replication, record in runs]
+def _run_block_on(model: Model, runs: tuple[Run, ...]) -> list[ReplicationResult]:
+    return [_simulate(model, *run) for run in runs]
 
 
 def plan_blocks(tasks: list[Task], workers: int, block_size: int | None = None) -> tuple[list[Model], list[tuple[Block, list[int]]]]:
@@ -89,7 +98,8 @@ def plan_blocks(tasks: list[Task], workers: int, block_size: int | None = None) 
 
 def _block(tasks: list[Task], members: list[int], index: dict[int, int]) -> tuple[Block, list[int]]:
     model = index[id(tasks[members[0]].model)]
-    return (model, tuple((tasks[i].replication, tasks[i].record_trace) for i in members)), members
+    return (model, tuple((tasks[i].replication, tasks[i].record_trace, tasks[i].samples_only)
+                         for i in members)), members
 
 
 def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | None = None,

@@ -57,6 +57,13 @@ class ReplicationResult:
     job_rows: dict[str, dict] | None = field(default=None, repr=False)  # policy -> per-job columns
     series: dict[str, list[list[float]]] | None = field(default=None, repr=False)  # policy -> shape -> bucket
 
+    def only_samples(self) -> "ReplicationResult":
+        """This result without what only a run's outputs read (per-job rows, run records, the
+        trace, time series, waves and gray episodes): what a sweep keeps of a replication, and
+        so what a worker sends back for one (a pod-year with jobs: 15 kB instead of 19 MB)."""
+        return ReplicationResult(self.replication, self.samples, self.failures, self.repairs,
+                                 self.initially_down, self.events, self.domain_failures)
+
     def values(self, policy: str | None, metric: str) -> list[float]:
         """This replication's values of ``metric`` for ``policy``, in breakdown order (for
         ``slice_availability``: the model's shape order)."""

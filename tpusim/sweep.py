@@ -199,7 +199,7 @@ def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, o
         for i, (sc, reps) in wanted.items():
             model = build_model(sc)
             for r in reps:
-                tasks.append(Task(model, r))
+                tasks.append(Task(model, r, samples_only=True))  # a sweep keeps samples only
                 owner.append(i)
         left = {i: len(reps) for i, (_, reps) in wanted.items()}
         by_point: dict[int, dict[int, list[Sample]]] = {i: {} for i in wanted}
