@@ -67,3 +67,58 @@ def test_useful_chip_hours_is_goodput_times_held(results):
         for policy in results.model.policy_names:
             held = r.value(policy, "utilization") * chips * hours
             assert r.value(policy, "useful_chip_hours") == pytest.approx(r.value(policy, "goodput") * held, rel=1e-9)
+
+
+# -- per-job rows streamed out as replications finish ------------------------------------------
+
+def test_streamed_rows_come_in_replication_order_and_are_the_rows_a_run_keeps(results):
+    """With a ``rows`` sink each replication's rows go out in replication order, on any executor,
+    and are then dropped from the results: the same rows and samples as a run that keeps them."""
+    from tpusim.api import run_scenario
+    from tpusim.output.artifacts import job_frames
+
+    kept = results.jobs_frame()
+    for workers in (1, 2):
+        seen, frames = [], []
+
+        def sink(r):
+            seen.append(r.replication)
+            frames.extend(job_frames(r, results.model.policy_names))
+
+        streamed = run_scenario(results.scenario, workers=workers, rows=sink)
+        assert seen == [0, 1] and streamed.rows_streamed and streamed.has_jobs
+        assert all(r.job_rows is None for r in streamed.replications)
+        assert streamed.samples == results.samples
+        pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), kept)
+        with pytest.raises(ValueError, match="jobs.parquet"):
+            streamed.jobs_frame()
+
+
+@pytest.mark.parametrize("fails_at", [0, 2])
+def test_a_run_failing_part_way_writes_the_rows_it_measured_and_no_temporary_file(tmp_path, monkeypatch, fails_at):
+    """The CLI streams jobs.parquet: a replication failing part-way leaves the rows of those
+    before it (exit status 1); one failing first leaves no jobs.parquet; neither leaves a
+    temporary file."""
+    from typer.testing import CliRunner
+
+    from tpusim import execution
+    from tpusim.cli import app
+
+    real = execution.simulate
+
+    def failing(model, replication, *args, **kwargs):
+        if replication == fails_at:
+            raise RuntimeError("a broken replication")
+        return real(model, replication, *args, **kwargs)
+
+    monkeypatch.setattr(execution, "simulate", failing)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(SCENARIOS / "tpuv4_pod_jobs.yaml"), "--out", str(out),
+                                      "--replications", "4", "--set", "horizon_days=2", "--no-plot", "--jobs-csv"])
+    assert result.exit_code == 1 and "a broken replication" in result.output
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left
+    if fails_at == 0:
+        assert not (out / "jobs.parquet").exists() and not (out / "jobs.csv").exists()
+    else:
+        rows = pd.read_parquet(out / "jobs.parquet")
+        assert sorted(rows.replication.unique()) == [0, 1] and len(pd.read_csv(out / "jobs.csv")) == len(rows)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tpusim.config.build import build_model
 from tpusim.config.load import load_scenario
@@ -66,9 +66,16 @@ def run(scenario: "Scenario | str | Path | dict", overrides: "list[str] | dict[s
 
 
 def run_scenario(scenario: Scenario, *, workers: int = 1, scheduler_address: str | None = None,
-                 progress: Progress | None = None, record_traces: bool = False) -> Results:
+                 progress: Progress | None = None, record_traces: bool = False,
+                 rows: "Callable[[ReplicationResult], None] | None" = None) -> Results:
     """Simulate ``scenario.replications`` replications and collect the results
     (with ``record_traces``, each replication keeps its failure trace).
+
+    With a workload and ``rows``, each replication's result is handed to ``rows`` in
+    replication order, as soon as it and every earlier one have finished, and its per-job rows
+    are then dropped (``Results.rows_streamed``): a run of many replications holds the rows of
+    those that finished out of order, not of the whole run (the CLI writes ``jobs.parquet``
+    this way).
 
     If a replication raises (or the run is interrupted), the replications already finished are
     returned with ``error`` set, so that callers can still write what was measured.
@@ -77,15 +84,28 @@ def run_scenario(scenario: Scenario, *, workers: int = 1, scheduler_address: str
     model = build_model(scenario)
     tasks = [Task(model, r, record_traces) for r in range(model.replications)]
     done: dict[int, ReplicationResult] = {}
+    streamed = rows is not None and model.workload is not None
+    handed = 0  # replications 0 .. handed - 1 have gone to ``rows``
+
+    def hand_over(i: int) -> None:
+        rows(done[i])  # type: ignore[misc]
+        done[i] = done[i].without_rows()
+
     error = None
     try:
         for index, result in execute(tasks, workers=workers, scheduler_address=scheduler_address,
                                      progress=progress):
             done[index] = result
+            while streamed and handed in done:  # in replication order
+                hand_over(handed)
+                handed += 1
     except (Exception, KeyboardInterrupt) as exc:  # keep what was measured; the caller reports
         if not done:
             raise
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         error = f"{reason} (after {len(done)} of {len(tasks)} replications)"
+    for i in sorted(done) if streamed else ():  # after a failure: those finished after the gap
+        if i >= handed:
+            hand_over(i)
     replications = [done[i] for i in sorted(done)]
-    return Results(scenario, model, replications, time.perf_counter() - start, error)
+    return Results(scenario, model, replications, time.perf_counter() - start, error, rows_streamed=streamed)

@@ -173,7 +173,8 @@ def run(
     if quiet:
         fmt = "none"
     from tpusim.api import run_scenario
-    from tpusim.output.artifacts import write_outputs
+    from tpusim.output.artifacts import JobRows, write_outputs
+    from tpusim.output.provenance import provenance
     from tpusim.output.files import write_json
     import json
 
@@ -192,15 +193,22 @@ def run(
     _reachable(scheduler_address)
     _file_backend()
     progress, callback = _progress("replications", sc.replications) if sc.replications > 1 else (None, None)
+    # per-job rows go to jobs.parquet as replications finish: a long run never holds them all
+    made = provenance(sc.resolved(), _command())  # the same block in summary.json and jobs.parquet
+    rows = JobRows(out, sc.policies, jobs_csv, made) if sc.workload is not None else None
     try:
         results = run_scenario(sc, workers=workers, scheduler_address=scheduler_address, progress=callback,
-                               record_traces=write_trace)
+                               record_traces=write_trace, rows=rows.add if rows is not None else None)
     except Exception as exc:  # nothing was measured: still leave a summary saying why
+        if rows is not None:
+            rows.abort()
         payload = {"scenario": sc.resolved(), "seed": sc.seed, "error": f"{type(exc).__name__}: {exc}"}
         write_json(out / "summary.json", payload)
         err_console.print(f"[red]error:[/red] run failed: {payload['error']}; wrote {out / 'summary.json'}")
         raise typer.Exit(1) from None
     except (Interrupted, KeyboardInterrupt):  # the summary says that nothing was measured
+        if rows is not None:
+            rows.abort()
         write_json(out / "summary.json", {"scenario": sc.resolved(), "seed": sc.seed,
                                           "error": "interrupted (Ctrl-C) before the run ended: nothing measured"})
         raise
@@ -210,7 +218,12 @@ def run(
 
     if not quiet and fmt == "table":
         render_table(results, out_console)
-    written = write_outputs(results, out, plot=plot, jobs_csv=jobs_csv, command=_command())
+    try:
+        written = write_outputs(results, out, plot=plot, jobs_csv=jobs_csv, command=_command(), rows=rows,
+                                provenance=made)
+    finally:
+        if rows is not None and not rows.closed:
+            rows.abort()
     if fmt == "json":
         print(json.dumps(results.summary(_command()), indent=2, allow_nan=False))
     elif fmt == "csv":

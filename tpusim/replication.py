@@ -16,7 +16,7 @@ not a metric: event counts, the recorded trace, per-job rows and time series.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import simpy
@@ -56,6 +56,10 @@ class ReplicationResult:
     trace: list[tuple[float, str, int, bool]] | None = field(default=None, repr=False)
     job_rows: dict[str, dict] | None = field(default=None, repr=False)  # policy -> per-job columns
     series: dict[str, list[list[float]]] | None = field(default=None, repr=False)  # policy -> shape -> bucket
+
+    def without_rows(self) -> "ReplicationResult":
+        """This result without its per-job rows (once they have been written out)."""
+        return replace(self, job_rows=None)
 
     def only_samples(self) -> "ReplicationResult":
         """This result without what only a run's outputs read (per-job rows, run records, the

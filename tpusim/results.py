@@ -91,6 +91,9 @@ class Results:
         Wall-clock time of the run.
     error : str or None
         Set when a run stopped part-way; the replications done are kept.
+    rows_streamed : bool
+        The per-job rows were handed to a sink as the run went (the CLI's ``jobs.parquet``)
+        and are not kept here.
     """
 
     scenario: Scenario
@@ -98,6 +101,7 @@ class Results:
     replications: list[ReplicationResult]
     wall_seconds: float
     error: str | None = None
+    rows_streamed: bool = False
 
     def __repr__(self) -> str:
         return (f"Results({self.scenario.name!r}: {len(self.replications)} replications x "
@@ -234,7 +238,8 @@ class Results:
 
     @property
     def has_jobs(self) -> bool:
-        return bool(self.replications) and self.replications[0].job_rows is not None
+        """Did the run simulate jobs (the scenario has a workload) and measure something?"""
+        return bool(self.replications) and self.model.workload is not None
 
     @property
     def events(self) -> int:
@@ -291,15 +296,13 @@ class Results:
     def job_frames(self):
         """The per-job rows, one frame per (replication, policy) in run order: what the output
         streams to ``jobs.parquet`` without holding the whole run's rows as one table."""
-        from tpusim.scheduler.workload import BANDS
+        if self.rows_streamed:
+            raise ValueError("this run's per-job rows went to jobs.parquet as it ran and were not kept: "
+                             "read that file (pandas.read_parquet), or run without a rows sink")
+        from tpusim.output.artifacts import job_frames
 
         for r in self.replications:
-            for policy in self.model.policy_names:
-                columns = r.job_rows[policy]
-                frame = pd.DataFrame({"replication": r.replication, "policy": policy, **columns})
-                frame["replication"] = frame["replication"].astype("int64")
-                frame["band"] = pd.Categorical.from_codes(columns["band"], categories=list(BANDS))
-                yield frame
+            yield from job_frames(r, self.model.policy_names)
 
     def rollouts_frame(self) -> pd.DataFrame:
         """One row per occurrence of a campaign with a release: whether the release was bad,

@@ -3,24 +3,33 @@ measured. Only this module (and the CLI above it) decides file names."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from tpusim.output import plots
 from tpusim.output.report import build_report
 from tpusim.output.files import atomic_path, write_atomic, write_json
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
+    import pandas as pd
+
+    from tpusim.replication import ReplicationResult
     from tpusim.results import Results
 
 
 def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bool = False,
-                  command: list[str] | None = None) -> list[Path]:
+                  command: list[str] | None = None, rows: "JobRows | None" = None,
+                  provenance: dict | None = None) -> list[Path]:
     """Write summary.json and, when something was measured, the tables, the plots and
     ``report.html`` (all of them in one file); the per-job rows go to ``jobs.parquet`` (and also
-    to ``jobs.csv`` with ``jobs_csv``)."""
+    to ``jobs.csv`` with ``jobs_csv``), or, if they were streamed into ``rows`` during the run,
+    ``rows`` is closed there. ``provenance``: the block summary.json records (default: made
+    now), the one ``rows`` was opened with."""
     written = [out / "summary.json"]
     summary = results.summary(command)
+    if provenance is not None:
+        summary["provenance"] = provenance
     write_json(written[0], summary)
     if not results.replications:
         return written
@@ -38,11 +47,15 @@ def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bo
         written.append(out / "failure_trace.csv")
         write_atomic(written[-1], traces.encode())
     if results.has_jobs:
-        written.append(out / "jobs.parquet")
-        write_job_parquet(results, written[-1], summary["provenance"])
-        if jobs_csv:
-            written.append(out / "jobs.csv")
-            write_job_csv(results, written[-1])
+        if rows is None:  # the rows are in the results: write them now
+            rows = JobRows(out, results.model.policy_names, jobs_csv, summary["provenance"])
+            try:
+                for r in results.replications:
+                    rows.add(r)
+            except BaseException:
+                rows.abort()
+                raise
+        written += rows.close()
     if plot:
         written.append(out / "availability_vs_slice.png")
         plots.plot_availability(results, written[-1])
@@ -57,35 +70,80 @@ def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bo
     return written
 
 
-def write_job_parquet(results: "Results", path: Path, provenance: dict | None = None) -> None:
-    """Stream the per-job rows to Parquet, one row group per (replication, policy): the whole
-    run's rows are never one table in memory. The file's key-value metadata carries the run's
-    provenance (``tpusim.provenance``, JSON)."""
-    import json
+def job_frames(result: "ReplicationResult", policies: Sequence[str]) -> Iterator["pd.DataFrame"]:
+    """One replication's per-job rows, one pandas frame per policy (of ``policies``, in that
+    order), with ``replication`` and ``policy`` columns and ``band`` by name: what
+    ``jobs.parquet`` holds, one row group each."""
+    import pandas as pd
 
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from tpusim.scheduler.workload import BANDS
 
-    meta = {b"tpusim.provenance": json.dumps(provenance).encode()} if provenance else {}
-
-    with atomic_path(path) as tmp:
-        writer = None
-        try:
-            for frame in results.job_frames():
-                table = pa.Table.from_pandas(frame, preserve_index=False,
-                                             schema=writer.schema if writer is not None else None)
-                if writer is not None:
-                    table = table.replace_schema_metadata(writer.schema.metadata)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema.with_metadata({**(table.schema.metadata or {}), **meta}))
-                writer.write_table(table)
-        finally:
-            if writer is not None:
-                writer.close()
+    assert result.job_rows is not None, "this replication kept no per-job rows"
+    for policy in policies:
+        columns = result.job_rows[policy]
+        frame = pd.DataFrame({"replication": result.replication, "policy": policy, **columns})
+        frame["replication"] = frame["replication"].astype("int64")
+        frame["band"] = pd.Categorical.from_codes(columns["band"], categories=pd.Index(list(BANDS)))
+        yield frame
 
 
-def write_job_csv(results: "Results", path: Path) -> None:
-    """The per-job rows as CSV, appended frame by frame."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        for n, frame in enumerate(results.job_frames()):
-            frame.to_csv(fh, index=False, header=n == 0)
+class JobRows:
+    """The per-job rows of a run, written as they come: ``jobs.parquet`` (one row group per
+    replication and policy) and, with ``csv``, ``jobs.csv`` too. Both files appear, atomically,
+    at :meth:`close` (:meth:`abort` leaves neither); the Parquet file's key-value metadata carries
+    the run's ``provenance`` (``tpusim.provenance``, JSON), which is why it is known up front. Fed either after a
+    run, from the rows its results hold (:func:`write_outputs`), or during one: the CLI hands
+    :meth:`add` to :func:`~tpusim.api.run_scenario`, so that a run of many replications never
+    holds all their rows (a 25-pod year: about 170 MB of rows per policy and replication)."""
+
+    def __init__(self, out: Path, policies: Sequence[str], csv: bool = False, provenance: dict | None = None):
+        import json
+
+        self.policies = tuple(policies)
+        self._meta = {b"tpusim.provenance": json.dumps(provenance).encode()} if provenance else {}
+        self.paths = [out / "jobs.parquet"] + ([out / "jobs.csv"] if csv else [])
+        self._files = ExitStack()  # the temporary files, renamed into place on close
+        tmps = [self._files.enter_context(atomic_path(p)) for p in self.paths]
+        self._parquet = tmps[0]
+        self._csv = self._files.enter_context(open(tmps[1], "w", newline="")) if csv else None
+        self._writer = None
+        self._frames = 0
+        self.closed = False
+
+    def add(self, result: "ReplicationResult") -> None:
+        """Write one replication's rows (replications in order, each once)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for frame in job_frames(result, self.policies):
+            writer = self._writer
+            table = pa.Table.from_pandas(frame, preserve_index=False,
+                                         schema=writer.schema if writer is not None else None)
+            if writer is None:
+                schema = table.schema.with_metadata({**(table.schema.metadata or {}), **self._meta})
+                writer = self._writer = pq.ParquetWriter(self._parquet, schema)
+            else:
+                table = table.replace_schema_metadata(writer.schema.metadata)
+            writer.write_table(table)
+            if self._csv is not None:
+                frame.to_csv(self._csv, index=False, header=self._frames == 0)
+            self._frames += 1
+
+    def close(self) -> list[Path]:
+        """Finish the files and move them into place; the paths written."""
+        if self._writer is None:
+            raise ValueError("no replication's rows were added")
+        self._writer.close()
+        self.closed = True
+        self._files.close()
+        return self.paths
+
+    def abort(self) -> None:
+        """Drop the files (a run that measured nothing, or failed while writing)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._writer is not None:
+            self._writer.close()
+        error = RuntimeError("job rows aborted")
+        self._files.__exit__(type(error), error, None)  # each temporary file removed
