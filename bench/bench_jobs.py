@@ -5,17 +5,23 @@ under all three policies in under 3 s), time per job-policy pair as a multiple o
 timeout event measured in the same run (target <= 15), and the share of the time spent in
 scheduling decisions (the scheduler's passes: placement search, preemption, defragmentation).
 
+Then the same replication on ``--workers`` processes (default: up to 3, one per policy), split by
+policy (:func:`tpusim.execution.split_by_policy`): its wall time and speed-up over the run above,
+checked to give the same samples. What a user with several cores sees for one replication; the
+3 s target is for one core.
+
 ``--phases`` reruns the replication with a timer around each phase of a job's life (arrival,
 scheduling pass, placement search, victim search, Pod Manager start, completion) and prints,
 per phase, its calls per job and its time per job. The timers add their own cost (about a
 third more wall time), so read the shares, not the totals; the result: no phase is cheap
 enough to leave out, and none is large enough to win the target alone.
 
-Usage: python bench/bench_jobs.py [--days N] [--phases]
+Usage: python bench/bench_jobs.py [--days N] [--workers N] [--phases]
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import defaultdict
@@ -25,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engine import bare_simpy_around  # noqa: E402
 
 from tpusim import build_model, load_scenario
+from tpusim.execution import Task, execute
 from tpusim.replication import simulate
 from tpusim.scheduler.pod_manager import PodManager
 from tpusim.scheduler.pool import CubePool
@@ -47,7 +54,7 @@ PHASES = [
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tpuv4_pod_jobs.yaml"
 
 
-def main(days: float = 365.0) -> None:
+def main(days: float = 365.0, workers: int = 3) -> None:
     scenario = load_scenario(SCENARIO, [f"horizon_days={days}"])
     in_passes = [0.0]
     original = Scheduler.run_pass
@@ -83,6 +90,13 @@ def main(days: float = 365.0) -> None:
         m = {name: result.value(policy, name) for name in ("goodput", "utilization", "preemptions", "migrations")}
         print(f"  {policy:18s} goodput {m['goodput']:.4f}  utilization {m['utilization']:.3f}  "
               f"preemptions {m['preemptions']:.0f}  migrations {m['migrations']:.0f}")
+    if workers > 1:
+        start = time.perf_counter()
+        split = dict(execute([Task(build_model(scenario), 0)], workers=workers))[0]
+        wall_split = time.perf_counter() - start
+        assert split.samples == result.samples, "the split replication differs from the whole one"
+        print(f"the same replication split by policy on {workers} processes: {wall_split:.2f} s, "
+              f"x{wall / wall_split:.2f} (the same samples; pool start-up included)")
 
 
 def phases(days: float) -> None:
@@ -123,6 +137,7 @@ def phases(days: float) -> None:
 
 if __name__ == "__main__":
     days = float(sys.argv[sys.argv.index("--days") + 1]) if "--days" in sys.argv else 365.0
-    main(days)
+    workers = int(sys.argv[sys.argv.index("--workers") + 1]) if "--workers" in sys.argv else min(3, os.cpu_count() or 1)
+    main(days, workers)
     if "--phases" in sys.argv:
         phases(days)

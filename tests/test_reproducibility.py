@@ -140,3 +140,39 @@ def test_a_sweeps_tasks_send_back_only_the_samples():
             assert r.job_rows is None and r.trace is None and r.series is None and r.runs is None
             assert r.samples == full[i].samples and r.events == full[i].events
             assert len(pickle.dumps(r)) < len(pickle.dumps(full[i])) / 5
+
+
+def test_a_replication_split_by_policy_is_the_whole_replication_bit_for_bit():
+    """With fewer than two tasks per worker, a replication with jobs runs as one part per policy
+    on the workers, merged: the samples (in their order), per-job rows, gray kills and trace
+    of the serial run, and one progress step per replication."""
+    import numpy as np
+
+    from tpusim.execution import Task, execute, split_by_policy
+
+    sc = scenario_from_dict({**BASE, "horizon_days": 15, "replications": 1,
+                             "policies": ["static", "reconfigurable", "reconfigurable_ft"],
+                             "workload": {"jobs_per_pod_day": 60},
+                             "failures": {"host": {"daily_rate": 0.02, "gray": {"daily_rate": 0.02,
+                                                                               "job_failures_per_hour": 0.5, "mean_hours": 48}}}})
+    model = build_model(sc)
+    tasks = [Task(model, 0, record_trace=True)]
+    parts, owner = split_by_policy(tasks, 2)
+    assert [p.policies for p in parts] == [("static",), ("reconfigurable",), ("reconfigurable_ft",)]
+    assert owner == [0, 0, 0] and [p.record_trace for p in parts] == [True, False, False]
+    assert split_by_policy(tasks * 4, 2)[0] == tasks * 4  # two tasks per worker: whole replications
+    capacity = build_model(scenario_from_dict(BASE))
+    assert split_by_policy([Task(capacity, 0)], 4)[0] == [Task(capacity, 0)]  # no jobs: nothing to split
+
+    whole = dict(execute(tasks))[0]
+    steps = []
+    merged = dict(execute(tasks, workers=2, progress=lambda done, total: steps.append((done, total))))[0]
+    assert steps == [(1, 1)]
+    assert merged.samples == whole.samples and merged.trace == whole.trace and merged.events == whole.events
+    assert merged.gray_kills == whole.gray_kills and whole.gray_kills and any(whole.gray_kills.values())
+    assert list(merged.job_rows) == list(whole.job_rows) == sc.policies
+    for policy, columns in whole.job_rows.items():
+        for name, values in columns.items():
+            assert np.array_equal(merged.job_rows[policy][name], values, equal_nan=values.dtype.kind == "f")
+    slim = dict(execute([Task(model, 0, samples_only=True)], workers=3))[0]  # a sweep's task, split
+    assert slim.samples == whole.samples and slim.job_rows is None

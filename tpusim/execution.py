@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from tpusim.model import Model
-from tpusim.replication import ReplicationResult, simulate
+from tpusim.replication import ReplicationResult, merge_parts, simulate
 
 Progress = Callable[[int, int], None]  # (tasks done, total)
 
@@ -38,18 +38,41 @@ class Task:
     replication: int
     record_trace: bool = False
     samples_only: bool = False  # send back only what a sweep keeps (no per-job rows, no trace)
+    policies: tuple[str, ...] | None = None  # a part of a replication: these policies' jobs only
 
 
-def _simulate(model: Model, replication: int, record_trace: bool, samples_only: bool) -> ReplicationResult:
-    result = simulate(model, replication, record_trace)
+def _simulate(model: Model, replication: int, record_trace: bool, samples_only: bool,
+              policies: tuple[str, ...] | None = None) -> ReplicationResult:
+    result = simulate(model, replication, record_trace, policies=policies)
     return result.only_samples() if samples_only else result
 
 
 def run_task(task: Task) -> ReplicationResult:
-    return _simulate(task.model, task.replication, task.record_trace, task.samples_only)
+    return _simulate(task.model, task.replication, task.record_trace, task.samples_only, task.policies)
 
 
-Run = tuple[int, bool, bool]  # (replication, record_trace, samples_only)
+def split_by_policy(tasks: list[Task], workers: int) -> tuple[list[Task], list[int]]:
+    """Where there are fewer than two tasks per worker, each replication with jobs under several
+    policies becomes one part per policy (the policies' job simulations are independent given
+    the replication's trace, which every part draws again: a pod-year's costs ~1 % of one
+    policy's jobs), so that a run of one or a few replications still spreads over the workers.
+    Returns the parts and, for each, the index of its task."""
+    if workers < 2 or len(tasks) >= 2 * workers:
+        return tasks, list(range(len(tasks)))
+    parts, owner = [], []
+    for i, task in enumerate(tasks):
+        names = task.model.policy_names
+        if task.model.workload is None or len(names) < 2 or task.policies is not None:
+            parts.append(task)
+            owner.append(i)
+            continue
+        for k, name in enumerate(names):  # the trace comes back with the first part only
+            parts.append(Task(task.model, task.replication, task.record_trace and k == 0, task.samples_only, (name,)))
+            owner.append(i)
+    return parts, owner
+
+
+Run = tuple[int, bool, bool, "tuple[str, ...] | None"]  # (replication, record_trace, samples_only, policies)
 Block = tuple[int, tuple[Run, ...]]  # (model index, runs)
 
 _WORKER_MODELS: list[Model] = []  # a pool worker's copy of every distinct model, sent once
@@ -98,30 +121,50 @@ def plan_blocks(tasks: list[Task], workers: int, block_size: int | None = None) 
 
 def _block(tasks: list[Task], members: list[int], index: dict[int, int]) -> tuple[Block, list[int]]:
     model = index[id(tasks[members[0]].model)]
-    return (model, tuple((tasks[i].replication, tasks[i].record_trace, tasks[i].samples_only)
+    return (model, tuple((tasks[i].replication, tasks[i].record_trace, tasks[i].samples_only, tasks[i].policies)
                          for i in members)), members
 
 
 def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | None = None,
             progress: Progress | None = None, block_size: int | None = None
             ) -> Iterator[tuple[int, ReplicationResult]]:
-    """Run ``tasks``; yield ``(index into tasks, result)`` as each block finishes.
+    """Run ``tasks``; yield ``(index into tasks, result)`` as each task finishes.
 
     ``scheduler_address`` (``tcp://HOST:PORT``) runs them on that Dask cluster; else
-    ``workers > 1`` runs them in a local process pool; else serially in this process.
+    ``workers > 1`` runs them in a local process pool; else serially in this process. With
+    fewer than two tasks per worker, replications with jobs run as one part per policy
+    (:func:`split_by_policy`), merged before they are yielded.
     An exception in a task propagates when its block's result is reached; results yielded
     before it are the caller's to keep.
     """
     total = len(tasks)
     done = 0
+    owner: list[int] = []
+    waiting: dict[int, dict[int, ReplicationResult]] = {}  # task -> its parts in, by part index
+    needed: dict[int, int] = {}  # task -> its number of parts
 
     def finished(members: list[int], results: list[ReplicationResult]) -> Iterator[tuple[int, ReplicationResult]]:
         nonlocal done
-        for i, result in zip(members, results):
+        for part, result in zip(members, results):
+            i = owner[part]
+            if needed[i] > 1:
+                got = waiting.setdefault(i, {})
+                got[part] = result
+                if len(got) < needed[i]:
+                    continue
+                result = merge_parts([got[k] for k in sorted(got)])
+                del waiting[i]
             done += 1
             if progress:
                 progress(done, total)
             yield i, result
+
+    def split(n: int) -> list[Task]:
+        parts, owner[:] = split_by_policy(tasks, n)
+        needed.clear()
+        for i in owner:
+            needed[i] = needed.get(i, 0) + 1
+        return parts
 
     if scheduler_address is not None:
         from distributed import Client
@@ -129,7 +172,7 @@ def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | Non
 
         with Client(scheduler_address) as client:
             n = sum(client.nthreads().values()) or 1
-            models, blocks = plan_blocks(tasks, n, block_size)
+            models, blocks = plan_blocks(split(n), n, block_size)
             # every model to every worker, in one round trip; random keys (hashing a model to name
             # it would tokenize it, which cost more than sending it)
             scattered = client.scatter(models, broadcast=True, hash=False)
@@ -137,8 +180,8 @@ def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | Non
                        for b, members in blocks}
             for future in dask_completed(futures):
                 yield from finished(futures[future], future.result())
-    elif workers > 1 and total > 1:
-        models, blocks = plan_blocks(tasks, workers, block_size)
+    elif workers > 1 and len(parts := split(workers)) > 1:
+        models, blocks = plan_blocks(parts, workers, block_size)
         with ProcessPoolExecutor(max_workers=min(workers, len(blocks)), initializer=_install,
                                  initargs=(models,)) as pool:
             pending = {pool.submit(_run_block, b): members for b, members in blocks}
@@ -149,5 +192,6 @@ def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | Non
                 for future in pending:
                     future.cancel()
     else:
+        split(1)  # one part per task
         for i, task in enumerate(tasks):
             yield from finished([i], [run_task(task)])

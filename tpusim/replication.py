@@ -56,6 +56,9 @@ class ReplicationResult:
     trace: list[tuple[float, str, int, bool]] | None = field(default=None, repr=False)
     job_rows: dict[str, dict] | None = field(default=None, repr=False)  # policy -> per-job columns
     series: dict[str, list[list[float]]] | None = field(default=None, repr=False)  # policy -> shape -> bucket
+    # samples[:shared_samples] come from the failure trace (the same in every part of a
+    # replication split by policy); the rest from the job simulations, policy by policy
+    shared_samples: int | None = field(default=None, repr=False)
 
     def without_rows(self) -> "ReplicationResult":
         """This result without its per-job rows (once they have been written out)."""
@@ -66,7 +69,8 @@ class ReplicationResult:
         trace, time series, waves and gray episodes): what a sweep keeps of a replication, and
         so what a worker sends back for one (a pod-year with jobs: 15 kB instead of 19 MB)."""
         return ReplicationResult(self.replication, self.samples, self.failures, self.repairs,
-                                 self.initially_down, self.events, self.domain_failures)
+                                 self.initially_down, self.events, self.domain_failures,
+                                 shared_samples=self.shared_samples)
 
     def values(self, policy: str | None, metric: str) -> list[float]:
         """This replication's values of ``metric`` for ``policy``, in breakdown order (for
@@ -116,9 +120,33 @@ def _job_samples(replication: int, policy: str, outcome: JobOutcome) -> list[Sam
     return out
 
 
-def simulate(model: Model, replication: int, record_trace: bool = False, record_runs: bool = False) -> ReplicationResult:
+def merge_parts(parts: Sequence[ReplicationResult]) -> ReplicationResult:
+    """One replication's result from its parts (:func:`simulate` with ``policies``), given in
+    the model's policy order: the shared samples once, then each part's job samples, rows, run
+    records and gray kills in turn; what a part shares (counts, trace, series) from the first."""
+    first = parts[0]
+    shared = first.shared_samples
+    assert shared is not None and all(p.shared_samples == shared and p.replication == first.replication
+                                      for p in parts), "parts of different replications"
+
+    def joined(name: str):
+        values = [getattr(p, name) for p in parts]
+        return None if values[0] is None else {k: v for d in values for k, v in d.items()}
+
+    return replace(first, samples=first.samples[:shared] + [s for p in parts for s in p.samples[shared:]],
+                   runs=joined("runs"), gray_kills=joined("gray_kills"), job_rows=joined("job_rows"))
+
+
+def simulate(model: Model, replication: int, record_trace: bool = False, record_runs: bool = False,
+             policies: Sequence[str] | None = None) -> ReplicationResult:
     """Run replication number ``replication`` of ``model`` and measure every policy
-    (``record_runs``: keep every job run's parts and fate, see :mod:`tpusim.scheduler.runs`)."""
+    (``record_runs``: keep every job run's parts and fate, see :mod:`tpusim.scheduler.runs`).
+
+    ``policies`` (with a workload): simulate the jobs of these policies only. A replication may
+    so be split into parts, each simulating the shared failure trace (every capacity sample)
+    and its own policies' jobs; :func:`merge_parts` puts them together into the replication's
+    result, bit for bit: every part draws the same trace, jobs and detection delays from the
+    replication's streams."""
     machine = model.machine
     env = simpy.Environment()
     health = HealthState(machine, OcsModes(model.failures.ocs_control_share, model.seed, replication))
@@ -176,6 +204,7 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
         if avail is not None:  # a class with no units has no availability
             samples.append(Sample(replication, None, "component_availability", cls, avail))
     job_rows = None
+    shared = len(samples)
     runs: dict[str, dict] | None = {} if record_runs and with_jobs else None
     kills: dict[str, list] | None = {} if gray is not None and with_jobs else None
     glitches = glitch_events(gray.episodes, horizon) if gray is not None else ()
@@ -185,6 +214,8 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
         delays = detection_delays(model.failures, recorder.events, model.seed, replication)
         job_rows = {}
         for policy in model.policies:
+            if policies is not None and policy.name not in policies:
+                continue
             sim = JobSimulation(machine, policy, model.failures, model.workload, model.scheduler,
                                 model.pod_manager, horizon, recorder.events, specs, delays,
                                 OcsModes(model.failures.ocs_control_share, model.seed, replication),
@@ -218,5 +249,6 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
         gray_kills=kills,
         trace=recorder.events if record_trace and recorder is not None else None,
         job_rows=job_rows,
+        shared_samples=shared,
         series={name: o.series for name, o in outcomes.items()} if width is not None else None,  # type: ignore[misc]
     )
