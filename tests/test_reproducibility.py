@@ -145,7 +145,7 @@ def test_a_sweeps_tasks_send_back_only_the_samples():
 def test_a_replication_split_by_policy_is_the_whole_replication_bit_for_bit():
     """With fewer than two tasks per worker, a replication with jobs runs as one part per policy
     on the workers, merged: the samples (in their order), per-job rows, gray kills and trace
-    of the serial run, and one progress step per replication."""
+    of the serial run; progress counts the parts that are in as thirds of the replication."""
     import numpy as np
 
     from tpusim.execution import Task, execute, split_by_policy
@@ -167,7 +167,7 @@ def test_a_replication_split_by_policy_is_the_whole_replication_bit_for_bit():
     whole = dict(execute(tasks))[0]
     steps = []
     merged = dict(execute(tasks, workers=2, progress=lambda done, total: steps.append((done, total))))[0]
-    assert steps == [(1, 1)]
+    assert steps[-1] == (1, 1) and all(d in (1 / 3, 2 / 3) and t == 1 for d, t in steps[:-1])
     assert merged.samples == whole.samples and merged.trace == whole.trace and merged.events == whole.events
     assert merged.gray_kills == whole.gray_kills and whole.gray_kills and any(whole.gray_kills.values())
     assert list(merged.job_rows) == list(whole.job_rows) == sc.policies
@@ -176,3 +176,26 @@ def test_a_replication_split_by_policy_is_the_whole_replication_bit_for_bit():
             assert np.array_equal(merged.job_rows[policy][name], values, equal_nan=values.dtype.kind == "f")
     slim = dict(execute([Task(model, 0, samples_only=True)], workers=3))[0]  # a sweep's task, split
     assert slim.samples == whole.samples and slim.job_rows is None
+
+
+def test_progress_within_a_replication_moves_steadily_and_changes_no_number():
+    """Run here, a replication with jobs reports how far its job simulations have gone (each
+    policy's share, a hundredth of the horizon at a time): steps that only grow, up to the task
+    count, and the same samples and rows as a run without them."""
+    import numpy as np
+
+    from tpusim.execution import Task, execute
+
+    model = build_model(scenario_from_dict({**BASE, "horizon_days": 10, "replications": 2,
+                                            "policies": ["static", "reconfigurable"],
+                                            "workload": {"jobs_per_pod_day": 60}}))
+    tasks = [Task(model, r) for r in range(2)]
+    steps = []
+    watched = dict(execute(tasks, progress=lambda done, total: steps.append(done)))
+    plain = dict(execute(tasks))
+    assert len(steps) >= 2 * 2 * 100 and steps == sorted(steps) and steps[-1] == 2 and 0 < steps[0] < 0.01
+    for r in range(2):
+        assert watched[r].samples == plain[r].samples
+        for policy, columns in plain[r].job_rows.items():
+            for name, values in columns.items():
+                assert np.array_equal(watched[r].job_rows[policy][name], values, equal_nan=values.dtype.kind == "f")

@@ -192,7 +192,9 @@ def run(
     _writable_dir(out)
     _reachable(scheduler_address)
     _file_backend()
-    progress, callback = _progress("replications", sc.replications) if sc.replications > 1 else (None, None)
+    # a bar for several replications, or for jobs (a fleet-year is minutes: it moves as they go)
+    long = sc.replications > 1 or sc.workload is not None
+    progress, callback = _progress("replications", sc.replications) if long else (None, None)
     # per-job rows go to jobs.parquet as replications finish: a long run never holds them all
     made = provenance(sc.resolved(), _command())  # the same block in summary.json and jobs.parquet
     rows = JobRows(out, sc.policies, jobs_csv, made) if sc.workload is not None else None

@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 from tpusim.model import Model
 from tpusim.replication import ReplicationResult, merge_parts, simulate
 
-Progress = Callable[[int, int], None]  # (tasks done, total)
+Progress = Callable[[float, int], None]  # (tasks done, total); done may be fractional, as tasks go
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,14 @@ class Task:
 
 
 def _simulate(model: Model, replication: int, record_trace: bool, samples_only: bool,
-              policies: tuple[str, ...] | None = None) -> ReplicationResult:
-    result = simulate(model, replication, record_trace, policies=policies)
+              policies: tuple[str, ...] | None = None,
+              progress: Callable[[float], None] | None = None) -> ReplicationResult:
+    result = simulate(model, replication, record_trace, policies=policies, progress=progress)
     return result.only_samples() if samples_only else result
 
 
-def run_task(task: Task) -> ReplicationResult:
-    return _simulate(task.model, task.replication, task.record_trace, task.samples_only, task.policies)
+def run_task(task: Task, progress: Callable[[float], None] | None = None) -> ReplicationResult:
+    return _simulate(task.model, task.replication, task.record_trace, task.samples_only, task.policies, progress)
 
 
 def split_by_policy(tasks: list[Task], workers: int) -> tuple[list[Task], list[int]]:
@@ -133,7 +134,9 @@ def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | Non
     ``scheduler_address`` (``tcp://HOST:PORT``) runs them on that Dask cluster; else
     ``workers > 1`` runs them in a local process pool; else serially in this process. With
     fewer than two tasks per worker, replications with jobs run as one part per policy
-    (:func:`split_by_policy`), merged before they are yielded.
+    (:func:`split_by_policy`), merged before they are yielded. ``progress(done, total)`` counts
+    tasks, with fractions for tasks under way: the parts of a split task that are in, or, run
+    here, how far the running task's job simulations have gone.
     An exception in a task propagates when its block's result is reached; results yielded
     before it are the caller's to keep.
     """
@@ -151,6 +154,8 @@ def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | Non
                 got = waiting.setdefault(i, {})
                 got[part] = result
                 if len(got) < needed[i]:
+                    if progress:
+                        progress(done + sum(len(g) / needed[j] for j, g in waiting.items()), total)
                     continue
                 result = merge_parts([got[k] for k in sorted(got)])
                 del waiting[i]
@@ -194,4 +199,5 @@ def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | Non
     else:
         split(1)  # one part per task
         for i, task in enumerate(tasks):
-            yield from finished([i], [run_task(task)])
+            under_way = (lambda f, i=i: progress(i + f, total)) if progress else None
+            yield from finished([i], [run_task(task, under_way)])

@@ -17,7 +17,7 @@ not a metric: event counts, the recorded trace, per-job rows and time series.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import simpy
 
@@ -138,7 +138,8 @@ def merge_parts(parts: Sequence[ReplicationResult]) -> ReplicationResult:
 
 
 def simulate(model: Model, replication: int, record_trace: bool = False, record_runs: bool = False,
-             policies: Sequence[str] | None = None) -> ReplicationResult:
+             policies: Sequence[str] | None = None,
+             progress: Callable[[float], None] | None = None) -> ReplicationResult:
     """Run replication number ``replication`` of ``model`` and measure every policy
     (``record_runs``: keep every job run's parts and fate, see :mod:`tpusim.scheduler.runs`).
 
@@ -146,7 +147,10 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
     so be split into parts, each simulating the shared failure trace (every capacity sample)
     and its own policies' jobs; :func:`merge_parts` puts them together into the replication's
     result, bit for bit: every part draws the same trace, jobs and detection delays from the
-    replication's streams."""
+    replication's streams.
+
+    ``progress(fraction)``: with a workload, called as the job simulations go (each policy's
+    share of the replication, a hundredth of its horizon at a time); it changes no number."""
     machine = model.machine
     env = simpy.Environment()
     health = HealthState(machine, OcsModes(model.failures.ocs_control_share, model.seed, replication))
@@ -213,16 +217,16 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
         specs = generate_jobs(model.workload, horizon, model.seed, replication)
         delays = detection_delays(model.failures, recorder.events, model.seed, replication)
         job_rows = {}
-        for policy in model.policies:
-            if policies is not None and policy.name not in policies:
-                continue
+        simulated = [p for p in model.policies if policies is None or p.name in policies]
+        for n, policy in enumerate(simulated):
             sim = JobSimulation(machine, policy, model.failures, model.workload, model.scheduler,
                                 model.pod_manager, horizon, recorder.events, specs, delays,
                                 OcsModes(model.failures.ocs_control_share, model.seed, replication),
                                 keep_jobs=False, maintenance=model.maintenance,
                                 waves=driver.waves if driver is not None else (), glitches=glitches,
                                 record_runs=runs is not None)
-            jobs = sim.run()
+            jobs = sim.run(None if progress is None else
+                           lambda f, n=n: progress((n + f) / len(simulated)))  # type: ignore[misc]
             samples += _job_samples(replication, policy.name, jobs)
             if model.cost is not None:
                 samples += [Sample(replication, policy.name, name, None, value) for name, value

@@ -26,7 +26,7 @@ through it.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import simpy
 
@@ -46,6 +46,8 @@ from tpusim.scheduler.runs import RunLog
 from tpusim.scheduler.scheduler import Scheduler, SchedulerParams
 from tpusim.scheduler.workload import JobSpec, WorkloadParams, shape_problem, young_interval
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
+
+PROGRESS_STEPS = 100  # a run with a progress callback reports at each hundredth of the horizon
 
 
 class JobSimulation:
@@ -282,8 +284,16 @@ class JobSimulation:
         self.scheduler.run_pass(self.env.now)
 
     # -- run -----------------------------------------------------------------------------------
-    def run(self) -> JobOutcome:
-        self.env.run(until=self.horizon)
+    def run(self, progress: Callable[[float], None] | None = None) -> JobOutcome:
+        """Simulate to the horizon and measure. ``progress(fraction of the horizon)`` is called
+        at each hundredth of it: the run stops there and goes on, which changes nothing (the
+        stop is one more event; every other event keeps its order)."""
+        if progress is None:
+            self.env.run(until=self.horizon)
+        else:
+            for k in range(1, PROGRESS_STEPS + 1):
+                self.env.run(until=self.horizon if k == PROGRESS_STEPS else self.horizon * k / PROGRESS_STEPS)
+                progress(k / PROGRESS_STEPS)
         T = self.horizon
         if self.pod_manager.runs is not None:
             self.pod_manager.runs.close_all(T, self._live.values())
