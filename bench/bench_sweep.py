@@ -64,9 +64,9 @@ def timed_tasks(scenario) -> tuple[float, pd.DataFrame, list[tuple[Task, float]]
     through ``execution.run_task``)."""
     original, seen = execution.run_task, []
 
-    def run_task(task: Task):
+    def run_task(task: Task, progress=None):
         start = time.perf_counter()
-        result = original(task)
+        result = original(task, progress)
         seen.append((task, time.perf_counter() - start))
         return result
 

@@ -199,3 +199,18 @@ def test_progress_within_a_replication_moves_steadily_and_changes_no_number():
         for policy, columns in plain[r].job_rows.items():
             for name, values in columns.items():
                 assert np.array_equal(watched[r].job_rows[policy][name], values, equal_nan=values.dtype.kind == "f")
+
+
+def test_progress_over_split_replications_never_goes_back():
+    """Several replications split by policy on a pool: the parts come back in any order, and
+    progress (tasks done plus the parts in of those under way) only grows, to the task count."""
+    from tpusim.execution import Task, execute
+
+    model = build_model(scenario_from_dict({**BASE, "horizon_days": 5, "replications": 3,
+                                            "policies": ["static", "reconfigurable", "reconfigurable_ft"],
+                                            "workload": {"jobs_per_pod_day": 40}}))
+    steps = []
+    results = dict(execute([Task(model, r) for r in range(3)], workers=2,
+                           progress=lambda done, total: steps.append(done)))
+    assert sorted(results) == [0, 1, 2] and len(steps) == 9  # one step per part
+    assert steps == sorted(steps) and steps[-1] == 3

@@ -150,19 +150,19 @@ def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | Non
         nonlocal done
         for part, result in zip(members, results):
             i = owner[part]
+            complete = True
             if needed[i] > 1:
                 got = waiting.setdefault(i, {})
                 got[part] = result
-                if len(got) < needed[i]:
-                    if progress:
-                        progress(done + sum(len(g) / needed[j] for j, g in waiting.items()), total)
-                    continue
-                result = merge_parts([got[k] for k in sorted(got)])
-                del waiting[i]
-            done += 1
-            if progress:
-                progress(done, total)
-            yield i, result
+                complete = len(got) == needed[i]
+                if complete:
+                    result = merge_parts([got[k] for k in sorted(got)])
+                    del waiting[i]
+            done += complete
+            if progress:  # the tasks done and the parts in of those under way
+                progress(done + sum(len(g) / needed[j] for j, g in waiting.items()), total)
+            if complete:
+                yield i, result
 
     def split(n: int) -> list[Task]:
         parts, owner[:] = split_by_policy(tasks, n)

@@ -90,11 +90,12 @@ def job_frames(result: "ReplicationResult", policies: Sequence[str]) -> Iterator
 class JobRows:
     """The per-job rows of a run, written as they come: ``jobs.parquet`` (one row group per
     replication and policy) and, with ``csv``, ``jobs.csv`` too. Both files appear, atomically,
-    at :meth:`close` (:meth:`abort` leaves neither); the Parquet file's key-value metadata carries
-    the run's ``provenance`` (``tpusim.provenance``, JSON), which is why it is known up front. Fed either after a
-    run, from the rows its results hold (:func:`write_outputs`), or during one: the CLI hands
-    :meth:`add` to :func:`~tpusim.api.run_scenario`, so that a run of many replications never
-    holds all their rows (a 25-pod year: about 170 MB of rows per policy and replication)."""
+    at :meth:`close` (:meth:`abort` leaves neither). The Parquet file's key-value metadata
+    carries the run's ``provenance`` (``tpusim.provenance``, JSON), given when the writer is
+    made. Fed either after a run, from the rows its results hold (:func:`write_outputs`), or
+    during one: the CLI hands :meth:`add` to :func:`~tpusim.api.run_scenario`, so that a run of
+    many replications never holds all their rows (a 25-pod year: about 170 MB of rows per
+    policy and replication)."""
 
     def __init__(self, out: Path, policies: Sequence[str], csv: bool = False, provenance: dict | None = None):
         import json
