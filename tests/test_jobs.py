@@ -459,9 +459,14 @@ class OracleScheduler(Scheduler):
         return super()._preempt_for(job, t)
 
     def _choose(self, job, min_band, smaller_than=None):
-        """The per-pod memo gives what the search over every pod gives."""
+        """The per-pod memo, and the offers a pod made while it has not changed since, give what
+        the search over every pod, asking the policy afresh in each, gives."""
         found = super()._choose(job, min_band, smaller_than)
-        straight = self._search(job, min_band, smaller_than)
+        self.reuse_offers = False
+        try:
+            straight = self._search(job, min_band, smaller_than)
+        finally:
+            del self.reuse_offers  # back to the class's setting
         assert (found is None) == (straight is None), "the per-pod memo skipped a pod with a place"
         if found is not None:
             assert found[0] == straight[0] and [v.id for v in found[1]] == [v.id for v in straight[1]]

@@ -181,7 +181,9 @@ class Policy(ABC):
                             movable: int) -> Iterator[Placement]:
         """Places for ``job`` in ``pod`` that clearing running jobs would open, each with the
         jobs in its way. ``usable``: known-usable local cubes; ``movable``: those whose holders
-        may all be moved (free cubes included)."""
+        may all be moved (free cubes included). What it offers must depend on ``pod``'s state in
+        the pool (its holdings, known health, reservations) and the job's shape alone: the
+        scheduler reuses a pod's offers for a shape while the pod has not changed."""
 
     # -- cross-connects --------------------------------------------------------------------
     def xconnects(self, cubes: int) -> int:

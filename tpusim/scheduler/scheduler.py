@@ -32,7 +32,9 @@ passes, it is not searched again until capacity for it may have grown (the pool'
 ``whole_epoch`` for whole-cube shapes), nor are victims looked for again until the pool's
 ``movable_since`` stamp for the job's band changes (where the policy's victim search is exact:
 only a release by that band or a higher one, or a change of known health, can make cubes
-movable), nor (on several pods) in a pod whose own stamp is unchanged since it offered none.
+movable), nor (on several pods) in a pod whose own stamp is unchanged since it offered none; a pod whose
+state has not changed at all since it last made offers for a shape under a rule makes them
+again without asking the policy (a policy's offers depend on the pod and the shape alone).
 Every such skip is exact: the tests re-run each skipped search.
 
 Collaborators, all explicit: the :class:`~tpusim.scheduler.pool.CubePool` (holdings and known
@@ -79,6 +81,8 @@ class Starter(Protocol):
 
 
 class Scheduler:
+    reuse_offers = True  # False: every victim search asks the policy afresh (the oracle test's straight search)
+
     def __init__(self, params: SchedulerParams, pool: CubePool, policy: Policy,
                  request_pass: Callable[[], None]):
         self.pool = pool
@@ -97,6 +101,9 @@ class Scheduler:
         self._no_victims: dict = {}  # (band, shape) -> pool stamp when preemption found none
         self._no_defrag: dict = {}  # (band, shape) -> (pool stamp, time) of a fruitless attempt
         self._quiet_pods: dict = {}  # (band, shape, rule) -> {pod: its change count when it offered nothing}
+        # (pod, shape, rule, capped) -> (the pod's change count, its places with victims): a
+        # policy's offers in a pod depend on that pod's state and the job's shape alone
+        self._offers: dict = {}
         self.preemptions = 0
         self.migrations = 0
 
@@ -236,29 +243,25 @@ class Scheduler:
                 return best
         return None
 
-    def _movable(self, rule: tuple[int, int | None], pods=None) -> list[tuple[int, int]]:
-        """Per pod (of ``pods``, default all): (usable local cubes, those whose holders all obey
-        ``rule``), as bitmasks."""
+    def _movable(self, pod: int, rule: tuple[int, int | None]) -> int:
+        """``pod``'s usable local cubes whose holders all obey ``rule`` (free ones included), as
+        a bitmask."""
         pool = self.pool
         lowest, smaller_than = rule
-        out = []
-        for pod in range(pool.pods) if pods is None else pods:
-            usable = pool.usable_bits(pod)
-            bands = pool.band_bits[pod]
-            stuck = 0
-            for b in range(lowest):
-                stuck |= bands[b]
-            ok = usable & ~stuck
-            if smaller_than is not None:  # also every holder smaller than the job
-                base, m = pod * pool.cubes_per_pod, ok & pool.held_bits(pod)
-                while m:
-                    low = m & -m
-                    c = low.bit_length() - 1
-                    if any(j.chips >= smaller_than for j in pool.holders(base + c)):
-                        ok &= ~low
-                    m ^= low
-            out.append((usable, ok))
-        return out
+        bands = pool.band_bits[pod]
+        stuck = 0
+        for b in range(lowest):
+            stuck |= bands[b]
+        ok = pool.usable_bits(pod) & ~stuck
+        if smaller_than is not None:  # also every holder smaller than the job
+            base, m = pod * pool.cubes_per_pod, ok & pool.held_bits(pod)
+            while m:
+                low = m & -m
+                c = low.bit_length() - 1
+                if any(j.chips >= smaller_than for j in pool.holders(base + c)):
+                    ok &= ~low
+                m ^= low
+        return ok
 
     @staticmethod
     def _rule(rule: tuple[int, int | None]):
@@ -289,13 +292,21 @@ class Scheduler:
                         yield (Allocation(cube // pool.cubes_per_pod, [cube], mask),
                                [j for j in holders if j.alloc.mask & mask])
             return
-        pods = range(pool.pods) if pods is None else pods
-        for pod, (usable, ok) in zip(pods, self._movable(rule, pods)):
-            if not pool.pod_usable(pod) or ok.bit_count() < job.cubes:  # ok includes the free cubes
+        dims = job.spec.shape.dims
+        for pod in range(pool.pods) if pods is None else pods:
+            key = (pod, dims, rule, capped)
+            stamp = pool.pod_changes[pod]
+            known = self._offers.get(key) if self.reuse_offers else None
+            if known is not None and known[0] == stamp:  # the pod is as it was: so are its offers
+                yield from known[1]
                 continue
-            if capped and pool.allowance(pod) < job.cubes:
-                continue
-            yield from self.policy.places_with_victims(pool, job, pod, usable, ok)
+            offers: list = []
+            ok = self._movable(pod, rule)
+            if (pool.pod_usable(pod) and ok.bit_count() >= job.cubes  # ok includes the free cubes
+                    and not (capped and pool.allowance(pod) < job.cubes)):
+                offers = list(self.policy.places_with_victims(pool, job, pod, pool.usable_bits(pod), ok))
+            self._offers[key] = (stamp, offers)
+            yield from offers
 
     # -- defragmentation -----------------------------------------------------------------------
     def _defrag_for(self, job, t: float) -> Allocation | None:
