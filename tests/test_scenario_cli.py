@@ -224,12 +224,27 @@ def test_the_package_lists_every_subpackage():
     assert found | {"tpusim.scenarios"} == listed
 
 
-def test_run_prints_what_format_asks_and_nothing_when_quiet(tmp_path):
+def test_run_prints_what_format_asks_and_nothing_when_quiet(tmp_path, monkeypatch):
+    import datetime as real
+
+    from tpusim.output import provenance
+
+    class Ticking(real.datetime):  # a clock a second on at every reading: one provenance per run
+        calls = 0
+
+        @classmethod
+        def now(cls, tz=None):
+            cls.calls += 1
+            return real.datetime(2026, 1, 1, tzinfo=tz) + real.timedelta(seconds=cls.calls)
+
+    monkeypatch.setattr(provenance, "datetime", Ticking)
     base = ["run", str(SCENARIOS / "tpuv4_pod.yaml"), "--set", "replications=2", "--set", "horizon_days=10",
             "--no-plot", "--force", "--out", str(tmp_path / "o")]
     as_json = runner.invoke(app, base + ["--format", "json"])
     assert as_json.exit_code == 0, as_json.output
-    assert json.loads(as_json.stdout)["replications"] == 2  # stdout is exactly summary.json's content
+    printed = json.loads(as_json.stdout)
+    assert printed["replications"] == 2  # stdout is exactly summary.json's content, provenance too
+    assert printed == json.loads((tmp_path / "o" / "summary.json").read_text())
     as_csv = runner.invoke(app, base + ["--format", "csv"])
     assert as_csv.stdout.splitlines()[0].startswith("policy,shape,cubes,chips,mean")
     as_md = runner.invoke(app, base + ["--format", "markdown"])

@@ -227,7 +227,7 @@ def run(
         if rows is not None and not rows.closed:
             rows.abort()
     if fmt == "json":
-        print(json.dumps(results.summary(_command()), indent=2, allow_nan=False))
+        print(json.dumps({**results.summary(_command()), "provenance": made}, indent=2, allow_nan=False))
     elif fmt == "csv":
         print(results.availability_frame().to_csv(index=False), end="")
     elif fmt == "markdown":
