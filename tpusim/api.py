@@ -3,7 +3,8 @@
 ``run_scenario(scenario) -> Results`` builds the model once and runs every replication through
 the one executor (:mod:`tpusim.execution`): serially, in a local process pool or on a Dask
 cluster, with the same numbers either way. Replication ``r`` draws only from streams keyed by
-``(seed, r, name)``, and results are ordered by replication number.
+``(seed, r, name)``, and results are ordered by replication number. A ``rows`` sink takes each
+replication's per-job rows, in that order, as the run goes (the CLI streams ``jobs.parquet``).
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ delays once, and each policy then runs its own
 
 A replication returns tidy :class:`~tpusim.metrics.Sample` rows for every metric, plus what is
 not a metric: event counts, the recorded trace, per-job rows and time series.
+
+A replication with jobs may be run in parts, each simulating the jobs of some of the policies
+(``simulate(..., policies=...)``): the policies' job simulations are independent given the
+replication's trace, jobs and detection delays, which every part draws again from the same
+streams. Invariant: :func:`merge_parts` of the parts, in policy order, equals the whole
+replication's result, sample for sample and row for row.
 """
 
 from __future__ import annotations
