@@ -71,27 +71,64 @@ def test_useful_chip_hours_is_goodput_times_held(results):
 
 # -- per-job rows streamed out as replications finish ------------------------------------------
 
-def test_streamed_rows_come_in_replication_order_and_are_the_rows_a_run_keeps(results):
-    """With a ``rows`` sink each replication's rows go out in replication order, on any executor,
-    and are then dropped from the results: the same rows and samples as a run that keeps them."""
+def test_streamed_rows_come_in_replication_and_policy_order_and_are_the_rows_a_run_keeps(results):
+    """With a ``rows`` sink the rows go out one policy of one replication at a time, in
+    replication then policy order, on any executor (on 2 workers the 2 replications run in parts,
+    one per policy), and are then dropped from the results: the same rows and samples as a run
+    that keeps them."""
     from tpusim.api import run_scenario
     from tpusim.output.artifacts import job_frames
 
     kept = results.jobs_frame()
+    policies = results.model.policy_names
     for workers in (1, 2):
         seen, frames = [], []
 
         def sink(r):
-            seen.append(r.replication)
-            frames.extend(job_frames(r, results.model.policy_names))
+            seen.append((r.replication, *r.job_rows))
+            frames.extend(job_frames(r, list(r.job_rows)))
 
         streamed = run_scenario(results.scenario, workers=workers, rows=sink)
-        assert seen == [0, 1] and streamed.rows_streamed and streamed.has_jobs
+        assert seen == [(r, p) for r in (0, 1) for p in policies]
+        assert streamed.rows_streamed and streamed.has_jobs
         assert all(r.job_rows is None for r in streamed.replications)
         assert streamed.samples == results.samples
         pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), kept)
         with pytest.raises(ValueError, match="jobs.parquet"):
             streamed.jobs_frame()
+
+
+def test_rows_that_come_back_early_wait_for_the_earlier_ones_and_only_those(results):
+    """Whole replications and parts (one policy's) arriving in any order: the sink gets each
+    (replication, policy) once, in order, as soon as every earlier one has gone; after a failure,
+    the finished replications behind the gap go too, a replication with parts missing does not."""
+    from dataclasses import replace
+
+    from tpusim.api import _RowsInOrder
+
+    policies = results.model.policy_names
+    whole = {r.replication: r for r in results.replications}
+
+    def part(rep, policy):
+        return replace(whole[rep], job_rows={policy: whole[rep].job_rows[policy]})
+
+    seen = []
+    order = _RowsInOrder(lambda r: seen.append((r.replication, *r.job_rows)), policies)
+    assert order.receive(1, whole[1]).job_rows is None and seen == []  # replication 0 not in yet
+    order.receive(0, part(0, policies[2]))
+    assert seen == []
+    order.receive(0, part(0, policies[0]))
+    assert seen == [(0, policies[0])]
+    order.receive(0, part(0, policies[1]))
+    assert seen == [(0, p) for p in policies] + [(1, p) for p in policies]
+    assert not order.early
+
+    seen.clear()  # replication 0 fails after one part is in: replication 1 still goes out, whole
+    order = _RowsInOrder(lambda r: seen.append((r.replication, *r.job_rows)), policies)
+    order.receive(0, part(0, policies[1]))
+    order.receive(1, whole[1])
+    order.after_failure({1})
+    assert seen == [(1, p) for p in policies]
 
 
 @pytest.mark.parametrize("fails_at", [0, 2])

@@ -127,7 +127,8 @@ def _block(tasks: list[Task], members: list[int], index: dict[int, int]) -> tupl
 
 
 def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | None = None,
-            progress: Progress | None = None, block_size: int | None = None
+            progress: Progress | None = None, block_size: int | None = None,
+            receive: Callable[[int, ReplicationResult], ReplicationResult] | None = None
             ) -> Iterator[tuple[int, ReplicationResult]]:
     """Run ``tasks``; yield ``(index into tasks, result)`` as each task finishes.
 
@@ -136,7 +137,9 @@ def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | Non
     fewer than two tasks per worker, replications with jobs run as one part per policy
     (:func:`split_by_policy`), merged before they are yielded. ``progress(done, total)`` counts
     tasks, with fractions for tasks under way: the parts of a split task that are in, or, run
-    here, how far the running task's job simulations have gone.
+    here, how far the running task's job simulations have gone. ``receive(task index, result)``
+    sees every task's result, or every part's, as it comes back (before parts are merged, so
+    that a caller may write a part's rows out and drop them); what it returns is kept instead.
     An exception in a task propagates when its block's result is reached; results yielded
     before it are the caller's to keep.
     """
@@ -150,6 +153,8 @@ def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | Non
         nonlocal done
         for part, result in zip(members, results):
             i = owner[part]
+            if receive is not None:
+                result = receive(i, result)
             complete = True
             if needed[i] > 1:
                 got = waiting.setdefault(i, {})

@@ -112,11 +112,13 @@ class JobRows:
         self.closed = False
 
     def add(self, result: "ReplicationResult") -> None:
-        """Write one replication's rows (replications in order, each once)."""
+        """Write the rows ``result`` holds: a replication's, of all its policies or of some
+        (calls in replication order, then policy order; each replication and policy once)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        for frame in job_frames(result, self.policies):
+        assert result.job_rows is not None, "this replication kept no per-job rows"
+        for frame in job_frames(result, [p for p in self.policies if p in result.job_rows]):
             writer = self._writer
             table = pa.Table.from_pandas(frame, preserve_index=False,
                                          schema=writer.schema if writer is not None else None)
