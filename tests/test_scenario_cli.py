@@ -202,7 +202,8 @@ def test_shipped_scenarios_work_outside_a_clone(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     listed = runner.invoke(app, ["scenarios"])
     assert listed.exit_code == 0, listed.output
-    assert "tpuv4_pod.yaml" in listed.output and "tpuv4_pod_jobs.yaml" in listed.output
+    names = {line.split()[0] for line in listed.output.splitlines() if line.strip()}
+    assert {"tpuv4_pod", "tpuv4_pod_jobs"} <= names, listed.output
     made = runner.invoke(app, ["init", "my_pod", "--from", "tpuv4_pod_jobs"])
     assert made.exit_code == 0, made.output
     sc = load_scenario(tmp_path / "my_pod.yaml")

@@ -54,7 +54,8 @@ _SIZED = bool(os.environ.get("COLUMNS"))
 out_console = Console(width=None if sys.stdout.isatty() or _SIZED else 200)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() or _SIZED else 200)
 
-SCENARIO_ARG = typer.Argument(help="Scenario YAML file.", show_default=False)
+SCENARIO_ARG = typer.Argument(help="Scenario YAML file, or the name of a shipped scenario (tpuv4_pod; see `tpusim scenarios`).",
+                              show_default=False)
 SET_OPT = typer.Option(
     "--set", help="Override a dotted scenario key; the value is parsed as YAML. Repeatable."
 )
@@ -450,18 +451,18 @@ def check(
 @app.command()
 def reproduce(
     quick: Annotated[bool, typer.Option(help="Few, short replications (what CI runs): checks the table, not the figures.")] = False,
-    scenarios_dir: Annotated[Path, typer.Option("--scenarios", help="Where tpuv4_pod.yaml, tpuv4_pod_jobs.yaml, maintenance.yaml and pod_buildout.yaml are.")] = Path("scenarios"),
+    scenarios_dir: Annotated[Optional[Path], typer.Option("--scenarios", help="A folder holding your own tpuv4_pod.yaml, tpuv4_pod_jobs.yaml, maintenance.yaml and pod_buildout.yaml [default: the shipped ones].", show_default=False)] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the rows to this JSON file.")] = None,
 ) -> None:
     """Reproduce the published TPU v4 figures: claim, simulated value, verdict, assumption."""
     from tpusim.output.files import write_json
     from tpusim.output.tables import render_claims
     from tpusim.reproduce import reproduce as run_claims
+    from tpusim.reproduce import scenario_files
 
-    for name in ("tpuv4_pod.yaml", "tpuv4_pod_jobs.yaml", "maintenance.yaml", "pod_buildout.yaml"):
-        if not (scenarios_dir / name).is_file():
-            err_console.print(f"[red]error:[/red] {scenarios_dir / name}: no such scenario (give --scenarios DIR)")
-            raise typer.Exit(2)
+    for path in scenario_files(scenarios_dir).values():
+        if not path.is_file():
+            _fail(f"{path}: no such scenario" + (" (give --scenarios DIR)" if scenarios_dir is None else ""))
     say = (lambda message: err_console.print(f"[dim]{message}[/dim]", highlight=False)) if err_console.is_terminal else None
     try:
         claims = run_claims(scenarios_dir, quick=quick, progress=say)
@@ -477,34 +478,30 @@ def reproduce(
         out_console.print(f"wrote {json_out}")
 
 
-def _bundled() -> Path:
-    """The scenarios shipped inside the package (``tpusim.scenarios`` in a wheel; in a source
-    tree installed for development, the ``scenarios/`` directory beside the package)."""
-    from importlib import resources
-
-    try:
-        return Path(str(resources.files("tpusim.scenarios")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "scenarios"
-
-
 @app.command()
 def scenarios(
-    directory: Annotated[Optional[Path], typer.Argument(help="Where to look [default: ./scenarios if there is one, else the scenarios shipped with tpusim].", show_default=False)] = None,
+    directory: Annotated[Optional[Path], typer.Argument(help="A folder of scenario files to list instead [default: the scenarios shipped with tpusim].", show_default=False)] = None,
 ) -> None:
-    """List the scenarios in DIRECTORY with their descriptions."""
+    """List the scenarios shipped with tpusim (or those in DIRECTORY) with their descriptions.
+    A shipped scenario runs by name from any folder: tpusim run tpuv4_pod."""
+    from tpusim.config.bundled import bundled
+
     if directory is None:
-        directory = Path("scenarios") if Path("scenarios").is_dir() else _bundled()
-    files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
-    if not files:
-        _fail(f"{directory}: no scenario files (*.yaml)")
-    for path in files:
+        files = list(bundled().items())
+        if not files:
+            _fail("no bundled scenarios found: tpusim's package data is missing (reinstall tpusim)")
+    else:
+        files = [(str(p), p) for p in sorted(directory.glob("*.yaml"))] if directory.is_dir() else []
+        if not files:
+            _fail(f"{directory}: no scenario files (*.yaml)")
+    width = max(len(label) for label, _ in files)
+    for label, path in files:
         try:
             sc = _load_quiet(path)
             first = sc.description.strip().splitlines()[0] if sc.description.strip() else ""
-            out_console.print(f"[bold]{path}[/bold]  {first}", highlight=False)
+            out_console.print(f"{label:<{width}}  {first}", highlight=False, markup=False)
         except ScenarioError as exc:
-            out_console.print(f"[bold]{path}[/bold]  [red]invalid:[/red] {exc.lines()[0]}", highlight=False)
+            out_console.print(f"{label:<{width}}  invalid: {exc.lines()[0]}", highlight=False, markup=False)
 
 
 @app.command()
@@ -519,10 +516,12 @@ def init(
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         _fail(f"{name!r}: a name is letters, digits, '_', '.' and '-' (it names a file and an output folder)")
-    source = _bundled() / f"{template.removesuffix('.yaml')}.yaml"
-    if not source.is_file():
-        shipped = ", ".join(sorted(p.stem for p in _bundled().glob("*.yaml")))
-        _fail(f"--from {template}: no such shipped scenario (there are: {shipped})")
+    from tpusim.config.bundled import bundled
+
+    shipped = bundled()
+    source = shipped.get(template.removesuffix(".yaml"))
+    if source is None:
+        _fail(f"--from {template}: no such shipped scenario (there are: {', '.join(shipped) or 'none'})")
     target = directory / f"{name}.yaml"
     if target.exists() and not force:
         _fail(f"{target}: exists; give --force to overwrite it")

@@ -1,7 +1,8 @@
 """The published TPU v4 operating point, reproduced: each published claim next to what tpusim
 computes for it, a verdict, and the assumption the number rests on (issue 9, DESIGN §4).
 
-``reproduce(scenarios, quick)`` runs the bundled scenarios (``tpuv4_pod.yaml`` for capacity,
+``reproduce(scenarios, quick)`` runs the bundled scenarios (or those of the same names in a
+folder ``scenarios``) (``tpuv4_pod.yaml`` for capacity,
 ``tpuv4_pod_jobs.yaml`` for jobs, ``maintenance.yaml`` and ``pod_buildout.yaml`` for the
 operational statements) and a few closed forms and returns one :class:`Claim` per
 published statement. Verdicts:
@@ -295,27 +296,44 @@ def _buildout_claim(scenario_path: Path, plan: Plan) -> Claim:
         "ASSUMPTION: 8 cubes at hand-over, then 2 a day (scenarios/pod_buildout.yaml)")
 
 
-def reproduce(scenarios: Path, quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Claim]:
-    """Every published claim with its simulated value, verdict and assumption."""
+#: The scenarios the claims are computed from (file stems).
+NEEDED = ("tpuv4_pod", "tpuv4_pod_jobs", "maintenance", "pod_buildout")
+
+
+def scenario_files(scenarios: Path | None = None) -> dict[str, Path]:
+    """Where each needed scenario is: in the folder ``scenarios``, or the bundled ones (None)."""
+    if scenarios is None:
+        from tpusim.config.bundled import bundled
+
+        shipped = bundled()
+        return {name: shipped.get(name, Path(f"{name}.yaml")) for name in NEEDED}
+    return {name: scenarios / f"{name}.yaml" for name in NEEDED}
+
+
+def reproduce(scenarios: Path | None = None, quick: bool = False,
+              progress: Callable[[str], None] | None = None) -> list[Claim]:
+    """Every published claim with its simulated value, verdict and assumption, from the
+    scenarios in the folder ``scenarios`` (default: the ones shipped with tpusim)."""
+    files = scenario_files(scenarios)
     plan = QUICK if quick else FULL
     say = progress or (lambda message: None)
     claims: list[Claim] = []
     reps, days = plan.capacity
     say(f"capacity: tpuv4_pod.yaml, 3 policies, {reps} x {days:g} days")
-    pod = load_scenario(scenarios / "tpuv4_pod.yaml").with_overrides([
+    pod = load_scenario(files["tpuv4_pod"]).with_overrides([
         f"replications={reps}", f"horizon_days={days}", f"policies=[{', '.join(registry.names())}]"])
     capacity = run_scenario(pod)
     claims += _capacity_claims(capacity)
     claims.append(_ft_penalty_claim(capacity))
     reps, days = plan.jobs
     say(f"jobs: tpuv4_pod_jobs.yaml, {reps} x {days:g} days")
-    jobs = run_scenario(load_scenario(scenarios / "tpuv4_pod_jobs.yaml").with_overrides([
+    jobs = run_scenario(load_scenario(files["tpuv4_pod_jobs"]).with_overrides([
         f"replications={reps}", f"horizon_days={days}"]))
     claims += _jobs_claims(jobs)
     claims.append(_burst_claim(jobs, days))
     say(f"host availability needed: 7 bisection steps of {plan.hosts[0]} x {plan.hosts[1]:g} days")
-    claims.append(_host_needed_claim(scenarios / "tpuv4_pod.yaml", plan))
+    claims.append(_host_needed_claim(files["tpuv4_pod"], plan))
     say("operations: maintenance.yaml (ICI upgrade, capacity) and pod_buildout.yaml (jobs)")
-    claims.append(_maintenance_claim(scenarios / "maintenance.yaml", plan))
-    claims.append(_buildout_claim(scenarios / "pod_buildout.yaml", plan))
+    claims.append(_maintenance_claim(files["maintenance"], plan))
+    claims.append(_buildout_claim(files["pod_buildout"], plan))
     return claims

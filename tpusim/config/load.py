@@ -1,6 +1,6 @@
 """Loading scenarios: YAML files, mappings and ``--set`` overrides, with key-path errors.
 
-:func:`load_scenario` reads a file, applies ``--set``-style overrides (dotted key = YAML value),
+:func:`load_scenario` reads a file (a path, or a bundled scenario by name), applies ``--set``-style overrides (dotted key = YAML value),
 resolves the CSV paths it names relative to the file, and validates everything at once:
 :func:`~tpusim.config.schema.scenario_from_dict` checks each key (pydantic) and then every
 cross-key rule (by building the model, :func:`tpusim.config.build.build_model`). The returned
@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tpusim.config.bundled import exists, hint, locate
 from tpusim.config.overrides import apply_overrides
 from tpusim.config.schema import Scenario, scenario_from_dict
 from tpusim.config.strict_yaml import load_yaml, read_text
@@ -25,9 +26,13 @@ FILE_KEYS = [("workload", "mix"), ("workload", "trace"), ("failures", "trace")] 
 
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Read, override and validate a scenario file."""
-    path = Path(path)
+    """Read, override and validate a scenario file: a path, or the name of a bundled scenario
+    (``"tpuv4_pod"``; see :mod:`tpusim.config.bundled`)."""
+    given = str(path)
+    path = locate(path)
     source = str(path)
+    if not exists(path):
+        raise ScenarioError([Problem("", "no such file" + hint(given))], source)
     data = load_yaml(read_text(path, source), source)
     if data is None:
         data = {}
