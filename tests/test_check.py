@@ -22,11 +22,64 @@ def test_the_model_matches_its_committed_baseline():
     assert "check passed" in result.output
 
 
-def test_a_real_change_fails_the_check_and_is_named():
+def check_json(*args: str) -> tuple[int, dict | None]:
+    """Run ``tpusim check --format json`` on the regression scenario: (exit code, report)."""
     result = runner.invoke(app, ["check", str(SCENARIOS / "regression.yaml"), "--baseline", str(BASELINE),
-                                 "--set", "failures.host.daily_rate=0.008"])
-    assert result.exit_code == 1
-    assert "components.host.availability moved down" in result.output
+                                 "--format", "json", *args])
+    try:
+        return result.exit_code, json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return result.exit_code, None
+
+
+def test_a_real_change_fails_the_check_and_is_named():
+    code, report = check_json("--set", "failures.host.daily_rate=0.008", "--allow-other-scenario")
+    assert code == 1
+    moved = {m["name"]: m for m in report["metrics"] if m["failed"]}
+    assert moved["components.host.availability"]["change"] < 0
+    assert moved["components.host.failure_rate"]["change"] > 0
+    assert report["baseline"]["scenario_differences"] == [
+        "made from another version of scenario 'regression': failures.host.daily_rate differ"]
+
+
+def test_the_gate_finds_a_17_percent_change_of_any_rate_or_repair_time_with_80_percent_power():
+    """The design promise (issue 29): for every component class, the smallest change of its
+    failure rate and of its mean repair time that the check finds with 80 % power, at the
+    default family-wise alpha and with a run as large as the baseline's, is at most 17 %.
+    Computed from the committed baseline's own spread on both sides (an unchanged model)."""
+    from tpusim.check import detectable
+
+    metrics = json.loads(BASELINE.read_text())["metrics"]
+    per_metric = 0.01 / len(metrics)  # the default alpha, Bonferroni over every checked metric
+    for cls in ("host", "ici_link", "ocs"):
+        for what in ("failure_rate", "repair_hours"):
+            m = metrics[f"components.{cls}.{what}"]
+            assert detectable(m, m, per_metric) / m["mean"] <= 0.17, (cls, what)
+
+
+def test_a_17_percent_longer_ocs_repair_fails_the_gate():
+    """The change the old gate let through (p = 0.96): OCS repairs 17 % longer (12 -> 14.04 h)."""
+    code, report = check_json("--set", "failures.ocs.repair.mean_hours=14.04", "--allow-other-scenario")
+    assert code == 1, report
+    moved = {m["name"] for m in report["metrics"] if m["failed"]}
+    assert "components.ocs.repair_hours" in moved, moved
+
+
+def test_a_baseline_of_another_scenario_is_refused_before_the_run(tmp_path):
+    other = runner.invoke(app, ["check", str(SCENARIOS / "tpuv4_pod.yaml"), "--baseline", str(BASELINE)])
+    assert other.exit_code == 2
+    assert "made from scenario 'regression', this is 'tpuv4_pod'" in other.stderr
+    changed = runner.invoke(app, ["check", str(SCENARIOS / "regression.yaml"), "--baseline", str(BASELINE),
+                                  "--set", "failures.ocs.repair.mean_hours=13", "--set", "slices=[4x4x4]"])
+    assert changed.exit_code == 2
+    assert "failures.ocs.repair.mean_hours, slices differ" in changed.stderr, changed.stderr
+    # a baseline from before baselines recorded their scenario
+    old = json.loads(BASELINE.read_text())
+    for key in ("resolved", "scenario_sha256"):
+        old.pop(key)
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    older = runner.invoke(app, ["check", str(SCENARIOS / "regression.yaml"), "--baseline", str(tmp_path / "old.json")])
+    assert older.exit_code == 2 and "--update-baseline" in older.stderr
 
 
 def test_update_baseline_writes_one(tmp_path):
@@ -63,22 +116,27 @@ def test_other_seeds_of_an_unchanged_model_fail_no_more_often_than_alpha():
 
 
 def test_check_runs_fresh_seeds_reports_what_it_can_detect_and_writes_junit(tmp_path):
+    """Asserted on the JSON report and the JUnit file, never on wrapped terminal text (whose
+    line breaks depend on the terminal's width and on the length of the paths printed)."""
     import xml.etree.ElementTree as ET
 
     junit = tmp_path / "check.xml"
-    result = runner.invoke(app, ["check", str(SCENARIOS / "regression.yaml"), "--baseline", str(BASELINE),
-                                 "--junit", str(junit)])
-    assert result.exit_code == 0, result.output
-    base_seed = json.loads(BASELINE.read_text())["seed"]
-    assert f"seed {base_seed + 1}; the baseline's {base_seed}" in result.output  # independent draws
-    assert "smallest change found with 80 % power" in result.output
+    code, report = check_json("--junit", str(junit))
+    assert code == 0, report
+    baseline = json.loads(BASELINE.read_text())
+    assert report["seed"] == baseline["seed"] + 1 and report["baseline"]["seed"] == baseline["seed"]  # independent draws
+    assert report["passed"] and [m["name"] for m in report["metrics"]] == list(baseline["metrics"])  # every metric
+    assert all(m["detectable"] >= 0 for m in report["metrics"])
     suite = ET.parse(junit).getroot()
-    assert suite.tag == "testsuite" and int(suite.get("tests")) == len(json.loads(BASELINE.read_text())["metrics"])
+    assert suite.tag == "testsuite" and int(suite.get("tests")) == len(baseline["metrics"])
     assert suite.get("failures") == "0" and not suite.findall(".//failure")
+    table = runner.invoke(app, ["check", str(SCENARIOS / "regression.yaml"), "--baseline", str(BASELINE)],
+                          env={"COLUMNS": "300"})
+    assert table.exit_code == 0 and "smallest change found with 80 % power" in table.output
+    assert sum(name in table.output for name in baseline["metrics"]) == len(baseline["metrics"])
     moved = tmp_path / "moved.xml"
-    result = runner.invoke(app, ["check", str(SCENARIOS / "regression.yaml"), "--baseline", str(BASELINE),
-                                 "--set", "failures.host.daily_rate=0.008", "--junit", str(moved)])
-    assert result.exit_code == 1
+    code, _ = check_json("--set", "failures.host.daily_rate=0.008", "--allow-other-scenario", "--junit", str(moved))
+    assert code == 1
     failures = ET.parse(moved).getroot().findall(".//failure")
     assert any("components.host.availability" in f.get("message") for f in failures)
 

@@ -1,8 +1,18 @@
 """Regression checks of a model's numbers against a committed baseline (``tpusim check``).
 
 A baseline records, for every checked metric of a run (slice and system availability per
-policy, component availability, job metrics when there is a workload), the mean, the standard
-deviation over replications and their number. A check compares each metric of a new run with
+policy; per component class its availability, its failures per unit-day and the mean hours of
+its completed repairs; job metrics when there is a workload), the mean, the standard deviation
+over replications and their number, and the resolved scenario it was made from (less its seed
+and replication count). A check of another scenario is refused unless asked for
+(:func:`scenario_differences` says which keys differ): a gate that silently compares two
+different models says nothing about either.
+
+Power: the component-level figures are where a changed failure rate or repair law shows first
+(an availability moves by the product of the two, and a slice's by less). The regression scenario
+is sized so that a 17 % change of any class's rate or mean repair time is found with at least
+80 % power at the default alpha (tests/test_check.py checks this from the committed baseline);
+:attr:`MetricCheck.detectable` is the smallest change each comparison finds with 80 % power. A check compares each metric of a new run with
 Welch's two-sided t-test. With ``m`` metrics each is tested at ``alpha / m`` (Bonferroni), so an
 unchanged model fails a check with probability at most ``alpha`` - across seeds too, not only
 for the seed the baseline was made with. A metric fails when the two samples are inconsistent at
@@ -26,7 +36,7 @@ def check_name(sample: Sample) -> str | None:
     if not m.checked:
         return None
     if m.group == "components":
-        return f"components.{sample.key}.availability"
+        return f"components.{sample.key}.{sample.metric.removeprefix('component_')}"
     if m.group == "jobs":
         return f"{sample.policy}.jobs.{sample.metric}" if m.breakdown is None else None
     return f"{sample.policy}.{sample.metric}" + (f".{sample.key}" if sample.key is not None else "")
@@ -73,12 +83,61 @@ def baseline_problems(baseline: object) -> list[str]:
     return problems
 
 
-def make_baseline(name: str, seed: int, samples: Iterable[Sample]) -> dict:
-    return {
-        "scenario": name,
-        "seed": seed,
-        "metrics": {metric_name: _moments(v) for metric_name, v in metric_samples(samples).items()},
-    }
+#: Keys of a resolved scenario that a check may change without comparing another model.
+FREE_KEYS = ("seed", "replications", "description")
+
+
+def scenario_identity(resolved: dict) -> dict:
+    """What makes two runs runs of the same model: the resolved scenario less :data:`FREE_KEYS`."""
+    return {k: v for k, v in resolved.items() if k not in FREE_KEYS}
+
+
+def identity_sha256(identity: dict) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, allow_nan=False).encode()).hexdigest()
+
+
+def scenario_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two resolved scenarios (mappings compared
+    key by key; anything else as a whole)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in old or key not in new:
+                out.append(path)
+            else:
+                out += scenario_differences(old[key], new[key], path)
+        return out
+    return [] if old == new else [prefix or "(the whole scenario)"]
+
+
+def make_baseline(name: str, seed: int, samples: Iterable[Sample], resolved: dict | None = None) -> dict:
+    """A baseline of ``samples`` (and of the resolved scenario that made them, when given)."""
+    made: dict = {"scenario": name, "seed": seed}
+    if resolved is not None:
+        identity = scenario_identity(resolved)
+        made["scenario_sha256"] = identity_sha256(identity)
+        made["resolved"] = identity
+    made["metrics"] = {metric_name: _moments(v) for metric_name, v in metric_samples(samples).items()}
+    return made
+
+
+def other_scenario(baseline: dict, name: str, resolved: dict) -> list[str]:
+    """Why ``baseline`` is not a baseline of this scenario (empty when it is)."""
+    if baseline.get("scenario") != name:
+        return [f"made from scenario {baseline.get('scenario')!r}, this is {name!r}"]
+    if "resolved" not in baseline or "scenario_sha256" not in baseline:
+        return ["holds no resolved scenario (made by an older tpusim), so what it was made from cannot be "
+                "compared: remake it with --update-baseline"]
+    identity = scenario_identity(resolved)
+    if identity_sha256(identity) == baseline["scenario_sha256"]:
+        return []
+    keys = scenario_differences(baseline["resolved"], identity) or ["(the baseline's hash does not match its scenario)"]
+    shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+    return [f"made from another version of scenario {name!r}: {shown} differ"]
 
 
 @dataclass
@@ -94,6 +153,35 @@ class MetricCheck:
     def change(self) -> float:
         return self.new["mean"] - self.old["mean"]
 
+    @property
+    def fraction(self) -> bool:
+        """An availability (a fraction of time): its changes scale its unavailability."""
+        from tpusim.metrics import metric
+
+        return metric(_metric_of(self.name)).unit == "fraction"
+
+    @property
+    def relative_detectable(self) -> float | None:
+        """``detectable`` relative to the baseline's value - for a fraction, to its complement
+        (the unavailability, which a changed rate or repair time scales). None where that is 0."""
+        scale = 1.0 - self.old["mean"] if self.fraction else abs(self.old["mean"])
+        return self.detectable / scale if scale > 0 else None
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "baseline": self.old, "now": self.new, "change": self.change,
+                "p_value": self.p_value, "detectable": self.detectable,
+                "relative_detectable": self.relative_detectable,
+                "relative_to": "unavailability" if self.fraction else "value", "failed": self.failed}
+
+
+def _metric_of(check_name: str) -> str:
+    """The registry metric a check name stands for (``<policy>.slice_availability.<shape>``,
+    ``<policy>.jobs.<metric>``, ``components.<class>.<what>``)."""
+    parts = check_name.split(".")
+    if parts[0] == "components":
+        return f"component_{parts[2]}"
+    return parts[2] if parts[1] == "jobs" else parts[1]
+
 
 @dataclass
 class CheckReport:
@@ -105,6 +193,11 @@ class CheckReport:
     @property
     def failed(self) -> bool:
         return any(c.failed for c in self.checks) or bool(self.missing)
+
+    def as_dict(self) -> dict:
+        return {"passed": not self.failed, "alpha": self.alpha, "per_metric_alpha": self.per_metric_alpha,
+                "test": "Welch t-test, Bonferroni over the metrics", "power": 0.8,
+                "metrics": [c.as_dict() for c in self.checks], "missing": self.missing}
 
 
 def welch_p(a: dict, b: dict) -> float:

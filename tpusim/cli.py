@@ -377,23 +377,31 @@ def sweep(
 @app.command()
 def check(
     scenario: Annotated[str, SCENARIO_ARG],
-    baseline: Annotated[Path, typer.Option(help="Baseline JSON (tests/baselines/...).")],
+    baseline: Annotated[Path, typer.Option("--baseline", "-b", help="Baseline JSON (tests/baselines/...).")],
     update_baseline: Annotated[bool, typer.Option(help="Write the baseline from this run instead of checking.")] = False,
     alpha: Annotated[float, typer.Option(help="Family-wise significance: an unchanged model fails at most this often.")] = 0.01,
     seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed [default: a fresh one, the baseline's + 1; with --update-baseline the scenario's].")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
+    allow_other_scenario: Annotated[bool, typer.Option(help="Compare although the baseline was made from another scenario, or another version of this one (--set changes it too): to measure what a change does.")] = False,
     junit: Annotated[Optional[Path], typer.Option(help="Also write the check as JUnit XML to this file (for CI test reports).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="What to print: table (every metric, for people) or json (the report, for scripts).", metavar="[table|json]")] = "table",
 ) -> None:
-    """Run SCENARIO and compare every metric with a baseline (exit 1 if one moved)."""
+    """Run SCENARIO and compare every metric with a baseline (exit 1 if one moved).
+
+    Examples: tpusim check regression --baseline tests/baselines/regression.json;
+    tpusim check regression -b base.json --update-baseline
+    """
     import json
 
     from tpusim.api import run_scenario
-    from tpusim.check import baseline_problems, compare, fresh_seed, junit_xml, make_baseline
+    from tpusim.check import baseline_problems, compare, fresh_seed, junit_xml, make_baseline, other_scenario
     from tpusim.output.files import write_atomic
     from tpusim.config.strict_yaml import read_text
     from tpusim.output.files import write_json
     from tpusim.output.tables import render_check
 
+    if fmt not in ("table", "json"):
+        _fail(f"--format: must be table or json, got {fmt!r}")
     if not 0.0 < alpha < 1.0:
         _fail(f"--alpha: must be strictly between 0 and 1, got {alpha:g}")
     overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
@@ -401,8 +409,7 @@ def check(
     if junit is not None:
         _writable_file(junit)
     if sc.replications < 2:
-        err_console.print(f"[red]error:[/red] {scenario}: replications: a check needs at least 2, got {sc.replications}")
-        raise typer.Exit(2)
+        _fail(f"{scenario}: replications: a check needs at least 2, got {sc.replications}")
     if update_baseline:
         _writable_file(baseline)
     else:  # read and check the baseline before spending the run on it
@@ -415,37 +422,53 @@ def check(
         problems = baseline_problems(base)
         if problems:
             _fail(*(f"{baseline}: {p}" for p in problems))
+        other = other_scenario(base, sc.name, sc.resolved())
+        if other and not allow_other_scenario:
+            _fail(*(f"{baseline}: {p}; give --allow-other-scenario to compare anyway" for p in other))
         base_seed = base.get("seed")
         if seed is None and isinstance(base_seed, int) and base_seed == sc.seed:
             sc = _load(scenario, list(set_ or []) + [f"seed={fresh_seed(base_seed)}"])  # independent draws
     results = run_scenario(sc)
     if update_baseline:
-        made = make_baseline(sc.name, sc.seed, results.samples)
+        made = make_baseline(sc.name, sc.seed, results.samples, sc.resolved())
         write_json(baseline, made)
-        out_console.print(f"wrote baseline {baseline} ({len(made['metrics'])} metrics)")
+        out_console.print(f"wrote baseline {baseline} ({len(made['metrics'])} metrics)", highlight=False, markup=False)
         return
     report = compare(base, results.samples, alpha)
     moved = [c for c in report.checks if c.failed]
-    render_check(report, f"{sc.name}: {len(report.checks)} metrics against {baseline} (seed {sc.seed}; "
-                         f"the baseline's {base.get('seed')}), family-wise alpha {alpha:g} (each at "
-                         f"{report.per_metric_alpha:.2g}, Welch t-test)", out_console)
-    relative = sorted(c.detectable / abs(c.old["mean"]) for c in report.checks if c.old["mean"])
-    if relative:
-        out_console.print(f"smallest change found with 80 % power, relative to the baseline: median "
-                          f"{100 * relative[len(relative) // 2]:.2g} %, worst {100 * relative[-1]:.2g} % "
-                          f"(the 'detectable' column: absolute; more replications make it smaller)", highlight=False)
     if junit is not None:
         write_atomic(junit, junit_xml(report, f"tpusim check {sc.name}"))
-        out_console.print(f"wrote {junit}")
-    for name in report.missing:
-        out_console.print(f"[red]metric only on one side:[/red] {name}")
+    if fmt == "json":
+        print(json.dumps({"scenario": sc.name, "seed": sc.seed, "replications": sc.replications,
+                          "baseline": {"path": str(baseline), "seed": base.get("seed"),
+                                       "scenario_differences": other},
+                          **report.as_dict()}, indent=2, allow_nan=False, default=str))
+    else:
+        render_check(report, f"{sc.name}: {len(report.checks)} metrics against {baseline} (seed {sc.seed}; "
+                             f"the baseline's {base.get('seed')}), family-wise alpha {alpha:g} (each at "
+                             f"{report.per_metric_alpha:.2g}, Welch t-test)", out_console)
+        if other:
+            out_console.print(f"compared with another scenario (--allow-other-scenario): {'; '.join(other)}",
+                              highlight=False, markup=False)
+        relative = sorted(r for c in report.checks if (r := c.relative_detectable) is not None)
+        if relative:
+            out_console.print(f"smallest change found with 80 % power (the 'detectable' columns; of the "
+                              f"unavailability for availabilities): median {100 * relative[len(relative) // 2]:.2g} %, "
+                              f"worst {100 * relative[-1]:.2g} %; more replications make it smaller",
+                              highlight=False, markup=False)
+        if junit is not None:
+            out_console.print(f"wrote {junit}", highlight=False, markup=False)
+        for name in report.missing:
+            err_console.print(f"metric only on one side: {name}", highlight=False, markup=False)
     if report.failed:
         for c in moved:
             direction = "up" if c.change > 0 else "down"
-            err_console.print(f"[red]check failed:[/red] {c.name} moved {direction} by {abs(c.change):.3g} "
-                              f"({c.old['mean']:.6g} -> {c.new['mean']:.6g}, p = {c.p_value:.2g})", highlight=False)
+            err_console.print(f"check failed: {c.name} moved {direction} by {abs(c.change):.3g} "
+                              f"({c.old['mean']:.6g} -> {c.new['mean']:.6g}, p = {c.p_value:.2g})",
+                              highlight=False, markup=False)
         raise typer.Exit(1)
-    out_console.print(f"check passed: no metric moved at family-wise significance {alpha:g}")
+    if fmt == "table":
+        out_console.print(f"check passed: no metric moved at family-wise significance {alpha:g}")
 
 
 @app.command()

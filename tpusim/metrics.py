@@ -62,6 +62,12 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     Metric("system_availability", "system availability (chip-time on healthy hardware)", "fraction",
            "capacity", digits=4),
     Metric("component_availability", "component availability", "fraction", "components", "class", digits=4),
+    # the regression gate's component-level figures (a changed failure rate or repair law shows
+    # here long before it moves an availability): failures per unit and day, and the mean hours
+    # of the repairs completed in the run (of failures during it: units down at t = 0 excluded)
+    Metric("component_failure_rate", "failures per unit-day", "per unit-day", "components", "class", digits=6),
+    Metric("component_repair_hours", "mean repair time (completed repairs)", "hours", "components", "class",
+           digits=2),
     Metric("capacity_fraction", "time with at least k cubes placeable as one slice", "fraction", "capacity",
            "cubes", checked=False),
     Metric("slice_outages", "slice outages (periods no pod could place the shape)", "count", "capacity",

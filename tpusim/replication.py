@@ -22,6 +22,8 @@ replication's result, sample for sample and row for row.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -210,9 +212,15 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
             samples.append(Sample(replication, name, "slice_outages", shape.label, float(count)))
             samples.append(Sample(replication, name, "slice_outage_sq_hours", shape.label, sq))
             samples.append(Sample(replication, name, "slice_outage_longest_hours", shape.label, longest))
-    for cls, avail in zip(COMPONENT_CLASSES, health.component_availability(horizon)):
+    unit_days = [n * horizon / 24.0 for n in health.population]
+    for k, (cls, avail) in enumerate(zip(COMPONENT_CLASSES, health.component_availability(horizon))):
         if avail is not None:  # a class with no units has no availability
             samples.append(Sample(replication, None, "component_availability", cls, avail))
+            samples.append(Sample(replication, None, "component_failure_rate", cls,
+                                  injector.failures[k] / unit_days[k]))
+            timed = injector.timed_repairs[k]
+            samples.append(Sample(replication, None, "component_repair_hours", cls,
+                                  injector.repair_hours[k] / timed if timed else math.nan))
     job_rows = None
     shared = len(samples)
     runs: dict[str, dict] | None = {} if record_runs and with_jobs else None

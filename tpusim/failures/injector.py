@@ -66,6 +66,11 @@ class FailureInjector:
         self.health = health
         self.failures = [0, 0, 0]  # accepted failures per class, during the run
         self.repairs = [0, 0, 0]  # completed repairs per class, during the run
+        # hours and number of the completed repairs of failures during the run (not of units down
+        # at t = 0, whose residual repair times are shorter by construction): the check's
+        # component-level repair-time metric
+        self.repair_hours = [0.0, 0.0, 0.0]
+        self.timed_repairs = [0, 0, 0]
         self.initially_down = [0, 0, 0]
         self.discarded = 0  # thinning candidates that hit a unit already down
         self.causes = DownCauses(health)  # own failures apart from domain and install holds
@@ -105,7 +110,7 @@ class FailureInjector:
         residual = repair.sample_residual(gen, len(down))
         for unit, left in zip(down.tolist(), residual.tolist()):
             self.causes.fail(k, unit, 0.0)
-            self.schedule_repair(k, unit, left)
+            self.env.timeout(left, (k, unit, None)).callbacks.append(self._repaired)  # a residual: not timed
         self.initially_down[k] = len(down)
 
     # -- domains -------------------------------------------------------------------------------
@@ -154,13 +159,16 @@ class FailureInjector:
             self._schedule_domain_repair(domain, k, i, down, next(repair_times))
 
     def schedule_repair(self, k: int, unit: int, after: float) -> None:
-        """One timeout per repair, carrying (class, unit) as its value; no process, no closure."""
-        self.env.timeout(after, (k, unit)).callbacks.append(self._repaired)
+        """One timeout per repair, carrying (class, unit, hours) as its value; no process, no closure."""
+        self.env.timeout(after, (k, unit, after)).callbacks.append(self._repaired)
 
     def _repaired(self, event) -> None:
-        k, unit = event.value
+        k, unit, hours = event.value
         self.causes.repair(k, unit, self.env.now)
         self.repairs[k] += 1
+        if hours is not None:
+            self.repair_hours[k] += hours
+            self.timed_repairs[k] += 1
 
     def _fail(self, k: int, population: int, rate: float, gen: np.random.Generator, repair_times: Iterator[float]):
         env, fail, timeout = self.env, self.causes.fail, self.env.timeout

@@ -97,6 +97,9 @@ class TraceReplayer:
         self.failures = [0, 0, 0]
         self.repairs = [0, 0, 0]
         self.initially_down = [0, 0, 0]
+        self.repair_hours = [0.0, 0.0, 0.0]  # completed repairs of failures after t = 0, as the injector's
+        self.timed_repairs = [0, 0, 0]
+        self._down_since: dict[tuple[int, int], float] = {}
         env.process(self._replay(trace))
 
     def _replay(self, trace):
@@ -112,9 +115,14 @@ class TraceReplayer:
                     self.initially_down[k] += 1
                 else:
                     self.failures[k] += 1
+                    self._down_since[(k, unit)] = t
             else:
                 health.set_up(k, unit, t)
                 self.repairs[k] += 1
+                since = self._down_since.pop((k, unit), None)
+                if since is not None:
+                    self.repair_hours[k] += t - since
+                    self.timed_repairs[k] += 1
 
     @property
     def events(self) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tpusim.analytic import class_availability, cube_availability, ocs_layer_availability
@@ -239,14 +240,19 @@ def render_closed_forms(model: Model, console: Console) -> None:
 
 
 def render_check(report: "CheckReport", title: str, console: Console) -> None:
-    moved = [c for c in report.checks if c.failed]
+    """Every metric of a check, in the baseline's order: the values, the change, its p-value,
+    and the smallest change the comparison finds with 80 % power (absolute, and relative to the
+    value - to the unavailability for an availability)."""
     table = Table(title=title, title_justify="left")
     table.add_column("metric", overflow="fold")
-    for col in ("baseline", "now", "change", "detectable", "p-value", ""):
+    for col in ("baseline", "now", "change", "p-value", "detectable", "relative", ""):
         table.add_column(col, justify="right")
-    for c in sorted(report.checks, key=lambda c: c.p_value)[: max(8, len(moved))]:
-        table.add_row(c.name, f"{c.old['mean']:.6g}", f"{c.new['mean']:.6g}", f"{c.change:+.3g}",
-                      f"{c.detectable:.2g}", f"{c.p_value:.2g}", "[red]MOVED[/red]" if c.failed else "ok")
+    for c in report.checks:
+        relative = c.relative_detectable
+        table.add_row(escape(c.name), f"{c.old['mean']:.6g}", f"{c.new['mean']:.6g}", f"{c.change:+.3g}",
+                      f"{c.p_value:.2g}", f"{c.detectable:.2g}",
+                      "any" if c.detectable == 0 else ("-" if relative is None else f"{100 * relative:.2g} %"),
+                      "[red]MOVED[/red]" if c.failed else "ok")
     console.print(table)
 
 
