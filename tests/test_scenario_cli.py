@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import SCENARIOS
+from conftest import REPO, SCENARIOS
 from tpusim import ScenarioError, load_scenario
 from tpusim.cli import app
 
@@ -253,3 +253,59 @@ def test_run_prints_what_format_asks_and_nothing_when_quiet(tmp_path, monkeypatc
     quiet = runner.invoke(app, base + ["--quiet"])
     assert quiet.exit_code == 0 and quiet.stdout == ""
     assert (tmp_path / "o" / "summary.json").exists()
+
+
+def test_localise_is_a_command_like_the_other_studies(tmp_path):
+    import io
+
+    import pandas as pd
+
+    done = runner.invoke(app, ["localise", "gray_failures", "--set", "replications=1", "--set", "horizon_days=5", "--set", "policies=[static]",
+                               "--format", "csv", "--out", str(tmp_path)])
+    assert done.exit_code == 0, done.output
+    table = pd.read_csv(io.StringIO(done.stdout))
+    assert {"policy", "method", "scope", "count", "value", "ci95_low", "ci95_high"} <= set(table.columns)
+    assert set(table.method) == {"deepview", "naive"}
+    assert (tmp_path / "blames.csv").is_file() and (tmp_path / "episodes.csv").is_file()
+    no_jobs = runner.invoke(app, ["localise", "tpuv4_pod"])
+    assert no_jobs.exit_code == 2 and "needs a workload" in no_jobs.stderr
+
+
+def test_help_shows_metavars_choices_short_flags_and_examples():
+    shown = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).stdout
+    for text in ("-o, --out DIR", "-r, --replications N", "-w, --workers N", "--set KEY=VALUE",
+                 "[table|markdown|csv|json]", "Examples:", "tpusim run tpuv4_pod"):
+        assert text in shown, text
+    for bad in ("<int range>", "<list[str]>", "<path>"):
+        assert bad not in shown, bad
+
+
+def test_sweep_prints_its_table_or_the_rows_it_wrote(tmp_path):
+    import io
+
+    import pandas as pd
+
+    tiny = str(REPO / "tests" / "golden" / "tiny.yaml")
+    args = ["sweep", tiny, "--vary", "failures.host.daily_rate=0.01,0.02", "--no-plot", "-r", "2"]
+    shown = runner.invoke(app, args + ["-o", str(tmp_path / "a")], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    assert "failures.host.daily_rate" in shown.stdout and "system %" in shown.stdout
+    rows = runner.invoke(app, args + ["-o", str(tmp_path / "b"), "--format", "csv"])
+    frame = pd.read_csv(io.StringIO(rows.stdout))
+    assert frame.equals(pd.read_csv(tmp_path / "b" / "sweep.csv"))
+    assert runner.invoke(app, args + ["-o", str(tmp_path / "c"), "--format", "xml"]).exit_code == 2
+
+
+def test_a_run_of_hours_says_so_before_it_starts():
+    from tpusim import cli
+    from tpusim.config.build import expected_work
+
+    big = load_scenario(SCENARIOS / "tpuv4_pod.yaml", ["horizon_days=1000000", "replications=100"])
+    small = load_scenario(SCENARIOS / "tpuv4_pod.yaml", ["replications=2"])
+    assert expected_work(big).seconds > 3600 > 120 > expected_work(small).seconds
+    with cli.err_console.capture() as said:
+        cli._announce(small)
+    assert said.get() == ""
+    with cli.err_console.capture() as said:
+        cli._announce(big)
+    assert "a large run" in said.get() and "hours" in said.get()

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Callable
 
 from tpusim.config.build import build_model
-from tpusim.config.load import load_scenario
-from tpusim.config.overrides import apply_overrides, override_strings
-from tpusim.config.schema import scenario_from_dict
-from tpusim.config.schema import Scenario
+from tpusim.config.load import ScenarioLike, as_scenario
+from tpusim.config.overrides import override_strings
 from tpusim.execution import Progress, Task, execute
 from tpusim.replication import ReplicationResult
 from tpusim.results import Results
@@ -27,14 +24,14 @@ from tpusim.results import Results
 RUN_OPTIONS = ("workers", "scheduler_address", "progress", "record_traces")
 
 
-def run(scenario: "Scenario | str | Path | dict", overrides: "list[str] | dict[str, Any] | None" = None,
+def run(scenario: ScenarioLike, overrides: "list[str] | dict[str, Any] | None" = None,
         **options: Any) -> Results:
-    """Run a scenario given as a YAML path, a mapping or a :class:`Scenario`.
+    """Run a scenario given as a YAML path, a bundled scenario's name, a mapping or a :class:`Scenario`.
 
     Parameters
     ----------
     scenario : Scenario, str, Path or dict
-        What to simulate.
+        What to simulate (``"tpuv4_pod"`` names a bundled scenario; see ``tpusim scenarios``).
     overrides : list of str or dict, optional
         Dotted-key overrides, as ``--set`` takes them (``["failures.host.daily_rate=0.01"]``)
         or as a mapping (``{"failures.host.daily_rate": 0.01}``).
@@ -58,16 +55,10 @@ def run(scenario: "Scenario | str | Path | dict", overrides: "list[str] | dict[s
     keys = {k: v for k, v in options.items() if k not in RUN_OPTIONS}
     texts += override_strings(keys)
     run_options = {k: v for k, v in options.items() if k in RUN_OPTIONS}
-    if isinstance(scenario, (str, Path)):
-        scenario = load_scenario(scenario, texts)
-    elif isinstance(scenario, dict):
-        scenario = scenario_from_dict(apply_overrides(scenario, texts))
-    elif texts:
-        scenario = scenario.with_overrides(texts)
-    return run_scenario(scenario, **run_options)
+    return run_scenario(as_scenario(scenario, texts), **run_options)
 
 
-def run_scenario(scenario: Scenario, *, workers: int = 1, scheduler_address: str | None = None,
+def run_scenario(scenario: ScenarioLike, *, workers: int = 1, scheduler_address: str | None = None,
                  progress: Progress | None = None, record_traces: bool = False,
                  rows: "Callable[[ReplicationResult], None] | None" = None) -> Results:
     """Simulate ``scenario.replications`` replications and collect the results
@@ -81,11 +72,14 @@ def run_scenario(scenario: Scenario, *, workers: int = 1, scheduler_address: str
     never the whole run's (the CLI writes ``jobs.parquet`` this way). Where a replication runs
     in parts (one per policy, on several workers), each part's rows go as that part comes back.
 
+    ``scenario`` takes every form :func:`run` takes (without overrides).
+
     If a replication raises (or the run is interrupted), the replications already finished are
     returned with ``error`` set, so that callers can still write what was measured (and their
     rows are handed over, in order, those after the gap last).
     """
     start = time.perf_counter()
+    scenario = as_scenario(scenario)
     model = build_model(scenario)
     tasks = [Task(model, r, record_traces) for r in range(model.replications)]
     done: dict[int, ReplicationResult] = {}

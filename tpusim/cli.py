@@ -54,10 +54,10 @@ _SIZED = bool(os.environ.get("COLUMNS"))
 out_console = Console(width=None if sys.stdout.isatty() or _SIZED else 200)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() or _SIZED else 200)
 
-SCENARIO_ARG = typer.Argument(help="Scenario YAML file, or the name of a shipped scenario (tpuv4_pod; see `tpusim scenarios`).",
+SCENARIO_ARG = typer.Argument(metavar="SCENARIO", help="Scenario YAML file, or the name of a shipped scenario (tpuv4_pod; see `tpusim scenarios`).",
                               show_default=False)
 SET_OPT = typer.Option(
-    "--set", help="Override a dotted scenario key; the value is parsed as YAML. Repeatable."
+    "--set", metavar="KEY=VALUE", help="Override a dotted scenario key; the value is parsed as YAML. Repeatable."
 )
 
 
@@ -141,6 +141,22 @@ def _progress(label: str, total: int | None):
     return bar, lambda done, of: bar.update(task, completed=done, total=of)
 
 
+def _announce(sc: "Scenario", workers: int = 1) -> None:
+    """Say up front how long a large run will take (rough: see tpusim.config.build.Work), so that
+    a fleet-decade does not start silently; nothing for a run of under two minutes."""
+    from tpusim.config.build import expected_work
+
+    work = expected_work(sc)
+    seconds = work.seconds / max(1, min(workers, sc.replications * max(1, len(sc.policies))))
+    if seconds < 120:
+        return
+    took = f"{seconds / 3600:.1f} hours" if seconds >= 5400 else f"{seconds / 60:.0f} minutes"
+    jobs = f" and {work.job_runs:.2g} job runs" if work.job_runs else ""
+    err_console.print(f"a large run: about {work.events:.2g} failures and repairs{jobs}; expect roughly {took} "
+                      f"on {'one core' if workers == 1 else f'{workers} workers'} (a rough figure; the progress "
+                      f"bar refines it)", highlight=False, markup=False)
+
+
 def _load(path: str, overrides: list[str] | None) -> "Scenario":
     from tpusim.config.load import load_scenario
 
@@ -155,20 +171,27 @@ def _load(path: str, overrides: list[str] | None) -> "Scenario":
 @app.command()
 def run(
     scenario: Annotated[str, SCENARIO_ARG],
-    out: Annotated[Optional[Path], typer.Option(help="Output directory [default: out/<scenario name>].")] = None,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed (overrides the scenario).")] = None,
-    replications: Annotated[Optional[int], typer.Option(min=1, help="Replications (overrides the scenario).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Output directory [default: out/<scenario name>].")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", "-s", metavar="N", min=0, help="Root seed (overrides the scenario).")] = None,
+    replications: Annotated[Optional[int], typer.Option("--replications", "-r", metavar="N", min=1, help="Replications (overrides the scenario).")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Local worker processes for replications.")] = 1,
-    scheduler_address: Annotated[Optional[str], typer.Option(help="Run the replications on a Dask cluster (tcp://HOST:PORT).")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", metavar="N", min=1, help="Local worker processes for replications.")] = 1,
+    scheduler_address: Annotated[Optional[str], typer.Option(metavar="tcp://HOST:PORT", help="Run the replications on a Dask cluster (tcp://HOST:PORT).")] = None,
     plot: Annotated[bool, typer.Option(help="Write the plots (PNG).")] = True,
     write_trace: Annotated[bool, typer.Option(help="Write every replication's failure trace to failure_trace.csv (replay it with failures.trace).")] = False,
     jobs_csv: Annotated[bool, typer.Option(help="With a workload, also write the per-job rows as jobs.csv (they always go to jobs.parquet).")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite the results of an earlier run in OUT.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="What to print: table (rich, for people), markdown, csv (availability.csv) or json (summary.json).")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|markdown|csv|json]", help="What to print: table (rich, for people), markdown, csv (availability.csv) or json (summary.json).")] = "table",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (the files are written as usual).")] = False,
 ) -> None:
-    """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot."""
+    """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot.
+
+    \b
+    Examples:
+      tpusim run tpuv4_pod                      a shipped scenario, by name
+      tpusim run my_pod.yaml -r 50 -w 2 -o out/mine
+      tpusim run tpuv4_pod --set failures.ocs.repair.mean_hours=2 --format json
+    """
     if fmt not in ("table", "markdown", "csv", "json"):
         _fail(f"--format: must be table, markdown, csv or json, got {fmt!r}")
     if quiet:
@@ -193,9 +216,11 @@ def run(
     _writable_dir(out)
     _reachable(scheduler_address)
     _file_backend()
+    if not quiet:
+        _announce(sc, workers)
     # a bar for several replications, or for jobs (a fleet-year is minutes: it moves as they go)
     long = sc.replications > 1 or sc.workload is not None
-    progress, callback = _progress("replications", sc.replications) if long else (None, None)
+    progress, callback = _progress("replications", sc.replications) if long and not quiet else (None, None)
     # per-job rows go to jobs.parquet as replications finish: a long run never holds them all
     made = provenance(sc.resolved(), _command())  # the same block in summary.json and jobs.parquet
     rows = JobRows(out, sc.policies, jobs_csv, made) if sc.workload is not None else None
@@ -245,7 +270,12 @@ def validate(
     scenario: Annotated[str, SCENARIO_ARG],
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
 ) -> None:
-    """Check SCENARIO; print its resolved form (every default filled in) or every error."""
+    """Check SCENARIO; print its resolved form (every default filled in) or every error.
+
+    \b
+    Example:
+      tpusim validate my_pod.yaml --set horizon_days=30
+    """
     sc = _load(scenario, set_)
     out_console.print(f"# {scenario}: valid", highlight=False)
     out_console.print(yaml.safe_dump(sc.resolved(), sort_keys=False), highlight=False, end="")
@@ -256,7 +286,12 @@ def analytic(
     scenario: Annotated[str, SCENARIO_ARG],
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
 ) -> None:
-    """Closed-form slice availability of each policy that has one (exact, or a bound)."""
+    """Closed-form slice availability of each policy that has one (exact, or a bound).
+
+    \b
+    Example:
+      tpusim analytic tpuv4_pod --set failures.ocs.repair.mean_hours=1
+    """
     from tpusim.config.build import build_model
     from tpusim.output.tables import render_closed_forms
 
@@ -266,14 +301,19 @@ def analytic(
 @app.command()
 def spares(
     scenario: Annotated[str, SCENARIO_ARG],
-    target: Annotated[Optional[list[float]], typer.Option(help="Target availability of the promised slice, as a fraction; repeatable [default: 0.95, 0.99, 0.999].", show_default=False)] = None,
-    lead_hours: Annotated[Optional[float], typer.Option(help="Replacement lead time for Mist's rule [default: the mean time a terminated cube stayed unusable in the simulated trace].", show_default=False)] = None,
-    safety: Annotated[float, typer.Option(help="Mist's safety factor over the worst burst.")] = 3.0,
+    target: Annotated[Optional[list[float]], typer.Option(metavar="FRACTION", help="Target availability of the promised slice, as a fraction; repeatable [default: 0.95, 0.99, 0.999].", show_default=False)] = None,
+    lead_hours: Annotated[Optional[float], typer.Option(metavar="HOURS", help="Replacement lead time for Mist's rule [default: the mean time a terminated cube stayed unusable in the simulated trace].", show_default=False)] = None,
+    safety: Annotated[float, typer.Option(metavar="FACTOR", help="Mist's safety factor over the worst burst.")] = 3.0,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
 ) -> None:
     """Spare cubes per pod each policy needs for a target availability: searched from the simulation
     (with its 95 % range), the binomial closed form, and Mist's rule (3 x the worst burst of cube
-    terminations within the lead time)."""
+    terminations within the lead time).
+
+    \b
+    Example:
+      tpusim spares tpuv4_pod --target 0.99 --target 0.999
+    """
     targets = tuple(target) if target else (0.95, 0.99, 0.999)
     bad = [t for t in targets if not 0.0 < t < 1.0]
     if bad:
@@ -298,28 +338,92 @@ def spares(
 
 
 @app.command()
+def localise(
+    scenario: Annotated[str, SCENARIO_ARG],
+    set_: Annotated[Optional[list[str]], SET_OPT] = None,
+    window_hours: Annotated[float, typer.Option(metavar="HOURS", help="Width of the localisers' sliding window of job records (hours, > 0).")] = 24.0,
+    alpha: Annotated[float, typer.Option(metavar="ALPHA", help="Deepview's test level per window: chance of blaming some part when none is faulty.")] = 0.01,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Also write localisation.csv (the table), blames.csv and episodes.csv here.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="What to print: table or csv.", metavar="[table|csv]")] = "table",
+) -> None:
+    """Localise gray faults from job records (Deepview's Lasso and a naive count), scored
+    against the faults the simulator injected: precision of blames, recall per class, time
+    and failed jobs to blame. SCENARIO needs a workload and gray faults (e.g. gray_failures).
+
+    \b
+    Example:
+      tpusim localise gray_failures --set replications=4 --out out/localise
+    """
+    if fmt not in ("table", "csv"):
+        _fail(f"--format: must be table or csv, got {fmt!r}")
+    if not window_hours > 0 or window_hours == float("inf"):
+        _fail(f"--window-hours: must be a finite number > 0, got {window_hours:g}")
+    if not 0.0 < alpha < 1.0:
+        _fail(f"--alpha: must be strictly between 0 and 1, got {alpha:g}")
+    sc = _load(scenario, set_)
+    if sc.workload is None:
+        _fail(f"{scenario}: workload: localisation reads job records, so the scenario needs a workload")
+    if out is not None:
+        _writable_dir(out)
+    from tpusim.localisation import localise as run_localise
+    from tpusim.localiser import LocaliserParams
+    from tpusim.output.files import write_atomic
+    from tpusim.output.tables import render_localisation
+
+    bar, callback = _progress("replications", sc.replications)
+    try:
+        found = run_localise(sc, LocaliserParams(window_hours=window_hours, alpha=alpha), progress=callback)
+    finally:
+        if bar is not None:
+            bar.stop()
+    table = found.summary()
+    if fmt == "csv":
+        print(table.to_csv(index=False), end="")
+    else:
+        render_localisation(table, f"{sc.name}: localisation from job records ({sc.replications} x "
+                                   f"{sc.horizon_days:g} days; 95 % intervals)", out_console)
+    if out is not None:
+        written = []
+        for name, frame in (("localisation.csv", table), ("blames.csv", found.blames), ("episodes.csv", found.episodes)):
+            write_atomic(out / name, frame.to_csv(index=False).encode())
+            written.append(str(out / name))
+        if fmt == "table":
+            out_console.print("wrote " + ", ".join(written), highlight=False, markup=False)
+
+
+@app.command()
 def sweep(
     scenario: Annotated[str, SCENARIO_ARG],
-    vary: Annotated[list[str], typer.Option(help="KEY=V1,V2,...: a dotted key and its values (YAML). Repeatable: the grid is every combination.")],
-    out: Annotated[Optional[Path], typer.Option(help="Output directory [default: out/<scenario name>-sweep].")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Local worker processes (one replication of one point each).")] = 1,
+    vary: Annotated[list[str], typer.Option(metavar="KEY=V1,V2,...", help="KEY=V1,V2,...: a dotted key and its values (YAML). Repeatable: the grid is every combination.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Output directory [default: out/<scenario name>-sweep].")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", metavar="N", min=1, help="Local worker processes (one replication of one point each).")] = 1,
     resume: Annotated[bool, typer.Option(help="Keep the points already written in OUT and run the rest.")] = False,
     force: Annotated[bool, typer.Option(help="Start again in an OUT that holds an earlier sweep.")] = False,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed (overrides the scenario; the same at every point).")] = None,
-    replications: Annotated[Optional[int], typer.Option(min=1, help="Replications per point (overrides the scenario).")] = None,
-    scheduler_address: Annotated[Optional[str], typer.Option(help="Run the points on a Dask cluster (tcp://HOST:PORT).")] = None,
-    target_ci: Annotated[Optional[float], typer.Option(min=0.0, help="Add replications to a point until every availability CI half-width is at most this.")] = None,
-    max_replications: Annotated[int, typer.Option(min=2, help="Cap for --target-ci.")] = 1000,
+    seed: Annotated[Optional[int], typer.Option(metavar="N", min=0, help="Root seed (overrides the scenario; the same at every point).")] = None,
+    replications: Annotated[Optional[int], typer.Option("--replications", "-r", metavar="N", min=1, help="Replications per point (overrides the scenario).")] = None,
+    scheduler_address: Annotated[Optional[str], typer.Option(metavar="tcp://HOST:PORT", help="Run the points on a Dask cluster (tcp://HOST:PORT).")] = None,
+    target_ci: Annotated[Optional[float], typer.Option(metavar="HALF_WIDTH", min=0.0, help="Add replications to a point until every availability CI half-width is at most this.")] = None,
+    max_replications: Annotated[int, typer.Option(metavar="N", min=2, help="Cap for --target-ci.")] = 1000,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
     plot: Annotated[bool, typer.Option(help="Write a plot per metric against the first varied key.")] = True,
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|csv|json]", help="What to print: table (slice and system availability, goodput; for people), csv (sweep.csv: every metric) or json (the same rows).")] = "table",
 ) -> None:
-    """Run SCENARIO at every combination of the varied keys; write sweep.csv and plots."""
+    """Run SCENARIO at every combination of the varied keys; print the table, write sweep.csv
+    and plots.
+
+    \b
+    Examples:
+      tpusim sweep tpuv4_pod --vary failures.ocs.repair.mean_hours=1,4,12 -r 10
+      tpusim sweep tpuv4_pod --vary pod_manager.spare_cubes=0,2,4 --vary horizon_days=90,365 -w 2
+    """
     from tpusim.output.files import write_atomic
     from tpusim.output.plots import plot_sweep
     from tpusim.config import overrides
     from tpusim.sweep import parse_vary
     from tpusim.sweep import sweep as run_sweep
 
+    if fmt not in ("table", "csv", "json"):
+        _fail(f"--format: must be table, csv or json, got {fmt!r}")
     set_ = list(set_ or []) + ([f"seed={seed}"] if seed is not None else []) + (
         [f"replications={replications}"] if replications is not None else [])
     sc = _load(scenario, set_)
@@ -370,26 +474,36 @@ def sweep(
         pass
     if plot:
         written += plot_sweep(frame, list(grid), out)
-    out_console.print(f"{len(results.points)} points x {sc.replications} replications; wrote "
-                      + ", ".join(str(p) for p in written))
+    if fmt == "csv":
+        print(frame.to_csv(index=False), end="")
+    elif fmt == "json":
+        print(frame.to_json(orient="records", indent=2))
+    else:
+        from tpusim.output.tables import render_sweep
+
+        render_sweep(frame, list(grid), f"{sc.name}: {len(results.points)} points x {sc.replications} replications "
+                                        f"(95 % intervals; every metric in sweep.csv)", out_console)
+        out_console.print("wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False)
 
 
 @app.command()
 def check(
     scenario: Annotated[str, SCENARIO_ARG],
-    baseline: Annotated[Path, typer.Option("--baseline", "-b", help="Baseline JSON (tests/baselines/...).")],
+    baseline: Annotated[Path, typer.Option("--baseline", "-b", metavar="FILE", help="Baseline JSON (tests/baselines/...).")],
     update_baseline: Annotated[bool, typer.Option(help="Write the baseline from this run instead of checking.")] = False,
-    alpha: Annotated[float, typer.Option(help="Family-wise significance: an unchanged model fails at most this often.")] = 0.01,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed [default: a fresh one, the baseline's + 1; with --update-baseline the scenario's].")] = None,
+    alpha: Annotated[float, typer.Option(metavar="ALPHA", help="Family-wise significance: an unchanged model fails at most this often.")] = 0.01,
+    seed: Annotated[Optional[int], typer.Option(metavar="N", min=0, help="Root seed [default: a fresh one, the baseline's + 1; with --update-baseline the scenario's].")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
     allow_other_scenario: Annotated[bool, typer.Option(help="Compare although the baseline was made from another scenario, or another version of this one (--set changes it too): to measure what a change does.")] = False,
-    junit: Annotated[Optional[Path], typer.Option(help="Also write the check as JUnit XML to this file (for CI test reports).")] = None,
+    junit: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Also write the check as JUnit XML to this file (for CI test reports).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="What to print: table (every metric, for people) or json (the report, for scripts).", metavar="[table|json]")] = "table",
 ) -> None:
     """Run SCENARIO and compare every metric with a baseline (exit 1 if one moved).
 
-    Examples: tpusim check regression --baseline tests/baselines/regression.json;
-    tpusim check regression -b base.json --update-baseline
+    \b
+    Examples:
+      tpusim check regression -b base.json --update-baseline     make a baseline
+      tpusim check regression -b base.json --junit check.xml     the CI gate
     """
     import json
 
@@ -474,10 +588,16 @@ def check(
 @app.command()
 def reproduce(
     quick: Annotated[bool, typer.Option(help="Few, short replications (what CI runs): checks the table, not the figures.")] = False,
-    scenarios_dir: Annotated[Optional[Path], typer.Option("--scenarios", help="A folder holding your own tpuv4_pod.yaml, tpuv4_pod_jobs.yaml, maintenance.yaml and pod_buildout.yaml [default: the shipped ones].", show_default=False)] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the rows to this JSON file.")] = None,
+    scenarios_dir: Annotated[Optional[Path], typer.Option("--scenarios", metavar="DIR", help="A folder holding your own tpuv4_pod.yaml, tpuv4_pod_jobs.yaml, maintenance.yaml and pod_buildout.yaml [default: the shipped ones].", show_default=False)] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", metavar="FILE", help="Also write the rows to this JSON file.")] = None,
 ) -> None:
-    """Reproduce the published TPU v4 figures: claim, simulated value, verdict, assumption."""
+    """Reproduce the published TPU v4 figures: claim, simulated value, verdict, assumption.
+
+    \b
+    Examples:
+      tpusim reproduce --quick                  minutes: checks the table, not the figures
+      tpusim reproduce --json claims.json
+    """
     from tpusim.output.files import write_json
     from tpusim.output.tables import render_claims
     from tpusim.reproduce import reproduce as run_claims
@@ -503,7 +623,7 @@ def reproduce(
 
 @app.command()
 def scenarios(
-    directory: Annotated[Optional[Path], typer.Argument(help="A folder of scenario files to list instead [default: the scenarios shipped with tpusim].", show_default=False)] = None,
+    directory: Annotated[Optional[Path], typer.Argument(metavar="DIR", help="A folder of scenario files to list instead [default: the scenarios shipped with tpusim].", show_default=False)] = None,
 ) -> None:
     """List the scenarios shipped with tpusim (or those in DIRECTORY) with their descriptions.
     A shipped scenario runs by name from any folder: tpusim run tpuv4_pod."""
@@ -529,12 +649,17 @@ def scenarios(
 
 @app.command()
 def init(
-    name: Annotated[str, typer.Argument(help="Name of the new scenario (and of its file, NAME.yaml).", show_default=False)],
-    template: Annotated[str, typer.Option("--from", help="Shipped scenario to start from (see `tpusim scenarios`).")] = "tpuv4_pod",
-    directory: Annotated[Path, typer.Option("--dir", help="Where to write NAME.yaml.")] = Path("."),
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Name of the new scenario (and of its file, NAME.yaml).", show_default=False)],
+    template: Annotated[str, typer.Option("--from", metavar="SCENARIO", help="Shipped scenario to start from (see `tpusim scenarios`).")] = "tpuv4_pod",
+    directory: Annotated[Path, typer.Option("--dir", metavar="DIR", help="Where to write NAME.yaml.")] = Path("."),
     force: Annotated[bool, typer.Option(help="Overwrite an existing NAME.yaml.")] = False,
 ) -> None:
-    """Start a scenario of your own from a shipped one (its comments say where each number comes from)."""
+    """Start a scenario of your own from a shipped one (its comments say where each number comes from).
+
+    \b
+    Example:
+      tpusim init my_pod --from tpuv4_pod_jobs && tpusim run my_pod.yaml
+    """
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from tpusim.config.build import build_model
+from tpusim.config.load import ScenarioLike, as_scenario
 from tpusim.config.schema import Scenario
 from tpusim.localiser import METHODS, LocaliserParams, deepview, hard_faults, naive, score
 from tpusim.model import Model
@@ -66,12 +67,12 @@ class Localisation:
         return pd.DataFrame(rows)
 
 
-def localise(scenario: Scenario, params: LocaliserParams | None = None,
+def localise(scenario: "ScenarioLike", params: LocaliserParams | None = None,
              progress: Callable[[int, int], None] | None = None, keep_runs: bool = False) -> Localisation:
     """Run ``scenario`` (it needs a workload) and localise its faults from each policy's job
     records with every method (``progress(done, total)`` after each replication)."""
     params = params or LocaliserParams()
-    model = build_model(scenario)
+    model = build_model(as_scenario(scenario))
     if model.workload is None:
         raise ValueError("localisation reads job records: the scenario needs a workload")
     blame_rows, episode_rows, kept = [], [], {}

@@ -22,8 +22,6 @@ replication's result, sample for sample and row for row.
 
 from __future__ import annotations
 
-import math
-
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -219,8 +217,9 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
             samples.append(Sample(replication, None, "component_failure_rate", cls,
                                   injector.failures[k] / unit_days[k]))
             timed = injector.timed_repairs[k]
-            samples.append(Sample(replication, None, "component_repair_hours", cls,
-                                  injector.repair_hours[k] / timed if timed else math.nan))
+            if timed:  # no repair completed: the mean is undefined, and no sample says so
+                samples.append(Sample(replication, None, "component_repair_hours", cls,
+                                      injector.repair_hours[k] / timed))
     job_rows = None
     shared = len(samples)
     runs: dict[str, dict] | None = {} if record_runs and with_jobs else None

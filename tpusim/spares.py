@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from tpusim.api import run_scenario
+from tpusim.config.load import ScenarioLike, as_scenario
 from tpusim.config.schema import Scenario
 from tpusim.failures.health import HealthState
 from tpusim.model import Model
@@ -135,7 +136,7 @@ class SparePlan:
         return self.frame.to_string(index=False)
 
 
-def plan_spares(scenario: "Scenario | Results", targets: Sequence[float] = (0.95, 0.99, 0.999), *,
+def plan_spares(scenario: "ScenarioLike | Results", targets: Sequence[float] = (0.95, 0.99, 0.999), *,
                 lead_hours: float | None = None, safety: float = MIST_SAFETY, **options: Any) -> SparePlan:
     """Spare cubes each policy of ``scenario`` needs per pod for each target availability of the
     largest slice it promises, searched from the simulation, from the closed form and by Mist's
@@ -148,7 +149,8 @@ def plan_spares(scenario: "Scenario | Results", targets: Sequence[float] = (0.95
         raise ValueError(f"safety: must be > 0, got {safety}")
     if lead_hours is not None and lead_hours <= 0:
         raise ValueError(f"lead_hours: must be > 0, got {lead_hours}")
-    results = scenario if isinstance(scenario, Results) else run_scenario(scenario, record_traces=True, **options)
+    results = scenario if isinstance(scenario, Results) else run_scenario(as_scenario(scenario), record_traces=True,
+                                                                          **options)
     model = results.model
     if not results.replications or results.replications[0].trace is None:
         raise ValueError("plan_spares needs results run with record_traces=True")

@@ -36,6 +36,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from tpusim.config.build import build_model
+from tpusim.config.load import ScenarioLike, as_scenario
 from tpusim.config.overrides import override_strings
 from tpusim.config.schema import Scenario
 from tpusim.errors import ScenarioError
@@ -133,7 +134,7 @@ def _load_point(path: Path, index: int, point: dict[str, Any], scenario: Scenari
     return SweepPoint(index, point, final, samples)
 
 
-def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, out: Path | None = None,
+def sweep(scenario: "ScenarioLike", vary: dict[str, list[Any]], *, workers: int = 1, out: Path | None = None,
           resume: bool = False, progress: Callable[[int, int], None] | None = None,
           scheduler_address: str | None = None, target_ci: float | None = None,
           max_replications: int = 1000) -> SweepResults:
@@ -141,8 +142,8 @@ def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, o
 
     Parameters
     ----------
-    scenario : Scenario
-        The base scenario; every point is ``scenario.with_overrides(point)``, validated, with the
+    scenario : Scenario, str, Path or dict
+        The base scenario (any form :func:`tpusim.run` takes); every point is ``scenario.with_overrides(point)``, validated, with the
         same seed (common random numbers across the grid).
     vary : dict
         Dotted key -> list of values, e.g. ``{"failures.host.daily_rate": [0.0004, 0.0008],
@@ -170,6 +171,7 @@ def sweep(scenario: Scenario, vary: dict[str, list[Any]], *, workers: int = 1, o
     >>> swept = tpusim.sweep(base, {"failures.host.daily_rate": [0.0004, 0.0016]})  # doctest: +SKIP
     >>> swept.to_frame().query("metric == 'system_availability'")  # doctest: +SKIP
     """
+    scenario = as_scenario(scenario)
     points = grid(vary)
     scenarios = [scenario.with_overrides(point) for point in points]
     done: dict[int, SweepPoint] = {}

@@ -47,6 +47,43 @@ SHIPPED_MIX = "data/slice_mix.csv"
 LIMITS = {"parts": 50_000_000, "events": 1e9, "jobs": 2e8, "replications": 100_000}
 
 
+#: Rough costs for the up-front run-time estimate (:func:`expected_work`), measured on this
+#: project's 2-core machine (tpuv4_pod with its two policies: ~18 us per failure or repair,
+#: both policies' capacity trackers included; bench/bench_jobs.py: ~55 us per job and policy).
+#: A guide to say "this will take hours" before it does, not a benchmark.
+SECONDS_PER_EVENT_AND_POLICY = 9e-6
+SECONDS_PER_JOB_RUN = 55e-6
+
+
+@dataclasses.dataclass(frozen=True)
+class Work:
+    """What a scenario asks a run to simulate, in expectation over all its replications."""
+
+    events: float  # failures and repairs drawn from the scenario's own rates (scheduled rates left out)
+    job_runs: float  # jobs times policies
+    policies: int
+
+    @property
+    def seconds(self) -> float:
+        """Rough single-core run time (see :data:`SECONDS_PER_EVENT_AND_POLICY`)."""
+        return self.events * SECONDS_PER_EVENT_AND_POLICY * max(1, self.policies) + self.job_runs * SECONDS_PER_JOB_RUN
+
+
+def expected_work(s: Scenario) -> Work:
+    """Expected failures and repairs and job runs of a whole run, from the scenario's own rates."""
+    t = s.topology
+    cubes = math.prod(t.cube_grid) * t.pods
+    chips = math.prod(t.cube_shape)
+    f = s.failures
+    per_day = sum(units * getattr(f, name).daily_rate for name, units in
+                  (("host", cubes * t.hosts_per_cube), ("ici_link", cubes * 6 * chips),
+                   ("ocs", t.pods * 3 * chips)) if getattr(f, name).schedule is None)
+    events = 2 * per_day * s.horizon_days * s.replications
+    jobs = (s.workload.jobs_per_pod_day * t.pods * s.horizon_days * s.replications * len(s.policies)
+            if s.workload is not None else 0.0)
+    return Work(events, jobs, len(s.policies))
+
+
 def _shipped(name: str) -> str:
     return resources.files("tpusim").joinpath(name).read_text()
 
@@ -142,18 +179,15 @@ class _Builder:
                                      f"most {LIMITS['parts']:,} (about {LIMITS['parts'] * 40 / 1e9:.0f} GB): "
                                      f"simulate fewer pods or a smaller cube_grid")
             return
-        f = s.failures
-        per_day = sum(units * getattr(f, name).daily_rate for name, units in
-                      (("host", cubes * t.hosts_per_cube), ("ici_link", cubes * 6 * chips),
-                       ("ocs", t.pods * 3 * chips)) if getattr(f, name).schedule is None)
-        events = 2 * per_day * s.horizon_days * s.replications
+        work = expected_work(s)
+        events = work.events
         if events > LIMITS["events"]:
             self.problem("horizon_days", f"{s.replications:,} replications x {s.horizon_days:,g} days would "
                                          f"simulate about {events:.3g} failures and repairs; the limit is "
                                          f"{LIMITS['events']:.0e} (hours of run time): shorten the horizon "
                                          f"or run fewer replications")
         if s.workload is not None:
-            jobs = s.workload.jobs_per_pod_day * t.pods * s.horizon_days * s.replications * len(s.policies)
+            jobs = work.job_runs
             if jobs > LIMITS["jobs"]:
                 self.problem("workload.jobs_per_pod_day",
                              f"about {jobs:.3g} job runs ({s.replications:,} replications x {len(s.policies)} "

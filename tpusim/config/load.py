@@ -10,11 +10,13 @@ cross-key rule (by building the model, :func:`tpusim.config.build.build_model`).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from tpusim.config.bundled import exists, hint, locate
-from tpusim.config.overrides import apply_overrides
+from tpusim.config.overrides import apply_overrides, override_strings
 from tpusim.config.schema import Scenario, scenario_from_dict
 from tpusim.config.strict_yaml import load_yaml, read_text
 from tpusim.errors import Problem, ScenarioError
@@ -49,3 +51,24 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
         if isinstance(block, dict) and isinstance(block.get(key), str) and not Path(block[key]).is_absolute():
             block[key] = str((path.parent / block[key]).resolve())  # beside the scenario file
     return scenario_from_dict(data, source)
+
+
+#: What every public entry point takes as a scenario: a :class:`Scenario`, a YAML path, the name
+#: of a bundled scenario, or a mapping of keys as a scenario file holds them.
+ScenarioLike = Union[Scenario, str, "os.PathLike[str]", Mapping[str, Any]]
+
+
+def as_scenario(scenario: ScenarioLike, overrides: "list[str] | Mapping[str, Any] | None" = None) -> Scenario:
+    """Any form of a scenario as a validated :class:`Scenario`, with dotted-key ``overrides``
+    (``["failures.host.daily_rate=0.01"]`` as ``--set`` takes them, or a mapping) applied.
+    Every study (``run``, ``sweep``, ``plan_spares``, ``campaign_cost``, ``domain_attribution``,
+    ``localise``) reads its scenario argument through this one function."""
+    texts = override_strings(dict(overrides)) if isinstance(overrides, Mapping) else list(overrides or [])
+    if isinstance(scenario, Scenario):
+        return scenario.with_overrides(texts) if texts else scenario
+    if isinstance(scenario, (str, os.PathLike)):
+        return load_scenario(os.fspath(scenario), texts)
+    if isinstance(scenario, Mapping):
+        return scenario_from_dict(apply_overrides(dict(scenario), texts))
+    raise TypeError(f"scenario: expected a Scenario, a YAML path, the name of a bundled scenario or a mapping, "
+                    f"got {type(scenario).__name__}")

@@ -17,6 +17,8 @@ from tpusim.stats import Estimate
 from tpusim.topology.machine import COMPONENT_CLASSES
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
+    import pandas as pd
+
     from tpusim.check import CheckReport
     from tpusim.results import Results
 
@@ -253,6 +255,69 @@ def render_check(report: "CheckReport", title: str, console: Console) -> None:
                       f"{c.p_value:.2g}", f"{c.detectable:.2g}",
                       "any" if c.detectable == 0 else ("-" if relative is None else f"{100 * relative:.2g} %"),
                       "[red]MOVED[/red]" if c.failed else "ok")
+    console.print(table)
+
+
+def render_localisation(frame: "pd.DataFrame", title: str, console: Console) -> None:
+    """The summary of a localisation study (:meth:`tpusim.localisation.Localisation.summary`):
+    precision or recall in percent with its exact 95 % interval as [low, high] (a proportion's
+    interval is not symmetric), and the time and failed jobs it took to blame."""
+    table = Table(title=title, title_justify="left")
+    for col in ("policy", "method", "scope", "count", "value", "95 % interval", "hours to blame", "jobs to blame"):
+        table.add_column(col, justify="right" if col not in ("policy", "method", "scope") else "left")
+
+    def mean_ci(row, name: str) -> str:
+        value = row.get(name)
+        if value is None or value != value:
+            return "-"
+        ci = row.get(f"{name}_ci95")
+        return f"{value:.1f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if isinstance(ci, (list, tuple)) else "")
+
+    for row in frame.to_dict("records"):
+        n, value = int(row["count"]), row["value"]
+        shown = "-" if value != value else f"{100 * value:.1f} %"
+        ci = "-" if row["ci95_low"] != row["ci95_low"] else f"[{100 * row['ci95_low']:.1f}, {100 * row['ci95_high']:.1f}] %"
+        kind = "precision" if str(row["scope"]).endswith("blames") or str(row["scope"]).startswith("blames") else "recall"
+        table.add_row(escape(str(row["policy"])), escape(str(row["method"])), escape(f"{kind}, {row['scope']}"
+                      if kind == "precision" else str(row["scope"])), str(n), shown, ci,
+                      mean_ci(row, "hours_to_blame"), mean_ci(row, "jobs_to_blame"))
+    console.print(table)
+
+
+#: What the sweep table shows of each point (the rest is in sweep.csv).
+SWEEP_TABLE_METRICS = ("slice_availability", "system_availability", "goodput")
+
+
+def render_sweep(frame: "pd.DataFrame", keys: list[str], title: str, console: Console) -> None:
+    """A sweep's points, one row per point and policy: the varied values, then slice
+    availability per shape, system availability and (with jobs) goodput, each in percent with
+    its 95 % interval as [low, high] (clipped at 100 %, so not symmetric); sweep.csv has every
+    metric."""
+    shown = frame[frame.metric.isin(SWEEP_TABLE_METRICS)]
+    columns = list(dict.fromkeys(zip(shown.metric, shown.key)))
+    table = Table(title=title, title_justify="left")
+    for key in keys:
+        table.add_column(escape(key), overflow="fold")
+    table.add_column("policy")
+    for metric, key in columns:
+        label = {"slice_availability": f"{key} %", "system_availability": "system %", "goodput": "goodput %"}[metric]
+        table.add_column(escape(label), justify="right")
+    for (point, policy), rows in shown.groupby(["point", "policy"], sort=False):
+        cells = {(m, k): (mean, lo, hi) for m, k, mean, lo, hi in
+                 zip(rows.metric, rows.key, rows["mean"], rows.ci95_low, rows.ci95_high)}
+        values = [escape(str(rows[k].iloc[0])) for k in keys]
+        several = int(rows.replications.iloc[0]) > 1
+        out = []
+        for column in columns:
+            mean, lo, hi = cells.get(column, (float("nan"),) * 3)
+            if mean != mean:
+                out.append("-")
+            elif lo != lo:  # no interval: one replication, or the same value in every one
+                note = (" (none seen)" if mean == 1.0 else " (all equal)") if several else ""
+                out.append(f"{100 * mean:.3f}{note}")
+            else:
+                out.append(f"{100 * mean:.3f} [{100 * lo:.3f}, {100 * hi:.3f}]")
+        table.add_row(*values, escape(str(policy)), *out)
     console.print(table)
 
 
