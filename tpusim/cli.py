@@ -106,7 +106,7 @@ def _reachable(address: str | None) -> None:
     except ValueError:
         host, port = None, None
     if not host or not port:
-        _fail(f"--scheduler-address {address}: expected tcp://HOST:PORT")
+        _fail(f"--scheduler-address {address}: expected tcp://HOST:PORT (or tls://HOST:PORT, see README)")
     try:
         socket.create_connection((host, port), timeout=5).close()
     except OSError as exc:
@@ -176,7 +176,7 @@ def run(
     replications: Annotated[Optional[int], typer.Option("--replications", "-r", metavar="N", min=1, help="Replications (overrides the scenario).")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", metavar="N", min=1, help="Local worker processes for replications.")] = 1,
-    scheduler_address: Annotated[Optional[str], typer.Option(metavar="tcp://HOST:PORT", help="Run the replications on a Dask cluster (tcp://HOST:PORT).")] = None,
+    scheduler_address: Annotated[Optional[str], typer.Option(metavar="tcp://HOST:PORT", help="Run the replications on a Dask cluster you trust (tcp://HOST:PORT, or tls:// with Dask's TLS settings: see README).")] = None,
     plot: Annotated[bool, typer.Option(help="Write the plots (PNG).")] = True,
     write_trace: Annotated[bool, typer.Option(help="Write every replication's failure trace to failure_trace.csv (replay it with failures.trace).")] = False,
     jobs_csv: Annotated[bool, typer.Option(help="With a workload, also write the per-job rows as jobs.csv (they always go to jobs.parquet).")] = False,
@@ -401,7 +401,7 @@ def sweep(
     force: Annotated[bool, typer.Option(help="Start again in an OUT that holds an earlier sweep.")] = False,
     seed: Annotated[Optional[int], typer.Option(metavar="N", min=0, help="Root seed (overrides the scenario; the same at every point).")] = None,
     replications: Annotated[Optional[int], typer.Option("--replications", "-r", metavar="N", min=1, help="Replications per point (overrides the scenario).")] = None,
-    scheduler_address: Annotated[Optional[str], typer.Option(metavar="tcp://HOST:PORT", help="Run the points on a Dask cluster (tcp://HOST:PORT).")] = None,
+    scheduler_address: Annotated[Optional[str], typer.Option(metavar="tcp://HOST:PORT", help="Run the points on a Dask cluster you trust (tcp://HOST:PORT, or tls:// with Dask's TLS settings: see README).")] = None,
     target_ci: Annotated[Optional[float], typer.Option(metavar="HALF_WIDTH", min=0.0, help="Add replications to a point until every availability CI half-width is at most this.")] = None,
     max_replications: Annotated[int, typer.Option(metavar="N", min=2, help="Cap for --target-ci.")] = 1000,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
