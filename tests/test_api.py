@@ -37,7 +37,7 @@ def test_metrics_frame_has_every_metric_with_its_interval(results):
     goodput = frame[(frame.metric == "goodput") & (frame.policy == "static")].iloc[0]
     est = results.job_metric("static", "goodput")
     assert goodput["mean"] == est.mean and (goodput.ci95_low, goodput.ci95_high) == tuple(est.ci95)
-    assert goodput.n == 2 and goodput.unit == "fraction"
+    assert goodput.replications == 2 and goodput.unit == "fraction" and not goodput.reliable
 
 
 def test_html_view_and_short_repr(results):

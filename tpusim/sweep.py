@@ -95,26 +95,27 @@ class SweepResults:
     points: list[SweepPoint]  # in grid order
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per point, policy, metric and breakdown key: mean, 95 % CI, replications."""
+        """One row per point, policy, metric and breakdown key: mean, 95 % CI, replications,
+        reliable and note (the columns of :meth:`tpusim.results.Results.metrics_frame`)."""
         from tpusim.config.overrides import yaml_value
 
-        nan = float("nan")
+        from tpusim.results import estimate_columns
+
         rows = []
         for p in self.points:
             # a varied list or mapping is shown as the YAML that --vary takes ("[4x4x4]")
             point = {k: yaml_value(v) if isinstance(v, (list, dict)) else v for k, v in p.point.items()}
             for (policy, metric, key), est in p.estimates.items():
-                lo, hi = est.ci95 if est is not None and est.ci95 else (nan, nan)
                 rows.append({"point": p.index, **point, "policy": policy, "metric": metric, "key": key,
-                             "mean": est.mean if est is not None else nan, "ci95_low": lo, "ci95_high": hi,
-                             "replications": est.n if est is not None else 0})
+                             **estimate_columns(est)})
         return pd.DataFrame(rows)
 
-    def plot(self) -> list:
-        """One matplotlib figure per metric against the first varied key."""
-        from tpusim.output.plots import plot_sweep
+    def plot(self) -> dict:
+        """One matplotlib figure per metric against the first varied key, keyed by metric name
+        (``swept.plot()["slice_availability"]``); a notebook shows each as an image."""
+        from tpusim.output.plots import sweep_figures
 
-        return plot_sweep(self.to_frame(), list(self.vary))
+        return sweep_figures(self.to_frame(), list(self.vary))
 
 
 def _widest(scenario: Scenario, samples: list[Sample]) -> float:
