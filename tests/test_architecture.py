@@ -33,7 +33,7 @@ LAYERS = [
     ("config", ["tpusim.config"]),
     ("execution", ["tpusim.execution"]),
     ("output", ["tpusim.output"]),
-    ("results", ["tpusim.results", "tpusim.check", "tpusim.localiser"]),
+    ("results", ["tpusim.results", "tpusim.persist", "tpusim.check", "tpusim.localiser"]),
     ("api", ["tpusim.api", "tpusim.sweep", "tpusim.reproduce", "tpusim.attribution", "tpusim.localisation",
              "tpusim.spares"]),
     ("entry points", ["tpusim.cli", "tpusim"]),

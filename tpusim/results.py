@@ -61,24 +61,15 @@ def estimate_columns(est: Estimate | None) -> dict:
 
 
 def load_results(directory: "str | Path") -> "Results":
-    """Results kept with :meth:`Results.save` (by this tpusim version; pickles are not a format
-    to exchange between versions, nor to load from anyone you do not trust)."""
-    import pickle
+    """Results kept with :meth:`Results.save`: read from JSON and Parquet only (never pickle,
+    so a folder from anyone runs no code), with the model rebuilt from the saved scenario; see
+    :mod:`tpusim.persist` for the files and for what does not round-trip."""
+    from tpusim.config.build import build_model
+    from tpusim.persist import load_parts
 
-    from tpusim.errors import Problem, ScenarioError
-    from tpusim.version import __version__
-
-    path = Path(directory) / "results.pickle"
-    try:
-        payload = pickle.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise ScenarioError([Problem("", "no results.pickle here (keep results with Results.save)")],
-                            str(directory)) from None
-    if not isinstance(payload, dict) or payload.get("tpusim_version") != __version__:
-        found = payload.get("tpusim_version") if isinstance(payload, dict) else "unknown"
-        raise ScenarioError([Problem("", f"saved by tpusim {found}, this is {__version__}: rerun the "
-                                         f"scenario (summary.json beside it has the numbers)")], str(directory))
-    return payload["results"]
+    scenario, replications, meta = load_parts(Path(directory))
+    return Results(scenario, build_model(scenario), replications, float(meta["wall_seconds"]), meta["error"],
+                   rows_streamed=bool(meta["rows_streamed"]))
 
 
 @dataclass
@@ -169,17 +160,17 @@ class Results:
 
     # -- saving --------------------------------------------------------------------------------
     def save(self, directory: "str | Path") -> "Path":
-        """Keep these results to reload with :func:`tpusim.load_results` (``results.pickle``,
-        tied to this tpusim version, plus the human-readable ``summary.json`` beside it)."""
-        import pickle
-
-        from tpusim.output.files import write_atomic, write_json
-        from tpusim.version import __version__
+        """Keep these results to reload with :func:`tpusim.load_results`, in data formats:
+        ``results.json`` (the resolved scenario, counts and records), Parquet for the samples,
+        per-job rows and traces (:mod:`tpusim.persist`), plus the human-readable ``summary.json``.
+        A run's per-job rows that went to ``jobs.parquet`` as it ran (``rows_streamed``) are not
+        here to keep; localisation run records are never kept."""
+        from tpusim.output.files import write_json
+        from tpusim.persist import save_results
 
         directory = Path(directory)
         write_json(directory / "summary.json", self.summary())
-        write_atomic(directory / "results.pickle", pickle.dumps({"tpusim_version": __version__, "results": self},
-                                                                protocol=pickle.HIGHEST_PROTOCOL))
+        save_results(self, directory)
         return directory
 
     # -- samples and estimates -------------------------------------------------------------
