@@ -36,7 +36,10 @@ def _pngs(cell) -> int:
 def test_a_fresh_kernel_without_magic_shows_figures_as_images_once(tmp_path, monkeypatch):
     """No ``%matplotlib`` and no pyplot: ``results.plot()`` must still be an image; with the
     inline backend active it must be shown once, not twice."""
+    import os
+
     monkeypatch.delenv("MPLBACKEND", raising=False)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     nb = _execute([
         "import tpusim\n"
         f"results = tpusim.run({SMALL!r})",

@@ -74,7 +74,12 @@ def write_file(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def write_json_file(path: Path, data: Any) -> None:
-    write_file(path, lambda p: p.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n"))
+    text = json.dumps(data, indent=1, allow_nan=False) + "\n"
+
+    def write(p: Path) -> None:
+        p.write_text(text)
+
+    write_file(path, write)
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
@@ -110,8 +115,8 @@ def _none_for_nan(values):
 def _replication_json(r: ReplicationResult) -> dict:
     return {"replication": r.replication, "failures": r.failures, "repairs": r.repairs,
             "initially_down": r.initially_down, "events": r.events, "domain_failures": r.domain_failures,
-            "rollouts": r.rollouts, "waves": [list(w._replace(units=list(w.units))) for w in r.waves],
-            "gray": [list(g._replace(glitches=list(g.glitches))) for g in r.gray],
+            "rollouts": r.rollouts, "waves": [[*w[:5], list(w.units)] for w in r.waves],
+            "gray": [[*g[:5], list(g.glitches), *g[6:]] for g in r.gray],
             "series": None if r.series is None else {p: _none_for_nan(v) for p, v in r.series.items()},
             "shared_samples": r.shared_samples}
 
@@ -192,7 +197,7 @@ def load_parts(directory: Path) -> tuple[Scenario, list[ReplicationResult], dict
     rows: dict[int, dict[str, dict]] = {}
     if jobs is not None:
         for (rep, policy), part in jobs.groupby(["replication", "policy"], sort=False):
-            rows.setdefault(int(rep), {})[str(policy)] = {
+            rows.setdefault(int(rep), {})[str(policy)] = {  # type: ignore[call-overload]
                 name: (part[name].to_numpy(dtype=object) if name in ("shape", "state") else part[name].to_numpy())
                 for name in JOB_COLUMNS}
     trace = read_table(directory, TRACE, meta)
@@ -208,7 +213,7 @@ def load_parts(directory: Path) -> tuple[Scenario, list[ReplicationResult], dict
         replications.append(ReplicationResult(
             n, by_rep.get(n, []), r["failures"], r["repairs"], r["initially_down"], r["events"],
             r["domain_failures"], r["rollouts"],
-            [Wave(*w[:5], tuple(w[5])) for w in r["waves"]],
+            [Wave(w[0], w[1], w[2], w[3], w[4], tuple(w[5])) for w in r["waves"]],
             [GrayEpisode(g[0], g[1], g[2], g[3], g[4], tuple(g[5]), *g[6:]) for g in r["gray"]],
             trace=traces.get(n, []) if trace is not None else None,
             job_rows={p: rows.get(n, {}).get(p, _no_rows()) for p in meta["policies"]} if jobs is not None else None,

@@ -154,7 +154,8 @@ class SweepResults:
         def short(name: str) -> str:  # the label without its parenthesis, and the unit
             return metric(name).label.split(" (")[0] + unit_suffix(metric(name))
 
-        columns = ([("slice_availability", largest, f"{largest} availability %")] if largest else [])
+        columns: list[tuple[str, str | None, str]] = (
+            [("slice_availability", largest, f"{largest} availability %")] if largest else [])
         columns += [("system_availability", None, short("system_availability"))]
         if any(k[1] == "goodput" for k, _ in first.estimates.items()):
             columns.append(("goodput", None, short("goodput")))
@@ -213,7 +214,7 @@ class SweepResults:
         if len(frame) != meta["samples"]:
             raise ScenarioError([Problem("", f"sweep.samples.parquet: {len(frame)} rows, sweep.json says "
                                              f"{meta['samples']} (an incomplete save)")], str(directory))
-        by_point = {int(i): read_samples(part) for i, part in frame.groupby("point", sort=False)}
+        by_point = {int(i): read_samples(part) for i, part in frame.groupby("point", sort=False)}  # type: ignore[arg-type]
         points = [SweepPoint(p["index"], p["point"], scenario_from_dict(p["scenario"]), by_point.get(p["index"], []))
                   for p in meta["points"]]
         return cls(meta["vary"], points)

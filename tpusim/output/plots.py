@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.figure
+from matplotlib.ticker import NullLocator
 
 from tpusim.formatting import label as metric_label
 from tpusim.metrics import REGISTRY
@@ -115,7 +116,7 @@ def plot_availability(results: "Results", path: Path | None = None, ax=None):
             lo = [y - max(1 - e.ci95[1], floor) if e.ci95 else 0 for y, (_, e) in zip(ys, seen)]
             hi = [1 - e.ci95[0] - y if e.ci95 else 0 for y, (_, e) in zip(ys, seen)]
             ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, color=color(policy),
-                        label=f"{policy} (simulated, 95 % CI; a bar to the bottom: its CI reaches 100 %)")
+                        label=f"{policy} (simulated, 95 % CI; a bar down to the axis: the CI reaches 100 %)")
         zeros = [c for c, e in pts if 1 - e.mean <= 0]
         if zeros:
             _on_axis(ax, zeros, policy, row,
@@ -136,7 +137,7 @@ def plot_availability(results: "Results", path: Path | None = None, ax=None):
     else:  # nothing but markers on the axis: a log axis still needs a range
         ax.set_ylim(1e-6, 1)
     ax.set_xticks(xs, [f"{shape.label}\n{shape.chips:,}" for shape in model.shapes], fontsize=8)
-    ax.minorticks_off()
+    ax.xaxis.set_minor_locator(NullLocator())  # the y axis keeps its minor labels (data within one decade)
     ax.set_xlabel("slice (shape and chips)")
     ax.set_ylabel("slice unavailability (1 - availability)")
     ax.set_title(f"{s.name}: {n} replication{'s' * (n != 1)} x {days:g} days"

@@ -88,8 +88,15 @@ def build_report(results: "Results", summary: dict[str, Any], images: list[Path]
         used: set[str] = set()
         for view in run_views(results, by_size=True):
             heading = _heading(view.title, s.name)
+            if view.title.startswith("rollout "):
+                parts.append(f"<h3>{html.escape(view.title.split(':')[0].capitalize())}</h3>")
             parts.append(_view(view, heading if heading not in used else None))
             used.add(heading or "")
+            if view.title.startswith("maintenance") and summary.get("maintenance"):
+                parts += [_table(
+                    ["campaign", "upgrades", "waves per campaign", "waves run (all replications)"],
+                    [[name, m["upgrades"], str(m["waves_per_campaign"]), f"{m['waves_run']:,}"]
+                     for name, m in summary["maintenance"].items()])]
             if view.title.startswith("system availability"):
                 parts.append("<p class='note'>System availability: the fraction of chip-time on healthy hardware "
                              "(the chip, its host, every ICI link touching it and the OCS circuits carrying its "
@@ -99,11 +106,6 @@ def build_report(results: "Results", summary: dict[str, Any], images: list[Path]
                 ["domain", "members", "failures", "availability (closed form) %"],
                 [[name, f"{d['units']} {'OCSes' if d['of'] == 'ocs' else d['of'] + 's'}", f"{d['failures']:,}",
                   number(d["availability_closed_form"], 4, 100.0)] for name, d in summary["domains"].items()])]
-        if summary.get("maintenance"):
-            parts += ["<h3>Maintenance campaigns</h3>", _table(
-                ["campaign", "upgrades", "waves per campaign", "waves run (all replications)"],
-                [[name, m["upgrades"], str(m["waves_per_campaign"]), f"{m['waves_run']:,}"]
-                 for name, m in summary["maintenance"].items()])]
         if results.has_jobs:
             parts.append("<p class='note'>One row per job in <code>jobs.parquet</code>.</p>")
     if images:

@@ -14,7 +14,7 @@ needs it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from tpusim.formatting import Marks, number
 from tpusim.metrics import COST_METRICS, REGISTRY
@@ -103,24 +103,25 @@ def components_view(results: "Results", marks: Marks) -> View:
                 ["class", "failures", "repairs", "availability %", "closed form %", "within CI"], rows, dim={4})
 
 
-def maintenance_views(results: "Results", marks: Marks) -> list[View]:
-    """Chip-hours out for maintenance per policy, and each rollout's record."""
+def maintenance_views(results: "Results", marks: Marks) -> Iterator[View]:
+    """Chip-hours out for maintenance per policy, and each rollout's record (made one at a
+    time, so that each view's footnotes follow the view that needs them)."""
     model = results.model
     if not model.maintenance or not results.replications:
-        return []
+        return
     names = ", ".join(f"{c.name} ({c.kind}, {c.waves_per_occurrence(model.machine)} waves)" for c in model.maintenance)
-    views = [View(f"maintenance campaigns: {names}; chip-hours out on otherwise healthy hardware (mean ± 95 % CI)",
-                  ["", *model.policy_names],
-                  [["chip-hours", *(marks.cell(results.estimate(p, "maintenance_chip_hours"), "maintenance_chip_hours")
-                                    for p in model.policy_names)]])]
+    yield View("maintenance: chip-hours out on otherwise healthy hardware", ["", *model.policy_names],
+               [["chip-hours", *(marks.cell(results.estimate(p, "maintenance_chip_hours"), "maintenance_chip_hours")
+                                 for p in model.policy_names)]], notes=[f"maintenance campaigns: {names}"])
     from tpusim.stats import Estimate
 
-    def mean(d) -> str:
+    def mean(d) -> str:  # a mean over rollouts (summary form: no count; a note where all were equal)
         if d is None:
             return "-"
         ci = d["ci95"]
-        return marks.text(Estimate(d["mean"], tuple(ci) if ci else None, 2 if ci else 1, d.get("note"),
-                                   d.get("reliable", True)), 1)
+        if ci is None and d.get("note") is None:
+            return f"{number(d['mean'], 1)} (one rollout)"
+        return marks.text(Estimate(d["mean"], tuple(ci) if ci else None, 2, d.get("note"), d.get("reliable", True)), 1)
 
     for name, block in results.rollout_summary().items():
         rows = []
@@ -130,12 +131,11 @@ def maintenance_views(results: "Results", marks: Marks) -> list[View]:
                                                 f"{100 * rate['ci95'][1]:.1f}]")
             rows.append([lab, str(b["occurrences"]), stopped, mean(b["hours"]), mean(b["exposed_units"]),
                          mean(b["detection_hours"])])
-        views.append(View(f"rollout {name}: means over rollouts (95 % CI)",
+        yield View(f"rollout {name}: means over rollouts (95 % CI)",
                           ["release", "n", "stopped % [exact CI]", "hours", "units exposed", "detect hours"], rows,
                           notes=["hours: to the last wave's end or the stop; a stop of a good release is a false "
                                  "stop (exact CI); units are the campaign's (cubes or OCSes); tpusim.campaign_cost "
-                                 "gives each campaign's cost as paired differences."]))
-    return views
+                                 "gives each campaign's cost as paired differences."])
 
 
 def jobs_view(results: "Results", marks: Marks) -> View:
