@@ -5,8 +5,12 @@ samples (:class:`~tpusim.metrics.Estimates`) and read by everything: summary.jso
 tables, the plots, ``check`` and sweep rows. For notebooks it offers tidy frames
 (:meth:`Results.to_frame` covers every metric) and figures (:meth:`Results.plot`).
 
-Layer: above execution and the output package, which it calls for ``summary()`` and ``plot()``;
-output functions receive a results object and never import this module at run time.
+:meth:`Results.save` / :func:`load_results` keep results as JSON and Parquet
+(:mod:`tpusim.persist`), never pickle; a loaded run gives the same estimates and tables.
+
+Layer: above execution and the output package, which it calls for ``summary()``, ``plot()``,
+``save()`` (summary.json) and the per-job frames (no new such call may be added: DESIGN §7 wants
+none); output functions receive a results object and never import this module at run time.
 """
 
 from __future__ import annotations

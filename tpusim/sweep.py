@@ -227,6 +227,11 @@ class SweepResults:
         return sweep_figures(self.to_frame(), list(self.vary))
 
 
+def load_sweep(directory: "str | Path") -> SweepResults:
+    """A sweep kept with :meth:`SweepResults.save` (``tpusim.load_sweep``)."""
+    return SweepResults.load(directory)
+
+
 def _widest(scenario: Scenario, samples: list[Sample]) -> float:
     model = build_model(scenario)
     return widest_availability_ci(Estimates(samples, model.horizon), model.policy_names, scenario.slices)

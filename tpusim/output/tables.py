@@ -126,21 +126,23 @@ def render_claims(rows: list[dict], title: str, console: Console) -> None:
 
 def availability_markdown(results: "Results") -> str:
     """Slice availability per policy as a Markdown table (percent, with the 95 % CI and the
-    same marks and footnotes as the terminal), for design documents and pull requests."""
+    same marks and footnotes as the terminal; the unit follows the mean), for design documents
+    and pull requests."""
     policies = list(results.model.policy_names)
     lines = ["| slice | chips | " + " | ".join(policies) + " |", "|---|---:|" + "---:|" * len(policies)]
     rows = {p: results.slice_availability(p) for p in policies}
     marks = Marks()
     for i, (shape, _, chips, _) in enumerate(rows[policies[0]]):
         cells = [marks.cell(rows[p][i][3], "slice_availability") for p in policies]
-        lines.append(f"| {shape} | {chips} | " + " | ".join(f"{c} %".replace(" † %", " % †") for c in cells) + " |")
+        lines.append(f"| {shape} | {chips} | " + " | ".join(" % ".join(c.split(" ", 1)) for c in cells) + " |")
     notes = marks.footnotes(len(results.replications))
     return "\n".join(lines + ([""] + [f"{line}  " for line in notes] if notes else []))
 
 
 def render_spares(frame, title: str, console: Console) -> None:
     """Spare cubes per pod for each policy and target (``tpusim spares``): searched (with the
-    range the 95 % CIs allow), the closed form, and Mist's rule (mean ± CI half-width, largest)."""
+    range the 95 % CIs allow), the closed form, and Mist's rule (mean ± CI half-width, or
+    [low, high] where clipped at 0; largest)."""
     import math
 
     def known(v) -> bool:
@@ -155,8 +157,8 @@ def render_spares(frame, title: str, console: Console) -> None:
         table.add_column(name, justify="right", no_wrap=True)
     for row in frame.itertuples():
         span = f"{cubes(row.spares_low)}-{cubes(row.spares_high)}" if known(row.spares_low) else "n/a"
-        half = (row.mist_ci95_high - row.mist) if known(row.mist_ci95_low) else None
-        mist = f"{row.mist:.1f}" + (f"±{half:.1f}" if half is not None else "")
+        mist = (estimate_text(Estimate(row.mist, (row.mist_ci95_low, row.mist_ci95_high), 2), 1)
+                if known(row.mist_ci95_low) else f"{row.mist:.1f}")  # [low, high] where clipped at 0
         closed = cubes(row.closed_form) if row.has_closed_form else "none"
         table.add_row(row.policy, f"{100 * row.target:g} %", cubes(row.spares), span, closed, mist,
                       f"{row.mist_largest}", f"{row.lead_hours:.1f}")
