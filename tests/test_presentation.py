@@ -127,7 +127,8 @@ def test_no_printed_plus_minus_crosses_a_bound_anywhere(jobs_run, tmp_path):
             checked += 1
         clipped += "[" in text
         if name == "slice_availability":
-            assert all(text in out for out in outputs.values()), (policy, key, text)
+            assert all(text in out for kind, out in outputs.items() if kind != "markdown"), (policy, key, text)
+            assert " % ".join(text.split(" ", 1)) in outputs["markdown"], text  # the unit after the mean
         if m.group == "jobs" and m.table and m.breakdown is None and name not in ("revenue_per_day",):
             assert text in outputs["terminal"] and text in outputs["report"], (name, text)
     assert checked and clipped, "the run shows no ± or no [low, high]: the test reads nothing"
