@@ -1,7 +1,7 @@
 """The notebook API: keyword overrides, numpy numbers, the long-form metrics frame, the HTML
 view, and results saved and loaded."""
 
-import pickle
+import json
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ def test_metrics_frame_has_every_metric_with_its_interval(results):
     goodput = frame[(frame.metric == "goodput") & (frame.policy == "static")].iloc[0]
     est = results.job_metric("static", "goodput")
     assert goodput["mean"] == est.mean and (goodput.ci95_low, goodput.ci95_high) == tuple(est.ci95)
-    assert goodput.n == 2 and goodput.unit == "fraction"
+    assert goodput.replications == 2 and goodput.unit == "fraction" and not goodput.reliable
 
 
 def test_html_view_and_short_repr(results):
@@ -52,11 +52,12 @@ def test_results_saved_and_loaded(results, tmp_path):
     again = tpusim.load_results(tmp_path)
     pd.testing.assert_frame_equal(again.metrics_frame(), results.metrics_frame())
     pd.testing.assert_frame_equal(again.jobs_frame(), results.jobs_frame())
-    assert (tmp_path / "summary.json").exists()
-    (tmp_path / "results.pickle").write_bytes(pickle.dumps({"tpusim_version": "0.0.1", "results": None}))
-    with pytest.raises(tpusim.ScenarioError, match="saved by tpusim 0.0.1"):
+    assert (tmp_path / "summary.json").exists() and not list(tmp_path.glob("*.pickle"))
+    meta = json.loads((tmp_path / "results.json").read_text())
+    (tmp_path / "results.json").write_text(json.dumps({**meta, "format": 0}))
+    with pytest.raises(tpusim.ScenarioError, match="format 0"):
         tpusim.load_results(tmp_path)
-    with pytest.raises(tpusim.ScenarioError, match="no results.pickle"):
+    with pytest.raises(tpusim.ScenarioError, match="no results.json"):
         tpusim.load_results(tmp_path / "elsewhere")
 
 

@@ -21,7 +21,8 @@ PACKAGE = Path(tpusim.__file__).parent
 #: DESIGN §7, lowest first: config -> model -> simulation -> samples -> estimates -> output.
 #: A module is placed by the longest prefix that names it.
 LAYERS = [
-    ("foundations", ["tpusim.errors", "tpusim.rng", "tpusim.stats", "tpusim.metrics", "tpusim.version"]),
+    ("foundations", ["tpusim.errors", "tpusim.rng", "tpusim.stats", "tpusim.metrics", "tpusim.formatting",
+                     "tpusim.version"]),
     ("geometry", ["tpusim.topology"]),
     ("failures", ["tpusim.failures"]),
     ("closed forms", ["tpusim.analytic"]),
@@ -32,7 +33,7 @@ LAYERS = [
     ("config", ["tpusim.config"]),
     ("execution", ["tpusim.execution"]),
     ("output", ["tpusim.output"]),
-    ("results", ["tpusim.results", "tpusim.check", "tpusim.localiser"]),
+    ("results", ["tpusim.results", "tpusim.persist", "tpusim.check", "tpusim.localiser"]),
     ("api", ["tpusim.api", "tpusim.sweep", "tpusim.reproduce", "tpusim.attribution", "tpusim.localisation",
              "tpusim.spares"]),
     ("entry points", ["tpusim.cli", "tpusim"]),

@@ -1,6 +1,7 @@
 """The notebooks run end to end (small replication counts) under Jupyter's inline backend, show
 their figures and print a conclusion; the committed copies carry their outputs (full counts)."""
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -19,6 +20,8 @@ def _outputs(nb):
 def test_notebook_runs_and_shows_its_figures(name, monkeypatch):
     monkeypatch.setenv("TPUSIM_NOTEBOOK_QUICK", "1")
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the inline backend, as in Jupyter
+    # the kernel imports this checkout's tpusim, not whichever one is installed
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     for cell in nb.cells:  # run from a clean state, not the committed outputs
         if cell.cell_type == "code":

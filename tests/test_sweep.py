@@ -106,9 +106,12 @@ def test_results_and_sweeps_plot_for_notebooks():
     with pytest.raises(ValueError):
         results.plot("goodput")  # no workload
     swept = tpusim.sweep(small(), {"failures.host.daily_rate": [0.0008, 0.004]})
-    figures = swept.plot()  # one per metric
-    plotted = set(swept.to_frame().metric) - {"capacity_fraction"}  # one line per k: table only
-    assert len(figures) == len(plotted) and all(isinstance(f, Figure) for f in figures)
+    figures = swept.plot()  # one per metric, by name
+    # capacity_fraction has one line per k: table only; the outage interval's ingredient is internal
+    plotted = set(swept.to_frame().metric) - {"capacity_fraction", "slice_outage_sq_hours"}
+    assert set(figures) == plotted and all(isinstance(f, Figure) for f in figures.values())
+    figure = figures["slice_availability"]
+    assert "slice availability" in figure._suptitle.get_text() and "slice_availability" not in figure._suptitle.get_text()
 
 
 def test_a_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):

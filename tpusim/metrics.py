@@ -39,6 +39,7 @@ class Metric:
     digits: int = 3  # decimals worth printing (of the percentage, for fractions)
     table: bool = True  # shown in the terminal's job table
     checked: bool = True  # part of the regression gate (``tpusim check``)
+    internal: bool = False  # an ingredient of another estimate, never plotted or tabled on its own
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -73,7 +74,7 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     Metric("slice_outages", "slice outages (periods no pod could place the shape)", "count", "capacity",
            "shape", digits=1, checked=False),
     Metric("slice_outage_sq_hours", "sum of squared outage durations", "hours^2", "capacity", "shape",
-           table=False, checked=False),
+           table=False, checked=False, internal=True),  # for the outage interval of slice availability
     Metric("slice_outage_longest_hours", "longest outage", "hours", "capacity", "shape", digits=1, checked=False),
     Metric("maintenance_chip_hours", "chip-hours out for planned maintenance", "chip-hours", "capacity", digits=0),
     _jobs("goodput", "goodput", "fraction", 2),

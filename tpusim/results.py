@@ -5,8 +5,12 @@ samples (:class:`~tpusim.metrics.Estimates`) and read by everything: summary.jso
 tables, the plots, ``check`` and sweep rows. For notebooks it offers tidy frames
 (:meth:`Results.to_frame` covers every metric) and figures (:meth:`Results.plot`).
 
-Layer: above execution and the output package, which it calls for ``summary()`` and ``plot()``;
-output functions receive a results object and never import this module at run time.
+:meth:`Results.save` / :func:`load_results` keep results as JSON and Parquet
+(:mod:`tpusim.persist`), never pickle; a loaded run gives the same estimates and tables.
+
+Layer: above execution and the output package, which it calls for ``summary()``, ``plot()``,
+``save()`` (summary.json) and the per-job frames (no new such call may be added: DESIGN §7 wants
+none); output functions receive a results object and never import this module at run time.
 """
 
 from __future__ import annotations
@@ -45,34 +49,31 @@ class CapacityAtConfidence:
                 if self.closed_form_cubes is not None else None}
 
 
-def _pct(mean: float, low: float, high: float) -> str:
-    """A fraction as percent with its interval, to the digits that differ (for tables)."""
-    if mean != mean:
-        return "n/a"
-    if low != low:
-        return f"{100 * mean:.3f}"
-    return f"{100 * mean:.3f} ({100 * low:.3f}-{100 * high:.3f})"
+#: The columns every frame of estimates ends with (metrics, availability, sweep).
+ESTIMATE_COLUMNS = ("mean", "ci95_low", "ci95_high", "replications", "reliable", "note")
+
+
+def estimate_columns(est: Estimate | None) -> dict:
+    """An estimate as the :data:`ESTIMATE_COLUMNS` of a frame row (NaN where there is none)."""
+    nan = float("nan")
+    if est is None:
+        return {"mean": nan, "ci95_low": nan, "ci95_high": nan, "replications": 0, "reliable": False,
+                "note": "undefined in every replication"}
+    lo, hi = est.ci95 if est.ci95 is not None else (nan, nan)
+    return {"mean": est.mean, "ci95_low": lo, "ci95_high": hi, "replications": est.n, "reliable": est.reliable,
+            "note": est.note}
 
 
 def load_results(directory: "str | Path") -> "Results":
-    """Results kept with :meth:`Results.save` (by this tpusim version; pickles are not a format
-    to exchange between versions, nor to load from anyone you do not trust)."""
-    import pickle
+    """Results kept with :meth:`Results.save`: read from JSON and Parquet only (never pickle,
+    so a folder from anyone runs no code), with the model rebuilt from the saved scenario; see
+    :mod:`tpusim.persist` for the files and for what does not round-trip."""
+    from tpusim.config.build import build_model
+    from tpusim.persist import load_parts
 
-    from tpusim.errors import Problem, ScenarioError
-    from tpusim.version import __version__
-
-    path = Path(directory) / "results.pickle"
-    try:
-        payload = pickle.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise ScenarioError([Problem("", "no results.pickle here (keep results with Results.save)")],
-                            str(directory)) from None
-    if not isinstance(payload, dict) or payload.get("tpusim_version") != __version__:
-        found = payload.get("tpusim_version") if isinstance(payload, dict) else "unknown"
-        raise ScenarioError([Problem("", f"saved by tpusim {found}, this is {__version__}: rerun the "
-                                         f"scenario (summary.json beside it has the numbers)")], str(directory))
-    return payload["results"]
+    scenario, replications, meta = load_parts(Path(directory))
+    return Results(scenario, build_model(scenario), replications, float(meta["wall_seconds"]), meta["error"],
+                   rows_streamed=bool(meta["rows_streamed"]))
 
 
 @dataclass
@@ -109,60 +110,71 @@ class Results:
                 f"{', error: ' + self.error if self.error else ''})")
 
     def _repr_html_(self) -> str:
-        """What a notebook shows: the run in one line, slice availability per policy (mean and
-        95 % CI, in percent) and, with a workload, the job metrics that matter most."""
+        """What a notebook shows: the run in one line, the warning for few replications, slice
+        availability per policy and, with a workload, the job metrics that matter most, each
+        with its 95 % CI and marks written as the terminal writes them (:mod:`tpusim.formatting`),
+        then the footnotes those marks need."""
         import html
+
+        from tpusim.formatting import Marks, label
 
         head = html.escape(repr(self))
         if not self.replications:
             return f"<p><b>{head}</b></p>"
-        frame = self.metrics_frame()
-        avail = frame[frame.metric == "slice_availability"]
-        cells = avail.assign(value=[_pct(m, lo, hi) for m, lo, hi in zip(avail["mean"], avail.ci95_low, avail.ci95_high)])
-        table = cells.pivot(index="key", columns="policy", values="value").reindex(
-            [s.label for s in self.model.shapes])
-        table.index.name = "slice"
-        parts = [f"<p><b>{head}</b></p>", "<p>slice availability, % (95 % CI)</p>", table.to_html()]
-        rows = frame[frame.metric.isin(["system_availability", "goodput", "jobs_interrupted",
-                                        "queue_wait_p95_hours"]) & frame.key.isna()]
-        if len(rows):
-            other = rows.pivot(index="metric", columns="policy", values="mean")
-            parts += ["<p>other metrics (means; <code>metrics_frame()</code> has every one with its CI)</p>",
-                      other.to_html(float_format=lambda v: f"{v:.4g}")]
+        marks = Marks()
+        policies = list(self.model.policy_names)
+
+        def table(header: list[str], rows: list[list[str]]) -> str:
+            cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+            body = "".join("<tr>" + "".join(f"<td style='text-align:{'left' if i == 0 else 'right'}'>"
+                                            f"{html.escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+                           for row in rows)
+            return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+
+        avail = [[shape, *(marks.cell(self.estimates.get(p, "slice_availability", shape), "slice_availability")
+                           for p in policies)] for shape in (s.label for s in self.model.shapes)]
+        parts = [f"<p><b>{head}</b></p>",
+                 "<p>slice availability, % (mean ± 95 % CI half-width, or mean [95 % CI])</p>",
+                 table(["slice", *policies], avail)]
+        names = ["system_availability"] + (["goodput", "jobs_interrupted", "queue_wait_p95_hours"]
+                                           if self.has_jobs else [])
+        rows = [[label(n), *(marks.cell(self.estimates.get(p, n), n) for p in policies)] for n in names]
+        parts += ["<p>other metrics (<code>metrics_frame()</code> has every one)</p>", table(["metric", *policies], rows)]
+        parts += [f"<p style='font-size:0.85em'>{html.escape(line)}</p>"
+                  for line in marks.footnotes(len(self.replications))]
         return "\n".join(parts)
 
     def metrics_frame(self) -> pd.DataFrame:
         """Every estimate, long form: policy (categorical, in the scenario's order; missing for
         machine-wide metrics), metric, key (slice shape, size, class; missing when none),
-        label, unit, mean, ci95_low, ci95_high (NaN without an interval), n, reliable."""
+        label, unit, mean, ci95_low, ci95_high (NaN without an interval), replications (behind
+        the estimate), reliable (False: the interval may cover well under 95 %) and note (why
+        there is no interval, or why it is not reliable; the detection limit where none was seen)."""
         from tpusim.metrics import metric
 
         rows = []
         for (policy, name, key), est in self.estimates.items():
             m = metric(name)
-            lo, hi = est.ci95 if est is not None and est.ci95 is not None else (float("nan"), float("nan"))
-            rows.append({"policy": policy, "metric": name, "key": key, "label": m.label, "unit": m.unit,
-                         "mean": est.mean if est is not None else float("nan"), "ci95_low": lo, "ci95_high": hi,
-                         "n": est.n if est is not None else 0, "reliable": est.reliable if est is not None else False})
-        frame = pd.DataFrame(rows, columns=["policy", "metric", "key", "label", "unit", "mean", "ci95_low",
-                                            "ci95_high", "n", "reliable"])
+            rows.append({"policy": policy, "metric": name, "key": key, "label": m.label.strip(), "unit": m.unit,
+                         **estimate_columns(est)})
+        frame = pd.DataFrame(rows, columns=["policy", "metric", "key", "label", "unit", *ESTIMATE_COLUMNS])
         frame["policy"] = pd.Categorical(frame["policy"], categories=list(self.model.policy_names))
         frame["mean"] = frame["mean"].astype(float)
         return frame
 
     # -- saving --------------------------------------------------------------------------------
     def save(self, directory: "str | Path") -> "Path":
-        """Keep these results to reload with :func:`tpusim.load_results` (``results.pickle``,
-        tied to this tpusim version, plus the human-readable ``summary.json`` beside it)."""
-        import pickle
-
-        from tpusim.output.files import write_atomic, write_json
-        from tpusim.version import __version__
+        """Keep these results to reload with :func:`tpusim.load_results`, in data formats:
+        ``results.json`` (the resolved scenario, counts and records), Parquet for the samples,
+        per-job rows and traces (:mod:`tpusim.persist`), plus the human-readable ``summary.json``.
+        A run's per-job rows that went to ``jobs.parquet`` as it ran (``rows_streamed``) are not
+        here to keep; localisation run records are never kept."""
+        from tpusim.output.files import write_json
+        from tpusim.persist import save_results
 
         directory = Path(directory)
         write_json(directory / "summary.json", self.summary())
-        write_atomic(directory / "results.pickle", pickle.dumps({"tpusim_version": __version__, "results": self},
-                                                                protocol=pickle.HIGHEST_PROTOCOL))
+        save_results(self, directory)
         return directory
 
     # -- samples and estimates -------------------------------------------------------------
@@ -257,14 +269,14 @@ class Results:
         return pd.DataFrame(self.samples, columns=list(SAMPLE_COLUMNS))
 
     def availability_frame(self) -> pd.DataFrame:
-        """One row per policy and slice shape: mean availability and its 95 % CI."""
+        """One row per policy and slice shape: mean availability, its 95 % CI (NaN without one),
+        replications, reliable and note, as in :meth:`metrics_frame`."""
         rows = []
         for policy in self.model.policy_names:
             for shape, cubes, chips, est in self.slice_availability(policy):
-                lo, hi = est.ci95 if est.ci95 else (None, None)
                 rows.append({"policy": policy, "shape": shape, "cubes": cubes, "chips": chips,
-                             "mean": est.mean, "ci95_low": lo, "ci95_high": hi, "replications": est.n})
-        return pd.DataFrame(rows)
+                             **estimate_columns(est)})
+        return pd.DataFrame(rows, columns=["policy", "shape", "cubes", "chips", *ESTIMATE_COLUMNS])
 
     def availability_series_frame(self) -> pd.DataFrame | None:
         """Slice availability per time bucket: policy, shape, bucket start (days), mean, CI."""
@@ -366,15 +378,19 @@ class Results:
             return None
         return format_trace({r.replication: r.trace for r in self.replications})  # type: ignore[misc]
 
-    def plot(self, kind: str = "availability"):
-        """A matplotlib figure: ``availability`` (against slice size), ``queue_wait`` or
-        ``goodput`` (with a workload), ``timeseries`` (with ``timeseries_days``)."""
+    def plot(self, kind: str = "availability", ax=None):
+        """A matplotlib figure that a notebook shows as an image (no ``%matplotlib`` needed):
+        ``availability`` (against slice size), ``queue_wait`` or ``goodput`` (with a workload),
+        ``timeseries`` (with ``timeseries_days``). ``ax``: draw into these matplotlib axes
+        instead (not for ``timeseries``, which has two) and return their figure."""
         from tpusim.output import plots
 
         if kind == "availability":
-            return plots.plot_availability(self)
+            return plots.plot_availability(self, ax=ax)
         if kind in ("queue_wait", "goodput") and self.has_jobs:
-            return plots.plot_queue_wait(self) if kind == "queue_wait" else plots.plot_goodput(self)
+            return (plots.plot_queue_wait(self, ax=ax) if kind == "queue_wait" else plots.plot_goodput(self, ax=ax))
+        if kind == "timeseries" and ax is not None:
+            raise ValueError("the timeseries plot draws two axes: call it without ax")
         series = self.availability_series_frame()
         if kind == "timeseries" and series is not None:
             return plots.plot_series(self, series)

@@ -18,7 +18,9 @@ With an output directory each finished point is written at once, atomically, as
 ``resume`` loads the points already there (after checking that they were made from the same
 scenario and overrides) and runs only the others, so an interrupted sweep loses nothing. The
 result is one tidy table: a row per point, policy, metric and breakdown key, with the mean, the
-95 % CI and the replications behind it.
+95 % CI and the replications behind it; :meth:`SweepResults.replications_frame` gives every
+replication's value, and :meth:`SweepResults.save` keeps a sweep as JSON and Parquet (never
+pickle) for :meth:`SweepResults.load`, which gives the same tables.
 """
 
 from __future__ import annotations
@@ -87,35 +89,148 @@ def widest_availability_ci(estimates: Estimates, policies: tuple[str, ...], shap
     return max(w if w is not None else math.inf for w in widths)
 
 
-@dataclass
+@dataclass(repr=False)
 class SweepResults:
     """Every point of a sweep: ``vary`` (the grid's keys and values) and ``points`` (each with
-    its overrides, scenario and samples), with :meth:`to_frame` and :meth:`plot`."""
+    its overrides, scenario and samples), with :meth:`to_frame` (estimates),
+    :meth:`replications_frame` (every replication's value), :meth:`plot` (figures by metric),
+    a notebook view and :meth:`save` / :meth:`load` (JSON and Parquet, never pickle)."""
 
     vary: dict[str, list[Any]]
     points: list[SweepPoint]  # in grid order
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per point, policy, metric and breakdown key: mean, 95 % CI, replications."""
+        """One row per point, policy, metric and breakdown key: mean, 95 % CI, replications,
+        reliable and note (the columns of :meth:`tpusim.results.Results.metrics_frame`)."""
         from tpusim.config.overrides import yaml_value
 
-        nan = float("nan")
+        from tpusim.results import estimate_columns
+
         rows = []
         for p in self.points:
             # a varied list or mapping is shown as the YAML that --vary takes ("[4x4x4]")
             point = {k: yaml_value(v) if isinstance(v, (list, dict)) else v for k, v in p.point.items()}
             for (policy, metric, key), est in p.estimates.items():
-                lo, hi = est.ci95 if est is not None and est.ci95 else (nan, nan)
                 rows.append({"point": p.index, **point, "policy": policy, "metric": metric, "key": key,
-                             "mean": est.mean if est is not None else nan, "ci95_low": lo, "ci95_high": hi,
-                             "replications": est.n if est is not None else 0})
+                             **estimate_columns(est)})
         return pd.DataFrame(rows)
 
-    def plot(self) -> list:
-        """One matplotlib figure per metric against the first varied key."""
-        from tpusim.output.plots import plot_sweep
+    def replications_frame(self) -> pd.DataFrame:
+        """One row per point, replication, policy, metric and breakdown key: the value that
+        replication gave (NaN where undefined), beside the point's varied keys; the numbers
+        behind every mean and interval of :meth:`to_frame`, e.g. for paired differences."""
+        from tpusim.config.overrides import yaml_value
+        from tpusim.persist import samples_frame
 
-        return plot_sweep(self.to_frame(), list(self.vary))
+        frames = []
+        for p in self.points:
+            point = {k: yaml_value(v) if isinstance(v, (list, dict)) else v for k, v in p.point.items()}
+            frames.append(samples_frame(p.samples, point=p.index, **point))
+        if not frames:
+            return pd.DataFrame(columns=["point", *self.vary, "replication", "policy", "metric", "key", "value"])
+        return pd.concat(frames, ignore_index=True)
+
+    def __repr__(self) -> str:
+        reps = sorted({p.scenario.replications for p in self.points})
+        return (f"SweepResults({len(self.points)} points over {', '.join(self.vary)}; "
+                f"{'/'.join(map(str, reps))} replications per point)")
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the grid, then per point and policy the availability of the
+        largest slice and the system availability (and goodput with a workload), in percent
+        with their 95 % CIs, marks and footnotes (:mod:`tpusim.formatting`)."""
+        import html
+
+        from tpusim.formatting import Marks, unit_suffix
+        from tpusim.metrics import metric
+        from tpusim.topology.shapes import SliceShape
+
+        head = f"<p><b>{html.escape(repr(self))}</b></p>"
+        if not self.points:
+            return head
+        marks = Marks()
+        first = self.points[0]
+        policies = list(dict.fromkeys(p for (p, _, _), _ in first.estimates.items() if p is not None))
+        largest = max(first.scenario.slices, key=lambda s: SliceShape.parse(s).chips) if first.scenario.slices else None
+        def short(name: str) -> str:  # the label without its parenthesis, and the unit
+            return metric(name).label.split(" (")[0] + unit_suffix(metric(name))
+
+        columns: list[tuple[str, str | None, str]] = (
+            [("slice_availability", largest, f"{largest} availability %")] if largest else [])
+        columns += [("system_availability", None, short("system_availability"))]
+        if any(k[1] == "goodput" for k, _ in first.estimates.items()):
+            columns.append(("goodput", None, short("goodput")))
+        header = [*self.vary, *(f"{policy}: {title}" for name, key, title in columns for policy in policies)]
+        rows = []
+        for p in self.points:
+            cells = [str(v) for v in p.point.values()]
+            for name, key, _ in columns:
+                cells += [marks.cell(p.estimates.get(policy, name, key), name) for policy in policies]
+            rows.append(cells)
+        th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join("<tr>" + "".join(f"<td style='text-align:right'>{html.escape(c)}</td>" for c in row) + "</tr>"
+                       for row in rows)
+        n = min(p.scenario.replications for p in self.points)
+        notes = "".join(f"<p style='font-size:0.85em'>{html.escape(line)}</p>" for line in marks.footnotes(n))
+        return (f"{head}<p>mean ± 95 % CI half-width, or mean [95 % CI]; <code>to_frame()</code> has every metric, "
+                f"<code>replications_frame()</code> every replication's value</p>"
+                f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>{notes}")
+
+    # -- saving --------------------------------------------------------------------------------
+    def save(self, directory: "str | Path") -> Path:
+        """Keep this sweep in data formats (never pickle): ``sweep.json`` (the grid and each
+        point's overrides and resolved scenario), ``sweep.samples.parquet`` (every sample, by
+        point) and, for people, ``sweep.csv`` (:meth:`to_frame`). :meth:`load` reads it back."""
+        from tpusim.persist import FORMAT, samples_frame, write_file, write_json_file, write_parquet
+        from tpusim.version import __version__
+
+        directory = Path(directory)
+        samples = pd.concat([samples_frame(p.samples, point=p.index) for p in self.points], ignore_index=True) \
+            if self.points else samples_frame([], point=0)
+        write_parquet(directory / "sweep.samples.parquet", samples)
+        frame = self.to_frame()
+        write_file(directory / "sweep.csv", lambda path: frame.to_csv(path, index=False))
+        write_json_file(directory / "sweep.json", {
+            "format": FORMAT, "tpusim_version": __version__, "vary": self.vary, "samples": len(samples),
+            "points": [{"index": p.index, "point": p.point, "overrides": p.overrides,
+                        "scenario": p.scenario.resolved()} for p in self.points]})
+        return directory
+
+    @classmethod
+    def load(cls, directory: "str | Path") -> "SweepResults":
+        """A sweep kept with :meth:`save` (JSON and Parquet only; the scenarios validated again)."""
+        from tpusim.config.schema import scenario_from_dict
+        from tpusim.errors import Problem
+        from tpusim.persist import FORMAT, read_samples
+
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / "sweep.json").read_text())
+        except FileNotFoundError:
+            raise ScenarioError([Problem("", "no sweep.json here (keep sweeps with SweepResults.save)")],
+                                str(directory)) from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ScenarioError([Problem("", f"sweep.json is not a saved sweep of format {FORMAT}")], str(directory))
+        frame = pd.read_parquet(directory / "sweep.samples.parquet", engine="pyarrow")
+        if len(frame) != meta["samples"]:
+            raise ScenarioError([Problem("", f"sweep.samples.parquet: {len(frame)} rows, sweep.json says "
+                                             f"{meta['samples']} (an incomplete save)")], str(directory))
+        by_point = {int(i): read_samples(part) for i, part in frame.groupby("point", sort=False)}  # type: ignore[arg-type]
+        points = [SweepPoint(p["index"], p["point"], scenario_from_dict(p["scenario"]), by_point.get(p["index"], []))
+                  for p in meta["points"]]
+        return cls(meta["vary"], points)
+
+    def plot(self) -> dict:
+        """One matplotlib figure per metric against the first varied key, keyed by metric name
+        (``swept.plot()["slice_availability"]``); a notebook shows each as an image."""
+        from tpusim.output.plots import sweep_figures
+
+        return sweep_figures(self.to_frame(), list(self.vary))
+
+
+def load_sweep(directory: "str | Path") -> SweepResults:
+    """A sweep kept with :meth:`SweepResults.save` (``tpusim.load_sweep``)."""
+    return SweepResults.load(directory)
 
 
 def _widest(scenario: Scenario, samples: list[Sample]) -> float:

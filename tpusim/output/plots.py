@@ -1,13 +1,19 @@
 """Plots: matplotlib figures of a run or a sweep.
 
-Figures are built on ``matplotlib.figure.Figure`` directly, never through ``pyplot``'s global
-state and never with ``matplotlib.use``: library code leaves the backend to its caller (the CLI
-picks a file backend for itself; a notebook keeps its inline backend and displays the returned
-figure). With a path, a function writes the PNG atomically and returns None; without one it
-returns the figure.
+Figures are built on :class:`Figure`, a ``matplotlib.figure.Figure`` that knows how to show
+itself in IPython (``_repr_png_``), never through ``pyplot``'s global state and never with
+``matplotlib.use``: library code leaves the backend to its caller (the CLI picks a file backend
+for itself). A fresh Jupyter kernel without ``%matplotlib`` therefore shows a returned figure as
+an image, and one with the inline backend shows it once (IPython's formatter for matplotlib
+figures, which the inline backend registers, takes precedence over ``_repr_png_``). With a path,
+a function writes the PNG atomically and returns None; without one it returns the figure; with
+``ax`` (where one axes suffices) it draws into the caller's axes and returns their figure.
 
-A policy's colour is fixed by its place in the policy registry, so it is the same in every plot
-of every run.
+Conventions every plot keeps: a policy's colour is fixed by its place in the policy registry;
+axes and titles name metrics by their registry labels and units, never by ids; where nothing was
+observed (no outage) a marker sits on the axis itself, never at an invented value, and the
+legend says so; intervals are the 95 % CIs of the estimates; internal quantities (``internal``
+in the registry) are never plotted.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from matplotlib.figure import Figure
+import matplotlib.figure
+from matplotlib.ticker import NullLocator
 
+from tpusim.formatting import label as metric_label
 from tpusim.metrics import REGISTRY
 from tpusim.output.files import write_atomic
 from tpusim.policies import registry
@@ -28,15 +36,26 @@ if TYPE_CHECKING:  # the results layer calls this module; annotations only
 PALETTE = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive")
 
 
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib figure that IPython displays as a PNG, with or without pyplot."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def color(policy: str) -> str:
     """The policy's colour, by its place in the registry (grey for unknown names)."""
     names = registry.names()
     return PALETTE[names.index(policy) % len(PALETTE)] if policy in names else "grey"
 
 
-def _save(fig: Figure, path: Path | None) -> Figure | None:
-    """Write ``fig`` to ``path`` atomically; with no path, hand the figure back (notebooks)."""
-    fig.tight_layout()
+def _save(fig, path: Path | None, own: bool = True):
+    """Write ``fig`` to ``path`` atomically; with no path, hand the figure back (notebooks).
+    ``own``: the figure is ours to lay out (not the caller's, drawn into through ``ax``)."""
+    if own:
+        fig.tight_layout()
     if path is None:
         return fig
     buffer = io.BytesIO()
@@ -45,11 +64,30 @@ def _save(fig: Figure, path: Path | None) -> Figure | None:
     return None
 
 
-def plot_availability(results: "Results", path: Path | None = None) -> Figure | None:
-    """Unavailability (log) against slice size (chips, log2), per policy, with closed forms."""
+def _axes(ax, figsize: tuple[float, float], dpi: int = 120):
+    """The caller's axes, or one new axes on a new :class:`Figure`; and whether the figure is ours."""
+    if ax is not None:
+        return ax.figure, ax, False
+    fig = Figure(figsize=figsize, dpi=dpi)
+    return fig, fig.subplots(), True
+
+
+def _on_axis(ax, xs, policy: str, row: int, label: str | None) -> None:
+    """'None observed' markers on the bottom axis line itself (below every value the axis
+    shows), shifted sideways per policy so that no marker hides another: never at an invented
+    value."""
+    from matplotlib.transforms import ScaledTranslation
+
+    shift = ScaledTranslation((row % 4 - 1.5) * 6 / 72, 0, ax.figure.dpi_scale_trans)
+    ax.scatter(xs, [0.0] * len(xs), marker="v", s=45, color=color(policy), zorder=6,
+               transform=ax.get_xaxis_transform() + shift, clip_on=False, label=label)
+
+
+def plot_availability(results: "Results", path: Path | None = None, ax=None):
+    """Unavailability (log) against slice size (chips, log2), per policy, with closed forms;
+    shapes where no outage was seen are markers on the axis (below what the run resolves)."""
     s, model = results.scenario, results.model
-    fig = Figure(figsize=(8, 6.5), dpi=120)
-    ax = fig.subplots()
+    fig, ax, own = _axes(ax, (8, 6.5))
     series = {}
     for policy in model.policy_names:
         never = set(results.never_placeable(policy))
@@ -62,10 +100,12 @@ def plot_availability(results: "Results", path: Path | None = None) -> Figure | 
         forms = [f for f in maybe if f is not None]
         if len(forms) == len(maybe):
             closed[rule.name] = forms
-    # 'none observed' markers go below everything drawn, closed forms included
+    n, days = len(results.replications), s.horizon_days
     positives = [1 - e.mean for pts in series.values() for _, e in pts if 1 - e.mean > 0]
+    positives += [1 - e.ci95[0] for pts in series.values() for _, e in pts if e.ci95 and 1 - e.ci95[0] > 0]
     positives += [1 - f.value for forms in closed.values() for f in forms if 1 - f.value > 0]
-    floor = min(positives) / 10 if positives else 1e-6
+    floor = min(positives) / 5 if positives else 1e-6  # the axis bottom: a CI reaching 100 % is a bar to it
+    row = 0
     for policy, pts in series.items():
         if not pts:
             continue
@@ -76,59 +116,82 @@ def plot_availability(results: "Results", path: Path | None = None) -> Figure | 
             lo = [y - max(1 - e.ci95[1], floor) if e.ci95 else 0 for y, (_, e) in zip(ys, seen)]
             hi = [1 - e.ci95[0] - y if e.ci95 else 0 for y, (_, e) in zip(ys, seen)]
             ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, color=color(policy),
-                        label=f"{policy} (simulated, 95 % CI)")
-        # below the lowest value seen, one row per policy so that no marker hides another
-        row = floor * 0.7 ** list(series).index(policy)
-        zeros = [(c, row) for c, e in pts if 1 - e.mean <= 0]
+                        label=f"{policy} (simulated, 95 % CI; a bar down to the axis: the CI reaches 100 %)")
+        zeros = [c for c, e in pts if 1 - e.mean <= 0]
         if zeros:
-            ax.scatter([c for c, _ in zeros], [r for _, r in zeros], marker="v", s=60, color=color(policy), zorder=5,
-                       label=f"{policy}: no unavailability observed")
+            _on_axis(ax, zeros, policy, row,
+                     f"{policy}: no outage seen in {n} x {days:g} days (marker on the axis, not a value)")
+            row += 1
     xs = [shape.chips for shape in model.shapes]
     for name, forms in closed.items():
         kind = forms[0].kind
+        text = (f"{name}, closed form (exact: {forms[0].formula})" if kind == "exact" else
+                f"{name}, closed-form {kind} on availability, so unavailability is at most this: "
+                f"{forms[0].formula}")
         ax.plot(xs, [1 - f.value for f in forms], "--" if kind == "exact" else ":",  # true values, never clamped
-                color=color(name), alpha=0.6, label=f"{name}, closed form ({kind}: {forms[0].formula})")
+                color=color(name), alpha=0.6, label=text)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xticks(xs, [str(x) for x in xs])
-    ax.set_xlabel("slice size (chips)")
+    if positives:
+        ax.set_ylim(bottom=floor)
+    else:  # nothing but markers on the axis: a log axis still needs a range
+        ax.set_ylim(1e-6, 1)
+    ax.set_xticks(xs, [f"{shape.label}\n{shape.chips:,}" for shape in model.shapes], fontsize=8)
+    ax.xaxis.set_minor_locator(NullLocator())  # the y axis keeps its minor labels (data within one decade)
+    ax.set_xlabel("slice (shape and chips)")
     ax.set_ylabel("slice unavailability (1 - availability)")
-    ax.set_title(f"{s.name}: {len(results.replications)} replications x {s.horizon_days:g} days")
+    ax.set_title(f"{s.name}: {n} replication{'s' * (n != 1)} x {days:g} days"
+                 + (" (fewer than 5: intervals may cover far less than 95 %)" if n < 5 else ""), fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13))  # below: never over the data
-    return _save(fig, path)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15))  # below: never over the data
+    return _save(fig, path, own)
 
 
-def plot_queue_wait(results: "Results", path: Path | None = None) -> Figure | None:
-    """p50 and p95 of the wait before first start, against slice size, per policy."""
+def plot_queue_wait(results: "Results", path: Path | None = None, ax=None):
+    """p50 and p95 of the wait before first start, with their 95 % CIs, per slice size (ticks
+    name the shapes of that size) and policy."""
+    from tpusim.output.views import shape_names
+
     s, model = results.scenario, results.model
-    fig = Figure(figsize=(8, 5), dpi=120)
-    ax = fig.subplots()
-    for policy in model.policy_names:
+    fig, ax, own = _axes(ax, (10, 5.5))
+    sizes = sorted({c for p in model.policy_names for c, _, _ in results.queue_wait_by_chips(p)})
+    where = {c: i for i, c in enumerate(sizes)}
+    names = shape_names(results)
+    k = len(model.policy_names)
+    for j, policy in enumerate(model.policy_names):
         rows = results.queue_wait_by_chips(policy)
         if not rows:
             continue
-        xs = [c for c, _, _ in rows]
-        for idx, style, label in ((1, "--", "p50"), (2, "-", "p95")):
-            ys = [(p50 if idx == 1 else p95).mean for _, p50, p95 in rows]
-            ax.plot(xs, ys, style, marker="o", color=color(policy), label=f"{policy} {label}")
-    ax.set_xscale("log", base=2)
+        shift = (j - (k - 1) / 2) * 0.08  # side by side, so that no interval hides another
+        for upper, style, q in ((False, "--", "p50"), (True, "-", "p95")):
+            ests = [p95 if upper else p50 for _, p50, p95 in rows]
+            xs = [where[c] + shift for c, _, _ in rows]
+            ys = [e.mean for e in ests]
+            lo = [e.mean - e.ci95[0] if e.ci95 else 0.0 for e in ests]
+            hi = [e.ci95[1] - e.mean if e.ci95 else 0.0 for e in ests]
+            ax.errorbar(xs, ys, yerr=[lo, hi], linestyle=style, marker="o" if q == "p95" else "s", ms=4, capsize=2,
+                        color=color(policy), label=f"{policy} {q}")
     ax.set_yscale("symlog", linthresh=0.1)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("slice size (chips)")
+    def tick(c: int) -> str:
+        shapes = names.get(c, "?").split("/")
+        return "/".join(shapes[:2]) + (f" +{len(shapes) - 2}" if len(shapes) > 2 else "") + f"\n{c:,}"
+
+    ax.set_xticks(range(len(sizes)), [tick(c) for c in sizes], rotation=60, ha="right", fontsize=7)
+    ax.set_xlabel("slice (shapes of that size, chips)")
     ax.set_ylabel("wait before first start (hours)")
     n = len(results.replications)
-    ax.set_title(f"{s.name}: queue wait by slice size " + (f"(mean over {n} replications)" if n > 1 else "(one replication)"))
+    ax.set_title(f"{s.name}: queue wait by slice size " + (f"(mean and 95 % CI over {n} replications)" if n > 1
+                                                              else "(one replication: no interval)"), fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path, own)
 
 
-def plot_goodput(results: "Results", path: Path | None = None) -> Figure | None:
+def plot_goodput(results: "Results", path: Path | None = None, ax=None):
     """Goodput per policy with its 95 % CI."""
     s, model = results.scenario, results.model
-    fig = Figure(figsize=(6, 4), dpi=120)
-    ax = fig.subplots()
+    fig, ax, own = _axes(ax, (6, 4))
     names = list(model.policy_names)
     ests = [results.job_metric(p, "goodput") for p in names]
     means = [100 * e.mean if e else 0 for e in ests]
@@ -143,12 +206,14 @@ def plot_goodput(results: "Results", path: Path | None = None) -> Figure | None:
     ax.set_xlim(-0.5, len(names) - 0.5)
     ax.set_ylabel("goodput (% of held chip-hours that were useful)")
     n = len(results.replications)
-    ax.set_title(f"{s.name}: goodput by policy " + ("(mean and 95 % CI)" if n > 1 else "(one replication: no interval)"))
+    ax.set_title(f"{s.name}: goodput by policy " + ("(mean and 95 % CI" + (", fewer than 5 replications"
+                                                                         if n < 5 else "") + ")"
+                                                     if n > 1 else "(one replication: no interval)"), fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
-    return _save(fig, path)
+    return _save(fig, path, own)
 
 
-def plot_series(results: "Results", series, path: Path | None = None) -> Figure | None:
+def plot_series(results: "Results", series, path: Path | None = None):
     """Availability of the largest slice per time bucket and policy, above the failure rates."""
     s, model = results.scenario, results.model
     shape = max(model.shapes, key=lambda x: x.chips).label
@@ -185,25 +250,40 @@ def _numeric(values) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
+def plot_sweep(frame, keys: list[str], out: Path) -> list[Path]:
+    """:func:`sweep_figures` written to ``out/sweep_<metric>.png``; the paths written."""
+    written = []
+    for metric, fig in sweep_figures(frame, keys).items():
+        path = out / f"sweep_{metric}.png"
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        write_atomic(path, buffer.getvalue())
+        written.append(path)
+    return written
+
+
+def sweep_figures(frame, keys: list[str]) -> dict[str, Figure]:
     """One figure per metric against the first varied key: a panel per breakdown key (slice
     shape, component class), a line per policy (its fixed colour) and per value of the other
-    varied keys (line style), with 95 % CIs; the legend sits below the panels. A numeric key
+    varied keys (line style), with 95 % CIs; the legend sits above the panels. A numeric key
     whose values span a factor of 4 or more (doubling rates) gets a log axis; a list-valued key
-    is placed by position. Availabilities are drawn as unavailability on a log axis (what
-    changes by orders of magnitude), with a marker at the bottom where none was observed.
-    Metrics broken down per cube count are left to the table. Returns the figures (no
-    ``out``) or the paths written."""
+    is placed by position. Metrics are named by their registry labels and drawn in their units
+    (fractions in percent). Availabilities are drawn as unavailability on a log axis (what
+    changes by orders of magnitude), with a marker on the axis where none was observed. Metrics
+    broken down per cube count are left to the table; internal ones are never drawn. Returns
+    the figures keyed by metric name."""
     x = keys[0]
     xs_all = list(dict.fromkeys(frame[x]))
     numeric = _numeric(xs_all)
     log_x = numeric and min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 4
     position = {v: i for i, v in enumerate(xs_all)}
-    written: list = []
+    figures: dict[str, Figure] = {}
     for metric, rows in frame.groupby("metric", sort=False):
-        if REGISTRY[metric].breakdown == "cubes":
+        m = REGISTRY[metric]
+        if m.breakdown == "cubes" or m.internal:
             continue
         unavail = metric.endswith("availability")
+        scale = 1.0 if unavail else m.scale
         panels = rows["key"].dropna().drop_duplicates().tolist() + ([None] if rows["key"].isna().any() else [])
         cols = min(3, len(panels))
         nrows = -(-len(panels) // cols)
@@ -217,11 +297,12 @@ def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
         styles = ["-", "--", ":", "-."]
         others = rows[keys[1:]].drop_duplicates().apply(tuple, axis=1).tolist() if keys[1:] else [()]
         handles: dict[str, Any] = {}
+        any_none = False
         policies = list(dict.fromkeys(rows["policy"]))
         values = 1 - rows["mean"] if unavail else rows["mean"]
         values = values.where(values > 1e-12, 0.0)  # 1 - 0.9999999999999999 is none, not 1e-16
         positive = values[values > 0]
-        floor = positive.min() / 10 if unavail and len(positive) else None
+        floor = positive.min() / 3 if unavail and len(positive) else None  # a CI reaching 100 % ends here
         for i, panel in enumerate(panels):
             ax = axes[i // cols][i % cols]
             here = rows[rows["key"].isna()] if panel is None else rows[rows["key"] == panel]
@@ -229,14 +310,14 @@ def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
                 style = styles[others.index(tuple(rest)) % len(styles)] if keys[1:] else "-"
                 line = line.assign(_x=line[x].map(lambda v: v if numeric else position[v])).sort_values("_x")
                 mean, lo, hi = line["mean"], line["ci95_low"].fillna(line["mean"]), line["ci95_high"].fillna(line["mean"])
+                mean, lo, hi = scale * mean, scale * lo, scale * hi
                 label = str(policy) + "".join(f", {k}={v}" for k, v in zip(keys[1:], rest))
                 if unavail:
                     mean, lo, hi = (1 - mean), (1 - hi), (1 - lo)
-                    none = mean <= 1e-12  # none observed: a marker on the bottom row, no line through it
-                    if none.any() and floor:  # one row per policy, so that no marker hides another
-                        row = floor * 0.6 ** policies.index(policy)
-                        ax.scatter(line["_x"][none], [row] * int(none.sum()), marker="v", s=30,
-                                   color=color(str(policy)), zorder=5)
+                    none = mean <= 1e-12  # none observed: a marker on the axis, no line through it
+                    if none.any():
+                        _on_axis(ax, list(line["_x"][none]), str(policy), policies.index(policy), None)
+                        any_none = True
                     mean = mean.where(~none)
                     lo = lo.clip(lower=floor) if floor else lo
                 handle = ax.errorbar(line["_x"], mean, yerr=[(mean - lo).clip(lower=0), (hi - mean).clip(lower=0)],
@@ -248,6 +329,11 @@ def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
             ax.grid(True, which="both", alpha=0.3)
             if unavail:
                 ax.set_yscale("log")
+                seen_here = (1 - here["mean"] > 1e-12).any()
+                if not seen_here:  # nothing seen in this panel: only markers on the axis
+                    ax.set_ylim(floor or 1e-6, 1)
+                elif floor:  # the axis bottom: a CI reaching 100 % is a bar to it
+                    ax.set_ylim(bottom=floor)
             if log_x:
                 ax.set_xscale("log", base=2)
                 ax.set_xticks(xs_all, [f"{v:.3g}" for v in xs_all], rotation=30 if len(xs_all) > 4 else 0)
@@ -257,11 +343,12 @@ def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
             ax.tick_params(labelsize=7)
         for j in range(len(panels), nrows * cols):
             axes[j // cols][j % cols].set_visible(False)
-        ylabel = f"1 - {metric} (log)" if unavail else metric
+        name = m.label.strip()
+        ylabel = f"1 - {name} (log)" if unavail else metric_label(metric)
         fig.supylabel(ylabel, fontsize=9)
         fig.supxlabel(x, fontsize=9)
-        fig.suptitle(f"{metric} against {x}\n(mean and 95 % CI"
-                     + ("; triangles at the bottom: none observed" if floor and (values <= 0).any() else "")
+        fig.suptitle(f"{name} against {x}\n(mean and 95 % CI"
+                     + ("; triangles on the axis: no outage seen, not a value" if any_none else "")
                      + ")", fontsize=10)
         height = fig.get_figheight()
         top = 1 - (0.55 + 0.28 * legend_rows) / height  # title and legend above the panels
@@ -269,12 +356,5 @@ def plot_sweep(frame, keys: list[str], out: Path | None = None) -> list:
             fig.legend(list(handles.values()), list(handles), loc="upper center", ncol=ncol,
                        fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1 - 0.48 / height))
         fig.tight_layout(rect=(0, 0, 1, top))
-        if out is None:
-            written.append(fig)  # the figure itself, for a notebook
-        else:
-            path = out / f"sweep_{metric}.png"
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png")
-            write_atomic(path, buffer.getvalue())
-            written.append(path)
-    return written
+        figures[metric] = fig
+    return figures

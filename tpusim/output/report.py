@@ -1,8 +1,12 @@
 """report.html: a run's tables and plots in one self-contained file that a person can mail.
 
-Everything comes from what the run already computed (the summary, the results' frames and the
+Everything comes from what the run already computed (the summary, the results' estimates and the
 PNGs written beside it, embedded as data URIs); nothing is recomputed here. The page has no
 scripts and no external resources.
+
+Its tables are the terminal's (:mod:`tpusim.output.views`): the same labels and units from the
+metrics registry, the same marks (``†``, ``(none seen)``, ``(all equal)``, ``[low, high]``) and
+the same footnotes, detection limits and closed-form columns. User text is escaped.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ import base64
 import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tpusim.formatting import number
+from tpusim.output.views import View, run_views
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
     from tpusim.results import Results
@@ -22,97 +29,85 @@ table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-.note { color: #666; font-size: 0.85em; } code { background: #f6f6f6; padding: 0 3px; }
+.note, .meta { color: #555; font-size: 0.85em; margin: 0.2em 0; } code { background: #f6f6f6; padding: 0 3px; }
+.warning { color: #8a5300; font-size: 0.85em; margin: 0.2em 0; } .caption { font-size: 0.9em; margin: 0.3em 0 0 0; }
+td.ref { color: #777; } td { white-space: pre; }
 """
 
 
-def _pct(est: dict | None) -> str:
-    if not est or est.get("mean") is None:
-        return "n/a"
-    mean, ci = est["mean"], est.get("ci95")
-    text = f"{100 * mean:.3f} %"
-    if ci:
-        text += f" ({100 * ci[0]:.3f} to {100 * ci[1]:.3f})"
-    return text
+def _num(value: float | None, digits: int = 1) -> str:
+    return number(value, digits)
 
 
-def _num(est: dict | None, digits: int = 4) -> str:
-    if not est or est.get("mean") is None:
-        return "n/a"
-    mean, ci = est["mean"], est.get("ci95")
-    return f"{mean:.{digits}g}" + (f" ({ci[0]:.{digits}g} to {ci[1]:.{digits}g})" if ci else "")
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _table(header: list[str], rows: list[list[str]], dim: set[int] | frozenset[int] = frozenset()) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    ref = " class='ref'"
+    body = "".join("<tr>" + "".join(f"<td{ref if i in dim else ''}>{html.escape(c)}</td>"
+                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _view(view: View, heading: str | None = None) -> str:
+    """One shared view (:mod:`tpusim.output.views`): its title, table and footnotes."""
+    parts = [f"<h2>{html.escape(heading)}</h2>" if heading else "",
+             f"<p class='caption'>{html.escape(view.title)}</p>", _table(view.header, view.rows, view.dim)]
+    for line in view.notes:
+        cls = "warning" if line.startswith("warning:") else "note"
+        parts.append(f"<p class='{cls}'>{html.escape(line)}</p>")
+    return "\n".join(p for p in parts if p)
+
+
+_HEADINGS = {"slice availability": "Slice availability", "system availability": "System availability and capacity",
+             "components": "Components", "maintenance": "Maintenance", "rollout": None,
+             "jobs": "Jobs", "queue wait": "Queue wait by slice size"}
+
+
+def _heading(title: str, name: str) -> str | None:
+    text = title[len(name) + 2:] if title.startswith(name + ": ") else title  # the run's name leads the first
+    return next((h for key, h in _HEADINGS.items() if text.startswith(key)), None)
 
 
 def build_report(results: "Results", summary: dict[str, Any], images: list[Path]) -> str:
     """The HTML of the report of one run."""
     s = results.scenario
-    policies = list(summary["policies"])
     prov = summary.get("provenance", {})
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>tpusim: {html.escape(s.name)}</title>"
              f"<style>{_STYLE}</style></head><body>",
              f"<h1>tpusim run: {html.escape(s.name)}</h1>",
              f"<p>{html.escape(s.description.strip())}</p>" if s.description.strip() else "",
-             f"<p class='note'>{summary['replications']} replications x {s.horizon_days:g} days, seed {s.seed}, "
+             f"<p class='meta'>{summary['replications']} replications x {s.horizon_days:g} days, seed {s.seed}, "
              f"{summary['events']:,} failure and repair events, {summary['wall_seconds']:.1f} s. tpusim "
              f"{html.escape(str(summary['tpusim_version']))}; scenario SHA-256 "
              f"<code>{html.escape(str(prov.get('scenario_sha256', ''))[:16])}</code>; made "
              f"{html.escape(str(prov.get('created_utc', '')))}"
              + (f" by <code>{html.escape(' '.join(prov['command']))}</code>" if prov.get("command") else "")
-             + ". Intervals are 95 % confidence intervals over replications.</p>"]
+             + ". Intervals are 95 % confidence intervals over replications; fractions are in percent.</p>"]
     if summary.get("error"):
-        parts.append(f"<p><b>The run stopped part-way:</b> {html.escape(summary['error'])}</p>")
+        parts.append(f"<p class='warning'><b>The run stopped part-way:</b> {html.escape(summary['error'])}</p>")
     if results.replications:
-        shapes = [e["shape"] for e in summary["policies"][policies[0]]["slice_availability"]]
-        rows = []
-        for i, shape in enumerate(shapes):
-            entry = summary["policies"][policies[0]]["slice_availability"][i]
-            rows.append([shape, str(entry["chips"])] +
-                        [_pct(summary["policies"][p]["slice_availability"][i]) for p in policies])
-        parts += ["<h2>Slice availability</h2>", _table(["slice", "chips"] + policies, rows)]
-        parts += ["<h2>System availability and capacity</h2>", _table(
-            ["", *policies],
-            [["system availability (chip-time on healthy hardware)",
-              *[_pct(summary["policies"][p]["system_availability"]) for p in policies]],
-             [f"cubes placeable as one slice at {100 * s.capacity_confidence:g} % of the time",
-              *[str((summary["policies"][p]["capacity_at_confidence"] or {}).get("cubes", "n/a")) for p in policies]]])]
-        comp = summary["components"]
-        parts += ["<h2>Components</h2>", _table(
-            ["class", "availability", "closed form", "failures", "repairs"],
-            [[c, _pct(v), f"{100 * v['closed_form']:.4f} %" if v.get("closed_form") is not None else "n/a",
-              str(v["failures"]), str(v["repairs"])] for c, v in comp.items()])]
+        used: set[str] = set()
+        for view in run_views(results, by_size=True):
+            heading = _heading(view.title, s.name)
+            if view.title.startswith("rollout "):
+                parts.append(f"<h3>{html.escape(view.title.split(':')[0].capitalize())}</h3>")
+            parts.append(_view(view, heading if heading not in used else None))
+            used.add(heading or "")
+            if view.title.startswith("maintenance") and summary.get("maintenance"):
+                parts += [_table(
+                    ["campaign", "upgrades", "waves per campaign", "waves run (all replications)"],
+                    [[name, m["upgrades"], str(m["waves_per_campaign"]), f"{m['waves_run']:,}"]
+                     for name, m in summary["maintenance"].items()])]
+            if view.title.startswith("system availability"):
+                parts.append("<p class='note'>System availability: the fraction of chip-time on healthy hardware "
+                             "(the chip, its host, every ICI link touching it and the OCS circuits carrying its "
+                             "ports), the definition the published 99.98 % is compared with.</p>")
         if summary.get("domains"):
             parts += ["<h2>Correlated failure domains</h2>", _table(
-                ["domain", "members", "failures", "availability (closed form)"],
-                [[name, f"{d['units']} {'OCSes' if d['of'] == 'ocs' else d['of'] + 's'}", str(d["failures"]), f"{100 * d['availability_closed_form']:.4f} %"]
-                 for name, d in summary["domains"].items()])]
-        if summary.get("maintenance"):
-            parts += ["<h2>Maintenance</h2>", _table(
-                ["campaign", "upgrades", "waves per campaign", "waves run (all replications)"],
-                [[name, m["upgrades"], str(m["waves_per_campaign"]), str(m["waves_run"])]
-                 for name, m in summary["maintenance"].items()]), _table(
-                ["", *policies],
-                [["chip-hours out on otherwise healthy hardware",
-                  *[_num(summary["policies"][p].get("maintenance_chip_hours")) for p in policies]]])]
-            for name, block in summary.get("rollouts", {}).items():
-                parts += [f"<h3>Rollout {html.escape(name)}</h3>", _table(
-                    ["release", "rollouts", "stopped", "hours to end or stop", "units exposed", "detection hours"],
-                    [[label, str(b["occurrences"]), str(b["stops"]), _num(b["hours"]), _num(b["exposed_units"]),
-                      _num(b["detection_hours"])] for label, b in block.items()])]
+                ["domain", "members", "failures", "availability (closed form) %"],
+                [[name, f"{d['units']} {'OCSes' if d['of'] == 'ocs' else d['of'] + 's'}", f"{d['failures']:,}",
+                  number(d["availability_closed_form"], 4, 100.0)] for name, d in summary["domains"].items()])]
         if results.has_jobs:
-            names = ["goodput", "utilization", "jobs_interrupted", "lost_chip_hours", "preemptions", "migrations",
-                     "xconnects_per_day", "mean_time_in_queue_hours"]
-            jobs = {p: summary["policies"][p]["jobs"] for p in policies}
-            rows = [[n, *[_num(jobs[p].get(n)) for p in policies]] for n in names]
-            rows += [[f"queue wait {q} (hours)", *[_num(jobs[p]["queue_wait_hours"][q]) for p in policies]]
-                     for q in ("p50", "p95")]
-            parts += ["<h2>Jobs</h2>", _table(["metric", *policies], rows),
-                      "<p class='note'>One row per job in <code>jobs.parquet</code>.</p>"]
+            parts.append("<p class='note'>One row per job in <code>jobs.parquet</code>.</p>")
     if images:
         parts.append("<h2>Plots</h2>")
         for path in images:

@@ -1,0 +1,214 @@
+"""The tables of a run as text cells, built once and rendered by the terminal and by report.html.
+
+A :class:`View` is a titled table of strings with the footnotes its cells need. The terminal
+(:mod:`tpusim.output.tables`, rich) and the report (:mod:`tpusim.output.report`, HTML) render
+the same views, so they show the same labels, units, marks and caveats: a caveat cannot be shown
+in one and dropped in the other. Every cell is written by :mod:`tpusim.formatting` from the
+run's estimates; labels and units come from the metrics registry, never raw metric ids.
+
+Invariant: a view's ``notes`` explain every mark its cells (and the views before it, in
+:func:`run_views`) carry; :func:`run_views` gives each footnote once, after the first view that
+needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+from tpusim.formatting import Marks, number
+from tpusim.metrics import COST_METRICS, REGISTRY
+from tpusim.formatting import label as metric_label
+from tpusim.output.summary import components, noticed_gray
+from tpusim.topology.machine import COMPONENT_CLASSES
+
+if TYPE_CHECKING:  # the results layer calls this package; annotations only
+    from tpusim.results import Results
+
+
+@dataclass
+class View:
+    """One table: a title, a header, rows of text cells and the footnotes below it. ``dim``:
+    columns of reference values (closed forms), shown dimmed."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    notes: list[str] = field(default_factory=list)
+    dim: set[int] = field(default_factory=set)
+
+
+def slice_view(results: "Results", marks: Marks) -> View:
+    """Slice availability per shape and policy, with the exact closed forms beside."""
+    s, model = results.scenario, results.model
+    n = len(results.replications)
+    cube_shape = model.machine.cube.shape
+    exact = [p for p in model.policies
+             if (cf := p.closed_form(model.failures, (1, 1, 1))) is not None and cf.kind == "exact"]
+    header = ["slice", "chips", "cubes", *model.policy_names, *(f"{p.name} closed form" for p in exact)]
+    per_policy = {p: results.slice_availability(p) for p in model.policy_names}
+    never = {p: set(results.never_placeable(p)) for p in model.policy_names}
+    rows = []
+    for i, shape in enumerate(model.shapes):
+        row = [shape.label, str(shape.chips), str(shape.cubes(cube_shape))]
+        for policy in model.policy_names:
+            est = per_policy[policy][i][3]
+            row.append("never fits" if shape.label in never[policy] else marks.cell(est, "slice_availability"))
+        for p in exact:
+            cf = p.closed_form(model.failures, shape.cube_dims(cube_shape))
+            row.append(number(cf.value if cf else None, 3, 100.0))
+        rows.append(row)
+    title = (f"{s.name}: slice availability, {n} replication{'s' * (n != 1)} x {s.horizon_days:g} days, "
+             f"seed {s.seed}; % (mean ± 95 % CI half-width, or mean [95 % CI] where clipped or asymmetric)")
+    return View(title, header, rows, dim=set(range(3 + len(model.policy_names), len(header))))
+
+
+def system_view(results: "Results", marks: Marks) -> View:
+    """System availability and capacity at confidence, per policy, with the closed form."""
+    level = results.model.capacity_confidence
+    rows = []
+    for policy in results.model.policy_names:
+        cap = results.capacity_at_confidence(policy)
+        span = f" [{cap.cubes_low}, {cap.cubes_high}]" if cap.cubes_low is not None else " (no interval)"
+        form = "-" if cap.closed_form_cubes is None else str(cap.closed_form_cubes)
+        rows.append([policy, marks.cell(results.system_availability(policy), "system_availability"),
+                     f"{cap.cubes}{span}", form])
+    return View(f"system availability (chip-time on healthy hardware) and capacity at {100 * level:g} % "
+                "(most cubes placeable as one slice that often)",
+                ["policy", "system availability %", f"cubes at {100 * level:g} % [range the CIs allow]",
+                 "closed form"], rows, dim={3})
+
+
+def components_view(results: "Results", marks: Marks) -> View:
+    """Each component class: failures, measured availability, MTBF/(MTBF+MTTR) and whether the
+    interval holds it."""
+    model = results.model
+    rows = []
+    for cls, info in components(results).items():
+        est = results.component_availability(cls)
+        if est is None:
+            continue
+        if info["closed_form"] is None:
+            released = {c.release_class for c in model.maintenance if c.release is not None}
+            inside = ("n/a: build-out" if model.failures.install_hours else "n/a: bad releases"
+                      if COMPONENT_CLASSES.index(cls) in released else "n/a: gray noticed"
+                      if cls in noticed_gray(model) else "n/a: trace/schedule")
+        elif est.ci95 is None or info["failures"] + info["repairs"] == 0:
+            inside = "n/a: too few events"
+        else:
+            inside = "yes" if est.ci95[0] <= info["closed_form"] <= est.ci95[1] else "NO"
+        rows.append([cls, f"{info['failures']:,}", f"{info['repairs']:,}", marks.cell(est, "component_availability"),
+                     number(info["closed_form"], 4, 100.0), inside])
+    return View("components: measured vs MTBF/(MTBF+MTTR)",
+                ["class", "failures", "repairs", "availability %", "closed form %", "within CI"], rows, dim={4})
+
+
+def maintenance_views(results: "Results", marks: Marks) -> Iterator[View]:
+    """Chip-hours out for maintenance per policy, and each rollout's record (made one at a
+    time, so that each view's footnotes follow the view that needs them)."""
+    model = results.model
+    if not model.maintenance or not results.replications:
+        return
+    names = ", ".join(f"{c.name} ({c.kind}, {c.waves_per_occurrence(model.machine)} waves)" for c in model.maintenance)
+    yield View("maintenance: chip-hours out on otherwise healthy hardware", ["", *model.policy_names],
+               [["chip-hours", *(marks.cell(results.estimate(p, "maintenance_chip_hours"), "maintenance_chip_hours")
+                                 for p in model.policy_names)]], notes=[f"maintenance campaigns: {names}"])
+    from tpusim.stats import Estimate
+
+    def mean(d) -> str:  # a mean over rollouts (summary form: no count; a note where all were equal)
+        if d is None:
+            return "-"
+        ci = d["ci95"]
+        if ci is None and d.get("note") is None:
+            return f"{number(d['mean'], 1)} (one rollout)"
+        return marks.text(Estimate(d["mean"], tuple(ci) if ci else None, 2, d.get("note"), d.get("reliable", True)), 1)
+
+    for name, block in results.rollout_summary().items():
+        rows = []
+        for lab, b in block.items():
+            rate = b["stop_rate"]
+            stopped = "-" if rate is None else (f"{100 * rate['mean']:.1f} [{100 * rate['ci95'][0]:.1f}, "
+                                                f"{100 * rate['ci95'][1]:.1f}]")
+            rows.append([lab, str(b["occurrences"]), stopped, mean(b["hours"]), mean(b["exposed_units"]),
+                         mean(b["detection_hours"])])
+        yield View(f"rollout {name}: means over rollouts (95 % CI)",
+                          ["release", "n", "stopped % [exact CI]", "hours", "units exposed", "detect hours"], rows,
+                          notes=["hours: to the last wave's end or the stop; a stop of a good release is a false "
+                                 "stop (exact CI); units are the campaign's (cubes or OCSes); tpusim.campaign_cost "
+                                 "gives each campaign's cost as paired differences."])
+
+
+def jobs_view(results: "Results", marks: Marks) -> View:
+    """Every job metric the registry shows in tables, per policy, by label and unit."""
+    model = results.model
+    rows = []
+    for m in REGISTRY.values():
+        if m.group != "jobs" or m.breakdown is not None or not m.table:
+            continue
+        if m.name in COST_METRICS and model.cost is None:
+            continue  # no prices given
+        rows.append([("  " if m.label.startswith(" ") else "") + metric_label(m.name),
+                     *(marks.cell(results.job_metric(p, m.name), m.name) for p in model.policy_names)])
+    return View("jobs (mean ± 95 % CI half-width, or mean [95 % CI], over replications)",
+                ["metric", *model.policy_names], rows)
+
+
+def queue_wait_views(results: "Results", marks: Marks) -> list[View]:
+    """The wait before first start per slice size, one table per quantile (p95, then p50)."""
+    model = results.model
+    by = {p: {c: (p50, p95) for c, p50, p95 in results.queue_wait_by_chips(p)} for p in model.policy_names}
+    sizes = sorted({c for rows in by.values() for c in rows})
+    if not sizes:
+        return []
+    names = shape_names(results)
+    views = []
+    for q, name in ((1, "queue_wait_p95_by_chips_hours"), (0, "queue_wait_p50_by_chips_hours")):
+        rows = [[names.get(c, "-"), f"{c:,}",
+                 *("-" if c not in by[p] else marks.cell(by[p][c][q], name) for p in model.policy_names)]
+                for c in sizes]
+        views.append(View(f"queue wait {'p95' if q else 'p50'} before first start by slice size (hours; the "
+                          "shapes of that size in the workload)", ["slice", "chips", *model.policy_names], rows))
+    return views
+
+
+def shape_names(results: "Results") -> dict[int, str]:
+    """Slice size in chips -> the shapes of that size the run knows (workload mix and slices)."""
+    shapes = list(results.model.shapes)
+    if results.model.workload is not None:
+        shapes += [s for s, _ in results.model.workload.mix]
+    out: dict[int, list[str]] = {}
+    for s in shapes:
+        if s.label not in out.setdefault(s.chips, []):
+            out[s.chips].append(s.label)
+    return {c: "/".join(labels) for c, labels in out.items()}
+
+
+def run_views(results: "Results", by_size: bool = False) -> list[View]:
+    """Every table of a run, in the terminal's order, each with the footnotes first needed there
+    (``by_size``: also the queue waits per slice size, which the report shows and the terminal
+    leaves to its plot)."""
+    marks = Marks()
+    shown: set[str] = set()
+    views: list[View] = []
+    n = len(results.replications)
+
+    def add(view: View | None) -> None:
+        if view is None:
+            return
+        fresh = [line for line in marks.footnotes(n) if line not in shown]
+        shown.update(fresh)
+        view.notes = fresh + view.notes
+        views.append(view)
+
+    add(slice_view(results, marks))
+    add(system_view(results, marks))
+    add(components_view(results, marks))
+    for view in maintenance_views(results, marks):
+        add(view)
+    if results.has_jobs:
+        add(jobs_view(results, marks))
+        if by_size:
+            for view in queue_wait_views(results, marks):
+                add(view)
+    return views
+
