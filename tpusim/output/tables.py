@@ -151,9 +151,11 @@ SWEEP_TABLE_METRICS = ("slice_availability", "system_availability", "goodput")
 
 def render_sweep(frame: "pd.DataFrame", keys: list[str], title: str, console: Console) -> None:
     """A sweep's points, one row per point and policy: the varied values, then slice
-    availability per shape, system availability and (with jobs) goodput, each in percent with
-    its 95 % interval as [low, high] (clipped at 100 %, so not symmetric); sweep.csv has every
-    metric."""
+    availability per shape, system availability and (with jobs) goodput, written by the rules of
+    :mod:`tpusim.formatting` (the terminal's marks and footnotes); sweep.csv has every metric."""
+    from tpusim.formatting import label
+    from tpusim.stats import Estimate
+
     shown = frame[frame.metric.isin(SWEEP_TABLE_METRICS)]
     columns = list(dict.fromkeys(zip(shown.metric, shown.key)))
     table = Table(title=title, title_justify="left")
@@ -161,25 +163,28 @@ def render_sweep(frame: "pd.DataFrame", keys: list[str], title: str, console: Co
         table.add_column(escape(key), overflow="fold")
     table.add_column("policy")
     for metric, key in columns:
-        label = {"slice_availability": f"{key} %", "system_availability": "system %", "goodput": "goodput %"}[metric]
-        table.add_column(escape(label), justify="right")
+        header = {"slice_availability": f"{key} %", "system_availability": "system %"}.get(metric, label(metric))
+        table.add_column(escape(header), justify="right")
+    marks = Marks()
     for (point, policy), rows in shown.groupby(["point", "policy"], sort=False):
-        cells = {(m, k): (mean, lo, hi) for m, k, mean, lo, hi in
-                 zip(rows.metric, rows.key, rows["mean"], rows.ci95_low, rows.ci95_high)}
+        cells = {(r["metric"], r["key"]): r for r in rows.to_dict("records")}
         values = [escape(str(rows[k].iloc[0])) for k in keys]
-        several = int(rows.replications.iloc[0]) > 1
         out = []
-        for column in columns:
-            mean, lo, hi = cells.get(column, (float("nan"),) * 3)
-            if mean != mean:
+        for metric, key in columns:
+            r = cells.get((metric, key))
+            if r is None or r["mean"] != r["mean"]:
                 out.append("-")
-            elif lo != lo:  # no interval: one replication, or the same value in every one
-                note = (" (none seen)" if mean == 1.0 else " (all equal)") if several else ""
-                out.append(f"{100 * mean:.3f}{note}")
-            else:
-                out.append(f"{100 * mean:.3f} [{100 * lo:.3f}, {100 * hi:.3f}]")
+                continue
+            ci = None if r["ci95_low"] != r["ci95_low"] else (float(r["ci95_low"]), float(r["ci95_high"]))
+            note = r.get("note")
+            est = Estimate(float(r["mean"]), ci, int(r["replications"]), note if isinstance(note, str) else None,
+                           bool(r.get("reliable", True)))
+            out.append(escape(marks.cell(est, metric)))
         table.add_row(*values, escape(str(policy)), *out)
     console.print(table)
+    replications = int(shown.replications.min()) if len(shown) else None
+    for line in marks.footnotes(replications):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def render_claims(rows: list[dict], title: str, console: Console) -> None:
