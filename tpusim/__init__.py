@@ -24,10 +24,12 @@ _LAZY = {
     "load_results": "tpusim.results", "domain_attribution": "tpusim.attribution",
     "campaign_cost": "tpusim.attribution", "localise": "tpusim.localisation", "plan_spares": "tpusim.spares",
     "sweep": "tpusim.sweep",  # the function; the module stays importable as tpusim.sweep
+    # a matplotlib Figure that shows itself as an image in any Jupyter kernel (no %matplotlib)
+    "Figure": "tpusim.output.plots",
     "load_sweep": "tpusim.sweep",
 }
 
-__all__ = ["Results", "Scenario", "ScenarioError", "__version__", "build_model", "campaign_cost", "domain_attribution", "load_results",
+__all__ = ["Figure", "Results", "Scenario", "ScenarioError", "__version__", "build_model", "campaign_cost", "domain_attribution", "load_results",
            "load_scenario", "load_sweep", "localise", "plan_spares", "run",
            "run_scenario", "scenario_from_dict", "sweep"]
 
