@@ -24,8 +24,28 @@ FILE_KEYS = [("workload", "mix"), ("workload", "trace"), ("failures", "trace")] 
 ]
 
 
-def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Read, override and validate a scenario file."""
+def _blame(problems: list[Problem], overrides: list[str] | None, options: dict[str, str] | None) -> list[Problem]:
+    """Problems at a key an override set (or inside it, or above it: ``failures.nosuch`` for
+    ``--set failures.nosuch.daily_rate=1``) name the override, not the file: ``--set
+    horizon_day: unknown key (did you mean horizon_days?)``. ``options`` names the CLI option
+    that set a key when it is not ``--set`` (``{"seed": "--seed"}``)."""
+    keys = [text.split("=", 1)[0].strip() for text in overrides or [] if "=" in text]
+    out = []
+    for p in problems:
+        key = next((k for k in reversed(keys) if p.path and (
+            p.path == k or p.path.startswith((k + ".", k + "[")) or k.startswith(p.path + "."))), None)
+        if key is None:
+            out.append(p)
+            continue
+        option = (options or {}).get(key, "--set")
+        out.append(Problem(p.path, p.message, option if option != "--set" and p.path == key else f"{option} {p.path}"))
+    return out
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None,
+                  options: dict[str, str] | None = None) -> Scenario:
+    """Read, override and validate a scenario file. A problem with a value an override set
+    names the override (``options``: the CLI option behind a key, when not ``--set``)."""
     path = Path(path)
     source = str(path)
     data = load_yaml(read_text(path, source), source)
@@ -43,4 +63,7 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
             block = block.get(part) if isinstance(block, dict) else None
         if isinstance(block, dict) and isinstance(block.get(key), str) and not Path(block[key]).is_absolute():
             block[key] = str((path.parent / block[key]).resolve())  # beside the scenario file
-    return scenario_from_dict(data, source)
+    try:
+        return scenario_from_dict(data, source)
+    except ScenarioError as exc:
+        raise ScenarioError(_blame(exc.problems, overrides, options), source) from None
