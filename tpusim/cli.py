@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 import typer
 import yaml
 from rich.console import Console
+from rich.text import Text
 
 from tpusim.errors import ScenarioError
 
@@ -60,30 +61,60 @@ SET_OPT = typer.Option(
 )
 
 
+def _error(line: str, prefix: str = "error:") -> None:
+    """One error line on stderr: the red prefix, then ``line`` exactly as given. User text (keys,
+    names, paths, values) is never read as rich markup: ``[/]`` would end in a MarkupError and
+    ``[bold]x[/bold]`` would silently print as a bold x."""
+    err_console.print(Text.assemble((prefix, "red"), " ", line), highlight=False, soft_wrap=True)
+
+
+def _plain(console: Console, line: str) -> None:
+    """A line of text holding user text (paths, names), printed literally."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def _fail(*lines: str, code: int = 2) -> NoReturn:
     """Print one error line per problem and exit (2: bad input)."""
     for line in lines:
-        err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True, markup=True)
+        _error(line)
     raise typer.Exit(code)
+
+
+def _out_dir(given: str | None, default: str, earlier: str, hint: str) -> Path:
+    """The output directory: ``--out`` as given, else ``out/<default>`` (``default`` made by
+    :func:`~tpusim.output.files.folder_name`, so a scenario's name never leads outside ``out/``).
+    ``--out ''`` is refused (it would be the current folder, which ``--out .`` says
+    explicitly), and so is a directory holding an ``earlier`` result unless ``hint`` says how."""
+    if given is not None and not given.strip():
+        _fail("--out '': give a directory (--out . for the current one)")
+    out = Path(given) if given is not None else Path("out") / default
+    try:
+        held = (out / earlier).exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system
+        _fail(f"--out {out}: cannot write there ({getattr(exc, 'strerror', None) or exc})")
+    if held and hint:
+        _fail(f"--out {out}: {hint}")
+    return out
 
 
 def _writable_dir(out: Path) -> None:
     """Refuse an output directory that cannot be written, before the simulation runs."""
     import tempfile
 
-    if out.exists() and not out.is_dir():
-        _fail(f"--out {out}: exists and is not a directory")
-    probe = out
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        _fail(f"--out {out}: {probe} is not a directory")
-    try:  # the directory is made now, and a file written and removed in it
+    try:
+        if out.exists() and not out.is_dir():
+            _fail(f"--out {out}: exists and is not a directory")
+        probe = out
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            _fail(f"--out {out}: {probe} is not a directory")
+        # the directory is made now, and a file written and removed in it
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
-    except OSError as exc:
-        _fail(f"--out {out}: cannot write there ({exc.strerror or exc})")
+    except (OSError, ValueError) as exc:  # unwritable, or a name too long for the file system
+        _fail(f"--out {out}: cannot write there ({getattr(exc, 'strerror', None) or exc})")
 
 
 def _writable_file(path: Path) -> None:
@@ -140,21 +171,19 @@ def _progress(label: str, total: int | None):
     return bar, lambda done, of: bar.update(task, completed=done, total=of)
 
 
-def _load(path: str, overrides: list[str] | None) -> "Scenario":
+def _load(path: str, overrides: list[str] | None, options: dict[str, str] | None = None) -> "Scenario":
     from tpusim.config.load import load_scenario
 
     try:
-        return load_scenario(path, overrides)
+        return load_scenario(path, overrides, options)
     except ScenarioError as exc:
-        for line in exc.lines():
-            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(*exc.lines())
 
 
 @app.command()
 def run(
     scenario: Annotated[str, SCENARIO_ARG],
-    out: Annotated[Optional[Path], typer.Option(help="Output directory [default: out/<scenario name>].")] = None,
+    out: Annotated[Optional[str], typer.Option(metavar="DIR", help="Output directory [default: out/<scenario name>, made safe as a folder name].", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed (overrides the scenario).")] = None,
     replications: Annotated[Optional[int], typer.Option(min=1, help="Replications (overrides the scenario).")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
@@ -186,9 +215,10 @@ def run(
     if replications is not None:
         overrides.append(f"replications={replications}")
     sc = _load(scenario, overrides)
-    out = out or Path("out") / sc.name
-    if (out / "summary.json").exists() and not force:
-        _fail(f"--out {out}: holds the results of an earlier run; give --force to overwrite them, or another --out")
+    from tpusim.output.files import folder_name
+
+    out = _out_dir(out, folder_name(sc.name), "summary.json", "" if force else
+                   "holds the results of an earlier run; give --force to overwrite them, or another --out")
     _writable_dir(out)
     _reachable(scheduler_address)
     _file_backend()
@@ -206,7 +236,7 @@ def run(
             rows.abort()
         payload = {"scenario": sc.resolved(), "seed": sc.seed, "error": f"{type(exc).__name__}: {exc}"}
         write_json(out / "summary.json", payload)
-        err_console.print(f"[red]error:[/red] run failed: {payload['error']}; wrote {out / 'summary.json'}")
+        _error(f"run failed: {payload['error']}; wrote {out / 'summary.json'}")
         raise typer.Exit(1) from None
     except (Interrupted, KeyboardInterrupt):  # the summary says that nothing was measured
         if rows is not None:
@@ -233,9 +263,9 @@ def run(
     elif fmt == "markdown":
         print(availability_markdown(results))
     if not quiet and fmt == "table":
-        out_console.print("wrote " + ", ".join(str(p) for p in written))
+        _plain(out_console, "wrote " + ", ".join(str(p) for p in written))
     if results.error:
-        err_console.print(f"[red]error:[/red] run stopped part-way: {results.error}")
+        _error(f"run stopped part-way: {results.error}")
         raise typer.Exit(1)
 
 
@@ -246,8 +276,8 @@ def validate(
 ) -> None:
     """Check SCENARIO; print its resolved form (every default filled in) or every error."""
     sc = _load(scenario, set_)
-    out_console.print(f"# {scenario}: valid", highlight=False)
-    out_console.print(yaml.safe_dump(sc.resolved(), sort_keys=False), highlight=False, end="")
+    _plain(out_console, f"# {scenario}: valid")
+    out_console.print(yaml.safe_dump(sc.resolved(), sort_keys=False), markup=False, highlight=False, end="")
 
 
 @app.command()
@@ -300,7 +330,7 @@ def spares(
 def sweep(
     scenario: Annotated[str, SCENARIO_ARG],
     vary: Annotated[list[str], typer.Option(help="KEY=V1,V2,...: a dotted key and its values (YAML). Repeatable: the grid is every combination.")],
-    out: Annotated[Optional[Path], typer.Option(help="Output directory [default: out/<scenario name>-sweep].")] = None,
+    out: Annotated[Optional[str], typer.Option(metavar="DIR", help="Output directory [default: out/<scenario name>-sweep, made safe as a folder name].", show_default=False)] = None,
     workers: Annotated[int, typer.Option(min=1, help="Local worker processes (one replication of one point each).")] = 1,
     resume: Annotated[bool, typer.Option(help="Keep the points already written in OUT and run the rest.")] = False,
     force: Annotated[bool, typer.Option(help="Start again in an OUT that holds an earlier sweep.")] = False,
@@ -328,17 +358,17 @@ def sweep(
             key, values = parse_vary(text)
             _load(scenario, list(set_ or []) + [f"{key}={v}" for v in values[:1]])  # the key must exist
         except ValueError as exc:
-            err_console.print(f"[red]error:[/red] --vary: {exc}")
-            raise typer.Exit(2) from None
+            _fail(f"--vary: {exc}")
         for v in values:  # every value must make a valid scenario
             _load(scenario, list(set_ or []) + [f"{key}={overrides.yaml_value(v)}"])
         if key in grid:
             _fail(f"--vary {key}: given twice (give every value in one --vary)")
         grid[key] = values
-    out = out or Path("out") / f"{sc.name}-sweep"
-    if (out / "sweep.csv").exists() and not (resume or force):
-        _fail(f"--out {out}: holds an earlier sweep; give --resume to add the missing points, --force to "
-              f"start again, or another --out")
+    from tpusim.output.files import folder_name
+
+    out = _out_dir(out, folder_name(sc.name, "-sweep"), "sweep.csv", "" if resume or force else
+                   "holds an earlier sweep; give --resume to add the missing points, --force to start again, "
+                   "or another --out")
     _writable_dir(out)
     _reachable(scheduler_address)
     _file_backend()
@@ -348,8 +378,7 @@ def sweep(
                             scheduler_address=scheduler_address, target_ci=target_ci,
                             max_replications=max_replications)
     except ValueError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        _fail(str(exc))
     finally:
         if progress is not None:
             progress.stop()
@@ -369,8 +398,8 @@ def sweep(
         pass
     if plot:
         written += plot_sweep(frame, list(grid), out)
-    out_console.print(f"{len(results.points)} points x {sc.replications} replications; wrote "
-                      + ", ".join(str(p) for p in written))
+    _plain(out_console, f"{len(results.points)} points x {sc.replications} replications; wrote "
+                        + ", ".join(str(p) for p in written))
 
 
 @app.command()
@@ -400,8 +429,7 @@ def check(
     if junit is not None:
         _writable_file(junit)
     if sc.replications < 2:
-        err_console.print(f"[red]error:[/red] {scenario}: replications: a check needs at least 2, got {sc.replications}")
-        raise typer.Exit(2)
+        _fail(f"{scenario}: replications: a check needs at least 2, got {sc.replications}")
     if update_baseline:
         _writable_file(baseline)
     else:  # read and check the baseline before spending the run on it
@@ -421,7 +449,7 @@ def check(
     if update_baseline:
         made = make_baseline(sc.name, sc.seed, results.samples)
         write_json(baseline, made)
-        out_console.print(f"wrote baseline {baseline} ({len(made['metrics'])} metrics)")
+        _plain(out_console, f"wrote baseline {baseline} ({len(made['metrics'])} metrics)")
         return
     report = compare(base, results.samples, alpha)
     moved = [c for c in report.checks if c.failed]
@@ -435,14 +463,14 @@ def check(
                           f"(the 'detectable' column: absolute; more replications make it smaller)", highlight=False)
     if junit is not None:
         write_atomic(junit, junit_xml(report, f"tpusim check {sc.name}"))
-        out_console.print(f"wrote {junit}")
+        _plain(out_console, f"wrote {junit}")
     for name in report.missing:
-        out_console.print(f"[red]metric only on one side:[/red] {name}")
+        out_console.print(Text.assemble(("metric only on one side:", "red"), " ", name), highlight=False)
     if report.failed:
         for c in moved:
             direction = "up" if c.change > 0 else "down"
-            err_console.print(f"[red]check failed:[/red] {c.name} moved {direction} by {abs(c.change):.3g} "
-                              f"({c.old['mean']:.6g} -> {c.new['mean']:.6g}, p = {c.p_value:.2g})", highlight=False)
+            _error(f"{c.name} moved {direction} by {abs(c.change):.3g} ({c.old['mean']:.6g} -> "
+                   f"{c.new['mean']:.6g}, p = {c.p_value:.2g})", prefix="check failed:")
         raise typer.Exit(1)
     out_console.print(f"check passed: no metric moved at family-wise significance {alpha:g}")
 
@@ -460,21 +488,19 @@ def reproduce(
 
     for name in ("tpuv4_pod.yaml", "tpuv4_pod_jobs.yaml", "maintenance.yaml", "pod_buildout.yaml"):
         if not (scenarios_dir / name).is_file():
-            err_console.print(f"[red]error:[/red] {scenarios_dir / name}: no such scenario (give --scenarios DIR)")
-            raise typer.Exit(2)
-    say = (lambda message: err_console.print(f"[dim]{message}[/dim]", highlight=False)) if err_console.is_terminal else None
+            _fail(f"{scenarios_dir / name}: no such scenario (give --scenarios DIR)")
+    say = ((lambda message: err_console.print(Text(message, style="dim"), highlight=False))
+           if err_console.is_terminal else None)
     try:
         claims = run_claims(scenarios_dir, quick=quick, progress=say)
     except ScenarioError as exc:
-        for line in exc.lines():
-            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(*exc.lines())
     rows = [c.as_dict() for c in claims]
     form = "quick form (few, short replications: figures are indicative)" if quick else "full form"
     render_claims(rows, f"published TPU v4 claims, reproduced: {form}", out_console)
     if json_out is not None:
         write_json(json_out, {"quick": quick, "claims": rows})
-        out_console.print(f"wrote {json_out}")
+        _plain(out_console, f"wrote {json_out}")
 
 
 def _bundled() -> Path:
@@ -502,9 +528,10 @@ def scenarios(
         try:
             sc = _load_quiet(path)
             first = sc.description.strip().splitlines()[0] if sc.description.strip() else ""
-            out_console.print(f"[bold]{path}[/bold]  {first}", highlight=False)
+            out_console.print(Text.assemble((str(path), "bold"), "  ", first), highlight=False)
         except ScenarioError as exc:
-            out_console.print(f"[bold]{path}[/bold]  [red]invalid:[/red] {exc.lines()[0]}", highlight=False)
+            out_console.print(Text.assemble((str(path), "bold"), "  ", ("invalid:", "red"), " ", exc.lines()[0]),
+                              highlight=False)
 
 
 @app.command()
@@ -532,7 +559,7 @@ def init(
 
     write_atomic(target, text.encode())
     _load_quiet(target)  # what we wrote is valid
-    out_console.print(f"wrote {target} (from {template}); run it with: tpusim run {target}", highlight=False)
+    _plain(out_console, f"wrote {target} (from {template}); run it with: tpusim run {target}")
 
 
 def _load_quiet(path: Path) -> "Scenario":
@@ -565,13 +592,13 @@ def main() -> None:
         sys.exit(130)
     except ScenarioError as exc:
         for line in exc.lines():
-            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+            _error(line)
         sys.exit(2)
     except Exception as exc:  # a bug: one line, not a traceback
         if os.environ.get("TPUSIM_DEBUG"):
             raise
-        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (set TPUSIM_DEBUG=1 for "
-                          f"the traceback and please report it)", highlight=False, markup=True)
+        _error(f"{type(exc).__name__}: {exc} (set TPUSIM_DEBUG=1 for the traceback and please report it)",
+               prefix="internal error:")
         sys.exit(1)
 
 

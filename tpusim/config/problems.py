@@ -24,7 +24,7 @@ def _path_of(loc: tuple[Any, ...]) -> str:
 
 
 #: Errors raised by tpusim's own validators, whose message already says what was given.
-COMPLETE = {"bool_number", "extents_length", "horizon_short"}
+COMPLETE = {"bool_number", "extents_length", "horizon_short", "control_character"}
 
 
 def _fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:

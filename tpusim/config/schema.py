@@ -14,6 +14,8 @@ policy is a valid name at once.
 
 from __future__ import annotations
 
+import unicodedata
+
 from typing import Annotated, Any, Callable, Literal, Mapping, get_args, get_origin
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
@@ -55,6 +57,19 @@ def _registered(name: str) -> str:
 
 
 PolicyName = Annotated[str, AfterValidator(_registered)]
+
+
+def _one_line(text: str) -> str:
+    """A name is one line of printable text: it heads tables, reports and plots (where a newline
+    or a NUL byte would break them) and, made safe, names the output folder."""
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        raise PydanticCustomError("control_character", "must be one line of printable text, got {value} "
+                                  "(it holds {char})", {"value": repr(text[:60]), "char": repr(bad)})
+    return text
+
+
+Name = Annotated[str, Field(min_length=1), AfterValidator(_one_line)]
 
 
 def _mentions(annotation: Any, kinds: tuple[type, ...]) -> bool:
@@ -167,7 +182,7 @@ class RepairPart(_Strict):
 class Domain(_Strict):
     """A correlated failure domain: groups of consecutive units of one class that fail together."""
 
-    name: str = Field(min_length=1, description="Name used in reports (e.g. rack_power, pdu_row).")
+    name: Name = Field(description="Name used in reports (e.g. rack_power, pdu_row).")
     of: Literal["host", "ocs"] = Field(description="The class of the members.")
     units: int = Field(gt=0, description=(
         "Members per domain: consecutive units of that class (hosts are numbered cube by cube, 16 "
@@ -385,7 +400,7 @@ class WatchdogConfig(_Strict):
 class CampaignConfig(_Strict):
     """A maintenance campaign: every cube or OCS of the machine upgraded in waves."""
 
-    name: str = Field(min_length=1, description="Name used in reports.")
+    name: Name = Field(description="Name used in reports.")
     upgrades: Literal["host_firmware", "ici_stack", "ocs_software", "ocs_hardware"] = Field(description=(
         "host_firmware, ici_stack: cubes are upgraded (their hosts down); ocs_software: switches "
         "frozen (circuits stay lit, none can change); ocs_hardware: switches dark."))
@@ -426,7 +441,8 @@ class Scenario(_Strict):
     validates, so a scenario always describes the machine it will simulate.
     """
 
-    name: str = Field(min_length=1, description="Name of the scenario (the default output folder).")
+    name: Name = Field(description=(
+        "Name of the scenario, one line; the default output folder is out/<name>, made a safe folder name."))
     description: str = Field("", description="What the scenario is for, and the assumptions it rests on.")
     seed: int = Field(0, ge=0, le=MAX_SEED, strict=True, description=(
         "Root seed of every random stream (at most 2**64 - 1)."))

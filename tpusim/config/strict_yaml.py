@@ -6,7 +6,10 @@
 - :func:`load_yaml`: YAML's safe loader, made strict: a key given twice in one mapping is an
   error (YAML's "last one wins" silently drops a setting), and at most :data:`MAX_ALIASES`
   aliases standing for at most :data:`MAX_EXPANDED` values may appear (an alias bomb of a
-  few lines expands to gigabytes once something walks it, e.g. an error message).
+  few lines expands to gigabytes once something walks it, e.g. an error message); an alias
+  inside the value it names (``a: &x [*x]``, a value that contains itself) is refused, since
+  every later walk of it would recurse without end; a scalar that Python cannot turn into a
+  value (an integer of more than 4,300 digits, the date ``2020-13-45``) is an error at its line.
 
 Every refusal is a :class:`~tpusim.errors.ScenarioError` naming the source and, where there
 is one, the line.
@@ -73,6 +76,7 @@ class _StrictLoader(yaml.SafeLoader):
         self._aliases = 0
         self._expanded = 0  # nodes that the aliases so far stand for, expanded
         self._sizes: dict[int, int] = {}
+        self._open: set[str] = set()  # anchors of the collections being composed
 
     def _size(self, node) -> int:
         """Nodes in ``node`` with every alias expanded (memoised: aliases share node objects)."""
@@ -91,6 +95,10 @@ class _StrictLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             self._aliases += 1
+            if event.anchor in self._open:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the alias *{event.anchor} stands for a value that contains it (a recursive "
+                    f"alias); write the values out", event.start_mark)
             if event.anchor in self.anchors:
                 self._expanded += self._size(self.anchors[event.anchor])
             if self._aliases > MAX_ALIASES or self._expanded > MAX_EXPANDED:
@@ -98,6 +106,29 @@ class _StrictLoader(yaml.SafeLoader):
                     None, None, f"aliases that expand to more than {MAX_EXPANDED:,} values or more than "
                     f"{MAX_ALIASES} aliases (an alias bomb?); write the values out", event.start_mark)
         return super().compose_node(parent, index)
+
+    def compose_sequence_node(self, anchor):
+        return self._composing(anchor, super().compose_sequence_node)
+
+    def compose_mapping_node(self, anchor):
+        return self._composing(anchor, super().compose_mapping_node)
+
+    def _composing(self, anchor, compose):
+        if anchor is not None:
+            self._open.add(anchor)
+        try:
+            return compose(anchor)
+        finally:
+            self._open.discard(anchor)
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except ValueError as exc:  # int("9" * 5000), date(2020, 13, 45): Python's words, at the line
+            text = str(node.value) if isinstance(node, yaml.ScalarNode) else ""
+            shown = text if len(text) <= 40 else text[:20] + "..." + text[-8:]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {shown!r}: {str(exc).split(';')[0]}", node.start_mark) from None
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):

@@ -1,11 +1,16 @@
 """Terminal tables (rich): slice availability, system and component availability, jobs,
-closed forms and check reports. Every number is read from the run's estimates."""
+closed forms and check reports. Every number is read from the run's estimates.
+
+Titles and cells are rich markup; every piece of user text in them (a scenario, campaign or
+metric name, a path) goes through :func:`rich.markup.escape`, so ``[/]`` in a name prints as
+written instead of ending in a MarkupError, and ``[bold]x[/bold]`` is not silently restyled."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tpusim.analytic import class_availability, cube_availability, ocs_layer_availability
@@ -54,7 +59,7 @@ def render_table(results: "Results", console: Console) -> None:
     s, model = results.scenario, results.model
     n = len(results.replications)
     title = (
-        f"{s.name}: slice availability, {n} replication{'s' * (n != 1)} x "
+        f"{escape(s.name)}: slice availability, {n} replication{'s' * (n != 1)} x "
         f"{s.horizon_days:g} days, seed {s.seed}; % (mean ± 95 % CI half-width)"
     )
     table = Table(title=title, title_justify="left")
@@ -168,7 +173,7 @@ def render_maintenance(results: "Results", console: Console) -> None:
     model = results.model
     if not model.maintenance or not results.replications:
         return
-    names = ", ".join(f"{c.name} ({c.kind}, {c.waves_per_occurrence(model.machine)} waves)" for c in model.maintenance)
+    names = ", ".join(f"{escape(c.name)} ({c.kind}, {c.waves_per_occurrence(model.machine)} waves)" for c in model.maintenance)
     console.print(f"maintenance campaigns: {names}", highlight=False)
     table = Table(title="maintenance: chip-hours out (mean ± 95 % CI)", title_justify="left")
     table.add_column("on healthy hardware")
@@ -191,13 +196,13 @@ def render_maintenance(results: "Results", console: Console) -> None:
         return f"{d['mean']:.1f}" + (f" ({ci[0]:.1f}-{ci[1]:.1f})" if ci else "")
 
     for name, block in rollouts.items():
-        table = Table(title=f"rollout {name}: means (95 % CI) over rollouts", title_justify="left")
+        table = Table(title=f"rollout {escape(name)}: means (95 % CI) over rollouts", title_justify="left")
         for col in ("release", "n", "stopped %", "hours", "units exposed", "detect hours"):
             table.add_column(col, justify="left" if col == "release" else "right")
         for label, b in block.items():
             rate = b["stop_rate"]
             stopped = "-" if rate is None else f"{100 * rate['mean']:.1f} ({100 * rate['ci95'][0]:.1f}-{100 * rate['ci95'][1]:.1f})"
-            table.add_row(label, str(b["occurrences"]), stopped, mean(b["hours"]), mean(b["exposed_units"]),
+            table.add_row(escape(str(label)), str(b["occurrences"]), stopped, mean(b["hours"]), mean(b["exposed_units"]),
                           mean(b["detection_hours"]))
         console.print(table)
     console.print("hours: to the last wave's end or the stop; a stop of a good release is a false stop (exact "
@@ -217,7 +222,7 @@ def render_closed_forms(model: Model, console: Console) -> None:
         f"{pct(cube_availability(m, f), 4)} %; all {m.ocs_per_pod} OCSes of a pod up: "
         f"{pct(ocs_layer_availability(m, f), 4)} %; {m.pods} pod(s) of {m.cubes_per_pod} cubes"
     )
-    table = Table(title=f"{model.name}: closed-form slice availability", title_justify="left")
+    table = Table(title=f"{escape(model.name)}: closed-form slice availability", title_justify="left")
     for col in ("slice", "chips", "cubes"):
         table.add_column(col, justify="left" if col == "slice" else "right")
     cube_shape = m.cube.shape
@@ -239,13 +244,14 @@ def render_closed_forms(model: Model, console: Console) -> None:
 
 
 def render_check(report: "CheckReport", title: str, console: Console) -> None:
+    """``title`` is plain text (it names the scenario and the baseline's path)."""
     moved = [c for c in report.checks if c.failed]
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     table.add_column("metric", overflow="fold")
     for col in ("baseline", "now", "change", "detectable", "p-value", ""):
         table.add_column(col, justify="right")
     for c in sorted(report.checks, key=lambda c: c.p_value)[: max(8, len(moved))]:
-        table.add_row(c.name, f"{c.old['mean']:.6g}", f"{c.new['mean']:.6g}", f"{c.change:+.3g}",
+        table.add_row(escape(c.name), f"{c.old['mean']:.6g}", f"{c.new['mean']:.6g}", f"{c.change:+.3g}",
                       f"{c.detectable:.2g}", f"{c.p_value:.2g}", "[red]MOVED[/red]" if c.failed else "ok")
     console.print(table)
 
@@ -253,13 +259,14 @@ def render_check(report: "CheckReport", title: str, console: Console) -> None:
 def render_claims(rows: list[dict], title: str, console: Console) -> None:
     """Published claims next to their simulated values (``tpusim reproduce``)."""
     colours = {"reproduced": "green", "not reproduced": "red", "calibrated": "yellow", "modelled": "cyan"}
-    table = Table(title=title, show_lines=True)
+    table = Table(title=escape(title), show_lines=True)
     for name, ratio in (("claim", 3), ("published", 1), ("simulated", 3), ("verdict", 1), ("rests on", 4)):
         table.add_column(name, ratio=ratio, overflow="fold")
     for row in rows:
         colour = colours.get(row["verdict"], "white")
-        table.add_row(f"{row['claim']}\n[dim]{row['source']}[/dim]", row["published"], row["simulated"],
-                      f"[{colour}]{row['verdict']}[/{colour}]", row["rests_on"])
+        table.add_row(f"{escape(row['claim'])}\n[dim]{escape(row['source'])}[/dim]", escape(row["published"]),
+                      escape(row["simulated"]), f"[{colour}]{escape(row['verdict'])}[/{colour}]",
+                      escape(row["rests_on"]))
     console.print(table)
 
 
@@ -279,7 +286,7 @@ def availability_markdown(results: "Results") -> str:
     return "\n".join(lines)
 
 
-def render_spares(frame, title: str, console: Console) -> None:
+def render_spares(frame, title: str, console: Console) -> None:  # title: plain text
     """Spare cubes per pod for each policy and target (``tpusim spares``): searched (with the
     range the 95 % CIs allow), the closed form, and Mist's rule (mean ± CI half-width, largest)."""
     import math
@@ -290,7 +297,7 @@ def render_spares(frame, title: str, console: Console) -> None:
     def cubes(v) -> str:
         return f"{v:.0f}" if known(v) else "n/r"
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     table.add_column("policy", no_wrap=True)
     for name in ("target", "spares", "95 %\nrange", "binom.", "Mist\n3x burst", "max", "lead\n(h)"):
         table.add_column(name, justify="right", no_wrap=True)
