@@ -21,7 +21,8 @@ PACKAGE = Path(tpusim.__file__).parent
 #: DESIGN §7, lowest first: config -> model -> simulation -> samples -> estimates -> output.
 #: A module is placed by the longest prefix that names it.
 LAYERS = [
-    ("foundations", ["tpusim.errors", "tpusim.rng", "tpusim.stats", "tpusim.metrics", "tpusim.version"]),
+    ("foundations", ["tpusim.errors", "tpusim.rng", "tpusim.stats", "tpusim.metrics", "tpusim.version",
+                     "tpusim.csvrows"]),
     ("geometry", ["tpusim.topology"]),
     ("failures", ["tpusim.failures"]),
     ("closed forms", ["tpusim.analytic"]),

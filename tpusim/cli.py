@@ -183,7 +183,7 @@ def _load(path: str, overrides: list[str] | None, options: dict[str, str] | None
 @app.command()
 def run(
     scenario: Annotated[str, SCENARIO_ARG],
-    out: Annotated[Optional[str], typer.Option(metavar="DIR", help="Output directory [default: out/<scenario name>, made safe as a folder name].", show_default=False)] = None,
+    out_given: Annotated[Optional[str], typer.Option("--out", metavar="DIR", help="Output directory [default: out/<scenario name>, made safe as a folder name].", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(min=0, help="Root seed (overrides the scenario).")] = None,
     replications: Annotated[Optional[int], typer.Option(min=1, help="Replications (overrides the scenario).")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
@@ -217,7 +217,7 @@ def run(
     sc = _load(scenario, overrides)
     from tpusim.output.files import folder_name
 
-    out = _out_dir(out, folder_name(sc.name), "summary.json", "" if force else
+    out = _out_dir(out_given, folder_name(sc.name), "summary.json", "" if force else
                    "holds the results of an earlier run; give --force to overwrite them, or another --out")
     _writable_dir(out)
     _reachable(scheduler_address)
@@ -330,7 +330,7 @@ def spares(
 def sweep(
     scenario: Annotated[str, SCENARIO_ARG],
     vary: Annotated[list[str], typer.Option(help="KEY=V1,V2,...: a dotted key and its values (YAML). Repeatable: the grid is every combination.")],
-    out: Annotated[Optional[str], typer.Option(metavar="DIR", help="Output directory [default: out/<scenario name>-sweep, made safe as a folder name].", show_default=False)] = None,
+    out_given: Annotated[Optional[str], typer.Option("--out", metavar="DIR", help="Output directory [default: out/<scenario name>-sweep, made safe as a folder name].", show_default=False)] = None,
     workers: Annotated[int, typer.Option(min=1, help="Local worker processes (one replication of one point each).")] = 1,
     resume: Annotated[bool, typer.Option(help="Keep the points already written in OUT and run the rest.")] = False,
     force: Annotated[bool, typer.Option(help="Start again in an OUT that holds an earlier sweep.")] = False,
@@ -366,7 +366,7 @@ def sweep(
         grid[key] = values
     from tpusim.output.files import folder_name
 
-    out = _out_dir(out, folder_name(sc.name, "-sweep"), "sweep.csv", "" if resume or force else
+    out = _out_dir(out_given, folder_name(sc.name, "-sweep"), "sweep.csv", "" if resume or force else
                    "holds an earlier sweep; give --resume to add the missing points, --force to start again, "
                    "or another --out")
     _writable_dir(out)
