@@ -285,11 +285,14 @@ def analytic(
     scenario: Annotated[str, SCENARIO_ARG],
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
 ) -> None:
-    """Closed-form slice availability of each policy that has one (exact, or a bound)."""
-    from tpusim.config.build import build_model
+    """Closed-form slice availability of each policy that has one (exact, or a bound). Closed
+    forms need no simulation, so a machine too large to simulate is fine here."""
+    from tpusim.config.build import build_model, closed_forms_only
     from tpusim.output.tables import render_closed_forms
 
-    render_closed_forms(build_model(_load(scenario, set_)), out_console)
+    with closed_forms_only():
+        model = build_model(_load(scenario, set_))
+    render_closed_forms(model, out_console)
 
 
 @app.command()

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
+from typing import Iterator
 
 from tpusim.config.schema import CROSS_KEY_CHECKS, ComponentFailures, Scenario
 from tpusim.config.strict_yaml import MAX_CSV_BYTES, read_text
@@ -58,19 +61,38 @@ def _shipped(name: str) -> str:
     return resources.files("tpusim").joinpath(name).read_text()
 
 
+_RUN_LIMITS: ContextVar[bool] = ContextVar("run_limits", default=True)
+
+
+@contextmanager
+def closed_forms_only() -> Iterator[None]:
+    """Inside, scenarios are validated and built without :data:`LIMITS`: those bound what a
+    *simulation* can hold and run, and a closed form of a 1,000-pod machine needs neither
+    (``tpusim analytic``). A model built inside is not kept with its scenario, so running that
+    scenario later builds it again, with the limits."""
+    token = _RUN_LIMITS.set(False)
+    try:
+        yield
+    finally:
+        _RUN_LIMITS.reset(token)
+
+
 def build_model(scenario: Scenario, source: str | None = None) -> Model:
     """The model of ``scenario`` (built once, then kept with it); raises
     :class:`~tpusim.errors.ScenarioError` with every cross-key problem found."""
     if scenario._built is not None:
         return scenario._built
-    model = _Builder(scenario).build(source)
-    scenario._built = model
+    limits = _RUN_LIMITS.get()
+    model = _Builder(scenario, limits).build(source)
+    if limits:
+        scenario._built = model
     return model
 
 
 class _Builder:
-    def __init__(self, scenario: Scenario):
+    def __init__(self, scenario: Scenario, limits: bool = True):
         self.s = scenario
+        self.limits = limits  # LIMITS apply (a simulation), or not (closed forms only)
         self.problems: list[Problem] = []
         self._peak_daily: dict[str, float] = {}  # a scheduled class's highest daily rate
 
@@ -79,7 +101,8 @@ class _Builder:
 
     def build(self, source: str | None) -> Model:
         s = self.s
-        self._size()
+        if self.limits:
+            self._size()
         if self.problems:  # a machine or run too large to build: say so before allocating it
             raise ScenarioError(self.problems, source)
         machine = self._machine()
@@ -95,7 +118,8 @@ class _Builder:
                          f"-d port of every cube) but a switch has {t.ocs_ports}; {', '.join(uses_ocs)} "
                          f"cannot be wired (give larger switches with topology.ocs_ports, or a smaller pod)")
         failures = self._failures(machine)
-        self._events()
+        if self.limits:
+            self._events()
         maintenance = self._maintenance(machine)
         if maintenance:
             failures = dataclasses.replace(failures, planned_outages=True)
