@@ -56,6 +56,8 @@ out_console = Console(width=None if sys.stdout.isatty() or _SIZED else 200)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() or _SIZED else 200)
 
 SCENARIO_ARG = typer.Argument(help="Scenario YAML file.", show_default=False)
+#: The CLI options that set a scenario key (a problem with their value names the option).
+KEY_OPTIONS = {"seed": "--seed", "replications": "--replications"}
 SET_OPT = typer.Option(
     "--set", help="Override a dotted scenario key; the value is parsed as YAML. Repeatable."
 )
@@ -97,30 +99,34 @@ def _out_dir(given: str | None, default: str, earlier: str, hint: str) -> Path:
     return out
 
 
-def _writable_dir(out: Path) -> None:
+def _writable_dir(out: Path, option: str = "--out") -> None:
     """Refuse an output directory that cannot be written, before the simulation runs."""
     import tempfile
 
     try:
         if out.exists() and not out.is_dir():
-            _fail(f"--out {out}: exists and is not a directory")
+            _fail(f"{option} {out}: exists and is not a directory")
         probe = out
         while not probe.exists() and probe != probe.parent:
             probe = probe.parent
         if not probe.is_dir():
-            _fail(f"--out {out}: {probe} is not a directory")
+            _fail(f"{option} {out}: {probe} is not a directory")
         # the directory is made now, and a file written and removed in it
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
     except (OSError, ValueError) as exc:  # unwritable, or a name too long for the file system
-        _fail(f"--out {out}: cannot write there ({getattr(exc, 'strerror', None) or exc})")
+        _fail(f"{option} {out}: cannot write there ({getattr(exc, 'strerror', None) or exc})")
 
 
-def _writable_file(path: Path) -> None:
-    if path.is_dir():
-        _fail(f"{path}: is a directory")
-    _writable_dir(path.parent)
+def _writable_file(path: Path, option: str) -> None:
+    """Refuse a file that ``option`` names and that cannot be written, before the run."""
+    try:
+        if path.is_dir():
+            _fail(f"{option} {path}: is a directory")
+    except (OSError, ValueError) as exc:
+        _fail(f"{option} {path}: cannot write there ({getattr(exc, 'strerror', None) or exc})")
+    _writable_dir(path.parent, option)
 
 
 def _reachable(address: str | None) -> None:
@@ -214,7 +220,7 @@ def run(
         overrides.append(f"seed={seed}")
     if replications is not None:
         overrides.append(f"replications={replications}")
-    sc = _load(scenario, overrides)
+    sc = _load(scenario, overrides, KEY_OPTIONS)
     from tpusim.output.files import folder_name
 
     out = _out_dir(out_given, folder_name(sc.name), "summary.json", "" if force else
@@ -306,14 +312,16 @@ def spares(
     """Spare cubes per pod each policy needs for a target availability: searched from the simulation
     (with its 95 % range), the binomial closed form, and Mist's rule (3 x the worst burst of cube
     terminations within the lead time)."""
+    import math
+
     targets = tuple(target) if target else (0.95, 0.99, 0.999)
     bad = [t for t in targets if not 0.0 < t < 1.0]
     if bad:
         _fail(f"--target {bad[0]:g}: must lie strictly between 0 and 1 (a fraction, e.g. 0.99)")
-    if lead_hours is not None and lead_hours <= 0:
-        _fail(f"--lead-hours {lead_hours:g}: must be > 0")
-    if safety <= 0:
-        _fail(f"--safety {safety:g}: must be > 0")
+    if lead_hours is not None and not (0 < lead_hours < math.inf):  # nan and inf included
+        _fail(f"--lead-hours {lead_hours:g}: must be a finite number > 0")
+    if not 0 < safety < math.inf:
+        _fail(f"--safety {safety:g}: must be a finite number > 0")
     sc = _load(scenario, set_)
     from tpusim.output.tables import render_spares
     from tpusim.spares import plan_spares
@@ -354,16 +362,16 @@ def sweep(
 
     set_ = list(set_ or []) + ([f"seed={seed}"] if seed is not None else []) + (
         [f"replications={replications}"] if replications is not None else [])
-    sc = _load(scenario, set_)
+    sc = _load(scenario, set_, KEY_OPTIONS)
     grid: dict = {}
     for text in vary:
         try:
             key, values = parse_vary(text)
-            _load(scenario, list(set_ or []) + [f"{key}={v}" for v in values[:1]])  # the key must exist
+            _load(scenario, list(set_ or []) + [f"{key}={v}" for v in values[:1]], {**KEY_OPTIONS, key: "--vary"})  # the key must exist
         except ValueError as exc:
             _fail(f"--vary: {exc}")
         for v in values:  # every value must make a valid scenario
-            _load(scenario, list(set_ or []) + [f"{key}={overrides.yaml_value(v)}"])
+            _load(scenario, list(set_ or []) + [f"{key}={overrides.yaml_value(v)}"], {**KEY_OPTIONS, key: "--vary"})
         if key in grid:
             _fail(f"--vary {key}: given twice (give every value in one --vary)")
         grid[key] = values
@@ -428,16 +436,16 @@ def check(
     if not 0.0 < alpha < 1.0:
         _fail(f"--alpha: must be strictly between 0 and 1, got {alpha:g}")
     overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
-    sc = _load(scenario, overrides)
+    sc = _load(scenario, overrides, KEY_OPTIONS)
     if junit is not None:
-        _writable_file(junit)
+        _writable_file(junit, "--junit")
     if sc.replications < 2:
         _fail(f"{scenario}: replications: a check needs at least 2, got {sc.replications}")
     if update_baseline:
-        _writable_file(baseline)
+        _writable_file(baseline, "--baseline")
     else:  # read and check the baseline before spending the run on it
         try:
-            base = json.loads(read_text(baseline, str(baseline)))
+            base = json.loads(read_text(baseline, str(baseline), kind="JSON"))
         except ScenarioError as exc:
             _fail(exc.lines()[0] + ("" if baseline.exists() else " (make one with --update-baseline)"))
         except json.JSONDecodeError as exc:
@@ -556,7 +564,7 @@ def init(
     target = directory / f"{name}.yaml"
     if target.exists() and not force:
         _fail(f"{target}: exists; give --force to overwrite it")
-    _writable_file(target)
+    _writable_file(target, "--dir")
     text = re.sub(r"(?m)^name:.*$", f"name: {name}", source.read_text(), count=1)
     from tpusim.output.files import write_atomic
 

@@ -28,7 +28,7 @@ def _blame(problems: list[Problem], overrides: list[str] | None, options: dict[s
     """Problems at a key an override set (or inside it, or above it: ``failures.nosuch`` for
     ``--set failures.nosuch.daily_rate=1``) name the override, not the file: ``--set
     horizon_day: unknown key (did you mean horizon_days?)``. ``options`` names the CLI option
-    that set a key when it is not ``--set`` (``{"seed": "--seed"}``)."""
+    that set a key when it is not ``--set`` (``{"seed": "--seed"}``, ``{"slices": "--vary"}``)."""
     keys = [text.split("=", 1)[0].strip() for text in overrides or [] if "=" in text]
     out = []
     for p in problems:
@@ -38,7 +38,8 @@ def _blame(problems: list[Problem], overrides: list[str] | None, options: dict[s
             out.append(p)
             continue
         option = (options or {}).get(key, "--set")
-        out.append(Problem(p.path, p.message, option if option != "--set" and p.path == key else f"{option} {p.path}"))
+        named = option.lstrip("-") == p.path  # --seed for seed: the option says the key
+        out.append(Problem(p.path, p.message, option if named else f"{option} {p.path}"))
     return out
 
 

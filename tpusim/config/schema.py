@@ -90,9 +90,11 @@ class _Strict(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
-        """YAML 1.1 reads ``yes``, ``no``, ``on``, ``off``, ``true`` and ``false`` as booleans, and
+        """Negative zero is zero. YAML 1.1 reads ``yes``, ``no``, ``on``, ``off``, ``true`` and ``false`` as booleans, and
         pydantic would take a boolean for 1 or 0 where a number is expected (``daily_rate: yes``
         would mean 1.0 per day): a boolean is a number only where the key takes a boolean."""
+        if isinstance(value, float) and value == 0.0:
+            return 0.0  # -0.0 (YAML reads -0.0 and -.0 so) is 0; a rate of -0.0 would print as "-0"
         if isinstance(value, bool) and info.field_name is not None:
             annotation = cls.model_fields[info.field_name].annotation
             if _mentions(annotation, (int, float)) and not _mentions(annotation, (bool,)):
