@@ -180,6 +180,8 @@ def _progress(label: str, total: int | None):
 def _load(path: str, overrides: list[str] | None, options: dict[str, str] | None = None) -> "Scenario":
     from tpusim.config.load import load_scenario
 
+    if not path.strip():
+        _fail("SCENARIO '': give a scenario file")
     try:
         return load_scenario(path, overrides, options)
     except ScenarioError as exc:
@@ -450,6 +452,10 @@ def check(
             _fail(exc.lines()[0] + ("" if baseline.exists() else " (make one with --update-baseline)"))
         except json.JSONDecodeError as exc:
             _fail(f"{baseline}: not a JSON baseline: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+        except RecursionError:  # arrays nested 100,000 deep
+            _fail(f"{baseline}: not a JSON baseline: nested too deeply")
+        except ValueError as exc:  # an integer of 5,000 digits
+            _fail(f"{baseline}: not a JSON baseline: {str(exc).split(';')[0]}")
         problems = baseline_problems(base)
         if problems:
             _fail(*(f"{baseline}: {p}" for p in problems))
