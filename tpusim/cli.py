@@ -56,8 +56,16 @@ out_console = Console(width=None if sys.stdout.isatty() or _SIZED else 200)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() or _SIZED else 200)
 
 SCENARIO_ARG = typer.Argument(help="Scenario YAML file.", show_default=False)
-#: The CLI options that set a scenario key (a problem with their value names the option).
-KEY_OPTIONS = {"seed": "--seed", "replications": "--replications"}
+def _overrides(set_: list[str] | None, **keys) -> tuple[list[str], list[str]]:
+    """The overrides of ``--set`` and of the options that set a key (``seed=3`` from ``--seed
+    3``), with the option behind each (a problem with its value names that option)."""
+    overrides, options = list(set_ or []), ["--set"] * len(set_ or [])
+    for key, value in keys.items():
+        if value is not None:
+            overrides.append(f"{key}={value}")
+            options.append(f"--{key}")
+    return overrides, options
+
 SET_OPT = typer.Option(
     "--set", help="Override a dotted scenario key; the value is parsed as YAML. Repeatable."
 )
@@ -177,7 +185,7 @@ def _progress(label: str, total: int | None):
     return bar, lambda done, of: bar.update(task, completed=done, total=of)
 
 
-def _load(path: str, overrides: list[str] | None, options: dict[str, str] | None = None) -> "Scenario":
+def _load(path: str, overrides: list[str] | None, options: list[str] | None = None) -> "Scenario":
     from tpusim.config.load import load_scenario
 
     if not path.strip():
@@ -217,12 +225,8 @@ def run(
 
     from tpusim.output.tables import availability_markdown, render_table
 
-    overrides = list(set_ or [])
-    if seed is not None:
-        overrides.append(f"seed={seed}")
-    if replications is not None:
-        overrides.append(f"replications={replications}")
-    sc = _load(scenario, overrides, KEY_OPTIONS)
+    overrides, options = _overrides(set_, seed=seed, replications=replications)
+    sc = _load(scenario, overrides, options)
     from tpusim.output.files import folder_name
 
     out = _out_dir(out_given, folder_name(sc.name), "summary.json", "" if force else
@@ -362,18 +366,17 @@ def sweep(
     from tpusim.sweep import parse_vary
     from tpusim.sweep import sweep as run_sweep
 
-    set_ = list(set_ or []) + ([f"seed={seed}"] if seed is not None else []) + (
-        [f"replications={replications}"] if replications is not None else [])
-    sc = _load(scenario, set_, KEY_OPTIONS)
+    set_, options = _overrides(set_, seed=seed, replications=replications)
+    sc = _load(scenario, set_, options)
     grid: dict = {}
     for text in vary:
         try:
             key, values = parse_vary(text)
-            _load(scenario, list(set_ or []) + [f"{key}={v}" for v in values[:1]], {**KEY_OPTIONS, key: "--vary"})  # the key must exist
+            _load(scenario, set_ + [f"{key}={v}" for v in values[:1]], options + ["--vary"])  # the key must exist
         except ValueError as exc:
             _fail(f"--vary: {exc}")
         for v in values:  # every value must make a valid scenario
-            _load(scenario, list(set_ or []) + [f"{key}={overrides.yaml_value(v)}"], {**KEY_OPTIONS, key: "--vary"})
+            _load(scenario, set_ + [f"{key}={overrides.yaml_value(v)}"], options + ["--vary"])
         if key in grid:
             _fail(f"--vary {key}: given twice (give every value in one --vary)")
         grid[key] = values
@@ -437,8 +440,8 @@ def check(
 
     if not 0.0 < alpha < 1.0:
         _fail(f"--alpha: must be strictly between 0 and 1, got {alpha:g}")
-    overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
-    sc = _load(scenario, overrides, KEY_OPTIONS)
+    overrides, options = _overrides(set_, seed=seed)
+    sc = _load(scenario, overrides, options)
     if junit is not None:
         _writable_file(junit, "--junit")
     if sc.replications < 2:

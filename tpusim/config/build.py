@@ -206,20 +206,26 @@ class _Builder:
         chips = math.prod(t.cube_shape)
         f = s.failures
         populations = {"host": cubes * t.hosts_per_cube, "ici_link": cubes * 6 * chips, "ocs": t.pods * 3 * chips}
-        per_day = 0.0
+        per_day: dict[str, float] = {}  # expected failures per day, by where the rate is given
         for name, units in populations.items():
             cfg = getattr(f, name)
-            per_day += units * self._peak_daily.get(name, cfg.daily_rate)
+            if name in self._peak_daily:
+                per_day[f"failures.{name}.schedule (peak {self._peak_daily[name]:.3g} per unit-day"
+                        f"{', ' + cfg.schedule.csv if cfg.schedule and cfg.schedule.csv else ''})"] = \
+                    units * self._peak_daily[name]
+            else:
+                per_day[f"failures.{name}.daily_rate"] = units * cfg.daily_rate
             if cfg.gray is not None:
-                per_day += units * cfg.gray.daily_rate
-        for d in f.domains:
-            per_day += populations[d.of] / d.units * d.daily_rate
-        events = 2 * per_day * s.horizon_days * s.replications
+                per_day[f"failures.{name}.gray.daily_rate"] = units * cfg.gray.daily_rate
+        for i, d in enumerate(f.domains):
+            per_day[f"failures.domains[{i}].daily_rate"] = populations[d.of] / d.units * d.daily_rate
+        events = 2 * sum(per_day.values()) * s.horizon_days * s.replications
         if events > LIMITS["events"]:
+            most = max(per_day, key=lambda k: per_day[k])
             self.problem("horizon_days", f"{s.replications:,} replications x {s.horizon_days:,g} days would "
-                                         f"simulate {_count(events)} failures and repairs; the limit is "
-                                         f"{LIMITS['events']:.0e} (hours of run time): shorten the horizon, "
-                                         f"run fewer replications or lower the failure rates")
+                                         f"simulate {_count(events)} failures and repairs, most from {most}; "
+                                         f"the limit is {LIMITS['events']:.0e} (hours of run time): shorten "
+                                         f"the horizon, run fewer replications or lower the failure rates")
 
     # -- machine and slices ----------------------------------------------------------------
     def _machine(self) -> MachineLayout | None:

@@ -24,29 +24,31 @@ FILE_KEYS = [("workload", "mix"), ("workload", "trace"), ("failures", "trace")] 
 ]
 
 
-def _blame(problems: list[Problem], overrides: list[str] | None, options: dict[str, str] | None) -> list[Problem]:
+def _blame(problems: list[Problem], overrides: list[str] | None, options: list[str] | None) -> list[Problem]:
     """Problems at a key an override set (or inside it, or above it: ``failures.nosuch`` for
     ``--set failures.nosuch.daily_rate=1``) name the override, not the file: ``--set
-    horizon_day: unknown key (did you mean horizon_days?)``. ``options`` names the CLI option
-    that set a key when it is not ``--set`` (``{"seed": "--seed"}``, ``{"slices": "--vary"}``)."""
-    keys = [text.split("=", 1)[0].strip() for text in overrides or [] if "=" in text]
+    horizon_day: unknown key (did you mean horizon_days?)``. ``options`` gives, override by
+    override, the CLI option that made it when not ``--set`` (``--seed``, ``--vary``); the
+    last override of a key is the one that counts."""
+    made = [(text.split("=", 1)[0].strip(), (options or [])[i] if i < len(options or []) else "--set")
+            for i, text in enumerate(overrides or []) if "=" in text]
     out = []
     for p in problems:
-        key = next((k for k in reversed(keys) if p.path and (
+        found = next(((k, option) for k, option in reversed(made) if p.path and (
             p.path == k or p.path.startswith((k + ".", k + "[")) or k.startswith(p.path + "."))), None)
-        if key is None:
+        if found is None:
             out.append(p)
             continue
-        option = (options or {}).get(key, "--set")
+        option = found[1]
         named = option.lstrip("-") == p.path  # --seed for seed: the option says the key
         out.append(Problem(p.path, p.message, option if named else f"{option} {p.path}"))
     return out
 
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None,
-                  options: dict[str, str] | None = None) -> Scenario:
+                  options: list[str] | None = None) -> Scenario:
     """Read, override and validate a scenario file. A problem with a value an override set
-    names the override (``options``: the CLI option behind a key, when not ``--set``)."""
+    names the override (``options``: the CLI option behind each override, when not ``--set``)."""
     path = Path(path)
     source = str(path)
     data = load_yaml(read_text(path, source), source)
