@@ -363,7 +363,9 @@ def sweep(
     from tpusim.output.files import write_atomic
     from tpusim.output.plots import plot_sweep
     from tpusim.config import overrides
-    from tpusim.sweep import parse_vary
+    import math
+
+    from tpusim.sweep import MAX_POINTS, parse_vary
     from tpusim.sweep import sweep as run_sweep
 
     set_, options = _overrides(set_, seed=seed, replications=replications)
@@ -375,6 +377,9 @@ def sweep(
             _load(scenario, set_ + [f"{key}={v}" for v in values[:1]], options + ["--vary"])  # the key must exist
         except ValueError as exc:
             _fail(f"--vary: {exc}")
+        points = math.prod(len(v) for v in grid.values()) * len(values)
+        if points > MAX_POINTS:
+            _fail(f"--vary {key}: the grid would have {points:,} points; a sweep has at most {MAX_POINTS:,}")
         for v in values:  # every value must make a valid scenario
             _load(scenario, set_ + [f"{key}={overrides.yaml_value(v)}"], options + ["--vary"])
         if key in grid:

@@ -44,6 +44,11 @@ from tpusim.metrics import Estimates, Sample
 from tpusim.output.files import write_json
 
 
+#: The most points one sweep may have: each is a full run, so more is a mistake (a value list
+#: generated wrongly), and checking each point's scenario alone takes minutes beyond it.
+MAX_POINTS = 10_000
+
+
 def grid(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every combination of the varied values, the last key varying fastest."""
     keys = list(vary)
@@ -272,6 +277,8 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
         raise ValueError(f"{key.strip()}: the values are not a YAML list ({exc.problems[0].message})") from None
     if not isinstance(parsed, list) or not parsed:
         raise ValueError(f"expected KEY=V1,V2,..., got {text!r}")
+    if len(parsed) > MAX_POINTS:
+        raise ValueError(f"{key.strip()}: {len(parsed):,} values; a sweep has at most {MAX_POINTS:,} points")
     if any(parsed[i] in parsed[:i] for i in range(len(parsed))):
         raise ValueError(f"{key.strip()}: a value is given twice in {values!r}")
     return key.strip(), parsed
