@@ -3,6 +3,10 @@
 Exit status: 0 on success, 1 on a failed run or check, 2 on bad input (with one line per
 problem naming the file and key path, never a traceback). The CLI writes PNG files, so it
 selects matplotlib's file backend for itself; the library never does.
+
+User text (keys, names, descriptions, paths, values) is printed literally, never as rich
+markup (:func:`_error`, :func:`_plain`); a scenario's name reaches the file system only as
+:func:`tpusim.output.files.folder_name`, one safe folder below ``out/``.
 """
 
 from __future__ import annotations
