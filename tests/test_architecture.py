@@ -22,7 +22,7 @@ PACKAGE = Path(tpusim.__file__).parent
 #: A module is placed by the longest prefix that names it.
 LAYERS = [
     ("foundations", ["tpusim.errors", "tpusim.rng", "tpusim.stats", "tpusim.metrics", "tpusim.formatting",
-                     "tpusim.version"]),
+                     "tpusim.version", "tpusim.csvrows"]),
     ("geometry", ["tpusim.topology"]),
     ("failures", ["tpusim.failures"]),
     ("closed forms", ["tpusim.analytic"]),

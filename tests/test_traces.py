@@ -35,7 +35,7 @@ def test_replayed_trace_reproduces_the_run_bit_for_bit(tmp_path, workload):
 def test_a_single_trace_serves_every_replication(tmp_path):
     path = tmp_path / "fleet.csv"
     path.write_text("time_hours,component,event\n1.5,host:3,fail\n30,host:3,repair\n10,ocs:2,fail\n20,ocs:2,repair\n")
-    with pytest.raises(ScenarioError, match="line 4: time goes backwards"):
+    with pytest.raises(ScenarioError, match=r"line 4, column 1 \(time_hours\): time goes backwards"):
         load_scenario(_scenario_file(tmp_path, path))
     path.write_text("time_hours,component,event\n1.5,host:3,fail\n10,ocs:2,fail\n20,ocs:2,repair\n30,host:3,repair\n")
     results = run_scenario(load_scenario(_scenario_file(tmp_path, path)))
@@ -52,10 +52,10 @@ def _scenario_file(tmp_path, trace):
 
 
 @pytest.mark.parametrize("row, message", [
-    ("1,disk:3,fail", "unknown component class 'disk'"),
-    ("1,host:5000,fail", "host unit 5000 is outside 0..1023"),
-    ("1,host:3,explode", "event must be fail or repair"),
-    ("1,host:3,repair", "repair of host:3, which is already up"),
+    ("1,disk:3,fail", "column 2 (component): unknown component class 'disk'"),
+    ("1,host:5000,fail", "column 2 (component): host unit 5000 is outside 0..1023"),
+    ("1,host:3,explode", "column 3 (event): must be fail or repair, got 'explode'"),
+    ("1,host:3,repair", "column 3 (event): repair of host:3, which is already up"),
 ])
 def test_bad_trace_rows_are_named_by_line(tmp_path, row, message):
     trace = tmp_path / "bad.csv"

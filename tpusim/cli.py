@@ -3,6 +3,10 @@
 Exit status: 0 on success, 1 on a failed run or check, 2 on bad input (with one line per
 problem naming the file and key path, never a traceback). The CLI writes PNG files, so it
 selects matplotlib's file backend for itself; the library never does.
+
+User text (keys, names, descriptions, paths, values) is printed literally, never as rich
+markup (:func:`_error`, :func:`_plain`); a scenario's name reaches the file system only as
+:func:`tpusim.output.files.folder_name`, one safe folder below ``out/``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 import typer
 import yaml
 from rich.console import Console
+from rich.text import Text
 
 from tpusim.errors import ScenarioError
 
@@ -56,41 +61,85 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() or _SIZED e
 
 SCENARIO_ARG = typer.Argument(metavar="SCENARIO", help="Scenario YAML file, or the name of a shipped scenario (tpuv4_pod; see `tpusim scenarios`).",
                               show_default=False)
+def _overrides(set_: list[str] | None, **keys) -> tuple[list[str], list[str]]:
+    """The overrides of ``--set`` and of the options that set a key (``seed=3`` from ``--seed
+    3``), with the option behind each (a problem with its value names that option)."""
+    overrides, options = list(set_ or []), ["--set"] * len(set_ or [])
+    for key, value in keys.items():
+        if value is not None:
+            overrides.append(f"{key}={value}")
+            options.append(f"--{key}")
+    return overrides, options
+
 SET_OPT = typer.Option(
     "--set", metavar="KEY=VALUE", help="Override a dotted scenario key; the value is parsed as YAML. Repeatable."
 )
 
 
+def _error(line: str, prefix: str = "error:") -> None:
+    """One error line on stderr: the red prefix, then ``line`` exactly as given. User text (keys,
+    names, paths, values) is never read as rich markup: ``[/]`` would end in a MarkupError and
+    ``[bold]x[/bold]`` would silently print as a bold x."""
+    err_console.print(Text.assemble((prefix, "red"), " ", line), highlight=False, soft_wrap=True)
+
+
+def _plain(console: Console, line: str) -> None:
+    """A line of text holding user text (paths, names), printed literally."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def _fail(*lines: str, code: int = 2) -> NoReturn:
     """Print one error line per problem and exit (2: bad input)."""
     for line in lines:
-        err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True, markup=True)
+        _error(line)
     raise typer.Exit(code)
 
 
-def _writable_dir(out: Path) -> None:
+def _out_dir(given: str | None, default: str, earlier: str, hint: str) -> Path:
+    """The output directory: ``--out`` as given, else ``out/<default>`` (``default`` made by
+    :func:`~tpusim.output.files.folder_name`, so a scenario's name never leads outside ``out/``).
+    ``--out ''`` is refused (it would be the current folder, which ``--out .`` says
+    explicitly), and so is a directory holding an ``earlier`` result unless ``hint`` says how."""
+    if given is not None and not given.strip():
+        _fail("--out '': give a directory (--out . for the current one)")
+    out = Path(given) if given is not None else Path("out") / default
+    try:
+        held = (out / earlier).exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system
+        _fail(f"--out {out}: cannot write there ({getattr(exc, 'strerror', None) or exc})")
+    if held and hint:
+        _fail(f"--out {out}: {hint}")
+    return out
+
+
+def _writable_dir(out: Path, option: str = "--out") -> None:
     """Refuse an output directory that cannot be written, before the simulation runs."""
     import tempfile
 
-    if out.exists() and not out.is_dir():
-        _fail(f"--out {out}: exists and is not a directory")
-    probe = out
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        _fail(f"--out {out}: {probe} is not a directory")
-    try:  # the directory is made now, and a file written and removed in it
+    try:
+        if out.exists() and not out.is_dir():
+            _fail(f"{option} {out}: exists and is not a directory")
+        probe = out
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            _fail(f"{option} {out}: {probe} is not a directory")
+        # the directory is made now, and a file written and removed in it
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
-    except OSError as exc:
-        _fail(f"--out {out}: cannot write there ({exc.strerror or exc})")
+    except (OSError, ValueError) as exc:  # unwritable, or a name too long for the file system
+        _fail(f"{option} {out}: cannot write there ({getattr(exc, 'strerror', None) or exc})")
 
 
-def _writable_file(path: Path) -> None:
-    if path.is_dir():
-        _fail(f"{path}: is a directory")
-    _writable_dir(path.parent)
+def _writable_file(path: Path, option: str) -> None:
+    """Refuse a file that ``option`` names and that cannot be written, before the run."""
+    try:
+        if path.is_dir():
+            _fail(f"{option} {path}: is a directory")
+    except (OSError, ValueError) as exc:
+        _fail(f"{option} {path}: cannot write there ({getattr(exc, 'strerror', None) or exc})")
+    _writable_dir(path.parent, option)
 
 
 def _reachable(address: str | None) -> None:
@@ -157,21 +206,21 @@ def _announce(sc: "Scenario", workers: int = 1) -> None:
                       f"bar refines it)", highlight=False, markup=False)
 
 
-def _load(path: str, overrides: list[str] | None) -> "Scenario":
+def _load(path: str, overrides: list[str] | None, options: list[str] | None = None) -> "Scenario":
     from tpusim.config.load import load_scenario
 
+    if not path.strip():
+        _fail("SCENARIO '': give a scenario file")
     try:
-        return load_scenario(path, overrides)
+        return load_scenario(path, overrides, options)
     except ScenarioError as exc:
-        for line in exc.lines():
-            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(*exc.lines())
 
 
 @app.command()
 def run(
     scenario: Annotated[str, SCENARIO_ARG],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Output directory [default: out/<scenario name>].")] = None,
+    out_given: Annotated[Optional[str], typer.Option("--out", "-o", metavar="DIR", help="Output directory [default: out/<scenario name>, made safe as a folder name].", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", "-s", metavar="N", min=0, help="Root seed (overrides the scenario).")] = None,
     replications: Annotated[Optional[int], typer.Option("--replications", "-r", metavar="N", min=1, help="Replications (overrides the scenario).")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
@@ -204,15 +253,12 @@ def run(
 
     from tpusim.output.tables import availability_markdown, render_table
 
-    overrides = list(set_ or [])
-    if seed is not None:
-        overrides.append(f"seed={seed}")
-    if replications is not None:
-        overrides.append(f"replications={replications}")
-    sc = _load(scenario, overrides)
-    out = out or Path("out") / sc.name
-    if (out / "summary.json").exists() and not force:
-        _fail(f"--out {out}: holds the results of an earlier run; give --force to overwrite them, or another --out")
+    overrides, options = _overrides(set_, seed=seed, replications=replications)
+    sc = _load(scenario, overrides, options)
+    from tpusim.output.files import folder_name
+
+    out = _out_dir(out_given, folder_name(sc.name), "summary.json", "" if force else
+                   "holds the results of an earlier run; give --force to overwrite them, or another --out")
     _writable_dir(out)
     _reachable(scheduler_address)
     _file_backend()
@@ -232,7 +278,7 @@ def run(
             rows.abort()
         payload = {"scenario": sc.resolved(), "seed": sc.seed, "error": f"{type(exc).__name__}: {exc}"}
         write_json(out / "summary.json", payload)
-        err_console.print(f"[red]error:[/red] run failed: {payload['error']}; wrote {out / 'summary.json'}")
+        _error(f"run failed: {payload['error']}; wrote {out / 'summary.json'}")
         raise typer.Exit(1) from None
     except (Interrupted, KeyboardInterrupt):  # the summary says that nothing was measured
         if rows is not None:
@@ -259,9 +305,9 @@ def run(
     elif fmt == "markdown":
         print(availability_markdown(results))
     if not quiet and fmt == "table":
-        out_console.print("wrote " + ", ".join(str(p) for p in written))
+        _plain(out_console, "wrote " + ", ".join(str(p) for p in written))
     if results.error:
-        err_console.print(f"[red]error:[/red] run stopped part-way: {results.error}")
+        _error(f"run stopped part-way: {results.error}")
         raise typer.Exit(1)
 
 
@@ -277,8 +323,8 @@ def validate(
       tpusim validate my_pod.yaml --set horizon_days=30
     """
     sc = _load(scenario, set_)
-    out_console.print(f"# {scenario}: valid", highlight=False)
-    out_console.print(yaml.safe_dump(sc.resolved(), sort_keys=False), highlight=False, end="")
+    _plain(out_console, f"# {scenario}: valid")
+    out_console.print(yaml.safe_dump(sc.resolved(), sort_keys=False), markup=False, highlight=False, end="")
 
 
 @app.command()
@@ -286,16 +332,19 @@ def analytic(
     scenario: Annotated[str, SCENARIO_ARG],
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
 ) -> None:
-    """Closed-form slice availability of each policy that has one (exact, or a bound).
+    """Closed-form slice availability of each policy that has one (exact, or a bound). Closed
+    forms need no simulation, so a machine too large to simulate is fine here.
 
     \b
     Example:
       tpusim analytic tpuv4_pod --set failures.ocs.repair.mean_hours=1
     """
-    from tpusim.config.build import build_model
+    from tpusim.config.build import build_model, closed_forms_only
     from tpusim.output.tables import render_closed_forms
 
-    render_closed_forms(build_model(_load(scenario, set_)), out_console)
+    with closed_forms_only():
+        model = build_model(_load(scenario, set_))
+    render_closed_forms(model, out_console)
 
 
 @app.command()
@@ -314,14 +363,16 @@ def spares(
     Example:
       tpusim spares tpuv4_pod --target 0.99 --target 0.999
     """
+    import math
+
     targets = tuple(target) if target else (0.95, 0.99, 0.999)
     bad = [t for t in targets if not 0.0 < t < 1.0]
     if bad:
         _fail(f"--target {bad[0]:g}: must lie strictly between 0 and 1 (a fraction, e.g. 0.99)")
-    if lead_hours is not None and lead_hours <= 0:
-        _fail(f"--lead-hours {lead_hours:g}: must be > 0")
-    if safety <= 0:
-        _fail(f"--safety {safety:g}: must be > 0")
+    if lead_hours is not None and not (0 < lead_hours < math.inf):  # nan and inf included
+        _fail(f"--lead-hours {lead_hours:g}: must be a finite number > 0")
+    if not 0 < safety < math.inf:
+        _fail(f"--safety {safety:g}: must be a finite number > 0")
     sc = _load(scenario, set_)
     from tpusim.output.tables import render_spares
     from tpusim.spares import plan_spares
@@ -343,7 +394,7 @@ def localise(
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
     window_hours: Annotated[float, typer.Option(metavar="HOURS", help="Width of the localisers' sliding window of job records (hours, > 0).")] = 24.0,
     alpha: Annotated[float, typer.Option(metavar="ALPHA", help="Deepview's test level per window: chance of blaming some part when none is faulty.")] = 0.01,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Also write localisation.csv (the table), blames.csv and episodes.csv here.")] = None,
+    out_given: Annotated[Optional[str], typer.Option("--out", "-o", metavar="DIR", help="Also write localisation.csv (the table), blames.csv and episodes.csv here.", show_default=False)] = None,
     fmt: Annotated[str, typer.Option("--format", help="What to print: table or csv.", metavar="[table|csv]")] = "table",
 ) -> None:
     """Localise gray faults from job records (Deepview's Lasso and a naive count), scored
@@ -363,6 +414,7 @@ def localise(
     sc = _load(scenario, set_)
     if sc.workload is None:
         _fail(f"{scenario}: workload: localisation reads job records, so the scenario needs a workload")
+    out = _out_dir(out_given, "", "", "") if out_given is not None else None
     if out is not None:
         _writable_dir(out)
     from tpusim.localisation import localise as run_localise
@@ -395,7 +447,7 @@ def localise(
 def sweep(
     scenario: Annotated[str, SCENARIO_ARG],
     vary: Annotated[list[str], typer.Option(metavar="KEY=V1,V2,...", help="KEY=V1,V2,...: a dotted key and its values (YAML). Repeatable: the grid is every combination.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Output directory [default: out/<scenario name>-sweep].")] = None,
+    out_given: Annotated[Optional[str], typer.Option("--out", "-o", metavar="DIR", help="Output directory [default: out/<scenario name>-sweep, made safe as a folder name].", show_default=False)] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", metavar="N", min=1, help="Local worker processes (one replication of one point each).")] = 1,
     resume: Annotated[bool, typer.Option(help="Keep the points already written in OUT and run the rest.")] = False,
     force: Annotated[bool, typer.Option(help="Start again in an OUT that holds an earlier sweep.")] = False,
@@ -419,31 +471,35 @@ def sweep(
     from tpusim.output.files import write_atomic
     from tpusim.output.plots import plot_sweep
     from tpusim.config import overrides
-    from tpusim.sweep import parse_vary
+    import math
+
+    from tpusim.sweep import MAX_POINTS, parse_vary
     from tpusim.sweep import sweep as run_sweep
 
     if fmt not in ("table", "csv", "json"):
         _fail(f"--format: must be table, csv or json, got {fmt!r}")
-    set_ = list(set_ or []) + ([f"seed={seed}"] if seed is not None else []) + (
-        [f"replications={replications}"] if replications is not None else [])
-    sc = _load(scenario, set_)
+    set_, options = _overrides(set_, seed=seed, replications=replications)
+    sc = _load(scenario, set_, options)
     grid: dict = {}
     for text in vary:
         try:
             key, values = parse_vary(text)
-            _load(scenario, list(set_ or []) + [f"{key}={v}" for v in values[:1]])  # the key must exist
+            _load(scenario, set_ + [f"{key}={v}" for v in values[:1]], options + ["--vary"])  # the key must exist
         except ValueError as exc:
-            err_console.print(f"[red]error:[/red] --vary: {exc}")
-            raise typer.Exit(2) from None
+            _fail(f"--vary: {exc}")
+        points = math.prod(len(v) for v in grid.values()) * len(values)
+        if points > MAX_POINTS:
+            _fail(f"--vary {key}: the grid would have {points:,} points; a sweep has at most {MAX_POINTS:,}")
         for v in values:  # every value must make a valid scenario
-            _load(scenario, list(set_ or []) + [f"{key}={overrides.yaml_value(v)}"])
+            _load(scenario, set_ + [f"{key}={overrides.yaml_value(v)}"], options + ["--vary"])
         if key in grid:
             _fail(f"--vary {key}: given twice (give every value in one --vary)")
         grid[key] = values
-    out = out or Path("out") / f"{sc.name}-sweep"
-    if (out / "sweep.csv").exists() and not (resume or force):
-        _fail(f"--out {out}: holds an earlier sweep; give --resume to add the missing points, --force to "
-              f"start again, or another --out")
+    from tpusim.output.files import folder_name
+
+    out = _out_dir(out_given, folder_name(sc.name, "-sweep"), "sweep.csv", "" if resume or force else
+                   "holds an earlier sweep; give --resume to add the missing points, --force to start again, "
+                   "or another --out")
     _writable_dir(out)
     _reachable(scheduler_address)
     _file_backend()
@@ -453,8 +509,7 @@ def sweep(
                             scheduler_address=scheduler_address, target_ci=target_ci,
                             max_replications=max_replications)
     except ValueError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        _fail(str(exc))
     finally:
         if progress is not None:
             progress.stop()
@@ -518,21 +573,25 @@ def check(
         _fail(f"--format: must be table or json, got {fmt!r}")
     if not 0.0 < alpha < 1.0:
         _fail(f"--alpha: must be strictly between 0 and 1, got {alpha:g}")
-    overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
-    sc = _load(scenario, overrides)
+    overrides, options = _overrides(set_, seed=seed)
+    sc = _load(scenario, overrides, options)
     if junit is not None:
-        _writable_file(junit)
+        _writable_file(junit, "--junit")
     if sc.replications < 2:
         _fail(f"{scenario}: replications: a check needs at least 2, got {sc.replications}")
     if update_baseline:
-        _writable_file(baseline)
+        _writable_file(baseline, "--baseline")
     else:  # read and check the baseline before spending the run on it
         try:
-            base = json.loads(read_text(baseline, str(baseline)))
+            base = json.loads(read_text(baseline, str(baseline), kind="JSON"))
         except ScenarioError as exc:
             _fail(exc.lines()[0] + ("" if baseline.exists() else " (make one with --update-baseline)"))
         except json.JSONDecodeError as exc:
             _fail(f"{baseline}: not a JSON baseline: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+        except RecursionError:  # arrays nested 100,000 deep
+            _fail(f"{baseline}: not a JSON baseline: nested too deeply")
+        except ValueError as exc:  # an integer of 5,000 digits
+            _fail(f"{baseline}: not a JSON baseline: {str(exc).split(';')[0]}")
         problems = baseline_problems(base)
         if problems:
             _fail(*(f"{baseline}: {p}" for p in problems))
@@ -546,7 +605,7 @@ def check(
     if update_baseline:
         made = make_baseline(sc.name, sc.seed, results.samples, sc.resolved())
         write_json(baseline, made)
-        out_console.print(f"wrote baseline {baseline} ({len(made['metrics'])} metrics)", highlight=False, markup=False)
+        _plain(out_console, f"wrote baseline {baseline} ({len(made['metrics'])} metrics)")
         return
     report = compare(base, results.samples, alpha)
     moved = [c for c in report.checks if c.failed]
@@ -577,9 +636,8 @@ def check(
     if report.failed:
         for c in moved:
             direction = "up" if c.change > 0 else "down"
-            err_console.print(f"check failed: {c.name} moved {direction} by {abs(c.change):.3g} "
-                              f"({c.old['mean']:.6g} -> {c.new['mean']:.6g}, p = {c.p_value:.2g})",
-                              highlight=False, markup=False)
+            _error(f"{c.name} moved {direction} by {abs(c.change):.3g} ({c.old['mean']:.6g} -> "
+                   f"{c.new['mean']:.6g}, p = {c.p_value:.2g})", prefix="check failed:")
         raise typer.Exit(1)
     if fmt == "table":
         out_console.print(f"check passed: no metric moved at family-wise significance {alpha:g}")
@@ -606,19 +664,18 @@ def reproduce(
     for path in scenario_files(scenarios_dir).values():
         if not path.is_file():
             _fail(f"{path}: no such scenario" + (" (give --scenarios DIR)" if scenarios_dir is None else ""))
-    say = (lambda message: err_console.print(f"[dim]{message}[/dim]", highlight=False)) if err_console.is_terminal else None
+    say = ((lambda message: err_console.print(Text(message, style="dim"), highlight=False))
+           if err_console.is_terminal else None)
     try:
         claims = run_claims(scenarios_dir, quick=quick, progress=say)
     except ScenarioError as exc:
-        for line in exc.lines():
-            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(*exc.lines())
     rows = [c.as_dict() for c in claims]
     form = "quick form (few, short replications: figures are indicative)" if quick else "full form"
     render_claims(rows, f"published TPU v4 claims, reproduced: {form}", out_console)
     if json_out is not None:
         write_json(json_out, {"quick": quick, "claims": rows})
-        out_console.print(f"wrote {json_out}")
+        _plain(out_console, f"wrote {json_out}")
 
 
 @app.command()
@@ -673,13 +730,13 @@ def init(
     target = directory / f"{name}.yaml"
     if target.exists() and not force:
         _fail(f"{target}: exists; give --force to overwrite it")
-    _writable_file(target)
+    _writable_file(target, "--dir")
     text = re.sub(r"(?m)^name:.*$", f"name: {name}", source.read_text(), count=1)
     from tpusim.output.files import write_atomic
 
     write_atomic(target, text.encode())
     _load_quiet(target)  # what we wrote is valid
-    out_console.print(f"wrote {target} (from {template}); run it with: tpusim run {target}", highlight=False)
+    _plain(out_console, f"wrote {target} (from {template}); run it with: tpusim run {target}")
 
 
 def _load_quiet(path: Path) -> "Scenario":
@@ -712,13 +769,13 @@ def main() -> None:
         sys.exit(130)
     except ScenarioError as exc:
         for line in exc.lines():
-            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+            _error(line)
         sys.exit(2)
     except Exception as exc:  # a bug: one line, not a traceback
         if os.environ.get("TPUSIM_DEBUG"):
             raise
-        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (set TPUSIM_DEBUG=1 for "
-                          f"the traceback and please report it)", highlight=False, markup=True)
+        _error(f"{type(exc).__name__}: {exc} (set TPUSIM_DEBUG=1 for the traceback and please report it)",
+               prefix="internal error:")
         sys.exit(1)
 
 

@@ -9,8 +9,13 @@ from dataclasses import dataclass
 class Problem:
     path: str  # dotted key path, e.g. "failures.host.repair.mean_hours"; "" for the whole file
     message: str
+    #: where the value came from when not from the file (``--set failures.host.daily_rate``):
+    #: said instead of the file and the path
+    origin: str | None = None
 
     def render(self, source: str | None = None) -> str:
+        if self.origin:
+            return f"{self.origin}: {self.message}"
         where = ": ".join(part for part in (source, self.path) if part)
         return f"{where}: {self.message}" if where else self.message
 

@@ -47,6 +47,11 @@ from tpusim.metrics import Estimates, Sample
 from tpusim.output.files import write_json
 
 
+#: The most points one sweep may have: each is a full run, so more is a mistake (a value list
+#: generated wrongly), and checking each point's scenario alone takes minutes beyond it.
+MAX_POINTS = 10_000
+
+
 def grid(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every combination of the varied values, the last key varying fastest."""
     keys = list(vary)
@@ -238,14 +243,46 @@ def _widest(scenario: Scenario, samples: list[Sample]) -> float:
     return widest_availability_ci(Estimates(samples, model.horizon), model.policy_names, scenario.slices)
 
 
-def _load_point(path: Path, index: int, point: dict[str, Any], scenario: Scenario) -> SweepPoint:
-    saved = json.loads(path.read_text())
+def _load_point(path: Path, index: int, point: dict[str, Any], scenario: Scenario, target_ci: float | None,
+                max_replications: int) -> SweepPoint:
+    """A point written by an earlier run of the same sweep (``ValueError`` naming ``path`` if it
+    is not one). Its replication count must be the one asked for now (with ``target_ci``: at
+    least that, at most ``max_replications``): the points of one sweep are compared with each
+    other, which intervals over different counts would not allow without a word, and rerunning
+    the point instead would silently throw away the work it holds, so the user chooses."""
+    def bad(what: str) -> ValueError:
+        return ValueError(f"{path}: not a point of a sweep ({what}); delete it to run the point again, or start "
+                          f"again with --force")
+
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise bad(f"cannot read it: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise bad(f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    if not (isinstance(saved, dict) and isinstance(saved.get("scenario"), dict)
+            and isinstance(saved.get("overrides"), list) and isinstance(saved.get("samples"), list)):
+        raise bad("expected a JSON object with scenario, overrides and samples")
     made = {k: v for k, v in saved["scenario"].items() if k != "replications"}
+    have, overrides = saved["scenario"].get("replications"), saved["overrides"]
+    samples = []
+    for i, row in enumerate(saved["samples"]):
+        try:
+            r, p, m, k, v = row
+            samples.append(Sample(r, p, m, k, math.nan if v is None else float(v)))
+        except (ValueError, TypeError):
+            raise bad(f"samples[{i}] is not [replication, policy, metric, key, value]: {str(row)[:60]}") from None
     want = {k: v for k, v in scenario.resolved().items() if k != "replications"}
-    if saved["overrides"] != override_strings(point) or made != want:
+    if overrides != override_strings(point) or made != want:
         raise ValueError(f"{path} was made from another scenario or grid; rerun without --resume")
-    samples = [Sample(r, p, m, k, math.nan if v is None else float(v)) for r, p, m, k, v in saved["samples"]]
-    final = scenario.with_overrides({"replications": saved["scenario"]["replications"]})
+    asked = scenario.replications
+    fits = (isinstance(have, int) and not isinstance(have, bool)
+            and (have == asked if target_ci is None else asked <= have <= max_replications))
+    if not fits:
+        wanted = f"{asked}" if target_ci is None else f"{asked} to {max_replications} (--target-ci)"
+        raise ValueError(f"{path}: this point was run with {have!r} replications, this sweep asks for {wanted}; "
+                         f"give --replications {have} to resume it, or --force to run every point again")
+    final = scenario.with_overrides({"replications": have})
     return SweepPoint(index, point, final, samples)
 
 
@@ -295,7 +332,7 @@ def sweep(scenario: "ScenarioLike", vary: dict[str, list[Any]], *, workers: int 
         for index, point in enumerate(points):
             path = folder / f"{index}.json"
             if path.exists():
-                done[index] = _load_point(path, index, point, scenarios[index])
+                done[index] = _load_point(path, index, point, scenarios[index], target_ci, max_replications)
     if progress:
         progress(len(done), len(points))
 
@@ -357,6 +394,8 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
         raise ValueError(f"{key.strip()}: the values are not a YAML list ({exc.problems[0].message})") from None
     if not isinstance(parsed, list) or not parsed:
         raise ValueError(f"expected KEY=V1,V2,..., got {text!r}")
+    if len(parsed) > MAX_POINTS:
+        raise ValueError(f"{key.strip()}: {len(parsed):,} values; a sweep has at most {MAX_POINTS:,} points")
     if any(parsed[i] in parsed[:i] for i in range(len(parsed))):
         raise ValueError(f"{key.strip()}: a value is given twice in {values!r}")
     return key.strip(), parsed

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
+from typing import Iterator
 
 from tpusim.config.schema import CROSS_KEY_CHECKS, ComponentFailures, Scenario
+from tpusim.config.strict_yaml import MAX_CSV_BYTES, read_text
 from tpusim.errors import Problem, ScenarioError
 from tpusim.failures.distributions import MixtureRepair, RepairDistribution
 from tpusim.failures.params import GrayParams, PlantedGray
@@ -41,10 +45,16 @@ SHIPPED_RATES = "data/weekly_failure_rates.csv"
 SHIPPED_MIX = "data/slice_mix.csv"
 
 
-#: What one run may ask for (see ``_Builder._size``): failing parts held in memory (tens of
-#: bytes each), expected failure and repair events and job runs over all replications (a few
-#: microseconds and about 100 microseconds each), replications.
-LIMITS = {"parts": 50_000_000, "events": 1e9, "jobs": 2e8, "replications": 100_000}
+#: What one run may ask for (see ``_Builder._size`` and ``_Builder._events``): failing parts held
+#: in memory (tens of bytes each), expected failure and repair events and job runs over all
+#: replications (a few microseconds and about 100 microseconds each), replications, and
+#: time-series values (one sample, about 150 bytes, per bucket, slice, policy and replication).
+LIMITS = {"parts": 50_000_000, "events": 1e9, "jobs": 2e8, "replications": 100_000, "series": 5_000_000}
+
+
+def _count(n: float) -> str:
+    """An estimate for a message: ``about 3.65e+11``, or what it is when it overflowed."""
+    return f"about {n:.3g}" if math.isfinite(n) else "more than 1e308"
 
 
 #: Rough costs for the up-front run-time estimate (:func:`expected_work`), measured on this
@@ -59,7 +69,7 @@ SECONDS_PER_JOB_RUN = 55e-6
 class Work:
     """What a scenario asks a run to simulate, in expectation over all its replications."""
 
-    events: float  # failures and repairs drawn from the scenario's own rates (scheduled rates left out)
+    events: float  # failures and repairs from the scenario's own rates (see failures_per_day)
     job_runs: float  # jobs times policies
     policies: int
 
@@ -69,17 +79,34 @@ class Work:
         return self.events * SECONDS_PER_EVENT_AND_POLICY * max(1, self.policies) + self.job_runs * SECONDS_PER_JOB_RUN
 
 
-def expected_work(s: Scenario) -> Work:
-    """Expected failures and repairs and job runs of a whole run, from the scenario's own rates."""
-    t = s.topology
+def failures_per_day(s: Scenario, peak_daily: dict[str, float] | None = None) -> dict[str, float]:
+    """Expected failures per day of the whole machine, by the key whose rate gives them (a
+    scheduled class at its peak rate ``peak_daily[class]`` where known, at which the thinned
+    process draws candidates, else at its daily_rate; gray episodes and domain failures included)."""
+    t, f = s.topology, s.failures
     cubes = math.prod(t.cube_grid) * t.pods
     chips = math.prod(t.cube_shape)
-    f = s.failures
-    per_day = sum(units * getattr(f, name).daily_rate for name, units in
-                  (("host", cubes * t.hosts_per_cube), ("ici_link", cubes * 6 * chips),
-                   ("ocs", t.pods * 3 * chips)) if getattr(f, name).schedule is None)
-    events = 2 * per_day * s.horizon_days * s.replications
-    jobs = (s.workload.jobs_per_pod_day * t.pods * s.horizon_days * s.replications * len(s.policies)
+    populations = {"host": cubes * t.hosts_per_cube, "ici_link": cubes * 6 * chips, "ocs": t.pods * 3 * chips}
+    peaks = peak_daily or {}
+    per_day: dict[str, float] = {}
+    for name, units in populations.items():
+        cfg = getattr(f, name)
+        if name in peaks:
+            per_day[f"failures.{name}.schedule (peak {peaks[name]:.3g} per unit-day"
+                    f"{', ' + cfg.schedule.csv if cfg.schedule and cfg.schedule.csv else ''})"] = units * peaks[name]
+        else:
+            per_day[f"failures.{name}.daily_rate"] = units * cfg.daily_rate
+        if cfg.gray is not None:
+            per_day[f"failures.{name}.gray.daily_rate"] = units * cfg.gray.daily_rate
+    for i, d in enumerate(f.domains):
+        per_day[f"failures.domains[{i}].daily_rate"] = populations[d.of] / d.units * d.daily_rate
+    return per_day
+
+
+def expected_work(s: Scenario, peak_daily: dict[str, float] | None = None) -> Work:
+    """Expected failures and repairs and job runs of a whole run, from the scenario's own rates."""
+    events = 2 * sum(failures_per_day(s, peak_daily).values()) * s.horizon_days * s.replications
+    jobs = (s.workload.jobs_per_pod_day * s.topology.pods * s.horizon_days * s.replications * len(s.policies)
             if s.workload is not None else 0.0)
     return Work(events, jobs, len(s.policies))
 
@@ -88,27 +115,48 @@ def _shipped(name: str) -> str:
     return resources.files("tpusim").joinpath(name).read_text()
 
 
+_RUN_LIMITS: ContextVar[bool] = ContextVar("run_limits", default=True)
+
+
+@contextmanager
+def closed_forms_only() -> Iterator[None]:
+    """Inside, scenarios are validated and built without :data:`LIMITS`: those bound what a
+    *simulation* can hold and run, and a closed form of a 1,000-pod machine needs neither
+    (``tpusim analytic``). A model built inside is not kept with its scenario, so running that
+    scenario later builds it again, with the limits."""
+    token = _RUN_LIMITS.set(False)
+    try:
+        yield
+    finally:
+        _RUN_LIMITS.reset(token)
+
+
 def build_model(scenario: Scenario, source: str | None = None) -> Model:
     """The model of ``scenario`` (built once, then kept with it); raises
     :class:`~tpusim.errors.ScenarioError` with every cross-key problem found."""
     if scenario._built is not None:
         return scenario._built
-    model = _Builder(scenario).build(source)
-    scenario._built = model
+    limits = _RUN_LIMITS.get()
+    model = _Builder(scenario, limits).build(source)
+    if limits:
+        scenario._built = model
     return model
 
 
 class _Builder:
-    def __init__(self, scenario: Scenario):
+    def __init__(self, scenario: Scenario, limits: bool = True):
         self.s = scenario
+        self.limits = limits  # LIMITS apply (a simulation), or not (closed forms only)
         self.problems: list[Problem] = []
+        self._peak_daily: dict[str, float] = {}  # a scheduled class's highest daily rate
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
 
     def build(self, source: str | None) -> Model:
         s = self.s
-        self._size()
+        if self.limits:
+            self._size()
         if self.problems:  # a machine or run too large to build: say so before allocating it
             raise ScenarioError(self.problems, source)
         machine = self._machine()
@@ -124,6 +172,8 @@ class _Builder:
                          f"-d port of every cube) but a switch has {t.ocs_ports}; {', '.join(uses_ocs)} "
                          f"cannot be wired (give larger switches with topology.ocs_ports, or a smaller pod)")
         failures = self._failures(machine)
+        if self.limits:
+            self._events()
         maintenance = self._maintenance(machine)
         if maintenance:
             failures = dataclasses.replace(failures, planned_outages=True)
@@ -180,12 +230,15 @@ class _Builder:
                                      f"simulate fewer pods or a smaller cube_grid")
             return
         work = expected_work(s)
-        events = work.events
-        if events > LIMITS["events"]:
-            self.problem("horizon_days", f"{s.replications:,} replications x {s.horizon_days:,g} days would "
-                                         f"simulate about {events:.3g} failures and repairs; the limit is "
-                                         f"{LIMITS['events']:.0e} (hours of run time): shorten the horizon "
-                                         f"or run fewer replications")
+        if s.timeseries_days is not None:
+            buckets = s.horizon_days / s.timeseries_days
+            values = buckets * len(s.slices) * len(s.policies) * s.replications
+            if values > LIMITS["series"]:
+                least = s.timeseries_days * values / LIMITS["series"]
+                self.problem("timeseries_days", f"{s.timeseries_days:g} days makes {_count(buckets)} buckets per "
+                             f"replication, {_count(values)} time-series values in all ({len(s.slices)} slices x "
+                             f"{len(s.policies)} policies x {s.replications:,} replications); at most "
+                             f"{LIMITS['series']:,} can be held: use buckets of at least {least:.3g} days")
         if s.workload is not None:
             jobs = work.job_runs
             if jobs > LIMITS["jobs"]:
@@ -197,6 +250,21 @@ class _Builder:
         if s.replications > LIMITS["replications"]:
             self.problem("replications", f"{s.replications:,} is more than {LIMITS['replications']:,}; "
                                          f"use --target-ci in a sweep to stop when the CIs are narrow enough")
+
+    def _events(self) -> None:
+        """Refuse a run that would simulate more failure and repair events than run time allows
+        (expected counts from the scenario's rates; a scheduled class at its peak rate, at which
+        the thinned process draws candidates; gray episodes and domain failures included). Run
+        after the schedules are parsed: a schedule of huge rates would otherwise run for ever."""
+        s = self.s
+        per_day = failures_per_day(s, self._peak_daily)
+        events = 2 * sum(per_day.values()) * s.horizon_days * s.replications
+        if events > LIMITS["events"]:
+            most = max(per_day, key=lambda k: per_day[k])
+            self.problem("horizon_days", f"{s.replications:,} replications x {s.horizon_days:,g} days would "
+                                         f"simulate {_count(events)} failures and repairs, most from {most}; "
+                                         f"the limit is {LIMITS['events']:.0e} (hours of run time): shorten "
+                                         f"the horizon, run fewer replications or lower the failure rates")
 
     # -- machine and slices ----------------------------------------------------------------
     def _machine(self) -> MachineLayout | None:
@@ -248,15 +316,11 @@ class _Builder:
         f = self.s.failures
         classes = tuple(self._class(name, getattr(f, name), f.detection_minutes) for name in COMPONENT_CLASSES)
         traces = None
-        if f.trace is not None and machine is not None:
+        text = self._csv("failures.trace", f.trace) if machine is not None else None
+        if text is not None and machine is not None:
             try:
-                with open(f.trace, newline="") as fh:
-                    traces = parse_trace(fh, machine)
-            except FileNotFoundError:
-                self.problem("failures.trace", f"no such file: {f.trace}")
-            except OSError as exc:
-                self.problem("failures.trace", f"{f.trace}: cannot read: {exc.strerror}")
-            except (ValueError, KeyError) as exc:
+                traces = parse_trace(text, machine)
+            except ValueError as exc:
                 self.problem("failures.trace", f"{f.trace}: {exc}")
             if traces is not None and None not in traces:
                 lacking = [r for r in range(self.s.replications) if r not in traces]
@@ -382,19 +446,18 @@ class _Builder:
         if cfg.schedule is not None:
             sched = cfg.schedule
             factor = sched.scale / (100.0 if sched.unit == "percent" else 1.0)
-            try:
-                if sched.csv is None:
-                    text, where = _shipped(SHIPPED_RATES), "the shipped TPU v4 weekly rates"
-                else:
-                    text, where = Path(sched.csv).read_text(), sched.csv
-                daily = parse_schedule(text, sched.column, factor, where)
-                schedule = Schedule(tuple(r / 24.0 for r in daily), sched.period_hours)
-            except FileNotFoundError:
-                self.problem(f"failures.{name}.schedule.csv", f"no such file: {sched.csv}")
-            except OSError as exc:
-                self.problem(f"failures.{name}.schedule.csv", f"cannot read {sched.csv}: {exc.strerror}")
-            except (ValueError, KeyError) as exc:
-                self.problem(f"failures.{name}.schedule", str(exc))
+            text: str | None
+            if sched.csv is None:
+                text, where = _shipped(SHIPPED_RATES), "the shipped TPU v4 weekly rates"
+            else:
+                text, where = self._csv(f"failures.{name}.schedule.csv", sched.csv), sched.csv
+            if text is not None:
+                try:
+                    daily = parse_schedule(text, sched.column, factor, where)
+                    schedule = Schedule(tuple(r / 24.0 for r in daily), sched.period_hours)
+                    self._peak_daily[name] = max(daily)
+                except ValueError as exc:
+                    self.problem(f"failures.{name}.schedule", str(exc))
         detection = cfg.detection_minutes if cfg.detection_minutes is not None else default_detection
         g = cfg.gray
         gray = None if g is None else GrayParams(g.daily_rate / 24.0, g.job_failures_per_hour, g.mean_hours,
@@ -407,6 +470,18 @@ class _Builder:
             gray=gray,
         )
 
+    def _csv(self, key: str, path: str | None) -> str | None:
+        """The text of the CSV file at ``path`` named by ``key`` (None: not given, or a problem
+        noted): a regular UTF-8 file (a byte-order mark dropped) of at most MAX_CSV_BYTES; a
+        device such as /dev/zero, a FIFO or a directory is refused before it is read."""
+        if path is None:
+            return None
+        try:
+            return read_text(Path(path), kind="CSV", limit=MAX_CSV_BYTES, key=key)
+        except ScenarioError as exc:
+            self.problems.extend(exc.problems)
+            return None
+
     # -- workload --------------------------------------------------------------------------
     def _workload(self, machine: MachineLayout | None) -> WorkloadParams | None:
         w = self.s.workload
@@ -417,8 +492,7 @@ class _Builder:
         if w.duration.sigma is not None and w.duration.dist != "lognormal":
             self.problem("workload.duration.sigma", f"only applies to dist: lognormal, not {w.duration.dist}")
         mix = self._rows("mix", w.mix, machine, parse_mix, lambda row: row[0])
-        trace = self._rows("trace", w.trace, machine, lambda text: parse_job_trace(text.splitlines()),
-                           lambda job: job.shape)
+        trace = self._rows("trace", w.trace, machine, parse_job_trace, lambda job: job.shape)
         if w.mix is None:
             mix = parse_mix(_shipped(SHIPPED_MIX))
         if machine is None or mix is None:
@@ -440,19 +514,14 @@ class _Builder:
 
     def _rows(self, key: str, path: str | None, machine: MachineLayout | None, parse, shape_of):
         """Parse the workload CSV at ``path`` (None: not given) and check the shape of every row."""
-        if path is None:
+        text = self._csv(f"workload.{key}", path)
+        if text is None:
             return None
         try:
-            rows = parse(Path(path).read_text())
+            rows = parse(text)
             shapes = [shape_of(row) for row in rows]
-        except FileNotFoundError:
-            self.problem(f"workload.{key}", f"no such file: {path}")
-            return None
-        except OSError as exc:
-            self.problem(f"workload.{key}", f"{path}: cannot read: {exc.strerror}")
-            return None
-        except (KeyError, ValueError) as exc:
-            self.problem(f"workload.{key}", f"{path}: unreadable row ({exc})")
+        except ValueError as exc:
+            self.problem(f"workload.{key}", f"{path}: {exc}")
             return None
         if machine is not None:
             for shape in dict.fromkeys(shapes):

@@ -27,9 +27,32 @@ FILE_KEYS = [("workload", "mix"), ("workload", "trace"), ("failures", "trace")] 
 ]
 
 
-def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+def _blame(problems: list[Problem], overrides: list[str] | None, options: list[str] | None) -> list[Problem]:
+    """Problems at a key an override set (or inside it, or above it: ``failures.nosuch`` for
+    ``--set failures.nosuch.daily_rate=1``) name the override, not the file: ``--set
+    horizon_day: unknown key (did you mean horizon_days?)``. ``options`` gives, override by
+    override, the CLI option that made it when not ``--set`` (``--seed``, ``--vary``); the
+    last override of a key is the one that counts."""
+    made = [(text.split("=", 1)[0].strip(), (options or [])[i] if i < len(options or []) else "--set")
+            for i, text in enumerate(overrides or []) if "=" in text]
+    out = []
+    for p in problems:
+        found = next(((k, option) for k, option in reversed(made) if p.path and (
+            p.path == k or p.path.startswith((k + ".", k + "[")) or k.startswith(p.path + "."))), None)
+        if found is None:
+            out.append(p)
+            continue
+        option = found[1]
+        named = option.lstrip("-") == p.path  # --seed for seed: the option says the key
+        out.append(Problem(p.path, p.message, option if named else f"{option} {p.path}"))
+    return out
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None,
+                  options: list[str] | None = None) -> Scenario:
     """Read, override and validate a scenario file: a path, or the name of a bundled scenario
-    (``"tpuv4_pod"``; see :mod:`tpusim.config.bundled`)."""
+    (``"tpuv4_pod"``; see :mod:`tpusim.config.bundled`). A problem with a value an override set
+    names the override (``options``: the CLI option behind each override, when not ``--set``)."""
     given = str(path)
     path = locate(path)
     source = str(path)
@@ -50,7 +73,10 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
             block = block.get(part) if isinstance(block, dict) else None
         if isinstance(block, dict) and isinstance(block.get(key), str) and not Path(block[key]).is_absolute():
             block[key] = str((path.parent / block[key]).resolve())  # beside the scenario file
-    return scenario_from_dict(data, source)
+    try:
+        return scenario_from_dict(data, source)
+    except ScenarioError as exc:
+        raise ScenarioError(_blame(exc.problems, overrides, options), source) from None
 
 
 #: What every public entry point takes as a scenario: a :class:`Scenario`, a YAML path, the name

@@ -4,7 +4,8 @@ got -3``)."""
 
 from __future__ import annotations
 
-from typing import Any
+import difflib
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -22,10 +23,47 @@ def _path_of(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _describe(error: Any) -> str:
+#: Errors raised by tpusim's own validators, whose message already says what was given.
+COMPLETE = {"bool_number", "extents_length", "horizon_short", "control_character"}
+
+
+def _fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The keys the section at ``loc`` takes (walking ``model``'s fields; [] if unknown)."""
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            continue  # a union member's tag
+        model = _model_in(field.annotation)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def unknown_key(key: Any, known: list[str]) -> str:
+    """"unknown key", with the closest known key when one is close (the same words for a key
+    in a YAML file, a ``--set`` key and a key inside a ``--set`` value)."""
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    return f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
+
+
+def _describe(error: Any, root: Any = None) -> str:
     kind, ctx, got = error["type"], error.get("ctx", {}), error.get("input")
+    if kind in COMPLETE:
+        return error["msg"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        return unknown_key(error["loc"][-1], _fields_at(root, error["loc"][:-1]) if root is not None else [])
     if kind == "missing":
         return "required key is missing"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
@@ -39,6 +77,8 @@ def _describe(error: Any) -> str:
         return f"must be one of {ctx['expected']}, got {got!r}"
     if kind in ("float_parsing", "float_type"):
         return f"must be a number, got {got!r}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {got!r}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"must be a whole number, got {got!r}"
     if kind in ("string_type",):
@@ -54,13 +94,14 @@ def _describe(error: Any) -> str:
     return f"{error['msg']}, got {got!r}"
 
 
-def problems_of(exc: ValidationError) -> list[Problem]:
+def problems_of(exc: ValidationError, root: Any = None) -> list[Problem]:
     """One problem per key path: a value that fits no member of a union (a number > 0 or
-    'young') gets one line naming every way it could have been right."""
+    'young') gets one line naming every way it could have been right. With ``root`` (the model
+    validated), an unknown key comes with the closest key of its section."""
     merged: dict[str, list[str]] = {}
     for e in exc.errors():
         messages = merged.setdefault(_path_of(e["loc"]), [])
-        message = _describe(e)
+        message = _describe(e, root)
         if message not in messages:
             messages.append(message)
     return [Problem(path, " or ".join(messages)) for path, messages in merged.items()]

@@ -14,9 +14,12 @@ policy is a valid name at once.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Literal, Mapping
+import unicodedata
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
+from typing import Annotated, Any, Callable, Literal, Mapping, get_args, get_origin
+
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
+                      ValidationInfo, field_validator)
 from pydantic_core import PydanticCustomError
 
 from tpusim.config.overrides import apply_overrides, override_strings, plain
@@ -26,11 +29,18 @@ from tpusim.policies import registry
 
 
 def _dims(value: Any) -> Any:
-    """Accept ``[4, 4, 4]`` or ``"4x4x4"`` for a 3-tuple of extents."""
+    """Accept ``[4, 4, 4]`` or ``"4x4x4"`` for a 3-tuple of extents (ASCII digits only: ``int``
+    would read ``４`` or ``٤`` as 4, and a shape must print back as it was written); a list of
+    another length says how many values it needs, not which position is missing."""
     if isinstance(value, str):
-        parts = value.lower().split("x")
-        if len(parts) == 3 and all(p.strip().isdigit() for p in parts):
+        parts = [p.strip() for p in value.lower().split("x")]
+        if len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts):
             return [int(p) for p in parts]
+        raise PydanticCustomError("extents_length", "must be XxYxZ (ASCII digits, e.g. 4x4x4) or a list of 3 "
+                                  "whole numbers, got {value}", {"value": repr(value)})
+    if isinstance(value, (list, tuple)) and len(value) != 3:
+        raise PydanticCustomError("extents_length", "needs 3 values (x, y, z), got {n}: {value}",
+                                  {"n": len(value), "value": list(value)})
     return value
 
 
@@ -49,8 +59,49 @@ def _registered(name: str) -> str:
 PolicyName = Annotated[str, AfterValidator(_registered)]
 
 
+def _one_line(text: str) -> str:
+    """A name is one line of printable text: it heads tables, reports and plots (where a newline
+    or a NUL byte would break them) and, made safe, names the output folder."""
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        raise PydanticCustomError("control_character", "must be one line of printable text, got {value} "
+                                  "(it holds {char})", {"value": repr(text[:60]), "char": repr(bad)})
+    return text
+
+
+Name = Annotated[str, Field(min_length=1), AfterValidator(_one_line)]
+
+
+def _mentions(annotation: Any, kinds: tuple[type, ...]) -> bool:
+    """Whether ``annotation`` (a type, a union, ``Annotated``, ``Literal`` ...) names one of ``kinds``."""
+    if annotation in kinds:
+        return True
+    if get_origin(annotation) is Literal:  # Literal[1, 2] takes numbers
+        return any(isinstance(arg, kinds) and not isinstance(arg, bool) for arg in get_args(annotation))
+    return any(_mentions(arg, kinds) for arg in get_args(annotation))
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """The base of every section: unknown keys are errors, values are frozen, numbers are finite
+    (``.inf``, ``.nan``, ``1e400``: pydantic's ``allow_inf_nan``) and never booleans."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """Negative zero is zero. YAML 1.1 reads ``yes``, ``no``, ``on``, ``off``, ``true`` and ``false`` as booleans, and
+        pydantic would take a boolean for 1 or 0 where a number is expected (``daily_rate: yes``
+        would mean 1.0 per day): a boolean is a number only where the key takes a boolean."""
+        if isinstance(value, float) and value == 0.0:
+            return 0.0  # -0.0 (YAML reads -0.0 and -.0 so) is 0; a rate of -0.0 would print as "-0"
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if _mentions(annotation, (int, float)) and not _mentions(annotation, (bool,)):
+                raise PydanticCustomError("bool_number", "must be a number, got the boolean {value} (YAML reads "
+                                          "yes, no, on, off, true and false as booleans)",
+                                          {"value": str(value).lower()})
+        return value
 
 
 class Repair(_Strict):
@@ -133,7 +184,7 @@ class RepairPart(_Strict):
 class Domain(_Strict):
     """A correlated failure domain: groups of consecutive units of one class that fail together."""
 
-    name: str = Field(min_length=1, description="Name used in reports (e.g. rack_power, pdu_row).")
+    name: Name = Field(description="Name used in reports (e.g. rack_power, pdu_row).")
     of: Literal["host", "ocs"] = Field(description="The class of the members.")
     units: int = Field(gt=0, description=(
         "Members per domain: consecutive units of that class (hosts are numbered cube by cube, 16 "
@@ -351,7 +402,7 @@ class WatchdogConfig(_Strict):
 class CampaignConfig(_Strict):
     """A maintenance campaign: every cube or OCS of the machine upgraded in waves."""
 
-    name: str = Field(min_length=1, description="Name used in reports.")
+    name: Name = Field(description="Name used in reports.")
     upgrades: Literal["host_firmware", "ici_stack", "ocs_software", "ocs_hardware"] = Field(description=(
         "host_firmware, ici_stack: cubes are upgraded (their hosts down); ocs_software: switches "
         "frozen (circuits stay lit, none can change); ocs_hardware: switches dark."))
@@ -369,6 +420,21 @@ class CampaignConfig(_Strict):
     watchdog: WatchdogConfig | None = Field(None, description="Stop a bad release (needs a release).")
 
 
+MAX_SEED = 2**64 - 1  # a seed is 64 bits, as numpy's SeedSequence draws it
+MIN_HORIZON_DAYS = 1 / 1440  # one minute
+
+
+def _at_least_a_minute(days: float) -> float:
+    """A horizon shorter than a minute is a mistake (a unit slip: 1e-3 meant as hours?), not a
+    run: the model's delays are minutes (detection, reconfiguration), so nothing could happen."""
+    if days < MIN_HORIZON_DAYS:
+        raise PydanticCustomError(
+            "horizon_short", "must be at least one minute (1/1440 = 0.000694 days), got {got}: the "
+            "model's delays (detection, reconfiguration) are minutes, so a shorter run measures nothing",
+            {"got": days})
+    return days
+
+
 class Scenario(_Strict):
     """A validated scenario: what to simulate (see :func:`tpusim.load_scenario`).
 
@@ -377,11 +443,14 @@ class Scenario(_Strict):
     validates, so a scenario always describes the machine it will simulate.
     """
 
-    name: str = Field(min_length=1, description="Name of the scenario (the default output folder).")
+    name: Name = Field(description=(
+        "Name of the scenario, one line; the default output folder is out/<name>, made a safe folder name."))
     description: str = Field("", description="What the scenario is for, and the assumptions it rests on.")
-    seed: int = Field(0, ge=0, strict=True, description="Root seed of every random stream.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, strict=True, description=(
+        "Root seed of every random stream (at most 2**64 - 1)."))
     replications: int = Field(10, gt=0, strict=True, description="Independent replications.")
-    horizon_days: float = Field(365.0, gt=0, description="Simulated time per replication (days).")
+    horizon_days: Annotated[float, AfterValidator(_at_least_a_minute)] = Field(365.0, gt=0, description=(
+        "Simulated time per replication (days; at least one minute)."))
     policies: list[PolicyName] = Field(default_factory=lambda: list(registry.DEFAULT), min_length=1, description=(
         "Policies compared on the same failure trace and workload."))
     slices: list[str] = Field(min_length=1, description="Slice shapes (chips, XxYxZ) whose availability is measured.")
@@ -463,7 +532,7 @@ def scenario_from_dict(data: Any, source: str | None = None) -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(problems_of(exc), source) from None
+        raise ScenarioError(problems_of(exc, Scenario), source) from None
     for check in CROSS_KEY_CHECKS:  # every rule that spans keys (tpusim.config.build)
         check(scenario, source)
     return scenario

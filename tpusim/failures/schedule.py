@@ -11,24 +11,29 @@ the config layer's job, so this module never touches one.
 
 from __future__ import annotations
 
-import csv
+import math
 from dataclasses import dataclass
+
+from tpusim import csvrows
 
 
 def parse_schedule(text: str, column: str, factor: float, where: str) -> list[float]:
     """Daily rates (fractions of the population per day), one per period: the values of
     ``column`` times ``factor`` (``scale / 100`` for percent). ``where`` names the source in
-    errors (``ValueError`` naming the column or the line)."""
-    rows = list(csv.DictReader(line for line in text.splitlines() if line.strip() and not line.startswith("#")))
-    if not rows or column not in rows[0]:
-        have = ", ".join(rows[0]) if rows else "none"
-        raise ValueError(f"{where} has no column {column!r} (columns: {have})")
+    errors (``ValueError`` naming the line and the column): every value must be a finite
+    number >= 0, and so must its product with ``factor``; a schedule has at least one row."""
     rates = []
-    for line, row in enumerate(rows, start=2):
-        value = float(row[column])
-        if value < 0:
-            raise ValueError(f"{where} line {line}: a rate must be >= 0, got {value}")
-        rates.append(value * factor)
+    try:
+        for row in csvrows.rows(text, (column,), any_other=True):
+            value = row.number(column, low=0.0)
+            rate = value * factor
+            if not math.isfinite(rate):
+                raise row.error(column, f"{value!r} x {factor!r} (scale / unit) is not a finite rate")
+            rates.append(rate)
+    except csvrows.CsvError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    if not rates:
+        raise ValueError(f"{where}: no rows: a schedule needs at least one period's rate")
     return rates
 
 

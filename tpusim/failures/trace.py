@@ -16,12 +16,12 @@ health state from a trace in SimPy, in place of the failure injector.
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Iterable
 
 import simpy
 
+from tpusim import csvrows
 from tpusim.failures.health import HealthState
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 
@@ -47,41 +47,36 @@ def format_trace(traces: dict[int, Trace]) -> str:
     return out.getvalue()
 
 
-def parse_trace(lines: Iterable[str], machine: MachineLayout) -> dict[int | None, tuple]:
+def parse_trace(lines: str | Iterable[str], machine: MachineLayout) -> dict[int | None, tuple]:
     """Traces per replication (key None: no replication column, one trace for all).
 
-    Raises ``ValueError`` naming the line of the first bad row: unknown component class, unit
-    out of range, unknown event, time going backwards, a failure of a unit already down or a
-    repair of a unit that is up.
+    Raises :class:`~tpusim.csvrows.CsvError` (a ``ValueError``) naming the line and column of
+    the first bad row: a value that is not a finite number or whole number, an unknown
+    component class, a unit out of range, an unknown event, a negative time or one going
+    backwards, a failure of a unit already down or a repair of a unit that is up.
     """
     traces: dict[int | None, Trace] = {}
     down: dict[int | None, set] = {}
     last: dict[int | None, float] = {}
-    rows = csv.DictReader(line for line in lines if line.strip() and not line.startswith("#"))
-    missing = {"time_hours", "component", "event"} - set(rows.fieldnames or ())
-    if missing:
-        raise ValueError(f"missing columns {sorted(missing)}")
-    for line, row in enumerate(rows, start=2):
-        try:
-            rep = int(row["replication"]) if row.get("replication") not in (None, "") else None
-            t = float(row["time_hours"])
-            cls, _, unit_text = row["component"].partition(":")
-            unit = int(unit_text)
-        except ValueError as exc:
-            raise ValueError(f"line {line}: {exc}") from None
+    for row in csvrows.rows(lines, ("time_hours", "component", "event"), ("replication",)):
+        rep = row.integer("replication") if row.text("replication", "") else None
+        t = row.number("time_hours", low=0.0)
+        cls, sep, unit_text = row.text("component").partition(":")
+        if not sep:
+            raise row.error("component", f"must be <class>:<unit> (e.g. host:17), got {row.text('component')!r}")
         if cls not in COMPONENT_CLASSES:
-            raise ValueError(f"line {line}: unknown component class {cls!r}")
-        if not 0 <= unit < machine.population(cls):
-            raise ValueError(f"line {line}: {cls} unit {unit} is outside 0..{machine.population(cls) - 1}")
-        if row["event"] not in ("fail", "repair"):
-            raise ValueError(f"line {line}: event must be fail or repair, got {row['event']!r}")
-        is_down = row["event"] == "fail"
+            raise row.error("component", f"unknown component class {cls!r} (the classes are "
+                                         f"{', '.join(COMPONENT_CLASSES)})")
+        unit = row.integer("component", text=unit_text)
+        if unit >= machine.population(cls):
+            raise row.error("component", f"{cls} unit {unit} is outside 0..{machine.population(cls) - 1}")
+        event = row.choice("event", ("fail", "repair"))
+        is_down = event == "fail"
         if t < last.get(rep, 0.0):
-            raise ValueError(f"line {line}: time goes backwards ({t} after {last[rep]})")
+            raise row.error("time_hours", f"time goes backwards ({t!r} after {last[rep]!r})")
         state = down.setdefault(rep, set())
         if is_down == ((cls, unit) in state):
-            raise ValueError(f"line {line}: {row['event']} of {cls}:{unit}, which is already "
-                             f"{'down' if is_down else 'up'}")
+            raise row.error("event", f"{event} of {cls}:{unit}, which is already {'down' if is_down else 'up'}")
         (state.add if is_down else state.discard)((cls, unit))
         last[rep] = t
         traces.setdefault(rep, []).append((t, cls, unit, is_down))

@@ -3,7 +3,9 @@ closed forms and check reports. Every number is read from the run's estimates.
 
 A run's tables are the views of :mod:`tpusim.output.views` (shared with report.html), so the
 terminal and the report carry the same labels, marks and footnotes; cells are printed as plain
-text, never parsed as rich markup."""
+text, never parsed as rich markup. The
+other tables pass every piece of user text (a scenario, campaign or metric name, a path)
+through :func:`rich.markup.escape`, titles included: ``[/]`` in a name prints as written."""
 
 from __future__ import annotations
 
@@ -81,7 +83,7 @@ def render_closed_forms(model: Model, console: Console) -> None:
         f"{pct(cube_availability(m, f), 4)} %; all {m.ocs_per_pod} OCSes of a pod up: "
         f"{pct(ocs_layer_availability(m, f), 4)} %; {m.pods} pod(s) of {m.cubes_per_pod} cubes"
     )
-    table = Table(title=f"{model.name}: closed-form slice availability", title_justify="left")
+    table = Table(title=f"{escape(model.name)}: closed-form slice availability", title_justify="left")
     for col in ("slice", "chips", "cubes"):
         table.add_column(col, justify="left" if col == "slice" else "right")
     cube_shape = m.cube.shape
@@ -106,7 +108,7 @@ def render_check(report: "CheckReport", title: str, console: Console) -> None:
     """Every metric of a check, in the baseline's order: the values, the change, its p-value,
     and the smallest change the comparison finds with 80 % power (absolute, and relative to the
     value - to the unavailability for an availability)."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     table.add_column("metric", overflow="fold")
     for col in ("baseline", "now", "change", "p-value", "detectable", "relative", ""):
         table.add_column(col, justify="right")
@@ -123,7 +125,7 @@ def render_localisation(frame: "pd.DataFrame", title: str, console: Console) -> 
     """The summary of a localisation study (:meth:`tpusim.localisation.Localisation.summary`):
     precision or recall in percent with its exact 95 % interval as [low, high] (a proportion's
     interval is not symmetric), and the time and failed jobs it took to blame."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for col in ("policy", "method", "scope", "count", "value", "95 % interval", "hours to blame", "jobs to blame"):
         table.add_column(col, justify="right" if col not in ("policy", "method", "scope") else "left")
 
@@ -158,7 +160,7 @@ def render_sweep(frame: "pd.DataFrame", keys: list[str], title: str, console: Co
 
     shown = frame[frame.metric.isin(SWEEP_TABLE_METRICS)]
     columns = list(dict.fromkeys(zip(shown.metric, shown.key)))
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for key in keys:
         table.add_column(escape(key), overflow="fold")
     table.add_column("policy")
@@ -190,13 +192,14 @@ def render_sweep(frame: "pd.DataFrame", keys: list[str], title: str, console: Co
 def render_claims(rows: list[dict], title: str, console: Console) -> None:
     """Published claims next to their simulated values (``tpusim reproduce``)."""
     colours = {"reproduced": "green", "not reproduced": "red", "calibrated": "yellow", "modelled": "cyan"}
-    table = Table(title=title, show_lines=True)
+    table = Table(title=escape(title), show_lines=True)
     for name, ratio in (("claim", 3), ("published", 1), ("simulated", 3), ("verdict", 1), ("rests on", 4)):
         table.add_column(name, ratio=ratio, overflow="fold")
     for row in rows:
         colour = colours.get(row["verdict"], "white")
-        table.add_row(f"{row['claim']}\n[dim]{row['source']}[/dim]", row["published"], row["simulated"],
-                      f"[{colour}]{row['verdict']}[/{colour}]", row["rests_on"])
+        table.add_row(f"{escape(row['claim'])}\n[dim]{escape(row['source'])}[/dim]", escape(row["published"]),
+                      escape(row["simulated"]), f"[{colour}]{escape(row['verdict'])}[/{colour}]",
+                      escape(row["rests_on"]))
     console.print(table)
 
 
@@ -215,7 +218,7 @@ def availability_markdown(results: "Results") -> str:
     return "\n".join(lines + ([""] + [f"{line}  " for line in notes] if notes else []))
 
 
-def render_spares(frame, title: str, console: Console) -> None:
+def render_spares(frame, title: str, console: Console) -> None:  # title: plain text
     """Spare cubes per pod for each policy and target (``tpusim spares``): searched (with the
     range the 95 % CIs allow), the closed form, and Mist's rule (mean ± CI half-width, or
     [low, high] where clipped at 0; largest)."""
@@ -227,7 +230,7 @@ def render_spares(frame, title: str, console: Console) -> None:
     def cubes(v) -> str:
         return f"{v:.0f}" if known(v) else "n/r"
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     table.add_column("policy", no_wrap=True)
     for name in ("target", "spares", "95 %\nrange", "binom.", "Mist\n3x burst", "max", "lead\n(h)"):
         table.add_column(name, justify="right", no_wrap=True)

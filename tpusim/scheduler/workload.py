@@ -19,13 +19,13 @@ the files. Everything here is in hours.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
+from tpusim import csvrows
 from tpusim.rng import generator
 from tpusim.scheduler.blocks import block_level
 from tpusim.topology.machine import MachineLayout
@@ -64,27 +64,40 @@ class WorkloadParams:
     daily_rate_cv: float = 0.0  # day-to-day burstiness of the arrival rate (0: Poisson)
 
 
+def _shape(row: csvrows.Row, column: str) -> SliceShape:
+    try:
+        return SliceShape.parse(row.text(column))
+    except ValueError as exc:
+        raise row.error(column, str(exc)) from None
+
+
 def parse_mix(text: str) -> list[tuple[SliceShape, float]]:
-    """(shape, weight) rows of a mix CSV with columns ``shape`` and ``percent`` (``#`` comments)."""
-    rows = csv.DictReader(line for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    """(shape, weight) rows of a mix CSV with columns ``shape`` and ``percent`` (``chips`` and
+    ``twisted`` may be given and are not read; ``#`` comments). ``ValueError`` naming the line
+    and column of a bad value; the percents must be finite, >= 0 and not all 0."""
     weights: dict[SliceShape, float] = {}
-    for row in rows:
-        shape = SliceShape.parse(row["shape"])
-        weights[shape] = weights.get(shape, 0.0) + float(row["percent"])
+    for row in csvrows.rows(text, ("shape", "percent"), ("chips", "twisted")):
+        shape = _shape(row, "shape")
+        weights[shape] = weights.get(shape, 0.0) + row.number("percent", low=0.0)
+    if not weights:
+        raise csvrows.CsvError("no rows: a mix needs at least one shape")
+    if not sum(weights.values()) > 0:
+        raise csvrows.CsvError("every percent is 0: no job could be drawn")
     return list(weights.items())
 
 
-def parse_job_trace(lines: Iterable[str]) -> list[JobSpec]:
+def parse_job_trace(lines: str | Iterable[str]) -> list[JobSpec]:
     """Jobs from CSV with columns ``arrival_hours, shape, duration_hours, priority`` and
-    optionally ``traffic`` (``allreduce`` or ``alltoall``), sorted by arrival."""
+    optionally ``traffic`` (``allreduce`` or ``alltoall``), sorted by arrival. ``ValueError``
+    naming the line and column of a bad value: arrivals finite and >= 0, durations finite and
+    > 0, a priority one of :data:`BANDS`."""
     jobs = []
-    reader = csv.DictReader(line for line in lines if line.strip() and not line.startswith("#"))
-    for i, row in enumerate(reader):
-        pattern = (row.get("traffic") or "allreduce").strip()
-        if pattern not in PATTERNS:
-            raise ValueError(f"traffic must be one of {PATTERNS}, got {pattern!r}")
-        jobs.append(JobSpec(i, float(row["arrival_hours"]), SliceShape.parse(row["shape"]),
-                            float(row["duration_hours"]), BANDS.index(row["priority"].strip()), pattern))
+    required = ("arrival_hours", "shape", "duration_hours", "priority")
+    for i, row in enumerate(csvrows.rows(lines, required, ("traffic",))):
+        pattern = row.choice("traffic", PATTERNS, default="allreduce")
+        jobs.append(JobSpec(i, row.number("arrival_hours", low=0.0), _shape(row, "shape"),
+                            row.number("duration_hours", above=0.0), BANDS.index(row.choice("priority", BANDS)),
+                            pattern))
     jobs.sort(key=lambda j: (j.arrival, j.id))
     return [JobSpec(i, j.arrival, j.shape, j.work, j.band, j.pattern) for i, j in enumerate(jobs)]
 

@@ -15,7 +15,9 @@ from functools import cached_property
 
 Dims = tuple[int, int, int]
 
-_SHAPE_RE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*x\s*(\d+)\s*$")
+#: ASCII digits only: ``\d`` alone matches every script's digits (``４x４x４``, ``٤x٤x٤``), which
+#: ``int`` reads, so a shape would not print back as it was written
+_SHAPE_RE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*x\s*(\d+)\s*$", re.ASCII)
 
 
 @dataclass(frozen=True)
