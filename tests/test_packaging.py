@@ -40,8 +40,11 @@ def user(tmp_path_factory):
     (wheel,) = (root / "dist").glob("tpusim-*.whl")
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(root / "venv")
     python = root / "venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
+    # --ignore-installed: a tpusim in the test environment's site-packages (CI installs one) would
+    # otherwise count as "already satisfied" and the venv would run it instead of the wheel
     installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
-                                "--no-deps", "--no-index", str(wheel)], capture_output=True, text=True)
+                                "--no-deps", "--no-index", "--ignore-installed", str(wheel)],
+                               capture_output=True, text=True)
     if "no such option: --python" in installed.stderr:  # pip < 22.3: the venv's own pip is absent
         pytest.fail("the packaging test needs pip >= 22.3 (pip --python)")
     assert installed.returncode == 0, installed.stderr

@@ -682,7 +682,7 @@ def reproduce(
 def scenarios(
     directory: Annotated[Optional[Path], typer.Argument(metavar="DIR", help="A folder of scenario files to list instead [default: the scenarios shipped with tpusim].", show_default=False)] = None,
 ) -> None:
-    """List the scenarios shipped with tpusim (or those in DIRECTORY) with their descriptions.
+    """List the scenarios shipped with tpusim (or those in DIR) with their descriptions.
     A shipped scenario runs by name from any folder: tpusim run tpuv4_pod."""
     from tpusim.config.bundled import bundled
 
@@ -691,7 +691,7 @@ def scenarios(
         if not files:
             _fail("no bundled scenarios found: tpusim's package data is missing (reinstall tpusim)")
     else:
-        files = [(str(p), p) for p in sorted(directory.glob("*.yaml"))] if directory.is_dir() else []
+        files = [(p.name, p) for p in sorted(directory.glob("*.yaml"))] if directory.is_dir() else []
         if not files:
             _fail(f"{directory}: no scenario files (*.yaml)")
     width = max(len(label) for label, _ in files)
@@ -699,9 +699,10 @@ def scenarios(
         try:
             sc = _load_quiet(path)
             first = sc.description.strip().splitlines()[0] if sc.description.strip() else ""
-            out_console.print(f"{label:<{width}}  {first}", highlight=False, markup=False)
+            out_console.print(f"{label:<{width}}  {first}", highlight=False, markup=False, soft_wrap=True)
         except ScenarioError as exc:
-            out_console.print(f"{label:<{width}}  invalid: {exc.lines()[0]}", highlight=False, markup=False)
+            out_console.print(f"{label:<{width}}  invalid: {exc.lines()[0]}", highlight=False, markup=False,
+                              soft_wrap=True)
 
 
 @app.command()
