@@ -176,9 +176,10 @@ def test_every_study_takes_every_form_of_a_scenario():
     for s in summaries[1:]:
         assert s["policies"] == summaries[0]["policies"]
     assert tpusim.run(data, {"replications": 2}).scenario.replications == 2
-    swept = tpusim.sweep(str(tiny), {"failures.host.daily_rate": [0.01, 0.02]})
-    assert len(swept.points) == 2
-    plan = tpusim.plan_spares(data, (0.9,))
+    swept = tpusim.sweep(str(tiny), {"failures.host.daily_rate": [0.01, 0.02]}, overrides={"replications": 2})
+    assert len(swept.points) == 2 and all(len(p.samples) and p.scenario.replications == 2 for p in swept.points)
+    plan = tpusim.plan_spares(data, (0.9,), overrides=["horizon_days=10"])
+    assert plan.results.scenario.horizon_days == 10
     assert len(plan.frame)
     # the studies that need more of a scenario say so (they got past reading it: no AttributeError)
     with pytest.raises(ValueError, match="no failures.domains"):

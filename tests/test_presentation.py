@@ -50,11 +50,13 @@ def test_a_fresh_kernel_without_magic_shows_figures_as_images_once(tmp_path, mon
         "assert isinstance(figures, dict) and 'slice_availability' in figures\n"
         "figures['slice_availability']",
         "%matplotlib inline\nresults.plot()",
+        "figures  # the whole dict: every figure as an image, not a dict's text",
     ], tmp_path)
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", [])), nb.cells
     assert _pngs(nb.cells[1]) == 1, nb.cells[1].outputs  # the fresh kernel: an image, not "<Figure ...>"
     assert _pngs(nb.cells[2]) == 1
     assert _pngs(nb.cells[3]) == 1  # the inline backend active: still one image
+    assert _pngs(nb.cells[4]) >= 2, nb.cells[4].outputs  # one per metric
 
 
 def test_plots_draw_into_given_axes():

@@ -309,3 +309,30 @@ def test_a_run_of_hours_says_so_before_it_starts():
     with cli.err_console.capture() as said:
         cli._announce(big)
     assert "a large run" in said.get() and "hours" in said.get()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["run", "tpuv4_pod", "-r", "0"], "--replications"),
+    (["run", "tpuv4_pod", "--replicatons", "3"], "--replications"),  # the suggestion
+    (["run"], "SCENARIO"),
+    (["nosuch"], "nosuch"),
+])
+def test_usage_errors_are_one_line_like_every_other_bad_input(args, says, tmp_path):
+    done = subprocess.run([sys.executable, "-c", "from tpusim.cli import main; main()", *args], cwd=tmp_path,
+                          capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "300"})
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and says in lines[0], done.stderr
+
+
+def test_the_files_are_written_before_the_table_is_printed(tmp_path, monkeypatch):
+    """A reader that closes the pipe early (| head) stops the table, not the run's files."""
+    from tpusim.output import tables
+
+    def closed(*args, **kwargs):
+        raise BrokenPipeError
+
+    monkeypatch.setattr(tables, "render_table", closed)
+    done = runner.invoke(app, ["run", "tpuv4_pod", "-r", "2", "--set", "horizon_days=5", "-o", str(tmp_path / "o")])
+    assert isinstance(done.exception, BrokenPipeError)
+    assert (tmp_path / "o" / "summary.json").is_file() and (tmp_path / "o" / "availability.csv").is_file()

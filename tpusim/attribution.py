@@ -44,12 +44,13 @@ def paired_difference(with_part: Results, without: Results, policy: str, metric:
     return {"with": sum(a) / len(a), "cost": est.mean, "ci95_low": lo, "ci95_high": hi}
 
 
-def domain_attribution(scenario: "ScenarioLike", **options: Any) -> pd.DataFrame:
+def domain_attribution(scenario: "ScenarioLike", overrides: "list[str] | dict[str, Any] | None" = None, **options: Any) -> pd.DataFrame:
     """One row per domain, policy and slice shape: the slice unavailability with every domain
     (``unavailability``), the part this domain causes (``caused``, mean of the paired
     differences, with ``ci95_low`` and ``ci95_high``) and ``share`` = caused / unavailability.
+    ``overrides`` (dotted keys, as :func:`tpusim.run` takes them) are set on the scenario first;
     ``options`` go to :func:`~tpusim.api.run_scenario` (``workers``, ``scheduler_address``)."""
-    scenario = as_scenario(scenario)
+    scenario = as_scenario(scenario, overrides)
     domains = scenario.failures.domains
     if not domains:
         raise ValueError("the scenario has no failures.domains to attribute unavailability to")
@@ -73,7 +74,7 @@ def domain_attribution(scenario: "ScenarioLike", **options: Any) -> pd.DataFrame
 _MORE_IS_WORSE = {"maintenance_chip_hours", "queue_wait_p95_hours", "maintenance_drains"}
 
 
-def campaign_cost(scenario: "ScenarioLike", **options: Any) -> pd.DataFrame:
+def campaign_cost(scenario: "ScenarioLike", overrides: "list[str] | dict[str, Any] | None" = None, **options: Any) -> pd.DataFrame:
     """What each maintenance campaign costs each policy: one row per campaign, comparison,
     policy, metric and key. ``compare`` is ``"no campaign"`` (the run without it) or, for a
     rollout with a watchdog, ``"no watchdog"`` (the same rollout unwatched: a negative cost is
@@ -81,7 +82,7 @@ def campaign_cost(scenario: "ScenarioLike", **options: Any) -> pd.DataFrame:
     maintenance chip-hours (as a cost: the negative of the extra chip-hours out) and, with a
     workload, useful chip-hours and goodput. ``with`` is the mean with everything; ``cost`` the
     mean paired difference (comparison - with) and its 95 % interval."""
-    scenario = as_scenario(scenario)
+    scenario = as_scenario(scenario, overrides)
     campaigns = scenario.maintenance
     if not campaigns:
         raise ValueError("the scenario has no maintenance campaigns to cost")

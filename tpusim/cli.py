@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 import yaml
@@ -230,7 +230,7 @@ def run(
     write_trace: Annotated[bool, typer.Option(help="Write every replication's failure trace to failure_trace.csv (replay it with failures.trace).")] = False,
     jobs_csv: Annotated[bool, typer.Option(help="With a workload, also write the per-job rows as jobs.csv (they always go to jobs.parquet).")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite the results of an earlier run in OUT.")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|markdown|csv|json]", help="What to print: table (rich, for people), markdown, csv (availability.csv) or json (summary.json).")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|markdown|csv|json]", help="What to print: table (every table, for people), markdown (the slice availability table alone, for documents), csv (availability.csv) or json (summary.json: everything).")] = "table",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (the files are written as usual).")] = False,
 ) -> None:
     """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot.
@@ -290,14 +290,14 @@ def run(
         if progress is not None:
             progress.stop()
 
-    if not quiet and fmt == "table":
-        render_table(results, out_console)
-    try:
+    try:  # the files first: a reader that closes the pipe early (| head) must not cost the run
         written = write_outputs(results, out, plot=plot, jobs_csv=jobs_csv, command=_command(), rows=rows,
                                 provenance=made)
     finally:
         if rows is not None and not rows.closed:
             rows.abort()
+    if not quiet and fmt == "table":
+        render_table(results, out_console)
     if fmt == "json":
         print(json.dumps({**results.summary(_command()), "provenance": made}, indent=2, allow_nan=False))
     elif fmt == "csv":
@@ -451,7 +451,7 @@ def sweep(
     workers: Annotated[int, typer.Option("--workers", "-w", metavar="N", min=1, help="Local worker processes (one replication of one point each).")] = 1,
     resume: Annotated[bool, typer.Option(help="Keep the points already written in OUT and run the rest.")] = False,
     force: Annotated[bool, typer.Option(help="Start again in an OUT that holds an earlier sweep.")] = False,
-    seed: Annotated[Optional[int], typer.Option(metavar="N", min=0, help="Root seed (overrides the scenario; the same at every point).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", "-s", metavar="N", min=0, help="Root seed (overrides the scenario; the same at every point).")] = None,
     replications: Annotated[Optional[int], typer.Option("--replications", "-r", metavar="N", min=1, help="Replications per point (overrides the scenario).")] = None,
     scheduler_address: Annotated[Optional[str], typer.Option(metavar="tcp://HOST:PORT", help="Run the points on a Dask cluster you trust (tcp://HOST:PORT, or tls:// with Dask's TLS settings: see README).")] = None,
     target_ci: Annotated[Optional[float], typer.Option(metavar="HALF_WIDTH", min=0.0, help="Add replications to a point until every availability CI half-width is at most this.")] = None,
@@ -536,18 +536,23 @@ def sweep(
     else:
         from tpusim.output.tables import render_sweep
 
-        render_sweep(frame, list(grid), f"{sc.name}: {len(results.points)} points x {sc.replications} replications "
+        counts = sorted({int(n) for n in frame.replications}) if len(frame) else [sc.replications]
+        reps = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        render_sweep(frame, list(grid), f"{sc.name}: {len(results.points)} points x {reps} replications "
                                         f"(95 % intervals; every metric in sweep.csv)", out_console)
+        if target_ci is not None and counts[-1] >= max_replications:
+            _plain(err_console, f"--target-ci {target_ci:g}: some points stopped at --max-replications "
+                                f"{max_replications} before every availability CI was that narrow")
         out_console.print("wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False)
 
 
 @app.command()
 def check(
     scenario: Annotated[str, SCENARIO_ARG],
-    baseline: Annotated[Path, typer.Option("--baseline", "-b", metavar="FILE", help="Baseline JSON (tests/baselines/...).")],
+    baseline: Annotated[Path, typer.Option("--baseline", "-b", metavar="FILE", help="Baseline JSON file (made by this command with --update-baseline).")],
     update_baseline: Annotated[bool, typer.Option(help="Write the baseline from this run instead of checking.")] = False,
     alpha: Annotated[float, typer.Option(metavar="ALPHA", help="Family-wise significance: an unchanged model fails at most this often.")] = 0.01,
-    seed: Annotated[Optional[int], typer.Option(metavar="N", min=0, help="Root seed [default: a fresh one, the baseline's + 1; with --update-baseline the scenario's].")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", "-s", metavar="N", min=0, help="Root seed [default: a fresh one, the baseline's + 1; with --update-baseline the scenario's].")] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
     allow_other_scenario: Annotated[bool, typer.Option(help="Compare although the baseline was made from another scenario, or another version of this one (--set changes it too): to measure what a change does.")] = False,
     junit: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Also write the check as JUnit XML to this file (for CI test reports).")] = None,
@@ -580,6 +585,9 @@ def check(
     if sc.replications < 2:
         _fail(f"{scenario}: replications: a check needs at least 2, got {sc.replications}")
     if update_baseline:
+        if junit is not None:
+            _fail("--junit: making a baseline checks nothing, so there is no report to write (drop --junit "
+                  "or --update-baseline)")
         _writable_file(baseline, "--baseline")
     else:  # read and check the baseline before spending the run on it
         try:
@@ -625,10 +633,15 @@ def check(
                               highlight=False, markup=False)
         relative = sorted(r for c in report.checks if (r := c.relative_detectable) is not None)
         if relative:
-            out_console.print(f"smallest change found with 80 % power (the 'detectable' columns; of the "
-                              f"unavailability for availabilities): median {100 * relative[len(relative) // 2]:.2g} %, "
-                              f"worst {100 * relative[-1]:.2g} %; more replications make it smaller",
-                              highlight=False, markup=False)
+            out_console.print(f"smallest change found with 80 % power, as a share of the baseline's value (of its "
+                              f"unavailability, for an availability): median {_share(relative[len(relative) // 2])}, "
+                              f"worst {_share(relative[-1])}; more replications make it smaller",
+                              highlight=False, markup=False, soft_wrap=True)
+            blind = [c.name for c in report.checks if (r := c.relative_detectable) is not None and r > 1.0]
+            if blind:
+                _plain(out_console, f"caution: {len(blind)} of {len(report.checks)} metrics could more than double "
+                                    f"unnoticed at this size ({', '.join(blind[:3])}{' ...' if len(blind) > 3 else ''}): "
+                                    f"a pass says little about them; add replications or days")
         if junit is not None:
             out_console.print(f"wrote {junit}", highlight=False, markup=False)
         for name in report.missing:
@@ -641,6 +654,12 @@ def check(
         raise typer.Exit(1)
     if fmt == "table":
         out_console.print(f"check passed: no metric moved at family-wise significance {alpha:g}")
+
+
+def _share(fraction: float) -> str:
+    """A relative change in percent, readable at any size (``7 %``, ``370 %``, ``7,000 %``)."""
+    percent = 100 * fraction
+    return f"{percent:,.0f} %" if percent >= 10 else f"{percent:.2g} %"
 
 
 @app.command()
@@ -671,7 +690,8 @@ def reproduce(
     except ScenarioError as exc:
         _fail(*exc.lines())
     rows = [c.as_dict() for c in claims]
-    form = "quick form (few, short replications: figures are indicative)" if quick else "full form"
+    form = ("quick form (few, short replications: figures are indicative, and a verdict may differ from the full "
+            "form's where its intervals are too wide to decide)" if quick else "full form")
     render_claims(rows, f"published TPU v4 claims, reproduced: {form}", out_console)
     if json_out is not None:
         write_json(json_out, {"quick": quick, "claims": rows})
@@ -746,6 +766,10 @@ def _load_quiet(path: Path) -> "Scenario":
     return load_scenario(path)
 
 
+class _NeverRaised(Exception):
+    """Stands for click's NoArgsIsHelpError where the click in use has none."""
+
+
 class Interrupted(BaseException):
     """Ctrl-C, raised by the CLI's SIGINT handler (click would turn a KeyboardInterrupt into
     "Aborted!" and exit status 1; a shell expects 130)."""
@@ -763,8 +787,26 @@ def main() -> None:
     global _ARGV
     _ARGV = sys.argv[1:]
     signal.signal(signal.SIGINT, _on_sigint)
+    # click's exceptions, wherever this typer takes click from (newer ones vendor it)
+    usage_error: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    no_args: Any = getattr(sys.modules[usage_error.__module__], "NoArgsIsHelpError", _NeverRaised)
     try:
-        app()  # click's standalone mode: usage errors print their message and exit 2
+        code = app(standalone_mode=False)  # usage errors come here, to be printed as one line
+        sys.exit(code if isinstance(code, int) else 0)
+    except no_args as exc:  # bare `tpusim`: the help, as click prints it
+        print(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        sys.exit(2)
+    except usage_error as exc:  # one line, as every other bad input
+        hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        _error(" ".join(exc.format_message().split()) + hint)
+        sys.exit(2)
+    except typer.Abort:  # Ctrl-C inside a click prompt
+        err_console.print("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:  # stdout closed early (| head): what was written is written
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
     except (Interrupted, KeyboardInterrupt):
         err_console.print("interrupted")
         sys.exit(130)

@@ -68,11 +68,12 @@ class Localisation:
 
 
 def localise(scenario: "ScenarioLike", params: LocaliserParams | None = None,
-             progress: Callable[[int, int], None] | None = None, keep_runs: bool = False) -> Localisation:
+             progress: Callable[[int, int], None] | None = None, keep_runs: bool = False,
+             overrides: "list[str] | dict | None" = None) -> Localisation:
     """Run ``scenario`` (it needs a workload) and localise its faults from each policy's job
     records with every method (``progress(done, total)`` after each replication)."""
     params = params or LocaliserParams()
-    model = build_model(as_scenario(scenario))
+    model = build_model(as_scenario(scenario, overrides))
     if model.workload is None:
         raise ValueError("localisation reads job records: the scenario needs a workload")
     blame_rows, episode_rows, kept = [], [], {}

@@ -137,7 +137,8 @@ class SparePlan:
 
 
 def plan_spares(scenario: "ScenarioLike | Results", targets: Sequence[float] = (0.95, 0.99, 0.999), *,
-                lead_hours: float | None = None, safety: float = MIST_SAFETY, **options: Any) -> SparePlan:
+                lead_hours: float | None = None, safety: float = MIST_SAFETY, overrides: "list[str] | dict[str, Any] | None" = None,
+                **options: Any) -> SparePlan:
     """Spare cubes each policy of ``scenario`` needs per pod for each target availability of the
     largest slice it promises, searched from the simulation, from the closed form and by Mist's
     rule. ``scenario`` may be results already run with ``record_traces=True``; ``options`` go to
@@ -149,7 +150,7 @@ def plan_spares(scenario: "ScenarioLike | Results", targets: Sequence[float] = (
         raise ValueError(f"safety: must be > 0, got {safety}")
     if lead_hours is not None and lead_hours <= 0:
         raise ValueError(f"lead_hours: must be > 0, got {lead_hours}")
-    results = scenario if isinstance(scenario, Results) else run_scenario(as_scenario(scenario), record_traces=True,
+    results = scenario if isinstance(scenario, Results) else run_scenario(as_scenario(scenario, overrides), record_traces=True,
                                                                           **options)
     model = results.model
     if not results.replications or results.replications[0].trace is None:

@@ -289,13 +289,15 @@ def _load_point(path: Path, index: int, point: dict[str, Any], scenario: Scenari
 def sweep(scenario: "ScenarioLike", vary: dict[str, list[Any]], *, workers: int = 1, out: Path | None = None,
           resume: bool = False, progress: Callable[[int, int], None] | None = None,
           scheduler_address: str | None = None, target_ci: float | None = None,
-          max_replications: int = 1000) -> SweepResults:
+          max_replications: int = 1000,
+          overrides: "list[str] | dict[str, Any] | None" = None) -> SweepResults:
     """Run ``scenario`` at every combination of ``vary`` (dotted key -> values).
 
     Parameters
     ----------
     scenario : Scenario, str, Path or dict
-        The base scenario (any form :func:`tpusim.run` takes); every point is ``scenario.with_overrides(point)``, validated, with the
+        The base scenario (any form :func:`tpusim.run` takes; ``overrides`` as its dotted keys,
+        ``{"replications": 3}``, applied first); every point is ``scenario.with_overrides(point)``, validated, with the
         same seed (common random numbers across the grid).
     vary : dict
         Dotted key -> list of values, e.g. ``{"failures.host.daily_rate": [0.0004, 0.0008],
@@ -319,11 +321,11 @@ def sweep(scenario: "ScenarioLike", vary: dict[str, list[Any]], *, workers: int 
 
     Examples
     --------
-    >>> base = tpusim.load_scenario("scenarios/tpuv4_pod.yaml")  # doctest: +SKIP
+    >>> base = tpusim.load_scenario("tpuv4_pod")  # doctest: +SKIP
     >>> swept = tpusim.sweep(base, {"failures.host.daily_rate": [0.0004, 0.0016]})  # doctest: +SKIP
     >>> swept.to_frame().query("metric == 'system_availability'")  # doctest: +SKIP
     """
-    scenario = as_scenario(scenario)
+    scenario = as_scenario(scenario, overrides)
     points = grid(vary)
     scenarios = [scenario.with_overrides(point) for point in points]
     done: dict[int, SweepPoint] = {}

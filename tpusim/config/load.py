@@ -65,8 +65,8 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None,
         raise ScenarioError([Problem("", f"a scenario must be a mapping of keys, got {type(data).__name__}")], source)
     try:
         data = apply_overrides(data, overrides)
-    except ScenarioError as exc:
-        raise ScenarioError(exc.problems, source) from None
+    except ScenarioError as exc:  # the override's text is at fault, not the file: name the option alone
+        raise ScenarioError(exc.problems) from None
     for section, key in FILE_KEYS:
         block: Any = data
         for part in section.split("."):

@@ -262,7 +262,18 @@ def plot_sweep(frame, keys: list[str], out: Path) -> list[Path]:
     return written
 
 
-def sweep_figures(frame, keys: list[str]) -> dict[str, Figure]:
+class Figures(dict):
+    """Figures by metric name (a plain dict); a notebook shows every one of them as an image
+    (IPython shows a dict as text, figures inside it included)."""
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        for figure in self.values():
+            display(figure)
+
+
+def sweep_figures(frame, keys: list[str]) -> "Figures":
     """One figure per metric against the first varied key: a panel per breakdown key (slice
     shape, component class), a line per policy (its fixed colour) and per value of the other
     varied keys (line style), with 95 % CIs; the legend sits above the panels. A numeric key
@@ -277,13 +288,14 @@ def sweep_figures(frame, keys: list[str]) -> dict[str, Figure]:
     numeric = _numeric(xs_all)
     log_x = numeric and min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 4
     position = {v: i for i, v in enumerate(xs_all)}
-    figures: dict[str, Figure] = {}
+    figures = Figures()
     for metric, rows in frame.groupby("metric", sort=False):
         m = REGISTRY[metric]
         if m.breakdown == "cubes" or m.internal:
             continue
         unavail = metric.endswith("availability")
         scale = 1.0 if unavail else m.scale
+        rows = rows.assign(policy=rows["policy"].fillna("machine"))  # component metrics belong to no policy
         panels = rows["key"].dropna().drop_duplicates().tolist() + ([None] if rows["key"].isna().any() else [])
         cols = min(3, len(panels))
         nrows = -(-len(panels) // cols)

@@ -116,7 +116,9 @@ def render_check(report: "CheckReport", title: str, console: Console) -> None:
         relative = c.relative_detectable
         table.add_row(escape(c.name), f"{c.old['mean']:.6g}", f"{c.new['mean']:.6g}", f"{c.change:+.3g}",
                       f"{c.p_value:.2g}", f"{c.detectable:.2g}",
-                      "any" if c.detectable == 0 else ("-" if relative is None else f"{100 * relative:.2g} %"),
+                      "any" if c.detectable == 0 else ("-" if relative is None else
+                                                       f"{100 * relative:,.0f} %" if relative >= 0.1 else
+                                                       f"{100 * relative:.2g} %"),
                       "[red]MOVED[/red]" if c.failed else "ok")
     console.print(table)
 

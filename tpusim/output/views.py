@@ -93,13 +93,16 @@ def components_view(results: "Results", marks: Marks) -> View:
             inside = ("n/a: build-out" if model.failures.install_hours else "n/a: bad releases"
                       if COMPONENT_CLASSES.index(cls) in released else "n/a: gray noticed"
                       if cls in noticed_gray(model) else "n/a: trace/schedule")
+        elif est.ci95 is None and est.n < 2:
+            inside = "n/a: one replication"
         elif est.ci95 is None or info["failures"] + info["repairs"] == 0:
             inside = "n/a: too few events"
         else:
             inside = "yes" if est.ci95[0] <= info["closed_form"] <= est.ci95[1] else "NO"
         rows.append([cls, f"{info['failures']:,}", f"{info['repairs']:,}", marks.cell(est, "component_availability"),
                      number(info["closed_form"], 4, 100.0), inside])
-    return View("components: measured vs MTBF/(MTBF+MTTR)",
+    return View("components: measured vs MTBF/(MTBF+MTTR) (repairs include those of parts down at the start, "
+                "which begins in the steady state)",
                 ["class", "failures", "repairs", "availability %", "closed form %", "within CI"], rows, dim={4})
 
 
