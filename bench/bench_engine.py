@@ -26,7 +26,7 @@ from typing import Callable, TypeVar
 import simpy
 
 from tpusim import build_model, load_scenario
-from tpusim.replication import simulate
+from tpusim.engine.replication import simulate
 
 T = TypeVar("T")
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engine import bare_simpy_around  # noqa: E402
 
 from tpusim import build_model, load_scenario  # noqa: E402
-from tpusim.replication import simulate  # noqa: E402
+from tpusim.engine.replication import simulate  # noqa: E402
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tpuv4_pod_jobs.yaml"
 

@@ -6,7 +6,7 @@ timeout event measured in the same run (target <= 15), and the share of the time
 scheduling decisions (the scheduler's passes: placement search, preemption, defragmentation).
 
 Then the same replication on ``--workers`` processes (default: up to 3, one per policy), split by
-policy (:func:`tpusim.execution.split_by_policy`): its wall time and speed-up over the run above,
+policy (:func:`tpusim.engine.execution.split_by_policy`): its wall time and speed-up over the run above,
 checked to give the same samples. What a user with several cores sees for one replication; the
 3 s target is for one core.
 
@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engine import bare_simpy_around  # noqa: E402
 
 from tpusim import build_model, load_scenario
-from tpusim.execution import Task, execute
-from tpusim.replication import simulate
+from tpusim.engine.execution import Task, execute
+from tpusim.engine.replication import simulate
 from tpusim.scheduler.pod_manager import PodManager
 from tpusim.scheduler.pool import CubePool
 from tpusim.scheduler.records import JobRecords

@@ -40,9 +40,10 @@ import dask
 import pandas as pd
 import yaml
 
-from tpusim import execution, load_scenario
-from tpusim.execution import Task
-from tpusim.sweep import grid, sweep
+from tpusim import load_scenario
+from tpusim.engine import execution
+from tpusim.engine.execution import Task
+from tpusim.studies.sweep import grid, sweep
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tpuv4_pod.yaml"
 DASK_SETTINGS = Path(__file__).resolve().parent.parent / "deploy" / "dask-workers.yaml"
@@ -96,7 +97,7 @@ def timed_tasks(scenario) -> tuple[float, pd.DataFrame, list[tuple[Task, float, 
 
 def plan_balance(seen: list[tuple[Task, float, float]], n: int, net: bool = False) -> float:
     """The efficiency the block plan allows ``n`` workers for these task times (``net``: less
-    their full collections), from the plan alone: :func:`~tpusim.execution.plan_blocks`, each
+    their full collections), from the plan alone: :func:`~tpusim.engine.execution.plan_blocks`, each
     block to the first worker free (as a process pool hands them out), no overhead, no
     contention: total work over ``n`` times the last worker's finish."""
     tasks = [task for task, _, _ in seen]

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN = """
 import sys
 from tpusim import build_model, load_scenario
-from tpusim.replication import simulate
+from tpusim.engine.replication import simulate
 path, days, policy, pods = sys.argv[1:5]
 scenario = load_scenario(path,
                          [f"horizon_days={days}", f"policies=[{policy}]", f"topology.pods={pods}"])

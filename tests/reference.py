@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from tpusim.config import build_model
 from tpusim.config.schema import Scenario
-from tpusim.rng import generator
+from tpusim.core.rng import generator
 from tpusim.topology.placement import cube_number, place_reconfigurable, static_boxes
 
 

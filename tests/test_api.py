@@ -105,7 +105,7 @@ def test_rows_that_come_back_early_wait_for_the_earlier_ones_and_only_those(resu
     the finished replications behind the gap go too, a replication with parts missing does not."""
     from dataclasses import replace
 
-    from tpusim.api import _RowsInOrder
+    from tpusim.measure.runner import _RowsInOrder
 
     policies = results.model.policy_names
     whole = {r.replication: r for r in results.replications}
@@ -139,7 +139,7 @@ def test_a_run_failing_part_way_writes_the_rows_it_measured_and_no_temporary_fil
     temporary file."""
     from typer.testing import CliRunner
 
-    from tpusim import execution
+    from tpusim.engine import execution
     from tpusim.cli import app
 
     real = execution.simulate

@@ -1,9 +1,10 @@
 """The shape of the code (DESIGN §7): layers, no import cycles, policies behind one interface.
 
-The import graph is read from the source with ``ast``: every ``import`` of a tpusim module,
-at module level or inside a function, counts; imports under ``if TYPE_CHECKING:`` (annotations
-only, never executed) do not. Each module belongs to one layer; an import may go to the same
-layer or a lower one, never up, and the graph has no cycle.
+The import graph is read from the source with ``ast``: every ``import`` of a tpusim module
+counts - at module level, inside a function (a lazy import is still a dependency) and under
+``if TYPE_CHECKING:`` (an annotation that names a higher layer couples the two as surely).
+Each module belongs to one layer; an import may go to the same layer or a lower one, never up,
+and the graph has no cycle.
 """
 
 from __future__ import annotations
@@ -21,21 +22,20 @@ PACKAGE = Path(tpusim.__file__).parent
 #: DESIGN §7, lowest first: config -> model -> simulation -> samples -> estimates -> output.
 #: A module is placed by the longest prefix that names it.
 LAYERS = [
-    ("foundations", ["tpusim.errors", "tpusim.rng", "tpusim.stats", "tpusim.metrics", "tpusim.formatting",
-                     "tpusim.version", "tpusim.csvrows"]),
+    ("foundations", ["tpusim.core"]),
     ("geometry", ["tpusim.topology"]),
     ("failures", ["tpusim.failures"]),
-    ("closed forms", ["tpusim.analytic"]),
+    ("closed forms", ["tpusim.policies.analytic"]),
     ("policies", ["tpusim.policies"]),
     ("control plane", ["tpusim.scheduler"]),
-    ("model", ["tpusim.model"]),
-    ("simulation", ["tpusim.replication"]),
+    ("model", ["tpusim.engine.model"]),
+    ("simulation", ["tpusim.engine.replication"]),
+    ("execution", ["tpusim.engine.execution"]),
     ("config", ["tpusim.config"]),
-    ("execution", ["tpusim.execution"]),
+    ("measurement", ["tpusim.measure"]),
     ("output", ["tpusim.output"]),
-    ("results", ["tpusim.results", "tpusim.persist", "tpusim.check", "tpusim.localiser"]),
-    ("api", ["tpusim.api", "tpusim.sweep", "tpusim.reproduce", "tpusim.attribution", "tpusim.localisation",
-             "tpusim.spares"]),
+    ("studies", ["tpusim.studies"]),
+    ("api", ["tpusim.api"]),
     ("entry points", ["tpusim.cli", "tpusim"]),
 ]
 
@@ -60,23 +60,12 @@ def layer_of(module: str) -> int:
     return best
 
 
-def _runtime_nodes(tree: ast.AST):
-    """Every node of ``tree`` except what sits under ``if TYPE_CHECKING:``."""
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-                stack.extend(child.orelse)
-                continue
-            stack.append(child)
 
 
 def imports(module: str, path: Path, known: set[str]) -> set[str]:
     found = set()
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in _runtime_nodes(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -128,7 +117,7 @@ def test_model_code_never_imports_output_cli_or_plotting():
 def _external_imports(path: Path) -> set[str]:
     """Top-level names of the non-tpusim packages a module imports (at run time)."""
     out = set()
-    for node in _runtime_nodes(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             out |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
@@ -168,8 +157,9 @@ def test_layers_cover_the_package_and_the_test_reads_real_imports():
         layer_of(module)  # every module is placed
     # the reader is not vacuous: known edges are seen, function-level imports included
     assert graph.has_edge("tpusim.scheduler.pool", "tpusim.policies.base")
-    assert graph.has_edge("tpusim.results", "tpusim.output.summary")  # inside Results.summary()
-    assert not graph.has_edge("tpusim.output.summary", "tpusim.results")  # TYPE_CHECKING only
+    assert graph.has_edge("tpusim.output.presenter", "tpusim.output.summary")  # inside a method
+    assert graph.has_edge("tpusim.output.summary", "tpusim.measure.results")  # under TYPE_CHECKING
+    assert not any(b.startswith("tpusim.output") for b in graph.successors("tpusim.measure.results"))
 
 
 def test_library_code_never_selects_a_matplotlib_backend():

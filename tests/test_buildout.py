@@ -4,7 +4,7 @@ usable from its first cubes, the static pod waits for whole boxes. Exact timelin
 import pytest
 
 from tpusim import ScenarioError, run_scenario, scenario_from_dict
-from tpusim.replication import simulate
+from tpusim.engine.replication import simulate
 
 OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
 

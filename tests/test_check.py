@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from conftest import REPO, SCENARIOS
 from tpusim import load_scenario, run_scenario
-from tpusim.check import compare, make_baseline, welch_p
+from tpusim.studies.check import compare, make_baseline, welch_p
 from tpusim.cli import app
 
 runner = CliRunner()
@@ -47,7 +47,7 @@ def test_the_gate_finds_a_17_percent_change_of_any_rate_or_repair_time_with_80_p
     failure rate and of its mean repair time that the check finds with 80 % power, at the
     default family-wise alpha and with a run as large as the baseline's, is at most 17 %.
     Computed from the committed baseline's own spread on both sides (an unchanged model)."""
-    from tpusim.check import detectable
+    from tpusim.studies.check import detectable
 
     metrics = json.loads(BASELINE.read_text())["metrics"]
     per_metric = 0.01 / len(metrics)  # the default alpha, Bonferroni over every checked metric
@@ -145,7 +145,7 @@ def test_detectable_change_is_the_power_calculation():
     """(t_{1-a/2} + t_{0.8}) x standard error, checked against a simulated power of Welch's test."""
     import numpy as np
 
-    from tpusim.check import detectable
+    from tpusim.studies.check import detectable
 
     a = {"mean": 0.0, "sd": 1.0, "n": 20}
     d = detectable(a, dict(a), 0.01)

@@ -10,8 +10,8 @@ import pytest
 from scipy import stats as sps
 
 from tpusim import build_model, run_scenario, scenario_from_dict
-from tpusim.analytic import any_k_cubes, class_availability, fixed_box
-from tpusim.stats import UNBOUNDED, estimate
+from tpusim.policies.analytic import any_k_cubes, class_availability, fixed_box
+from tpusim.core.stats import UNBOUNDED, estimate
 
 
 def failures_only(**classes):

@@ -1,6 +1,6 @@
 """Correlated failure domains (issue 12, item 1): a domain takes all its members down at once,
 members' own failures go on, repair laws may be mixtures; closed forms for a unit under its
-domain and for k-of-N with a shared domain, written here independently of tpusim.analytic."""
+domain and for k-of-N with a shared domain, written here independently of tpusim.policies.analytic."""
 
 import math
 from pathlib import Path
@@ -10,8 +10,8 @@ import pytest
 
 from tpusim import ScenarioError, build_model, run_scenario, scenario_from_dict
 from tpusim.failures.distributions import MixtureRepair, RepairDistribution
-from tpusim.replication import simulate
-from tpusim.stats import UNBOUNDED, estimate
+from tpusim.engine.replication import simulate
+from tpusim.core.stats import UNBOUNDED, estimate
 
 OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
 MIX = [{"share": 0.9, "dist": "fixed", "mean_hours": 1 / 3}, {"share": 0.1, "dist": "exponential", "mean_hours": 2}]
@@ -77,7 +77,7 @@ def test_closed_forms_for_a_unit_under_its_domains_and_k_of_n_with_a_shared_doma
         widths[name] = wide.ci95[1] - wide.ci95[0]
         assert wide.ci95[0] <= truth <= wide.ci95[1], f"{name}: simulated {wide} vs closed form {truth}"
     # and tpusim's own closed forms agree with these
-    from tpusim.analytic import any_k_cubes, class_availability
+    from tpusim.policies.analytic import any_k_cubes, class_availability
 
     m = results.model
     assert class_availability(m.failures, "host") == pytest.approx(a_own * a_rack * a_pdu, rel=1e-12)

@@ -5,7 +5,7 @@ import pytest
 
 from tpusim import scenario_from_dict
 from tpusim import build_model
-from tpusim.replication import job_simulation
+from tpusim.engine.replication import job_simulation
 from tpusim.topology import CubeLayout
 from tpusim.topology.routing import comm_slowdown, faulty_graph, lost_links, slice_topology, step_penalty
 from tpusim.topology.shapes import SliceShape

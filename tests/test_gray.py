@@ -16,12 +16,12 @@ import pytest
 from scipy import stats
 
 from tpusim import build_model, scenario_from_dict
-from tpusim.localiser import LocaliserParams, deepview, naive
-from tpusim.localisation import localise
-from tpusim.replication import job_simulation, simulate
+from tpusim.studies.localisation.methods import LocaliserParams, deepview, naive
+from tpusim.studies.localisation.study import localise
+from tpusim.engine.replication import job_simulation, simulate
 from tpusim.scheduler.runs import part_count, parts_holding
 from tpusim.scheduler.workload import BANDS, JobSpec
-from tpusim.stats import excess_rate_p_value, proportion_interval
+from tpusim.core.stats import excess_rate_p_value, proportion_interval
 from tpusim.topology.shapes import SliceShape
 
 OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
@@ -116,7 +116,7 @@ def test_gray_faults_leave_the_hard_failure_trace_alone():
 
 
 def test_planted_and_replayed_gray_are_validated_with_key_paths():
-    from tpusim.errors import ScenarioError
+    from tpusim.core.errors import ScenarioError
 
     with pytest.raises(ScenarioError) as err:
         scenario(failures={"planted_gray": [{"of": "ici_link", "unit": 10**6, "start_day": 20, "days": 1,

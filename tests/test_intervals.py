@@ -5,7 +5,7 @@ binomial of usable cubes), each seed is one study: it reports an interval, and t
 contains the truth or not. Across seeds, the intervals marked reliable must contain it 95 % of
 the time, within the binomial error of the number of seeds (one-sided, 99 %); the others must be
 marked unreliable or carry no interval, never a zero-width one. The closed forms are written
-here, independently of tpusim.analytic.
+here, independently of tpusim.policies.analytic.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def test_the_chi_square_quantile_is_scipys():
     freedom (an exponential law of mean 2), the closed form ``-2 ln(1 - q)``."""
     import numpy as np
 
-    from tpusim.stats import chi2_quantile
+    from tpusim.core.stats import chi2_quantile
 
     rng = np.random.default_rng(7)
     for _ in range(2000):

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tpusim import build_model, run_scenario, scenario_from_dict
-from tpusim.replication import job_simulation, simulate
+from tpusim.engine.replication import job_simulation, simulate
 from tpusim.scheduler.job import DONE
 from tpusim.scheduler.scheduler import Scheduler
-from tpusim.stats import UNBOUNDED, estimate
+from tpusim.core.stats import UNBOUNDED, estimate
 from tpusim.topology.shapes import SliceShape
 from tpusim.scheduler.workload import BANDS, JobSpec
 

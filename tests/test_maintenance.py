@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from tpusim import build_model, run_scenario, scenario_from_dict
-from tpusim.errors import ScenarioError
+from tpusim.core.errors import ScenarioError
 from tpusim.failures.maintenance import planned_waves
-from tpusim.replication import job_simulation, simulate
+from tpusim.engine.replication import job_simulation, simulate
 from tpusim.scheduler.workload import BANDS, JobSpec
 from tpusim.topology.shapes import SliceShape
 

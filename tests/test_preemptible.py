@@ -16,7 +16,7 @@ from tpusim import build_model, scenario_from_dict
 from tpusim.failures.health import HealthState
 from tpusim.policies import registry
 from tpusim.policies.base import RoutingParams
-from tpusim.replication import job_simulation, simulate
+from tpusim.engine.replication import job_simulation, simulate
 from tpusim.scheduler.blocks import block_level
 from tpusim.scheduler.job import Job
 from tpusim.scheduler.pool import CubePool
@@ -163,7 +163,7 @@ def test_cost_metrics_follow_their_definitions():
 
 
 def test_bad_spare_and_cost_settings_name_their_key():
-    from tpusim.errors import ScenarioError
+    from tpusim.core.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match="pod_manager.spare_cubes"):
         build_model(scenario(pod_manager={"spare_cubes": 3}))

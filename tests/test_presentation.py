@@ -12,9 +12,9 @@ import pytest
 from nbclient import NotebookClient
 
 import tpusim
-from tpusim.formatting import Marks, estimate_text, for_metric
-from tpusim.metrics import REGISTRY
-from tpusim.stats import Estimate
+from tpusim.core.formatting import Marks, estimate_text, for_metric
+from tpusim.core.metrics import REGISTRY
+from tpusim.core.stats import Estimate
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = {"name": "present", "replications": 2, "horizon_days": 20, "slices": ["4x4x4", "8x8x8"],
@@ -233,7 +233,7 @@ def test_a_folder_with_only_a_pickle_is_refused_without_unpickling(tmp_path):
 def test_sweeps_round_trip_and_show_themselves(tmp_path):
     import pandas as pd
 
-    from tpusim.sweep import SweepResults
+    from tpusim.studies.sweep import SweepResults
 
     base = tpusim.Scenario(**{**SMALL, "horizon_days": 10})
     swept = tpusim.sweep(base, {"failures.host.daily_rate": [0.0008, 0.004]})

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from reference import evaluate
 from tpusim import scenario_from_dict
 from tpusim import build_model
-from tpusim.replication import simulate
+from tpusim.engine.replication import simulate
 from tpusim.topology.placement import (
     cube_number,
     place_reconfigurable,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tpusim import ScenarioError, build_model, run_scenario, scenario_from_dict
-from tpusim.replication import simulate
+from tpusim.engine.replication import simulate
 
 BASE = {
     "name": "repro",
@@ -109,7 +109,7 @@ def test_a_scenario_changed_in_code_simulates_the_new_machine():
 def test_blocks_of_replications_give_the_serial_results_in_any_grouping():
     """The executor hands out blocks of consecutive replications of one model, each model sent
     once per worker: every grouping gives the serial samples, bit for bit."""
-    from tpusim.execution import Task, execute, plan_blocks
+    from tpusim.engine.execution import Task, execute, plan_blocks
 
     model = build_model(scenario_from_dict({**BASE, "replications": 7}))
     other = build_model(scenario_from_dict({**BASE, "replications": 7, "seed": 5}))
@@ -128,7 +128,7 @@ def test_a_sweeps_tasks_send_back_only_the_samples():
     per-job rows cross the wire), with every sample as in a full run, on any executor."""
     import pickle
 
-    from tpusim.execution import Task, execute
+    from tpusim.engine.execution import Task, execute
 
     model = build_model(scenario_from_dict({**BASE, "horizon_days": 20, "replications": 2, "policies": ["reconfigurable"],
                                             "workload": {"jobs_per_pod_day": 40}}))
@@ -148,7 +148,7 @@ def test_a_replication_split_by_policy_is_the_whole_replication_bit_for_bit():
     of the serial run; progress counts the parts that are in as thirds of the replication."""
     import numpy as np
 
-    from tpusim.execution import Task, execute, split_by_policy
+    from tpusim.engine.execution import Task, execute, split_by_policy
 
     sc = scenario_from_dict({**BASE, "horizon_days": 15, "replications": 1,
                              "policies": ["static", "reconfigurable", "reconfigurable_ft"],
@@ -184,7 +184,7 @@ def test_progress_within_a_replication_moves_steadily_and_changes_no_number():
     count, and the same samples and rows as a run without them."""
     import numpy as np
 
-    from tpusim.execution import Task, execute
+    from tpusim.engine.execution import Task, execute
 
     model = build_model(scenario_from_dict({**BASE, "horizon_days": 10, "replications": 2,
                                             "policies": ["static", "reconfigurable"],
@@ -204,7 +204,7 @@ def test_progress_within_a_replication_moves_steadily_and_changes_no_number():
 def test_progress_over_split_replications_never_goes_back():
     """Several replications split by policy on a pool: the parts come back in any order, and
     progress (tasks done plus the parts in of those under way) only grows, to the task count."""
-    from tpusim.execution import Task, execute
+    from tpusim.engine.execution import Task, execute
 
     model = build_model(scenario_from_dict({**BASE, "horizon_days": 5, "replications": 3,
                                             "policies": ["static", "reconfigurable", "reconfigurable_ft"],

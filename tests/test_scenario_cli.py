@@ -221,7 +221,7 @@ def test_the_package_lists_every_subpackage():
     from conftest import REPO
 
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {"tpusim"} | {f"tpusim.{p.parent.name}" for p in (REPO / "tpusim").glob("*/__init__.py")}
+    found = {"tpusim"} | {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "tpusim").rglob("*/__init__.py")}
     assert found | {"tpusim.scenarios"} == listed
 
 
@@ -336,3 +336,14 @@ def test_the_files_are_written_before_the_table_is_printed(tmp_path, monkeypatch
     done = runner.invoke(app, ["run", "tpuv4_pod", "-r", "2", "--set", "horizon_days=5", "-o", str(tmp_path / "o")])
     assert isinstance(done.exception, BrokenPipeError)
     assert (tmp_path / "o" / "summary.json").is_file() and (tmp_path / "o" / "availability.csv").is_file()
+
+
+def test_localisation_runs_through_the_executor_with_the_serial_rows():
+    """Issue 30: localisation no longer bypasses the executor; two processes give the serial rows."""
+    import tpusim
+
+    over = {"replications": 2, "horizon_days": 4, "policies": ["reconfigurable"]}
+    serial = tpusim.localise("gray_failures", overrides=over)
+    pooled = tpusim.localise("gray_failures", overrides=over, workers=2)
+    assert len(serial.blames) and serial.blames.equals(pooled.blames) and serial.episodes.equals(pooled.episodes)
+    assert list(serial.blames.replication.drop_duplicates()) == sorted(set(serial.blames.replication))

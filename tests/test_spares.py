@@ -15,7 +15,7 @@ from scipy import stats
 
 import tpusim
 from tpusim import build_model
-from tpusim.spares import cube_terminations, max_burst, plan_spares
+from tpusim.studies.spares import cube_terminations, max_burst, plan_spares
 
 HOSTS_PER_CUBE = 16
 CUBES = 64

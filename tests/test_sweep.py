@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from conftest import SCENARIOS
 from tpusim import load_scenario
 from tpusim.cli import app
-from tpusim.sweep import grid, parse_vary, sweep
+from tpusim.studies.sweep import grid, parse_vary, sweep
 
 GRID = {"failures.host.daily_rate": [0.0008, 0.004], "failures.ocs.repair.mean_hours": [6, 24]}
 
@@ -125,7 +125,7 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
     overrides = ["replications=24", "horizon_days=365"]
     out = tmp_path / "killed"
     code = (
-        "from tpusim import load_scenario; from tpusim.sweep import sweep; "
+        "from tpusim import load_scenario; from tpusim.studies.sweep import sweep; "
         f"sweep(load_scenario({str(SCENARIOS / 'tpuv4_pod.yaml')!r}, {overrides!r}), {vary!r}, out=__import__('pathlib').Path({str(out)!r}))"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])

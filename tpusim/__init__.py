@@ -6,27 +6,27 @@ compared with a statically wired one, under real failure rates? See DESIGN.md fo
 Python API (the CLI is a thin layer over it)::
 
     import tpusim
-    results = tpusim.run("scenarios/tpuv4_pod.yaml", ["replications=5"])
+    results = tpusim.run("tpuv4_pod", ["replications=5"])
     results.availability_frame()
 
 The code flows one way: config -> model -> simulation -> samples -> estimates -> output
 (README, "Layout").
 """
 
-from tpusim.version import __version__
+from tpusim.core.version import __version__
 
 # The API is imported on first use (PEP 562), so that `import tpusim` and `tpusim --help` stay
 # fast: the model pulls in numpy, scipy, networkx, pandas and pydantic.
 _LAZY = {
     "run": "tpusim.api", "run_scenario": "tpusim.api",
     "build_model": "tpusim.config", "load_scenario": "tpusim.config", "scenario_from_dict": "tpusim.config",
-    "Scenario": "tpusim.config.schema", "ScenarioError": "tpusim.errors", "Results": "tpusim.results",
-    "load_results": "tpusim.results", "domain_attribution": "tpusim.attribution",
-    "campaign_cost": "tpusim.attribution", "localise": "tpusim.localisation", "plan_spares": "tpusim.spares",
-    "sweep": "tpusim.sweep",  # the function; the module stays importable as tpusim.sweep
+    "Scenario": "tpusim.config.schema", "ScenarioError": "tpusim.core.errors", "Results": "tpusim.measure.results",
+    "load_results": "tpusim.output.presenter", "domain_attribution": "tpusim.studies.attribution",
+    "campaign_cost": "tpusim.studies.attribution", "localise": "tpusim.studies.localisation.study", "plan_spares": "tpusim.studies.spares",
+    "sweep": "tpusim.studies.sweep",
     # a matplotlib Figure that shows itself as an image in any Jupyter kernel (no %matplotlib)
     "Figure": "tpusim.output.plots",
-    "load_sweep": "tpusim.sweep",
+    "load_sweep": "tpusim.studies.sweep",
 }
 
 __all__ = ["Figure", "Results", "Scenario", "ScenarioError", "__version__", "build_model", "campaign_cost", "domain_attribution", "load_results",
@@ -39,6 +39,7 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'tpusim' has no attribute {name!r}")
     import importlib
 
+    importlib.import_module("tpusim.api")  # the facade: results can then show themselves (summary, plot)
     value = getattr(importlib.import_module(_LAZY[name]), name)
     globals()[name] = value  # once imported, an ordinary attribute (also shadows the submodule)
     return value

@@ -21,7 +21,7 @@ import yaml
 from rich.console import Console
 from rich.text import Text
 
-from tpusim.errors import ScenarioError
+from tpusim.core.errors import ScenarioError
 
 if TYPE_CHECKING:
     from tpusim.config.schema import Scenario
@@ -40,7 +40,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from tpusim.version import __version__
+        from tpusim.core.version import __version__
 
         print(f"tpusim {__version__}")
         raise typer.Exit()
@@ -375,7 +375,7 @@ def spares(
         _fail(f"--safety {safety:g}: must be a finite number > 0")
     sc = _load(scenario, set_)
     from tpusim.output.tables import render_spares
-    from tpusim.spares import plan_spares
+    from tpusim.studies.spares import plan_spares
 
     bar, callback = _progress("replications", sc.replications)
     try:
@@ -396,6 +396,7 @@ def localise(
     alpha: Annotated[float, typer.Option(metavar="ALPHA", help="Deepview's test level per window: chance of blaming some part when none is faulty.")] = 0.01,
     out_given: Annotated[Optional[str], typer.Option("--out", "-o", metavar="DIR", help="Also write localisation.csv (the table), blames.csv and episodes.csv here.", show_default=False)] = None,
     fmt: Annotated[str, typer.Option("--format", help="What to print: table or csv.", metavar="[table|csv]")] = "table",
+    workers: Annotated[int, typer.Option("--workers", "-w", metavar="N", min=1, help="Local worker processes for replications (same rows as serial).")] = 1,
 ) -> None:
     """Localise gray faults from job records (Deepview's Lasso and a naive count), scored
     against the faults the simulator injected: precision of blames, recall per class, time
@@ -417,14 +418,15 @@ def localise(
     out = _out_dir(out_given, "", "", "") if out_given is not None else None
     if out is not None:
         _writable_dir(out)
-    from tpusim.localisation import localise as run_localise
-    from tpusim.localiser import LocaliserParams
+    from tpusim.studies.localisation.study import localise as run_localise
+    from tpusim.studies.localisation.methods import LocaliserParams
     from tpusim.output.files import write_atomic
     from tpusim.output.tables import render_localisation
 
     bar, callback = _progress("replications", sc.replications)
     try:
-        found = run_localise(sc, LocaliserParams(window_hours=window_hours, alpha=alpha), progress=callback)
+        found = run_localise(sc, LocaliserParams(window_hours=window_hours, alpha=alpha), progress=callback,
+                             workers=workers)
     finally:
         if bar is not None:
             bar.stop()
@@ -473,8 +475,8 @@ def sweep(
     from tpusim.config import overrides
     import math
 
-    from tpusim.sweep import MAX_POINTS, parse_vary
-    from tpusim.sweep import sweep as run_sweep
+    from tpusim.studies.sweep import MAX_POINTS, parse_vary
+    from tpusim.studies.sweep import sweep as run_sweep
 
     if fmt not in ("table", "csv", "json"):
         _fail(f"--format: must be table, csv or json, got {fmt!r}")
@@ -568,7 +570,7 @@ def check(
     import json
 
     from tpusim.api import run_scenario
-    from tpusim.check import baseline_problems, compare, fresh_seed, junit_xml, make_baseline, other_scenario
+    from tpusim.studies.check import baseline_problems, compare, fresh_seed, junit_xml, make_baseline, other_scenario
     from tpusim.output.files import write_atomic
     from tpusim.config.strict_yaml import read_text
     from tpusim.output.files import write_json
@@ -677,8 +679,8 @@ def reproduce(
     """
     from tpusim.output.files import write_json
     from tpusim.output.tables import render_claims
-    from tpusim.reproduce import reproduce as run_claims
-    from tpusim.reproduce import scenario_files
+    from tpusim.studies.reproduce import reproduce as run_claims
+    from tpusim.studies.reproduce import scenario_files
 
     for path in scenario_files(scenarios_dir).values():
         if not path.is_file():

@@ -2,7 +2,7 @@
 
 ``load_scenario`` / ``scenario_from_dict`` give a validated :class:`Scenario` (days, minutes,
 file names: the user's units); ``build_model`` turns it into the hours-only
-:class:`~tpusim.model.Model` that the simulation runs. Only this package reads scenario files
+:class:`~tpusim.engine.model.Model` that the simulation runs. Only this package reads scenario files
 and the CSV files they name.
 
 Layer: above every model package (it builds their parameter types), below execution, results

@@ -23,14 +23,14 @@ from typing import Iterator
 
 from tpusim.config.schema import CROSS_KEY_CHECKS, ComponentFailures, Scenario
 from tpusim.config.strict_yaml import MAX_CSV_BYTES, read_text
-from tpusim.errors import Problem, ScenarioError
+from tpusim.core.errors import Problem, ScenarioError
 from tpusim.failures.distributions import MixtureRepair, RepairDistribution
 from tpusim.failures.params import GrayParams, PlantedGray
 from tpusim.failures.maintenance import Campaign, Release, Watchdog
 from tpusim.failures.params import ClassFailures, DomainFailures, FailureParams
 from tpusim.failures.schedule import Schedule, parse_schedule
 from tpusim.failures.trace import parse_trace
-from tpusim.model import Model
+from tpusim.engine.model import Model
 from tpusim.policies import registry
 from tpusim.policies.base import RoutingParams
 from tpusim.scheduler.costs import CostParams
@@ -133,7 +133,7 @@ def closed_forms_only() -> Iterator[None]:
 
 def build_model(scenario: Scenario, source: str | None = None) -> Model:
     """The model of ``scenario`` (built once, then kept with it); raises
-    :class:`~tpusim.errors.ScenarioError` with every cross-key problem found."""
+    :class:`~tpusim.core.errors.ScenarioError` with every cross-key problem found."""
     if scenario._built is not None:
         return scenario._built
     limits = _RUN_LIMITS.get()

@@ -5,7 +5,7 @@ resolves the CSV paths it names relative to the file, and validates everything a
 :func:`~tpusim.config.schema.scenario_from_dict` checks each key (pydantic) and then every
 cross-key rule (by building the model, :func:`tpusim.config.build.build_model`). The returned
 :class:`Scenario` is known to be runnable, and a bad one raises
-:class:`~tpusim.errors.ScenarioError` listing *every* problem with its key path (``failures.host.repair.mean_hours: must be > 0, got -3``).
+:class:`~tpusim.core.errors.ScenarioError` listing *every* problem with its key path (``failures.host.repair.mean_hours: must be > 0, got -3``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tpusim.config.bundled import exists, hint, locate
 from tpusim.config.overrides import apply_overrides, override_strings
 from tpusim.config.schema import Scenario, scenario_from_dict
 from tpusim.config.strict_yaml import load_yaml, read_text
-from tpusim.errors import Problem, ScenarioError
+from tpusim.core.errors import Problem, ScenarioError
 
 #: Keys that name files, resolved relative to the scenario file that gives them.
 FILE_KEYS = [("workload", "mix"), ("workload", "trace"), ("failures", "trace")] + [

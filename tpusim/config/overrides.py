@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from tpusim.config.strict_yaml import load_yaml
-from tpusim.errors import Problem, ScenarioError
+from tpusim.core.errors import Problem, ScenarioError
 
 
 def parse_override(text: str) -> tuple[str, Any]:

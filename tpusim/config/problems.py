@@ -1,4 +1,4 @@
-"""pydantic's validation errors, translated into :class:`~tpusim.errors.Problem` lines with
+"""pydantic's validation errors, translated into :class:`~tpusim.core.errors.Problem` lines with
 dotted key paths and messages a user can act on (``failures.host.repair.mean_hours: must be > 0,
 got -3``)."""
 
@@ -9,7 +9,7 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from tpusim.errors import Problem
+from tpusim.core.errors import Problem
 
 
 def _path_of(loc: tuple[Any, ...]) -> str:

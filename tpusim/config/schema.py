@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from tpusim.config.overrides import apply_overrides, override_strings, plain
 from tpusim.config.problems import problems_of
-from tpusim.errors import Problem, ScenarioError
+from tpusim.core.errors import Problem, ScenarioError
 from tpusim.policies import registry
 
 

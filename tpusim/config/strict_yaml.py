@@ -12,7 +12,7 @@
   every later walk of it would recurse without end; a scalar that Python cannot turn into a
   value (an integer of more than 4,300 digits, the date ``2020-13-45``) is an error at its line.
 
-Every refusal is a :class:`~tpusim.errors.ScenarioError` naming the source and, where there
+Every refusal is a :class:`~tpusim.core.errors.ScenarioError` naming the source and, where there
 is one, the line.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from tpusim.errors import Problem, ScenarioError
+from tpusim.core.errors import Problem, ScenarioError
 
 MAX_BYTES = 4 * 1024 * 1024  # the largest scenario we ship is 4 KB; traces are CSV files
 MAX_CSV_BYTES = 1024**3  # a failure or job trace of ~20 million rows; parsed rows take ~10x the text

@@ -10,7 +10,7 @@ state and never uses these delays; the scheduler and the Pod Manager react only 
 from __future__ import annotations
 
 from tpusim.failures.params import FailureParams
-from tpusim.rng import generator
+from tpusim.core.rng import generator
 from tpusim.topology.machine import COMPONENT_CLASSES
 
 

@@ -40,7 +40,7 @@ import simpy
 
 from tpusim.failures.injector import superposed
 from tpusim.failures.params import GrayParams, PlantedGray
-from tpusim.rng import generator
+from tpusim.core.rng import generator
 from tpusim.topology.machine import COMPONENT_CLASSES
 
 class GrayEpisode(NamedTuple):

@@ -35,7 +35,7 @@ from tpusim.failures.causes import DownCauses
 from tpusim.failures.distributions import RepairDistribution
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
-from tpusim.rng import generator
+from tpusim.core.rng import generator
 from tpusim.topology.machine import COMPONENT_CLASSES
 
 BLOCK = 1024

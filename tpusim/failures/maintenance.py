@@ -55,8 +55,8 @@ import simpy
 
 from tpusim.failures.causes import DownCauses
 from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
-from tpusim.rng import generator
-from tpusim.stats import excess_rate_p_value
+from tpusim.core.rng import generator
+from tpusim.core.stats import excess_rate_p_value
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 
 #: What a campaign upgrades -> (the units its waves take: "cube" or "ocs", the class a release

@@ -13,7 +13,7 @@ same modes (common random numbers), also for a trace replayed from a file.
 
 from __future__ import annotations
 
-from tpusim.rng import generator
+from tpusim.core.rng import generator
 
 _BLOCK = 256
 

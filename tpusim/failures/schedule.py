@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tpusim import csvrows
+from tpusim.core import csvrows
 
 
 def parse_schedule(text: str, column: str, factor: float, where: str) -> list[float]:

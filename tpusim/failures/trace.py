@@ -21,7 +21,7 @@ from typing import Iterable
 
 import simpy
 
-from tpusim import csvrows
+from tpusim.core import csvrows
 from tpusim.failures.health import HealthState
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 
@@ -50,7 +50,7 @@ def format_trace(traces: dict[int, Trace]) -> str:
 def parse_trace(lines: str | Iterable[str], machine: MachineLayout) -> dict[int | None, tuple]:
     """Traces per replication (key None: no replication column, one trace for all).
 
-    Raises :class:`~tpusim.csvrows.CsvError` (a ``ValueError``) naming the line and column of
+    Raises :class:`~tpusim.core.csvrows.CsvError` (a ``ValueError``) naming the line and column of
     the first bad row: a value that is not a finite number or whole number, an unknown
     component class, a unit out of range, an unknown event, a negative time or one going
     backwards, a failure of a unit already down or a repair of a unit that is up.

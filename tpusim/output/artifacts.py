@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
+from tpusim.measure.results import job_frames
 from tpusim.output import plots
 from tpusim.output.report import build_report
 from tpusim.output.files import atomic_path, write_atomic, write_json
@@ -14,8 +15,8 @@ from tpusim.output.files import atomic_path, write_atomic, write_json
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
     import pandas as pd
 
-    from tpusim.replication import ReplicationResult
-    from tpusim.results import Results
+    from tpusim.engine.replication import ReplicationResult
+    from tpusim.measure.results import Results
 
 
 def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bool = False,
@@ -68,23 +69,6 @@ def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bo
     images = [p for p in written if p.suffix == ".png"]
     write_atomic(written[-1], build_report(results, summary, images).encode())
     return written
-
-
-def job_frames(result: "ReplicationResult", policies: Sequence[str]) -> Iterator["pd.DataFrame"]:
-    """One replication's per-job rows, one pandas frame per policy (of ``policies``, in that
-    order), with ``replication`` and ``policy`` columns and ``band`` by name: what
-    ``jobs.parquet`` holds, one row group each."""
-    import pandas as pd
-
-    from tpusim.scheduler.workload import BANDS
-
-    assert result.job_rows is not None, "this replication kept no per-job rows"
-    for policy in policies:
-        columns = result.job_rows[policy]
-        frame = pd.DataFrame({"replication": result.replication, "policy": policy, **columns})
-        frame["replication"] = frame["replication"].astype("int64")
-        frame["band"] = pd.Categorical.from_codes(columns["band"], categories=pd.Index(list(BANDS)))
-        yield frame
 
 
 class JobRows:

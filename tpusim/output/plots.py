@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 import matplotlib.figure
 from matplotlib.ticker import NullLocator
 
-from tpusim.formatting import label as metric_label
-from tpusim.metrics import REGISTRY
+from tpusim.core.formatting import label as metric_label
+from tpusim.core.metrics import REGISTRY
 from tpusim.output.files import write_atomic
 from tpusim.policies import registry
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
-    from tpusim.results import Results
+    from tpusim.measure.results import Results
 
 PALETTE = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive")
 

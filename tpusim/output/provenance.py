@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tpusim.version import __version__
+from tpusim.core.version import __version__
 
 LIBRARIES = ("simpy", "numpy", "scipy", "pandas", "networkx", "pydantic", "pyarrow", "matplotlib", "distributed")
 

@@ -16,11 +16,11 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tpusim.formatting import number
+from tpusim.core.formatting import number
 from tpusim.output.views import View, run_views
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
-    from tpusim.results import Results
+    from tpusim.measure.results import Results
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tpusim.version import __version__
-from tpusim.analytic import class_availability, domain_availability
-from tpusim.metrics import COST_METRICS, JOB_METRICS
+from tpusim.core.version import __version__
+from tpusim.policies.analytic import class_availability, domain_availability
+from tpusim.core.metrics import COST_METRICS, JOB_METRICS
 from tpusim.output.provenance import provenance
-from tpusim.stats import Estimate
+from tpusim.core.stats import Estimate
 from tpusim.topology.machine import COMPONENT_CLASSES
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
-    from tpusim.results import Results
+    from tpusim.measure.results import Results
 
 
 def _dump(est: Estimate | None) -> dict[str, Any]:

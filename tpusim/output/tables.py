@@ -9,7 +9,7 @@ through :func:`rich.markup.escape`, titles included: ``[/]`` in a name prints as
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -17,17 +17,16 @@ from rich.table import Table
 
 from rich.text import Text
 
-from tpusim.analytic import class_availability, cube_availability, ocs_layer_availability
-from tpusim.formatting import Marks, estimate_text
-from tpusim.model import Model
+from tpusim.policies.analytic import class_availability, cube_availability, ocs_layer_availability
+from tpusim.core.formatting import Marks, estimate_text
+from tpusim.engine.model import Model
 from tpusim.output.views import View, run_views
-from tpusim.stats import Estimate
+from tpusim.core.stats import Estimate
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
     import pandas as pd
 
-    from tpusim.check import CheckReport
-    from tpusim.results import Results
+    from tpusim.measure.results import Results
 
 
 def pct(value: float | None, digits: int = 3) -> str:
@@ -35,7 +34,7 @@ def pct(value: float | None, digits: int = 3) -> str:
 
 
 def fmt_estimate(est: Estimate, digits: int = 3) -> str:
-    """A fraction in percent with its interval and marks (:mod:`tpusim.formatting`'s rules)."""
+    """A fraction in percent with its interval and marks (:mod:`tpusim.core.formatting`'s rules)."""
     return estimate_text(est, digits, 100.0)
 
 
@@ -104,8 +103,9 @@ def render_closed_forms(model: Model, console: Console) -> None:
         console.print(f"{p.name}: {p.closed_form(f, (1, 1, 1)).formula}", highlight=False)  # type: ignore[union-attr]
 
 
-def render_check(report: "CheckReport", title: str, console: Console) -> None:
-    """Every metric of a check, in the baseline's order: the values, the change, its p-value,
+def render_check(report: Any, title: str, console: Console) -> None:
+    """Every metric of a check (a :class:`tpusim.studies.check.CheckReport`, read by its fields:
+    output sits below the studies), in the baseline's order: the values, the change, its p-value,
     and the smallest change the comparison finds with 80 % power (absolute, and relative to the
     value - to the unavailability for an availability)."""
     table = Table(title=escape(title), title_justify="left")
@@ -124,7 +124,7 @@ def render_check(report: "CheckReport", title: str, console: Console) -> None:
 
 
 def render_localisation(frame: "pd.DataFrame", title: str, console: Console) -> None:
-    """The summary of a localisation study (:meth:`tpusim.localisation.Localisation.summary`):
+    """The summary of a localisation study (:meth:`tpusim.studies.localisation.study.Localisation.summary`):
     precision or recall in percent with its exact 95 % interval as [low, high] (a proportion's
     interval is not symmetric), and the time and failed jobs it took to blame."""
     table = Table(title=escape(title), title_justify="left")
@@ -156,9 +156,9 @@ SWEEP_TABLE_METRICS = ("slice_availability", "system_availability", "goodput")
 def render_sweep(frame: "pd.DataFrame", keys: list[str], title: str, console: Console) -> None:
     """A sweep's points, one row per point and policy: the varied values, then slice
     availability per shape, system availability and (with jobs) goodput, written by the rules of
-    :mod:`tpusim.formatting` (the terminal's marks and footnotes); sweep.csv has every metric."""
-    from tpusim.formatting import label
-    from tpusim.stats import Estimate
+    :mod:`tpusim.core.formatting` (the terminal's marks and footnotes); sweep.csv has every metric."""
+    from tpusim.core.formatting import label
+    from tpusim.core.stats import Estimate
 
     shown = frame[frame.metric.isin(SWEEP_TABLE_METRICS)]
     columns = list(dict.fromkeys(zip(shown.metric, shown.key)))

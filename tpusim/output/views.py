@@ -3,7 +3,7 @@
 A :class:`View` is a titled table of strings with the footnotes its cells need. The terminal
 (:mod:`tpusim.output.tables`, rich) and the report (:mod:`tpusim.output.report`, HTML) render
 the same views, so they show the same labels, units, marks and caveats: a caveat cannot be shown
-in one and dropped in the other. Every cell is written by :mod:`tpusim.formatting` from the
+in one and dropped in the other. Every cell is written by :mod:`tpusim.core.formatting` from the
 run's estimates; labels and units come from the metrics registry, never raw metric ids.
 
 Invariant: a view's ``notes`` explain every mark its cells (and the views before it, in
@@ -16,14 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
-from tpusim.formatting import Marks, number
-from tpusim.metrics import COST_METRICS, REGISTRY
-from tpusim.formatting import label as metric_label
+from tpusim.core.formatting import Marks, number
+from tpusim.core.metrics import COST_METRICS, REGISTRY
+from tpusim.core.formatting import label as metric_label
 from tpusim.output.summary import components, noticed_gray
 from tpusim.topology.machine import COMPONENT_CLASSES
 
 if TYPE_CHECKING:  # the results layer calls this package; annotations only
-    from tpusim.results import Results
+    from tpusim.measure.results import Results
 
 
 @dataclass
@@ -116,7 +116,7 @@ def maintenance_views(results: "Results", marks: Marks) -> Iterator[View]:
     yield View("maintenance: chip-hours out on otherwise healthy hardware", ["", *model.policy_names],
                [["chip-hours", *(marks.cell(results.estimate(p, "maintenance_chip_hours"), "maintenance_chip_hours")
                                  for p in model.policy_names)]], notes=[f"maintenance campaigns: {names}"])
-    from tpusim.stats import Estimate
+    from tpusim.core.stats import Estimate
 
     def mean(d) -> str:  # a mean over rollouts (summary form: no count; a note where all were equal)
         if d is None:

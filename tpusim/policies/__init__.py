@@ -5,7 +5,7 @@ One module per policy (:mod:`~tpusim.policies.static`, :mod:`~tpusim.policies.re
 what capacity trackers share (:mod:`~tpusim.policies.capacity`) and the registry
 (:mod:`~tpusim.policies.registry`). Importing this package registers the built-ins.
 
-Layer: above topology, failures and :mod:`tpusim.analytic`; below the control plane, which asks
+Layer: above topology, failures and :mod:`tpusim.policies.analytic`; below the control plane, which asks
 the policy instead of branching on its name.
 """
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
-from tpusim.analytic import any_k_cubes
+from tpusim.policies.analytic import any_k_cubes
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import ClosedForm, Placement, Policy, PoolView, SliceHolder

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Iterator
 
-from tpusim.analytic import static_box
+from tpusim.policies.analytic import static_box
 from tpusim.failures.health import HOST, OCS, HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import ClosedForm, Placement, Policy, PoolView, SliceHolder

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tpusim.metrics import COST_METRICS
+from tpusim.core.metrics import COST_METRICS
 from tpusim.scheduler.job import REJECTED
 from tpusim.scheduler.scheduler import BEST_EFFORT
 

@@ -1,6 +1,6 @@
 """A job simulation's outcome: one replication's job metrics under one policy, and per-job rows.
 
-Every metric name here is defined in :mod:`tpusim.metrics` (label, unit, bounds); the
+Every metric name here is defined in :mod:`tpusim.core.metrics` (label, unit, bounds); the
 replication turns an outcome into tidy samples. A metric that is undefined in a replication
 (a goodput with nothing held, a wait with nothing started) is NaN, and the estimates leave that
 replication out.

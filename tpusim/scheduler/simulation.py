@@ -1,6 +1,6 @@
 """Jobs on the machine under one policy: a SimPy run replaying one failure trace and one workload.
 
-The replication's failure trace (recorded once, see :mod:`tpusim.replication`) and its jobs are
+The replication's failure trace (recorded once, see :mod:`tpusim.engine.replication`) and its jobs are
 replayed identically under every policy (common random numbers). Two health states are kept:
 
 - ``true``: the trace as it happens; a failure stalls every job whose slice uses the part;

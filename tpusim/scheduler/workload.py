@@ -25,8 +25,8 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from tpusim import csvrows
-from tpusim.rng import generator
+from tpusim.core import csvrows
+from tpusim.core.rng import generator
 from tpusim.scheduler.blocks import block_level
 from tpusim.topology.machine import MachineLayout
 from tpusim.topology.shapes import SliceShape

@@ -23,8 +23,8 @@ study's run records and gray kills (``ReplicationResult.runs``/``gray_kills``, k
 :func:`tpusim.localise`), and ``ReplicationResult.shared_samples`` of a replication that was never
 split (None either way). Each file appears atomically (a temporary file, then a rename).
 
-Layer: results (beside :mod:`tpusim.results`, which calls it); it never imports the results or
-output modules and takes the results object duck-typed.
+Layer: output (above :mod:`tpusim.measure.results`, whose objects it writes and reads back;
+``tpusim.load_results`` is :func:`tpusim.output.presenter.load_results`).
 """
 
 from __future__ import annotations
@@ -40,16 +40,16 @@ import numpy as np
 import pandas as pd
 
 from tpusim.config.schema import Scenario, scenario_from_dict
-from tpusim.errors import Problem, ScenarioError
+from tpusim.core.errors import Problem, ScenarioError
 from tpusim.failures.gray import GrayEpisode
 from tpusim.failures.maintenance import Wave
-from tpusim.metrics import SAMPLE_COLUMNS, Sample
-from tpusim.replication import ReplicationResult
+from tpusim.core.metrics import SAMPLE_COLUMNS, Sample
+from tpusim.engine.replication import ReplicationResult
 from tpusim.scheduler.records import COLUMNS as JOB_COLUMNS, JobRecords
-from tpusim.version import __version__
+from tpusim.core.version import __version__
 
 if TYPE_CHECKING:  # annotations only
-    from tpusim.results import Results
+    from tpusim.measure.results import Results
 
 #: The layout of a saved folder; bumped when it changes incompatibly.
 FORMAT = 1
@@ -225,3 +225,4 @@ def _no_rows() -> dict:
     """The columns of a policy with no job row (as :meth:`JobRecords.columns` makes them)."""
     return {name: np.empty(0, dtype=object if name in ("shape", "state") else
                            np.float64 if name in JobRecords._FLOAT else np.int64) for name in JOB_COLUMNS}
+

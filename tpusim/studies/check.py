@@ -18,7 +18,7 @@ unchanged model fails a check with probability at most ``alpha`` - across seeds 
 for the seed the baseline was made with. A metric fails when the two samples are inconsistent at
 that level; the report says which metric moved, by how much and in which direction.
 
-Checks read tidy samples (:class:`tpusim.metrics.Sample`), never a summary file.
+Checks read tidy samples (:class:`tpusim.core.metrics.Sample`), never a summary file.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable
 
-from tpusim.metrics import Sample, metric
+from tpusim.core.metrics import Sample, metric
 
 
 def check_name(sample: Sample) -> str | None:
@@ -156,7 +156,7 @@ class MetricCheck:
     @property
     def fraction(self) -> bool:
         """An availability (a fraction of time): its changes scale its unavailability."""
-        from tpusim.metrics import metric
+        from tpusim.core.metrics import metric
 
         return metric(_metric_of(self.name)).unit == "fraction"
 

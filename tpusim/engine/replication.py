@@ -10,7 +10,7 @@ With a workload, the same run records its trace, the replication draws its jobs 
 delays once, and each policy then runs its own
 :class:`~tpusim.scheduler.simulation.JobSimulation` replaying them.
 
-A replication returns tidy :class:`~tpusim.metrics.Sample` rows for every metric, plus what is
+A replication returns tidy :class:`~tpusim.core.metrics.Sample` rows for every metric, plus what is
 not a metric: event counts, the recorded trace, per-job rows and time series.
 
 A replication with jobs may be run in parts, each simulating the jobs of some of the policies
@@ -35,8 +35,8 @@ from tpusim.failures.maintenance import CampaignDriver, MaintainedHealth, Wave, 
 from tpusim.failures.params import FailureParams
 from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.trace import TraceRecorder, TraceReplayer
-from tpusim.metrics import JOB_METRICS, Sample
-from tpusim.model import Model
+from tpusim.core.metrics import JOB_METRICS, Sample
+from tpusim.engine.model import Model
 from tpusim.policies import registry
 from tpusim.scheduler.costs import cost_metrics
 from tpusim.scheduler.outcome import JobOutcome

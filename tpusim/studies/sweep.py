@@ -6,7 +6,7 @@ replication count at every point: the points share their random streams (common 
 across the grid), so differences between points are due to the varied keys. A point's numbers
 depend only on the scenario and its overrides, never on how the grid is executed.
 
-Execution goes through :mod:`tpusim.execution` at replication granularity: every (point,
+Execution goes through :mod:`tpusim.engine.execution` at replication granularity: every (point,
 replication) pair is one task, so a grid spreads over all the workers of a process pool or a
 Dask cluster. With ``target_ci`` a point keeps doubling its replications until the 95 % CI
 half-width of every availability metric is at most the target (or ``max_replications``); the
@@ -28,8 +28,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import sys
-import types
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -41,9 +39,9 @@ from tpusim.config.build import build_model
 from tpusim.config.load import ScenarioLike, as_scenario
 from tpusim.config.overrides import override_strings
 from tpusim.config.schema import Scenario
-from tpusim.errors import ScenarioError
-from tpusim.execution import Task, execute
-from tpusim.metrics import Estimates, Sample
+from tpusim.core.errors import ScenarioError
+from tpusim.engine.execution import Task, execute
+from tpusim.core.metrics import Estimates, Sample
 from tpusim.output.files import write_json
 
 
@@ -106,10 +104,10 @@ class SweepResults:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per point, policy, metric and breakdown key: mean, 95 % CI, replications,
-        reliable and note (the columns of :meth:`tpusim.results.Results.metrics_frame`)."""
+        reliable and note (the columns of :meth:`tpusim.measure.results.Results.metrics_frame`)."""
         from tpusim.config.overrides import yaml_value
 
-        from tpusim.results import estimate_columns
+        from tpusim.measure.results import estimate_columns
 
         rows = []
         for p in self.points:
@@ -125,7 +123,7 @@ class SweepResults:
         replication gave (NaN where undefined), beside the point's varied keys; the numbers
         behind every mean and interval of :meth:`to_frame`, e.g. for paired differences."""
         from tpusim.config.overrides import yaml_value
-        from tpusim.persist import samples_frame
+        from tpusim.output.persist import samples_frame
 
         frames = []
         for p in self.points:
@@ -143,11 +141,11 @@ class SweepResults:
     def _repr_html_(self) -> str:
         """What a notebook shows: the grid, then per point and policy the availability of the
         largest slice and the system availability (and goodput with a workload), in percent
-        with their 95 % CIs, marks and footnotes (:mod:`tpusim.formatting`)."""
+        with their 95 % CIs, marks and footnotes (:mod:`tpusim.core.formatting`)."""
         import html
 
-        from tpusim.formatting import Marks, unit_suffix
-        from tpusim.metrics import metric
+        from tpusim.core.formatting import Marks, unit_suffix
+        from tpusim.core.metrics import metric
         from tpusim.topology.shapes import SliceShape
 
         head = f"<p><b>{html.escape(repr(self))}</b></p>"
@@ -186,8 +184,8 @@ class SweepResults:
         """Keep this sweep in data formats (never pickle): ``sweep.json`` (the grid and each
         point's overrides and resolved scenario), ``sweep.samples.parquet`` (every sample, by
         point) and, for people, ``sweep.csv`` (:meth:`to_frame`). :meth:`load` reads it back."""
-        from tpusim.persist import FORMAT, samples_frame, write_file, write_json_file, write_parquet
-        from tpusim.version import __version__
+        from tpusim.output.persist import FORMAT, samples_frame, write_file, write_json_file, write_parquet
+        from tpusim.core.version import __version__
 
         directory = Path(directory)
         samples = pd.concat([samples_frame(p.samples, point=p.index) for p in self.points], ignore_index=True) \
@@ -205,8 +203,8 @@ class SweepResults:
     def load(cls, directory: "str | Path") -> "SweepResults":
         """A sweep kept with :meth:`save` (JSON and Parquet only; the scenarios validated again)."""
         from tpusim.config.schema import scenario_from_dict
-        from tpusim.errors import Problem
-        from tpusim.persist import FORMAT, read_samples
+        from tpusim.core.errors import Problem
+        from tpusim.output.persist import FORMAT, read_samples
 
         directory = Path(directory)
         try:
@@ -401,14 +399,3 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
     if any(parsed[i] in parsed[:i] for i in range(len(parsed))):
         raise ValueError(f"{key.strip()}: a value is given twice in {values!r}")
     return key.strip(), parsed
-
-
-class _CallableModule(types.ModuleType):
-    """``tpusim.sweep`` is this module and, called, :func:`sweep` (``tpusim.sweep(scenario,
-    grid)`` works whether or not ``import tpusim.sweep`` ran first)."""
-
-    def __call__(self, *args, **kwargs):
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

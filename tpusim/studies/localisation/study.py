@@ -2,9 +2,9 @@
 score their blames against the ground truth the simulator knows.
 
 :func:`localise` runs every replication with run records (:mod:`tpusim.scheduler.runs`) and the
-failure trace kept, then applies :func:`tpusim.localiser.deepview` and
-:func:`tpusim.localiser.naive` to each policy's runs. The localisers see the runs only; the
-score (:func:`tpusim.localiser.score`) sees the gray episodes and the hard failures.
+failure trace kept, then applies :func:`tpusim.studies.localisation.methods.deepview` and
+:func:`tpusim.studies.localisation.methods.naive` to each policy's runs. The localisers see the runs only; the
+score (:func:`tpusim.studies.localisation.methods.score`) sees the gray episodes and the hard failures.
 
 :class:`Localisation` holds the tidy rows (``blames``, ``episodes``) and :meth:`Localisation.summary`
 their estimates: precision pooled over replications with an exact (Clopper-Pearson) interval
@@ -24,11 +24,11 @@ import pandas as pd
 from tpusim.config.build import build_model
 from tpusim.config.load import ScenarioLike, as_scenario
 from tpusim.config.schema import Scenario
-from tpusim.localiser import METHODS, LocaliserParams, deepview, hard_faults, naive, score
-from tpusim.model import Model
-from tpusim.replication import simulate
+from tpusim.studies.localisation.methods import METHODS, LocaliserParams, deepview, hard_faults, naive, score
+from tpusim.engine.model import Model
+from tpusim.engine.execution import Task, execute
 from tpusim.scheduler.runs import part_name
-from tpusim.stats import NON_NEGATIVE, estimate, proportion_interval
+from tpusim.core.stats import NON_NEGATIVE, estimate, proportion_interval
 
 _LOCALISERS = {"deepview": deepview, "naive": naive}
 
@@ -68,18 +68,23 @@ class Localisation:
 
 
 def localise(scenario: "ScenarioLike", params: LocaliserParams | None = None,
-             progress: Callable[[int, int], None] | None = None, keep_runs: bool = False,
-             overrides: "list[str] | dict | None" = None) -> Localisation:
+             progress: Callable[[float, int], None] | None = None, keep_runs: bool = False,
+             overrides: "list[str] | dict | None" = None, workers: int = 1,
+             scheduler_address: str | None = None) -> Localisation:
     """Run ``scenario`` (it needs a workload) and localise its faults from each policy's job
-    records with every method (``progress(done, total)`` after each replication)."""
+    records with every method. The replications run through the one executor (``workers``
+    local processes, or the Dask cluster at ``scheduler_address``; the same rows either way,
+    in replication order); ``progress(done, total)`` as they go."""
     params = params or LocaliserParams()
     model = build_model(as_scenario(scenario, overrides))
     if model.workload is None:
         raise ValueError("localisation reads job records: the scenario needs a workload")
-    blame_rows, episode_rows, kept = [], [], {}
-    for r in range(model.replications):
-        result = simulate(model, r, record_trace=True, record_runs=True)
+    tasks = [Task(model, r, record_trace=True, record_runs=True) for r in range(model.replications)]
+    by_replication: dict[int, tuple[list, list]] = {}
+    kept = {}
+    for r, result in execute(tasks, workers=workers, scheduler_address=scheduler_address, progress=progress):
         assert result.runs is not None and result.trace is not None
+        blame_rows, episode_rows = by_replication.setdefault(r, ([], []))
         faults = hard_faults(result.trace, model.horizon)
         for policy, runs in result.runs.items():
             if keep_runs:
@@ -91,6 +96,8 @@ def localise(scenario: "ScenarioLike", params: LocaliserParams | None = None,
                 tag = {"replication": r, "policy": policy, "method": method}
                 blame_rows += [{**tag, **row, "part": part_name(model.machine, row["part"])} for row in b]
                 episode_rows += [{**tag, **row} for row in e]
-        if progress is not None:
-            progress(r + 1, model.replications)
-    return Localisation(model, params, pd.DataFrame(blame_rows), pd.DataFrame(episode_rows), kept)
+    order = sorted(by_replication)  # rows in replication order, whichever finished first
+    blames = [row for r in order for row in by_replication[r][0]]
+    episodes = [row for r in order for row in by_replication[r][1]]
+    return Localisation(model, params, pd.DataFrame(blames), pd.DataFrame(episodes),
+                        {key: kept[key] for key in sorted(kept)})

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from tpusim.api import run_scenario
+from tpusim.measure.runner import run_scenario
 from tpusim.config.load import ScenarioLike, as_scenario
 from tpusim.config.schema import Scenario
-from tpusim.results import Results
-from tpusim.stats import UNBOUNDED, estimate
+from tpusim.measure.results import Results
+from tpusim.core.stats import UNBOUNDED, estimate
 
 
 def paired_difference(with_part: Results, without: Results, policy: str, metric: str,

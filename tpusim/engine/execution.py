@@ -2,7 +2,7 @@
 
 A *task* is one replication of one built model: ``(model, replication, record_trace,
 samples_only)``; a task that wants only the samples (a sweep's) gets its result slimmed where it
-ran (:meth:`~tpusim.replication.ReplicationResult.only_samples`), so that per-job rows never
+ran (:meth:`~tpusim.engine.replication.ReplicationResult.only_samples`), so that per-job rows never
 cross the wire to be dropped. Runs and
 sweeps both hand their tasks to :func:`execute`, which yields ``(task index, result)`` as tasks
 finish; callers order the results by replication. A replication draws only from streams keyed
@@ -26,8 +26,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from tpusim.model import Model
-from tpusim.replication import ReplicationResult, merge_parts, simulate
+from tpusim.engine.model import Model
+from tpusim.engine.replication import ReplicationResult, merge_parts, simulate
 
 Progress = Callable[[float, int], None]  # (tasks done, total); done may be fractional, as tasks go
 
@@ -39,17 +39,19 @@ class Task:
     record_trace: bool = False
     samples_only: bool = False  # send back only what a sweep keeps (no per-job rows, no trace)
     policies: tuple[str, ...] | None = None  # a part of a replication: these policies' jobs only
+    record_runs: bool = False  # keep every job run's parts and fate (a localisation study's evidence)
 
 
 def _simulate(model: Model, replication: int, record_trace: bool, samples_only: bool,
               policies: tuple[str, ...] | None = None,
-              progress: Callable[[float], None] | None = None) -> ReplicationResult:
-    result = simulate(model, replication, record_trace, policies=policies, progress=progress)
+              progress: Callable[[float], None] | None = None, record_runs: bool = False) -> ReplicationResult:
+    result = simulate(model, replication, record_trace, record_runs=record_runs, policies=policies, progress=progress)
     return result.only_samples() if samples_only else result
 
 
 def run_task(task: Task, progress: Callable[[float], None] | None = None) -> ReplicationResult:
-    return _simulate(task.model, task.replication, task.record_trace, task.samples_only, task.policies, progress)
+    return _simulate(task.model, task.replication, task.record_trace, task.samples_only, task.policies, progress,
+                     task.record_runs)
 
 
 def split_by_policy(tasks: list[Task], workers: int) -> tuple[list[Task], list[int]]:
@@ -68,12 +70,14 @@ def split_by_policy(tasks: list[Task], workers: int) -> tuple[list[Task], list[i
             owner.append(i)
             continue
         for k, name in enumerate(names):  # the trace comes back with the first part only
-            parts.append(Task(task.model, task.replication, task.record_trace and k == 0, task.samples_only, (name,)))
+            parts.append(Task(task.model, task.replication, task.record_trace and k == 0, task.samples_only, (name,),
+                              task.record_runs))
             owner.append(i)
     return parts, owner
 
 
-Run = tuple[int, bool, bool, "tuple[str, ...] | None"]  # (replication, record_trace, samples_only, policies)
+Run = tuple[int, bool, bool, "tuple[str, ...] | None", None, bool]  # (replication, record_trace, samples_only,
+#                                                                   policies, no progress, record_runs)
 Block = tuple[int, tuple[Run, ...]]  # (model index, runs)
 
 _WORKER_MODELS: list[Model] = []  # a pool worker's copy of every distinct model, sent once
@@ -122,7 +126,8 @@ def plan_blocks(tasks: list[Task], workers: int, block_size: int | None = None) 
 
 def _block(tasks: list[Task], members: list[int], index: dict[int, int]) -> tuple[Block, list[int]]:
     model = index[id(tasks[members[0]].model)]
-    return (model, tuple((tasks[i].replication, tasks[i].record_trace, tasks[i].samples_only, tasks[i].policies)
+    return (model, tuple((tasks[i].replication, tasks[i].record_trace, tasks[i].samples_only, tasks[i].policies, None,
+                          tasks[i].record_runs)
                          for i in members)), members
 
 

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tpusim.api import run_scenario
+from tpusim.measure.runner import run_scenario
 from tpusim.config.build import build_model
 from tpusim.config.load import load_scenario
 from tpusim.policies import registry
 from tpusim.policies.base import Policy
-from tpusim.results import Results
-from tpusim.stats import Estimate
+from tpusim.measure.results import Results
+from tpusim.core.stats import Estimate
 
 SOURCES = {
     "NSDI24": "Zu et al., NSDI 2024 (TPU v4 resiliency)",
@@ -250,7 +250,7 @@ def _burst_claim(results: Results, days: float) -> Claim:
 
 def _maintenance_claim(scenario_path: Path, plan: Plan) -> Claim:
     """ISCA23: with OCSes an ICI upgrade drains a few cubes at a time; a static pod goes down."""
-    from tpusim.attribution import campaign_cost
+    from tpusim.studies.attribution import campaign_cost
 
     reps, days = plan.capacity
     scenario = load_scenario(scenario_path).with_overrides({

@@ -13,7 +13,7 @@ replication. :class:`Estimates` computes every estimate once from the samples (S
 intervals over the replications where the metric is defined, clipped to the metric's bounds);
 summary.json, the tables, the plots, ``check`` and sweep rows all read those estimates.
 
-Layer: the bottom, with :mod:`tpusim.stats`; it knows no model code.
+Layer: the bottom, with :mod:`tpusim.core.stats`; it knows no model code.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple
 
-from tpusim.stats import FRACTION, NON_NEGATIVE, UNBOUNDED, Estimate, availability_estimate, estimate
+from tpusim.core.stats import FRACTION, NON_NEGATIVE, UNBOUNDED, Estimate, availability_estimate, estimate
 
 
 #: Metrics that may be negative (their intervals are not clipped at 0).
@@ -152,7 +152,7 @@ class Estimates:
     Values are grouped by (policy, metric, key) in replication order; NaN values (undefined in
     that replication) are left out; a group with no value left has no estimate (None). Slice
     availability, given the replications' ``horizon`` (hours), also uses its outages
-    (:func:`tpusim.stats.availability_estimate`).
+    (:func:`tpusim.core.stats.availability_estimate`).
     """
 
     def __init__(self, samples: Iterable[Sample], horizon: float | None = None):

@@ -2,7 +2,7 @@
 
 One set of rules, so that every output carries the same caveats (DESIGN §4):
 
-- A value is written in its metric's unit (:mod:`tpusim.metrics`: fractions in percent) to its
+- A value is written in its metric's unit (:mod:`tpusim.core.metrics`: fractions in percent) to its
   metric's digits, with thousands separators; never in exponent notation.
 - An interval is written ``mean ± half`` only when ``mean - half`` and ``mean + half`` are its
   two ends to the digits shown. An interval clipped at a bound the quantity cannot cross (0,
@@ -17,7 +17,7 @@ One set of rules, so that every output carries the same caveats (DESIGN §4):
   explain them (with the notes of the estimates behind them): an output that shows a mark shows
   its footnote.
 
-Layer: foundations, beside :mod:`tpusim.metrics` and :mod:`tpusim.stats`; it knows no model,
+Layer: foundations, beside :mod:`tpusim.core.metrics` and :mod:`tpusim.core.stats`; it knows no model,
 results or output code, so the results layer and every output read the same rules.
 """
 
@@ -26,8 +26,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from tpusim.metrics import Metric, metric as lookup
-from tpusim.stats import MIN_OUTAGES, MIN_REPLICATIONS, Estimate
+from tpusim.core.metrics import Metric, metric as lookup
+from tpusim.core.stats import MIN_OUTAGES, MIN_REPLICATIONS, Estimate
 
 #: The marks, as printed (plain text; HTML escapes them).
 UNRELIABLE = "†"

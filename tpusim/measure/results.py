@@ -1,16 +1,18 @@
 """Results of a run: the scenario and its model, every replication's samples, and estimates.
 
 :class:`Results` is what :func:`tpusim.run` returns. Estimates are computed once from the tidy
-samples (:class:`~tpusim.metrics.Estimates`) and read by everything: summary.json, the terminal
+samples (:class:`~tpusim.core.metrics.Estimates`) and read by everything: summary.json, the terminal
 tables, the plots, ``check`` and sweep rows. For notebooks it offers tidy frames
 (:meth:`Results.to_frame` covers every metric) and figures (:meth:`Results.plot`).
 
-:meth:`Results.save` / :func:`load_results` keep results as JSON and Parquet
-(:mod:`tpusim.persist`), never pickle; a loaded run gives the same estimates and tables.
+:meth:`Results.save` / :func:`tpusim.load_results` keep results as JSON and Parquet
+(:mod:`tpusim.output.persist`), never pickle; a loaded run gives the same estimates and tables.
 
-Layer: above execution and the output package, which it calls for ``summary()``, ``plot()``,
-``save()`` (summary.json) and the per-job frames (no new such call may be added: DESIGN §7 wants
-none); output functions receive a results object and never import this module at run time.
+Layer: measurement, above the engine and config. Results hold data and estimates only, and never
+import :mod:`tpusim.output` (not lazily, not for type checking). What they show - ``summary()``,
+``plot()``, ``save()`` - is done by a :class:`Presenter` that the output package installs
+(:func:`install_presenter`; :mod:`tpusim.api` and ``tpusim.load_results`` do it):
+the output depends on results, never the reverse.
 """
 
 from __future__ import annotations
@@ -18,15 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Iterator, Protocol, Sequence
 
 import pandas as pd
 
 from tpusim.config.schema import Scenario
-from tpusim.metrics import SAMPLE_COLUMNS, Estimates, Sample
-from tpusim.model import Model
-from tpusim.replication import ReplicationResult
+from tpusim.core.metrics import SAMPLE_COLUMNS, Estimates, Sample
+from tpusim.engine.model import Model
+from tpusim.engine.replication import ReplicationResult
 from tpusim.scheduler.outcome import JobOutcome
-from tpusim.stats import Estimate
+from tpusim.core.stats import Estimate
 
 
 @dataclass(frozen=True)
@@ -64,16 +67,48 @@ def estimate_columns(est: Estimate | None) -> dict:
             "note": est.note}
 
 
-def load_results(directory: "str | Path") -> "Results":
-    """Results kept with :meth:`Results.save`: read from JSON and Parquet only (never pickle,
-    so a folder from anyone runs no code), with the model rebuilt from the saved scenario; see
-    :mod:`tpusim.persist` for the files and for what does not round-trip."""
-    from tpusim.config.build import build_model
-    from tpusim.persist import load_parts
+class Presenter(Protocol):
+    """What the output package does with results (implemented by
+    :class:`tpusim.output.presenter.OutputPresenter`)."""
 
-    scenario, replications, meta = load_parts(Path(directory))
-    return Results(scenario, build_model(scenario), replications, float(meta["wall_seconds"]), meta["error"],
-                   rows_streamed=bool(meta["rows_streamed"]))
+    def summary(self, results: "Results", command: list[str] | None) -> dict: ...
+
+    def plot(self, results: "Results", kind: str, ax: Any) -> Any: ...
+
+    def save(self, results: "Results", directory: Path) -> Path: ...
+
+
+_presenter: Presenter | None = None
+
+
+def install_presenter(presenter: Presenter) -> None:
+    """Let ``presenter`` show results (the output package calls this when it is imported
+    through the facade)."""
+    global _presenter
+    _presenter = presenter
+
+
+def _shown() -> Presenter:
+    if _presenter is None:
+        raise RuntimeError("results are shown by tpusim's output package: import tpusim.api (or use "
+                           "tpusim.run) before calling summary(), plot() or save()")
+    return _presenter
+
+
+def job_frames(result: ReplicationResult, policies: Sequence[str]) -> Iterator[pd.DataFrame]:
+    """One replication's per-job rows, one pandas frame per policy (of ``policies``, in that
+    order), with ``replication`` and ``policy`` columns and ``band`` by name: what
+    ``jobs.parquet`` holds, one row group each."""
+    from tpusim.scheduler.workload import BANDS
+
+    assert result.job_rows is not None, "this replication kept no per-job rows"
+    for policy in policies:
+        columns = result.job_rows[policy]
+        frame = pd.DataFrame({"replication": result.replication, "policy": policy, **columns})
+        frame["replication"] = frame["replication"].astype("int64")
+        frame["band"] = pd.Categorical.from_codes(columns["band"], categories=pd.Index(list(BANDS)))
+        yield frame
+
 
 
 @dataclass
@@ -112,11 +147,11 @@ class Results:
     def _repr_html_(self) -> str:
         """What a notebook shows: the run in one line, the warning for few replications, slice
         availability per policy and, with a workload, the job metrics that matter most, each
-        with its 95 % CI and marks written as the terminal writes them (:mod:`tpusim.formatting`),
+        with its 95 % CI and marks written as the terminal writes them (:mod:`tpusim.core.formatting`),
         then the footnotes those marks need."""
         import html
 
-        from tpusim.formatting import Marks, label
+        from tpusim.core.formatting import Marks, label
 
         head = html.escape(repr(self))
         if not self.replications:
@@ -150,7 +185,7 @@ class Results:
         label, unit, mean, ci95_low, ci95_high (NaN without an interval), replications (behind
         the estimate), reliable (False: the interval may cover well under 95 %) and note (why
         there is no interval, or why it is not reliable; the detection limit where none was seen)."""
-        from tpusim.metrics import metric
+        from tpusim.core.metrics import metric
 
         rows = []
         for (policy, name, key), est in self.estimates.items():
@@ -166,16 +201,10 @@ class Results:
     def save(self, directory: "str | Path") -> "Path":
         """Keep these results to reload with :func:`tpusim.load_results`, in data formats:
         ``results.json`` (the resolved scenario, counts and records), Parquet for the samples,
-        per-job rows and traces (:mod:`tpusim.persist`), plus the human-readable ``summary.json``.
+        per-job rows and traces (:mod:`tpusim.output.persist`), plus the human-readable ``summary.json``.
         A run's per-job rows that went to ``jobs.parquet`` as it ran (``rows_streamed``) are not
         here to keep; localisation run records are never kept."""
-        from tpusim.output.files import write_json
-        from tpusim.persist import save_results
-
-        directory = Path(directory)
-        write_json(directory / "summary.json", self.summary())
-        save_results(self, directory)
-        return directory
+        return _shown().save(self, Path(directory))
 
     # -- samples and estimates -------------------------------------------------------------
     @property
@@ -187,7 +216,7 @@ class Results:
         return Estimates(self.samples, self.model.horizon)
 
     def estimate(self, policy: str | None, metric: str, key: str | None = None) -> Estimate | None:
-        """The estimate of one metric (see :mod:`tpusim.metrics` for the names)."""
+        """The estimate of one metric (see :mod:`tpusim.core.metrics` for the names)."""
         return self.estimates.get(policy, metric, key)
 
     def slice_availability(self, policy: str) -> list[tuple[str, int, int, Estimate]]:
@@ -280,7 +309,7 @@ class Results:
 
     def availability_series_frame(self) -> pd.DataFrame | None:
         """Slice availability per time bucket: policy, shape, bucket start (days), mean, CI."""
-        from tpusim.stats import estimate
+        from tpusim.core.stats import estimate
 
         s = self.scenario
         if not self.replications or self.replications[0].series is None:
@@ -311,8 +340,6 @@ class Results:
         if self.rows_streamed:
             raise ValueError("this run's per-job rows went to jobs.parquet as it ran and were not kept: "
                              "read that file (pandas.read_parquet), or run without a rows sink")
-        from tpusim.output.artifacts import job_frames
-
         for r in self.replications:
             yield from job_frames(r, self.model.policy_names)
 
@@ -338,7 +365,7 @@ class Results:
         good release: false stops) with their rate and exact 95 % interval, and the means (with
         Student-t intervals over occurrences) of the hours to finish or stop, the units exposed
         to the release and, for bad ones, the detection delay."""
-        from tpusim.stats import NON_NEGATIVE, estimate, proportion_interval
+        from tpusim.core.stats import NON_NEGATIVE, estimate, proportion_interval
 
         frame = self.rollouts_frame()
         out: dict[str, dict] = {}
@@ -366,9 +393,7 @@ class Results:
     # -- outputs ---------------------------------------------------------------------------
     def summary(self, command: list[str] | None = None) -> dict:
         """The DESIGN §5 summary.json mapping (``command``: what made the run, for its provenance)."""
-        from tpusim.output.summary import build_summary
-
-        return build_summary(self, command)
+        return _shown().summary(self, command)
 
     def trace_csv(self) -> str | None:
         """The failure traces of the run as CSV, if they were recorded."""
@@ -383,15 +408,4 @@ class Results:
         ``availability`` (against slice size), ``queue_wait`` or ``goodput`` (with a workload),
         ``timeseries`` (with ``timeseries_days``). ``ax``: draw into these matplotlib axes
         instead (not for ``timeseries``, which has two) and return their figure."""
-        from tpusim.output import plots
-
-        if kind == "availability":
-            return plots.plot_availability(self, ax=ax)
-        if kind in ("queue_wait", "goodput") and self.has_jobs:
-            return (plots.plot_queue_wait(self, ax=ax) if kind == "queue_wait" else plots.plot_goodput(self, ax=ax))
-        if kind == "timeseries" and ax is not None:
-            raise ValueError("the timeseries plot draws two axes: call it without ax")
-        series = self.availability_series_frame()
-        if kind == "timeseries" and series is not None:
-            return plots.plot_series(self, series)
-        raise ValueError(f"no {kind!r} plot for these results")
+        return _shown().plot(self, kind, ax)

@@ -9,7 +9,7 @@ pod's switches must be up for any whole-cube slice, which bounds every promise).
 
 - **searched**: the largest ``k`` whose simulated ``capacity_fraction`` (time with at least
   ``k`` cubes placeable as one slice) reaches the target, as
-  :meth:`~tpusim.results.Results.capacity_at_confidence` reads it; spares = ``N - k``. The
+  :meth:`~tpusim.measure.results.Results.capacity_at_confidence` reads it; spares = ``N - k``. The
   range comes from the fractions' 95 % CIs (their upper ends give the fewest spares, their
   lower ends the most).
 - **closed form**, where the policy has one (:meth:`~tpusim.policies.Policy.capacity_closed_form`):
@@ -42,14 +42,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from tpusim.api import run_scenario
+from tpusim.measure.runner import run_scenario
 from tpusim.config.load import ScenarioLike, as_scenario
 from tpusim.config.schema import Scenario
 from tpusim.failures.health import HealthState
-from tpusim.model import Model
+from tpusim.engine.model import Model
 from tpusim.policies.base import Policy
-from tpusim.results import Results
-from tpusim.stats import NON_NEGATIVE, estimate
+from tpusim.measure.results import Results
+from tpusim.core.stats import NON_NEGATIVE, estimate
 from tpusim.topology.machine import COMPONENT_CLASSES
 
 #: Mist's safety factor over the worst burst.

@@ -16,7 +16,7 @@ penalty ``lasso_ratio`` x the smallest penalty that zeroes every coefficient.
 
 A part the Lasso keeps (``-log h_i > 0``) is then tested: is its failure rate higher than the
 average of the runs that did not use it? (the one-sided conditional binomial test of
-:func:`tpusim.stats.excess_rate_p_value`, exposures in run-hours). It is blamed if the p-value is
+:func:`tpusim.core.stats.excess_rate_p_value`, exposures in run-hours). It is blamed if the p-value is
 below ``alpha / m``, ``m`` the parts with any exposure in the window (Bonferroni over every part
 that could have been tested, so selection by the Lasso cannot raise the error rate: in a window
 with no faulty part, some part is blamed with probability at most ``alpha``).
@@ -45,7 +45,7 @@ from typing import Iterable, NamedTuple, Sequence
 import numpy as np
 
 from tpusim.scheduler.runs import part_count, part_kind, parts_holding
-from tpusim.stats import excess_rate_p_value
+from tpusim.core.stats import excess_rate_p_value
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 
 METHODS = ("deepview", "naive")

@@ -1,0 +1,96 @@
+"""Running a scenario: ``run_scenario(scenario) -> Results``.
+
+It builds the model once and runs every replication through the one executor
+(:mod:`tpusim.engine.execution`): serially, in a local process pool or on a Dask cluster, with
+the same numbers either way. Replication ``r`` draws only from streams keyed by
+``(seed, r, name)``, and results are ordered by replication number. A ``rows`` sink takes the
+per-job rows, in replication and policy order, as the run goes (the CLI streams
+``jobs.parquet``). Studies and the facade (:func:`tpusim.run`) both run scenarios through here.
+
+Layer: measurement (it makes :class:`~tpusim.measure.results.Results`), above config and the
+engine.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Callable
+
+from tpusim.config.build import build_model
+from tpusim.config.load import ScenarioLike, as_scenario
+from tpusim.engine.execution import Progress, Task, execute
+from tpusim.engine.replication import ReplicationResult
+from tpusim.measure.results import Results
+
+
+def run_scenario(scenario: ScenarioLike, *, workers: int = 1, scheduler_address: str | None = None,
+                 progress: Progress | None = None, record_traces: bool = False,
+                 rows: "Callable[[ReplicationResult], None] | None" = None) -> Results:
+    """Simulate ``scenario.replications`` replications and collect the results
+    (with ``record_traces``, each replication keeps its failure trace).
+
+    With a workload and ``rows``, the per-job rows are handed to ``rows`` as the run goes, in
+    replication order and, within a replication, in policy order: each call gets a result that
+    holds the rows of one policy (the other fields are the replication's, or the part's that
+    simulated that policy's jobs). Rows are handed over as soon as every earlier one has been,
+    and dropped (``Results.rows_streamed``): a run holds only the rows that came back early,
+    never the whole run's (the CLI writes ``jobs.parquet`` this way). Where a replication runs
+    in parts (one per policy, on several workers), each part's rows go as that part comes back.
+
+    ``scenario`` takes every form :func:`run` takes (without overrides).
+
+    If a replication raises (or the run is interrupted), the replications already finished are
+    returned with ``error`` set, so that callers can still write what was measured (and their
+    rows are handed over, in order, those after the gap last).
+    """
+    start = time.perf_counter()
+    scenario = as_scenario(scenario)
+    model = build_model(scenario)
+    tasks = [Task(model, r, record_traces) for r in range(model.replications)]
+    done: dict[int, ReplicationResult] = {}
+    streamed = rows is not None and model.workload is not None
+    order = _RowsInOrder(rows, model.policy_names) if streamed else None  # type: ignore[arg-type]
+    error = None
+    try:
+        for index, result in execute(tasks, workers=workers, scheduler_address=scheduler_address,
+                                     progress=progress, receive=order.receive if order else None):
+            done[index] = result
+    except (Exception, KeyboardInterrupt) as exc:  # keep what was measured; the caller reports
+        if not done:
+            raise
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        error = f"{reason} (after {len(done)} of {len(tasks)} replications)"
+        if order is not None:
+            order.after_failure(set(done))
+    replications = [done[i] for i in sorted(done)]
+    return Results(scenario, model, replications, time.perf_counter() - start, error, rows_streamed=streamed)
+
+
+class _RowsInOrder:
+    """Hands per-job rows to a sink one (replication, policy) at a time, in that order, as
+    results and parts of results come back from the executor; holds only the rows that came
+    back before an earlier replication's or policy's."""
+
+    def __init__(self, sink: "Callable[[ReplicationResult], None]", policies: tuple[str, ...]):
+        self.sink = sink
+        self.position = {name: k for k, name in enumerate(policies)}
+        self.early: dict[tuple[int, int], ReplicationResult] = {}  # (replication, policy position) -> its rows
+        self.next = (0, 0)
+
+    def receive(self, replication: int, result: ReplicationResult) -> ReplicationResult:
+        """Take ``result``'s rows (a whole replication's or a part's); the result without them."""
+        assert result.job_rows is not None, "a result with a workload keeps its per-job rows"
+        for policy, columns in result.job_rows.items():
+            self.early[(replication, self.position[policy])] = replace(result, job_rows={policy: columns})
+        while self.next in self.early:
+            self.sink(self.early.pop(self.next))
+            r, k = self.next
+            self.next = (r, k + 1) if k + 1 < len(self.position) else (r + 1, 0)
+        return result.without_rows()
+
+    def after_failure(self, finished: set[int]) -> None:
+        """The rows of the finished replications that wait behind one that never finished."""
+        for key in sorted(self.early):
+            if key[0] in finished:
+                self.sink(self.early.pop(key))
