@@ -191,3 +191,27 @@ def test_every_study_takes_every_form_of_a_scenario():
     assert tpusim.load_scenario("tpuv4_pod").name == "tpuv4_pod"  # a bundled scenario by name
     with pytest.raises(TypeError, match="expected a Scenario, a YAML path"):
         tpusim.run_scenario(42)
+
+
+def test_metric_names_are_the_registrys_both_ways(results):
+    """Issue 30: every metric a run emits is in the registry, every job metric of the registry
+    is what a job simulation measures, and an unknown name raises instead of printing n/a."""
+    from tpusim.core.metrics import JOB_METRICS, REGISTRY
+    from tpusim.scheduler.outcome import JobOutcome
+
+    from tpusim.engine import replication
+
+    emitted = {s.metric for s in results.samples}
+    assert emitted <= set(REGISTRY), emitted - set(REGISTRY)
+    policy = results.model.policy_names[0]
+    measured = {s.metric for s in results.samples if s.policy == policy and s.key is None
+                and REGISTRY[s.metric].group == "jobs"}
+    assert set(JOB_METRICS) <= measured, set(JOB_METRICS) - measured
+    # a job measurement with one metric too many or too few is refused, not silently dropped
+    outcome = JobOutcome.__new__(JobOutcome)
+    outcome.metrics = {name: 0.0 for name in JOB_METRICS if name != "goodput"} | {"goodput_typo": 1.0}
+    outcome.by_chips = {}
+    with pytest.raises(RuntimeError, match=r"not measured \['goodput'\], not registered \['goodput_typo'\]"):
+        replication._job_samples(0, policy, outcome)
+    with pytest.raises(KeyError, match="no metric named 'slice_availabilty'"):
+        results.estimates.get(policy, "slice_availabilty", "4x4x4")

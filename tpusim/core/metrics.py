@@ -172,7 +172,10 @@ class Estimates:
                 self._by[(policy, name, key)] = estimate(defined, bounds=metric(name).bounds) if defined else None
 
     def get(self, policy: str | None, name: str, key: str | None = None) -> Estimate | None:
-        """The estimate of ``name`` (for ``policy`` and breakdown ``key``), or None."""
+        """The estimate of ``name`` (for ``policy`` and breakdown ``key``), or None where the run
+        measured no such thing (a job metric without a workload, a shape not listed). A name
+        that is no metric at all raises ``KeyError``: a typo must not print "n/a"."""
+        metric(name)
         return self._by.get((policy, name, key))
 
     def keys(self, policy: str | None, name: str) -> list[str]:

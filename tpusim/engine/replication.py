@@ -119,6 +119,10 @@ def _repair_sampler(failures: FailureParams):
 
 
 def _job_samples(replication: int, policy: str, outcome: JobOutcome) -> list[Sample]:
+    if outcome.metrics.keys() != set(JOB_METRICS):  # the registry and the measurement, both ways
+        missing, extra = set(JOB_METRICS) - outcome.metrics.keys(), outcome.metrics.keys() - set(JOB_METRICS)
+        raise RuntimeError(f"job metrics out of step with the registry: not measured {sorted(missing)}, "
+                           f"not registered {sorted(extra)}")
     out = [Sample(replication, policy, name, None, float(outcome.metrics[name])) for name in JOB_METRICS]
     for chips, (p50, p95) in outcome.by_chips.items():
         out.append(Sample(replication, policy, "queue_wait_p50_by_chips_hours", str(chips), float(p50)))
