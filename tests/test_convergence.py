@@ -26,6 +26,7 @@ def _within(values, truth, level):
     return lo <= truth <= hi, est
 
 
+@pytest.mark.slow
 def test_host_failures_converge_to_binomial_and_mtbf_over_mtbf_plus_mttr():
     scenario = scenario_from_dict({
         "name": "host-only",
@@ -78,6 +79,7 @@ def test_ocs_failures_alone_give_all_ocs_up_probability():
     assert all(r.values("static", "slice_availability") == [1.0, 1.0] for r in results.replications)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dist", ["lognormal", "fixed"])
 def test_availability_depends_on_the_repair_mean_only(dist):
     """MTBF/(MTBF+MTTR) holds for any repair distribution (alternating renewal process)."""
