@@ -1,56 +1,131 @@
 """A deliberately naive evaluator of a recorded failure trace, for cross-checking the simulator.
 
 It shares nothing with the incremental bookkeeping of ``tpusim.failures.health`` and
-the policies' capacity trackers (``tpusim.policies``): between consecutive event times it recomputes, from the sets of down
-components, which cubes are usable, which chips are healthy and which slices the placement rules
-of ``tpusim.topology.placement`` can place in at least one pod, and integrates those indicators.
+the policies' capacity trackers (``tpusim.policies``), nor with the package's geometry
+(``tpusim.topology``): the numbering of chips, hosts, links, ports, OCSes and cubes, and the
+boxes a static slice may occupy, are written out here afresh from the DESIGN (§1) and the
+numbering the trace uses (documented in ``tpusim.topology.cube`` and ``.machine``). Between
+consecutive event times it recomputes, from the sets of down components, which cubes are
+usable, which chips are healthy and which slices can be placed in at least one pod, and
+integrates those indicators. From the package it takes only the scenario's numbers (the built
+model's machine sizes, horizon and slice shapes) and the named random stream of OCS failure
+modes.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import defaultdict
 
 from tpusim.config import build_model
 from tpusim.config.schema import Scenario
 from tpusim.core.rng import generator
-from tpusim.topology.placement import cube_number, place_reconfigurable, static_boxes
 
 
-def _static_cable(m, unit: int):
+# -- geometry, from first principles -------------------------------------------------------------
+
+def grid_number(grid, cell) -> int:
+    """The number of cell ``(i, j, k)`` of a grid, x fastest (cubes in a pod, chips in a cube)."""
+    return cell[0] + grid[0] * (cell[1] + grid[1] * cell[2])
+
+
+def _runs(length: int, extent: int, wrap: bool) -> list[frozenset[int]]:
+    """The sets of ``length`` consecutive positions on an axis of ``extent`` (cyclically
+    consecutive too, with ``wrap``); one set when ``length`` covers the axis."""
+    if length > extent:
+        return []
+    if length == extent:
+        return [frozenset(range(extent))]
+    starts = range(extent) if wrap else range(extent - length + 1)
+    return [frozenset((s + i) % extent for i in range(length)) for s in starts]
+
+
+def boxes(grid, dims, wrap: bool) -> set[frozenset]:
+    """Every set of cells an axis-aligned box of ``dims`` (any axis order) occupies in ``grid``:
+    a product of one run per axis (DESIGN §1; with ``wrap`` the pod is a torus of cubes)."""
+    out = set()
+    for shape in set(itertools.permutations(dims)):
+        for xs, ys, zs in itertools.product(*(_runs(n, g, wrap) for n, g in zip(shape, grid))):
+            out.add(frozenset(itertools.product(xs, ys, zs)))
+    return out
+
+
+class Cube:
+    """A cube's chips, hosts, links and optical ports, numbered as the failure trace numbers them:
+    chip ``x + X*(y + Y*z)``; host ``h`` the ``h``-th tray (x fastest) of the flattest most
+    compact box of ``chips_per_host`` chips tiling the cube; links: the electrical mesh (chips in
+    number order, then +x, +y, +z), then one per optical port, ports ordered by dimension, sign
+    (+ then -) and face position ``p`` (the other two axes, the lower one fastest)."""
+
+    def __init__(self, shape, chips_per_host: int):
+        self.shape = tuple(shape)
+        X, Y, Z = self.shape
+        self.chips = X * Y * Z
+        self.hosts = self.chips // chips_per_host
+        divisors = [[a for a in range(1, n + 1) if n % a == 0] for n in self.shape]
+        tray = min((t for t in itertools.product(*divisors) if math.prod(t) == chips_per_host),
+                   key=lambda t: (max(t), t[2], t[1]))
+        self.host_chips = [
+            {grid_number(self.shape, (ox + i, oy + j, oz + k))
+             for i, j, k in itertools.product(*map(range, tray))}
+            for oz in range(0, Z, tray[2]) for oy in range(0, Y, tray[1]) for ox in range(0, X, tray[0])
+        ]
+        self.link_chips: list[tuple[int, ...]] = []
+        for z, y, x in itertools.product(range(Z), range(Y), range(X)):
+            for d in range(3):
+                there = [x, y, z]
+                there[d] += 1
+                if there[d] < self.shape[d]:
+                    self.link_chips.append((grid_number(self.shape, (x, y, z)), grid_number(self.shape, there)))
+        self.electrical = len(self.link_chips)
+        self.ports = [(d, sign, p) for d in range(3) for sign in (+1, -1) for p in range(self.chips // self.shape[d])]
+        self.link_chips += [(self.port_chip(d, sign, p),) for d, sign, p in self.ports]
+        self.links = len(self.link_chips)
+        # OCS (d, p) of a pod, numbered dimension by dimension, holds every cube's +d and -d port p
+        self.ocs_chips = [(self.port_chip(d, +1, p), self.port_chip(d, -1, p))
+                          for d in range(3) for p in range(self.chips // self.shape[d])]
+
+    def port_chip(self, d: int, sign: int, p: int) -> int:
+        a, b = [axis for axis in range(3) if axis != d]
+        coords = [0, 0, 0]
+        coords[a], coords[b] = p % self.shape[a], p // self.shape[a]
+        coords[d] = self.shape[d] - 1 if sign > 0 else 0
+        return grid_number(self.shape, coords)
+
+
+def _static_cable(m, cube: Cube, unit: int):
     """The cube pair ``(pod, A, B, d, p)`` a down port link cuts in the static pod, by the
     DESIGN's rule written out afresh: a cable joins A's +d port p to its +d neighbour B's -d
     port p (wrapping if the pod is a torus; none where B would be A or off the grid); with one
     part per cable only the +d end's failures count."""
-    cube = m.cube
     c, link = divmod(unit, cube.links)
-    if link < cube.electrical_count:
+    if link < cube.electrical:
         return None
-    port = cube.ports[link - cube.electrical_count]
+    d, sign, p = cube.ports[link - cube.electrical]
     pod, local = divmod(c, m.cubes_per_pod)
     gx, gy, _ = m.cube_grid
     coords = [local % gx, (local // gx) % gy, local // (gx * gy)]
-    if port.sign < 0 and m.static_cable_ends == 1:
+    if sign < 0 and m.static_cable_ends == 1:
         return None
-    step = 1 if port.sign > 0 else -1
     other = list(coords)
-    other[port.d] += step
-    if not 0 <= other[port.d] < m.cube_grid[port.d]:
+    other[d] += sign
+    if not 0 <= other[d] < m.cube_grid[d]:
         if not m.static_wrap:
             return None
-        other[port.d] %= m.cube_grid[port.d]
-    b = cube_number(m.cube_grid, tuple(other))
+        other[d] %= m.cube_grid[d]
+    b = grid_number(m.cube_grid, other)
     if b == local:
         return None
-    a, b = (local, b) if step > 0 else (b, local)
-    p = port.p
-    return pod, a, b, port.d, p
+    a, b = (local, b) if sign > 0 else (b, local)
+    return pod, a, b, d, p
 
 
 def place_static_cabled(m, dims, bad_cubes: set, cut: set) -> bool:
     """Is some box of ``dims`` free of bad cubes and of cut pairs ``(A, B, d)`` inside it?"""
     grid = m.cube_grid
-    for box in static_boxes(grid, dims, wrap=m.static_wrap):
-        cells = {cube_number(grid, cell) for cell in box.cells()}
+    for box in boxes(grid, dims, m.static_wrap):
+        cells = {grid_number(grid, cell) for cell in box}
         if cells & bad_cubes:
             continue
         if any(a in cells and b in cells for a, b, _ in cut):
@@ -59,15 +134,15 @@ def place_static_cabled(m, dims, bad_cubes: set, cut: set) -> bool:
     return False
 
 
-def _ft_placeable(m, k: int, pod: int, down: dict, max_faults: int) -> bool:
+def _ft_placeable(m, cube: Cube, k: int, pod: int, down: dict, max_faults: int) -> bool:
     """Fault-tolerant rule, by brute force: k cubes with all hosts up whose link faults plus the
     pod's OCS faults stay within the budget (trying the least faulty cubes)."""
-    cube = m.cube
+    ocs_per_pod = len(cube.ocs_chips)
     host_down = {u // cube.hosts for u in down["host"]}
     links = {}
     for u in down["ici_link"]:
         links[u // cube.links] = links.get(u // cube.links, 0) + 1
-    ocs = sum(1 for u in down["ocs"] if u // m.ocs_per_pod == pod)
+    ocs = sum(1 for u in down["ocs"] if u // ocs_per_pod == pod)
     cubes = [c for c in range(pod * m.cubes_per_pod, (pod + 1) * m.cubes_per_pod) if c not in host_down]
     if len(cubes) < k:
         return False
@@ -77,7 +152,10 @@ def _ft_placeable(m, k: int, pod: int, down: dict, max_faults: int) -> bool:
 def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> dict:
     """Slice and system availability per policy, as the DESIGN defines them, from ``trace``."""
     model = build_model(scenario)
-    m, cube = model.machine, model.machine.cube
+    m = model.machine
+    topo = scenario.topology
+    cube = Cube(topo.cube_shape, topo.chips_per_host)
+    ocs_per_pod = len(cube.ocs_chips)
     horizon = model.horizon
     shapes = model.shapes_in_cubes
     by_time: dict[float, list] = defaultdict(list)
@@ -113,29 +191,28 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
         unusable = {u // cube.hosts for u in down["host"]} | {u // cube.links for u in down["ici_link"]}
         sick = set()
         for u in down["host"]:
-            sick |= {u // cube.hosts * cube.chips + x for x in cube.host_chips(u % cube.hosts)}
+            sick |= {u // cube.hosts * cube.chips + x for x in cube.host_chips[u % cube.hosts]}
         static_sick = set(sick)
         static_bad = {u // cube.hosts for u in down["host"]}  # plus cubes with an electrical link down
         cuts: dict[int, set] = defaultdict(set)
         for u in down["ici_link"]:
             sick |= {u // cube.links * cube.chips + x for x in cube.link_chips[u % cube.links]}
-            if u % cube.links < cube.electrical_count:
+            if u % cube.links < cube.electrical:
                 static_bad.add(u // cube.links)
                 static_sick |= {u // cube.links * cube.chips + x for x in cube.link_chips[u % cube.links]}
                 continue
-            cable = _static_cable(m, u)
+            cable = _static_cable(m, cube, u)
             if cable is not None:
                 pod, a, b, d, p = cable
                 cuts[pod].add((a, b, d))
                 first = pod * m.cubes_per_pod
-                plus = cube.port_chip(cube.ports[cube.port_index(d, +1, p)])
-                minus = cube.port_chip(cube.ports[cube.port_index(d, -1, p)])
+                plus, minus = cube.port_chip(d, +1, p), cube.port_chip(d, -1, p)
                 static_sick |= {(first + a) * cube.chips + plus, (first + b) * cube.chips + minus}
         sick_ocs = set(sick)
         for u in down["ocs"] - lit:  # only dark OCSes make chips sick
-            pod, local = divmod(u, m.ocs_per_pod)
+            pod, local = divmod(u, ocs_per_pod)
             for c in range(pod * m.cubes_per_pod, (pod + 1) * m.cubes_per_pod):
-                sick_ocs |= {c * cube.chips + x for x in m.ocs_chips[local]}
+                sick_ocs |= {c * cube.chips + x for x in cube.ocs_chips[local]}
         sick_area["static"] += len(static_sick) * dt
         sick_area["reconfigurable"] += len(sick_ocs) * dt
         sick_area["reconfigurable_ft"] += len(sick_ocs) * dt
@@ -146,20 +223,19 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
         static_per_pod = [
             {c % m.cubes_per_pod for c in static_bad if c // m.cubes_per_pod == pod} for pod in range(m.pods)
         ]
-        per_pod_ocs_up = [not any(u // m.ocs_per_pod == pod for u in down["ocs"]) for pod in range(m.pods)]
+        per_pod_ocs_up = [not any(u // ocs_per_pod == pod for u in down["ocs"]) for pod in range(m.pods)]
         for s, dims in enumerate(shapes):
             k = dims[0] * dims[1] * dims[2]
             if "static" in up_time and any(
                 place_static_cabled(m, dims, bad, cuts[pod]) for pod, bad in enumerate(static_per_pod)
             ):
                 up_time["static"][s] += dt
-            if "reconfigurable" in up_time and any(
-                place_reconfigurable(m.cubes_per_pod, k, bad, ok) is not None
-                for bad, ok in zip(per_pod_bad, per_pod_ocs_up)
+            if "reconfigurable" in up_time and any(  # any k usable cubes of a pod with every OCS up
+                ok and n - len(bad) >= k for bad, ok in zip(per_pod_bad, per_pod_ocs_up)
             ):
                 up_time["reconfigurable"][s] += dt
             if "reconfigurable_ft" in up_time and any(
-                _ft_placeable(m, k, pod, down, scenario.pod_manager.ft_routing.max_faults) for pod in range(m.pods)
+                _ft_placeable(m, cube, k, pod, down, max_faults) for pod in range(m.pods)
             ):
                 up_time["reconfigurable_ft"][s] += dt
         largest = {
@@ -168,7 +244,7 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
                                   for pod, bad in enumerate(static_per_pod))), default=0),
             "reconfigurable": max((n - len(bad) if ok else 0) for bad, ok in zip(per_pod_bad, per_pod_ocs_up)),
             "reconfigurable_ft": max((k for k in range(n + 1) for pod in range(m.pods)
-                                      if k == 0 or _ft_placeable(m, k, pod, down, max_faults)), default=0),
+                                      if k == 0 or _ft_placeable(m, cube, k, pod, down, max_faults)), default=0),
         }
         for p in scenario.policies:
             for k in range(largest[p] + 1):
@@ -176,7 +252,7 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
     return {
         p: {
             "slice_availability": [u / horizon for u in up_time[p]],
-            "system_availability": 1.0 - sick_area[p] / (m.chips * horizon),
+            "system_availability": 1.0 - sick_area[p] / (m.pods * m.cubes_per_pod * cube.chips * horizon),
             "capacity": [a / horizon for a in at_least[p]],
         }
         for p in scenario.policies

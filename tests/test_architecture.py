@@ -13,6 +13,7 @@ import ast
 from pathlib import Path
 
 import networkx as nx
+import pytest
 
 import tpusim
 from tpusim.policies import registry
@@ -203,6 +204,7 @@ def test_import_and_cli_start_without_the_heavy_libraries():
     assert help_.returncode == 0 and "reproduce" in help_.stdout
 
 
+@pytest.mark.slow
 def test_the_package_type_checks():
     """`mypy tpusim` is clean (configuration in pyproject.toml; the package ships py.typed)."""
     import subprocess

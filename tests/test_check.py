@@ -15,6 +15,7 @@ runner = CliRunner()
 BASELINE = REPO / "tests" / "baselines" / "regression.json"
 
 
+@pytest.mark.slow
 def test_the_model_matches_its_committed_baseline():
     """The project's own CI gate: fails when the availability numbers move."""
     result = runner.invoke(app, ["check", str(SCENARIOS / "regression.yaml"), "--baseline", str(BASELINE)])
@@ -32,6 +33,7 @@ def check_json(*args: str) -> tuple[int, dict | None]:
         return result.exit_code, None
 
 
+@pytest.mark.slow
 def test_a_real_change_fails_the_check_and_is_named():
     code, report = check_json("--set", "failures.host.daily_rate=0.008", "--allow-other-scenario")
     assert code == 1
@@ -57,6 +59,7 @@ def test_the_gate_finds_a_17_percent_change_of_any_rate_or_repair_time_with_80_p
             assert detectable(m, m, per_metric) / m["mean"] <= 0.17, (cls, what)
 
 
+@pytest.mark.slow
 def test_a_17_percent_longer_ocs_repair_fails_the_gate():
     """The change the old gate let through (p = 0.96): OCS repairs 17 % longer (12 -> 14.04 h)."""
     code, report = check_json("--set", "failures.ocs.repair.mean_hours=14.04", "--allow-other-scenario")
@@ -100,6 +103,7 @@ def test_welch():
         welch_p({**a, "n": 1}, a)
 
 
+@pytest.mark.slow
 def test_other_seeds_of_an_unchanged_model_fail_no_more_often_than_alpha():
     """At family-wise alpha 0.2, 12 seeds of the same model may fail at most as often as a
     Binomial(12, 0.2) allows at the 99th percentile (Bonferroni makes the true rate lower)."""
@@ -115,6 +119,7 @@ def test_other_seeds_of_an_unchanged_model_fail_no_more_often_than_alpha():
     assert failures <= sps.binom.ppf(0.99, 12, 0.2), failures
 
 
+@pytest.mark.slow
 def test_check_runs_fresh_seeds_reports_what_it_can_detect_and_writes_junit(tmp_path):
     """Asserted on the JSON report and the JUnit file, never on wrapped terminal text (whose
     line breaks depend on the terminal's width and on the length of the paths printed)."""

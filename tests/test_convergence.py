@@ -4,14 +4,26 @@ Each test runs independent replications with a fixed seed and checks that every 
 value lies inside the simulator's confidence interval. A test checks several quantities at once,
 so each interval is widened to level ``1 - 0.05 / m`` (Bonferroni): the family of ``m`` checks
 holds at 95 %. These tolerances come from the intervals; they are never widened to pass.
+
+The closed forms are written here (DESIGN §6: independent formulas, never the code under test);
+where ``tpusim.policies.analytic`` has the same form, the test also checks it against this one.
 """
+
+import csv
 
 import pytest
 from scipy import stats as sps
 
+from conftest import REPO
 from tpusim import build_model, run_scenario, scenario_from_dict
 from tpusim.policies.analytic import any_k_cubes, class_availability, fixed_box
 from tpusim.core.stats import UNBOUNDED, estimate
+
+
+def mtbf_over_mtbf_plus_mttr(daily_rate: float, mean_repair_hours: float) -> float:
+    """Long-run fraction of time a unit failing at ``daily_rate`` per day is up (any repair law)."""
+    mtbf = 24.0 / daily_rate
+    return mtbf / (mtbf + mean_repair_hours)
 
 
 def failures_only(**classes):
@@ -26,6 +38,7 @@ def _within(values, truth, level):
     return lo <= truth <= hi, est
 
 
+@pytest.mark.slow
 def test_host_failures_converge_to_binomial_and_mtbf_over_mtbf_plus_mttr():
     scenario = scenario_from_dict({
         "name": "host-only",
@@ -39,14 +52,17 @@ def test_host_failures_converge_to_binomial_and_mtbf_over_mtbf_plus_mttr():
     results = run_scenario(scenario)
     level = 1 - 0.05 / 5
     model = build_model(scenario)
-    a = class_availability(model.failures, "host")
+    a = mtbf_over_mtbf_plus_mttr(0.01, 24)
     assert a == pytest.approx(1 / 1.01)  # MTBF = 100 days, MTTR = 1 day
+    assert class_availability(model.failures, "host") == pytest.approx(a, rel=1e-12)
     ok, est = _within([r.value(None, "component_availability", "host") for r in results.replications], a, level)
     assert ok, f"host availability {est} vs MTBF/(MTBF+MTTR) = {a}"
-    cubes = [a * b * c for a, b, c in model.shapes_in_cubes]
+    q = a ** 16  # a cube: its 16 hosts up (links and OCSes never fail here)
+    cubes = [1, 16, 48, 64]
     for i, k in enumerate(cubes):
         values = [r.values("reconfigurable", "slice_availability")[i] for r in results.replications]
-        form = any_k_cubes(model.machine, model.failures, k)
+        form = float(sps.binom.sf(k - 1, 64, q))  # one pod of 64 cubes: at least k usable
+        assert any_k_cubes(model.machine, model.failures, k) == pytest.approx(form, rel=1e-9)
         ok, est = _within(values, form, level)
         assert ok, f"{k} cubes: simulated {est} vs binomial {form}"
     # The static pod with any free box is at least as available as one fixed box, and for the
@@ -54,7 +70,8 @@ def test_host_failures_converge_to_binomial_and_mtbf_over_mtbf_plus_mttr():
     static = results.slice_availability("static")
     for (_, _, _, est), k in zip(static, cubes):
         upper = est.ci95[1] if est.ci95 is not None else est.mean  # no outage seen: no interval
-        assert upper >= fixed_box(model.machine, model.failures, k)
+        assert fixed_box(model.machine, model.failures, k) == pytest.approx(q ** k, rel=1e-9)
+        assert upper >= q ** k  # one fixed box of k cubes
     assert all(r.values("static", "slice_availability")[3] == r.values("reconfigurable", "slice_availability")[3]
                for r in results.replications)
 
@@ -69,7 +86,8 @@ def test_ocs_failures_alone_give_all_ocs_up_probability():
         "failures": failures_only(ocs={"daily_rate": 0.01, "repair": {"dist": "lognormal", "mean_hours": 12, "sigma": 1.0}}),
     })
     results = run_scenario(scenario)
-    truth = class_availability(build_model(scenario).failures, "ocs") ** 48
+    truth = mtbf_over_mtbf_plus_mttr(0.01, 12) ** 48  # every OCS of the pod up
+    assert class_availability(build_model(scenario).failures, "ocs") ** 48 == pytest.approx(truth, rel=1e-12)
     for i in range(2):
         values = [r.values("reconfigurable", "slice_availability")[i] for r in results.replications]
         ok, est = _within(values, truth, 1 - 0.05 / 2)
@@ -78,6 +96,7 @@ def test_ocs_failures_alone_give_all_ocs_up_probability():
     assert all(r.values("static", "slice_availability") == [1.0, 1.0] for r in results.replications)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dist", ["lognormal", "fixed"])
 def test_availability_depends_on_the_repair_mean_only(dist):
     """MTBF/(MTBF+MTTR) holds for any repair distribution (alternating renewal process)."""
@@ -96,9 +115,9 @@ def test_availability_depends_on_the_repair_mean_only(dist):
         ),
     })
     results = run_scenario(scenario)
-    for cls in ("host", "ici_link"):
+    for cls, rate, mttr in (("host", 0.02, 36), ("ici_link", 0.001, 48)):
         values = [r.value(None, "component_availability", cls) for r in results.replications]
-        truth = class_availability(build_model(scenario).failures, cls)
+        truth = mtbf_over_mtbf_plus_mttr(rate, mttr)
         ok, est = _within(values, truth, 1 - 0.05 / 2)
         assert ok, f"{cls}: {est} vs {truth}"
 
@@ -113,11 +132,13 @@ def test_a_rate_schedule_sets_the_failure_count_week_by_week():
                                         "schedule": {"column": "machine_pct_per_day", "scale": 5}}),
     })
     results = run_scenario(scenario)
-    model = build_model(scenario)
-    sched = model.failures.of("host").schedule
-    n = model.machine.population("host")
+    # the shipped weekly rates, read here (percent of the population per day, scaled by 5)
+    with open(REPO / "tpusim" / "data" / "weekly_failure_rates.csv", newline="") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    hourly = [float(row["machine_pct_per_day"]) / 100 * 5 / 24 for row in rows]
+    n = 64 * 16  # hosts of one TPU v4 pod
     expected = scenario.replications * sum(
-        n * (1 / (1 + sched.rate(w * 168) * 1.0)) * sched.rate(w * 168) * 168 for w in range(100))
+        n * (1 / (1 + hourly[w % len(hourly)] * 1.0)) * hourly[w % len(hourly)] * 168 for w in range(100))
     observed = sum(r.failures["host"] for r in results.replications)
     lo, hi = sps.poisson.ppf([0.005, 0.995], expected)
     assert lo <= observed <= hi, f"{observed} failures, expected {expected:.0f} (99 % interval {lo}-{hi})"

@@ -3,11 +3,11 @@ members' own failures go on, repair laws may be mixtures; closed forms for a uni
 domain and for k-of-N with a shared domain, written here independently of tpusim.policies.analytic."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import SCENARIOS
 from tpusim import ScenarioError, build_model, run_scenario, scenario_from_dict
 from tpusim.failures.distributions import MixtureRepair, RepairDistribution
 from tpusim.engine.replication import simulate
@@ -127,7 +127,7 @@ def test_each_domain_is_charged_the_unavailability_it_causes():
     draws. A static pod uses no OCS, so an OCS power supply costs it nothing, exactly."""
     import tpusim
 
-    sc = tpusim.load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "correlated_failures.yaml",
+    sc = tpusim.load_scenario(SCENARIOS / "correlated_failures.yaml",
                               ["replications=6", "horizon_days=120", "policies=[static, reconfigurable]"])
     frame = tpusim.domain_attribution(sc)
     assert set(frame.domain) == {"rack_power", "pdu_row", "ocs_power"}

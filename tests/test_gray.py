@@ -168,6 +168,7 @@ def test_with_no_faulty_part_the_localiser_blames_in_at_most_alpha_of_windows():
     assert len({b.time for b in naive(runs, build.machine, windows * W, params)}) > windows // 2
 
 
+@pytest.mark.slow
 def test_a_planted_gray_link_is_blamed_within_a_few_failed_jobs_in_most_seeds():
     link_cube, link = 5, 3
     sc = scenario(horizon_days=12, replications=8, policies=["reconfigurable"], slices=["4x4x4"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from scipy import stats as sps
 
 import tpusim
@@ -51,6 +52,7 @@ def assert_covers(results, level=0.95):
         assert covered / reliable >= floor, f"{design}: reliable intervals cover {covered}/{reliable}"
 
 
+@pytest.mark.slow
 def test_all_ocs_up_intervals_cover_95_percent_when_marked_reliable():
     """OCS failures only: a slice of whole cubes needs all 48 OCSes of its pod up, so its
     availability is a_ocs^48 with a_ocs = MTBF/(MTBF+MTTR)."""

@@ -286,6 +286,7 @@ def job_scenarios(draw):
     })
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(job_scenarios())
 def test_invariants_hold_on_random_scenarios(sc):
@@ -334,6 +335,7 @@ def erlang_c(c: int, a: float) -> float:
     return top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
 
 
+@pytest.mark.slow
 def test_one_cube_jobs_without_failures_form_an_mm_c_queue():
     """c = 8 cubes, exponential work of mean 1 h, load 0.8: Erlang C for the wait, and Little."""
     c, mu, rho = 8, 1.0, 0.8
@@ -494,6 +496,7 @@ def _run_with_oracle(sc, monkeypatch):
         job_simulation(model, policy, trace, specs).run()
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(job_scenarios())
@@ -501,7 +504,7 @@ def test_memoised_searches_agree_with_the_straightforward_search(monkeypatch, sc
     _run_with_oracle(sc, monkeypatch)
 
 
-@pytest.mark.parametrize("spares, pods", [({}, 1), ({}, 3), ({"spare_cubes": 2, "preemptible_spares": True}, 1),
+@pytest.mark.parametrize("spares, pods", [({}, 1), pytest.param({}, 3, marks=pytest.mark.slow), ({"spare_cubes": 2, "preemptible_spares": True}, 1),
                                           ({"spare_cubes": 1, "preemptible_spares": False}, 1)])
 def test_the_oracle_is_exercised_on_a_busy_pod(monkeypatch, spares, pods):
     sc = scenario_from_dict({

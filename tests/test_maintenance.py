@@ -156,6 +156,7 @@ def rollout(bad_probability, watchdog=True, replications=300, host_rate=0.0008, 
     return run_scenario(sc, workers=1).rollouts_frame()
 
 
+@pytest.mark.slow
 def test_the_watchdog_stops_good_releases_no_more_often_than_its_significance():
     from scipy.stats import binomtest
 

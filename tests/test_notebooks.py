@@ -2,13 +2,14 @@
 their figures and print a conclusion; the committed copies carry their outputs (full counts)."""
 
 import os
-from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from conftest import REPO
+
+NOTEBOOKS = REPO / "notebooks"
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
 
@@ -16,6 +17,8 @@ def _outputs(nb):
     return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
 
 
+@pytest.mark.notebooks
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_and_shows_its_figures(name, monkeypatch):
     monkeypatch.setenv("TPUSIM_NOTEBOOK_QUICK", "1")

@@ -23,6 +23,9 @@ import pytest
 
 from conftest import REPO
 
+# builds a wheel and a virtual environment: a few seconds before its first test
+pytestmark = pytest.mark.slow
+
 IGNORE = shutil.ignore_patterns(".git", "out", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
                                 ".hypothesis", ".mypy_cache", "notebooks", "bench", "tests", "runs", ".venv")
 

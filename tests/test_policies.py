@@ -81,3 +81,65 @@ def test_policies_differ_only_by_their_rules():
     assert not ft.cube_usable(1, 0, 0) and not static.cube_usable(1, 0, 0)
     assert static.pod_usable(48) and not reconf.pod_usable(1) and ft.pod_usable(4) and not ft.pod_usable(5)
     assert static.grid_fits((2, 2, 2)) and not static.grid_fits((1, 1, 8)) and reconf.grid_fits((1, 1, 8))
+
+
+# -- the static closed form against one written here ------------------------------------------
+
+def _box_cables(grid, cells, cube_shape, wrap) -> int:
+    """Cables a static box uses, from DESIGN §1: one bundle of face-position cables from each of
+    its cubes to its +d neighbour when that neighbour is in the box too (through the grid's end
+    on a torus of cubes; a cube is never its own neighbour)."""
+    chips, count = cube_shape[0] * cube_shape[1] * cube_shape[2], 0
+    for cell in cells:
+        for d in range(3):
+            nb = list(cell)
+            nb[d] += 1
+            if nb[d] == grid[d]:
+                if not wrap:
+                    continue
+                nb[d] = 0
+            if tuple(nb) != cell and tuple(nb) in cells:
+                count += chips // cube_shape[d]
+    return count
+
+
+@pytest.mark.parametrize("shape, per_host, grid, dims", [
+    ((4, 4, 4), 4, (4, 4, 4), (1, 2, 3)), ((4, 4, 4), 4, (4, 4, 4), (4, 4, 2)), ((4, 4, 4), 4, (4, 4, 4), (4, 4, 4)),
+    ((2, 2, 4), 2, (2, 3, 1), (1, 2, 1)), ((2, 2, 4), 2, (2, 3, 1), (2, 3, 1)), ((2, 4, 6), 2, (3, 2, 2), (2, 3, 1)),
+    ((2, 2, 2), 1, (1, 1, 1), (1, 1, 1)), ((4, 4, 4), 8, (2, 2, 2), (2, 1, 2)),
+])
+@pytest.mark.parametrize("wrap", [True, False])
+@pytest.mark.parametrize("ends", [1, 2])
+def test_the_static_closed_form_and_cabling_count_the_cables_of_a_box(shape, per_host, grid, dims, wrap, ends):
+    """tpusim.policies.analytic.static_box against a_host^(H k) * a_link^(E k + ends * C) with C counted
+    here cube by cube; and the simulator's cabling (StaticCabling.used_cables) against the same
+    count for every box of the grid (enumerated by tests/reference.py)."""
+    import itertools
+    import math
+
+    from reference import boxes, grid_number
+    from tpusim.policies.analytic import static_box
+    from tpusim.topology.cabling import StaticCabling
+
+    host, link, mttr = 0.002, 0.0004, 24.0
+    sc = scenario_from_dict({
+        "name": "static-form", "policies": ["static"], "slices": ["x".join(str(n * c) for n, c in zip(dims, shape))],
+        "topology": {"cube_grid": list(grid), "cube_shape": list(shape), "chips_per_host": per_host,
+                     "hosts_per_cube": math.prod(shape) // per_host, "static_wrap": wrap, "static_cable_ends": ends},
+        "failures": {"host": {"daily_rate": host, "repair": {"dist": "exponential", "mean_hours": mttr}},
+                     "ici_link": {"daily_rate": link, "repair": {"dist": "exponential", "mean_hours": mttr}},
+                     "ocs": {"daily_rate": 0, "repair": {"mean_hours": 1}}},
+    })
+    model = build_model(sc)
+    first = next(p for p in itertools.permutations(dims) if all(n <= g for n, g in zip(p, grid)))
+    cells = set(itertools.product(*map(range, first)))  # the box at the origin, first axis order
+    k = math.prod(dims)
+    hosts = math.prod(shape) // per_host
+    electrical = sum((n - 1) * math.prod(shape) // n for n in shape)
+    a_host, a_link = (24 / host) / (24 / host + mttr), (24 / link) / (24 / link + mttr)
+    truth = a_host ** (hosts * k) * a_link ** (electrical * k + ends * _box_cables(grid, cells, shape, wrap))
+    assert static_box(model.machine, model.failures, dims) == pytest.approx(truth, rel=1e-12)
+    cabling = StaticCabling(model.machine)
+    for box in boxes(grid, dims, wrap):
+        mask = sum(1 << grid_number(grid, c) for c in box)
+        assert cabling.used_cables(mask) == _box_cables(grid, box, shape, wrap), sorted(box)

@@ -12,11 +12,12 @@ import pytest
 from nbclient import NotebookClient
 
 import tpusim
+from conftest import REPO, SCENARIOS
 from tpusim.core.formatting import Marks, estimate_text, for_metric
 from tpusim.core.metrics import REGISTRY
 from tpusim.core.stats import Estimate
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 SMALL = {"name": "present", "replications": 2, "horizon_days": 20, "slices": ["4x4x4", "8x8x8"],
          "policies": ["static", "reconfigurable"]}
 
@@ -33,6 +34,8 @@ def _pngs(cell) -> int:
     return sum("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
 
 
+@pytest.mark.notebooks
+@pytest.mark.slow
 def test_a_fresh_kernel_without_magic_shows_figures_as_images_once(tmp_path, monkeypatch):
     """No ``%matplotlib`` and no pyplot: ``results.plot()`` must still be an image; with the
     inline backend active it must be shown once, not twice."""
@@ -94,7 +97,7 @@ def _plus_minus_cells(texts):
 
 @pytest.fixture(scope="module")
 def jobs_run():
-    return tpusim.run(ROOT / "scenarios" / "tpuv4_pod_jobs.yaml", replications=2, horizon_days=30,
+    return tpusim.run(SCENARIOS / "tpuv4_pod_jobs.yaml", replications=2, horizon_days=30,
                       record_traces=True)
 
 
@@ -210,7 +213,7 @@ def test_results_round_trip_through_json_and_parquet(jobs_run, tmp_path):
 def test_rollouts_waves_gray_and_series_round_trip(name, overrides, tmp_path):
     import pandas as pd
 
-    results = tpusim.run(ROOT / "scenarios" / name, **overrides)
+    results = tpusim.run(SCENARIOS / name, **overrides)
     results.save(tmp_path)
     again = tpusim.load_results(tmp_path)
     for a, b in zip(results.replications, again.replications):

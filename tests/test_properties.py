@@ -6,16 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference import evaluate
+from reference import boxes, evaluate, grid_number
 from tpusim import scenario_from_dict
 from tpusim import build_model
 from tpusim.engine.replication import simulate
-from tpusim.topology.placement import (
-    cube_number,
-    place_reconfigurable,
-    place_static,
-    static_boxes,
-)
+from tpusim.topology.placement import place_reconfigurable, place_static, static_box_masks, static_boxes
 
 grids = st.tuples(*[st.integers(1, 4)] * 3)
 
@@ -31,23 +26,31 @@ def grid_and_shape(draw):
 
 @given(grid_and_shape(), st.booleans())
 def test_static_placement_is_a_healthy_box_of_the_grid(case, wrap):
+    """Checked against reference.boxes (every box of the grid, enumerated there with itertools
+    from DESIGN §1), not against the package's own enumeration that place_static walks."""
     grid, dims, unusable = case
+    every = boxes(grid, dims, wrap)
+    free = [b for b in every if not {grid_number(grid, c) for c in b} & unusable]
     box = place_static(grid, dims, unusable, wrap=wrap)
+    assert (box is None) == (not free)  # it finds a box exactly when some box is free
     if box is None:
-        # no box of any orientation is free
-        assert all(
-            any(cube_number(grid, c) in unusable for c in b.cells()) for b in static_boxes(grid, dims, wrap=wrap)
-        )
         return
     assert sorted(box.dims) == sorted(dims)
     cells = box.cells()
-    assert len(set(cells)) == math.prod(dims) and all(0 <= x < g for c in cells for x, g in zip(c, grid))
-    if not wrap:
-        assert all(0 <= o and o + d <= g for o, d, g in zip(box.origin, box.dims, grid))
-    assert not any(cube_number(grid, c) in unusable for c in cells)
+    assert len(set(cells)) == math.prod(dims) and frozenset(cells) in every
+    assert not any(grid_number(grid, c) in unusable for c in cells)
     # a torus of cubes places at least wherever a mesh of cubes does
     if place_static(grid, dims, unusable, wrap=False) is not None:
         assert place_static(grid, dims, unusable, wrap=True) is not None
+
+
+@given(grids, st.tuples(*[st.integers(1, 4)] * 3), st.booleans())
+def test_static_boxes_are_every_box_of_the_grid_once(grid, dims, wrap):
+    found = [frozenset(b.cells()) for b in static_boxes(grid, dims, wrap=wrap)]
+    assert len(found) == len(set(found))
+    assert set(found) == boxes(grid, dims, wrap)
+    assert sorted(static_box_masks(grid, dims, wrap=wrap)) == sorted(
+        sum(1 << grid_number(grid, c) for c in b) for b in boxes(grid, dims, wrap))
 
 
 @given(grid_and_shape(), st.booleans())

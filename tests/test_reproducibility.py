@@ -59,6 +59,8 @@ def test_run_accepts_a_path_a_mapping_or_a_scenario_with_overrides():
     assert by_dict.summary()["policies"] == by_obj.summary()["policies"]
 
 
+@pytest.mark.dask
+@pytest.mark.slow
 def test_tpusim_run_on_a_dask_cluster_writes_the_serial_summary(tmp_path):
     """`tpusim run --scheduler-address` spreads the replications over a Dask cluster and gives
     the summary of a serial run (all but the wall time)."""
@@ -142,6 +144,7 @@ def test_a_sweeps_tasks_send_back_only_the_samples():
             assert len(pickle.dumps(r)) < len(pickle.dumps(full[i])) / 5
 
 
+@pytest.mark.slow
 def test_a_replication_split_by_policy_is_the_whole_replication_bit_for_bit():
     """With fewer than two tasks per worker, a replication with jobs runs as one part per policy
     on the workers, merged: the samples (in their order), per-job rows, gray kills and trace

@@ -166,6 +166,7 @@ def test_scenarios_lists_bundled_files():
     assert result.exit_code == 0 and "tpuv4_pod.yaml" in result.output
 
 
+@pytest.mark.slow
 def test_reproduce_quick_form_prints_every_published_claim(tmp_path):
     """`tpusim reproduce --quick` (what CI runs): one row per published claim, each with a
     verdict, and every row that is not reproduced says what it rests on."""

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from conftest import SCENARIOS
 import tpusim
 from tpusim import build_model
 from tpusim.studies.spares import cube_terminations, max_burst, plan_spares
@@ -31,7 +32,7 @@ def binomial_spares(rate_per_day: float, mean_repair_hours: float, target: float
 
 def test_searched_spares_agree_with_the_binomial_form_when_only_hosts_fail():
     rate, repair = 0.004, 6.0  # 5x the published host rate: more spares to tell apart
-    scenario = tpusim.load_scenario("scenarios/tpuv4_pod.yaml").with_overrides({
+    scenario = tpusim.load_scenario(SCENARIOS / "tpuv4_pod.yaml").with_overrides({
         "replications": 8, "horizon_days": 180, "seed": 5,
         "policies": ["reconfigurable", "reconfigurable_ft"],
         "failures.host.daily_rate": rate, "failures.host.repair.mean_hours": repair,
@@ -53,7 +54,7 @@ def test_searched_spares_agree_with_the_binomial_form_when_only_hosts_fail():
 
 
 def test_the_ocs_layer_makes_high_targets_unreachable():
-    plan = plan_spares(tpusim.load_scenario("scenarios/tpuv4_pod.yaml").with_overrides(
+    plan = plan_spares(tpusim.load_scenario(SCENARIOS / "tpuv4_pod.yaml").with_overrides(
         {"replications": 3, "horizon_days": 60, "policies": ["reconfigurable"]}), (0.9999,))
     row = plan.frame.iloc[0]
     assert np.isnan(row.spares) and np.isnan(row.closed_form)  # all 48 OCSes up < 99.99 %
@@ -68,7 +69,7 @@ def test_max_burst_counts_the_busiest_window():
 
 
 def test_terminations_follow_each_policy_rule():
-    model = build_model(tpusim.load_scenario("scenarios/tpuv4_pod.yaml").with_overrides(
+    model = build_model(tpusim.load_scenario(SCENARIOS / "tpuv4_pod.yaml").with_overrides(
         {"policies": ["reconfigurable", "reconfigurable_ft"]}))
     links = model.machine.cube.links
     trace = [
@@ -87,7 +88,7 @@ def test_terminations_follow_each_policy_rule():
 
 
 def test_bad_arguments_are_refused():
-    scenario = tpusim.load_scenario("scenarios/tpuv4_pod.yaml")
+    scenario = tpusim.load_scenario(SCENARIOS / "tpuv4_pod.yaml")
     with pytest.raises(ValueError, match="targets"):
         plan_spares(scenario, (1.0,))
     with pytest.raises(ValueError, match="lead_hours"):

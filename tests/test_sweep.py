@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import SCENARIOS
+from conftest import REPO, SCENARIOS
 from tpusim import load_scenario
 from tpusim.cli import app
 from tpusim.studies.sweep import grid, parse_vary, sweep
@@ -57,6 +57,7 @@ def test_resume_refuses_points_of_another_scenario(tmp_path):
         sweep(other, {"failures.host.daily_rate": [0.0008]}, out=out, resume=True)
 
 
+@pytest.mark.slow
 def test_cli_sweep_writes_the_table_and_rejects_bad_keys(tmp_path):
     runner = CliRunner()
     out = tmp_path / "o"
@@ -73,6 +74,8 @@ def test_cli_sweep_writes_the_table_and_rejects_bad_keys(tmp_path):
     assert bad.exit_code == 2 and "must be >= 0" in bad.output
 
 
+@pytest.mark.dask
+@pytest.mark.slow
 def test_a_dask_cluster_gives_the_same_table():
     from distributed import LocalCluster
 
@@ -114,6 +117,7 @@ def test_results_and_sweeps_plot_for_notebooks():
     assert "slice availability" in figure._suptitle.get_text() and "slice_availability" not in figure._suptitle.get_text()
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
     """SIGKILL a sweep once its first point is on disk, resume it, compare with a clean run."""
     import signal
@@ -167,13 +171,11 @@ def test_the_dask_settings_file_names_only_real_dask_settings():
     Dask accepts unknown keys silently, so a misspelt or renamed key would change nothing. Every
     key must exist in Dask's own defaults (loaded with ``distributed``), with a value of the
     same kind (a flag stays a flag, a duration stays a duration string)."""
-    from pathlib import Path
-
     import dask
     import distributed  # noqa: F401 - adds Dask's distributed defaults
     import yaml
 
-    settings = yaml.safe_load((Path(__file__).resolve().parent.parent / "deploy" / "dask-workers.yaml").read_text())
+    settings = yaml.safe_load((REPO / "deploy" / "dask-workers.yaml").read_text())
 
     def leaves(tree, prefix=""):
         for key, value in tree.items():

@@ -169,3 +169,17 @@ def test_a_host_is_a_2x2x1_tray_and_a_4_chip_job_is_one_host():
     hosts = {sum(1 << c for c in cube.host_chips(h)) for h in range(cube.hosts)}
     assert set(block_masks((4, 4, 4), 4)[level]) == hosts  # every 4-chip block is exactly one host
     assert CubeLayout((2, 2, 2), 2).tray == (2, 1, 1) and CubeLayout((4, 4, 4), 8).tray == (2, 2, 2)
+
+
+@pytest.mark.parametrize("shape, per_host", [((4, 4, 4), 4), ((2, 2, 2), 1), ((2, 2, 4), 2), ((2, 4, 6), 2),
+                                             ((4, 4, 4), 8), ((4, 4, 4), 2)])
+def test_the_cube_numbers_its_parts_as_the_reference_writes_them_out(shape, per_host):
+    """The trace's unit numbers mean the same to the package and to tests/reference.py, whose
+    geometry is written out independently from the documented numbering."""
+    from reference import Cube
+
+    mine, cube = Cube(shape, per_host), CubeLayout(shape, per_host)
+    assert [set(cube.host_chips(h)) for h in range(cube.hosts)] == mine.host_chips
+    assert [tuple(c) for c in cube.link_chips] == mine.link_chips and cube.electrical_count == mine.electrical
+    assert [(p.d, p.sign, p.p) for p in cube.ports] == mine.ports
+    assert [tuple(c) for c in MachineLayout(cube, (2, 2, 2), 1).ocs_chips] == mine.ocs_chips

@@ -22,7 +22,7 @@ def _model_numbers(results):
     return json.dumps({k: s[k] for k in ("policies", "components", "events")}, sort_keys=True)
 
 
-@pytest.mark.parametrize("workload", [None, {"jobs_per_pod_day": 60}])
+@pytest.mark.parametrize("workload", [None, pytest.param({"jobs_per_pod_day": 60}, marks=pytest.mark.slow)])
 def test_replayed_trace_reproduces_the_run_bit_for_bit(tmp_path, workload):
     data = {**BASE, "workload": workload} if workload else BASE
     first = run_scenario(scenario_from_dict(data), record_traces=True)

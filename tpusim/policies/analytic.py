@@ -13,7 +13,7 @@ process), and at a random instant the units are independent with these probabili
   that may use any box of its grid.
 - One fixed *static* box (:func:`static_box`) needs its cubes' hosts and electrical links and
   the cables between its cubes: ``a_host^(H k) · a_link^(E k + ends · C)`` for ``C`` cables of
-  ``ends`` parts each (:mod:`tpusim.topology.cabling`).
+  ``ends`` parts each, counted from the box's extents (:func:`static_box`).
 - ``system_availability`` (chip level) has no simple form once a chip's host and links overlap;
   :func:`class_availability` gives the per-class form the simulator's component availability
   is tested against.
@@ -26,10 +26,8 @@ schedule's mean rate, an approximation (availability is not linear in the rate).
 from __future__ import annotations
 
 from tpusim.failures.params import FailureParams
-from tpusim.topology.cabling import StaticCabling
 from tpusim.topology.machine import MachineLayout
-from tpusim.topology.placement import cube_number, static_boxes
-from tpusim.topology.shapes import Dims
+from tpusim.topology.shapes import Dims, unique_permutations
 
 
 def unit_availability(rate: float, mean_repair_hours: float) -> float:
@@ -119,13 +117,24 @@ def fixed_box(machine: MachineLayout, failures: FailureParams, k: int) -> float:
 
 def static_box(machine: MachineLayout, failures: FailureParams, cube_dims: Dims) -> float | None:
     """Probability that one fixed static box of ``cube_dims`` is usable: its cubes' hosts and
-    electrical links and the cables between them up (None if no such box fits the grid)."""
-    boxes = static_boxes(machine.cube_grid, cube_dims, wrap=machine.static_wrap)
-    if not boxes:
+    electrical links and the cables between them up (None if no such box fits the grid).
+
+    The box is the first axis order of ``cube_dims`` that fits the grid. Its cables follow from
+    its extents alone (DESIGN §1): along dimension ``d`` each of its lines of ``n`` cubes holds
+    ``n - 1`` connections, or ``n`` where it spans the grid of a torus of cubes (the wraparound
+    closes the ring), none where the grid is one cube long; a connection is ``face_positions(d)``
+    cables (counted here, not by the simulator's cabling, :mod:`tpusim.topology.cabling`)."""
+    grid = machine.cube_grid
+    fitting = [dims for dims in unique_permutations(cube_dims) if all(n <= g for n, g in zip(dims, grid))]
+    if not fitting:
         return None
-    mask = sum(1 << cube_number(machine.cube_grid, cell) for cell in boxes[0].cells())
-    k = cube_dims[0] * cube_dims[1] * cube_dims[2]
-    cables = StaticCabling(machine).used_cables(mask)
+    dims = fitting[0]
+    k = dims[0] * dims[1] * dims[2]
+    cables = 0
+    for d in range(3):
+        n, g = dims[d], grid[d]
+        per_line = 0 if g == 1 else n if (n == g and machine.static_wrap) else n - 1
+        cables += per_line * (k // n) * machine.cube.face_positions(d)
     parts = machine.cube.electrical_count * k + machine.static_cable_ends * cables
     # hosts: a cube's marginal (own failures and every host domain); for a domain spanning
     # several cubes the product over the box's cubes is still a lower bound (it is shared)
