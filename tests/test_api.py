@@ -213,5 +213,9 @@ def test_metric_names_are_the_registrys_both_ways(results):
     outcome.by_chips = {}
     with pytest.raises(RuntimeError, match=r"not measured \['goodput'\], not registered \['goodput_typo'\]"):
         replication._job_samples(0, policy, outcome)
+    from tpusim.core import metrics
+
+    constants = {k: v for k, v in vars(metrics).items() if k.isupper() and isinstance(v, str) and v == k.lower()}
+    assert len(constants) >= 40 and set(constants.values()) <= set(REGISTRY)
     with pytest.raises(KeyError, match="no metric named 'slice_availabilty'"):
         results.estimates.get(policy, "slice_availabilty", "4x4x4")

@@ -120,6 +120,56 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     _jobs("queue_wait_p95_by_chips_hours", "queue wait p95 by slice size", "hours", 2, False, "chips"),
 )}
 
+#: Metric names as constants, for the code that names a metric: a mistyped constant is a
+#: NameError (mypy finds it), a mistyped string was an estimate of nothing ("n/a"). Each equals
+#: its registry name (tests/test_api.py checks that every one names a metric).
+CAPACITY_FRACTION = "capacity_fraction"
+COMPONENT_AVAILABILITY = "component_availability"
+COMPONENT_FAILURE_RATE = "component_failure_rate"
+COMPONENT_REPAIR_HOURS = "component_repair_hours"
+DEGRADED_FRACTION = "degraded_fraction"
+DETECTIONS = "detections"
+FT_REROUTES = "ft_reroutes"
+GOODPUT = "goodput"
+GOODPUT_PER_COST = "goodput_per_cost"
+GRAY_INTERRUPTIONS = "gray_interruptions"
+GRAY_LOST_CHIP_HOURS = "gray_lost_chip_hours"
+JOBS_ARRIVED = "jobs_arrived"
+JOBS_COMPLETED = "jobs_completed"
+JOBS_INTERRUPTED = "jobs_interrupted"
+JOBS_REJECTED = "jobs_rejected"
+JOBS_WAITING_AT_END = "jobs_waiting_at_end"
+LOST_CHIP_HOURS = "lost_chip_hours"
+MAINTENANCE_CHIP_HOURS = "maintenance_chip_hours"
+MAINTENANCE_DRAINS = "maintenance_drains"
+MARGIN_PER_DAY = "margin_per_day"
+MEAN_DETECTION_MINUTES = "mean_detection_minutes"
+MEAN_QUEUE_LENGTH = "mean_queue_length"
+MEAN_TIME_IN_QUEUE_HOURS = "mean_time_in_queue_hours"
+MIGRATIONS = "migrations"
+PREEMPTIBLE_CHIP_HOURS = "preemptible_chip_hours"
+PREEMPTIBLE_REVENUE_PER_DAY = "preemptible_revenue_per_day"
+PREEMPTIONS = "preemptions"
+PREFLIGHT_FAILURES = "preflight_failures"
+QUEUE_WAIT_MEAN_HOURS = "queue_wait_mean_hours"
+QUEUE_WAIT_P50_BY_CHIPS_HOURS = "queue_wait_p50_by_chips_hours"
+QUEUE_WAIT_P50_HOURS = "queue_wait_p50_hours"
+QUEUE_WAIT_P95_BY_CHIPS_HOURS = "queue_wait_p95_by_chips_hours"
+QUEUE_WAIT_P95_HOURS = "queue_wait_p95_hours"
+REVENUE_PER_DAY = "revenue_per_day"
+SLICE_AVAILABILITY = "slice_availability"
+SLICE_OUTAGES = "slice_outages"
+SLICE_OUTAGE_LONGEST_HOURS = "slice_outage_longest_hours"
+SLICE_OUTAGE_SQ_HOURS = "slice_outage_sq_hours"
+SLOWDOWN_CHIP_HOURS = "slowdown_chip_hours"
+SPARE_EVICTIONS = "spare_evictions"
+SPARE_SWAPS = "spare_swaps"
+SYSTEM_AVAILABILITY = "system_availability"
+USEFUL_CHIP_HOURS = "useful_chip_hours"
+UTILIZATION = "utilization"
+XCONNECTS_PER_DAY = "xconnects_per_day"
+XCONNECTS_PER_JOB = "xconnects_per_job"
+
 #: The cost model's metrics, measured only where a scenario gives prices (:mod:`tpusim.scheduler.costs`).
 COST_METRICS = ("revenue_per_day", "preemptible_revenue_per_day", "margin_per_day", "goodput_per_cost")
 

@@ -43,6 +43,20 @@ from tpusim.scheduler.outcome import JobOutcome
 from tpusim.scheduler.simulation import JobSimulation
 from tpusim.scheduler.workload import JobSpec, generate_jobs
 from tpusim.topology.machine import COMPONENT_CLASSES
+from tpusim.core.metrics import (
+    CAPACITY_FRACTION,
+    COMPONENT_AVAILABILITY,
+    COMPONENT_FAILURE_RATE,
+    COMPONENT_REPAIR_HOURS,
+    MAINTENANCE_CHIP_HOURS,
+    QUEUE_WAIT_P50_BY_CHIPS_HOURS,
+    QUEUE_WAIT_P95_BY_CHIPS_HOURS,
+    SLICE_AVAILABILITY,
+    SLICE_OUTAGES,
+    SLICE_OUTAGE_LONGEST_HOURS,
+    SLICE_OUTAGE_SQ_HOURS,
+    SYSTEM_AVAILABILITY,
+)
 
 
 @dataclass
@@ -125,8 +139,8 @@ def _job_samples(replication: int, policy: str, outcome: JobOutcome) -> list[Sam
                            f"not registered {sorted(extra)}")
     out = [Sample(replication, policy, name, None, float(outcome.metrics[name])) for name in JOB_METRICS]
     for chips, (p50, p95) in outcome.by_chips.items():
-        out.append(Sample(replication, policy, "queue_wait_p50_by_chips_hours", str(chips), float(p50)))
-        out.append(Sample(replication, policy, "queue_wait_p95_by_chips_hours", str(chips), float(p95)))
+        out.append(Sample(replication, policy, QUEUE_WAIT_P50_BY_CHIPS_HOURS, str(chips), float(p50)))
+        out.append(Sample(replication, policy, QUEUE_WAIT_P95_BY_CHIPS_HOURS, str(chips), float(p95)))
     return out
 
 
@@ -203,26 +217,26 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
     for policy in model.policies if driver is not None else ():  # chip-hours out for maintenance
         lost = (health.chip_availability(horizon, policy.uses_ocs)
                 - seen[policy.name].chip_availability(horizon, policy.uses_ocs)) * machine.chips * horizon
-        samples.append(Sample(replication, policy.name, "maintenance_chip_hours", None, max(0.0, lost)))
+        samples.append(Sample(replication, policy.name, MAINTENANCE_CHIP_HOURS, None, max(0.0, lost)))
     for name, outcome in outcomes.items():
         for shape, value in zip(model.shapes, outcome.slice_availability):
-            samples.append(Sample(replication, name, "slice_availability", shape.label, value))
-        samples.append(Sample(replication, name, "system_availability", None, outcome.system_availability))
+            samples.append(Sample(replication, name, SLICE_AVAILABILITY, shape.label, value))
+        samples.append(Sample(replication, name, SYSTEM_AVAILABILITY, None, outcome.system_availability))
         for k, value in enumerate(outcome.capacity or ()):
-            samples.append(Sample(replication, name, "capacity_fraction", str(k), value))
+            samples.append(Sample(replication, name, CAPACITY_FRACTION, str(k), value))
         for shape, (count, sq, longest) in zip(model.shapes, outcome.outages or ()):
-            samples.append(Sample(replication, name, "slice_outages", shape.label, float(count)))
-            samples.append(Sample(replication, name, "slice_outage_sq_hours", shape.label, sq))
-            samples.append(Sample(replication, name, "slice_outage_longest_hours", shape.label, longest))
+            samples.append(Sample(replication, name, SLICE_OUTAGES, shape.label, float(count)))
+            samples.append(Sample(replication, name, SLICE_OUTAGE_SQ_HOURS, shape.label, sq))
+            samples.append(Sample(replication, name, SLICE_OUTAGE_LONGEST_HOURS, shape.label, longest))
     unit_days = [n * horizon / 24.0 for n in health.population]
     for k, (cls, avail) in enumerate(zip(COMPONENT_CLASSES, health.component_availability(horizon))):
         if avail is not None:  # a class with no units has no availability
-            samples.append(Sample(replication, None, "component_availability", cls, avail))
-            samples.append(Sample(replication, None, "component_failure_rate", cls,
+            samples.append(Sample(replication, None, COMPONENT_AVAILABILITY, cls, avail))
+            samples.append(Sample(replication, None, COMPONENT_FAILURE_RATE, cls,
                                   injector.failures[k] / unit_days[k]))
             timed = injector.timed_repairs[k]
             if timed:  # no repair completed: the mean is undefined, and no sample says so
-                samples.append(Sample(replication, None, "component_repair_hours", cls,
+                samples.append(Sample(replication, None, COMPONENT_REPAIR_HOURS, cls,
                                       injector.repair_hours[k] / timed))
     job_rows = None
     shared = len(samples)

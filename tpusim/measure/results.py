@@ -30,6 +30,17 @@ from tpusim.engine.model import Model
 from tpusim.engine.replication import ReplicationResult
 from tpusim.scheduler.outcome import JobOutcome
 from tpusim.core.stats import Estimate
+from tpusim.core.metrics import (
+    CAPACITY_FRACTION,
+    COMPONENT_AVAILABILITY,
+    GOODPUT,
+    JOBS_INTERRUPTED,
+    QUEUE_WAIT_P50_BY_CHIPS_HOURS,
+    QUEUE_WAIT_P95_BY_CHIPS_HOURS,
+    QUEUE_WAIT_P95_HOURS,
+    SLICE_AVAILABILITY,
+    SYSTEM_AVAILABILITY,
+)
 
 
 @dataclass(frozen=True)
@@ -166,12 +177,12 @@ class Results:
                            for row in rows)
             return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
 
-        avail = [[shape, *(marks.cell(self.estimates.get(p, "slice_availability", shape), "slice_availability")
+        avail = [[shape, *(marks.cell(self.estimates.get(p, SLICE_AVAILABILITY, shape), SLICE_AVAILABILITY)
                            for p in policies)] for shape in (s.label for s in self.model.shapes)]
         parts = [f"<p><b>{head}</b></p>",
                  "<p>slice availability, % (mean ± 95 % CI half-width, or mean [95 % CI])</p>",
                  table(["slice", *policies], avail)]
-        names = ["system_availability"] + (["goodput", "jobs_interrupted", "queue_wait_p95_hours"]
+        names = [SYSTEM_AVAILABILITY] + ([GOODPUT, JOBS_INTERRUPTED, QUEUE_WAIT_P95_HOURS]
                                            if self.has_jobs else [])
         rows = [[label(n), *(marks.cell(self.estimates.get(p, n), n) for p in policies)] for n in names]
         parts += ["<p>other metrics (<code>metrics_frame()</code> has every one)</p>", table(["metric", *policies], rows)]
@@ -224,19 +235,19 @@ class Results:
         cube_shape = self.model.machine.cube.shape
         out = []
         for shape in self.model.shapes:
-            est = self.estimates.get(policy, "slice_availability", shape.label)
+            est = self.estimates.get(policy, SLICE_AVAILABILITY, shape.label)
             assert est is not None
             out.append((shape.label, shape.cubes(cube_shape), shape.chips, est))
         return out
 
     def system_availability(self, policy: str) -> Estimate:
-        est = self.estimates.get(policy, "system_availability")
+        est = self.estimates.get(policy, SYSTEM_AVAILABILITY)
         assert est is not None
         return est
 
     def component_availability(self, component_class: str) -> Estimate | None:
         """None when the class has no units."""
-        return self.estimates.get(None, "component_availability", component_class)
+        return self.estimates.get(None, COMPONENT_AVAILABILITY, component_class)
 
     def job_metric(self, policy: str, name: str) -> Estimate | None:
         return self.estimates.get(policy, name)
@@ -244,9 +255,9 @@ class Results:
     def queue_wait_by_chips(self, policy: str) -> list[tuple[int, Estimate, Estimate]]:
         """(chips, p50, p95) of the wait before a job first starts, per slice size."""
         out = []
-        for key in self.estimates.keys(policy, "queue_wait_p50_by_chips_hours"):
-            p50 = self.estimates.get(policy, "queue_wait_p50_by_chips_hours", key)
-            p95 = self.estimates.get(policy, "queue_wait_p95_by_chips_hours", key)
+        for key in self.estimates.keys(policy, QUEUE_WAIT_P50_BY_CHIPS_HOURS):
+            p50 = self.estimates.get(policy, QUEUE_WAIT_P50_BY_CHIPS_HOURS, key)
+            p95 = self.estimates.get(policy, QUEUE_WAIT_P95_BY_CHIPS_HOURS, key)
             assert p50 is not None and p95 is not None
             out.append((int(key), p50, p95))
         return out
@@ -257,7 +268,7 @@ class Results:
         allow and the closed form."""
         level = self.model.capacity_confidence if level is None else level
         n = self.model.machine.cubes_per_pod
-        fractions = [self.estimates.get(policy, "capacity_fraction", str(k)) for k in range(n + 1)]
+        fractions = [self.estimates.get(policy, CAPACITY_FRACTION, str(k)) for k in range(n + 1)]
 
         def largest(ok) -> int:
             return max((k for k, est in enumerate(fractions) if est is not None and ok(est)), default=0)

@@ -29,6 +29,7 @@ from tpusim.core.formatting import label as metric_label
 from tpusim.core.metrics import REGISTRY
 from tpusim.output.files import write_atomic
 from tpusim.policies import registry
+from tpusim.core.metrics import GOODPUT
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
     from tpusim.measure.results import Results
@@ -193,7 +194,7 @@ def plot_goodput(results: "Results", path: Path | None = None, ax=None):
     s, model = results.scenario, results.model
     fig, ax, own = _axes(ax, (6, 4))
     names = list(model.policy_names)
-    ests = [results.job_metric(p, "goodput") for p in names]
+    ests = [results.job_metric(p, GOODPUT) for p in names]
     means = [100 * e.mean if e else 0 for e in ests]
     errs = [[100 * (e.mean - e.ci95[0]) if e and e.ci95 else 0 for e in ests],
             [100 * (e.ci95[1] - e.mean) if e and e.ci95 else 0 for e in ests]]

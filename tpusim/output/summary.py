@@ -13,6 +13,13 @@ from tpusim.core.metrics import COST_METRICS, JOB_METRICS
 from tpusim.output.provenance import provenance
 from tpusim.core.stats import Estimate
 from tpusim.topology.machine import COMPONENT_CLASSES
+from tpusim.core.metrics import (
+    MAINTENANCE_CHIP_HOURS,
+    QUEUE_WAIT_P50_HOURS,
+    QUEUE_WAIT_P95_HOURS,
+    SLICE_AVAILABILITY,
+    SYSTEM_AVAILABILITY,
+)
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
     from tpusim.measure.results import Results
@@ -29,8 +36,8 @@ def jobs_summary(results: "Results", policy: str) -> dict[str, Any]:
     if results.model.cost is not None:
         out["cost"] = {name: _dump(results.job_metric(policy, name)) for name in COST_METRICS}
     out["queue_wait_hours"] = {
-        "p50": _dump(results.job_metric(policy, "queue_wait_p50_hours")),
-        "p95": _dump(results.job_metric(policy, "queue_wait_p95_hours")),
+        "p50": _dump(results.job_metric(policy, QUEUE_WAIT_P50_HOURS)),
+        "p95": _dump(results.job_metric(policy, QUEUE_WAIT_P95_HOURS)),
         "by_slice": [{"chips": c, "p50": _dump(p50), "p95": _dump(p95)}
                      for c, p50, p95 in results.queue_wait_by_chips(policy)],
     }
@@ -69,16 +76,16 @@ def build_summary(results: "Results", command: list[str] | None = None) -> dict[
     policies = {}
     for policy in model.policy_names:
         policies[policy] = {
-            "slice_availability": [
+            SLICE_AVAILABILITY: [
                 {"shape": shape, "cubes": cubes, "chips": chips, **est.as_dict()}
                 for shape, cubes, chips, est in results.slice_availability(policy)
             ] if results.replications else [],
-            "system_availability": results.system_availability(policy).as_dict() if results.replications else None,
+            SYSTEM_AVAILABILITY: results.system_availability(policy).as_dict() if results.replications else None,
             "capacity_at_confidence": results.capacity_at_confidence(policy).as_dict() if results.replications else None,
             "jobs": jobs_summary(results, policy) if results.has_jobs else None,
         }
         if model.maintenance and results.replications:
-            policies[policy]["maintenance_chip_hours"] = _dump(results.estimate(policy, "maintenance_chip_hours"))
+            policies[policy][MAINTENANCE_CHIP_HOURS] = _dump(results.estimate(policy, MAINTENANCE_CHIP_HOURS))
     out: dict[str, Any] = {
         "tpusim_version": __version__,
         "provenance": provenance(s.resolved(), command),

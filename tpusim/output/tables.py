@@ -22,6 +22,7 @@ from tpusim.core.formatting import Marks, estimate_text
 from tpusim.engine.model import Model
 from tpusim.output.views import View, run_views
 from tpusim.core.stats import Estimate
+from tpusim.core.metrics import GOODPUT, JOBS_ARRIVED, SLICE_AVAILABILITY, SYSTEM_AVAILABILITY
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
     import pandas as pd
@@ -60,7 +61,7 @@ def render_table(results: "Results", console: Console) -> None:
         print_view(view, console)
     if results.has_jobs:
         first = model.policy_names[0]
-        jobs = sum(s.value for s in results.samples if s.metric == "jobs_arrived" and s.policy == first)
+        jobs = sum(s.value for s in results.samples if s.metric == JOBS_ARRIVED and s.policy == first)
         console.print(f"{results.events} failure/repair events and {jobs:,.0f} jobs x {len(model.policies)} "
                       f"policies in {results.wall_seconds:.2f} s")
     else:
@@ -150,7 +151,7 @@ def render_localisation(frame: "pd.DataFrame", title: str, console: Console) -> 
 
 
 #: What the sweep table shows of each point (the rest is in sweep.csv).
-SWEEP_TABLE_METRICS = ("slice_availability", "system_availability", "goodput")
+SWEEP_TABLE_METRICS = (SLICE_AVAILABILITY, SYSTEM_AVAILABILITY, GOODPUT)
 
 
 def render_sweep(frame: "pd.DataFrame", keys: list[str], title: str, console: Console) -> None:
@@ -167,7 +168,7 @@ def render_sweep(frame: "pd.DataFrame", keys: list[str], title: str, console: Co
         table.add_column(escape(key), overflow="fold")
     table.add_column("policy")
     for metric, key in columns:
-        header = {"slice_availability": f"{key} %", "system_availability": "system %"}.get(metric, label(metric))
+        header = {SLICE_AVAILABILITY: f"{key} %", SYSTEM_AVAILABILITY: "system %"}.get(metric, label(metric))
         table.add_column(escape(header), justify="right")
     marks = Marks()
     for (point, policy), rows in shown.groupby(["point", "policy"], sort=False):
@@ -214,7 +215,7 @@ def availability_markdown(results: "Results") -> str:
     rows = {p: results.slice_availability(p) for p in policies}
     marks = Marks()
     for i, (shape, _, chips, _) in enumerate(rows[policies[0]]):
-        cells = [marks.cell(rows[p][i][3], "slice_availability") for p in policies]
+        cells = [marks.cell(rows[p][i][3], SLICE_AVAILABILITY) for p in policies]
         lines.append(f"| {shape} | {chips} | " + " | ".join(" % ".join(c.split(" ", 1)) for c in cells) + " |")
     notes = marks.footnotes(len(results.replications))
     return "\n".join(lines + ([""] + [f"{line}  " for line in notes] if notes else []))

@@ -21,6 +21,14 @@ from tpusim.core.metrics import COST_METRICS, REGISTRY
 from tpusim.core.formatting import label as metric_label
 from tpusim.output.summary import components, noticed_gray
 from tpusim.topology.machine import COMPONENT_CLASSES
+from tpusim.core.metrics import (
+    COMPONENT_AVAILABILITY,
+    MAINTENANCE_CHIP_HOURS,
+    QUEUE_WAIT_P50_BY_CHIPS_HOURS,
+    QUEUE_WAIT_P95_BY_CHIPS_HOURS,
+    SLICE_AVAILABILITY,
+    SYSTEM_AVAILABILITY,
+)
 
 if TYPE_CHECKING:  # the results layer calls this package; annotations only
     from tpusim.measure.results import Results
@@ -53,7 +61,7 @@ def slice_view(results: "Results", marks: Marks) -> View:
         row = [shape.label, str(shape.chips), str(shape.cubes(cube_shape))]
         for policy in model.policy_names:
             est = per_policy[policy][i][3]
-            row.append("never fits" if shape.label in never[policy] else marks.cell(est, "slice_availability"))
+            row.append("never fits" if shape.label in never[policy] else marks.cell(est, SLICE_AVAILABILITY))
         for p in exact:
             cf = p.closed_form(model.failures, shape.cube_dims(cube_shape))
             row.append(number(cf.value if cf else None, 3, 100.0))
@@ -71,7 +79,7 @@ def system_view(results: "Results", marks: Marks) -> View:
         cap = results.capacity_at_confidence(policy)
         span = f" [{cap.cubes_low}, {cap.cubes_high}]" if cap.cubes_low is not None else " (no interval)"
         form = "-" if cap.closed_form_cubes is None else str(cap.closed_form_cubes)
-        rows.append([policy, marks.cell(results.system_availability(policy), "system_availability"),
+        rows.append([policy, marks.cell(results.system_availability(policy), SYSTEM_AVAILABILITY),
                      f"{cap.cubes}{span}", form])
     return View(f"system availability (chip-time on healthy hardware) and capacity at {100 * level:g} % "
                 "(most cubes placeable as one slice that often)",
@@ -99,7 +107,7 @@ def components_view(results: "Results", marks: Marks) -> View:
             inside = "n/a: too few events"
         else:
             inside = "yes" if est.ci95[0] <= info["closed_form"] <= est.ci95[1] else "NO"
-        rows.append([cls, f"{info['failures']:,}", f"{info['repairs']:,}", marks.cell(est, "component_availability"),
+        rows.append([cls, f"{info['failures']:,}", f"{info['repairs']:,}", marks.cell(est, COMPONENT_AVAILABILITY),
                      number(info["closed_form"], 4, 100.0), inside])
     return View("components: measured vs MTBF/(MTBF+MTTR) (repairs include those of parts down at the start, "
                 "which begins in the steady state)",
@@ -114,7 +122,7 @@ def maintenance_views(results: "Results", marks: Marks) -> Iterator[View]:
         return
     names = ", ".join(f"{c.name} ({c.kind}, {c.waves_per_occurrence(model.machine)} waves)" for c in model.maintenance)
     yield View("maintenance: chip-hours out on otherwise healthy hardware", ["", *model.policy_names],
-               [["chip-hours", *(marks.cell(results.estimate(p, "maintenance_chip_hours"), "maintenance_chip_hours")
+               [["chip-hours", *(marks.cell(results.estimate(p, MAINTENANCE_CHIP_HOURS), MAINTENANCE_CHIP_HOURS)
                                  for p in model.policy_names)]], notes=[f"maintenance campaigns: {names}"])
     from tpusim.core.stats import Estimate
 
@@ -165,7 +173,7 @@ def queue_wait_views(results: "Results", marks: Marks) -> list[View]:
         return []
     names = shape_names(results)
     views = []
-    for q, name in ((1, "queue_wait_p95_by_chips_hours"), (0, "queue_wait_p50_by_chips_hours")):
+    for q, name in ((1, QUEUE_WAIT_P95_BY_CHIPS_HOURS), (0, QUEUE_WAIT_P50_BY_CHIPS_HOURS)):
         rows = [[names.get(c, "-"), f"{c:,}",
                  *("-" if c not in by[p] else marks.cell(by[p][c][q], name) for p in model.policy_names)]
                 for c in sizes]

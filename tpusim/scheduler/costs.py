@@ -25,6 +25,13 @@ import numpy as np
 from tpusim.core.metrics import COST_METRICS
 from tpusim.scheduler.job import REJECTED
 from tpusim.scheduler.scheduler import BEST_EFFORT
+from tpusim.core.metrics import (
+    GOODPUT_PER_COST,
+    MARGIN_PER_DAY,
+    PREEMPTIBLE_REVENUE_PER_DAY,
+    REVENUE_PER_DAY,
+    USEFUL_CHIP_HOURS,
+)
 
 
 @dataclass(frozen=True)
@@ -49,10 +56,10 @@ def cost_metrics(rows: dict[str, np.ndarray], chips: int, horizon: float, params
     revenue = (useful - preemptible) * params.reserved_price + preemptible * params.preemptible_price
     cost = chips * horizon * params.chip_hour
     out = {
-        "revenue_per_day": revenue / days,
-        "preemptible_revenue_per_day": preemptible * params.preemptible_price / days,
-        "margin_per_day": (revenue - cost) / days,
-        "goodput_per_cost": useful / cost if cost else float("nan"),
+        REVENUE_PER_DAY: revenue / days,
+        PREEMPTIBLE_REVENUE_PER_DAY: preemptible * params.preemptible_price / days,
+        MARGIN_PER_DAY: (revenue - cost) / days,
+        GOODPUT_PER_COST: useful / cost if cost else float("nan"),
     }
     assert tuple(out) == COST_METRICS
     return out

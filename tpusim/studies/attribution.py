@@ -21,6 +21,15 @@ from tpusim.config.load import ScenarioLike, as_scenario
 from tpusim.config.schema import Scenario
 from tpusim.measure.results import Results
 from tpusim.core.stats import UNBOUNDED, estimate
+from tpusim.core.metrics import (
+    GOODPUT,
+    MAINTENANCE_CHIP_HOURS,
+    MAINTENANCE_DRAINS,
+    QUEUE_WAIT_P95_HOURS,
+    SLICE_AVAILABILITY,
+    SYSTEM_AVAILABILITY,
+    USEFUL_CHIP_HOURS,
+)
 
 
 def paired_difference(with_part: Results, without: Results, policy: str, metric: str,
@@ -61,7 +70,7 @@ def domain_attribution(scenario: "ScenarioLike", overrides: "list[str] | dict[st
         without = run_scenario(scenario.with_overrides({"failures.domains": others}), **options)
         for policy in base.model.policy_names:
             for shape in (s.label for s in base.model.shapes):
-                d = paired_difference(base, without, policy, "slice_availability", shape)
+                d = paired_difference(base, without, policy, SLICE_AVAILABILITY, shape)
                 unavailability = 1.0 - d["with"]
                 rows.append({"domain": domain.name, "policy": policy, "shape": shape,
                              "unavailability": unavailability, "caused": d["cost"], "ci95_low": d["ci95_low"],
@@ -71,7 +80,7 @@ def domain_attribution(scenario: "ScenarioLike", overrides: "list[str] | dict[st
 
 
 #: metrics where the campaign's cost is what it adds (with - without), not what it takes away
-_MORE_IS_WORSE = {"maintenance_chip_hours", "queue_wait_p95_hours", "maintenance_drains"}
+_MORE_IS_WORSE = {MAINTENANCE_CHIP_HOURS, QUEUE_WAIT_P95_HOURS, MAINTENANCE_DRAINS}
 
 
 def campaign_cost(scenario: "ScenarioLike", overrides: "list[str] | dict[str, Any] | None" = None, **options: Any) -> pd.DataFrame:
@@ -87,11 +96,11 @@ def campaign_cost(scenario: "ScenarioLike", overrides: "list[str] | dict[str, An
     if not campaigns:
         raise ValueError("the scenario has no maintenance campaigns to cost")
     base = run_scenario(scenario, **options)
-    metrics: list[tuple[str, str | None]] = [("slice_availability", s.label) for s in base.model.shapes]
-    metrics += [("system_availability", None), ("maintenance_chip_hours", None)]
+    metrics: list[tuple[str, str | None]] = [(SLICE_AVAILABILITY, s.label) for s in base.model.shapes]
+    metrics += [(SYSTEM_AVAILABILITY, None), (MAINTENANCE_CHIP_HOURS, None)]
     if base.has_jobs:
-        metrics += [("useful_chip_hours", None), ("goodput", None), ("queue_wait_p95_hours", None),
-                    ("maintenance_drains", None)]
+        metrics += [(USEFUL_CHIP_HOURS, None), (GOODPUT, None), (QUEUE_WAIT_P95_HOURS, None),
+                    (MAINTENANCE_DRAINS, None)]
     everything = [c.model_dump(mode="json") for c in campaigns]
     rows = []
     for i, campaign in enumerate(campaigns):

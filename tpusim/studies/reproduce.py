@@ -31,6 +31,7 @@ from tpusim.policies import registry
 from tpusim.policies.base import Policy
 from tpusim.measure.results import Results
 from tpusim.core.stats import Estimate
+from tpusim.core.metrics import JOBS_INTERRUPTED, SLICE_AVAILABILITY, USEFUL_CHIP_HOURS, XCONNECTS_PER_JOB
 
 SOURCES = {
     "NSDI24": "Zu et al., NSDI 2024 (TPU v4 resiliency)",
@@ -112,7 +113,7 @@ def _capacity_claims(results: Results) -> list[Claim]:
     if static and reconf and ft:
         shapes = results.slice_availability(reconf)
         label, cubes, _, _ = shapes[-1]  # the largest slice of the scenario
-        by = {name: results.estimate(name, "slice_availability", label) for name in (static, reconf, ft)}
+        by = {name: results.estimate(name, SLICE_AVAILABILITY, label) for name in (static, reconf, ft)}
         if all(by.values()):
             gain_ocs = by[reconf].mean - by[static].mean  # type: ignore[union-attr]
             gain_ft = by[ft].mean - by[reconf].mean  # type: ignore[union-attr]
@@ -133,14 +134,14 @@ def _jobs_claims(results: Results) -> list[Claim]:
     if reconf is None:
         return []
     out = []
-    interrupted = results.job_metric(reconf, "jobs_interrupted")
+    interrupted = results.job_metric(reconf, JOBS_INTERRUPTED)
     if interrupted is not None:
         out.append(Claim(
             "about 1 % of jobs see a hardware interruption", SOURCES["NSDI24"], "~1 %",
             _pct(interrupted), _verdict(_overlaps(interrupted, 0.005, 0.02)),
             "published rates; job durations (lognormal, mean 1.2 h) and slice mix are assumptions: "
             "the share scales with job length x slice size; 'about' taken as 0.5-2 %"))
-    xc = results.job_metric(reconf, "xconnects_per_job")
+    xc = results.job_metric(reconf, XCONNECTS_PER_JOB)
     if xc is not None:
         ci = f" [{xc.ci95[0]:.0f}, {xc.ci95[1]:.0f}]" if xc.ci95 is not None else ""
         parts = []
@@ -209,7 +210,7 @@ def _host_needed_claim(scenario_path: Path, plan: Plan) -> Claim:
             "failures.ici_link.daily_rate=0", "failures.ocs.daily_rate=0"])
         res = run_scenario(sc)
         static, _, _ = _roles(res)
-        est = res.estimate(static, "slice_availability", "12x16x16")
+        est = res.estimate(static, SLICE_AVAILABILITY, "12x16x16")
         return est.mean if est is not None else 0.0
 
     lo, hi = 0.99, 0.99999  # unavailability searched on a log scale
@@ -261,7 +262,7 @@ def _maintenance_claim(scenario_path: Path, plan: Plan) -> Claim:
     model = build_model(scenario)
     static, reconf, _ = _roles_of(model.policies)
     shape = next((s.label for s in model.shapes if s.cubes(model.machine.cube.shape) == 48), model.shapes[-1].label)
-    rows = cost[(cost.metric == "slice_availability") & (cost.key == shape)].set_index("policy")
+    rows = cost[(cost.metric == SLICE_AVAILABILITY) & (cost.key == shape)].set_index("policy")
     if static is None or reconf is None:
         return Claim("ICI upgrades drain a few cubes at a time instead of taking the pod down", SOURCES["ISCA23"],
                      "qualitative", "-", "not reproduced", "needs a static and a reconfigurable policy")
@@ -284,8 +285,8 @@ def _buildout_claim(scenario_path: Path, plan: Plan) -> Claim:
     if static is None or reconf is None:
         return Claim("a pod is usable while partially installed", SOURCES["ISCA23"], "qualitative", "-",
                      "not reproduced", "needs a static and a reconfigurable policy")
-    s = results.job_metric(static, "useful_chip_hours")
-    r = results.job_metric(reconf, "useful_chip_hours")
+    s = results.job_metric(static, USEFUL_CHIP_HOURS)
+    r = results.job_metric(reconf, USEFUL_CHIP_HOURS)
     assert s is not None and r is not None
     ok = r.mean > s.mean and (r.ci95 is None or s.ci95 is None or r.ci95[0] > s.ci95[1])
     return Claim(

@@ -43,6 +43,7 @@ from tpusim.core.errors import ScenarioError
 from tpusim.engine.execution import Task, execute
 from tpusim.core.metrics import Estimates, Sample
 from tpusim.output.files import write_json
+from tpusim.core.metrics import GOODPUT, SLICE_AVAILABILITY, SYSTEM_AVAILABILITY
 
 
 #: The most points one sweep may have: each is a full run, so more is a mistake (a value list
@@ -85,7 +86,7 @@ def widest_availability_ci(estimates: Estimates, policies: tuple[str, ...], shap
     interval is missing)."""
     widths = []
     for policy in policies:
-        keyed = [("slice_availability", shape) for shape in shapes] + [("system_availability", None)]
+        keyed = [(SLICE_AVAILABILITY, shape) for shape in shapes] + [(SYSTEM_AVAILABILITY, None)]
         for name, key in keyed:
             est = estimates.get(policy, name, key)
             widths.append(est.half_width if est is not None else None)
@@ -159,10 +160,10 @@ class SweepResults:
             return metric(name).label.split(" (")[0] + unit_suffix(metric(name))
 
         columns: list[tuple[str, str | None, str]] = (
-            [("slice_availability", largest, f"{largest} availability %")] if largest else [])
-        columns += [("system_availability", None, short("system_availability"))]
-        if any(k[1] == "goodput" for k, _ in first.estimates.items()):
-            columns.append(("goodput", None, short("goodput")))
+            [(SLICE_AVAILABILITY, largest, f"{largest} availability %")] if largest else [])
+        columns += [(SYSTEM_AVAILABILITY, None, short(SYSTEM_AVAILABILITY))]
+        if any(k[1] == GOODPUT for k, _ in first.estimates.items()):
+            columns.append((GOODPUT, None, short(GOODPUT)))
         header = [*self.vary, *(f"{policy}: {title}" for name, key, title in columns for policy in policies)]
         rows = []
         for p in self.points:
