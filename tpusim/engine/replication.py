@@ -161,6 +161,134 @@ def merge_parts(parts: Sequence[ReplicationResult]) -> ReplicationResult:
                    runs=joined("runs"), gray_kills=joined("gray_kills"), job_rows=joined("job_rows"))
 
 
+@dataclass
+class _Wiring:
+    """One replication's components, connected on one SimPy environment (made in this order:
+    every component draws from its own named streams when it is made or runs, so the order is
+    part of the bit-for-bit contract)."""
+
+    env: simpy.Environment
+    health: HealthState
+    recorder: TraceRecorder | None
+    seen: dict[str, HealthState]  # per policy: the health it observes (the shared one, or its maintained view)
+    trackers: dict
+    injector: "FailureInjector | TraceReplayer"
+    driver: CampaignDriver | None
+    gray: GrayInjector | None
+
+
+def _wire(model: Model, replication: int, record_trace: bool) -> _Wiring:
+    """Build and connect every component of one replication (nothing runs yet)."""
+    env = simpy.Environment()
+    health = HealthState(model.machine, OcsModes(model.failures.ocs_control_share, model.seed, replication))
+    recorder = TraceRecorder(health) if record_trace or model.workload is not None else None
+    # Under maintenance each policy whose machine a campaign touches sees its own health: the
+    # shared trace plus its waves' holds (made before the injector, to see the faults at t = 0).
+    views = {p.name: MaintainedHealth(health, model.maintenance, not p.uses_ocs)
+             for p in model.policies if model.maintenance}
+    seen = {p.name: views[p.name].health if p.name in views else health for p in model.policies}
+    width = model.timeseries_width
+    trackers = {p.name: p.capacity_tracker(model.shapes_in_cubes, seen[p.name], width is not None)
+                for p in model.policies}
+    injector: FailureInjector | TraceReplayer
+    if model.failures.traces is not None:
+        injector = TraceReplayer(env, health, model.failures.trace_for(replication))
+    else:
+        injector = FailureInjector(env, health, model.failures, model.seed, replication)
+    driver = None
+    if model.maintenance:
+        drawn = injector if isinstance(injector, FailureInjector) else None
+        driver = CampaignDriver(env, model.maintenance, model.machine, health,
+                                tuple(c.rate for c in model.failures.classes), _repair_sampler(model.failures),
+                                model.seed, replication, drawn.causes.fail if drawn else None,
+                                drawn.schedule_repair if drawn else None)
+        driver.listeners += [view.on_wave for view in views.values()]
+    gray = None
+    if model.failures.has_gray:
+        assert isinstance(injector, FailureInjector), "gray faults need drawn failures (checked by the build)"
+        gray = GrayInjector(env, health.population, tuple(c.gray for c in model.failures.classes),
+                            model.failures.planted_gray, tuple(c.repair for c in model.failures.classes),
+                            model.seed, replication, injector.causes.fail, injector.schedule_repair)
+    return _Wiring(env, health, recorder, seen, trackers, injector, driver, gray)
+
+
+def _capacity_samples(model: Model, replication: int, w: _Wiring, outcomes: dict) -> list[Sample]:
+    """What the capacity trackers and the health state measured, in the order every part of a
+    replication emits them (the shared samples)."""
+    horizon, machine, health = model.horizon, model.machine, w.health
+    samples: list[Sample] = []
+    for policy in model.policies if w.driver is not None else ():  # chip-hours out for maintenance
+        lost = (health.chip_availability(horizon, policy.uses_ocs)
+                - w.seen[policy.name].chip_availability(horizon, policy.uses_ocs)) * machine.chips * horizon
+        samples.append(Sample(replication, policy.name, MAINTENANCE_CHIP_HOURS, None, max(0.0, lost)))
+    for name, outcome in outcomes.items():
+        for shape, value in zip(model.shapes, outcome.slice_availability):
+            samples.append(Sample(replication, name, SLICE_AVAILABILITY, shape.label, value))
+        samples.append(Sample(replication, name, SYSTEM_AVAILABILITY, None, outcome.system_availability))
+        for k, value in enumerate(outcome.capacity or ()):
+            samples.append(Sample(replication, name, CAPACITY_FRACTION, str(k), value))
+        for shape, (count, sq, longest) in zip(model.shapes, outcome.outages or ()):
+            samples.append(Sample(replication, name, SLICE_OUTAGES, shape.label, float(count)))
+            samples.append(Sample(replication, name, SLICE_OUTAGE_SQ_HOURS, shape.label, sq))
+            samples.append(Sample(replication, name, SLICE_OUTAGE_LONGEST_HOURS, shape.label, longest))
+    injector = w.injector
+    unit_days = [n * horizon / 24.0 for n in health.population]
+    for k, (cls, avail) in enumerate(zip(COMPONENT_CLASSES, health.component_availability(horizon))):
+        if avail is not None:  # a class with no units has no availability
+            samples.append(Sample(replication, None, COMPONENT_AVAILABILITY, cls, avail))
+            samples.append(Sample(replication, None, COMPONENT_FAILURE_RATE, cls,
+                                  injector.failures[k] / unit_days[k]))
+            timed = injector.timed_repairs[k]
+            if timed:  # no repair completed: the mean is undefined, and no sample says so
+                samples.append(Sample(replication, None, COMPONENT_REPAIR_HOURS, cls,
+                                      injector.repair_hours[k] / timed))
+    return samples
+
+
+@dataclass
+class _Jobs:
+    """What the job simulations of one replication (or part) produced."""
+
+    samples: list[Sample] = field(default_factory=list)
+    rows: dict | None = None
+    runs: dict | None = None
+    kills: dict | None = None
+
+
+def _simulate_jobs(model: Model, replication: int, w: _Wiring, policies: Sequence[str] | None,
+                   record_runs: bool, progress: Callable[[float], None] | None) -> _Jobs:
+    """Each policy's job simulation over the replication's recorded trace (with a workload)."""
+    out = _Jobs(runs={} if record_runs and model.workload is not None else None,
+                kills={} if w.gray is not None and model.workload is not None else None)
+    glitches = glitch_events(w.gray.episodes, model.horizon) if w.gray is not None else ()
+    if model.workload is None:
+        return out
+    assert w.recorder is not None
+    specs = generate_jobs(model.workload, model.horizon, model.seed, replication)
+    delays = detection_delays(model.failures, w.recorder.events, model.seed, replication)
+    out.rows = {}
+    simulated = [p for p in model.policies if policies is None or p.name in policies]
+    for n, policy in enumerate(simulated):
+        sim = JobSimulation(model.machine, policy, model.failures, model.workload, model.scheduler,
+                            model.pod_manager, model.horizon, w.recorder.events, specs, delays,
+                            OcsModes(model.failures.ocs_control_share, model.seed, replication),
+                            keep_jobs=False, maintenance=model.maintenance,
+                            waves=w.driver.waves if w.driver is not None else (), glitches=glitches,
+                            record_runs=out.runs is not None)
+        jobs = sim.run(None if progress is None else
+                       lambda f, n=n: progress((n + f) / len(simulated)))  # type: ignore[misc]
+        out.samples += _job_samples(replication, policy.name, jobs)
+        if model.cost is not None:
+            out.samples += [Sample(replication, policy.name, name, None, value) for name, value
+                            in cost_metrics(jobs.rows, model.machine.chips, model.horizon, model.cost).items()]
+        out.rows[policy.name] = jobs.rows
+        if out.runs is not None and sim.pod_manager.runs is not None:
+            out.runs[policy.name] = sim.pod_manager.runs.columns()
+        if out.kills is not None:
+            out.kills[policy.name] = sim.gray_kills
+    return out
+
+
 def simulate(model: Model, replication: int, record_trace: bool = False, record_runs: bool = False,
              policies: Sequence[str] | None = None,
              progress: Callable[[float], None] | None = None) -> ReplicationResult:
@@ -175,101 +303,16 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
 
     ``progress(fraction)``: with a workload, called as the job simulations go (each policy's
     share of the replication, a hundredth of its horizon at a time); it changes no number."""
-    machine = model.machine
-    env = simpy.Environment()
-    health = HealthState(machine, OcsModes(model.failures.ocs_control_share, model.seed, replication))
-    with_jobs = model.workload is not None
-    recorder = TraceRecorder(health) if record_trace or with_jobs else None
+    w = _wire(model, replication, record_trace)
+    w.env.run(until=model.horizon)
     width = model.timeseries_width
-    shapes_in_cubes = model.shapes_in_cubes
-    # Under maintenance each policy whose machine a campaign touches sees its own health: the
-    # shared trace plus its waves' holds (made before the injector, to see the faults at t = 0).
-    views = {p.name: MaintainedHealth(health, model.maintenance, not p.uses_ocs)
-             for p in model.policies if model.maintenance}
-    seen = {p.name: views[p.name].health if p.name in views else health for p in model.policies}
-    trackers = {p.name: p.capacity_tracker(shapes_in_cubes, seen[p.name], width is not None) for p in model.policies}
-    injector: FailureInjector | TraceReplayer
-    if model.failures.traces is not None:
-        injector = TraceReplayer(env, health, model.failures.trace_for(replication))
-    else:
-        injector = FailureInjector(env, health, model.failures, model.seed, replication)
-    driver = None
-    if model.maintenance:
-        drawn = injector if isinstance(injector, FailureInjector) else None
-        driver = CampaignDriver(env, model.maintenance, machine, health,
-                                tuple(c.rate for c in model.failures.classes), _repair_sampler(model.failures),
-                                model.seed, replication, drawn.causes.fail if drawn else None,
-                                drawn.schedule_repair if drawn else None)
-        driver.listeners += [view.on_wave for view in views.values()]
-
-    gray = None
-    if model.failures.has_gray:
-        assert isinstance(injector, FailureInjector), "gray faults need drawn failures (checked by the build)"
-        gray = GrayInjector(env, health.population, tuple(c.gray for c in model.failures.classes),
-                            model.failures.planted_gray, tuple(c.repair for c in model.failures.classes),
-                            model.seed, replication, injector.causes.fail, injector.schedule_repair)
-
-    horizon = model.horizon
-    env.run(until=horizon)
-
-    samples: list[Sample] = []
-    outcomes = {name: tracker.finish(horizon, seen[name], width) for name, tracker in trackers.items()}
-    for policy in model.policies if driver is not None else ():  # chip-hours out for maintenance
-        lost = (health.chip_availability(horizon, policy.uses_ocs)
-                - seen[policy.name].chip_availability(horizon, policy.uses_ocs)) * machine.chips * horizon
-        samples.append(Sample(replication, policy.name, MAINTENANCE_CHIP_HOURS, None, max(0.0, lost)))
-    for name, outcome in outcomes.items():
-        for shape, value in zip(model.shapes, outcome.slice_availability):
-            samples.append(Sample(replication, name, SLICE_AVAILABILITY, shape.label, value))
-        samples.append(Sample(replication, name, SYSTEM_AVAILABILITY, None, outcome.system_availability))
-        for k, value in enumerate(outcome.capacity or ()):
-            samples.append(Sample(replication, name, CAPACITY_FRACTION, str(k), value))
-        for shape, (count, sq, longest) in zip(model.shapes, outcome.outages or ()):
-            samples.append(Sample(replication, name, SLICE_OUTAGES, shape.label, float(count)))
-            samples.append(Sample(replication, name, SLICE_OUTAGE_SQ_HOURS, shape.label, sq))
-            samples.append(Sample(replication, name, SLICE_OUTAGE_LONGEST_HOURS, shape.label, longest))
-    unit_days = [n * horizon / 24.0 for n in health.population]
-    for k, (cls, avail) in enumerate(zip(COMPONENT_CLASSES, health.component_availability(horizon))):
-        if avail is not None:  # a class with no units has no availability
-            samples.append(Sample(replication, None, COMPONENT_AVAILABILITY, cls, avail))
-            samples.append(Sample(replication, None, COMPONENT_FAILURE_RATE, cls,
-                                  injector.failures[k] / unit_days[k]))
-            timed = injector.timed_repairs[k]
-            if timed:  # no repair completed: the mean is undefined, and no sample says so
-                samples.append(Sample(replication, None, COMPONENT_REPAIR_HOURS, cls,
-                                      injector.repair_hours[k] / timed))
-    job_rows = None
-    shared = len(samples)
-    runs: dict[str, dict] | None = {} if record_runs and with_jobs else None
-    kills: dict[str, list] | None = {} if gray is not None and with_jobs else None
-    glitches = glitch_events(gray.episodes, horizon) if gray is not None else ()
-    if with_jobs:
-        assert recorder is not None and model.workload is not None
-        specs = generate_jobs(model.workload, horizon, model.seed, replication)
-        delays = detection_delays(model.failures, recorder.events, model.seed, replication)
-        job_rows = {}
-        simulated = [p for p in model.policies if policies is None or p.name in policies]
-        for n, policy in enumerate(simulated):
-            sim = JobSimulation(machine, policy, model.failures, model.workload, model.scheduler,
-                                model.pod_manager, horizon, recorder.events, specs, delays,
-                                OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                                keep_jobs=False, maintenance=model.maintenance,
-                                waves=driver.waves if driver is not None else (), glitches=glitches,
-                                record_runs=runs is not None)
-            jobs = sim.run(None if progress is None else
-                           lambda f, n=n: progress((n + f) / len(simulated)))  # type: ignore[misc]
-            samples += _job_samples(replication, policy.name, jobs)
-            if model.cost is not None:
-                samples += [Sample(replication, policy.name, name, None, value) for name, value
-                            in cost_metrics(jobs.rows, machine.chips, horizon, model.cost).items()]
-            job_rows[policy.name] = jobs.rows
-            if runs is not None and sim.pod_manager.runs is not None:
-                runs[policy.name] = sim.pod_manager.runs.columns()
-            if kills is not None:
-                kills[policy.name] = sim.gray_kills
+    outcomes = {name: tracker.finish(model.horizon, w.seen[name], width) for name, tracker in w.trackers.items()}
+    shared = _capacity_samples(model, replication, w, outcomes)
+    jobs = _simulate_jobs(model, replication, w, policies, record_runs, progress)
+    injector, driver, gray = w.injector, w.driver, w.gray
     return ReplicationResult(
         replication=replication,
-        samples=samples,
+        samples=shared + jobs.samples,
         failures=dict(zip(COMPONENT_CLASSES, (n + (gray.detected[k] if gray is not None else 0)
                                               for k, n in enumerate(injector.failures)))),  # noticed gray faults too
         repairs=dict(zip(COMPONENT_CLASSES, injector.repairs)),
@@ -280,10 +323,10 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
         rollouts=driver.rollouts if driver is not None else [],
         waves=driver.waves if driver is not None else [],
         gray=gray.episodes if gray is not None else [],
-        runs=runs,
-        gray_kills=kills,
-        trace=recorder.events if record_trace and recorder is not None else None,
-        job_rows=job_rows,
-        shared_samples=shared,
-        series={name: o.series for name, o in outcomes.items()} if width is not None else None,  # type: ignore[misc]
+        runs=jobs.runs,
+        gray_kills=jobs.kills,
+        trace=w.recorder.events if record_trace and w.recorder is not None else None,
+        job_rows=jobs.rows,
+        shared_samples=len(shared),
+        series={name: o.series for name, o in outcomes.items()} if width is not None else None,
     )
