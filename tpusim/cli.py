@@ -217,6 +217,46 @@ def _load(path: str, overrides: list[str] | None, options: list[str] | None = No
         _fail(*exc.lines())
 
 
+def _simulate_run(sc: "Scenario", out: Path, rows, **options):
+    """``run_scenario`` for the CLI: a run that fails or is interrupted still leaves a
+    summary.json saying why (and no half-written per-job files)."""
+    from tpusim.api import run_scenario
+    from tpusim.output.files import write_json
+
+    try:
+        return run_scenario(sc, rows=rows.add if rows is not None else None, **options)
+    except Exception as exc:  # nothing was measured: still leave a summary saying why
+        if rows is not None:
+            rows.abort()
+        payload = {"scenario": sc.resolved(), "seed": sc.seed, "error": f"{type(exc).__name__}: {exc}"}
+        write_json(out / "summary.json", payload)
+        _error(f"run failed: {payload['error']}; wrote {out / 'summary.json'}")
+        raise typer.Exit(1) from None
+    except (Interrupted, KeyboardInterrupt):  # the summary says that nothing was measured
+        if rows is not None:
+            rows.abort()
+        write_json(out / "summary.json", {"scenario": sc.resolved(), "seed": sc.seed,
+                                          "error": "interrupted (Ctrl-C) before the run ended: nothing measured"})
+        raise
+
+
+def _print_run(results, fmt: str, made: dict, written: list[Path]) -> None:
+    """What ``run`` prints on stdout, after its files are written (``fmt`` "none": nothing)."""
+    import json
+
+    from tpusim.output.tables import availability_markdown, render_table
+
+    if fmt == "table":
+        render_table(results, out_console)
+        _plain(out_console, "wrote " + ", ".join(str(p) for p in written))
+    elif fmt == "json":
+        print(json.dumps({**results.summary(_command()), "provenance": made}, indent=2, allow_nan=False))
+    elif fmt == "csv":
+        print(results.availability_frame().to_csv(index=False), end="")
+    elif fmt == "markdown":
+        print(availability_markdown(results))
+
+
 @app.command()
 def run(
     scenario: Annotated[str, SCENARIO_ARG],
@@ -245,13 +285,8 @@ def run(
         _fail(f"--format: must be table, markdown, csv or json, got {fmt!r}")
     if quiet:
         fmt = "none"
-    from tpusim.api import run_scenario
     from tpusim.output.artifacts import JobRows, write_outputs
     from tpusim.output.provenance import provenance
-    from tpusim.output.files import write_json
-    import json
-
-    from tpusim.output.tables import availability_markdown, render_table
 
     overrides, options = _overrides(set_, seed=seed, replications=replications)
     sc = _load(scenario, overrides, options)
@@ -271,21 +306,8 @@ def run(
     made = provenance(sc.resolved(), _command())  # the same block in summary.json and jobs.parquet
     rows = JobRows(out, sc.policies, jobs_csv, made) if sc.workload is not None else None
     try:
-        results = run_scenario(sc, workers=workers, scheduler_address=scheduler_address, progress=callback,
-                               record_traces=write_trace, rows=rows.add if rows is not None else None)
-    except Exception as exc:  # nothing was measured: still leave a summary saying why
-        if rows is not None:
-            rows.abort()
-        payload = {"scenario": sc.resolved(), "seed": sc.seed, "error": f"{type(exc).__name__}: {exc}"}
-        write_json(out / "summary.json", payload)
-        _error(f"run failed: {payload['error']}; wrote {out / 'summary.json'}")
-        raise typer.Exit(1) from None
-    except (Interrupted, KeyboardInterrupt):  # the summary says that nothing was measured
-        if rows is not None:
-            rows.abort()
-        write_json(out / "summary.json", {"scenario": sc.resolved(), "seed": sc.seed,
-                                          "error": "interrupted (Ctrl-C) before the run ended: nothing measured"})
-        raise
+        results = _simulate_run(sc, out, rows, workers=workers, scheduler_address=scheduler_address,
+                                progress=callback, record_traces=write_trace)
     finally:
         if progress is not None:
             progress.stop()
@@ -296,16 +318,7 @@ def run(
     finally:
         if rows is not None and not rows.closed:
             rows.abort()
-    if not quiet and fmt == "table":
-        render_table(results, out_console)
-    if fmt == "json":
-        print(json.dumps({**results.summary(_command()), "provenance": made}, indent=2, allow_nan=False))
-    elif fmt == "csv":
-        print(results.availability_frame().to_csv(index=False), end="")
-    elif fmt == "markdown":
-        print(availability_markdown(results))
-    if not quiet and fmt == "table":
-        _plain(out_console, "wrote " + ", ".join(str(p) for p in written))
+    _print_run(results, fmt, made, written)
     if results.error:
         _error(f"run stopped part-way: {results.error}")
         raise typer.Exit(1)
@@ -445,6 +458,50 @@ def localise(
             out_console.print("wrote " + ", ".join(written), highlight=False, markup=False)
 
 
+def _grid(scenario: str, vary: list[str], set_: list[str], options: list[str]) -> dict:
+    """The sweep's grid from its --vary options: every key must exist and every value must make
+    a valid scenario, checked before anything runs."""
+    import math
+
+    from tpusim.config import overrides
+    from tpusim.studies.sweep import MAX_POINTS, parse_vary
+
+    grid: dict = {}
+    for text in vary:
+        try:
+            key, values = parse_vary(text)
+            _load(scenario, set_ + [f"{key}={v}" for v in values[:1]], options + ["--vary"])  # the key must exist
+        except ValueError as exc:
+            _fail(f"--vary: {exc}")
+        points = math.prod(len(v) for v in grid.values()) * len(values)
+        if points > MAX_POINTS:
+            _fail(f"--vary {key}: the grid would have {points:,} points; a sweep has at most {MAX_POINTS:,}")
+        for v in values:  # every value must make a valid scenario
+            _load(scenario, set_ + [f"{key}={overrides.yaml_value(v)}"], options + ["--vary"])
+        if key in grid:
+            _fail(f"--vary {key}: given twice (give every value in one --vary)")
+        grid[key] = values
+    return grid
+
+
+def _write_sweep(frame, keys: list[str], out: Path, plot: bool) -> list[Path]:
+    """sweep.csv, sweep.parquet and (with ``plot``) a figure per metric; the paths written."""
+    import io
+
+    from tpusim.output.files import write_atomic
+    from tpusim.output.plots import plot_sweep
+
+    written = [out / "sweep.csv"]
+    write_atomic(written[0], frame.to_csv(index=False).encode())
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)  # pyarrow is a dependency
+    written.append(out / "sweep.parquet")
+    write_atomic(written[-1], buffer.getvalue())
+    if plot:
+        written += plot_sweep(frame, keys, out)
+    return written
+
+
 @app.command()
 def sweep(
     scenario: Annotated[str, SCENARIO_ARG],
@@ -470,33 +527,13 @@ def sweep(
       tpusim sweep tpuv4_pod --vary failures.ocs.repair.mean_hours=1,4,12 -r 10
       tpusim sweep tpuv4_pod --vary pod_manager.spare_cubes=0,2,4 --vary horizon_days=90,365 -w 2
     """
-    from tpusim.output.files import write_atomic
-    from tpusim.output.plots import plot_sweep
-    from tpusim.config import overrides
-    import math
-
-    from tpusim.studies.sweep import MAX_POINTS, parse_vary
     from tpusim.studies.sweep import sweep as run_sweep
 
     if fmt not in ("table", "csv", "json"):
         _fail(f"--format: must be table, csv or json, got {fmt!r}")
     set_, options = _overrides(set_, seed=seed, replications=replications)
     sc = _load(scenario, set_, options)
-    grid: dict = {}
-    for text in vary:
-        try:
-            key, values = parse_vary(text)
-            _load(scenario, set_ + [f"{key}={v}" for v in values[:1]], options + ["--vary"])  # the key must exist
-        except ValueError as exc:
-            _fail(f"--vary: {exc}")
-        points = math.prod(len(v) for v in grid.values()) * len(values)
-        if points > MAX_POINTS:
-            _fail(f"--vary {key}: the grid would have {points:,} points; a sweep has at most {MAX_POINTS:,}")
-        for v in values:  # every value must make a valid scenario
-            _load(scenario, set_ + [f"{key}={overrides.yaml_value(v)}"], options + ["--vary"])
-        if key in grid:
-            _fail(f"--vary {key}: given twice (give every value in one --vary)")
-        grid[key] = values
+    grid = _grid(scenario, vary, set_, options)
     from tpusim.output.files import folder_name
 
     out = _out_dir(out_given, folder_name(sc.name, "-sweep"), "sweep.csv", "" if resume or force else
@@ -516,21 +553,7 @@ def sweep(
         if progress is not None:
             progress.stop()
     frame = results.to_frame()
-    written = [out / "sweep.csv"]
-    write_atomic(written[0], frame.to_csv(index=False).encode())
-    try:
-        import io
-
-        import pyarrow  # noqa: F401
-
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        written.append(out / "sweep.parquet")
-        write_atomic(written[-1], buffer.getvalue())
-    except ImportError:
-        pass
-    if plot:
-        written += plot_sweep(frame, list(grid), out)
+    written = _write_sweep(frame, list(grid), out, plot)
     if fmt == "csv":
         print(frame.to_csv(index=False), end="")
     elif fmt == "json":
@@ -570,11 +593,8 @@ def check(
     import json
 
     from tpusim.api import run_scenario
-    from tpusim.studies.check import baseline_problems, compare, fresh_seed, junit_xml, make_baseline, other_scenario
-    from tpusim.output.files import write_atomic
-    from tpusim.config.strict_yaml import read_text
-    from tpusim.output.files import write_json
-    from tpusim.output.tables import render_check
+    from tpusim.studies.check import compare, fresh_seed, junit_xml, make_baseline, other_scenario
+    from tpusim.output.files import write_atomic, write_json
 
     if fmt not in ("table", "json"):
         _fail(f"--format: must be table or json, got {fmt!r}")
@@ -592,19 +612,7 @@ def check(
                   "or --update-baseline)")
         _writable_file(baseline, "--baseline")
     else:  # read and check the baseline before spending the run on it
-        try:
-            base = json.loads(read_text(baseline, str(baseline), kind="JSON"))
-        except ScenarioError as exc:
-            _fail(exc.lines()[0] + ("" if baseline.exists() else " (make one with --update-baseline)"))
-        except json.JSONDecodeError as exc:
-            _fail(f"{baseline}: not a JSON baseline: {exc.msg} at line {exc.lineno}, column {exc.colno}")
-        except RecursionError:  # arrays nested 100,000 deep
-            _fail(f"{baseline}: not a JSON baseline: nested too deeply")
-        except ValueError as exc:  # an integer of 5,000 digits
-            _fail(f"{baseline}: not a JSON baseline: {str(exc).split(';')[0]}")
-        problems = baseline_problems(base)
-        if problems:
-            _fail(*(f"{baseline}: {p}" for p in problems))
+        base = _read_baseline(baseline)
         other = other_scenario(base, sc.name, sc.resolved())
         if other and not allow_other_scenario:
             _fail(*(f"{baseline}: {p}; give --allow-other-scenario to compare anyway" for p in other))
@@ -627,27 +635,9 @@ def check(
                                        "scenario_differences": other},
                           **report.as_dict()}, indent=2, allow_nan=False, default=str))
     else:
-        render_check(report, f"{sc.name}: {len(report.checks)} metrics against {baseline} (seed {sc.seed}; "
+        _print_check(report, f"{sc.name}: {len(report.checks)} metrics against {baseline} (seed {sc.seed}; "
                              f"the baseline's {base.get('seed')}), family-wise alpha {alpha:g} (each at "
-                             f"{report.per_metric_alpha:.2g}, Welch t-test)", out_console)
-        if other:
-            out_console.print(f"compared with another scenario (--allow-other-scenario): {'; '.join(other)}",
-                              highlight=False, markup=False)
-        relative = sorted(r for c in report.checks if (r := c.relative_detectable) is not None)
-        if relative:
-            out_console.print(f"smallest change found with 80 % power, as a share of the baseline's value (of its "
-                              f"unavailability, for an availability): median {_share(relative[len(relative) // 2])}, "
-                              f"worst {_share(relative[-1])}; more replications make it smaller",
-                              highlight=False, markup=False, soft_wrap=True)
-            blind = [c.name for c in report.checks if (r := c.relative_detectable) is not None and r > 1.0]
-            if blind:
-                _plain(out_console, f"caution: {len(blind)} of {len(report.checks)} metrics could more than double "
-                                    f"unnoticed at this size ({', '.join(blind[:3])}{' ...' if len(blind) > 3 else ''}): "
-                                    f"a pass says little about them; add replications or days")
-        if junit is not None:
-            out_console.print(f"wrote {junit}", highlight=False, markup=False)
-        for name in report.missing:
-            err_console.print(f"metric only on one side: {name}", highlight=False, markup=False)
+                             f"{report.per_metric_alpha:.2g}, Welch t-test)", other, junit)
     if report.failed:
         for c in moved:
             direction = "up" if c.change > 0 else "down"
@@ -656,6 +646,54 @@ def check(
         raise typer.Exit(1)
     if fmt == "table":
         out_console.print(f"check passed: no metric moved at family-wise significance {alpha:g}")
+
+
+def _read_baseline(baseline: Path) -> dict:
+    """A baseline read and checked before the run is spent on it (one error line if it is none)."""
+    import json
+
+    from tpusim.config.strict_yaml import read_text
+    from tpusim.studies.check import baseline_problems
+
+    try:
+        base = json.loads(read_text(baseline, str(baseline), kind="JSON"))
+    except ScenarioError as exc:
+        _fail(exc.lines()[0] + ("" if baseline.exists() else " (make one with --update-baseline)"))
+    except json.JSONDecodeError as exc:
+        _fail(f"{baseline}: not a JSON baseline: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+    except RecursionError:  # arrays nested 100,000 deep
+        _fail(f"{baseline}: not a JSON baseline: nested too deeply")
+    except ValueError as exc:  # an integer of 5,000 digits
+        _fail(f"{baseline}: not a JSON baseline: {str(exc).split(';')[0]}")
+    problems = baseline_problems(base)
+    if problems:
+        _fail(*(f"{baseline}: {p}" for p in problems))
+    return base
+
+
+def _print_check(report, title: str, other: list[str], junit: Path | None) -> None:
+    """The check's table and what it can detect, for people (``--format table``)."""
+    from tpusim.output.tables import render_check
+
+    render_check(report, title, out_console)
+    if other:
+        out_console.print(f"compared with another scenario (--allow-other-scenario): {'; '.join(other)}",
+                          highlight=False, markup=False)
+    relative = sorted(r for c in report.checks if (r := c.relative_detectable) is not None)
+    if relative:
+        out_console.print(f"smallest change found with 80 % power, as a share of the baseline's value (of its "
+                          f"unavailability, for an availability): median {_share(relative[len(relative) // 2])}, "
+                          f"worst {_share(relative[-1])}; more replications make it smaller",
+                          highlight=False, markup=False, soft_wrap=True)
+        blind = [c.name for c in report.checks if (r := c.relative_detectable) is not None and r > 1.0]
+        if blind:
+            _plain(out_console, f"caution: {len(blind)} of {len(report.checks)} metrics could more than double "
+                                f"unnoticed at this size ({', '.join(blind[:3])}{' ...' if len(blind) > 3 else ''}): "
+                                f"a pass says little about them; add replications or days")
+    if junit is not None:
+        out_console.print(f"wrote {junit}", highlight=False, markup=False)
+    for name in report.missing:
+        err_console.print(f"metric only on one side: {name}", highlight=False, markup=False)
 
 
 def _share(fraction: float) -> str:
