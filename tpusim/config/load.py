@@ -20,10 +20,11 @@ from tpusim.config.overrides import apply_overrides, override_strings
 from tpusim.config.schema import Scenario, scenario_from_dict
 from tpusim.config.strict_yaml import load_yaml, read_text
 from tpusim.core.errors import Problem, ScenarioError
+from tpusim.topology.machine import COMPONENT_CLASSES
 
 #: Keys that name files, resolved relative to the scenario file that gives them.
 FILE_KEYS = [("workload", "mix"), ("workload", "trace"), ("failures", "trace")] + [
-    (f"failures.{c}.schedule", "csv") for c in ("host", "ici_link", "ocs")
+    (f"failures.{c}.schedule", "csv") for c in COMPONENT_CLASSES
 ]
 
 

@@ -26,6 +26,7 @@ from tpusim.config.overrides import apply_overrides, override_strings, plain
 from tpusim.config.problems import problems_of
 from tpusim.core.errors import Problem, ScenarioError
 from tpusim.policies import registry
+from tpusim.topology.machine import COMPONENT_CLASSES
 
 
 def _dims(value: Any) -> Any:
@@ -493,7 +494,7 @@ class Scenario(_Strict):
         data = self.model_dump(mode="json")
         t = self.topology
         data["topology"]["ocs_per_pod"] = sum(math.prod(t.cube_shape) // e for e in t.cube_shape)
-        for cls in ("host", "ici_link", "ocs"):
+        for cls in COMPONENT_CLASSES:
             repair = data["failures"][cls]["repair"]
             if repair["dist"] == "lognormal":
                 repair["sigma"] = getattr(self.failures, cls).repair.shape

@@ -30,6 +30,7 @@ from tpusim.core.metrics import REGISTRY
 from tpusim.output.files import write_atomic
 from tpusim.policies import registry
 from tpusim.core.metrics import GOODPUT
+from tpusim.topology.machine import COMPONENT_CLASSES
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
     from tpusim.measure.results import Results
@@ -232,7 +233,7 @@ def plot_series(results: "Results", series, path: Path | None = None):
     top.grid(True, alpha=0.3)
     top.legend(fontsize=8)
     days = [b * s.timeseries_days for b in range(int(-(-s.horizon_days // s.timeseries_days)) + 1)]  # type: ignore[operator]
-    for cls in ("host", "ici_link", "ocs"):
+    for cls in COMPONENT_CLASSES:
         cfg = model.failures.of(cls)
         if cfg.schedule is not None:
             rates = [100 * 24 * cfg.schedule.rate(d * 24) for d in days]

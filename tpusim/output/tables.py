@@ -23,6 +23,7 @@ from tpusim.engine.model import Model
 from tpusim.output.views import View, run_views
 from tpusim.core.stats import Estimate
 from tpusim.core.metrics import GOODPUT, JOBS_ARRIVED, SLICE_AVAILABILITY, SYSTEM_AVAILABILITY
+from tpusim.topology.machine import COMPONENT_CLASSES
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
     import pandas as pd
@@ -73,7 +74,7 @@ def render_table(results: "Results", console: Console) -> None:
 
 def render_closed_forms(model: Model, console: Console) -> None:
     m, f = model.machine, model.failures
-    a = {c: class_availability(f, c) for c in ("host", "ici_link", "ocs")}
+    a = {c: class_availability(f, c) for c in COMPONENT_CLASSES}
     console.print(
         f"per-unit availability MTBF/(MTBF+MTTR): host {pct(a['host'], 4)} %, "
         f"ici_link {pct(a['ici_link'], 5)} %, ocs {pct(a['ocs'], 4)} %"
