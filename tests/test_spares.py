@@ -93,3 +93,14 @@ def test_bad_arguments_are_refused():
         plan_spares(scenario, (1.0,))
     with pytest.raises(ValueError, match="lead_hours"):
         plan_spares(scenario, lead_hours=0)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_an_ocs_failure_terminates_no_cube_whatever_its_mode(share):
+    """An OCS failure is pod-wide (the pod-level rule bounds every slice): the replay, which now
+    gives each OCS failure the simulation's mode, counts no cube termination for it in any mode."""
+    model = build_model(tpusim.load_scenario(SCENARIOS / "tpuv4_pod.yaml").with_overrides(
+        {"policies": ["reconfigurable", "static"], "failures.ocs_control_plane_share": share}))
+    trace = [(1.0, "ocs", 0, True), (2.0, "host", 0, True), (5.0, "ocs", 0, False)]
+    got = cube_terminations(model, trace, model.policies, replication=3)
+    assert all(list(t.times[0]) == [2.0] for t in got.values())

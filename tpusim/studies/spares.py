@@ -46,6 +46,7 @@ from tpusim.measure.runner import run_scenario
 from tpusim.config.load import ScenarioLike, as_scenario
 from tpusim.config.schema import Scenario
 from tpusim.failures.health import HealthState
+from tpusim.failures.ocs_modes import OcsModes
 from tpusim.engine.model import Model
 from tpusim.policies.base import Policy
 from tpusim.measure.results import Results
@@ -66,11 +67,15 @@ class Terminations:
 
 
 def cube_terminations(model: Model, trace: Sequence[tuple[float, str, int, bool]],
-                      policies: Sequence[Policy]) -> dict[str, Terminations]:
-    """Replay ``trace`` (time-ordered ``(t, class, unit, down)``) into a fresh health state and
-    record, for each policy, when cubes stop and start being usable under its rule."""
+                      policies: Sequence[Policy], replication: int = 0) -> dict[str, Terminations]:
+    """Replay ``trace`` (time-ordered ``(t, class, unit, down)``, of replication number
+    ``replication``) into a fresh health state and record, for each policy, when cubes stop and
+    start being usable under its rule. The replayed health is the simulation's: each OCS failure
+    takes the mode the simulation gave it (the replication's ``ocs_mode`` stream, drawn in trace
+    order, as a replayed trace does; every one was taken as dark before). An OCS failure is
+    pod-wide and terminates no cube: the pod-level rule (every OCS up) bounds every slice."""
     machine = model.machine
-    health = HealthState(machine)
+    health = HealthState(machine, OcsModes(model.failures.ocs_control_share, model.seed, replication))
     n, pods = machine.cubes_per_pod, machine.pods
     out = {}
     for policy in policies:
@@ -99,7 +104,7 @@ def cube_terminations(model: Model, trace: Sequence[tuple[float, str, int, bool]
     for t, cls, unit, down in trace:
         k = COMPONENT_CLASSES.index(cls)
         if down:
-            health.set_down(k, unit, t, dark=True)
+            health.set_down(k, unit, t)
         else:
             health.set_up(k, unit, t)
     return {name: Terminations([np.asarray(ts) for ts in times], np.asarray(durations))
@@ -156,7 +161,7 @@ def plan_spares(scenario: "ScenarioLike | Results", targets: Sequence[float] = (
     if not results.replications or results.replications[0].trace is None:
         raise ValueError("plan_spares needs results run with record_traces=True")
     n = model.machine.cubes_per_pod
-    per_rep = [cube_terminations(model, r.trace or [], model.policies) for r in results.replications]
+    per_rep = [cube_terminations(model, r.trace or [], model.policies, r.replication) for r in results.replications]
 
     lead: dict[str, float] = {}
     burst_rows = []
