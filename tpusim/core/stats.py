@@ -24,6 +24,7 @@ may cover far less (50-90 %), and so may Student's interval from fewer than
 from __future__ import annotations
 
 import math
+from tpusim.core.units import HOURS_PER_DAY
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
@@ -139,8 +140,8 @@ def availability_estimate(values: Sequence[float], horizon: float, outages: floa
     exposure = n * horizon
     down = math.fsum((1.0 - v) * horizon for v in values)
     if outages == 0:  # decided by the count: 1 - a carries rounding noise
-        return Estimate(mean, None, n, f"no outage observed in {n} x {horizon / 24:g} days; outages rarer "
-                                       f"than {3 / (exposure / 24):.2g} per day are not excluded (95 %)")
+        return Estimate(mean, None, n, f"no outage observed in {n} x {horizon / HOURS_PER_DAY:g} days; outages rarer "
+                                       f"than {3 / (exposure / HOURS_PER_DAY):.2g} per day are not excluded (95 %)")
     t = estimate(values, level)
     if down > 0.0 and sum_sq > 0.0:
         low, high = outage_interval(down, sum_sq, longest, level)
@@ -152,7 +153,7 @@ def availability_estimate(values: Sequence[float], horizon: float, outages: floa
     else:
         return t
     if outages < MIN_OUTAGES:
-        return Estimate(mean, (lo, hi), n, f"only {outages:g} outage{'s' * (outages != 1)} in {n} x {horizon / 24:g} "
+        return Estimate(mean, (lo, hi), n, f"only {outages:g} outage{'s' * (outages != 1)} in {n} x {horizon / HOURS_PER_DAY:g} "
                                            f"days (fewer than "
                                            f"{MIN_OUTAGES}): the interval may cover less than 95 %", reliable=False)
     return Estimate(mean, (lo, hi), n)

@@ -57,6 +57,7 @@ from tpusim.core.metrics import (
     SLICE_OUTAGE_SQ_HOURS,
     SYSTEM_AVAILABILITY,
 )
+from tpusim.core.units import HOURS_PER_DAY
 
 
 @dataclass
@@ -232,7 +233,7 @@ def _capacity_samples(model: Model, replication: int, w: _Wiring, outcomes: dict
             samples.append(Sample(replication, name, SLICE_OUTAGE_SQ_HOURS, shape.label, sq))
             samples.append(Sample(replication, name, SLICE_OUTAGE_LONGEST_HOURS, shape.label, longest))
     injector = w.injector
-    unit_days = [n * horizon / 24.0 for n in health.population]
+    unit_days = [n * horizon / HOURS_PER_DAY for n in health.population]
     for k, (cls, avail) in enumerate(zip(COMPONENT_CLASSES, health.component_availability(horizon))):
         if avail is not None:  # a class with no units has no availability
             samples.append(Sample(replication, None, COMPONENT_AVAILABILITY, cls, avail))

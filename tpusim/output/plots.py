@@ -31,6 +31,7 @@ from tpusim.output.files import write_atomic
 from tpusim.policies import registry
 from tpusim.core.metrics import GOODPUT
 from tpusim.topology.machine import COMPONENT_CLASSES
+from tpusim.core.units import HOURS_PER_DAY
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
     from tpusim.measure.results import Results
@@ -236,9 +237,9 @@ def plot_series(results: "Results", series, path: Path | None = None):
     for cls in COMPONENT_CLASSES:
         cfg = model.failures.of(cls)
         if cfg.schedule is not None:
-            rates = [100 * 24 * cfg.schedule.rate(d * 24) for d in days]
+            rates = [100 * HOURS_PER_DAY * cfg.schedule.rate(d * HOURS_PER_DAY) for d in days]
         else:
-            rates = [100 * 24 * cfg.rate] * len(days)
+            rates = [100 * HOURS_PER_DAY * cfg.rate] * len(days)
         bottom.step(days, rates, where="post", label=cls)
     bottom.set_yscale("log")
     bottom.set_ylabel("failure rate (% per day)")

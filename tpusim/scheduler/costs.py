@@ -32,6 +32,7 @@ from tpusim.core.metrics import (
     REVENUE_PER_DAY,
     USEFUL_CHIP_HOURS,
 )
+from tpusim.core.units import HOURS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def cost_metrics(rows: dict[str, np.ndarray], chips: int, horizon: float, params
     admitted = rows["state"] != REJECTED
     useful = float(rows["useful_chip_hours"][admitted].sum())
     preemptible = preemptible_useful(rows)
-    days = horizon / 24.0
+    days = horizon / HOURS_PER_DAY
     revenue = (useful - preemptible) * params.reserved_price + preemptible * params.preemptible_price
     cost = chips * horizon * params.chip_hour
     out = {

@@ -45,6 +45,7 @@ from tpusim.core.metrics import (
     XCONNECTS_PER_DAY,
     XCONNECTS_PER_JOB,
 )
+from tpusim.core.units import HOURS_PER_DAY
 
 
 class JobOutcome:
@@ -72,7 +73,7 @@ class JobOutcome:
         useful = float(rows["useful_chip_hours"][admitted].sum())
         waits = rows["wait_hours"][started]
         nan = float("nan")
-        days = T / 24.0
+        days = T / HOURS_PER_DAY
         metrics = {
             JOBS_ARRIVED: float(len(state)),
             JOBS_REJECTED: float(len(state) - int(admitted.sum())),

@@ -48,6 +48,7 @@ from tpusim.scheduler.runs import RunLog
 from tpusim.scheduler.scheduler import BEST_EFFORT
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.shapes import Dims
+from tpusim.core.units import MINUTES_PER_HOUR
 
 
 #: Why cross-connects are programmed: a job's first placement, a spare-cube swap, a migration
@@ -59,7 +60,7 @@ XCONNECT_KINDS = ("first", "swap", "migration", "restart")
 class PodManagerParams:
     """The ``pod_manager`` section (less fault-tolerant routing, which the policy holds), in hours."""
 
-    reconfigure: float = 1.0 / 60.0  # hours to program xconnects and run the pre-flight check
+    reconfigure: float = 1.0 / MINUTES_PER_HOUR  # hours to program xconnects and run the pre-flight check
     swap_spares: bool = True  # swap failed cubes for spares, where the policy can
     spare_cubes: int = 0  # per pod, usable cubes kept free of production and batch work (the pool's cap)
     preemptible_spares: bool = False  # best-effort work may use the spares; a swap evicts it

@@ -30,6 +30,7 @@ from tpusim.core.rng import generator
 from tpusim.scheduler.blocks import block_level
 from tpusim.topology.machine import MachineLayout
 from tpusim.topology.shapes import SliceShape
+from tpusim.core.units import HOURS_PER_DAY
 
 BANDS = ("production", "batch", "best_effort")  # index = band; lower index = higher priority
 PATTERNS = ("allreduce", "alltoall")
@@ -186,9 +187,9 @@ def _arrival_times(workload: WorkloadParams, horizon: float, gen: np.random.Gene
     if cv == 0:
         n = int(gen.poisson(workload.arrivals_per_hour * horizon))
         return np.sort(gen.uniform(0.0, horizon, n))
-    days = int(math.ceil(horizon / 24.0))
+    days = int(math.ceil(horizon / HOURS_PER_DAY))
     factors = gen.gamma(1.0 / cv**2, cv**2, days)
-    starts = np.arange(days) * 24.0
+    starts = np.arange(days) * HOURS_PER_DAY
     lengths = np.minimum(24.0, horizon - starts)
     counts = gen.poisson(workload.arrivals_per_hour * lengths * factors)
     times = starts.repeat(counts) + gen.uniform(0.0, 1.0, int(counts.sum())) * lengths.repeat(counts)

@@ -32,6 +32,7 @@ from tpusim.policies.base import Policy
 from tpusim.measure.results import Results
 from tpusim.core.stats import Estimate
 from tpusim.core.metrics import JOBS_INTERRUPTED, SLICE_AVAILABILITY, USEFUL_CHIP_HOURS, XCONNECTS_PER_JOB
+from tpusim.core.units import HOURS_PER_DAY
 
 SOURCES = {
     "NSDI24": "Zu et al., NSDI 2024 (TPU v4 resiliency)",
@@ -239,7 +240,7 @@ def _burst_claim(results: Results, days: float) -> Claim:
     first = rows[rows.policy == rows.policy.iloc[0]] if len(rows) else rows
     dispersion = []
     for _, group in first.groupby("replication"):
-        counts = np.bincount((group.arrival_hours // 24).astype(int), minlength=int(days))
+        counts = np.bincount((group.arrival_hours // HOURS_PER_DAY).astype(int), minlength=int(days))
         if counts.mean() > 0:
             dispersion.append(counts.var() / counts.mean())
     value = f"index of dispersion of daily arrivals {np.mean(dispersion):.0f} (Poisson: 1)" if dispersion else "-"

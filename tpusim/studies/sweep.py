@@ -44,6 +44,7 @@ from tpusim.engine.execution import Task, execute
 from tpusim.core.metrics import Estimates, Sample
 from tpusim.output.files import write_json
 from tpusim.core.metrics import GOODPUT, SLICE_AVAILABILITY, SYSTEM_AVAILABILITY
+from tpusim.core.units import hours
 
 
 #: The most points one sweep may have: each is a full run, so more is a mistake (a value list
@@ -68,7 +69,7 @@ class SweepPoint:
     def estimates(self) -> Estimates:
         """The point's estimates (computed once: by :func:`sweep` as the point finishes, while
         the workers go on with the others, so that the table at the end is not a serial tail)."""
-        return Estimates(self.samples, self.scenario.horizon_days * 24.0)
+        return Estimates(self.samples, hours(self.scenario.horizon_days))
 
     @property
     def overrides(self) -> list[str]:
