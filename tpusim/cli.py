@@ -673,6 +673,7 @@ def _read_baseline(baseline: Path) -> dict:
 
 def _print_check(report, title: str, other: list[str], junit: Path | None) -> None:
     """The check's table and what it can detect, for people (``--format table``)."""
+    from tpusim.core.formatting import share
     from tpusim.output.tables import render_check
 
     render_check(report, title, out_console)
@@ -682,8 +683,8 @@ def _print_check(report, title: str, other: list[str], junit: Path | None) -> No
     relative = sorted(r for c in report.checks if (r := c.relative_detectable) is not None)
     if relative:
         out_console.print(f"smallest change found with 80 % power, as a share of the baseline's value (of its "
-                          f"unavailability, for an availability): median {_share(relative[len(relative) // 2])}, "
-                          f"worst {_share(relative[-1])}; more replications make it smaller",
+                          f"unavailability, for an availability): median {share(relative[len(relative) // 2])}, "
+                          f"worst {share(relative[-1])}; more replications make it smaller",
                           highlight=False, markup=False, soft_wrap=True)
         blind = [c.name for c in report.checks if (r := c.relative_detectable) is not None and r > 1.0]
         if blind:
@@ -694,12 +695,6 @@ def _print_check(report, title: str, other: list[str], junit: Path | None) -> No
         out_console.print(f"wrote {junit}", highlight=False, markup=False)
     for name in report.missing:
         err_console.print(f"metric only on one side: {name}", highlight=False, markup=False)
-
-
-def _share(fraction: float) -> str:
-    """A relative change in percent, readable at any size (``7 %``, ``370 %``, ``7,000 %``)."""
-    percent = 100 * fraction
-    return f"{percent:,.0f} %" if percent >= 10 else f"{percent:.2g} %"
 
 
 @app.command()

@@ -61,6 +61,13 @@ def number(value: float | None, digits: int, scale: float = 1.0) -> str:
     return "0" + text[2:] if text.startswith("-0") and float(text.replace(",", "")) == 0 else text
 
 
+def share(fraction: float) -> str:
+    """A relative change in percent, readable at any size (``7.1 %``, ``370 %``, ``7,000 %``;
+    never ``7e+03 %``)."""
+    percent = 100 * fraction
+    return f"{percent:,.0f} %" if percent >= 10 else f"{percent:.2g} %"
+
+
 def interval(est: Estimate, digits: int, scale: float = 1.0) -> str:
     """The interval part alone: ``± half``, ``[low, high]`` or ``""`` (no interval)."""
     if est.ci95 is None:

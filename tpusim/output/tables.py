@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tpusim.policies.analytic import class_availability, cube_availability, ocs_layer_availability
-from tpusim.core.formatting import Marks, estimate_text
+from tpusim.core.formatting import Marks, estimate_text, share
 from tpusim.engine.model import Model
 from tpusim.output.views import View, run_views
 from tpusim.core.stats import Estimate
@@ -118,9 +118,7 @@ def render_check(report: Any, title: str, console: Console) -> None:
         relative = c.relative_detectable
         table.add_row(escape(c.name), f"{c.old['mean']:.6g}", f"{c.new['mean']:.6g}", f"{c.change:+.3g}",
                       f"{c.p_value:.2g}", f"{c.detectable:.2g}",
-                      "any" if c.detectable == 0 else ("-" if relative is None else
-                                                       f"{100 * relative:,.0f} %" if relative >= 0.1 else
-                                                       f"{100 * relative:.2g} %"),
+                      "any" if c.detectable == 0 else ("-" if relative is None else share(relative)),
                       "[red]MOVED[/red]" if c.failed else "ok")
     console.print(table)
 
