@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import simpy
 
+from tpusim.scheduler.checkpoint import Checkpointing
 from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
 from tpusim.policies import registry
 from tpusim.policies.base import RoutingParams
@@ -21,6 +22,8 @@ from tpusim.topology.cube import CubeLayout
 from tpusim.topology.machine import MachineLayout
 from tpusim.topology.shapes import SliceShape
 
+FREE_WRITES = Checkpointing("fixed", 1.0, 0.0, 0.0)  # instantly durable, no stall
+
 MACHINE = MachineLayout(CubeLayout((4, 4, 4), 4), (2, 2, 1), 1)  # one pod of 4 cubes
 CUBE = MACHINE.cube
 
@@ -32,8 +35,8 @@ def policy(name: str, max_faults: int = 4):
 def job(i: int, shape: str, band: str = "batch", arrival: float = 0.0, work: float = 1.0) -> Job:
     s = SliceShape.parse(shape)
     if s.chips < CUBE.chips:
-        return Job(JobSpec(i, arrival, s, work, BANDS.index(band)), 0, None, block_level(CUBE.shape, s.dims), 1.0)
-    return Job(JobSpec(i, arrival, s, work, BANDS.index(band)), s.cubes(CUBE.shape), s.cube_dims(CUBE.shape), None, 1.0)
+        return Job(JobSpec(i, arrival, s, work, BANDS.index(band)), 0, None, block_level(CUBE.shape, s.dims), 1.0, FREE_WRITES)
+    return Job(JobSpec(i, arrival, s, work, BANDS.index(band)), s.cubes(CUBE.shape), s.cube_dims(CUBE.shape), None, 1.0, FREE_WRITES)
 
 
 # -- health state ------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ from tpusim.core.stats import UNBOUNDED, estimate
 from tpusim.topology.shapes import SliceShape
 from tpusim.scheduler.workload import BANDS, JobSpec
 
+# free, instantly durable checkpoints: these timelines are about failures (checkpoint cost: test_checkpoint.py)
+FREE_CHECKPOINTS = {"interval_hours": 1.0, "write_minutes": 0, "snapshot_minutes": 0}
+
 OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
 
 
@@ -26,7 +29,7 @@ def scenario(**over):
         "topology": {"cube_grid": [3, 1, 1]},
         # OCS failures darken their circuits unless a test says otherwise (DESIGN §2)
         "failures": {"host": OFF, "ici_link": OFF, "ocs": OFF, "detection_minutes": 6, "ocs_control_plane_share": 0.0},
-        "workload": {"restart_minutes": 12, "checkpoint": {"interval_hours": 1.0}},
+        "workload": {"restart_minutes": 12, "checkpoint": FREE_CHECKPOINTS},
         "pod_manager": {"reconfigure_minutes": 3},
         "scheduler": {"defrag_wait_hours": None},
     })

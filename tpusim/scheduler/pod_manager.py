@@ -154,7 +154,7 @@ class PodManager:
         job.run += 1
         job.stalled_at = None
         setup = (self.reconfigure if xconnects else 0.0) + self.restart
-        job.compute_start = t + setup
+        job.restore(t + setup)
         job.rate, job.rate_since = rate, t
         job.xconnects += xconnects
         self.xconnects += xconnects
@@ -170,7 +170,7 @@ class PodManager:
 
     def _schedule_completion(self, job, t: float) -> None:
         """(Re)schedule the end of the current run; earlier completions become stale."""
-        finish = job.compute_start + (job.work - job.progress) / job.rate
+        finish = job.finish_time()
         done = self.env.timeout(max(0.0, finish - t), (job, job.run))
         done.callbacks.append(self._completed)
 
@@ -262,9 +262,10 @@ class PodManager:
 
     def _reroute(self, job, t: float, rate: float) -> None:
         """FT routing: resume a stalled job where it stood, at the speed its faults allow."""
-        job.progress = job.progress_at(job.stalled_at)
+        stalled = job.stalled_at
+        job.lost += job.chips * max(0.0, t - max(stalled, job.compute_start))  # the stall until the reroute
+        job.rebase(stalled, t)
         job.stalled_at = None
-        job.compute_start = max(t, job.compute_start)
         job.rate, job.rate_since = rate, t
         job.run += 1
         self.ft_reroutes += 1
@@ -304,7 +305,7 @@ class PodManager:
         self.drains += 1
         job.settle_rate(t)
         job.progress = job.progress_at(t)  # the checkpoint written before the parts go
-        job.compute_start = t
+        job.restore(t)
         pool = self.pool
         if job.cubes and self.swap_spares and pool.pod_usable(alloc.pod):
             bad = [n for n, c in enumerate(alloc.cubes) if not pool.cube_usable(c)]

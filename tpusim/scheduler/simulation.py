@@ -44,7 +44,7 @@ from tpusim.scheduler.pool import CubePool
 from tpusim.scheduler.records import JobRecords
 from tpusim.scheduler.runs import RunLog
 from tpusim.scheduler.scheduler import Scheduler, SchedulerParams
-from tpusim.scheduler.workload import JobSpec, WorkloadParams, shape_problem, young_interval
+from tpusim.scheduler.workload import JobSpec, WorkloadParams, shape_problem
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 
 PROGRESS_STEPS = 100  # a run with a progress callback reports at each hundredth of the horizon
@@ -100,7 +100,7 @@ class JobSimulation:
         if traits is None:
             traits = self._traits[spec.shape] = self._shape_traits(spec)
         cubes, dims, level, interval, rejected = traits
-        job = Job(spec, cubes, dims, level, interval)
+        job = Job(spec, cubes, dims, level, interval, self.workload.checkpointing)
         if rejected:
             job.state = REJECTED  # this policy can never place it
         return job
@@ -113,9 +113,7 @@ class JobSimulation:
             cubes, dims, level = 0, None, block_level(cube.shape, spec.shape.dims)
         else:
             cubes, dims, level = spec.shape.cubes(cube.shape), spec.shape.cube_dims(cube.shape), None
-        interval = self.workload.checkpoint_interval
-        if interval is None:
-            interval = young_interval(self.workload.checkpoint_write, self._mtbf(spec, cubes))
+        interval = self.workload.checkpointing.interval_for(self._mtbf(spec, cubes))
         rejected = bool(shape_problem(self.machine, spec.shape)
                         or (dims is not None and not self.policy.grid_fits(dims)))
         return cubes, dims, level, interval, rejected
