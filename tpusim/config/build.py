@@ -528,9 +528,10 @@ class _Builder:
                          "against failures, and this one costs nothing: give a fixed interval")
         write = c.write_minutes / MINUTES_PER_HOUR
         block = min(c.blocking_minutes / MINUTES_PER_HOUR, write)
-        rule = "fixed" if c.fixed_interval is not None else c.interval_hours
         interval = c.fixed_interval if c.fixed_interval is None or c.fixed_interval >= write else write
-        return Checkpointing(rule, interval, write, block)
+        if interval is not None:
+            return Checkpointing("fixed", interval, write, block)
+        return Checkpointing("daly" if c.interval_hours == "daly" else "young", None, write, block)
 
     def _rows(self, key: str, path: str | None, machine: MachineLayout | None, parse, shape_of):
         """Parse the workload CSV at ``path`` (None: not given) and check the shape of every row."""
