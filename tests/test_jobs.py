@@ -251,7 +251,7 @@ class Checker:
                 for j in pool.jobs_using(k, unit):
                     # only fault-tolerant routing may run a slice over a failed link or OCS,
                     # and then only degraded and within its fault budget
-                    assert sim.policy.reroutes and k != 0 and j.cubes and j.rate < 1.0, \
+                    assert sim.policy.routes_around_faults(j) and k != 0 and j.cubes and j.rate < 1.0, \
                         f"a job runs on {k, unit} failed at {since}"
                     detected = [f for f in sim.pod_manager._true_faults(j.alloc, programming=False)
                                 if self.failed_at[f] + self.detection < t - 1e-9]

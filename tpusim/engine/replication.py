@@ -185,7 +185,7 @@ def _wire(model: Model, replication: int, record_trace: bool) -> _Wiring:
     recorder = TraceRecorder(health) if record_trace or model.workload is not None else None
     # Under maintenance each policy whose machine a campaign touches sees its own health: the
     # shared trace plus its waves' holds (made before the injector, to see the faults at t = 0).
-    views = {p.name: MaintainedHealth(health, model.maintenance, not p.uses_ocs)
+    views = {p.name: MaintainedHealth(health, model.maintenance, p.maintenance_holds)
              for p in model.policies if model.maintenance}
     seen = {p.name: views[p.name].health if p.name in views else health for p in model.policies}
     width = model.timeseries_width
@@ -219,8 +219,8 @@ def _capacity_samples(model: Model, replication: int, w: _Wiring, outcomes: dict
     horizon, machine, health = model.horizon, model.machine, w.health
     samples: list[Sample] = []
     for policy in model.policies if w.driver is not None else ():  # chip-hours out for maintenance
-        lost = (health.chip_availability(horizon, policy.uses_ocs)
-                - w.seen[policy.name].chip_availability(horizon, policy.uses_ocs)) * machine.chips * horizon
+        lost = (policy.chip_availability(health, horizon)
+                - policy.chip_availability(w.seen[policy.name], horizon)) * machine.chips * horizon
         samples.append(Sample(replication, policy.name, MAINTENANCE_CHIP_HOURS, None, max(0.0, lost)))
     for name, outcome in outcomes.items():
         for shape, value in zip(model.shapes, outcome.slice_availability):

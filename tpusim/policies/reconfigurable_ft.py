@@ -24,7 +24,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from tpusim.failures.health import HOST, OCS, HealthState
-from tpusim.policies.base import PoolView, SliceHolder
+from tpusim.policies.base import FT_ROUTING, PoolView, SliceHolder
 from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
 from tpusim.policies.reconfigurable import ReconfigurablePolicy, bits
 from tpusim.policies.registry import register
@@ -38,7 +38,7 @@ from tpusim.topology.shapes import Dims
 class FaultTolerantPolicy(ReconfigurablePolicy):
     name = "reconfigurable_ft"
     summary = "OCS pod with fault-tolerant ICI routing: slices run degraded through link and OCS faults"
-    reroutes = True
+    ici_routing = FT_ROUTING
     # the victim search takes the least faulty free cubes first and gives up on a pod with
     # enough free cubes over the fault budget: a take of free cubes can change its answer
     exact_victim_search = False
@@ -73,6 +73,9 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
 
     def _within_budget(self, pool: PoolView, pod: int, cubes: list[int]) -> bool:
         return pool.ocs_down(pod) + sum(pool.link_faults(c) for c in cubes) <= self.routing.max_faults
+
+    def routes_around_faults(self, job: SliceHolder) -> bool:
+        return job.cubes > 0  # sub-cube slices do not use fault-tolerant routing
 
     def slice_rate(self, job: SliceHolder, alloc: Allocation, faults: list[tuple[int, int]]) -> float | None:
         if not faults:

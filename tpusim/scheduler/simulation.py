@@ -32,7 +32,7 @@ import simpy
 
 from tpusim.failures.causes import DownCauses
 from tpusim.failures.health import OCS, HealthState
-from tpusim.failures.maintenance import Campaign, Wave, holds
+from tpusim.failures.maintenance import Campaign, Wave
 from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import Policy
@@ -71,7 +71,7 @@ class JobSimulation:
         self.pod_manager = PodManager(pod_manager, policy, self.pool, self.true, self.env, workload.restart,
                                       requeue=self.scheduler.enqueue, detect=self.detect,
                                       request_pass=self.request_pass, finished=self._finished,
-                                      runs=RunLog(machine, policy.uses_ocs) if record_runs else None)
+                                      runs=RunLog(machine, policy) if record_runs else None)
         self.scheduler.starter = self.pod_manager
         self.delays = delays
         self.detections = 0  # failures reported by healthd (not found first by a pre-flight check)
@@ -114,26 +114,12 @@ class JobSimulation:
         else:
             cubes, dims, level = spec.shape.cubes(cube.shape), spec.shape.cube_dims(cube.shape), None
         interval = self.workload.checkpoint_interval
-        if interval is None:
-            interval = young_interval(self.workload.checkpoint_write, self._mtbf(spec, cubes))
+        if interval is None:  # Young's, for the mean time between failures of the parts it uses
+            rate = self.policy.slice_failure_rate(self.failures, spec.shape)
+            interval = young_interval(self.workload.checkpoint_write, float("inf") if rate == 0 else 1.0 / rate)
         rejected = bool(shape_problem(self.machine, spec.shape)
                         or (dims is not None and not self.policy.grid_fits(dims)))
         return cubes, dims, level, interval, rejected
-
-    def _mtbf(self, spec: JobSpec, cubes: int) -> float:
-        """Mean hours between failures of the parts a slice of this shape uses."""
-        m = self.machine
-        per_hour = {c: self.failures.of(c).rate for c in COMPONENT_CLASSES}
-        if cubes:
-            rate = cubes * (m.cube.hosts * per_hour["host"] + m.cube.links * per_hour["ici_link"])
-            if self.policy.uses_ocs:
-                rate += m.ocs_per_pod * per_hour["ocs"]
-        else:
-            hosts = max(1, spec.shape.chips // m.cube.chips_per_host)
-            x, y, z = spec.shape.dims
-            links = (x - 1) * y * z + x * (y - 1) * z + x * y * (z - 1)
-            rate = hosts * per_hour["host"] + links * per_hour["ici_link"]
-        return float("inf") if rate == 0 else 1.0 / rate
 
     # -- event sources -------------------------------------------------------------------------
     def _arrivals(self):
@@ -171,11 +157,10 @@ class JobSimulation:
                 self._came_up(k, (unit,), t)
 
     def _came_up(self, k: int, units, t: float) -> None:
-        if self.policy.reroutes:  # degraded slices on these parts speed up again
-            for unit in units:
-                for job in self.pool.jobs_using(k, unit):
-                    if job.rate < 1.0 and job.state == RUNNING and job.stalled_at is None:
-                        self.pod_manager.rerate(job, t)
+        for unit in units:  # degraded slices on these parts (routed around them) speed up again
+            for job in self.pool.jobs_using(k, unit):
+                if job.rate < 1.0 and job.state == RUNNING and job.stalled_at is None:
+                    self.pod_manager.rerate(job, t)
         self.request_pass()
 
     def _glitch(self, glitches: Sequence[tuple[float, int, int]]):
@@ -201,14 +186,14 @@ class JobSimulation:
         """Replay the maintenance waves under this policy: at a wave's start its parts are held
         down in both views at once (planned work is known) and the jobs on them drained; at its
         end they come back."""
-        env, wired_statically = self.env, not self.policy.uses_ocs
+        env = self.env
         steps = sorted([(w.start, 1, n, w) for n, w in enumerate(waves)] + [(w.end, 0, n, w) for n, w in enumerate(waves)])
         for t, begins, _, wave in steps:
             if t >= self.horizon:
                 return
             if t > env.now:
                 yield env.timeout(t - env.now)
-            parts = holds(self.maintenance[wave.campaign], wave, self.machine, wired_statically)
+            parts = self.policy.maintenance_holds(self.maintenance[wave.campaign], wave)
             for k, units, dark in parts:
                 for causes in (self.known_causes, self.true_causes):
                     if begins:
