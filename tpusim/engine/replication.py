@@ -40,6 +40,7 @@ from tpusim.engine.model import Model
 from tpusim.policies import registry
 from tpusim.scheduler.costs import cost_metrics
 from tpusim.scheduler.outcome import JobOutcome
+from tpusim.scheduler.scheduler import Scheduler
 from tpusim.scheduler.simulation import JobSimulation
 from tpusim.scheduler.workload import JobSpec, generate_jobs
 from tpusim.topology.machine import COMPONENT_CLASSES
@@ -108,11 +109,13 @@ class ReplicationResult:
 
 def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], delays: list[float] | None = None,
                    replication: int = 0, waves: Sequence[Wave] | None = None,
-                   glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False) -> JobSimulation:
+                   glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False,
+                   scheduler_class: type[Scheduler] = Scheduler) -> JobSimulation:
     """The control plane of ``model`` under one policy (any registered one, listed in the model
     or not), replaying ``trace`` and ``specs`` (detection delays drawn for ``replication``
     unless given) and the maintenance ``waves`` (default: the model's campaigns as planned,
-    with no watchdog stop) and the gray faults' ``glitches`` ``(time, class id, unit)``."""
+    with no watchdog stop) and the gray faults' ``glitches`` ``(time, class id, unit)``, with a
+    scheduler of ``scheduler_class``."""
     if waves is None:
         waves = planned_waves(model.maintenance, model.machine, model.horizon)
     assert model.workload is not None, "a job simulation needs a workload"
@@ -125,7 +128,8 @@ def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], d
     return JobSimulation(model.machine, chosen, model.failures, model.workload, model.scheduler,
                          model.pod_manager, model.horizon, trace, specs, delays,
                          OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                         maintenance=model.maintenance, waves=waves, glitches=glitches, record_runs=record_runs)
+                         maintenance=model.maintenance, waves=waves, glitches=glitches, record_runs=record_runs,
+                         scheduler_class=scheduler_class)
 
 
 def _repair_sampler(failures: FailureParams):

@@ -21,7 +21,9 @@ This module is the control plane's composition root: it builds the pool, the sch
 Pod Manager for one policy and wires them together explicitly (the scheduler gets the Pod
 Manager as its :class:`~tpusim.scheduler.scheduler.Starter`; the Pod Manager gets the
 scheduler's queue, the detection hook and the pass request as callbacks). Nothing else reaches
-through it.
+through it. The scheduler's class is injected (``scheduler_class``, as Ciw injects node
+classes): a test passes a subclass that checks the scheduler's memos against the straightforward
+search.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class JobSimulation:
                  scheduler: SchedulerParams, pod_manager: PodManagerParams, horizon: float, trace,
                  specs: Sequence[JobSpec], delays: list[float], ocs_modes: OcsModes | None = None,
                  keep_jobs: bool = True, maintenance: tuple[Campaign, ...] = (), waves: Sequence[Wave] = (),
-                 glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False):
+                 glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False,
+                 scheduler_class: type[Scheduler] = Scheduler):
         self.machine = machine
         self.policy = policy
         self.failures = failures
@@ -67,7 +70,7 @@ class JobSimulation:
         self.true_causes, self.known_causes = DownCauses(self.true), DownCauses(self.known)
         self.maintenance = maintenance
         self.pool = CubePool(machine, policy, self.known, pod_manager.spare_cubes, pod_manager.preemptible_spares)
-        self.scheduler = Scheduler(scheduler, self.pool, policy, self.request_pass)
+        self.scheduler = scheduler_class(scheduler, self.pool, policy, self.request_pass)
         self.pod_manager = PodManager(pod_manager, policy, self.pool, self.true, self.env, workload.restart,
                                       requeue=self.scheduler.enqueue, detect=self.detect,
                                       request_pass=self.request_pass, finished=self._finished,
