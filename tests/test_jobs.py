@@ -217,7 +217,7 @@ class Checker:
 
     def __init__(self, sim):
         self.sim = sim
-        self.detection = max(sim.delays, default=0.0)  # the longest detection delay of the run
+        self.detection = max(sim.replay.delays, default=0.0)  # the longest detection delay of the run
         self.failed_at = {}
         sim.true.component_listeners.append(self._true_change)
         step = sim.env.step

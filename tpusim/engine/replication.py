@@ -38,10 +38,11 @@ from tpusim.failures.trace import TraceRecorder, TraceReplayer
 from tpusim.core.metrics import JOB_METRICS, Sample
 from tpusim.engine.model import Model
 from tpusim.policies import registry
+from tpusim.policies.base import Policy
 from tpusim.scheduler.costs import cost_metrics
 from tpusim.scheduler.outcome import JobOutcome
 from tpusim.scheduler.scheduler import Scheduler
-from tpusim.scheduler.simulation import JobSimulation
+from tpusim.scheduler.simulation import JobModel, JobSimulation, Replay
 from tpusim.scheduler.workload import JobSpec, generate_jobs
 from tpusim.topology.machine import COMPONENT_CLASSES
 from tpusim.core.metrics import (
@@ -118,18 +119,22 @@ def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], d
     scheduler of ``scheduler_class``."""
     if waves is None:
         waves = planned_waves(model.maintenance, model.machine, model.horizon)
-    assert model.workload is not None, "a job simulation needs a workload"
     if delays is None:
         delays = detection_delays(model.failures, trace, model.seed, replication)
     if policy in model.policy_names:
         chosen = model.policy(policy)
     else:  # every policy of a model shares the scenario's routing section
         chosen = registry.get(policy)(model.machine, model.policies[0].routing)
-    return JobSimulation(model.machine, chosen, model.failures, model.workload, model.scheduler,
-                         model.pod_manager, model.horizon, trace, specs, delays,
+    return JobSimulation(_job_model(model, chosen), Replay(trace, specs, delays, waves, glitches),
                          OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                         maintenance=model.maintenance, waves=waves, glitches=glitches, record_runs=record_runs,
-                         scheduler_class=scheduler_class)
+                         record_runs=record_runs, scheduler_class=scheduler_class)
+
+
+def _job_model(model: Model, policy: Policy) -> JobModel:
+    """What a job simulation of ``model`` runs under ``policy``."""
+    assert model.workload is not None, "a job simulation needs a workload"
+    return JobModel(model.machine, policy, model.failures, model.workload, model.scheduler, model.pod_manager,
+                    model.horizon, model.maintenance)
 
 
 def _repair_sampler(failures: FailureParams):
@@ -272,14 +277,12 @@ def _simulate_jobs(model: Model, replication: int, w: _Wiring, policies: Sequenc
     specs = generate_jobs(model.workload, model.horizon, model.seed, replication)
     delays = detection_delays(model.failures, w.recorder.events, model.seed, replication)
     out.rows = {}
+    replay = Replay(w.recorder.events, specs, delays, w.driver.waves if w.driver is not None else (), glitches)
     simulated = [p for p in model.policies if policies is None or p.name in policies]
     for n, policy in enumerate(simulated):
-        sim = JobSimulation(model.machine, policy, model.failures, model.workload, model.scheduler,
-                            model.pod_manager, model.horizon, w.recorder.events, specs, delays,
+        sim = JobSimulation(_job_model(model, policy), replay,
                             OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                            keep_jobs=False, maintenance=model.maintenance,
-                            waves=w.driver.waves if w.driver is not None else (), glitches=glitches,
-                            record_runs=out.runs is not None)
+                            keep_jobs=False, record_runs=out.runs is not None)
         jobs = sim.run(None if progress is None else
                        lambda f, n=n: progress((n + f) / len(simulated)))  # type: ignore[misc]
         out.samples += _job_samples(replication, policy.name, jobs)

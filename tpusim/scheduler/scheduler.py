@@ -83,12 +83,12 @@ class Starter(Protocol):
 class Scheduler:
     reuse_offers = True  # False: every victim search asks the policy afresh (the oracle test's straight search)
 
-    def __init__(self, params: SchedulerParams, pool: CubePool, policy: Policy,
+    def __init__(self, params: SchedulerParams, pool: CubePool, policy: Policy, starter: Starter,
                  request_pass: Callable[[], None]):
         self.pool = pool
         self.policy = policy
+        self.starter = starter
         self.request_pass = request_pass
-        self.starter: Starter | None = None  # set by the simulation once the Pod Manager exists
         self.preemption = params.preemption
         self.notice = params.preemption_notice
         self.defrag_wait = params.defrag_wait
@@ -136,7 +136,6 @@ class Scheduler:
     # -- the pass ------------------------------------------------------------------------------
     def run_pass(self, t: float) -> None:
         pm = self.starter
-        assert pm is not None, "the scheduler has no Pod Manager to start jobs"
         for band, queues in enumerate(self.queues):
             if not queues:
                 continue
@@ -198,7 +197,6 @@ class Scheduler:
             self._no_victims[key] = stamp
             return None
         target, victims = choice
-        assert self.starter is not None
         for victim in victims:
             self.starter.stop(victim, t, planned=self.notice)
             victim.preempted += 1
@@ -321,7 +319,6 @@ class Scheduler:
             return None
         target, movers = choice
         pm = self.starter
-        assert pm is not None
         for m in movers:
             pm.stop(m, t, planned=True)
         for m, alloc in zip(movers, plan):
