@@ -43,6 +43,7 @@ from typing import Callable
 
 import simpy
 
+from tpusim.core.metrics import FT_REROUTES, MAINTENANCE_DRAINS, PREFLIGHT_FAILURES, SPARE_EVICTIONS, SPARE_SWAPS
 from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
 from tpusim.policies.base import Policy
 from tpusim.scheduler.job import DONE, PENDING, RUNNING, Job
@@ -96,6 +97,13 @@ class PodManager:
         self.ft_reroutes = 0
         self.drains = 0  # jobs moved or stopped for planned maintenance
         self.runs = runs  # each run's parts and fate, when a localisation study asks
+
+    def metrics(self) -> dict[str, float]:
+        """What the Pod Manager counted over a run, by metric name (its cross-connects go to the
+        outcome by why they were made: ``xconnects_by``)."""
+        return {PREFLIGHT_FAILURES: float(self.preflight_failures), SPARE_SWAPS: float(self.swaps),
+                SPARE_EVICTIONS: float(self.evictions), MAINTENANCE_DRAINS: float(self.drains),
+                FT_REROUTES: float(self.ft_reroutes)}
 
     # -- pre-flight ----------------------------------------------------------------------------
     def _true_faults(self, alloc: Allocation, programming: bool = True) -> list[tuple[int, int]]:

@@ -51,6 +51,7 @@ import heapq
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from tpusim.core.metrics import MEAN_QUEUE_LENGTH, MIGRATIONS, PREEMPTIONS
 from tpusim.policies.base import Policy
 from tpusim.scheduler.job import PENDING, Job
 from tpusim.scheduler.pool import CubePool
@@ -132,6 +133,11 @@ class Scheduler:
 
     def mean_length(self, horizon: float) -> float:
         return (self._area + self.length * (horizon - self._since)) / horizon
+
+    def metrics(self, horizon: float) -> dict[str, float]:
+        """What the scheduler counted over a run that ends at ``horizon``, by metric name."""
+        return {PREEMPTIONS: float(self.preemptions), MIGRATIONS: float(self.migrations),
+                MEAN_QUEUE_LENGTH: self.mean_length(horizon)}
 
     # -- the pass ------------------------------------------------------------------------------
     def run_pass(self, t: float) -> None:

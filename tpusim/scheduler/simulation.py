@@ -13,9 +13,10 @@ counts as useful.
 
 Memory is bounded by the jobs in the system, not by the jobs of the run: a job object is made
 when it arrives and, once it is rejected, completes or the horizon comes, becomes a row of the
-columnar :class:`~tpusim.scheduler.records.JobRecords` (from which every job metric is
-computed). ``keep_jobs`` also keeps every job object in ``jobs`` (for tests and notebooks that
-look at individual jobs).
+columnar :class:`~tpusim.scheduler.records.JobRecords`. ``keep_jobs`` also keeps every job
+object in ``jobs`` (for tests and notebooks that look at individual jobs). At the horizon the
+simulation hands :meth:`~tpusim.scheduler.outcome.JobOutcome.measure` the records and what the
+scheduler, the Pod Manager and the simulation itself counted, explicitly.
 
 This module is the control plane's composition root. It takes two frozen inputs: a
 :class:`JobModel` (the model's sections and the policy) and a :class:`Replay` (what the
@@ -36,6 +37,8 @@ from typing import Callable, Sequence
 
 import simpy
 
+from tpusim.core.metrics import DETECTIONS, GRAY_INTERRUPTIONS, GRAY_LOST_CHIP_HOURS, MEAN_DETECTION_MINUTES
+from tpusim.core.units import MINUTES_PER_HOUR
 from tpusim.failures.causes import DownCauses
 from tpusim.failures.health import OCS, HealthState
 from tpusim.failures.maintenance import Campaign, Wave
@@ -333,4 +336,13 @@ class JobSimulation:
                 job.waited += T - job.queued_since
             self.records.add(job)
         self._live.clear()
-        return JobOutcome.measure(self, T)
+        counted = {**self.scheduler.metrics(T), **self.pod_manager.metrics(), **self._metrics()}
+        return JobOutcome.measure(self.records, T, self.machine.chips, self.pod_manager.xconnects_by, counted)
+
+    def _metrics(self) -> dict[str, float]:
+        """What the simulation itself counted: healthd's detections and the gray faults' harm."""
+        detections = self.detections
+        return {DETECTIONS: float(detections),
+                MEAN_DETECTION_MINUTES: (MINUTES_PER_HOUR * self.detection_hours / detections if detections
+                                         else float("nan")),
+                GRAY_INTERRUPTIONS: float(len(self.gray_kills)), GRAY_LOST_CHIP_HOURS: self.gray_lost}
