@@ -143,8 +143,8 @@ class FakeStarter:
 def scheduler_with(policy_name: str = "reconfigurable", **params):
     pool = CubePool(MACHINE, policy(policy_name), HealthState(MACHINE))
     passes = []
-    s = Scheduler(SchedulerParams(defrag_wait=None, **params), pool, pool.policy, lambda: passes.append(1))
-    s.starter = FakeStarter(pool)
+    s = Scheduler(SchedulerParams(defrag_wait=None, **params), pool, pool.policy, FakeStarter(pool),
+                  lambda: passes.append(1))
     return s, pool, passes
 
 

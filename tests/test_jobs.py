@@ -220,7 +220,7 @@ class Checker:
 
     def __init__(self, sim):
         self.sim = sim
-        self.detection = max(sim.delays, default=0.0)  # the longest detection delay of the run
+        self.detection = max(sim.replay.delays, default=0.0)  # the longest detection delay of the run
         self.failed_at = {}
         sim.true.component_listeners.append(self._true_change)
         step = sim.env.step
@@ -254,7 +254,7 @@ class Checker:
                 for j in pool.jobs_using(k, unit):
                     # only fault-tolerant routing may run a slice over a failed link or OCS,
                     # and then only degraded and within its fault budget
-                    assert sim.policy.reroutes and k != 0 and j.cubes and j.rate < 1.0, \
+                    assert sim.policy.routes_around_faults(j) and k != 0 and j.cubes and j.rate < 1.0, \
                         f"a job runs on {k, unit} failed at {since}"
                     detected = [f for f in sim.pod_manager._true_faults(j.alloc, programming=False)
                                 if self.failed_at[f] + self.detection < t - 1e-9]
@@ -487,29 +487,28 @@ class OracleScheduler(Scheduler):
         return super()._defrag_for(job, t)
 
 
-def _run_with_oracle(sc, monkeypatch):
-    from tpusim.scheduler import simulation
+def _run_with_oracle(sc):
     from tpusim.scheduler.workload import generate_jobs
 
-    monkeypatch.setattr(simulation, "Scheduler", OracleScheduler)
     model = build_model(sc)
     trace = simulate(model, 0, record_trace=True).trace
     specs = generate_jobs(model.workload, model.horizon, model.seed, 0)
     for policy in sc.policies:
-        job_simulation(model, policy, trace, specs).run()
+        sim = job_simulation(model, policy, trace, specs, scheduler_class=OracleScheduler)
+        assert type(sim.scheduler) is OracleScheduler
+        sim.run()
 
 
 @pytest.mark.slow
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(job_scenarios())
-def test_memoised_searches_agree_with_the_straightforward_search(monkeypatch, sc):
-    _run_with_oracle(sc, monkeypatch)
+def test_memoised_searches_agree_with_the_straightforward_search(sc):
+    _run_with_oracle(sc)
 
 
 @pytest.mark.parametrize("spares, pods", [({}, 1), pytest.param({}, 3, marks=pytest.mark.slow), ({"spare_cubes": 2, "preemptible_spares": True}, 1),
                                           ({"spare_cubes": 1, "preemptible_spares": False}, 1)])
-def test_the_oracle_is_exercised_on_a_busy_pod(monkeypatch, spares, pods):
+def test_the_oracle_is_exercised_on_a_busy_pod(spares, pods):
     sc = scenario_from_dict({
         "name": "busy", "seed": 3, "replications": 1, "horizon_days": 4, "slices": ["4x4x4"],
         "policies": ["static", "reconfigurable", "reconfigurable_ft"],
@@ -520,5 +519,5 @@ def test_the_oracle_is_exercised_on_a_busy_pod(monkeypatch, spares, pods):
         "pod_manager": spares,
     })
     OracleScheduler.skipped = 0
-    _run_with_oracle(sc, monkeypatch)
+    _run_with_oracle(sc)
     assert OracleScheduler.skipped > 100  # the memos did skip searches, and each one was checked

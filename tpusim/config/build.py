@@ -166,12 +166,13 @@ class _Builder:
         if len(set(s.policies)) != len(s.policies):
             self.problem("policies", f"lists a policy twice: {s.policies}")
         t = s.topology
-        needed = 2 * math.prod(t.cube_grid)
-        uses_ocs = [name for name in s.policies if name in registry.names() and registry.get(name).uses_ocs]
-        if uses_ocs and needed > t.ocs_ports:
+        cubes = math.prod(t.cube_grid)
+        needs = {name: registry.get(name).ocs_ports_needed(cubes) for name in s.policies if name in registry.names()}
+        short = [name for name, needed in needs.items() if needed > t.ocs_ports]
+        if short:
             self.problem("topology.ocs_ports",
-                         f"a pod of {math.prod(t.cube_grid)} cubes needs {needed} ports on each OCS (the +d and "
-                         f"-d port of every cube) but a switch has {t.ocs_ports}; {', '.join(uses_ocs)} "
+                         f"a pod of {cubes} cubes needs {max(needs[n] for n in short)} ports on each OCS (the +d "
+                         f"and -d port of every cube) but a switch has {t.ocs_ports}; {', '.join(short)} "
                          f"cannot be wired (give larger switches with topology.ocs_ports, or a smaller pod)")
         failures = self._failures(machine)
         if self.limits:

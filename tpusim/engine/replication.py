@@ -38,9 +38,11 @@ from tpusim.failures.trace import TraceRecorder, TraceReplayer
 from tpusim.core.metrics import JOB_METRICS, Sample
 from tpusim.engine.model import Model
 from tpusim.policies import registry
+from tpusim.policies.base import Policy
 from tpusim.scheduler.costs import cost_metrics
 from tpusim.scheduler.outcome import JobOutcome
-from tpusim.scheduler.simulation import JobSimulation
+from tpusim.scheduler.scheduler import Scheduler
+from tpusim.scheduler.simulation import JobModel, JobSimulation, Replay
 from tpusim.scheduler.workload import JobSpec, generate_jobs
 from tpusim.topology.machine import COMPONENT_CLASSES
 from tpusim.core.metrics import (
@@ -108,24 +110,31 @@ class ReplicationResult:
 
 def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], delays: list[float] | None = None,
                    replication: int = 0, waves: Sequence[Wave] | None = None,
-                   glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False) -> JobSimulation:
+                   glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False,
+                   scheduler_class: type[Scheduler] = Scheduler) -> JobSimulation:
     """The control plane of ``model`` under one policy (any registered one, listed in the model
     or not), replaying ``trace`` and ``specs`` (detection delays drawn for ``replication``
     unless given) and the maintenance ``waves`` (default: the model's campaigns as planned,
-    with no watchdog stop) and the gray faults' ``glitches`` ``(time, class id, unit)``."""
+    with no watchdog stop) and the gray faults' ``glitches`` ``(time, class id, unit)``, with a
+    scheduler of ``scheduler_class``."""
     if waves is None:
         waves = planned_waves(model.maintenance, model.machine, model.horizon)
-    assert model.workload is not None, "a job simulation needs a workload"
     if delays is None:
         delays = detection_delays(model.failures, trace, model.seed, replication)
     if policy in model.policy_names:
         chosen = model.policy(policy)
     else:  # every policy of a model shares the scenario's routing section
         chosen = registry.get(policy)(model.machine, model.policies[0].routing)
-    return JobSimulation(model.machine, chosen, model.failures, model.workload, model.scheduler,
-                         model.pod_manager, model.horizon, trace, specs, delays,
+    return JobSimulation(_job_model(model, chosen), Replay(trace, specs, delays, waves, glitches),
                          OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                         maintenance=model.maintenance, waves=waves, glitches=glitches, record_runs=record_runs)
+                         record_runs=record_runs, scheduler_class=scheduler_class)
+
+
+def _job_model(model: Model, policy: Policy) -> JobModel:
+    """What a job simulation of ``model`` runs under ``policy``."""
+    assert model.workload is not None, "a job simulation needs a workload"
+    return JobModel(model.machine, policy, model.failures, model.workload, model.scheduler, model.pod_manager,
+                    model.horizon, model.maintenance)
 
 
 def _repair_sampler(failures: FailureParams):
@@ -185,7 +194,7 @@ def _wire(model: Model, replication: int, record_trace: bool) -> _Wiring:
     recorder = TraceRecorder(health) if record_trace or model.workload is not None else None
     # Under maintenance each policy whose machine a campaign touches sees its own health: the
     # shared trace plus its waves' holds (made before the injector, to see the faults at t = 0).
-    views = {p.name: MaintainedHealth(health, model.maintenance, not p.uses_ocs)
+    views = {p.name: MaintainedHealth(health, model.maintenance, p.maintenance_holds)
              for p in model.policies if model.maintenance}
     seen = {p.name: views[p.name].health if p.name in views else health for p in model.policies}
     width = model.timeseries_width
@@ -219,8 +228,8 @@ def _capacity_samples(model: Model, replication: int, w: _Wiring, outcomes: dict
     horizon, machine, health = model.horizon, model.machine, w.health
     samples: list[Sample] = []
     for policy in model.policies if w.driver is not None else ():  # chip-hours out for maintenance
-        lost = (health.chip_availability(horizon, policy.uses_ocs)
-                - w.seen[policy.name].chip_availability(horizon, policy.uses_ocs)) * machine.chips * horizon
+        lost = (policy.chip_availability(health, horizon)
+                - policy.chip_availability(w.seen[policy.name], horizon)) * machine.chips * horizon
         samples.append(Sample(replication, policy.name, MAINTENANCE_CHIP_HOURS, None, max(0.0, lost)))
     for name, outcome in outcomes.items():
         for shape, value in zip(model.shapes, outcome.slice_availability):
@@ -268,14 +277,12 @@ def _simulate_jobs(model: Model, replication: int, w: _Wiring, policies: Sequenc
     specs = generate_jobs(model.workload, model.horizon, model.seed, replication)
     delays = detection_delays(model.failures, w.recorder.events, model.seed, replication)
     out.rows = {}
+    replay = Replay(w.recorder.events, specs, delays, w.driver.waves if w.driver is not None else (), glitches)
     simulated = [p for p in model.policies if policies is None or p.name in policies]
     for n, policy in enumerate(simulated):
-        sim = JobSimulation(model.machine, policy, model.failures, model.workload, model.scheduler,
-                            model.pod_manager, model.horizon, w.recorder.events, specs, delays,
+        sim = JobSimulation(_job_model(model, policy), replay,
                             OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                            keep_jobs=False, maintenance=model.maintenance,
-                            waves=w.driver.waves if w.driver is not None else (), glitches=glitches,
-                            record_runs=out.runs is not None)
+                            keep_jobs=False, record_runs=out.runs is not None)
         jobs = sim.run(None if progress is None else
                        lambda f, n=n: progress((n + f) / len(simulated)))  # type: ignore[misc]
         out.samples += _job_samples(replication, policy.name, jobs)

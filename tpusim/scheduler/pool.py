@@ -56,7 +56,7 @@ class CubePool:
         self.machine = machine
         self.policy = policy
         self.known = known
-        self.spare_cubes = spare_cubes if policy.swaps_spares else 0  # none kept where none can be swapped in
+        self.spare_cubes = policy.spare_cubes(spare_cubes)  # none kept where none can be swapped in
         self.capped_bands = (0, 1) if preemptible_spares else (0, 1, 2)
         self._exact_stamps = not self.spare_cubes and policy.exact_victim_search  # see movable_since
         self.capped_by_band = tuple(self.spare_cubes > 0 and b in self.capped_bands for b in range(3))  # per band
@@ -409,8 +409,8 @@ class CubePool:
     def jobs_using(self, k: int, unit: int) -> list:
         """Jobs whose slice uses component ``unit`` of class ``k`` (per the true topology)."""
         if k == OCS:
-            if not self.policy.uses_ocs:
-                return []  # slices on this machine use no OCS
+            if unit not in self.policy.slice_ocses(unit // self.machine.ocs_per_pod):
+                return []  # no slice is wired through this switch
             pod = unit // self.machine.ocs_per_pod
             seen = {}
             for cube in range(pod * self.cubes_per_pod, (pod + 1) * self.cubes_per_pod):

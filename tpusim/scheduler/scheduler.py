@@ -51,6 +51,7 @@ import heapq
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from tpusim.core.metrics import MEAN_QUEUE_LENGTH, MIGRATIONS, PREEMPTIONS
 from tpusim.policies.base import Policy
 from tpusim.scheduler.job import PENDING, Job
 from tpusim.scheduler.pool import CubePool
@@ -83,12 +84,12 @@ class Starter(Protocol):
 class Scheduler:
     reuse_offers = True  # False: every victim search asks the policy afresh (the oracle test's straight search)
 
-    def __init__(self, params: SchedulerParams, pool: CubePool, policy: Policy,
+    def __init__(self, params: SchedulerParams, pool: CubePool, policy: Policy, starter: Starter,
                  request_pass: Callable[[], None]):
         self.pool = pool
         self.policy = policy
+        self.starter = starter
         self.request_pass = request_pass
-        self.starter: Starter | None = None  # set by the simulation once the Pod Manager exists
         self.preemption = params.preemption
         self.notice = params.preemption_notice
         self.defrag_wait = params.defrag_wait
@@ -133,10 +134,14 @@ class Scheduler:
     def mean_length(self, horizon: float) -> float:
         return (self._area + self.length * (horizon - self._since)) / horizon
 
+    def metrics(self, horizon: float) -> dict[str, float]:
+        """What the scheduler counted over a run that ends at ``horizon``, by metric name."""
+        return {PREEMPTIONS: float(self.preemptions), MIGRATIONS: float(self.migrations),
+                MEAN_QUEUE_LENGTH: self.mean_length(horizon)}
+
     # -- the pass ------------------------------------------------------------------------------
     def run_pass(self, t: float) -> None:
         pm = self.starter
-        assert pm is not None, "the scheduler has no Pod Manager to start jobs"
         for band, queues in enumerate(self.queues):
             if not queues:
                 continue
@@ -198,7 +203,6 @@ class Scheduler:
             self._no_victims[key] = stamp
             return None
         target, victims = choice
-        assert self.starter is not None
         for victim in victims:
             self.starter.stop(victim, t, planned=self.notice)
             victim.preempted += 1
@@ -321,7 +325,6 @@ class Scheduler:
             return None
         target, movers = choice
         pm = self.starter
-        assert pm is not None
         for m in movers:
             pm.stop(m, t, planned=True)
         for m, alloc in zip(movers, plan):
