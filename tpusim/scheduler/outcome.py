@@ -18,6 +18,7 @@ from tpusim.scheduler.costs import preemptible_useful
 from tpusim.scheduler.job import DONE, PENDING, REJECTED
 from tpusim.scheduler.records import COLUMNS, JobRecords
 from tpusim.core.metrics import (
+    CHECKPOINT_CHIP_HOURS,
     DEGRADED_FRACTION,
     GOODPUT,
     JOBS_ARRIVED,
@@ -89,6 +90,7 @@ class JobOutcome:
             UTILIZATION: held / (chips * T),
             DEGRADED_FRACTION: records.degraded_held / held if held else nan,
             SLOWDOWN_CHIP_HOURS: records.slowdown,
+            CHECKPOINT_CHIP_HOURS: records.checkpointing,
             MEAN_TIME_IN_QUEUE_HOURS: records.waited / records.admitted if records.admitted else nan,
         }
         assert not metrics.keys() & counted.keys(), "a metric measured twice"
