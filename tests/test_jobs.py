@@ -240,12 +240,12 @@ class Checker:
     def check(self):
         sim, pool, t = self.sim, self.sim.pool, self.sim.env.now
         # no chip in two running slices: holders' masks are disjoint and make up `used`
-        for cube in range(len(pool.used)):
+        for cube in range(len(pool.holdings.used)):
             union = 0
             for j in pool.holders(cube):
                 assert not union & j.alloc.mask, "two slices share a chip"
                 union |= j.alloc.mask
-            assert union == pool.used[cube]
+            assert union == pool.holdings.used[cube]
         # no job runs on a failed part after its detection delay
         for (k, unit), since in self.failed_at.items():
             if k == 2 and not sim.true.dark[unit]:
@@ -446,7 +446,7 @@ class OracleScheduler(Scheduler):
 
     def _place(self, job, t):
         pool = self.pool
-        if self._infeasible.get(self.infeasible_key(job)) == (pool.whole_epoch if job.cubes else pool.epoch):
+        if self._infeasible.get(self.infeasible_key(job)) == (pool.stamps.whole_epoch if job.cubes else pool.stamps.epoch):
             assert pool.find(job) is None, "a memo skipped a placement that fits"
             OracleScheduler.skipped += 1
         placed = super()._place(job, t)
@@ -458,7 +458,7 @@ class OracleScheduler(Scheduler):
         return placed
 
     def _preempt_for(self, job, t):
-        if self._no_victims.get((job.band, job.spec.shape.dims)) == self.pool.movable_since(job.band):
+        if self._no_victims.get((job.band, job.spec.shape.dims)) == self.pool.stamps.movable_since(job.band):
             assert self._search(job, job.band + 1) is None, "a memo skipped a preemption"
             OracleScheduler.skipped += 1
         return super()._preempt_for(job, t)
@@ -480,7 +480,7 @@ class OracleScheduler(Scheduler):
 
     def _defrag_for(self, job, t):
         last = self._no_defrag.get((job.band, job.spec.shape.dims))
-        if last is not None and last[0] == self.pool.movable_since():
+        if last is not None and last[0] == self.pool.stamps.movable_since():
             choice = self._search(job, job.band + 1, smaller_than=job.chips)
             assert choice is None or self._plan_moves(*choice) is None, "a memo skipped a defragmentation"
             OracleScheduler.skipped += 1

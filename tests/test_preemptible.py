@@ -129,19 +129,19 @@ def test_the_cap_keeps_spares_free_of_capped_bands(preemptible):
     alloc = pool.find(three)
     assert alloc is not None and len(alloc.cubes) == 3
     pool.take(three, alloc)
-    assert pool.allowance(0) == 0
+    assert pool.cap.allowance(0) == 0
     assert pool.find(job(3, "4x4x4", "production")) is None
     assert pool.find(job(4, "2x2x4", "production")) is None  # a sub-cube slice on the spare neither
     assert (pool.find(job(5, "2x2x4", "best_effort")) is not None) == preemptible
     # a known failure of a held cube leaves the allowance; a failure of the spare takes it away
     known.set_down(0, alloc.cubes[0] * HOSTS_PER_CUBE, 1.0)
-    assert pool.allowance(0) == 0
+    assert pool.cap.allowance(0) == 0
     free = ({0, 1, 2, 3} - set(alloc.cubes)).pop()
     known.set_down(0, free * HOSTS_PER_CUBE, 1.0)
-    assert pool.allowance(0) == -1
+    assert pool.cap.allowance(0) == -1
     # the static pod swaps no spares and keeps none
     static = CubePool(MACHINE, registry.get("static")(MACHINE, RoutingParams(4)), HealthState(MACHINE), spare_cubes=1)
-    assert static.spare_cubes == 0 and static.find(job(6, "8x8x4", "production")) is not None
+    assert static.cap.spare_cubes == 0 and static.find(job(6, "8x8x4", "production")) is not None
 
 
 # -- the cost model -----------------------------------------------------------------------------

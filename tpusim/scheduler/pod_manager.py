@@ -258,13 +258,14 @@ class PodManager:
         send it back to the queue."""
         alloc = job.alloc
         pool = self.pool
-        if job.cubes and not pool.pod_runs(alloc.pod):
+        health = pool.health
+        if job.cubes and not health.pod_runs(alloc.pod):
             return self.requeue(job, t)  # no slice of whole cubes runs in this pod until repair
         if job.cubes:
-            bad = [n for n, c in enumerate(alloc.cubes) if not pool.cube_usable(c)]
+            bad = [n for n, c in enumerate(alloc.cubes) if not health.cube_usable(c)]
         else:
-            bad = [0] if alloc.mask & pool.fault[alloc.cubes[0]] else []
-        if bad and job.cubes and self._swaps(job) and pool.pod_usable(alloc.pod):
+            bad = [0] if alloc.mask & health.fault[alloc.cubes[0]] else []
+        if bad and job.cubes and self._swaps(job) and health.pod_usable(alloc.pod):
             return self._swap(job, alloc, bad, t)  # (a swap programs cross-connects)
         if bad or (job.cubes and not self.policy.links_usable(pool, alloc)):
             return self.requeue(job, t)
@@ -316,9 +317,9 @@ class PodManager:
         job.settle_rate(t)
         job.progress = job.progress_at(t)  # the checkpoint written before the parts go
         job.restore(t)
-        pool = self.pool
-        if job.cubes and self._swaps(job) and pool.pod_usable(alloc.pod):
-            bad = [n for n, c in enumerate(alloc.cubes) if not pool.cube_usable(c)]
+        health = self.pool.health
+        if job.cubes and self._swaps(job) and health.pod_usable(alloc.pod):
+            bad = [n for n, c in enumerate(alloc.cubes) if not health.cube_usable(c)]
             if bad:
                 return self._swap(job, alloc, bad, t, "migration")
         self.requeue(job, t)
@@ -331,14 +332,15 @@ class PodManager:
     def _free_spares(self, pod: int) -> list[int]:
         pool = self.pool
         base = pod * pool.cubes_per_pod
-        return [base + c for c in sorted(pool.free[pod]) if pool.cube_usable(base + c) and not pool.is_reserved(base + c)]
+        usable, reserved = pool.health.cube_usable, pool.reservations.is_reserved
+        return [base + c for c in sorted(pool.holdings.free[pod]) if usable(base + c) and not reserved(base + c)]
 
     def _evict_for(self, job, pod: int, need: int, t: float) -> None:
         """Free ``need`` usable cubes of ``pod`` for ``job``'s swap by evicting preemptible
         (best-effort) work, choosing as the scheduler chooses victims: the fewest, smallest jobs."""
         pool = self.pool
         usable = pool.usable_bits(pod)
-        bands = pool.band_bits[pod]
+        bands = pool.holdings.band_bits[pod]
         only_preemptible = usable & ~(bands[0] | bands[1])  # free, or held by best-effort work only
         found = next(iter(self.policy.places_with_victims(pool, _Need(need), pod, usable, only_preemptible)), None)
         if found is None:
