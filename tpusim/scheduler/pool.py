@@ -43,7 +43,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Sequence
 
-from tpusim.failures.health import OCS, HealthState
+from tpusim.failures.health import ICI_LINK, OCS, HealthState
 from tpusim.policies.base import Policy, SliceHolder
 from tpusim.scheduler.blocks import block_masks
 from tpusim.topology.allocation import Allocation
@@ -174,6 +174,14 @@ class CubePool:
     def link_faults(self, cube: int) -> int:
         """Known-down links of a cube (what fault-tolerant routing has to route around)."""
         return self.known.cube_faults[cube] - self.known.cube_host_faults[cube]
+
+    def electrical_down(self, cube: int) -> list[int]:
+        """Known-down electrical links of a cube, by their number in the cube (which links a
+        fault-tolerant slice routes around)."""
+        known = self.known
+        per = known.units_per_cube[ICI_LINK]
+        down, first = known.down[ICI_LINK], cube * per
+        return [link for link in range(known.electrical) if down[first + link]]
 
     def ocs_down(self, pod: int) -> int:
         return self.known.ocs_down[pod]
