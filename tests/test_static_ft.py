@@ -341,3 +341,23 @@ def test_the_tracker_needs_the_box_graph_joined():
     outcome = tracker.finish(10.0, health)
     assert outcome.slice_availability == [pytest.approx(0.8)]
     assert outcome.capacity == [1.0, pytest.approx(0.8)]
+
+
+def test_the_schedulers_memos_hold_under_the_fault_budget():
+    """static_ft keeps static's exact victim search (which boxes fit depends on known health
+    alone): every search a memo skips is re-run by the straightforward search (test_jobs'
+    oracle), on a busy pod whose links fail often enough for the budget to matter."""
+    from test_jobs import OracleScheduler, _run_with_oracle
+
+    sc = scenario_from_dict({
+        "name": "busy", "seed": 3, "replications": 1, "horizon_days": 4, "slices": ["4x4x4"],
+        "policies": ["static_ft"], "topology": {"cube_grid": [2, 2, 2]},
+        "failures": {"host": {"daily_rate": 0.05, "repair": {"mean_hours": 10}},
+                     "ici_link": {"daily_rate": 0.002, "repair": {"mean_hours": 10}}},
+        "workload": {"jobs_per_pod_day": 150, "duration": {"mean_hours": 2.0}},
+        "scheduler": {"defrag_wait_hours": 0.5},
+        "pod_manager": {"ft_routing": {"max_faults": 2}},
+    })
+    OracleScheduler.skipped = 0
+    _run_with_oracle(sc)
+    assert OracleScheduler.skipped > 100
