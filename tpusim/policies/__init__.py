@@ -1,7 +1,8 @@
 """Policies: the ways a pod can be wired and operated, behind one :class:`Policy` interface.
 
 One module per policy (:mod:`~tpusim.policies.static`, :mod:`~tpusim.policies.reconfigurable`,
-:mod:`~tpusim.policies.reconfigurable_ft`), the shared interface (:mod:`~tpusim.policies.base`),
+:mod:`~tpusim.policies.reconfigurable_ft`, :mod:`~tpusim.policies.static_ft`), what the
+fault-tolerant ones share (:mod:`~tpusim.policies.ft_routing`), the shared interface (:mod:`~tpusim.policies.base`),
 what capacity trackers share (:mod:`~tpusim.policies.capacity`) and the registry
 (:mod:`~tpusim.policies.registry`). Importing this package registers the built-ins.
 
@@ -13,6 +14,7 @@ the policy instead of branching on its name.
 from tpusim.policies import static  # noqa: F401, I001  (registers the built-ins)
 from tpusim.policies import reconfigurable  # noqa: F401
 from tpusim.policies import reconfigurable_ft  # noqa: F401
+from tpusim.policies import static_ft  # noqa: F401
 from tpusim.policies.base import (
     FT_ROUTING,
     OCS_WIRING,

@@ -21,17 +21,15 @@ job simulation checks connectivity on the real graph before it lets a slice run 
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from tpusim.failures.health import HOST, OCS, HealthState
+from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import FT_ROUTING, PoolView, SliceHolder
+from tpusim.policies.ft_routing import TORUS, host_interrupting_rate, routed_rate, slot_faults
 from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
 from tpusim.policies.reconfigurable import ReconfigurablePolicy, bits
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.machine import MachineLayout
-from tpusim.topology.routing import lost_links, slice_topology, step_penalty
 from tpusim.topology.shapes import Dims, SliceShape
 
 
@@ -81,44 +79,21 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
     def interrupting_rate(self, failures: FailureParams, shape: SliceShape) -> float:
         """A slice of whole cubes is routed around link and OCS faults (up to ``max_faults`` at
         once, rarely exceeded at published rates): only host failures interrupt it."""
-        cube = self.machine.cube
-        if shape.chips < cube.chips:
+        if shape.chips < self.machine.cube.chips:
             return super().interrupting_rate(failures, shape)
-        return shape.cubes(cube.shape) * cube.hosts * failures.of("host").rate
+        return host_interrupting_rate(self.machine, failures, shape)
 
     def slice_rate(self, job: SliceHolder, alloc: Allocation, faults: list[tuple[int, int]]) -> float | None:
         if not faults:
             return 1.0
-        if not job.cubes or len(faults) > self.routing.max_faults or any(k == HOST for k, _ in faults):
+        if not job.cubes or len(faults) > self.routing.max_faults:
             return None
         assert job.cube_dims is not None
-        machine = self.machine
-        cube = machine.cube
-        slot = {c: n for n, c in enumerate(alloc.cubes)}  # the slice graph names cubes by slot
-        electrical, ports, ocs = set(), set(), set()
-        for k, unit in faults:
-            if k == OCS:
-                ocs.add(machine.ocs_dp(unit % machine.ocs_per_pod))
-                continue
-            c, link = divmod(unit, cube.links)
-            if link < cube.electrical_count:
-                a, b = cube.electrical_links[link]
-                electrical.add((slot[c], a, b))
-            else:
-                port = cube.ports[link - cube.electrical_count]
-                ports.add((slot[c], port.d, port.sign, port.p))
-        penalty = _penalty(cube, job.cube_dims, job.pattern, self.routing.fraction(job.pattern),
-                           frozenset(electrical), frozenset(ports), frozenset(ocs))
-        return None if penalty is None else 1.0 / (1.0 + penalty)
-
-
-@lru_cache(maxsize=4096)
-def _penalty(cube, cube_dims: Dims, pattern: str, fraction: float, electrical: frozenset, ports: frozenset,
-             ocs: frozenset) -> float | None:
-    """:func:`step_penalty` of a slice shape with these faults (by slot): a slice meets the same
-    faults at every pre-flight and repair until they change, so most calls are repeats."""
-    topo = slice_topology(cube, cube_dims)
-    return step_penalty(topo, lost_links(topo, electrical, ports, ocs), pattern, fraction)
+        by_slot = slot_faults(self.machine, {c: n for n, c in enumerate(alloc.cubes)}, faults)  # slots name cubes
+        if by_slot is None:
+            return None  # a host is down
+        return routed_rate(self.machine.cube, job.cube_dims, TORUS, job.pattern, self.routing.fraction(job.pattern),
+                           by_slot)
 
 
 class FaultTolerantAvailability(ShapeUptime, CapacityTracker):

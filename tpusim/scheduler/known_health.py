@@ -16,7 +16,7 @@ stamps.
 
 from __future__ import annotations
 
-from tpusim.failures.health import OCS, HealthState
+from tpusim.failures.health import ICI_LINK, OCS, HealthState
 from tpusim.policies.base import Policy
 from tpusim.topology.machine import MachineLayout
 
@@ -75,6 +75,14 @@ class KnownHealth:
     def link_faults(self, cube: int) -> int:
         """Known-down links of a cube (what fault-tolerant routing has to route around)."""
         return self.known.cube_faults[cube] - self.known.cube_host_faults[cube]
+
+    def electrical_down(self, cube: int) -> list[int]:
+        """Known-down electrical links of a cube, by their number in the cube (which links a
+        fault-tolerant slice routes around)."""
+        known = self.known
+        per = known.units_per_cube[ICI_LINK]
+        down, first = known.down[ICI_LINK], cube * per
+        return [link for link in range(known.electrical) if down[first + link]]
 
     def ocs_down(self, pod: int) -> int:
         return self.known.ocs_down[pod]

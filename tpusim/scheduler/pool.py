@@ -64,6 +64,7 @@ class CubePool:
         self.free_count, self.held_bits = holdings.free_count, holdings.held_bits
         self.holders, self.whole_cubes = holdings.holders, holdings.whole_cubes
         self.link_faults, self.ocs_down, self.down_ports = health.link_faults, health.ocs_down, health.down_ports
+        self.electrical_down = health.electrical_down
         known.fault_listeners.append(self._on_known_faults)
         known.component_listeners.append(self._on_known)
 

@@ -90,6 +90,15 @@ def reconfigurable_wiring(cube: CubeLayout, cubes: list[int], cube_dims: Dims) -
     return SliceWiring(cube_dims, slots, _connect(cube, cube_dims, slots, (True,) * 3), (True,) * 3)
 
 
+def box_wiring(wiring: SliceWiring, wrap: tuple[bool, bool, bool]) -> SliceWiring:
+    """``wiring`` (a torus over slots) without its wraparound connections along the dimensions
+    not in ``wrap``: the chip graph of a static box, named by slot, whatever cubes fill it."""
+    slot_of = {c: slot for slot, c in wiring.slots.items()}
+    kept = [conn for conn in wiring.connections
+            if wrap[conn.d] or slot_of[conn.plus_cube][conn.d] + 1 < wiring.cube_dims[conn.d]]
+    return SliceWiring(wiring.cube_dims, wiring.slots, kept, wrap)
+
+
 def static_wiring(machine: MachineLayout, pod: int, box: Box) -> SliceWiring:
     """The fixed cables that a static slice on ``box`` of ``pod`` uses."""
     slots = {

@@ -31,7 +31,7 @@ from typing import AbstractSet
 import networkx as nx
 
 from tpusim.topology.cube import CubeLayout
-from tpusim.topology.graph import reconfigurable_wiring, slice_graph
+from tpusim.topology.graph import box_wiring, reconfigurable_wiring, slice_graph
 from tpusim.topology.shapes import Dims
 
 Edge = tuple
@@ -39,9 +39,11 @@ Edge = tuple
 
 @dataclass
 class SliceTopology:
-    """The healthy chip graph of a reconfigurable slice of ``cube_dims``, with its cubes named by
-    slot (0..k-1, x fastest), and indexes to map faults to links quickly. Depends only on the
-    shape, so it is built once per shape (:func:`slice_topology`)."""
+    """The healthy chip graph of a slice of ``cube_dims``, with its cubes named by slot (0..k-1,
+    x fastest), and indexes to map faults to links quickly: a reconfigurable slice (a torus along
+    every dimension) or a static box (a torus only along the dimensions in ``wrap``, a mesh
+    along the others). Depends only on the shape and ``wrap``, so it is built once per pair
+    (:func:`slice_topology`)."""
 
     cube: CubeLayout
     cube_dims: Dims
@@ -57,9 +59,16 @@ class SliceTopology:
 
 
 @lru_cache(maxsize=64)
-def slice_topology(cube: CubeLayout, cube_dims: Dims) -> SliceTopology:
+def slice_topology(cube: CubeLayout, cube_dims: Dims,
+                   wrap: tuple[bool, bool, bool] = (True, True, True)) -> SliceTopology:
+    """The topology of a slice of ``cube_dims``: wired through the OCSes (a torus, the default),
+    or a static box whose wraparound connections exist only along the dimensions in ``wrap``
+    (the optical links are the box's cables; their ``ocs`` key is just ``(d, p)``)."""
     k = cube_dims[0] * cube_dims[1] * cube_dims[2]
-    g = slice_graph(cube, reconfigurable_wiring(cube, list(range(k)), cube_dims))
+    wiring = reconfigurable_wiring(cube, list(range(k)), cube_dims)
+    if not all(wrap):
+        wiring = box_wiring(wiring, wrap)
+    g = slice_graph(cube, wiring)
     topo = SliceTopology(cube, cube_dims, g)
     optical = 0  # optical links numbered in graph order, so that lost links keep that order
     for u, v, data in g.edges(data=True):
