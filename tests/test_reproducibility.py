@@ -140,7 +140,7 @@ def test_a_sweeps_tasks_send_back_only_the_samples():
         slim = dict(execute([Task(model, r, samples_only=True) for r in range(2)], workers=workers))
         for i, r in slim.items():
             assert r.job_rows is None and r.trace is None and r.series is None and r.runs is None
-            assert r.samples == full[i].samples and r.events == full[i].events
+            assert r.samples == full[i].samples and r.counts == full[i].counts
             assert len(pickle.dumps(r)) < len(pickle.dumps(full[i])) / 5
 
 
@@ -171,7 +171,7 @@ def test_a_replication_split_by_policy_is_the_whole_replication_bit_for_bit():
     steps = []
     merged = dict(execute(tasks, workers=2, progress=lambda done, total: steps.append((done, total))))[0]
     assert steps[-1] == (1, 1) and all(d in (1 / 3, 2 / 3) and t == 1 for d, t in steps[:-1])
-    assert merged.samples == whole.samples and merged.trace == whole.trace and merged.events == whole.events
+    assert merged.samples == whole.samples and merged.trace == whole.trace and merged.counts == whole.counts
     assert merged.gray_kills == whole.gray_kills and whole.gray_kills and any(whole.gray_kills.values())
     assert list(merged.job_rows) == list(whole.job_rows) == sc.policies
     for policy, columns in whole.job_rows.items():
