@@ -33,52 +33,51 @@ from typing import Callable, Sequence
 
 import simpy
 
-from tpusim.core.collect import Emit, SampleLog
-from tpusim.core.metrics import JOB_METRICS, MAINTENANCE_CHIP_HOURS, Sample
-from tpusim.core.metrics import QUEUE_WAIT_P50_BY_CHIPS_HOURS, QUEUE_WAIT_P95_BY_CHIPS_HOURS
-from tpusim.engine.model import Model
 from tpusim.failures.counts import FailureCounts
 from tpusim.failures.detection import detection_delays
-from tpusim.failures.gray import GrayEpisode, GrayInjector, glitch_events
 from tpusim.failures.health import HealthState
+from tpusim.failures.gray import GrayEpisode, GrayInjector, glitch_events
 from tpusim.failures.injector import FailureInjector
 from tpusim.failures.maintenance import CampaignDriver, MaintainedHealth, MaintenanceLog, Wave, planned_waves
-from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.params import FailureParams
+from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.trace import Trace, TraceRecorder, TraceReplayer
+from tpusim.core.collect import Emit, SampleLog
+from tpusim.core.metrics import MAINTENANCE_CHIP_HOURS, Sample
+from tpusim.engine.model import Model
 from tpusim.policies import registry
 from tpusim.policies.base import Policy
 from tpusim.policies.capacity import Availability, Series
-from tpusim.scheduler.costs import cost_metrics
-from tpusim.scheduler.outcome import JobOutcome
+from tpusim.scheduler.costs import JobCosts
+from tpusim.scheduler.outcome import JobOutput
 from tpusim.scheduler.simulation import JobSimulation
 from tpusim.scheduler.workload import JobSpec, generate_jobs
 
 
 @dataclass(frozen=True)
 class ReplicationResult:
+    """One replication's samples, and its components' typed records of what is not a metric."""
+
     replication: int
     samples: list[Sample]
     counts: FailureCounts  # what the failure trace counted (failures, repairs, events, ...)
     maintenance: MaintenanceLog = field(default=MaintenanceLog(), repr=False)  # waves and rollouts that ran
     gray: tuple[GrayEpisode, ...] = field(default=(), repr=False)  # gray episodes (ground truth)
-    runs: dict[str, dict] | None = field(default=None, repr=False)  # policy -> run records (record_runs)
-    gray_kills: dict[str, list] | None = field(default=None, repr=False)  # policy -> (t, class, unit, job)
-    trace: Trace | None = field(default=None, repr=False)
-    job_rows: dict[str, dict] | None = field(default=None, repr=False)  # policy -> per-job columns
+    jobs: dict[str, JobOutput] | None = field(default=None, repr=False)  # per policy, with a workload
+    trace: Trace | None = field(default=None, repr=False)  # the recorded trace (record_trace)
     series: dict[str, Series] | None = field(default=None, repr=False)  # per policy (timeseries_days)
     # samples[:shared_samples] come from the failure trace (the same in every part of a
     # replication split by policy); the rest from the job simulations, policy by policy
     shared_samples: int | None = field(default=None, repr=False)
 
-    def without_rows(self) -> "ReplicationResult":
-        """This result without its per-job rows (once they have been written out)."""
-        return replace(self, job_rows=None)
+    def without_jobs(self) -> "ReplicationResult":
+        """This result without its job outputs (once their per-job rows have been written out)."""
+        return replace(self, jobs=None)
 
     def only_samples(self) -> "ReplicationResult":
-        """This result without what only a run's outputs read (per-job rows, run records, the
-        trace, time series, waves and gray episodes): what a sweep keeps of a replication, and
-        so what a worker sends back for one (a pod-year with jobs: 15 kB instead of 19 MB)."""
+        """This result without what only a run's outputs read (job outputs, the trace, time
+        series, maintenance log and gray episodes): what a sweep keeps of a replication, and so
+        what a worker sends back for one (a pod-year with jobs: 15 kB instead of 19 MB)."""
         return ReplicationResult(self.replication, self.samples, self.counts, shared_samples=self.shared_samples)
 
     def values(self, policy: str | None, metric: str) -> list[float]:
@@ -94,9 +93,16 @@ class ReplicationResult:
         raise KeyError((policy, metric, key))
 
 
+def _ocs_modes(model: Model, replication: int) -> OcsModes:
+    """The replication's OCS failure modes, drawn afresh: every health state that replays the
+    trace draws them in trace order, so each failure has the same mode in all of them."""
+    return OcsModes(model.failures.ocs_control_share, model.seed, replication)
+
+
 def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], delays: list[float] | None = None,
                    replication: int = 0, waves: Sequence[Wave] | None = None,
-                   glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False) -> JobSimulation:
+                   glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False,
+                   keep_jobs: bool = True) -> JobSimulation:
     """The control plane of ``model`` under one policy (any registered one, listed in the model
     or not), replaying ``trace`` and ``specs`` (detection delays drawn for ``replication``
     unless given) and the maintenance ``waves`` (default: the model's campaigns as planned,
@@ -111,9 +117,9 @@ def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], d
     else:  # every policy of a model shares the scenario's routing section
         chosen = registry.get(policy)(model.machine, model.policies[0].routing)
     return JobSimulation(model.machine, chosen, model.failures, model.workload, model.scheduler,
-                         model.pod_manager, model.horizon, trace, specs, delays,
-                         OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                         maintenance=model.maintenance, waves=waves, glitches=glitches, record_runs=record_runs)
+                         model.pod_manager, model.horizon, trace, specs, delays, _ocs_modes(model, replication),
+                         keep_jobs=keep_jobs, maintenance=model.maintenance, waves=waves, glitches=glitches,
+                         record_runs=record_runs)
 
 
 def _repair_sampler(failures: FailureParams):
@@ -121,33 +127,16 @@ def _repair_sampler(failures: FailureParams):
     return lambda k, gen: failures.classes[k].repair.sample(gen, 1)[0]
 
 
-def _job_samples(replication: int, policy: str, outcome: JobOutcome) -> list[Sample]:
-    if outcome.metrics.keys() != set(JOB_METRICS):  # the registry and the measurement, both ways
-        missing, extra = set(JOB_METRICS) - outcome.metrics.keys(), outcome.metrics.keys() - set(JOB_METRICS)
-        raise RuntimeError(f"job metrics out of step with the registry: not measured {sorted(missing)}, "
-                           f"not registered {sorted(extra)}")
-    out = [Sample(replication, policy, name, None, float(outcome.metrics[name])) for name in JOB_METRICS]
-    for chips, (p50, p95) in outcome.by_chips.items():
-        out.append(Sample(replication, policy, QUEUE_WAIT_P50_BY_CHIPS_HOURS, str(chips), float(p50)))
-        out.append(Sample(replication, policy, QUEUE_WAIT_P95_BY_CHIPS_HOURS, str(chips), float(p95)))
-    return out
-
-
 def merge_parts(parts: Sequence[ReplicationResult]) -> ReplicationResult:
     """One replication's result from its parts (:func:`simulate` with ``policies``), given in
-    the model's policy order: the shared samples once, then each part's job samples, rows, run
-    records and gray kills in turn; what a part shares (counts, trace, series) from the first."""
+    the model's policy order: the shared samples once, then each part's job samples and job
+    outputs in turn; what a part shares (counts, trace, series, ...) from the first."""
     first = parts[0]
     shared = first.shared_samples
     assert shared is not None and all(p.shared_samples == shared and p.replication == first.replication
                                       for p in parts), "parts of different replications"
-
-    def joined(name: str):
-        values = [getattr(p, name) for p in parts]
-        return None if values[0] is None else {k: v for d in values for k, v in d.items()}
-
-    return replace(first, samples=first.samples[:shared] + [s for p in parts for s in p.samples[shared:]],
-                   runs=joined("runs"), gray_kills=joined("gray_kills"), job_rows=joined("job_rows"))
+    jobs = None if first.jobs is None else {name: out for p in parts for name, out in (p.jobs or {}).items()}
+    return replace(first, samples=first.samples[:shared] + [s for p in parts for s in p.samples[shared:]], jobs=jobs)
 
 
 class _MaintenanceOut:
@@ -177,12 +166,6 @@ class _Wiring:
     driver: CampaignDriver | None
     gray: GrayInjector | None
     maintenance_out: dict[str, _MaintenanceOut]  # per policy, under maintenance
-
-
-def _ocs_modes(model: Model, replication: int) -> OcsModes:
-    """The replication's OCS failure modes, drawn afresh (each health state that replays the
-    trace draws them in trace order: the same mode for the same failure)."""
-    return OcsModes(model.failures.ocs_control_share, model.seed, replication)
 
 
 def _wire(model: Model, replication: int, record_trace: bool) -> _Wiring:
@@ -233,53 +216,33 @@ def _collect_trace(w: _Wiring, horizon: float, log: SampleLog) -> ReplicationRes
     maintenance = log.collect(None, w.driver, horizon) if w.driver is not None else MaintenanceLog()
     gray = log.collect(None, w.gray, horizon) if w.gray is not None else ()
     counts = sum((c.counts for c in (w.driver, w.gray) if c is not None), w.injector.counts)
-    return ReplicationResult(log.replication, log.samples, counts, maintenance, gray,
+    return ReplicationResult(log.replication, list(log.samples), counts, maintenance, gray,
                              series=series or None, shared_samples=len(log.samples))
 
 
-@dataclass
-class _Jobs:
-    """What the job simulations of one replication (or part) produced."""
-
-    samples: list[Sample] = field(default_factory=list)
-    rows: dict | None = None
-    runs: dict | None = None
-    kills: dict | None = None
-
-
-def _simulate_jobs(model: Model, replication: int, w: _Wiring, trace: ReplicationResult,
-                   policies: Sequence[str] | None, record_runs: bool,
-                   progress: Callable[[float], None] | None) -> _Jobs:
-    """Each policy's job simulation over the replication's recorded trace (with a workload)."""
-    out = _Jobs(runs={} if record_runs and model.workload is not None else None,
-                kills={} if w.gray is not None and model.workload is not None else None)
-    glitches = glitch_events(trace.gray, model.horizon)
+def _simulate_jobs(model: Model, w: _Wiring, shared: ReplicationResult, policies: Sequence[str] | None,
+                   record_runs: bool, log: SampleLog,
+                   progress: Callable[[float], None] | None) -> dict[str, JobOutput] | None:
+    """Each policy's job simulation over the replication's recorded trace (with a workload),
+    collected policy by policy: its outcome, then its costs (with a cost model)."""
     if model.workload is None:
-        return out
+        return None
     assert w.recorder is not None
+    replication, trace = shared.replication, w.recorder.events
     specs = generate_jobs(model.workload, model.horizon, model.seed, replication)
-    delays = detection_delays(model.failures, w.recorder.events, model.seed, replication)
-    out.rows = {}
-    simulated = [p for p in model.policies if policies is None or p.name in policies]
-    for n, policy in enumerate(simulated):
-        sim = JobSimulation(model.machine, policy, model.failures, model.workload, model.scheduler,
-                            model.pod_manager, model.horizon, w.recorder.events, specs, delays,
-                            _ocs_modes(model, replication),
-                            keep_jobs=False, maintenance=model.maintenance,
-                            waves=trace.maintenance.waves, glitches=glitches,
-                            record_runs=out.runs is not None)
-        jobs = sim.run(None if progress is None else
-                       lambda f, n=n: progress((n + f) / len(simulated)))  # type: ignore[misc]
-        out.samples += _job_samples(replication, policy.name, jobs)
+    delays = detection_delays(model.failures, trace, model.seed, replication)
+    glitches = glitch_events(shared.gray, model.horizon)
+    simulated = [p.name for p in model.policies if policies is None or p.name in policies]
+    jobs = {}
+    for n, name in enumerate(simulated):
+        sim = job_simulation(model, name, trace, specs, delays, replication, shared.maintenance.waves, glitches,
+                             record_runs, keep_jobs=False)
+        outcome = sim.run(None if progress is None else
+                          lambda f, n=n: progress((n + f) / len(simulated)))  # type: ignore[misc]
+        jobs[name] = log.collect(name, outcome, model.horizon)
         if model.cost is not None:
-            out.samples += [Sample(replication, policy.name, name, None, value) for name, value
-                            in cost_metrics(jobs.rows, model.machine.chips, model.horizon, model.cost).items()]
-        out.rows[policy.name] = jobs.rows
-        if out.runs is not None and sim.pod_manager.runs is not None:
-            out.runs[policy.name] = sim.pod_manager.runs.columns()
-        if out.kills is not None:
-            out.kills[policy.name] = sim.gray_kills
-    return out
+            log.collect(name, JobCosts(outcome.rows, model.machine.chips, model.cost), model.horizon)
+    return jobs
 
 
 def simulate(model: Model, replication: int, record_trace: bool = False, record_runs: bool = False,
@@ -298,8 +261,8 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
     share of the replication, a hundredth of its horizon at a time); it changes no number."""
     w = _wire(model, replication, record_trace)
     w.env.run(until=model.horizon)
-    shared = _collect_trace(w, model.horizon, SampleLog(replication))
-    jobs = _simulate_jobs(model, replication, w, shared, policies, record_runs, progress)
-    return replace(shared, samples=shared.samples + jobs.samples, runs=jobs.runs, gray_kills=jobs.kills,
-                   trace=w.recorder.events if record_trace and w.recorder is not None else None,
-                   job_rows=jobs.rows)
+    log = SampleLog(replication)
+    shared = _collect_trace(w, model.horizon, log)
+    jobs = _simulate_jobs(model, w, shared, policies, record_runs, log, progress)
+    return replace(shared, samples=log.samples, jobs=jobs,
+                   trace=w.recorder.events if record_trace and w.recorder is not None else None)

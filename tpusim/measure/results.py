@@ -112,9 +112,9 @@ def job_frames(result: ReplicationResult, policies: Sequence[str]) -> Iterator[p
     ``jobs.parquet`` holds, one row group each."""
     from tpusim.scheduler.workload import BANDS
 
-    assert result.job_rows is not None, "this replication kept no per-job rows"
+    assert result.jobs is not None, "this replication kept no per-job rows"
     for policy in policies:
-        columns = result.job_rows[policy]
+        columns = result.jobs[policy].rows
         frame = pd.DataFrame({"replication": result.replication, "policy": policy, **columns})
         frame["replication"] = frame["replication"].astype("int64")
         frame["band"] = pd.Categorical.from_codes(columns["band"], categories=pd.Index(list(BANDS)))

@@ -19,7 +19,7 @@ scenario with the ordinary schema; the model is rebuilt from the saved scenario
 trace, a slice mix) needs them where they were. Samples, counts, rows and traces round-trip
 exactly (floats through JSON by ``repr``, through Parquet as float64), so a loaded run gives
 the same estimates, tables and frames as the original. What does not round-trip: a localisation
-study's run records and gray kills (``ReplicationResult.runs``/``gray_kills``, kept only inside
+study's run records and gray kills (``JobOutput.runs``/``gray_kills``, kept only inside
 :func:`tpusim.localise`), and ``ReplicationResult.shared_samples`` of a replication that was never
 split (None either way). Each file appears atomically (a temporary file, then a rename).
 
@@ -47,6 +47,7 @@ from tpusim.failures.gray import GrayEpisode
 from tpusim.failures.maintenance import MaintenanceLog, Rollout, Wave
 from tpusim.core.metrics import SAMPLE_COLUMNS, Sample
 from tpusim.engine.replication import ReplicationResult
+from tpusim.scheduler.outcome import JobOutput
 from tpusim.scheduler.records import COLUMNS as JOB_COLUMNS, JobRecords
 from tpusim.core.version import __version__
 from tpusim.topology.machine import COMPONENT_CLASSES
@@ -137,9 +138,9 @@ def save_results(results: "Results", directory: Path) -> None:
     write_parquet(directory / SAMPLES, samples)
     files[SAMPLES] = len(samples)
     policies = list(results.model.policy_names)
-    if reps and all(r.job_rows is not None for r in reps):
-        parts = [pd.DataFrame({"replication": r.replication, "policy": p, **r.job_rows[p]})  # type: ignore[index]
-                 for r in reps for p in policies if p in r.job_rows]  # type: ignore[operator]
+    if reps and all(r.jobs is not None for r in reps):
+        parts = [pd.DataFrame({"replication": r.replication, "policy": p, **r.jobs[p].rows})  # type: ignore[index]
+                 for r in reps for p in policies if p in r.jobs]  # type: ignore[operator]
         jobs = pd.concat(parts, ignore_index=True)
         for name in ("shape", "state"):
             jobs[name] = jobs[name].astype(str)
@@ -225,7 +226,8 @@ def load_parts(directory: Path) -> tuple[Scenario, list[ReplicationResult], dict
             n, by_rep.get(n, []), counts, maintenance,
             tuple(GrayEpisode(g[0], g[1], g[2], g[3], g[4], tuple(g[5]), *g[6:]) for g in r["gray"]),
             trace=traces.get(n, []) if trace is not None else None,
-            job_rows={p: rows.get(n, {}).get(p, _no_rows()) for p in meta["policies"]} if jobs is not None else None,
+            jobs={p: JobOutput(rows.get(n, {}).get(p, _no_rows())) for p in meta["policies"]}
+            if jobs is not None else None,
             series=series, shared_samples=r["shared_samples"]))
     return scenario, replications, meta
 

@@ -1,12 +1,16 @@
 """A job simulation's outcome: one replication's job metrics under one policy, and per-job rows.
 
-Every metric name here is defined in :mod:`tpusim.core.metrics` (label, unit, bounds); the
-replication turns an outcome into tidy samples. A metric that is undefined in a replication
-(a goodput with nothing held, a wait with nothing started) is NaN, and the estimates leave that
-replication out.
+Every metric name here is defined in :mod:`tpusim.core.metrics` (label, unit, bounds); an
+outcome is a component of its replication (:mod:`tpusim.core.collect`) whose result hook emits
+its metrics as tidy samples, checked against the registry's ``JOB_METRICS`` both ways, and
+returns what is not a metric (:class:`JobOutput`: per-job rows, run records, gray kills). A
+metric that is undefined in a replication (a goodput with nothing held, a wait with nothing
+started) is NaN, and the estimates leave that replication out.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +24,7 @@ from tpusim.core.metrics import (
     GOODPUT,
     GRAY_INTERRUPTIONS,
     GRAY_LOST_CHIP_HOURS,
+    JOB_METRICS,
     JOBS_ARRIVED,
     JOBS_COMPLETED,
     JOBS_INTERRUPTED,
@@ -35,7 +40,9 @@ from tpusim.core.metrics import (
     PREEMPTIONS,
     PREFLIGHT_FAILURES,
     QUEUE_WAIT_MEAN_HOURS,
+    QUEUE_WAIT_P50_BY_CHIPS_HOURS,
     QUEUE_WAIT_P50_HOURS,
+    QUEUE_WAIT_P95_BY_CHIPS_HOURS,
     QUEUE_WAIT_P95_HOURS,
     SLOWDOWN_CHIP_HOURS,
     SPARE_EVICTIONS,
@@ -45,19 +52,48 @@ from tpusim.core.metrics import (
     XCONNECTS_PER_DAY,
     XCONNECTS_PER_JOB,
 )
+from tpusim.core.collect import Emit
 from tpusim.core.units import HOURS_PER_DAY
+
+GrayKill = tuple[float, int, int, int]  # (time, class, unit, job): a gray fault failed a job
+
+
+@dataclass(frozen=True, eq=False)
+class JobOutput:
+    """What one policy's job simulation leaves besides its samples."""
+
+    rows: dict[str, np.ndarray]  # per-job columns (records.COLUMNS)
+    runs: dict[str, np.ndarray] | None = None  # every run's parts and fate (RunLog.columns), when recorded
+    gray_kills: tuple[GrayKill, ...] = ()  # every job a gray fault failed, in time order
 
 
 class JobOutcome:
     """One replication's job metrics under one policy, plus the per-job rows (numpy columns,
-    :data:`~tpusim.scheduler.records.COLUMNS`)."""
+    :data:`~tpusim.scheduler.records.COLUMNS`), the run records (when kept) and gray kills."""
 
-    def __init__(self, metrics: dict, by_chips: dict, rows: dict[str, np.ndarray]):
+    def __init__(self, metrics: dict, by_chips: dict, rows: dict[str, np.ndarray],
+                 runs: dict[str, np.ndarray] | None = None, gray_kills: tuple[GrayKill, ...] = ()):
         self.metrics = metrics  # name -> float (nan when undefined)
         self.by_chips = by_chips  # chips -> (p50, p95) of queue wait
         self.rows = rows
+        self.runs = runs
+        self.gray_kills = gray_kills
 
     COLUMNS = COLUMNS
+
+    def collect(self, horizon: float, emit: Emit) -> JobOutput:
+        """Emit the job metrics in the registry's order, then the queue-wait percentiles of each
+        slice size; return the rows, run records and gray kills."""
+        if self.metrics.keys() != set(JOB_METRICS):  # the registry and the measurement, both ways
+            missing, extra = set(JOB_METRICS) - self.metrics.keys(), self.metrics.keys() - set(JOB_METRICS)
+            raise RuntimeError(f"job metrics out of step with the registry: not measured {sorted(missing)}, "
+                               f"not registered {sorted(extra)}")
+        for name in JOB_METRICS:
+            emit(name, None, float(self.metrics[name]))
+        for chips, (p50, p95) in self.by_chips.items():
+            emit(QUEUE_WAIT_P50_BY_CHIPS_HOURS, str(chips), float(p50))
+            emit(QUEUE_WAIT_P95_BY_CHIPS_HOURS, str(chips), float(p95))
+        return JobOutput(self.rows, self.runs, self.gray_kills)
 
     @classmethod
     def measure(cls, sim, T: float) -> "JobOutcome":
@@ -113,4 +149,5 @@ class JobOutcome:
         for size in np.unique(chips):
             w = waits[chips == size]
             by_chips[int(size)] = (float(np.percentile(w, 50)), float(np.percentile(w, 95)))
-        return cls(metrics, by_chips, rows)
+        runs = sim.pod_manager.runs.columns() if sim.pod_manager.runs is not None else None
+        return cls(metrics, by_chips, rows, runs, tuple(sim.gray_kills))
