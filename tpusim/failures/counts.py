@@ -29,14 +29,16 @@ from tpusim.core.units import HOURS_PER_DAY
 from tpusim.failures.health import HealthState
 from tpusim.topology.machine import COMPONENT_CLASSES
 
-NONE = (0,) * len(COMPONENT_CLASSES)
+_ZEROS = (0,) * len(COMPONENT_CLASSES)  # one count per class
 
 
 @dataclass(frozen=True)
 class FailureCounts:
-    failures: tuple[int, ...] = NONE  # accepted failures per class, during the run
-    repairs: tuple[int, ...] = NONE  # completed repairs per class, during the run
-    initially_down: tuple[int, ...] = NONE  # units down at t = 0 per class
+    """What one replication's failure trace counted (or one component's share of it)."""
+
+    failures: tuple[int, ...] = _ZEROS  # accepted failures per class, during the run
+    repairs: tuple[int, ...] = _ZEROS  # completed repairs per class, during the run
+    initially_down: tuple[int, ...] = _ZEROS  # units down at t = 0 per class
     domain_failures: Mapping[str, int] = field(default_factory=dict)  # per correlated failure domain
     events: int = 0  # failure and repair events simulated
 
