@@ -152,6 +152,22 @@ def test_no_policy_name_outside_the_policies_package():
     assert not found, "code outside tpusim/policies/ names a policy:\n" + "\n".join(found)
 
 
+def test_no_behaviour_branches_on_a_policy_trait_outside_the_policies_package():
+    """Policies answer questions (hooks); their traits only describe them. Outside
+    tpusim/policies/ only studies may read ``wiring`` and ``ici_routing`` (to find a policy),
+    and the capability flags the hooks replaced (issue 30) are gone."""
+    traits, flags = {"wiring", "ici_routing"}, {"uses_ocs", "swaps_spares", "reroutes"}
+    found = []
+    for module, path in modules().items():
+        if module.startswith("tpusim.policies"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and (node.attr in flags or (
+                    node.attr in traits and not module.startswith("tpusim.studies"))):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: .{node.attr}")
+    assert not found, "code outside tpusim/policies/ reads a policy's traits:\n" + "\n".join(found)
+
+
 def test_layers_cover_the_package_and_the_test_reads_real_imports():
     graph = import_graph()
     for module in graph:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import simpy
 
+from tpusim.scheduler.checkpoint import Checkpointing
 from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
 from tpusim.policies import registry
 from tpusim.policies.base import RoutingParams
@@ -21,6 +22,8 @@ from tpusim.topology.cube import CubeLayout
 from tpusim.topology.machine import MachineLayout
 from tpusim.topology.shapes import SliceShape
 
+FREE_WRITES = Checkpointing("fixed", 1.0, 0.0, 0.0)  # instantly durable, no stall
+
 MACHINE = MachineLayout(CubeLayout((4, 4, 4), 4), (2, 2, 1), 1)  # one pod of 4 cubes
 CUBE = MACHINE.cube
 
@@ -32,8 +35,8 @@ def policy(name: str, max_faults: int = 4):
 def job(i: int, shape: str, band: str = "batch", arrival: float = 0.0, work: float = 1.0) -> Job:
     s = SliceShape.parse(shape)
     if s.chips < CUBE.chips:
-        return Job(JobSpec(i, arrival, s, work, BANDS.index(band)), 0, None, block_level(CUBE.shape, s.dims), 1.0)
-    return Job(JobSpec(i, arrival, s, work, BANDS.index(band)), s.cubes(CUBE.shape), s.cube_dims(CUBE.shape), None, 1.0)
+        return Job(JobSpec(i, arrival, s, work, BANDS.index(band)), 0, None, block_level(CUBE.shape, s.dims), 1.0, FREE_WRITES)
+    return Job(JobSpec(i, arrival, s, work, BANDS.index(band)), s.cubes(CUBE.shape), s.cube_dims(CUBE.shape), None, 1.0, FREE_WRITES)
 
 
 # -- health state ------------------------------------------------------------------------------
@@ -74,14 +77,14 @@ def test_pool_holdings_keep_free_partial_and_band_bits_consistent():
     b = pool.find(small)
     pool.take(small, b)
     small.alloc = b
-    assert b.cubes == [2] and pool.free[0] == {3} and pool.partial == {2}
-    assert pool.held_bits(0) == 0b0111 and pool.band_bits[0] == [0b0011, 0, 0b0100]
+    assert b.cubes == [2] and pool.holdings.free[0] == {3} and pool.holdings.partial == {2}
+    assert pool.held_bits(0) == 0b0111 and pool.holdings.band_bits[0] == [0b0011, 0, 0b0100]
     assert [j.id for j in pool.holders(2)] == [1]
     # a second sub-cube job packs into the partly used cube, not a free one
     c = pool.find(job(2, "2x2x1"))
     assert c.cubes == [2] and not c.mask & b.mask
     pool.give_back(big, a)
-    assert pool.free[0] == {0, 1, 3} and pool.band_bits[0][0] == 0
+    assert pool.holdings.free[0] == {0, 1, 3} and pool.holdings.band_bits[0][0] == 0
 
 
 def test_pool_usability_follows_the_policy_rule():
@@ -89,15 +92,15 @@ def test_pool_usability_follows_the_policy_rule():
         known = HealthState(MACHINE)
         pool = CubePool(MACHINE, policy(name), known)
         known.set_down(ICI_LINK, 2 * CUBE.links + 7, 1.0)
-        assert pool.cube_usable(2) is usable_with_link_down
+        assert pool.health.cube_usable(2) is usable_with_link_down
         assert pool.link_faults(2) == 1
         known.set_down(HOST, 2 * CUBE.hosts, 1.0)
-        assert not pool.cube_usable(2)
+        assert not pool.health.cube_usable(2)
     known = HealthState(MACHINE)
     pool = CubePool(MACHINE, policy("reconfigurable"), known)
     known.set_down(OCS, 0, 1.0)
-    assert not pool.pod_usable(0) and pool.find(job(0, "4x4x4")) is None
-    assert CubePool(MACHINE, policy("static"), known).pod_usable(0)  # no OCS in a static pod
+    assert not pool.health.pod_usable(0) and pool.find(job(0, "4x4x4")) is None
+    assert CubePool(MACHINE, policy("static"), known).health.pod_usable(0)  # no OCS in a static pod
 
 
 def test_pool_jobs_using_a_part_follow_the_true_topology():
@@ -140,8 +143,8 @@ class FakeStarter:
 def scheduler_with(policy_name: str = "reconfigurable", **params):
     pool = CubePool(MACHINE, policy(policy_name), HealthState(MACHINE))
     passes = []
-    s = Scheduler(SchedulerParams(defrag_wait=None, **params), pool, pool.policy, lambda: passes.append(1))
-    s.starter = FakeStarter(pool)
+    s = Scheduler(SchedulerParams(defrag_wait=None, **params), pool, pool.policy, FakeStarter(pool),
+                  lambda: passes.append(1))
     return s, pool, passes
 
 
@@ -213,7 +216,7 @@ def test_pod_manager_preflight_detects_true_faults_and_refuses():
     true.set_down(HOST, unit, 0.0)  # not known yet
     assert not pm.start(j, alloc, 0.5)
     assert log["detected"] == [(HOST, unit, 0.5)] and pm.preflight_failures == 1
-    assert known.down[HOST][unit] and pool.used == [0] * MACHINE.cubes  # nothing held
+    assert known.down[HOST][unit] and pool.holdings.used == [0] * MACHINE.cubes  # nothing held
 
 
 def test_pod_manager_recovery_swaps_a_spare_or_requeues():
@@ -249,7 +252,7 @@ def _fill(s, pool, specs):
     jobs = []
     for i, shape, band in specs:
         j = job(i, shape, band)
-        mask = pool.blocks[j.level][0] if not j.cubes else CUBE.full_mask
+        mask = pool.fit.blocks[j.level][0] if not j.cubes else CUBE.full_mask
         s.starter.start(j, Allocation(0, [i], mask), 0.0)
         jobs.append(j)
     s.starter.calls.clear()
@@ -288,7 +291,7 @@ def test_movers_that_cannot_be_re_placed_stay_where_they_are():
     s, pool, _ = scheduler_with(preemption=False)
     s.defrag_wait = 1.0
     held = _fill(s, pool, [(0, "4x4x4", "best_effort"), (1, "4x4x4", "best_effort"), (2, "4x4x4", "batch")])
-    counters = (pool.epoch, pool.version, list(pool.taken_by_band))
+    counters = (pool.stamps.epoch, pool.stamps.version, list(pool.stamps.taken_by_band))
     holdings = [[j.id for j in pool.holders(c)] for c in range(4)]
     waiting = job(3, "4x4x8", "production", arrival=0.0)
     s.enqueue(waiting, 0.0)
@@ -298,4 +301,4 @@ def test_movers_that_cannot_be_re_placed_stay_where_they_are():
     assert not [c for c in s.starter.calls if c[0] in ("stop", "migrate")]
     assert [[j.id for j in pool.holders(c)] for c in range(4)] == holdings == [[0], [1], [2], []]
     # the failed plan left no trace but the enqueue's own count
-    assert (pool.epoch, pool.version, pool.taken_by_band) == counters
+    assert (pool.stamps.epoch, pool.stamps.version, pool.stamps.taken_by_band) == counters

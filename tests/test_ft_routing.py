@@ -72,22 +72,31 @@ def test_ft_job_rides_through_an_ocs_failure_degraded_and_speeds_up_after_repair
         "topology": {"cube_grid": [3, 1, 1]},
         "failures": {"host": off, "ici_link": off, "ocs": off, "detection_minutes": 6,
                      "ocs_control_plane_share": 0.0},  # a data-plane failure: its circuits go dark
-        "workload": {"restart_minutes": 12, "checkpoint": {"interval_hours": 1.0}},
+        "workload": {"restart_minutes": 12, "checkpoint": {"interval_hours": 1.0, "mode": "synchronous",
+                                                            "write_minutes": 6}},
         "pod_manager": {"reconfigure_minutes": 3},
     })
-    setup, detect = 15 / 60, 6 / 60
+    setup, detect, write = 15 / 60, 6 / 60, 6 / 60
     t_fail, t_fix = 2.0, 4.0
     trace = [(t_fail, "ocs", 7, True), (t_fix, "ocs", 7, False)]
     sim = job_simulation(build_model(sc), "reconfigurable_ft", trace, [JobSpec(0, 0.0, SliceShape.parse("4x4x8"), 5.0, 1)])
     sim.run()
     job = sim.jobs[0]
     rate = 1 / 1.05  # one OCS down, all-reduce: comm fraction 0.05 x (slowdown 2 - 1)
-    done = (t_fail - setup) + rate * (t_fix - (t_fail + detect))  # work by the repair
-    assert job.finish == pytest.approx(t_fix + (5.0 - done))
-    assert job.interruptions == 0 and job.lost == 0 and sim.pod_manager.ft_reroutes == 1
+    # the timeline, step by step: checkpoints at 1, 2, 3 and 4 hours of work, each a 6-minute stall
+    t = setup + 1.0 + write  # work 1 written
+    done = 1.0 + (t_fail - t)  # work when the OCS fails; stalled until detected, then rerouted
+    t = t_fail + detect + (2.0 - done) / rate + write  # work 2 written, degraded
+    t += 1.0 / rate + write  # work 3 written
+    done = 3.0 + rate * (t_fix - t)  # full speed again at the repair
+    finish = t_fix + (4.0 - done) + write + 1.0
+    assert job.finish == pytest.approx(finish)
+    assert job.interruptions == 0 and sim.pod_manager.ft_reroutes == 1
+    assert job.lost == pytest.approx(128 * detect)  # the stall before the reroute is lost
+    assert job.ckpt_stall == pytest.approx(128 * 4 * write)
     degraded = t_fix - (t_fail + detect)
     assert job.degraded_held == pytest.approx(128 * degraded)
-    assert job.slow_lost == pytest.approx(128 * degraded * (1 - rate))
+    assert job.slow_lost == pytest.approx(128 * (degraded - 2 * write) * (1 - rate))  # two writes while degraded
     # without FT routing the same failure stops the job and costs lost work and a restart
     sim2 = job_simulation(build_model(sc), "reconfigurable", trace, [JobSpec(0, 0.0, SliceShape.parse("4x4x8"), 5.0, 1)])
     sim2.run()

@@ -25,6 +25,9 @@ from tpusim.scheduler.workload import BANDS, JobSpec
 from tpusim.core.stats import excess_rate_p_value, proportion_interval
 from tpusim.topology.shapes import SliceShape
 
+# free, instantly durable checkpoints: these timelines are about failures (checkpoint cost: test_checkpoint.py)
+FREE_CHECKPOINTS = {"interval_hours": 1.0, "write_minutes": 0, "snapshot_minutes": 0}
+
 OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
 
 
@@ -41,7 +44,7 @@ def scenario(**over):
 # -- the job's timeline under a glitch --------------------------------------------------------
 
 def test_a_glitch_fails_the_job_on_the_part_which_restarts_in_place_from_its_checkpoint():
-    sc = scenario(workload={"restart_minutes": 12, "checkpoint": {"interval_hours": 1.0}},
+    sc = scenario(workload={"restart_minutes": 12, "checkpoint": FREE_CHECKPOINTS},
                   pod_manager={"reconfigure_minutes": 3}, scheduler={"defrag_wait_hours": None},
                   topology={"cube_grid": [3, 1, 1]})
     model = build_model(sc)

@@ -16,6 +16,9 @@ from tpusim.core.stats import UNBOUNDED, estimate
 from tpusim.topology.shapes import SliceShape
 from tpusim.scheduler.workload import BANDS, JobSpec
 
+# free, instantly durable checkpoints: these timelines are about failures (checkpoint cost: test_checkpoint.py)
+FREE_CHECKPOINTS = {"interval_hours": 1.0, "write_minutes": 0, "snapshot_minutes": 0}
+
 OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
 
 
@@ -26,7 +29,7 @@ def scenario(**over):
         "topology": {"cube_grid": [3, 1, 1]},
         # OCS failures darken their circuits unless a test says otherwise (DESIGN §2)
         "failures": {"host": OFF, "ici_link": OFF, "ocs": OFF, "detection_minutes": 6, "ocs_control_plane_share": 0.0},
-        "workload": {"restart_minutes": 12, "checkpoint": {"interval_hours": 1.0}},
+        "workload": {"restart_minutes": 12, "checkpoint": FREE_CHECKPOINTS},
         "pod_manager": {"reconfigure_minutes": 3},
         "scheduler": {"defrag_wait_hours": None},
     })
@@ -217,7 +220,7 @@ class Checker:
 
     def __init__(self, sim):
         self.sim = sim
-        self.detection = max(sim.delays, default=0.0)  # the longest detection delay of the run
+        self.detection = max(sim.replay.delays, default=0.0)  # the longest detection delay of the run
         self.failed_at = {}
         sim.true.component_listeners.append(self._true_change)
         step = sim.env.step
@@ -237,12 +240,12 @@ class Checker:
     def check(self):
         sim, pool, t = self.sim, self.sim.pool, self.sim.env.now
         # no chip in two running slices: holders' masks are disjoint and make up `used`
-        for cube in range(len(pool.used)):
+        for cube in range(len(pool.holdings.used)):
             union = 0
             for j in pool.holders(cube):
                 assert not union & j.alloc.mask, "two slices share a chip"
                 union |= j.alloc.mask
-            assert union == pool.used[cube]
+            assert union == pool.holdings.used[cube]
         # no job runs on a failed part after its detection delay
         for (k, unit), since in self.failed_at.items():
             if k == 2 and not sim.true.dark[unit]:
@@ -251,7 +254,7 @@ class Checker:
                 for j in pool.jobs_using(k, unit):
                     # only fault-tolerant routing may run a slice over a failed link or OCS,
                     # and then only degraded and within its fault budget
-                    assert sim.policy.reroutes and k != 0 and j.cubes and j.rate < 1.0, \
+                    assert sim.policy.routes_around_faults(j) and k != 0 and j.cubes and j.rate < 1.0, \
                         f"a job runs on {k, unit} failed at {since}"
                     detected = [f for f in sim.pod_manager._true_faults(j.alloc, programming=False)
                                 if self.failed_at[f] + self.detection < t - 1e-9]
@@ -443,7 +446,7 @@ class OracleScheduler(Scheduler):
 
     def _place(self, job, t):
         pool = self.pool
-        if self._infeasible.get(self.infeasible_key(job)) == (pool.whole_epoch if job.cubes else pool.epoch):
+        if self._infeasible.get(self.infeasible_key(job)) == (pool.stamps.whole_epoch if job.cubes else pool.stamps.epoch):
             assert pool.find(job) is None, "a memo skipped a placement that fits"
             OracleScheduler.skipped += 1
         placed = super()._place(job, t)
@@ -455,7 +458,7 @@ class OracleScheduler(Scheduler):
         return placed
 
     def _preempt_for(self, job, t):
-        if self._no_victims.get((job.band, job.spec.shape.dims)) == self.pool.movable_since(job.band):
+        if self._no_victims.get((job.band, job.spec.shape.dims)) == self.pool.stamps.movable_since(job.band):
             assert self._search(job, job.band + 1) is None, "a memo skipped a preemption"
             OracleScheduler.skipped += 1
         return super()._preempt_for(job, t)
@@ -477,36 +480,35 @@ class OracleScheduler(Scheduler):
 
     def _defrag_for(self, job, t):
         last = self._no_defrag.get((job.band, job.spec.shape.dims))
-        if last is not None and last[0] == self.pool.movable_since():
+        if last is not None and last[0] == self.pool.stamps.movable_since():
             choice = self._search(job, job.band + 1, smaller_than=job.chips)
             assert choice is None or self._plan_moves(*choice) is None, "a memo skipped a defragmentation"
             OracleScheduler.skipped += 1
         return super()._defrag_for(job, t)
 
 
-def _run_with_oracle(sc, monkeypatch):
-    from tpusim.scheduler import simulation
+def _run_with_oracle(sc):
     from tpusim.scheduler.workload import generate_jobs
 
-    monkeypatch.setattr(simulation, "Scheduler", OracleScheduler)
     model = build_model(sc)
     trace = simulate(model, 0, record_trace=True).trace
     specs = generate_jobs(model.workload, model.horizon, model.seed, 0)
     for policy in sc.policies:
-        job_simulation(model, policy, trace, specs).run()
+        sim = job_simulation(model, policy, trace, specs, scheduler_class=OracleScheduler)
+        assert type(sim.scheduler) is OracleScheduler
+        sim.run()
 
 
 @pytest.mark.slow
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(job_scenarios())
-def test_memoised_searches_agree_with_the_straightforward_search(monkeypatch, sc):
-    _run_with_oracle(sc, monkeypatch)
+def test_memoised_searches_agree_with_the_straightforward_search(sc):
+    _run_with_oracle(sc)
 
 
 @pytest.mark.parametrize("spares, pods", [({}, 1), pytest.param({}, 3, marks=pytest.mark.slow), ({"spare_cubes": 2, "preemptible_spares": True}, 1),
                                           ({"spare_cubes": 1, "preemptible_spares": False}, 1)])
-def test_the_oracle_is_exercised_on_a_busy_pod(monkeypatch, spares, pods):
+def test_the_oracle_is_exercised_on_a_busy_pod(spares, pods):
     sc = scenario_from_dict({
         "name": "busy", "seed": 3, "replications": 1, "horizon_days": 4, "slices": ["4x4x4"],
         "policies": ["static", "reconfigurable", "reconfigurable_ft"],
@@ -517,5 +519,5 @@ def test_the_oracle_is_exercised_on_a_busy_pod(monkeypatch, spares, pods):
         "pod_manager": spares,
     })
     OracleScheduler.skipped = 0
-    _run_with_oracle(sc, monkeypatch)
+    _run_with_oracle(sc)
     assert OracleScheduler.skipped > 100  # the memos did skip searches, and each one was checked

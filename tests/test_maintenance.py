@@ -99,6 +99,7 @@ def job_scenario(campaign, policies=("static", "reconfigurable")):
     sc = scenario([campaign], policies=list(policies), slices=["4x4x4"])
     return sc.with_overrides({"topology.cube_grid": [3, 1, 1], "workload.restart_minutes": 12,
                               "workload.checkpoint.interval_hours": 1.0, "pod_manager.reconfigure_minutes": 3,
+                              "workload.checkpoint.write_minutes": 0, "workload.checkpoint.snapshot_minutes": 0,  # free
                               "scheduler.defrag_wait_hours": None})
 
 

@@ -11,6 +11,7 @@ from tpusim import ScenarioError, build_model, scenario_from_dict
 from tpusim.output.tables import render_table
 from tpusim.policies import registry
 from tpusim.policies.reconfigurable import ReconfigurablePolicy
+from tpusim.topology.shapes import SliceShape
 
 SCENARIO = {
     "name": "fourth", "seed": 3, "replications": 2, "horizon_days": 8,
@@ -29,7 +30,12 @@ def no_swap_policy():
     class NoSpareSwaps(ReconfigurablePolicy):  # the whole policy: one rule changed
         name = "reconfigurable_noswap"
         summary = "OCS pod that never swaps a failed cube for a spare (waits for repair or requeues)"
-        swaps_spares = False
+
+        def swaps_cubes(self, job):
+            return False
+
+        def spare_cubes(self, requested):
+            return 0  # so it keeps none
 
     yield NoSpareSwaps
     registry.unregister("reconfigurable_noswap")
@@ -68,9 +74,15 @@ def test_registering_a_taken_name_is_refused():
 def test_policies_differ_only_by_their_rules():
     model = build_model(scenario_from_dict({**SCENARIO, "policies": ["static", "reconfigurable", "reconfigurable_ft"]}))
     static, reconf, ft = model.policies
-    assert (static.uses_ocs, reconf.uses_ocs, ft.uses_ocs) == (False, True, True)
-    assert (static.swaps_spares, reconf.swaps_spares, ft.swaps_spares) == (False, True, True)
-    assert (static.reroutes, reconf.reroutes, ft.reroutes) == (False, False, True)
+    assert [(p.wiring, p.ici_routing) for p in model.policies] == [("static", "plain"), ("ocs", "plain"), ("ocs", "ft")]
+    whole, sub = _Holder(cubes=2), _Holder(cubes=0)
+    assert [p.swaps_cubes(whole) for p in model.policies] == [False, True, True]
+    assert [p.spare_cubes(3) for p in model.policies] == [0, 3, 3]
+    assert [p.routes_around_faults(whole) for p in model.policies] == [False, False, True]
+    assert not ft.routes_around_faults(sub)  # sub-cube slices do not use fault-tolerant routing
+    # a slice of whole cubes uses every OCS of its pod on the OCS machine, none on the static one
+    assert static.slice_ocses(1) == range(0) and reconf.slice_ocses(1) == range(48, 96) == ft.slice_ocses(1)
+    assert [type(p).ocs_ports_needed(8) for p in model.policies] == [0, 16, 16]
     assert static.xconnects(2) == 0 and reconf.xconnects(2) == 96 == ft.xconnects(2)
     # a 1x1x2 slice swapping one cube reprograms that cube's x and y rings and the shared z ring
     assert reconf.swap_xconnects((1, 1, 2), [0]) == 16 + 16 + 16 + 16
@@ -81,6 +93,32 @@ def test_policies_differ_only_by_their_rules():
     assert not ft.cube_usable(1, 0, 0) and not static.cube_usable(1, 0, 0)
     assert static.pod_usable(48) and not reconf.pod_usable(1) and ft.pod_usable(4) and not ft.pod_usable(5)
     assert static.grid_fits((2, 2, 2)) and not static.grid_fits((1, 1, 8)) and reconf.grid_fits((1, 1, 8))
+
+
+class _Holder:
+    """A job as a policy reads it (:class:`tpusim.policies.SliceHolder`), of ``cubes`` whole cubes."""
+
+    def __init__(self, cubes: int):
+        self.id, self.chips, self.cubes, self.cube_dims, self.pattern, self.alloc = 0, 64 * cubes, cubes, None, "", None
+
+
+def test_the_failures_that_interrupt_a_slice_set_its_rate():
+    """A 2-cube slice: 2 x (16 hosts + 240 links) on every machine, plus the data-plane failures
+    of the pod's 48 OCSes where it is wired through them (a control-plane failure leaves its
+    circuits lit); under FT routing only its 32 hosts (links and OCSes are routed around); a
+    2x2x1 sub-cube slice: one host and its 4 links under every policy."""
+    failures = {c: {"daily_rate": r, "repair": {"mean_hours": 1}} for c, r in
+                (("host", 0.024), ("ici_link", 0.0024), ("ocs", 0.24))}
+    model = build_model(scenario_from_dict({**SCENARIO, "failures": {**failures, "ocs_control_plane_share": 0.25},
+                                            "policies": ["static", "reconfigurable", "reconfigurable_ft"]}))
+    static, reconf, ft = model.policies
+    host, link, ocs = 0.001, 0.0001, 0.01  # per hour
+    cubes = 2 * (16 * host + 240 * link)
+    assert static.interrupting_rate(model.failures, SliceShape((4, 4, 8))) == pytest.approx(cubes)
+    assert reconf.interrupting_rate(model.failures, SliceShape((4, 4, 8))) == pytest.approx(cubes + 48 * ocs * 0.75)
+    assert ft.interrupting_rate(model.failures, SliceShape((4, 4, 8))) == pytest.approx(2 * 16 * host)
+    for policy in model.policies:
+        assert policy.interrupting_rate(model.failures, SliceShape((2, 2, 1))) == pytest.approx(host + 4 * link)
 
 
 # -- the static closed form against one written here ------------------------------------------

@@ -12,6 +12,7 @@ import copy
 
 import pytest
 
+from tpusim.scheduler.checkpoint import Checkpointing
 from tpusim import build_model, scenario_from_dict
 from tpusim.failures.health import HealthState
 from tpusim.policies import registry
@@ -25,6 +26,11 @@ from tpusim.topology.cube import CubeLayout
 from tpusim.topology.machine import MachineLayout
 from tpusim.topology.shapes import SliceShape
 
+# free, instantly durable checkpoints: these timelines are about failures (checkpoint cost: test_checkpoint.py)
+FREE_CHECKPOINTS = {"interval_hours": 1.0, "write_minutes": 0, "snapshot_minutes": 0}
+
+FREE_WRITES = Checkpointing("fixed", 1.0, 0.0, 0.0)  # instantly durable, no stall
+
 OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
 HOSTS_PER_CUBE = 16
 
@@ -34,7 +40,7 @@ def scenario(**over):
         "name": "spares", "seed": 1, "replications": 1, "horizon_days": 5, "slices": ["4x4x4"],
         "policies": ["reconfigurable"], "topology": {"cube_grid": [3, 1, 1]},
         "failures": {"host": OFF, "ici_link": OFF, "ocs": OFF, "initial_state": "all_up", "detection_minutes": 6},
-        "workload": {"restart_minutes": 12, "checkpoint": {"interval_hours": 1.0}},
+        "workload": {"restart_minutes": 12, "checkpoint": FREE_CHECKPOINTS},
         "pod_manager": {"reconfigure_minutes": 3},
         "scheduler": {"defrag_wait_hours": None},
     })
@@ -108,8 +114,8 @@ def job(i: int, shape: str, band: str) -> Job:
     s = SliceShape.parse(shape)
     cube = MACHINE.cube
     if s.chips < cube.chips:
-        return Job(JobSpec(i, 0.0, s, 1.0, BANDS.index(band)), 0, None, block_level(cube.shape, s.dims), 1.0)
-    return Job(JobSpec(i, 0.0, s, 1.0, BANDS.index(band)), s.cubes(cube.shape), s.cube_dims(cube.shape), None, 1.0)
+        return Job(JobSpec(i, 0.0, s, 1.0, BANDS.index(band)), 0, None, block_level(cube.shape, s.dims), 1.0, FREE_WRITES)
+    return Job(JobSpec(i, 0.0, s, 1.0, BANDS.index(band)), s.cubes(cube.shape), s.cube_dims(cube.shape), None, 1.0, FREE_WRITES)
 
 
 @pytest.mark.parametrize("preemptible", [True, False])
@@ -123,19 +129,19 @@ def test_the_cap_keeps_spares_free_of_capped_bands(preemptible):
     alloc = pool.find(three)
     assert alloc is not None and len(alloc.cubes) == 3
     pool.take(three, alloc)
-    assert pool.allowance(0) == 0
+    assert pool.cap.allowance(0) == 0
     assert pool.find(job(3, "4x4x4", "production")) is None
     assert pool.find(job(4, "2x2x4", "production")) is None  # a sub-cube slice on the spare neither
     assert (pool.find(job(5, "2x2x4", "best_effort")) is not None) == preemptible
     # a known failure of a held cube leaves the allowance; a failure of the spare takes it away
     known.set_down(0, alloc.cubes[0] * HOSTS_PER_CUBE, 1.0)
-    assert pool.allowance(0) == 0
+    assert pool.cap.allowance(0) == 0
     free = ({0, 1, 2, 3} - set(alloc.cubes)).pop()
     known.set_down(0, free * HOSTS_PER_CUBE, 1.0)
-    assert pool.allowance(0) == -1
+    assert pool.cap.allowance(0) == -1
     # the static pod swaps no spares and keeps none
     static = CubePool(MACHINE, registry.get("static")(MACHINE, RoutingParams(4)), HealthState(MACHINE), spare_cubes=1)
-    assert static.spare_cubes == 0 and static.find(job(6, "8x8x4", "production")) is not None
+    assert static.cap.spare_cubes == 0 and static.find(job(6, "8x8x4", "production")) is not None
 
 
 # -- the cost model -----------------------------------------------------------------------------
@@ -145,7 +151,7 @@ def test_cost_metrics_follow_their_definitions():
     sc = scenario(horizon_days=20, cost=prices, pod_manager={"spare_cubes": 1, "preemptible_spares": True},
                   failures={"host": {"daily_rate": 0.02, "repair": {"mean_hours": 8}}, "ici_link": OFF, "ocs": OFF,
                             "initial_state": "all_up"},
-                  workload={"jobs_per_pod_day": 20, "restart_minutes": 12, "checkpoint": {"interval_hours": 1.0}})
+                  workload={"jobs_per_pod_day": 20, "restart_minutes": 12, "checkpoint": FREE_CHECKPOINTS})
     r = simulate(build_model(sc), 0)
     rows = r.jobs["reconfigurable"].rows
     done = rows["state"] != "rejected"

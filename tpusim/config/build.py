@@ -33,6 +33,7 @@ from tpusim.failures.trace import parse_trace
 from tpusim.engine.model import Model
 from tpusim.policies import registry
 from tpusim.policies.base import RoutingParams
+from tpusim.scheduler.checkpoint import Checkpointing
 from tpusim.scheduler.costs import CostParams
 from tpusim.scheduler.pod_manager import PodManagerParams
 from tpusim.scheduler.scheduler import SchedulerParams
@@ -40,6 +41,7 @@ from tpusim.scheduler.workload import WorkloadParams, parse_job_trace, parse_mix
 from tpusim.topology.cube import CubeLayout, host_tray
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 from tpusim.topology.shapes import SliceShape
+from tpusim.core.units import MINUTES_PER_HOUR
 
 SHIPPED_RATES = "data/weekly_failure_rates.csv"
 SHIPPED_MIX = "data/slice_mix.csv"
@@ -164,12 +166,13 @@ class _Builder:
         if len(set(s.policies)) != len(s.policies):
             self.problem("policies", f"lists a policy twice: {s.policies}")
         t = s.topology
-        needed = 2 * math.prod(t.cube_grid)
-        uses_ocs = [name for name in s.policies if name in registry.names() and registry.get(name).uses_ocs]
-        if uses_ocs and needed > t.ocs_ports:
+        cubes = math.prod(t.cube_grid)
+        needs = {name: registry.get(name).ocs_ports_needed(cubes) for name in s.policies if name in registry.names()}
+        short = [name for name, needed in needs.items() if needed > t.ocs_ports]
+        if short:
             self.problem("topology.ocs_ports",
-                         f"a pod of {math.prod(t.cube_grid)} cubes needs {needed} ports on each OCS (the +d and "
-                         f"-d port of every cube) but a switch has {t.ocs_ports}; {', '.join(uses_ocs)} "
+                         f"a pod of {cubes} cubes needs {max(needs[n] for n in short)} ports on each OCS (the +d "
+                         f"and -d port of every cube) but a switch has {t.ocs_ports}; {', '.join(short)} "
                          f"cannot be wired (give larger switches with topology.ocs_ports, or a smaller pod)")
         failures = self._failures(machine)
         if self.limits:
@@ -506,11 +509,30 @@ class _Builder:
             duration_sigma=w.duration.shape,
             band_shares=(p.production, p.batch, p.best_effort),
             pattern_shares=(w.traffic.allreduce, w.traffic.alltoall),
-            checkpoint_interval=w.checkpoint.fixed_interval,
-            checkpoint_write=w.checkpoint.write_minutes / 60.0,
+            checkpointing=self._checkpointing(w.checkpoint),
             restart=w.restart_minutes / 60.0,
             trace=tuple(trace) if trace is not None else None,
         )
+
+    def _checkpointing(self, c) -> Checkpointing:
+        """The checkpoint section in hours; an interval shorter than the write, or a snapshot
+        longer than it, is refused (the write would not be durable before the next one)."""
+        key = "workload.checkpoint"
+        if c.fixed_interval is not None and c.fixed_interval * MINUTES_PER_HOUR < c.write_minutes:
+            self.problem(f"{key}.interval_hours", f"must be at least the write time ({c.write_minutes} min = "
+                         f"{c.write_minutes / MINUTES_PER_HOUR:g} h), got {c.fixed_interval:g}")
+        if c.mode == "asynchronous" and c.snapshot_minutes > c.write_minutes:
+            self.problem(f"{key}.snapshot_minutes", f"must be at most write_minutes ({c.write_minutes}), "
+                         f"got {c.snapshot_minutes}")
+        if c.fixed_interval is None and c.blocking_minutes == 0:
+            self.problem(f"{key}.interval_hours", f"'{c.interval_hours}' trades the blocking cost of a write "
+                         "against failures, and this one costs nothing: give a fixed interval")
+        write = c.write_minutes / MINUTES_PER_HOUR
+        block = min(c.blocking_minutes / MINUTES_PER_HOUR, write)
+        interval = c.fixed_interval if c.fixed_interval is None or c.fixed_interval >= write else write
+        if interval is not None:
+            return Checkpointing("fixed", interval, write, block)
+        return Checkpointing("daly" if c.interval_hours == "daly" else "young", None, write, block)
 
     def _rows(self, key: str, path: str | None, machine: MachineLayout | None, parse, shape_of):
         """Parse the workload CSV at ``path`` (None: not given) and check the shape of every row."""

@@ -258,14 +258,31 @@ class Priorities(_Strict):
 
 
 class Checkpoint(_Strict):
-    interval_hours: Annotated[float, Field(gt=0)] | Literal["young"] = Field(1.0, description=(
-        "Hours of useful work between checkpoints, or 'young' for sqrt(2 * write * MTBF)."))
+    """What a checkpoint costs (DESIGN section 3): each write stalls training for its blocking
+    part, and is durable (survives a failure) once the whole write is done."""
+
+    interval_hours: Annotated[float, Field(gt=0)] | Literal["young", "daly"] = Field(1.0, description=(
+        "Hours of useful work between checkpoints, at least the write time; or 'young' "
+        "(sqrt(2 C M)) or 'daly' (Daly's higher-order rule), from the blocking cost C and the "
+        "mean time M between the failures that interrupt the job under its policy."))
     write_minutes: float = Field(2.0, ge=0, description=(
-        "Time to write a checkpoint; used by 'young' (writes are asynchronous, no step time)."))
+        "Time from the start of a write until the checkpoint is durable on storage; a failure "
+        "before then loses it. 2 min: an assumption (a multi-GB model state to remote storage)."))
+    mode: Literal["synchronous", "asynchronous"] = Field("asynchronous", description=(
+        "synchronous: training stalls for the whole write; asynchronous: only for the snapshot "
+        "into host memory, the write goes on in the background (as JAX/Orbax async "
+        "checkpointing does)."))
+    snapshot_minutes: float = Field(0.25, ge=0, description=(
+        "asynchronous only: the stall per write while the state is copied to host memory. "
+        "15 s: an assumption (device-to-host copy of a large model's state); at most the write."))
 
     @property
     def fixed_interval(self) -> float | None:
-        return None if self.interval_hours == "young" else float(self.interval_hours)
+        return None if isinstance(self.interval_hours, str) else float(self.interval_hours)
+
+    @property
+    def blocking_minutes(self) -> float:
+        return self.write_minutes if self.mode == "synchronous" else self.snapshot_minutes
 
 
 class Traffic(_Strict):

@@ -96,6 +96,7 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     _jobs("ft_reroutes", "FT reroutes", "count", 0),
     _jobs("degraded_fraction", "degraded (FT)", "fraction", 3),
     _jobs("slowdown_chip_hours", "chip-hours lost to FT slowdown", "chip-hours", 0),
+    _jobs("checkpoint_chip_hours", "chip-hours stalled writing checkpoints", "chip-hours", 0),
     _jobs("preflight_failures", "pre-flight failures", "count", 1),
     _jobs("detections", "failures detected by healthd", "count", 0),
     _jobs("mean_detection_minutes", "mean detection delay", "minutes", 2),
@@ -124,6 +125,7 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
 #: NameError (mypy finds it), a mistyped string was an estimate of nothing ("n/a"). Each equals
 #: its registry name (tests/test_api.py checks that every one names a metric).
 CAPACITY_FRACTION = "capacity_fraction"
+CHECKPOINT_CHIP_HOURS = "checkpoint_chip_hours"
 COMPONENT_AVAILABILITY = "component_availability"
 COMPONENT_FAILURE_RATE = "component_failure_rate"
 COMPONENT_REPAIR_HOURS = "component_repair_hours"

@@ -50,7 +50,8 @@ from tpusim.policies.base import Policy
 from tpusim.policies.capacity import Availability, Series
 from tpusim.scheduler.costs import JobCosts
 from tpusim.scheduler.outcome import JobOutput
-from tpusim.scheduler.simulation import JobSimulation
+from tpusim.scheduler.scheduler import Scheduler
+from tpusim.scheduler.simulation import JobModel, JobSimulation, Replay
 from tpusim.scheduler.workload import JobSpec, generate_jobs
 
 
@@ -102,24 +103,31 @@ def _ocs_modes(model: Model, replication: int) -> OcsModes:
 def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], delays: list[float] | None = None,
                    replication: int = 0, waves: Sequence[Wave] | None = None,
                    glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False,
-                   keep_jobs: bool = True) -> JobSimulation:
+                   keep_jobs: bool = True, scheduler_class: type[Scheduler] = Scheduler) -> JobSimulation:
     """The control plane of ``model`` under one policy (any registered one, listed in the model
     or not), replaying ``trace`` and ``specs`` (detection delays drawn for ``replication``
     unless given) and the maintenance ``waves`` (default: the model's campaigns as planned,
-    with no watchdog stop) and the gray faults' ``glitches`` ``(time, class id, unit)``."""
+    with no watchdog stop) and the gray faults' ``glitches`` ``(time, class id, unit)``, with a
+    scheduler of ``scheduler_class``; ``keep_jobs``: keep every job object (the replication does
+    not)."""
     if waves is None:
         waves = planned_waves(model.maintenance, model.machine, model.horizon)
-    assert model.workload is not None, "a job simulation needs a workload"
     if delays is None:
         delays = detection_delays(model.failures, trace, model.seed, replication)
     if policy in model.policy_names:
         chosen = model.policy(policy)
     else:  # every policy of a model shares the scenario's routing section
         chosen = registry.get(policy)(model.machine, model.policies[0].routing)
-    return JobSimulation(model.machine, chosen, model.failures, model.workload, model.scheduler,
-                         model.pod_manager, model.horizon, trace, specs, delays, _ocs_modes(model, replication),
-                         keep_jobs=keep_jobs, maintenance=model.maintenance, waves=waves, glitches=glitches,
-                         record_runs=record_runs)
+    return JobSimulation(_job_model(model, chosen), Replay(trace, specs, delays, waves, glitches),
+                         _ocs_modes(model, replication), keep_jobs=keep_jobs, record_runs=record_runs,
+                         scheduler_class=scheduler_class)
+
+
+def _job_model(model: Model, policy: Policy) -> JobModel:
+    """What a job simulation of ``model`` runs under ``policy``."""
+    assert model.workload is not None, "a job simulation needs a workload"
+    return JobModel(model.machine, policy, model.failures, model.workload, model.scheduler, model.pod_manager,
+                    model.horizon, model.maintenance)
 
 
 def _repair_sampler(failures: FailureParams):
@@ -148,8 +156,8 @@ class _MaintenanceOut:
 
     def collect(self, horizon: float, emit: Emit) -> None:
         policy = self.policy
-        lost = (self.shared.chip_availability(horizon, policy.uses_ocs)
-                - self.seen.chip_availability(horizon, policy.uses_ocs)) * policy.machine.chips * horizon
+        lost = (policy.chip_availability(self.shared, horizon)
+                - policy.chip_availability(self.seen, horizon)) * policy.machine.chips * horizon
         emit(MAINTENANCE_CHIP_HOURS, None, max(0.0, lost))
 
 
@@ -175,7 +183,7 @@ def _wire(model: Model, replication: int, record_trace: bool) -> _Wiring:
     recorder = TraceRecorder(health) if record_trace or model.workload is not None else None
     # Under maintenance each policy whose machine a campaign touches sees its own health: the
     # shared trace plus its waves' holds (made before the injector, to see the faults at t = 0).
-    views = {p.name: MaintainedHealth(health, model.maintenance, not p.uses_ocs)
+    views = {p.name: MaintainedHealth(health, model.maintenance, p.maintenance_holds)
              for p in model.policies if model.maintenance}
     seen = {p.name: views[p.name].health if p.name in views else health for p in model.policies}
     width, labels = model.timeseries_width, [shape.label for shape in model.shapes]

@@ -6,8 +6,8 @@ order. Wave ``i`` of an occurrence starts at ``start + i * (wave_hours + bake_ho
 its units out for ``wave_hours``; ``bake_hours`` is the wait before the next wave (where a
 watchdog decides). A campaign may repeat every ``every`` hours.
 
-**What a wave takes down depends on the policy** (:func:`holds`), on the one wave schedule all
-policies share:
+**What a wave takes down depends on the policy's machine** (:func:`holds`, which each policy
+applies to its own wiring), on the one wave schedule all policies share:
 
 - a cube upgrade holds every host of the wave's cubes down (the cube is unusable, its chips
   unavailable); an OCS upgrade holds the switches down, dark (hardware: circuits go dark) or in
@@ -164,8 +164,11 @@ class MaintenanceLog:
     rollouts: tuple[Rollout, ...] = ()
 
 
-def holds(campaign: Campaign, wave: Wave, machine: MachineLayout, wired_statically: bool
-          ) -> list[tuple[int, range | tuple[int, ...], bool | None]]:
+#: What a wave holds down: ``(class, units, dark)``, ``dark`` only for OCSes.
+Hold = tuple[int, range | tuple[int, ...], bool | None]
+
+
+def holds(campaign: Campaign, wave: Wave, machine: MachineLayout, wired_statically: bool) -> list[Hold]:
     """What ``wave`` takes down under a policy: ``(class, units, dark)`` triples (``dark`` only
     for OCSes). Empty where the wave does not touch the policy's machine."""
     hosts = machine.cube.hosts
@@ -356,13 +359,15 @@ class CampaignDriver:
 class MaintainedHealth:
     """One policy's health under maintenance, for the capacity engine: the shared trace (every
     change of ``base``, each OCS failure in the mode ``base`` drew) plus the holds of the waves
-    that touch the policy's machine. Create it before the failure injector starts, so that the
-    faults present at t = 0 reach it."""
+    that touch the policy's machine, as ``held(campaign, wave)`` says (the policy's
+    :meth:`~tpusim.policies.Policy.maintenance_holds`). Create it before the failure injector
+    starts, so that the faults present at t = 0 reach it."""
 
-    def __init__(self, base: HealthState, campaigns: tuple[Campaign, ...], wired_statically: bool):
+    def __init__(self, base: HealthState, campaigns: tuple[Campaign, ...],
+                 held: Callable[[Campaign, Wave], list[Hold]]):
         self.base = base
         self.campaigns = campaigns
-        self.wired_statically = wired_statically
+        self.held = held
         self.health = HealthState(base.machine)
         self.causes = DownCauses(self.health)
         base.component_listeners.append(self._on_base)
@@ -374,7 +379,7 @@ class MaintainedHealth:
             self.causes.repair(k, unit, t)
 
     def on_wave(self, t: float, wave: Wave, begins: bool) -> None:
-        for k, units, dark in holds(self.campaigns[wave.campaign], wave, self.base.machine, self.wired_statically):
+        for k, units, dark in self.held(self.campaigns[wave.campaign], wave):
             if begins:
                 self.causes.hold(k, units, t, dark)
             else:

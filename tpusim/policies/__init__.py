@@ -13,9 +13,20 @@ the policy instead of branching on its name.
 from tpusim.policies import static  # noqa: F401, I001  (registers the built-ins)
 from tpusim.policies import reconfigurable  # noqa: F401
 from tpusim.policies import reconfigurable_ft  # noqa: F401
-from tpusim.policies.base import ClosedForm, Policy, PoolView, RoutingParams, SliceHolder
+from tpusim.policies.base import (
+    FT_ROUTING,
+    OCS_WIRING,
+    PLAIN_ROUTING,
+    STATIC_WIRING,
+    ClosedForm,
+    Policy,
+    PoolView,
+    RoutingParams,
+    SliceHolder,
+)
 from tpusim.policies.capacity import CapacityTracker, PolicyOutcome
 from tpusim.policies.registry import DEFAULT, get, names, register, unregister
 
-__all__ = ["DEFAULT", "CapacityTracker", "ClosedForm", "Policy", "PolicyOutcome", "PoolView", "RoutingParams",
-           "SliceHolder", "get", "names", "register", "unregister"]
+__all__ = ["DEFAULT", "FT_ROUTING", "OCS_WIRING", "PLAIN_ROUTING", "STATIC_WIRING", "CapacityTracker", "ClosedForm",
+           "Policy", "PolicyOutcome", "PoolView", "RoutingParams", "SliceHolder", "get", "names", "register",
+           "unregister"]

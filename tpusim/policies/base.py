@@ -9,14 +9,25 @@ machine:
   (:meth:`Policy.cube_usable`), and when a pod's OCS layer allows any (:meth:`Policy.pod_usable`);
 - **placement**: where a slice of whole cubes goes (:meth:`Policy.find_whole`) and which places
   preemption or defragmentation may clear for it (:meth:`Policy.places_with_victims`);
+- **wiring**: the parts a slice uses (the OCSes it is wired through, :meth:`Policy.slice_ocses`;
+  the rate of the failures that interrupt it, :meth:`Policy.interrupting_rate`), the ports an OCS needs
+  (:meth:`Policy.ocs_ports_needed`), what a maintenance wave takes from its machine
+  (:meth:`Policy.maintenance_holds`) and its chips' hardware availability
+  (:meth:`Policy.chip_availability`);
 - **xconnects**: how many a fresh slice and a spare-cube swap program;
+- **spares**: whether a broken cube under a running slice can be swapped for a spare
+  (:meth:`Policy.swaps_cubes`), and so how many spares a pod keeps (:meth:`Policy.spare_cubes`);
 - **degraded rate**: how fast a slice runs with faults inside it (:meth:`Policy.slice_rate`):
-  1.0 when healthy, ``None`` when it cannot run.
+  1.0 when healthy, ``None`` when it cannot run; and whether a slice keeps running through
+  faults, rerouted, instead of restarting (:meth:`Policy.routes_around_faults`).
 
-Nothing outside :mod:`tpusim.policies` branches on a policy's name: the scheduler, the Pod
-Manager, the replication and the outputs ask the policy object. A new policy is one new module
-that subclasses :class:`Policy` (or an existing policy) and registers itself
-(:mod:`tpusim.policies.registry`).
+The base class gives the answers of an OCS machine with plain routing and no spare swaps;
+a policy overrides the questions its rules answer differently (SimPy's resources: the control
+plane runs the loop, the policy answers). Nothing outside :mod:`tpusim.policies` branches on a
+policy's name or traits (:attr:`Policy.wiring`, :attr:`Policy.ici_routing`: descriptions for
+studies that look a policy up by what it is): the scheduler, the Pod Manager, the replication
+and the outputs ask the policy object. A new policy is one new module that subclasses
+:class:`Policy` (or an existing policy) and registers itself (:mod:`tpusim.policies.registry`).
 
 The policy sees the control plane's state only through :class:`PoolView` and
 :class:`SliceHolder`, two protocols that :class:`tpusim.scheduler.pool.CubePool` and
@@ -33,11 +44,18 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterable, Iterator, Protocol, Sequence
 
 from tpusim.failures.health import HealthState
+from tpusim.failures.maintenance import Campaign, Hold, Wave, holds
 from tpusim.failures.params import FailureParams
 from tpusim.policies.capacity import CapacityTracker
 from tpusim.topology.allocation import Allocation
-from tpusim.topology.machine import MachineLayout
-from tpusim.topology.shapes import Dims
+from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
+from tpusim.topology.shapes import Dims, SliceShape
+
+
+#: The values of :attr:`Policy.wiring` and :attr:`Policy.ici_routing` (named once: studies look
+#: policies up by them).
+STATIC_WIRING, OCS_WIRING = "static", "ocs"
+PLAIN_ROUTING, FT_ROUTING = "plain", "ft"
 
 
 @dataclass(frozen=True)
@@ -99,14 +117,13 @@ class Policy(ABC):
     name: ClassVar[str]
     #: one line for listings and reports.
     summary: ClassVar[str]
-    #: slices of whole cubes are wired through the pod's OCSes (so OCS faults touch them, and
-    #: system availability counts the OCS circuits of every chip's ports).
-    uses_ocs: ClassVar[bool] = True
-    #: a failed cube under a running slice may be swapped for a healthy free spare.
-    swaps_spares: ClassVar[bool] = False
-    #: slices keep running through link and OCS faults (fault-tolerant routing): the Pod
-    #: Manager reroutes and re-rates them instead of restarting them.
-    reroutes: ClassVar[bool] = False
+    #: how the pod is wired, :data:`STATIC_WIRING` (cables between neighbouring cubes) or
+    #: :data:`OCS_WIRING`: a description for studies and reports that look a policy up, never a
+    #: switch for behaviour (the methods below answer for the wiring).
+    wiring: ClassVar[str] = OCS_WIRING
+    #: ICI routing, :data:`PLAIN_ROUTING` or :data:`FT_ROUTING` (fault-tolerant): a
+    #: description, as :attr:`wiring` is.
+    ici_routing: ClassVar[str] = PLAIN_ROUTING
     #: :meth:`places_with_victims` is exact: it offers a place in a pod whenever the pod's
     #: movable cubes (free, or held only by jobs that may move) hold one and its free cubes alone
     #: do not, so its answer changes only when cubes become movable or usable. The scheduler
@@ -169,7 +186,51 @@ class Policy(ABC):
 
     def pod_usable(self, ocs_down: int) -> bool:
         """Can slices of whole cubes run in a pod with this many OCSes down?"""
-        return not self.uses_ocs or ocs_down == 0
+        return ocs_down == 0
+
+    # -- wiring ----------------------------------------------------------------------------
+    @classmethod
+    def ocs_ports_needed(cls, cubes_per_pod: int) -> int:
+        """Ports each OCS of a pod of ``cubes_per_pod`` cubes needs: the ``+d`` and the ``-d``
+        port of every cube (0 where no slice uses an OCS). Asked of the class: the scenario's
+        build checks it before it makes the machine."""
+        return 2 * cubes_per_pod
+
+    def slice_ocses(self, pod: int) -> range:
+        """The OCSes (global numbers) a slice of whole cubes in ``pod`` is wired through: every
+        OCS of the pod (each cube's ``+d`` port ``p`` is cross-connected through OCS ``(d, p)``).
+        Their faults touch such a slice, and its run records name the pod's OCS layer."""
+        per = self.machine.ocs_per_pod
+        return range(pod * per, (pod + 1) * per)
+
+    def interrupting_rate(self, failures: FailureParams, shape: SliceShape) -> float:
+        """Failures per hour that interrupt a slice of ``shape`` under this policy (their mean
+        time between sets the ``young`` and ``daly`` checkpoint intervals): a slice of whole
+        cubes stops for a failure of its cubes' hosts and ICI links and for a data-plane failure
+        of an OCS it is wired through (:meth:`slice_ocses`, the same number in every pod; a
+        control-plane failure leaves its circuits lit); a sub-cube slice for its hosts and the
+        links between its chips."""
+        cube = self.machine.cube
+        host, link, ocs = (failures.of(c).rate for c in COMPONENT_CLASSES)
+        if shape.chips >= cube.chips:
+            cubes = shape.cubes(cube.shape)
+            dark = ocs * (1.0 - failures.ocs_control_share)
+            return cubes * (cube.hosts * host + cube.links * link) + len(self.slice_ocses(0)) * dark
+        hosts = max(1, shape.chips // cube.chips_per_host)
+        x, y, z = shape.dims
+        links = (x - 1) * y * z + x * (y - 1) * z + x * y * (z - 1)
+        return hosts * host + links * link
+
+    def maintenance_holds(self, campaign: Campaign, wave: Wave) -> list[Hold]:
+        """What ``wave`` of ``campaign`` takes down on this policy's machine: ``(class, units,
+        dark)`` triples (:func:`~tpusim.failures.maintenance.holds`; on an OCS machine OCS
+        campaigns take their switches, and cube campaigns their cubes wave by wave)."""
+        return holds(campaign, wave, self.machine, wired_statically=False)
+
+    def chip_availability(self, health: HealthState, t: float) -> float:
+        """Fraction of chip-time over ``[0, t]`` on healthy hardware in ``health``: every chip's
+        host and links, and the OCS circuits that carry its ports."""
+        return health.chip_availability(t, with_ocs=True)
 
     # -- placement -------------------------------------------------------------------------
     @abstractmethod
@@ -188,14 +249,12 @@ class Policy(ABC):
     # -- cross-connects --------------------------------------------------------------------
     def xconnects(self, cubes: int) -> int:
         """Cross-connects a fresh slice of ``cubes`` whole cubes programs."""
-        if not self.uses_ocs or not cubes:
+        if not cubes:
             return 0
         return self.machine.ocs_per_pod * cubes  # one per port position of each +d face
 
     def swap_xconnects(self, cube_dims: Dims, swapped_slots: Iterable[int]) -> int:
         """Cross-connects touching the swapped slots of a slice: only those are reprogrammed."""
-        if not self.uses_ocs:
-            return 0
         swapped = set(swapped_slots)
         face = [self.machine.cube.face_positions(d) for d in range(3)]
         a, b, c = cube_dims
@@ -210,8 +269,26 @@ class Policy(ABC):
                     count += face[d]
         return count
 
+    # -- spares ----------------------------------------------------------------------------
+    def swaps_cubes(self, job: SliceHolder) -> bool:
+        """May the Pod Manager swap a broken cube under ``job``'s running slice of whole cubes
+        for a healthy free spare of its pod (reprogramming only the cross-connects touching
+        it)? Here never: the slice waits for the repair or goes back to the queue."""
+        return False
+
+    def spare_cubes(self, requested: int) -> int:
+        """Usable cubes each pod keeps free of capped work for spare swaps, of the
+        ``requested`` (``pod_manager.spare_cubes``): none where no cube is ever swapped in."""
+        return 0
+
     # -- degraded running ------------------------------------------------------------------
     def slice_rate(self, job: SliceHolder, alloc: Allocation, faults: list[tuple[int, int]]) -> float | None:
         """Speed of ``job`` on ``alloc`` with these truly-down components ``(class, unit)``:
         1.0 when there are none, None when it cannot run."""
         return 1.0 if not faults else None
+
+    def routes_around_faults(self, job: SliceHolder) -> bool:
+        """Does ``job``'s slice keep running through the faults under it, routed around them at
+        the speed :meth:`slice_rate` gives, instead of restarting (the Pod Manager then re-rates
+        it as faults come and go)? Here never."""
+        return False

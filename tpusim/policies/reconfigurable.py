@@ -24,7 +24,7 @@ from typing import Iterator, Sequence
 from tpusim.policies.analytic import any_k_cubes
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
-from tpusim.policies.base import ClosedForm, Placement, Policy, PoolView, SliceHolder
+from tpusim.policies.base import OCS_WIRING, ClosedForm, Placement, Policy, PoolView, SliceHolder
 from tpusim.policies.capacity import CapacityTracker, Outages, PolicyOutcome, bucketize, fraction_of
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
@@ -44,8 +44,7 @@ def bits(mask: int) -> Iterator[int]:
 class ReconfigurablePolicy(Policy):
     name = "reconfigurable"
     summary = "OCS pod: any usable cubes of a pod wired into the slice, failed cubes swapped for spares"
-    uses_ocs = True
-    swaps_spares = True
+    wiring = OCS_WIRING
 
     def capacity_tracker(self, shapes_in_cubes: list[Dims], health: HealthState,
                          record: bool = False) -> CapacityTracker:
@@ -65,6 +64,13 @@ class ReconfigurablePolicy(Policy):
         if not failures.steady:
             return None
         return any_k_cubes(self.machine, failures, cubes)  # any k cubes of a pod do
+
+    # -- spares: any usable cube of the pod can be wired in for a broken one ----------------
+    def swaps_cubes(self, job: SliceHolder) -> bool:
+        return True
+
+    def spare_cubes(self, requested: int) -> int:
+        return requested
 
     # -- hooks -----------------------------------------------------------------------------
     def _order(self, pool: PoolView, cubes: list[int]) -> None:

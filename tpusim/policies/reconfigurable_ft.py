@@ -24,21 +24,22 @@ from __future__ import annotations
 from functools import lru_cache
 
 from tpusim.failures.health import HOST, OCS, HealthState
-from tpusim.policies.base import PoolView, SliceHolder
+from tpusim.failures.params import FailureParams
+from tpusim.policies.base import FT_ROUTING, PoolView, SliceHolder
 from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
 from tpusim.policies.reconfigurable import ReconfigurablePolicy, bits
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.machine import MachineLayout
 from tpusim.topology.routing import lost_links, slice_topology, step_penalty
-from tpusim.topology.shapes import Dims
+from tpusim.topology.shapes import Dims, SliceShape
 
 
 @register
 class FaultTolerantPolicy(ReconfigurablePolicy):
     name = "reconfigurable_ft"
     summary = "OCS pod with fault-tolerant ICI routing: slices run degraded through link and OCS faults"
-    reroutes = True
+    ici_routing = FT_ROUTING
     # the victim search takes the least faulty free cubes first and gives up on a pod with
     # enough free cubes over the fault budget: a take of free cubes can change its answer
     exact_victim_search = False
@@ -73,6 +74,17 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
 
     def _within_budget(self, pool: PoolView, pod: int, cubes: list[int]) -> bool:
         return pool.ocs_down(pod) + sum(pool.link_faults(c) for c in cubes) <= self.routing.max_faults
+
+    def routes_around_faults(self, job: SliceHolder) -> bool:
+        return job.cubes > 0  # sub-cube slices do not use fault-tolerant routing
+
+    def interrupting_rate(self, failures: FailureParams, shape: SliceShape) -> float:
+        """A slice of whole cubes is routed around link and OCS faults (up to ``max_faults`` at
+        once, rarely exceeded at published rates): only host failures interrupt it."""
+        cube = self.machine.cube
+        if shape.chips < cube.chips:
+            return super().interrupting_rate(failures, shape)
+        return shape.cubes(cube.shape) * cube.hosts * failures.of("host").rate
 
     def slice_rate(self, job: SliceHolder, alloc: Allocation, faults: list[tuple[int, int]]) -> float | None:
         if not faults:

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from tpusim.policies.analytic import static_box
 from tpusim.failures.health import HOST, OCS, HealthState
+from tpusim.failures.maintenance import Campaign, Hold, Wave, holds
 from tpusim.failures.params import FailureParams
-from tpusim.policies.base import ClosedForm, Placement, Policy, PoolView, SliceHolder
+from tpusim.policies.base import STATIC_WIRING, ClosedForm, Placement, Policy, PoolView, SliceHolder
 from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
@@ -54,7 +55,7 @@ def _connections(cabling: StaticCabling, cubes_mask: int) -> int:
 class StaticPolicy(Policy):
     name = "static"
     summary = "statically wired pod: a slice needs a healthy box of cubes in the fixed grid"
-    uses_ocs = False
+    wiring = STATIC_WIRING
 
     @cached_property
     def cabling(self) -> StaticCabling:
@@ -68,6 +69,29 @@ class StaticPolicy(Policy):
 
     def cube_usable(self, hosts_down: int, electrical_down: int, ports_down: int) -> bool:
         return hosts_down == 0 and electrical_down == 0  # port links are the cables' business
+
+    # -- no OCS: no cross-connects, and OCS faults touch nothing ---------------------------
+    def pod_usable(self, ocs_down: int) -> bool:
+        return True
+
+    @classmethod
+    def ocs_ports_needed(cls, cubes_per_pod: int) -> int:
+        return 0
+
+    def slice_ocses(self, pod: int) -> range:
+        return range(0)
+
+    def xconnects(self, cubes: int) -> int:
+        return 0
+
+    def swap_xconnects(self, cube_dims: Dims, swapped_slots: Iterable[int]) -> int:
+        return 0
+
+    def maintenance_holds(self, campaign: Campaign, wave: Wave) -> list[Hold]:
+        return holds(campaign, wave, self.machine, wired_statically=True)
+
+    def chip_availability(self, health: HealthState, t: float) -> float:
+        return health.chip_availability(t, with_ocs=False)
 
     # -- cables ----------------------------------------------------------------------------
     def _down_connections(self, pool: PoolView, pod: int) -> int:

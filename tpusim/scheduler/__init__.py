@@ -3,7 +3,10 @@
 - :mod:`~tpusim.scheduler.workload`: job specs, their generation and the workload parameters;
 - :mod:`~tpusim.scheduler.blocks`: aligned buddy blocks for sub-cube slices;
 - :mod:`~tpusim.scheduler.job`: a job's runs, checkpoints and accounting;
-- :mod:`~tpusim.scheduler.pool`: cubes and chips held by jobs, and known to be usable;
+- :mod:`~tpusim.scheduler.pool`: cubes and chips held by jobs, and known to be usable: a composition of
+  :mod:`~tpusim.scheduler.holdings`, :mod:`~tpusim.scheduler.known_health`,
+  :mod:`~tpusim.scheduler.reservations`, :mod:`~tpusim.scheduler.spare_cap`,
+  :mod:`~tpusim.scheduler.best_fit` and :mod:`~tpusim.scheduler.stamps`;
 - :mod:`~tpusim.scheduler.scheduler`: priority-band queues, placement passes, preemption, defragmentation;
 - :mod:`~tpusim.scheduler.pod_manager`: xconnects, pre-flight, failure recovery, spare swaps;
 - :mod:`~tpusim.scheduler.outcome`: a run's job metrics and per-job rows;

@@ -2,26 +2,36 @@
 
 A job is started on an allocation, spends a *setup* time (programming xconnects when it needs
 new ones, then ``restart`` to load its checkpoint and warm up) and then makes useful progress at
-rate 1. Progress is known in closed form: ``progress + max(0, t - compute_start)``, so no event is
-needed per checkpoint. Checkpoints sit at every multiple of the job's interval in useful work; a
-planned stop (migration) writes one on the spot.
+its rate (1, or less while FT routing detours around a fault). Each time its useful work reaches
+a multiple of its checkpoint interval (short of the end) it stalls for the write's blocking part
+(:mod:`tpusim.scheduler.checkpoint`); the checkpoint is durable once the whole write is done.
+Progress, the writes started and the durable checkpoint are known in closed form from the run's
+state (progress, the time compute resumed, the next checkpoint's index, what is left of a write
+in progress and the one write not yet durable), so no event is needed per checkpoint. The state
+is re-based (:meth:`Job.rebase`) whenever the rate changes or a stall ends in a reroute; a
+(re)start restores it from the saved progress (:meth:`Job.restore`). A planned stop (migration)
+writes a checkpoint on the spot.
 
 When a part under the job fails, progress stops at once (``stalled_at``); the Pod Manager learns
-of it after the detection delay and then restarts, moves or requeues the job. Everything since
-the last checkpoint is lost. Accounting, all in chip-hours:
+of it after the detection delay and then restarts, moves, reroutes or requeues the job.
+Everything since the last *durable* checkpoint is lost. Accounting, all in chip-hours:
 
 - ``held``: chips x time the job held an allocation (setup, stalls and useful work alike);
 - ``useful``: chips x useful work that counts (finally kept, or done by the horizon);
 - ``lost``: chips x time lost to hardware interruptions: the work since the last checkpoint,
-  the stall until the Pod Manager reacts, and the setup of the restart that follows.
+  the stall until the Pod Manager reacts, and the setup of the restart that follows;
+- ``ckpt_stall``: chips x time stalled writing checkpoints;
+- ``slow_lost``: chips x time lost to FT slowdown.
 
-Invariant: ``useful <= held`` for every job at every time.
+Invariant: ``useful <= held`` for every job at every time; the durable checkpoint never exceeds
+the progress made.
 """
 
 from __future__ import annotations
 
 import math
 
+from tpusim.scheduler.checkpoint import Checkpointing
 from tpusim.scheduler.workload import JobSpec
 
 PENDING, RUNNING, DONE, REJECTED = "pending", "running", "done", "rejected"
@@ -34,9 +44,11 @@ class Job:
         "held", "lost", "interruptions", "preempted", "migrated", "xconnects", "recovering",
         "first_start", "finish", "queued_since", "waited", "key",
         "pattern", "rate", "rate_since", "slow_lost", "degraded_held",
+        "block", "write", "saved", "next_k", "block_left", "pending", "ckpt_stall",
     )
 
-    def __init__(self, spec: JobSpec, cubes: int, cube_dims, level: int | None, interval: float):
+    def __init__(self, spec: JobSpec, cubes: int, cube_dims, level: int | None, interval: float,
+                 checkpointing: Checkpointing):
         self.spec = spec
         self.id = spec.id
         self.arrival = spec.arrival
@@ -71,34 +83,130 @@ class Job:
         self.rate_since = 0.0
         self.slow_lost = 0.0  # chip-hours lost to FT slowdown
         self.degraded_held = 0.0  # chip-hours held while running degraded
+        self.block = checkpointing.block  # hours stalled per checkpoint write
+        self.write = checkpointing.write  # hours from a write's start until it is durable
+        self.saved = 0.0  # progress of the last checkpoint known durable when compute resumed
+        self.next_k = 1  # index of the next checkpoint to write (at next_k x interval)
+        self.block_left = 0.0  # stall left of a write in progress when compute resumed
+        self.pending: tuple[float, float] | None = None  # (progress, durable at) of a write in flight
+        self.ckpt_stall = 0.0  # chip-hours stalled writing checkpoints
+
+    # -- the run's timeline (closed form) ------------------------------------------------------
+    def _last_writable(self) -> int:
+        """Index of the last checkpoint short of the end of the job's work."""
+        if math.isinf(self.interval):
+            return 0
+        return math.ceil(self.work / self.interval * (1.0 - 1e-12)) - 1
+
+    def _write_start(self, j: int) -> float:
+        """When the write of checkpoint ``j`` (>= ``next_k``) starts, in this run's state."""
+        return (self.compute_start + self.block_left + (j * self.interval - self.progress) / self.rate
+                + (j - self.next_k) * self.block)
+
+    def _writes_by(self, t: float) -> int:
+        """Checkpoint writes started by ``t`` in this run's state."""
+        k, interval = self.next_k, self.interval
+        last = self._last_writable()
+        if last < k:
+            return 0
+        cycle = interval / self.rate + self.block
+        reach = t - self.compute_start - self.block_left + self.progress / self.rate + k * self.block
+        j = math.floor(reach / cycle * (1.0 + 1e-12))
+        return max(0, min(j, last) - k + 1)
 
     def progress_at(self, t: float) -> float:
         """Useful work done by time ``t`` in the current run (progress stops at a stall)."""
         if self.stalled_at is not None and self.stalled_at < t:
             t = self.stalled_at
-        return self.progress + self.rate * max(0.0, t - self.compute_start)
+        if t <= self.compute_start + self.block_left:
+            return self.progress
+        n = self._writes_by(t)
+        if n == 0:
+            return min(self.work, self.progress + self.rate * (t - self.compute_start - self.block_left))
+        j = self.next_k + n - 1
+        resumed = self._write_start(j) + self.block
+        return min(self.work, j * self.interval + self.rate * max(0.0, t - resumed))
+
+    def _stalled_by(self, t: float) -> float:
+        """Hours stalled writing checkpoints from ``compute_start`` to ``t``, in this state."""
+        if self.stalled_at is not None and self.stalled_at < t:
+            t = self.stalled_at
+        if t <= self.compute_start:
+            return 0.0
+        spent = min(self.block_left, t - self.compute_start)
+        n = self._writes_by(t)
+        if n:
+            last = self._write_start(self.next_k + n - 1)
+            spent += (n - 1) * self.block + min(self.block, max(0.0, t - last))
+        return spent
+
+    def last_checkpoint(self, t: float) -> float:
+        """Progress saved by the last checkpoint durable at or before ``t`` (or at the stall)."""
+        if self.stalled_at is not None and self.stalled_at < t:
+            t = self.stalled_at
+        best = self.saved
+        if self.pending is not None and self.pending[1] <= t:
+            best = max(best, self.pending[0])
+        n = self._writes_by(t - self.write)
+        if n:
+            best = max(best, (self.next_k + n - 1) * self.interval)
+        return best
+
+    def finish_time(self) -> float:
+        """When the current run completes the job's work, if nothing stops it."""
+        writes = max(0, self._last_writable() - self.next_k + 1)
+        return (self.compute_start + self.block_left + (self.work - self.progress) / self.rate
+                + writes * self.block)
+
+    def restore(self, compute_start: float) -> None:
+        """A (re)start: compute resumes at ``compute_start`` from ``progress``, which is saved
+        (restored from a checkpoint, or written on the spot by a planned stop)."""
+        self.saved = self.progress
+        self.next_k = 1 if math.isinf(self.interval) else math.floor(self.progress / self.interval * (1.0 + 1e-12)) + 1
+        self.block_left = 0.0
+        self.pending = None
+        self.compute_start = compute_start
+
+    def rebase(self, t: float, resume: float) -> None:
+        """Bank the run's state at ``t`` (at or before any stall) and resume computing at
+        ``resume`` (>= ``t``); a write in progress at ``t`` finishes after ``resume``."""
+        if t <= self.compute_start:  # still in setup: nothing has happened yet
+            self.compute_start = max(resume, self.compute_start)
+            return
+        saved = self.last_checkpoint(t)
+        n = self._writes_by(t)
+        progress = self.progress_at(t)
+        if n:
+            j = self.next_k + n - 1
+            start = self._write_start(j)
+            self.block_left = max(0.0, start + self.block - t)
+            self.pending = (j * self.interval, start + self.write) if start + self.write > t else None
+            self.next_k = j + 1
+        else:
+            self.block_left = max(0.0, self.block_left - (t - self.compute_start))
+            if self.pending is not None and self.pending[1] <= t:
+                self.pending = None
+        self.saved = saved
+        self.progress = progress
+        self.compute_start = resume
 
     def settle_rate(self, t: float) -> None:
-        """Account the degraded running time up to ``t`` (call before the rate or run changes)."""
+        """Account the degraded running time and the checkpoint stalls up to ``t`` (call before
+        the rate or run changes)."""
+        stall = self._stalled_by(t) - self._stalled_by(self.rate_since) if t > self.rate_since else 0.0
+        self.ckpt_stall += self.chips * stall
         if self.rate < 1.0:
             end = self.stalled_at if self.stalled_at is not None and self.stalled_at < t else t
             span = max(0.0, end - max(self.rate_since, self.compute_start))
             self.degraded_held += self.chips * span
-            self.slow_lost += self.chips * span * (1.0 - self.rate)
+            self.slow_lost += self.chips * (span - stall) * (1.0 - self.rate)  # writing is not slowed
         self.rate_since = t
 
     def set_rate(self, t: float, rate: float) -> None:
         """Change speed at ``t``: progress so far is banked at the old rate."""
         self.settle_rate(t)
-        if t > self.compute_start:
-            self.progress = self.progress_at(t)
-            self.compute_start = t
+        self.rebase(t, t)
         self.rate = rate
-
-    def last_checkpoint(self, t: float) -> float:
-        """Progress saved by the last checkpoint at or before ``t``."""
-        done = self.progress_at(t)
-        return max(self.progress, math.floor(done / self.interval) * self.interval)
 
     @property
     def useful(self) -> float:

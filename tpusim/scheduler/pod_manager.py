@@ -7,7 +7,8 @@
   every part the slice uses. A failed pre-flight makes the faults it found known at once and
   hands the job back to the scheduler to pick other cubes.
 - **Failure under a running slice**: the job stalls at the failure; after the detection delay the
-  Pod Manager restarts it from its last checkpoint. Where the policy swaps spares, whole-cube slices get each
+  Pod Manager restarts it from its last checkpoint. Where the policy swaps cubes
+  (:meth:`~tpusim.policies.Policy.swaps_cubes`) and ``swap_spares`` is on, whole-cube slices get each
   broken cube swapped for a healthy free spare of the same pod (only the cross-connects touching
   the swapped cubes are reprogrammed); if no spare is free, or the policy has none, or for a
   sub-cube slice, the job restarts in place if its allocation is usable again, or else goes back
@@ -19,14 +20,16 @@
   ``spare_evictions`` and go back to the queue. Best-effort jobs themselves evict no one.
 - **Stops** for preemption (the job is killed: work since its last checkpoint is lost) and for
   migration (planned: it checkpoints first and loses nothing but the restart).
-- **Fault-tolerant routing** (policies that reroute, whole-cube slices): link and OCS faults do
+- **Fault-tolerant routing** (where the policy routes a slice around faults,
+  :meth:`~tpusim.policies.Policy.routes_around_faults`: whole-cube slices): link and OCS faults do
   not stop a slice whose chip graph stays connected with at most ``ft_routing.max_faults``
   faulty components. After the detection delay (the stall, while libtpunet notices the fault and
   reroutes) the job carries on from where it stood, with no lost work and no restart, at the
   speed :mod:`tpusim.topology.routing` computes from its graph; a repair speeds it up again.
   Host faults still need a cube swap. Pre-flight admits a slice with tolerable faults, degraded.
 
-Collaborators, all explicit: the policy (xconnects, spare swaps, the degraded-rate rule), the
+Collaborators, all explicit: the policy (the OCSes a slice is wired through, xconnects, spare
+swaps, the degraded-rate and rerouting rules), the
 pool, the *true* health state (what pre-flight checks see), the SimPy environment, and three
 callbacks: ``requeue`` (hand a job back to the scheduler's queue), ``detect`` (a pre-flight
 check made a fault known) and ``request_pass``; optionally a
@@ -40,6 +43,7 @@ from typing import Callable
 
 import simpy
 
+from tpusim.core.metrics import FT_REROUTES, MAINTENANCE_DRAINS, PREFLIGHT_FAILURES, SPARE_EVICTIONS, SPARE_SWAPS
 from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
 from tpusim.policies.base import Policy
 from tpusim.scheduler.job import DONE, PENDING, RUNNING, Job
@@ -79,7 +83,7 @@ class PodManager:
         self._links_per_cube = pool.machine.cube.links
         self.reconfigure = params.reconfigure
         self.restart = restart  # hours from (re)start to the first useful step
-        self.swap_spares = params.swap_spares and policy.swaps_spares
+        self.swap_spares = params.swap_spares  # the scenario allows swaps (the policy says where a cube can be swapped in)
         self.preemptible_spares = params.preemptible_spares
         self._requeue = requeue
         self._detect = detect
@@ -93,6 +97,13 @@ class PodManager:
         self.ft_reroutes = 0
         self.drains = 0  # jobs moved or stopped for planned maintenance
         self.runs = runs  # each run's parts and fate, when a localisation study asks
+
+    def metrics(self) -> dict[str, float]:
+        """What the Pod Manager counted over a run, by metric name (its cross-connects go to the
+        outcome by why they were made: ``xconnects_by``)."""
+        return {PREFLIGHT_FAILURES: float(self.preflight_failures), SPARE_SWAPS: float(self.swaps),
+                SPARE_EVICTIONS: float(self.evictions), MAINTENANCE_DRAINS: float(self.drains),
+                FT_REROUTES: float(self.ft_reroutes)}
 
     # -- pre-flight ----------------------------------------------------------------------------
     def _true_faults(self, alloc: Allocation, programming: bool = True) -> list[tuple[int, int]]:
@@ -117,9 +128,8 @@ class PodManager:
                             found.append((ICI_LINK, unit))
                     elif whole or alloc.mask & cube.link_masks[link] == cube.link_masks[link]:
                         found.append((ICI_LINK, unit))
-        if whole and self.policy.uses_ocs and true.ocs_down[alloc.pod]:
-            per = self.machine.ocs_per_pod
-            found += [(OCS, u) for u in range(alloc.pod * per, (alloc.pod + 1) * per)
+        if whole and true.ocs_down[alloc.pod]:
+            found += [(OCS, u) for u in self.policy.slice_ocses(alloc.pod)
                       if true.down[OCS][u] and (programming or true.dark[u])]
         return found
 
@@ -154,7 +164,7 @@ class PodManager:
         job.run += 1
         job.stalled_at = None
         setup = (self.reconfigure if xconnects else 0.0) + self.restart
-        job.compute_start = t + setup
+        job.restore(t + setup)
         job.rate, job.rate_since = rate, t
         job.xconnects += xconnects
         self.xconnects += xconnects
@@ -170,7 +180,7 @@ class PodManager:
 
     def _schedule_completion(self, job, t: float) -> None:
         """(Re)schedule the end of the current run; earlier completions become stale."""
-        finish = job.compute_start + (job.work - job.progress) / job.rate
+        finish = job.finish_time()
         done = self.env.timeout(max(0.0, finish - t), (job, job.run))
         done.callbacks.append(self._completed)
 
@@ -212,7 +222,7 @@ class PodManager:
     def recover(self, job, t: float) -> None:
         """The failure under ``job`` has been detected: route around it (FT), or restart the
         job from its last checkpoint."""
-        if self.policy.reroutes and job.cubes:
+        if self.policy.routes_around_faults(job):
             rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, programming=False))
             if rate is not None:
                 return self._reroute(job, t, rate)
@@ -248,13 +258,14 @@ class PodManager:
         send it back to the queue."""
         alloc = job.alloc
         pool = self.pool
-        if job.cubes and not pool.pod_runs(alloc.pod):
+        health = pool.health
+        if job.cubes and not health.pod_runs(alloc.pod):
             return self.requeue(job, t)  # no slice of whole cubes runs in this pod until repair
         if job.cubes:
-            bad = [n for n, c in enumerate(alloc.cubes) if not pool.cube_usable(c)]
+            bad = [n for n, c in enumerate(alloc.cubes) if not health.cube_usable(c)]
         else:
-            bad = [0] if alloc.mask & pool.fault[alloc.cubes[0]] else []
-        if bad and job.cubes and self.swap_spares and pool.pod_usable(alloc.pod):
+            bad = [0] if alloc.mask & health.fault[alloc.cubes[0]] else []
+        if bad and job.cubes and self._swaps(job) and health.pod_usable(alloc.pod):
             return self._swap(job, alloc, bad, t)  # (a swap programs cross-connects)
         if bad or (job.cubes and not self.policy.links_usable(pool, alloc)):
             return self.requeue(job, t)
@@ -262,9 +273,10 @@ class PodManager:
 
     def _reroute(self, job, t: float, rate: float) -> None:
         """FT routing: resume a stalled job where it stood, at the speed its faults allow."""
-        job.progress = job.progress_at(job.stalled_at)
+        stalled = job.stalled_at
+        job.lost += job.chips * max(0.0, t - max(stalled, job.compute_start))  # the stall until the reroute
+        job.rebase(stalled, t)
         job.stalled_at = None
-        job.compute_start = max(t, job.compute_start)
         job.rate, job.rate_since = rate, t
         job.run += 1
         self.ft_reroutes += 1
@@ -298,31 +310,37 @@ class PodManager:
         free spares where the policy swaps them (a migration), else it goes back to the queue."""
         if job.stalled_at is not None:
             return  # a failure got there first: its recovery will see the maintenance too
-        if self.policy.reroutes and job.cubes and self.rerate(job, t):
+        if self.policy.routes_around_faults(job) and self.rerate(job, t):
             return  # routed around the parts under maintenance
         alloc = job.alloc
         self.drains += 1
         job.settle_rate(t)
         job.progress = job.progress_at(t)  # the checkpoint written before the parts go
-        job.compute_start = t
-        pool = self.pool
-        if job.cubes and self.swap_spares and pool.pod_usable(alloc.pod):
-            bad = [n for n, c in enumerate(alloc.cubes) if not pool.cube_usable(c)]
+        job.restore(t)
+        health = self.pool.health
+        if job.cubes and self._swaps(job) and health.pod_usable(alloc.pod):
+            bad = [n for n, c in enumerate(alloc.cubes) if not health.cube_usable(c)]
             if bad:
                 return self._swap(job, alloc, bad, t, "migration")
         self.requeue(job, t)
 
+    def _swaps(self, job) -> bool:
+        """Are broken cubes under ``job``'s slice of whole cubes swapped for spares? Where the
+        scenario lets the Pod Manager swap and the policy's wiring lets a cube be swapped in."""
+        return self.swap_spares and self.policy.swaps_cubes(job)
+
     def _free_spares(self, pod: int) -> list[int]:
         pool = self.pool
         base = pod * pool.cubes_per_pod
-        return [base + c for c in sorted(pool.free[pod]) if pool.cube_usable(base + c) and not pool.is_reserved(base + c)]
+        usable, reserved = pool.health.cube_usable, pool.reservations.is_reserved
+        return [base + c for c in sorted(pool.holdings.free[pod]) if usable(base + c) and not reserved(base + c)]
 
     def _evict_for(self, job, pod: int, need: int, t: float) -> None:
         """Free ``need`` usable cubes of ``pod`` for ``job``'s swap by evicting preemptible
         (best-effort) work, choosing as the scheduler chooses victims: the fewest, smallest jobs."""
         pool = self.pool
         usable = pool.usable_bits(pod)
-        bands = pool.band_bits[pod]
+        bands = pool.holdings.band_bits[pod]
         only_preemptible = usable & ~(bands[0] | bands[1])  # free, or held by best-effort work only
         found = next(iter(self.policy.places_with_victims(pool, _Need(need), pod, usable, only_preemptible)), None)
         if found is None:

@@ -46,6 +46,7 @@ class JobRecords:
         self._shape_code: dict[str, int] = {}
         self.degraded_held = 0.0  # chip-hours held while running degraded (admitted jobs)
         self.slowdown = 0.0  # chip-hours lost to fault-tolerant slowdown
+        self.checkpointing = 0.0  # chip-hours stalled writing checkpoints
         self.waited = 0.0  # hours in queue, over all waits of admitted jobs
         self.admitted = 0
 
@@ -72,6 +73,7 @@ class JobRecords:
             self.admitted += 1
             self.degraded_held += job.degraded_held
             self.slowdown += job.slow_lost
+            self.checkpointing += job.ckpt_stall
             self.waited += job.waited
 
     def _flush(self) -> None:

@@ -7,9 +7,10 @@ it used, as an operator's job records name them:
 
 - a sub-cube slice names its hosts;
 - a whole-cube slice names its cubes (each cube stands for its hosts and ICI links: a record of
-  a whole-cube job cannot tell them apart), and its pod's OCS layer where the policy wires
-  slices through OCSes (every whole-cube slice of a pod holds ports on every switch of the pod,
-  so no record can tell one switch from another either).
+  a whole-cube job cannot tell them apart), and its pod's OCS layer where the policy wires the
+  slice through OCSes (:meth:`~tpusim.policies.Policy.slice_ocses`: every whole-cube slice of a
+  pod holds ports on every switch of the pod, so no record can tell one switch from another
+  either).
 
 Parts are numbered ``[0, H)`` hosts, ``[H, H + C)`` cubes, ``[H + C, H + C + P)`` OCS layers,
 for ``H`` hosts, ``C`` cubes and ``P`` pods of the machine (:func:`part_names` names them).
@@ -24,6 +25,7 @@ from array import array
 
 import numpy as np
 
+from tpusim.policies.base import Policy
 from tpusim.topology.machine import MachineLayout
 
 
@@ -62,9 +64,9 @@ def parts_holding(machine: MachineLayout, k: int, unit: int) -> tuple[int, ...]:
 class RunLog:
     """The runs of one job simulation, as columns."""
 
-    def __init__(self, machine: MachineLayout, uses_ocs: bool):
+    def __init__(self, machine: MachineLayout, policy: Policy):
         self.machine = machine
-        self.uses_ocs = uses_ocs
+        self.policy = policy  # which OCSes a slice is wired through
         self._hosts = machine.population("host")
         self._layer_base = self._hosts + machine.cubes
         self.start, self.end = array("d"), array("d")
@@ -82,7 +84,7 @@ class RunLog:
             masks = m.cube.host_masks
             return tuple(cube * m.cube.hosts + h for h in range(m.cube.hosts) if masks[h] & alloc.mask)
         out = tuple(self._hosts + c for c in alloc.cubes)
-        if self.uses_ocs:
+        if self.policy.slice_ocses(alloc.pod):
             out += (self._layer_base + alloc.pod,)
         return out
 

@@ -13,7 +13,7 @@ that does not fit, and the big one is helped by preemption and defragmentation i
   then hold the fewest chips. Victims go back to the queue. With ``preemption_notice`` (the
   default) they get a notice and checkpoint before stopping, losing only their restart;
   without it they are killed and lose the work since their last checkpoint.
-- **Spare cubes** (:class:`~tpusim.scheduler.pool.CubePool`): where a pod keeps spares, a job of
+- **Spare cubes** (:class:`~tpusim.scheduler.spare_cap.SpareCap`): where a pod keeps spares, a job of
   a capped band is placed, with or without victims, only within the pod's allowance as it
   stands before any victim leaves (a victim of a capped band would give some back: the rule
   is conservative there).
@@ -28,17 +28,17 @@ that does not fit, and the big one is helped by preemption and defragmentation i
 
 Passes are requested by any change (arrival, completion, repair, detection) and run once per
 instant. Inside a pass, a shape that does not fit is skipped for the rest of the pass; across
-passes, it is not searched again until capacity for it may have grown (the pool's ``epoch``, or
-``whole_epoch`` for whole-cube shapes), nor are victims looked for again until the pool's
-``movable_since`` stamp for the job's band changes (where the policy's victim search is exact:
+passes, it is not searched again until capacity for it may have grown (the pool's stamps
+(:mod:`tpusim.scheduler.stamps`): ``epoch``, or ``whole_epoch`` for whole-cube shapes), nor are
+victims looked for again until the ``movable_since`` stamp for the job's band changes (where the policy's victim search is exact:
 only a release by that band or a higher one, or a change of known health, can make cubes
 movable), nor (on several pods) in a pod whose own stamp is unchanged since it offered none; a pod whose
 state has not changed at all since it last made offers for a shape under a rule makes them
 again without asking the policy (a policy's offers depend on the pod and the shape alone).
 Every such skip is exact: the tests re-run each skipped search.
 
-Collaborators, all explicit: the :class:`~tpusim.scheduler.pool.CubePool` (holdings and known
-health), the policy (where slices of whole cubes may go, via the pool), a :class:`Starter`
+Collaborators, all explicit: the :class:`~tpusim.scheduler.pool.CubePool` (holdings, known
+health, reservations, the spare cap and the stamps, each read directly), the policy (where slices of whole cubes may go, via the pool), a :class:`Starter`
 (the Pod Manager: starts and stops jobs) and ``request_pass`` (asks the simulation for a pass at
 the current instant). Where the scheduler places jobs is decided by the policy
 (:meth:`~tpusim.policies.Policy.places_with_victims` for preemption and defragmentation).
@@ -51,6 +51,7 @@ import heapq
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from tpusim.core.metrics import MEAN_QUEUE_LENGTH, MIGRATIONS, PREEMPTIONS
 from tpusim.policies.base import Policy
 from tpusim.scheduler.job import PENDING, Job
 from tpusim.scheduler.pool import CubePool
@@ -83,12 +84,12 @@ class Starter(Protocol):
 class Scheduler:
     reuse_offers = True  # False: every victim search asks the policy afresh (the oracle test's straight search)
 
-    def __init__(self, params: SchedulerParams, pool: CubePool, policy: Policy,
+    def __init__(self, params: SchedulerParams, pool: CubePool, policy: Policy, starter: Starter,
                  request_pass: Callable[[], None]):
         self.pool = pool
         self.policy = policy
+        self.starter = starter
         self.request_pass = request_pass
-        self.starter: Starter | None = None  # set by the simulation once the Pod Manager exists
         self.preemption = params.preemption
         self.notice = params.preemption_notice
         self.defrag_wait = params.defrag_wait
@@ -133,10 +134,14 @@ class Scheduler:
     def mean_length(self, horizon: float) -> float:
         return (self._area + self.length * (horizon - self._since)) / horizon
 
+    def metrics(self, horizon: float) -> dict[str, float]:
+        """What the scheduler counted over a run that ends at ``horizon``, by metric name."""
+        return {PREEMPTIONS: float(self.preemptions), MIGRATIONS: float(self.migrations),
+                MEAN_QUEUE_LENGTH: self.mean_length(horizon)}
+
     # -- the pass ------------------------------------------------------------------------------
     def run_pass(self, t: float) -> None:
         pm = self.starter
-        assert pm is not None, "the scheduler has no Pod Manager to start jobs"
         for band, queues in enumerate(self.queues):
             if not queues:
                 continue
@@ -149,12 +154,12 @@ class Scheduler:
                 if alloc is None:
                     continue  # the shape does not fit in this pass: its later jobs neither
                 self._dequeue(job, t)
-                before = self.pool.version
+                before = self.pool.stamps.version
                 if not pm.start(job, alloc, t):  # pre-flight found a fault: back in line
                     bisect.insort(queues.setdefault(shape, []), job, key=_key)
                     job.queued_since = t
                     self._count(t, +1)
-                    if self.pool.version != before:  # it detected something: look again now
+                    if self.pool.stamps.version != before:  # it detected something: look again now
                         self.request_pass()
                     continue  # else wait for the next event (no retry loop at one instant)
                 queue = queues.get(shape)
@@ -164,12 +169,12 @@ class Scheduler:
     def infeasible_key(self, job) -> tuple:
         """What a placement's outcome depends on besides the pool: the shape, and whether the
         spare-cube cap binds the job's band."""
-        return job.spec.shape.dims, self.pool.capped_by_band[job.band]
+        return job.spec.shape.dims, self.pool.cap.capped_by_band[job.band]
 
     def _place(self, job, t: float) -> Allocation | None:
         pool = self.pool
         key = self.infeasible_key(job)
-        epoch = pool.whole_epoch if job.cubes else pool.epoch  # has capacity for it grown?
+        epoch = pool.stamps.whole_epoch if job.cubes else pool.stamps.epoch  # has capacity for it grown?
         if self._infeasible.get(key) != epoch:
             alloc = pool.find(job)
             if alloc is not None:
@@ -190,7 +195,7 @@ class Scheduler:
 
     # -- preemption ----------------------------------------------------------------------------
     def _preempt_for(self, job, t: float) -> Allocation | None:
-        key, stamp = (job.band, job.spec.shape.dims), self.pool.movable_since(job.band)
+        key, stamp = (job.band, job.spec.shape.dims), self.pool.stamps.movable_since(job.band)
         if self._no_victims.get(key) == stamp:
             return None
         choice = self._choose(job, job.band + 1)
@@ -198,7 +203,6 @@ class Scheduler:
             self._no_victims[key] = stamp
             return None
         target, victims = choice
-        assert self.starter is not None
         for victim in victims:
             self.starter.stop(victim, t, planned=self.notice)
             victim.preempted += 1
@@ -215,7 +219,7 @@ class Scheduler:
         key = (job.band, job.spec.shape.dims, min_band, smaller_than)
         quiet = self._quiet_pods.setdefault(key, {})
         band = job.band if min_band == job.band + 1 and smaller_than is None else None  # preemption's rule
-        stamps = pool.pod_stamps(band)
+        stamps = pool.stamps.pod_stamps(band)
         pods = [pod for pod in range(pool.pods) if quiet.get(pod) != stamps[pod]]
         if not pods:
             return None
@@ -248,7 +252,7 @@ class Scheduler:
         a bitmask."""
         pool = self.pool
         lowest, smaller_than = rule
-        bands = pool.band_bits[pod]
+        bands = pool.holdings.band_bits[pod]
         stuck = 0
         for b in range(lowest):
             stuck |= bands[b]
@@ -276,41 +280,42 @@ class Scheduler:
         looks only in ``pods`` (default all), in ascending order."""
         pool = self.pool
         may_move = self._rule(rule)
-        capped = pool.capped(job)  # the spare-cube cap, counted before any victim leaves
+        cap, fault = pool.cap, pool.health.fault
+        capped = cap.capped(job)  # the spare-cube cap, counted before any victim leaves
         if not job.cubes:
-            for cube in range(len(pool.used)):
-                if pool.is_reserved(cube) or (capped and pool.counts_against(cube)
-                                              and pool.allowance(cube // pool.cubes_per_pod) < 1):
+            for cube in range(pool.machine.cubes):
+                if pool.reservations.is_reserved(cube) or (capped and cap.counts_against(cube)
+                                                           and cap.allowance(cube // pool.cubes_per_pod) < 1):
                     continue
                 holders = pool.holders(cube)
                 stuck = 0  # chips held by jobs that may not move
                 for j in holders:
                     if not may_move(j):
                         stuck |= j.alloc.mask
-                for mask in pool.blocks[job.level]:
-                    if not mask & (pool.fault[cube] | stuck):
+                for mask in pool.fit.blocks[job.level]:
+                    if not mask & (fault[cube] | stuck):
                         yield (Allocation(cube // pool.cubes_per_pod, [cube], mask),
                                [j for j in holders if j.alloc.mask & mask])
             return
         dims = job.spec.shape.dims
         for pod in range(pool.pods) if pods is None else pods:
             key = (pod, dims, rule, capped)
-            stamp = pool.pod_changes[pod]
+            stamp = pool.stamps.pod_changes[pod]
             known = self._offers.get(key) if self.reuse_offers else None
             if known is not None and known[0] == stamp:  # the pod is as it was: so are its offers
                 yield from known[1]
                 continue
             offers: list = []
             ok = self._movable(pod, rule)
-            if (pool.pod_usable(pod) and ok.bit_count() >= job.cubes  # ok includes the free cubes
-                    and not (capped and pool.allowance(pod) < job.cubes)):
+            if (pool.health.pod_usable(pod) and ok.bit_count() >= job.cubes  # ok includes the free cubes
+                    and not (capped and cap.allowance(pod) < job.cubes)):
                 offers = list(self.policy.places_with_victims(pool, job, pod, pool.usable_bits(pod), ok))
             self._offers[key] = (stamp, offers)
             yield from offers
 
     # -- defragmentation -----------------------------------------------------------------------
     def _defrag_for(self, job, t: float) -> Allocation | None:
-        key, stamp = (job.band, job.spec.shape.dims), self.pool.movable_since()
+        key, stamp = (job.band, job.spec.shape.dims), self.pool.stamps.movable_since()
         last = self._no_defrag.get(key)
         if last is not None and (last[0] == stamp or t < last[1] + self.defrag_retry):
             return None
@@ -321,7 +326,6 @@ class Scheduler:
             return None
         target, movers = choice
         pm = self.starter
-        assert pm is not None
         for m in movers:
             pm.stop(m, t, planned=True)
         for m, alloc in zip(movers, plan):
@@ -336,7 +340,8 @@ class Scheduler:
         nothing changes). Places are searched as if the movers had already left, each one held
         by a stand-in while the next is placed; the pool ends as it started."""
         plan: list[Allocation] = []
-        with self.pool.trial() as pool:
+        pool = self.pool
+        with pool.stamps.trial():
             for m in movers:
                 pool.give_back(m, m.alloc)
             pool.reserve(target)  # the movers must land outside the target

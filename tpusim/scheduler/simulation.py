@@ -13,26 +13,36 @@ counts as useful.
 
 Memory is bounded by the jobs in the system, not by the jobs of the run: a job object is made
 when it arrives and, once it is rejected, completes or the horizon comes, becomes a row of the
-columnar :class:`~tpusim.scheduler.records.JobRecords` (from which every job metric is
-computed). ``keep_jobs`` also keeps every job object in ``jobs`` (for tests and notebooks that
-look at individual jobs).
+columnar :class:`~tpusim.scheduler.records.JobRecords`. ``keep_jobs`` also keeps every job
+object in ``jobs`` (for tests and notebooks that look at individual jobs). At the horizon the
+simulation hands :meth:`~tpusim.scheduler.outcome.JobOutcome.measure` the records and what the
+scheduler, the Pod Manager and the simulation itself counted (and the run records and gray
+kills the outcome keeps), explicitly.
 
-This module is the control plane's composition root: it builds the pool, the scheduler and the
-Pod Manager for one policy and wires them together explicitly (the scheduler gets the Pod
-Manager as its :class:`~tpusim.scheduler.scheduler.Starter`; the Pod Manager gets the
-scheduler's queue, the detection hook and the pass request as callbacks). Nothing else reaches
-through it.
+This module is the control plane's composition root. It takes two frozen inputs: a
+:class:`JobModel` (the model's sections and the policy) and a :class:`Replay` (what the
+replication replays under every policy). It builds the pool, the Pod Manager and the scheduler
+for one policy, in that order, each complete when made (constructor injection, nothing set
+afterwards): the scheduler gets the Pod Manager as its
+:class:`~tpusim.scheduler.scheduler.Starter`; the Pod Manager gets the simulation's requeue
+(into the scheduler's queue), detection hook and pass request as callbacks. Then it starts the
+event sources in one step. Nothing else reaches through it. The scheduler's class is injected
+(``scheduler_class``, as Ciw injects node classes): a test passes a subclass that checks the
+scheduler's memos against the straightforward search.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import simpy
 
+from tpusim.core.metrics import DETECTIONS, GRAY_INTERRUPTIONS, GRAY_LOST_CHIP_HOURS, MEAN_DETECTION_MINUTES
+from tpusim.core.units import MINUTES_PER_HOUR
 from tpusim.failures.causes import DownCauses
 from tpusim.failures.health import OCS, HealthState
-from tpusim.failures.maintenance import Campaign, Wave, holds
+from tpusim.failures.maintenance import Campaign, Wave
 from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import Policy
@@ -44,42 +54,69 @@ from tpusim.scheduler.pool import CubePool
 from tpusim.scheduler.records import JobRecords
 from tpusim.scheduler.runs import RunLog
 from tpusim.scheduler.scheduler import Scheduler, SchedulerParams
-from tpusim.scheduler.workload import JobSpec, WorkloadParams, shape_problem, young_interval
+from tpusim.scheduler.workload import JobSpec, WorkloadParams, shape_problem
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 
 PROGRESS_STEPS = 100  # a run with a progress callback reports at each hundredth of the horizon
 
 
+@dataclass(frozen=True)
+class JobModel:
+    """What a job simulation runs under one policy: the model's machine, the policy, the
+    ``failures``, ``workload``, ``scheduler`` and ``pod_manager`` sections, the horizon (hours)
+    and the maintenance campaigns (frozen and picklable, as the model is)."""
+
+    machine: MachineLayout
+    policy: Policy
+    failures: FailureParams
+    workload: WorkloadParams
+    scheduler: SchedulerParams
+    pod_manager: PodManagerParams
+    horizon: float
+    maintenance: tuple[Campaign, ...] = ()
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What one replication replays under every policy (common random numbers): its failure
+    trace ``(time, class, unit, down)`` with each event's detection delay, its jobs, the
+    maintenance waves that ran and the gray faults' glitches ``(time, class id, unit)``."""
+
+    trace: Sequence[tuple[float, str, int, bool]]
+    specs: Sequence[JobSpec]
+    delays: Sequence[float]
+    waves: Sequence[Wave] = ()
+    glitches: Sequence[tuple[float, int, int]] = ()
+
+
 class JobSimulation:
-    def __init__(self, machine: MachineLayout, policy: Policy, failures: FailureParams, workload: WorkloadParams,
-                 scheduler: SchedulerParams, pod_manager: PodManagerParams, horizon: float, trace,
-                 specs: Sequence[JobSpec], delays: list[float], ocs_modes: OcsModes | None = None,
-                 keep_jobs: bool = True, maintenance: tuple[Campaign, ...] = (), waves: Sequence[Wave] = (),
-                 glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False):
-        self.machine = machine
-        self.policy = policy
-        self.failures = failures
-        self.workload = workload
+    def __init__(self, model: JobModel, replay: Replay, ocs_modes: OcsModes | None = None, *,
+                 keep_jobs: bool = True, record_runs: bool = False, scheduler_class: type[Scheduler] = Scheduler):
+        """``ocs_modes``: the stream that draws each OCS failure's mode (None: every one dark);
+        ``keep_jobs``: keep every job object in ``jobs``; ``record_runs``: keep every run's parts
+        and fate (:mod:`tpusim.scheduler.runs`); ``scheduler_class``: the scheduler to build."""
+        self.model = model
+        machine, policy = self.machine, self.policy = model.machine, model.policy
+        self.replay = replay
+        self.horizon = model.horizon
+        self.keep_jobs = keep_jobs
         self.env = simpy.Environment()
         self.true = HealthState(machine, ocs_modes)  # draws each OCS failure's mode, in trace order
         self.known = HealthState(machine)
         # own failures apart from maintenance holds, in both views (a hold is known at once)
         self.true_causes, self.known_causes = DownCauses(self.true), DownCauses(self.known)
-        self.maintenance = maintenance
-        self.pool = CubePool(machine, policy, self.known, pod_manager.spare_cubes, pod_manager.preemptible_spares)
-        self.scheduler = Scheduler(scheduler, self.pool, policy, self.request_pass)
-        self.pod_manager = PodManager(pod_manager, policy, self.pool, self.true, self.env, workload.restart,
-                                      requeue=self.scheduler.enqueue, detect=self.detect,
-                                      request_pass=self.request_pass, finished=self._finished,
-                                      runs=RunLog(machine, policy.uses_ocs) if record_runs else None)
-        self.scheduler.starter = self.pod_manager
-        self.delays = delays
+        # each collaborator is complete when made (constructor injection, no attribute set later):
+        # the Pod Manager first, then the scheduler that starts jobs through it; the Pod Manager's
+        # callbacks (requeue, detect, request_pass, finished) are this simulation's own methods
+        params = model.pod_manager
+        self.pool = CubePool(machine, policy, self.known, params.spare_cubes, params.preemptible_spares)
+        self.pod_manager = PodManager(params, policy, self.pool, self.true, self.env, model.workload.restart,
+                                      requeue=self._requeue, detect=self.detect, request_pass=self.request_pass,
+                                      finished=self._finished, runs=RunLog(machine, policy) if record_runs else None)
+        self.scheduler = scheduler_class(model.scheduler, self.pool, policy, self.pod_manager, self.request_pass)
         self.detections = 0  # failures reported by healthd (not found first by a pre-flight check)
         self.detection_hours = 0.0
-        self.horizon = horizon
         self._traits: dict = {}  # shape -> what its jobs share (see _shape_traits)
-        self.specs = specs
-        self.keep_jobs = keep_jobs
         self.jobs: list[Job] = []  # every arrived job, with keep_jobs
         self.records = JobRecords()
         self._live: dict[int, Job] = {}  # admitted jobs not yet completed
@@ -88,19 +125,24 @@ class JobSimulation:
         self._pass_due = False
         self.gray_kills: list[tuple[float, int, int, int]] = []  # (time, class, unit, job) per job failed
         self.gray_lost = 0.0  # chip-hours lost to gray faults: work since the checkpoint and the restart
-        self.env.process(self._replay(trace))
-        if glitches:
-            self.env.process(self._glitch(glitches))
+        self._start_sources(replay)
+
+    def _start_sources(self, replay: Replay) -> None:
+        """Start the event sources, in this order (SimPy runs events of one instant in the order
+        they were scheduled, so the order is part of the bit-for-bit contract)."""
+        self.env.process(self._replay(replay.trace, replay.delays))
+        if replay.glitches:
+            self.env.process(self._glitch(replay.glitches))
         self.env.process(self._arrivals())
-        if waves:
-            self.env.process(self._maintain(waves))
+        if replay.waves:
+            self.env.process(self._maintain(replay.waves))
 
     def _job(self, spec: JobSpec) -> Job:
         traits = self._traits.get(spec.shape)
         if traits is None:
             traits = self._traits[spec.shape] = self._shape_traits(spec)
         cubes, dims, level, interval, rejected = traits
-        job = Job(spec, cubes, dims, level, interval)
+        job = Job(spec, cubes, dims, level, interval, self.model.workload.checkpointing)
         if rejected:
             job.state = REJECTED  # this policy can never place it
         return job
@@ -113,32 +155,16 @@ class JobSimulation:
             cubes, dims, level = 0, None, block_level(cube.shape, spec.shape.dims)
         else:
             cubes, dims, level = spec.shape.cubes(cube.shape), spec.shape.cube_dims(cube.shape), None
-        interval = self.workload.checkpoint_interval
-        if interval is None:
-            interval = young_interval(self.workload.checkpoint_write, self._mtbf(spec, cubes))
+        rate = self.policy.interrupting_rate(self.model.failures, spec.shape)
+        interval = self.model.workload.checkpointing.interval_for(float("inf") if rate == 0 else 1.0 / rate)
         rejected = bool(shape_problem(self.machine, spec.shape)
                         or (dims is not None and not self.policy.grid_fits(dims)))
         return cubes, dims, level, interval, rejected
 
-    def _mtbf(self, spec: JobSpec, cubes: int) -> float:
-        """Mean hours between failures of the parts a slice of this shape uses."""
-        m = self.machine
-        per_hour = {c: self.failures.of(c).rate for c in COMPONENT_CLASSES}
-        if cubes:
-            rate = cubes * (m.cube.hosts * per_hour["host"] + m.cube.links * per_hour["ici_link"])
-            if self.policy.uses_ocs:
-                rate += m.ocs_per_pod * per_hour["ocs"]
-        else:
-            hosts = max(1, spec.shape.chips // m.cube.chips_per_host)
-            x, y, z = spec.shape.dims
-            links = (x - 1) * y * z + x * (y - 1) * z + x * y * (z - 1)
-            rate = hosts * per_hour["host"] + links * per_hour["ici_link"]
-        return float("inf") if rate == 0 else 1.0 / rate
-
     # -- event sources -------------------------------------------------------------------------
     def _arrivals(self):
         env = self.env
-        for spec in self.specs:
+        for spec in self.replay.specs:
             if spec.arrival >= self.horizon:
                 return
             if spec.arrival > env.now:
@@ -156,14 +182,17 @@ class JobSimulation:
         del self._live[job.id]
         self.records.add(job)
 
-    def _replay(self, trace):
+    def _requeue(self, job: Job, t: float) -> None:
+        self.scheduler.enqueue(job, t)
+
+    def _replay(self, trace, delays):
         env = self.env
         for index, (t, cls, unit, down) in enumerate(trace):
             if t > env.now:
                 yield env.timeout(t - env.now)
             k = COMPONENT_CLASSES.index(cls)
             if down:
-                self._failed(k, unit, t, self.delays[index])
+                self._failed(k, unit, t, delays[index])
             else:
                 self.true_causes.repair(k, unit, t)
                 if self.known_causes.own[k][unit]:
@@ -171,17 +200,16 @@ class JobSimulation:
                 self._came_up(k, (unit,), t)
 
     def _came_up(self, k: int, units, t: float) -> None:
-        if self.policy.reroutes:  # degraded slices on these parts speed up again
-            for unit in units:
-                for job in self.pool.jobs_using(k, unit):
-                    if job.rate < 1.0 and job.state == RUNNING and job.stalled_at is None:
-                        self.pod_manager.rerate(job, t)
+        for unit in units:  # degraded slices on these parts (routed around them) speed up again
+            for job in self.pool.jobs_using(k, unit):
+                if job.rate < 1.0 and job.state == RUNNING and job.stalled_at is None:
+                    self.pod_manager.rerate(job, t)
         self.request_pass()
 
     def _glitch(self, glitches: Sequence[tuple[float, int, int]]):
         """Replay the gray faults' glitches: each fails every job running on the part (a part
         that is down carries no job's traffic)."""
-        env, restart = self.env, self.workload.restart
+        env, restart = self.env, self.model.workload.restart
         for t, k, unit in glitches:
             if t >= self.horizon:
                 return
@@ -201,14 +229,14 @@ class JobSimulation:
         """Replay the maintenance waves under this policy: at a wave's start its parts are held
         down in both views at once (planned work is known) and the jobs on them drained; at its
         end they come back."""
-        env, wired_statically = self.env, not self.policy.uses_ocs
+        env = self.env
         steps = sorted([(w.start, 1, n, w) for n, w in enumerate(waves)] + [(w.end, 0, n, w) for n, w in enumerate(waves)])
         for t, begins, _, wave in steps:
             if t >= self.horizon:
                 return
             if t > env.now:
                 yield env.timeout(t - env.now)
-            parts = holds(self.maintenance[wave.campaign], wave, self.machine, wired_statically)
+            parts = self.policy.maintenance_holds(self.model.maintenance[wave.campaign], wave)
             for k, units, dark in parts:
                 for causes in (self.known_causes, self.true_causes):
                     if begins:
@@ -306,4 +334,15 @@ class JobSimulation:
                 job.waited += T - job.queued_since
             self.records.add(job)
         self._live.clear()
-        return JobOutcome.measure(self, T)
+        counted = {**self.scheduler.metrics(T), **self.pod_manager.metrics(), **self._metrics()}
+        runs = self.pod_manager.runs.columns() if self.pod_manager.runs is not None else None
+        return JobOutcome.measure(self.records, T, self.machine.chips, self.pod_manager.xconnects_by, counted,
+                                  runs, tuple(self.gray_kills))
+
+    def _metrics(self) -> dict[str, float]:
+        """What the simulation itself counted: healthd's detections and the gray faults' harm."""
+        detections = self.detections
+        return {DETECTIONS: float(detections),
+                MEAN_DETECTION_MINUTES: (MINUTES_PER_HOUR * self.detection_hours / detections if detections
+                                         else float("nan")),
+                GRAY_INTERRUPTIONS: float(len(self.gray_kills)), GRAY_LOST_CHIP_HOURS: self.gray_lost}

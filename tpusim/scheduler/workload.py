@@ -8,10 +8,8 @@ the TPU v4 slice-size table shipped with tpusim, ``tpusim/data/slice_mix.csv``),
 a lognormal (or exponential, or fixed) distribution, bands from configured shares. All draws
 come from the ``workload`` stream of the replication, so every policy sees the same jobs.
 
-Checkpoint interval: fixed, or Young's ``sqrt(2 * C * MTBF)`` where ``C`` is the time to write
-a checkpoint and ``MTBF`` is the mean time between failures of the parts the job's slice uses
-(its hosts and ICI links, and on an OCS machine its pod's OCSes). Writing a checkpoint is taken
-to be asynchronous (it costs no step time); ``C`` only sets the interval.
+Checkpoints (their cost, and the fixed, Young or Daly interval) are
+:mod:`tpusim.scheduler.checkpoint`'s.
 
 :func:`parse_mix` and :func:`parse_job_trace` turn CSV text into rows; the config layer reads
 the files. Everything here is in hours.
@@ -28,6 +26,7 @@ import numpy as np
 from tpusim.core import csvrows
 from tpusim.core.rng import generator
 from tpusim.scheduler.blocks import block_level
+from tpusim.scheduler.checkpoint import Checkpointing
 from tpusim.topology.machine import MachineLayout
 from tpusim.topology.shapes import SliceShape
 from tpusim.core.units import HOURS_PER_DAY
@@ -58,8 +57,7 @@ class WorkloadParams:
     duration_sigma: float  # lognormal only
     band_shares: tuple[float, float, float]  # in BANDS order (normalised when drawn)
     pattern_shares: tuple[float, float]  # in PATTERNS order
-    checkpoint_interval: float | None  # hours of useful work; None: Young's interval
-    checkpoint_write: float  # hours to write a checkpoint (sets Young's interval)
+    checkpointing: Checkpointing  # what a checkpoint costs and how often jobs write one
     restart: float  # hours from (re)start to the first useful step
     trace: tuple[JobSpec, ...] | None = None  # replayed jobs instead of generated ones
     daily_rate_cv: float = 0.0  # day-to-day burstiness of the arrival rate (0: Poisson)
@@ -194,8 +192,3 @@ def _arrival_times(workload: WorkloadParams, horizon: float, gen: np.random.Gene
     counts = gen.poisson(workload.arrivals_per_hour * lengths * factors)
     times = starts.repeat(counts) + gen.uniform(0.0, 1.0, int(counts.sum())) * lengths.repeat(counts)
     return np.sort(times)
-
-
-def young_interval(checkpoint_hours: float, mtbf_hours: float) -> float:
-    """Young's optimal checkpoint interval sqrt(2 C M)."""
-    return math.sqrt(2.0 * checkpoint_hours * mtbf_hours)

@@ -28,7 +28,7 @@ from tpusim.measure.runner import run_scenario
 from tpusim.config.build import build_model
 from tpusim.config.load import load_scenario
 from tpusim.policies import registry
-from tpusim.policies.base import Policy
+from tpusim.policies.base import FT_ROUTING, OCS_WIRING, PLAIN_ROUTING, STATIC_WIRING, Policy
 from tpusim.measure.results import Results
 from tpusim.core.stats import Estimate
 from tpusim.core.metrics import JOBS_INTERRUPTED, SLICE_AVAILABILITY, USEFUL_CHIP_HOURS, XCONNECTS_PER_JOB
@@ -65,15 +65,17 @@ QUICK = Plan(capacity=(4, 60), jobs=(2, 15), hosts=(3, 60))
 
 
 def _roles(results: Results) -> tuple[str | None, str | None, str | None]:
-    """(static, reconfigurable, fault-tolerant) policy names in ``results``, by their flags."""
+    """(static, reconfigurable, fault-tolerant) policy names in ``results``, by their wiring and
+    routing."""
     return _roles_of(results.model.policies)
 
 
 def _roles_of(policies) -> tuple[str | None, str | None, str | None]:
     def find(test: Callable[[Policy], bool]) -> str | None:
         return next((p.name for p in policies if test(p)), None)
-    return (find(lambda p: not p.uses_ocs), find(lambda p: p.uses_ocs and not p.reroutes),
-            find(lambda p: p.reroutes))
+    return (find(lambda p: (p.wiring, p.ici_routing) == (STATIC_WIRING, PLAIN_ROUTING)),
+            find(lambda p: (p.wiring, p.ici_routing) == (OCS_WIRING, PLAIN_ROUTING)),
+            find(lambda p: (p.wiring, p.ici_routing) == (OCS_WIRING, FT_ROUTING)))
 
 
 def _pct(e: Estimate | None, digits: int = 2) -> str:
