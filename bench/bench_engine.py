@@ -68,7 +68,7 @@ def bare_simpy_around(run: Callable[[], T], events: int = 200_000) -> tuple[T, f
 def timed(scenario, replication: int = 0):
     start = time.perf_counter()
     result = simulate(build_model(scenario), replication)
-    return time.perf_counter() - start, result.events
+    return time.perf_counter() - start, result.counts.events
 
 
 def main(quick: bool = False) -> None:

@@ -51,7 +51,7 @@ def main() -> None:
     print(f"peak resident memory: {peak_mb:,.0f} MB (target < 2,048 MB)")
     print(f"goodput {result.value(args.policy, 'goodput'):.4f}, utilization "
           f"{result.value(args.policy, 'utilization'):.3f}, slice rows kept: "
-          f"{len(result.job_rows[args.policy]['job']):,}")
+          f"{len(result.jobs[args.policy].rows['job']):,}")
 
 
 if __name__ == "__main__":

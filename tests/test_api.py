@@ -86,13 +86,13 @@ def test_streamed_rows_come_in_replication_and_policy_order_and_are_the_rows_a_r
         seen, frames = [], []
 
         def sink(r):
-            seen.append((r.replication, *r.job_rows))
-            frames.extend(job_frames(r, list(r.job_rows)))
+            seen.append((r.replication, *r.jobs))
+            frames.extend(job_frames(r, list(r.jobs)))
 
         streamed = run_scenario(results.scenario, workers=workers, rows=sink)
         assert seen == [(r, p) for r in (0, 1) for p in policies]
         assert streamed.rows_streamed and streamed.has_jobs
-        assert all(r.job_rows is None for r in streamed.replications)
+        assert all(r.jobs is None for r in streamed.replications)
         assert streamed.samples == results.samples
         pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), kept)
         with pytest.raises(ValueError, match="jobs.parquet"):
@@ -111,11 +111,11 @@ def test_rows_that_come_back_early_wait_for_the_earlier_ones_and_only_those(resu
     whole = {r.replication: r for r in results.replications}
 
     def part(rep, policy):
-        return replace(whole[rep], job_rows={policy: whole[rep].job_rows[policy]})
+        return replace(whole[rep], jobs={policy: whole[rep].jobs[policy]})
 
     seen = []
-    order = _RowsInOrder(lambda r: seen.append((r.replication, *r.job_rows)), policies)
-    assert order.receive(1, whole[1]).job_rows is None and seen == []  # replication 0 not in yet
+    order = _RowsInOrder(lambda r: seen.append((r.replication, *r.jobs)), policies)
+    assert order.receive(1, whole[1]).jobs is None and seen == []  # replication 0 not in yet
     order.receive(0, part(0, policies[2]))
     assert seen == []
     order.receive(0, part(0, policies[0]))
@@ -125,7 +125,7 @@ def test_rows_that_come_back_early_wait_for_the_earlier_ones_and_only_those(resu
     assert not order.early
 
     seen.clear()  # replication 0 fails after one part is in: replication 1 still goes out, whole
-    order = _RowsInOrder(lambda r: seen.append((r.replication, *r.job_rows)), policies)
+    order = _RowsInOrder(lambda r: seen.append((r.replication, *r.jobs)), policies)
     order.receive(0, part(0, policies[1]))
     order.receive(1, whole[1])
     order.after_failure({1})
@@ -199,8 +199,6 @@ def test_metric_names_are_the_registrys_both_ways(results):
     from tpusim.core.metrics import JOB_METRICS, REGISTRY
     from tpusim.scheduler.outcome import JobOutcome
 
-    from tpusim.engine import replication
-
     emitted = {s.metric for s in results.samples}
     assert emitted <= set(REGISTRY), emitted - set(REGISTRY)
     policy = results.model.policy_names[0]
@@ -208,11 +206,9 @@ def test_metric_names_are_the_registrys_both_ways(results):
                 and REGISTRY[s.metric].group == "jobs"}
     assert set(JOB_METRICS) <= measured, set(JOB_METRICS) - measured
     # a job measurement with one metric too many or too few is refused, not silently dropped
-    outcome = JobOutcome.__new__(JobOutcome)
-    outcome.metrics = {name: 0.0 for name in JOB_METRICS if name != "goodput"} | {"goodput_typo": 1.0}
-    outcome.by_chips = {}
+    outcome = JobOutcome({name: 0.0 for name in JOB_METRICS if name != "goodput"} | {"goodput_typo": 1.0}, {}, {})
     with pytest.raises(RuntimeError, match=r"not measured \['goodput'\], not registered \['goodput_typo'\]"):
-        replication._job_samples(0, policy, outcome)
+        outcome.collect(0.0, lambda metric, key, value: None)
     from tpusim.core import metrics
 
     constants = {k: v for k, v in vars(metrics).items() if k.isupper() and isinstance(v, str) and v == k.lower()}

@@ -16,6 +16,7 @@ from scipy import stats as sps
 
 from conftest import REPO
 from tpusim import build_model, run_scenario, scenario_from_dict
+from tpusim.failures.health import HOST
 from tpusim.policies.analytic import any_k_cubes, class_availability, fixed_box
 from tpusim.core.stats import UNBOUNDED, estimate
 
@@ -139,7 +140,7 @@ def test_a_rate_schedule_sets_the_failure_count_week_by_week():
     n = 64 * 16  # hosts of one TPU v4 pod
     expected = scenario.replications * sum(
         n * (1 / (1 + hourly[w % len(hourly)] * 1.0)) * hourly[w % len(hourly)] * 168 for w in range(100))
-    observed = sum(r.failures["host"] for r in results.replications)
+    observed = sum(r.counts.failures[HOST] for r in results.replications)
     lo, hi = sps.poisson.ppf([0.005, 0.995], expected)
     assert lo <= observed <= hi, f"{observed} failures, expected {expected:.0f} (99 % interval {lo}-{hi})"
 

@@ -51,6 +51,17 @@ def test_a_domain_takes_its_members_down_together_and_own_failures_go_on():
             assert (t + 2.0, False) in downs  # fixed 2 h repair, all at once
 
 
+def test_failure_counts_add_up_per_class_and_per_domain():
+    """A replication's counts are the sum of its components' (failure source, gray faults
+    noticed, a bad release's events): per class, per domain (in first-seen order) and events."""
+    from tpusim.failures.counts import FailureCounts
+
+    source = FailureCounts((1, 2, 3), (1, 1, 1), (0, 1, 0), {"rack": 2, "pdu": 0}, 10)
+    total = source + FailureCounts(failures=(0, 5, 0), events=3) + FailureCounts(domain_failures={"pdu": 4, "ocs_psu": 1})
+    assert total == FailureCounts((1, 7, 3), (1, 1, 1), (0, 1, 0), {"rack": 2, "pdu": 4, "ocs_psu": 1}, 13)
+    assert list(total.domain_failures) == ["rack", "pdu", "ocs_psu"] and source.domain_failures == {"rack": 2, "pdu": 0}
+
+
 def test_closed_forms_for_a_unit_under_its_domains_and_k_of_n_with_a_shared_domain():
     """Host availability = own x rack x PDU; a pod's k-of-8 cubes with two PDU rows of 4 cubes:
     per row, no cube while its PDU is down, else Binomial(4, q) cubes."""

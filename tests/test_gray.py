@@ -19,6 +19,7 @@ from tpusim import build_model, scenario_from_dict
 from tpusim.studies.localisation.methods import LocaliserParams, deepview, naive
 from tpusim.studies.localisation.study import localise
 from tpusim.engine.replication import job_simulation, simulate
+from tpusim.failures.health import HOST
 from tpusim.scheduler.runs import part_count, parts_holding
 from tpusim.scheduler.workload import BANDS, JobSpec
 from tpusim.core.stats import excess_rate_p_value, proportion_interval
@@ -82,7 +83,7 @@ def test_a_gray_part_is_invisible_to_capacity_but_a_noticed_one_becomes_a_failur
     r = simulate(build_model(sc), 0, record_trace=True)
     noticed = [e for e in r.gray if e.detected]
     downs = {(t, u) for t, c, u, d in r.trace if d}
-    assert len(downs) == r.failures["host"]
+    assert len(downs) == r.counts.failures[HOST]
     # every failure is a noticed episode's end; a noticed episode is no new failure only when
     # its unit is still down from the one before, or it ends after the horizon
     assert downs <= {(e.end, e.unit) for e in noticed} and len(downs) >= 0.98 * len(noticed)

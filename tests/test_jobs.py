@@ -320,7 +320,7 @@ def test_without_failures_nothing_is_interrupted_and_goodput_is_work_over_setup_
     r = simulate(build_model(sc), 0)
     for policy in sc.policies:
         assert r.value(policy, "jobs_interrupted") == 0 and r.value(policy, "lost_chip_hours") == 0
-        rows = r.job_rows[policy]
+        rows = r.jobs[policy].rows
         done = rows["state"] == "done"
         assert done.sum() > 100
         # each job started once: held = chips * (setup + work)
@@ -360,7 +360,7 @@ def test_one_cube_jobs_without_failures_form_an_mm_c_queue():
     level = 1 - 0.05 / 3  # three checks, Bonferroni
     waits, tails, little = [], [], []
     for r in results.replications:
-        w = r.job_rows["reconfigurable"]["wait_hours"]
+        w = r.jobs["reconfigurable"].rows["wait_hours"]
         w = w[~np.isnan(w)]  # the jobs that started
         waits.append(w.mean())
         tails.append((w > tail_t).mean())

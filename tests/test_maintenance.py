@@ -73,7 +73,7 @@ def test_the_driver_runs_the_planned_waves():
                     "bake_hours": 7, "every_days": 4},
                    {"name": "b", "upgrades": "ocs_hardware", "start_day": 2, "wave_size": 48, "wave_hours": 1}])
     model = build_model(sc)
-    waves = simulate(model, 0).waves
+    waves = simulate(model, 0).maintenance.waves
     planned = planned_waves(model.maintenance, model.machine, model.horizon)
     assert sorted(waves) == sorted(planned)
     assert [w.start for w in planned if w.campaign == 0][:5] == [12.0, 24.0, 36.0, 48.0, 108.0]
@@ -195,7 +195,7 @@ def test_a_bad_release_multiplies_the_failure_rate_of_what_it_touched():
                   policies=["reconfigurable"], slices=["4x4x4"], replications=40, horizon_days=18, seed=3)
     sc = sc.with_overrides({"failures.host": {"daily_rate": 0.004, "repair": {"dist": "fixed", "mean_hours": 1}}})
     model = build_model(sc)
-    extra = [simulate(model, r).events - simulate(dataclasses.replace(model, maintenance=()), r).events
+    extra = [simulate(model, r).counts.events - simulate(dataclasses.replace(model, maintenance=()), r).counts.events
              for r in range(sc.replications)]
     # each wave ends at 24 + 25 i + 1 h; its 64 hosts then run the release to 432 h
     host_hours = sum(64 * (18 * 24 - (24 + 25 * i + 1)) for i in range(16))

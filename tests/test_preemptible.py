@@ -153,7 +153,7 @@ def test_cost_metrics_follow_their_definitions():
                             "initial_state": "all_up"},
                   workload={"jobs_per_pod_day": 20, "restart_minutes": 12, "checkpoint": FREE_CHECKPOINTS})
     r = simulate(build_model(sc), 0)
-    rows = r.job_rows["reconfigurable"]
+    rows = r.jobs["reconfigurable"].rows
     done = rows["state"] != "rejected"
     useful = rows["useful_chip_hours"][done]
     be = useful[rows["band"][done] == 2].sum()

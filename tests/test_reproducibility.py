@@ -135,12 +135,12 @@ def test_a_sweeps_tasks_send_back_only_the_samples():
     model = build_model(scenario_from_dict({**BASE, "horizon_days": 20, "replications": 2, "policies": ["reconfigurable"],
                                             "workload": {"jobs_per_pod_day": 40}}))
     full = dict(execute([Task(model, r) for r in range(2)]))
-    assert all(len(r.job_rows["reconfigurable"]["job"]) > 500 for r in full.values())
+    assert all(len(r.jobs["reconfigurable"].rows["job"]) > 500 for r in full.values())
     for workers in (1, 2):
         slim = dict(execute([Task(model, r, samples_only=True) for r in range(2)], workers=workers))
         for i, r in slim.items():
-            assert r.job_rows is None and r.trace is None and r.series is None and r.runs is None
-            assert r.samples == full[i].samples and r.events == full[i].events
+            assert r.jobs is None and r.trace is None and r.series is None
+            assert r.samples == full[i].samples and r.counts == full[i].counts
             assert len(pickle.dumps(r)) < len(pickle.dumps(full[i])) / 5
 
 
@@ -171,14 +171,15 @@ def test_a_replication_split_by_policy_is_the_whole_replication_bit_for_bit():
     steps = []
     merged = dict(execute(tasks, workers=2, progress=lambda done, total: steps.append((done, total))))[0]
     assert steps[-1] == (1, 1) and all(d in (1 / 3, 2 / 3) and t == 1 for d, t in steps[:-1])
-    assert merged.samples == whole.samples and merged.trace == whole.trace and merged.events == whole.events
-    assert merged.gray_kills == whole.gray_kills and whole.gray_kills and any(whole.gray_kills.values())
-    assert list(merged.job_rows) == list(whole.job_rows) == sc.policies
-    for policy, columns in whole.job_rows.items():
-        for name, values in columns.items():
-            assert np.array_equal(merged.job_rows[policy][name], values, equal_nan=values.dtype.kind == "f")
+    assert merged.samples == whole.samples and merged.trace == whole.trace and merged.counts == whole.counts
+    kills = {policy: output.gray_kills for policy, output in whole.jobs.items()}
+    assert {policy: output.gray_kills for policy, output in merged.jobs.items()} == kills and any(kills.values())
+    assert list(merged.jobs) == list(whole.jobs) == sc.policies
+    for policy, output in whole.jobs.items():
+        for name, values in output.rows.items():
+            assert np.array_equal(merged.jobs[policy].rows[name], values, equal_nan=values.dtype.kind == "f")
     slim = dict(execute([Task(model, 0, samples_only=True)], workers=3))[0]  # a sweep's task, split
-    assert slim.samples == whole.samples and slim.job_rows is None
+    assert slim.samples == whole.samples and slim.jobs is None
 
 
 def test_progress_within_a_replication_moves_steadily_and_changes_no_number():
@@ -199,9 +200,9 @@ def test_progress_within_a_replication_moves_steadily_and_changes_no_number():
     assert len(steps) >= 2 * 2 * 100 and steps == sorted(steps) and steps[-1] == 2 and 0 < steps[0] < 0.01
     for r in range(2):
         assert watched[r].samples == plain[r].samples
-        for policy, columns in plain[r].job_rows.items():
-            for name, values in columns.items():
-                assert np.array_equal(watched[r].job_rows[policy][name], values, equal_nan=values.dtype.kind == "f")
+        for policy, output in plain[r].jobs.items():
+            for name, values in output.rows.items():
+                assert np.array_equal(watched[r].jobs[policy].rows[name], values, equal_nan=values.dtype.kind == "f")
 
 
 def test_progress_over_split_replications_never_goes_back():

@@ -10,8 +10,14 @@ With a workload, the same run records its trace, the replication draws its jobs 
 delays once, and each policy then runs its own
 :class:`~tpusim.scheduler.simulation.JobSimulation` replaying them.
 
-A replication returns tidy :class:`~tpusim.core.metrics.Sample` rows for every metric, plus what is
-not a metric: event counts, the recorded trace, per-job rows and time series.
+Every component measures itself (:mod:`tpusim.core.collect`): :func:`simulate` wires the
+components, runs them, and collects them in a fixed order - each policy's chip-hours out for
+maintenance, each policy's availability tracker, the failure source's component metrics, then
+each policy's job outcome (and costs) - which is the order of the samples (part of the
+bit-for-bit contract). A replication returns those tidy :class:`~tpusim.core.metrics.Sample`
+rows plus the components' typed records of what is not a metric (:class:`ReplicationResult`):
+the failure trace's counts, the maintenance waves and rollouts, the gray episodes, time series,
+the recorded trace, and per policy its job rows.
 
 A replication with jobs may be run in parts, each simulating the jobs of some of the policies
 (``simulate(..., policies=...)``): the policies' job simulations are independent given the
@@ -27,73 +33,53 @@ from typing import Callable, Sequence
 
 import simpy
 
+from tpusim.failures.counts import FailureCounts
 from tpusim.failures.detection import detection_delays
 from tpusim.failures.health import HealthState
 from tpusim.failures.gray import GrayEpisode, GrayInjector, glitch_events
 from tpusim.failures.injector import FailureInjector
-from tpusim.failures.maintenance import CampaignDriver, MaintainedHealth, Wave, planned_waves
+from tpusim.failures.maintenance import CampaignDriver, MaintainedHealth, MaintenanceLog, Wave, planned_waves
 from tpusim.failures.params import FailureParams
 from tpusim.failures.ocs_modes import OcsModes
-from tpusim.failures.trace import TraceRecorder, TraceReplayer
-from tpusim.core.metrics import JOB_METRICS, Sample
+from tpusim.failures.trace import Trace, TraceRecorder, TraceReplayer
+from tpusim.core.collect import Emit, SampleLog
+from tpusim.core.metrics import MAINTENANCE_CHIP_HOURS, Sample
 from tpusim.engine.model import Model
 from tpusim.policies import registry
 from tpusim.policies.base import Policy
-from tpusim.scheduler.costs import cost_metrics
-from tpusim.scheduler.outcome import JobOutcome
+from tpusim.policies.capacity import Availability, Series
+from tpusim.scheduler.costs import JobCosts
+from tpusim.scheduler.outcome import JobOutput
 from tpusim.scheduler.scheduler import Scheduler
 from tpusim.scheduler.simulation import JobModel, JobSimulation, Replay
 from tpusim.scheduler.workload import JobSpec, generate_jobs
-from tpusim.topology.machine import COMPONENT_CLASSES
-from tpusim.core.metrics import (
-    CAPACITY_FRACTION,
-    COMPONENT_AVAILABILITY,
-    COMPONENT_FAILURE_RATE,
-    COMPONENT_REPAIR_HOURS,
-    MAINTENANCE_CHIP_HOURS,
-    QUEUE_WAIT_P50_BY_CHIPS_HOURS,
-    QUEUE_WAIT_P95_BY_CHIPS_HOURS,
-    SLICE_AVAILABILITY,
-    SLICE_OUTAGES,
-    SLICE_OUTAGE_LONGEST_HOURS,
-    SLICE_OUTAGE_SQ_HOURS,
-    SYSTEM_AVAILABILITY,
-)
-from tpusim.core.units import HOURS_PER_DAY
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReplicationResult:
+    """One replication's samples, and its components' typed records of what is not a metric."""
+
     replication: int
     samples: list[Sample]
-    failures: dict[str, int]  # accepted failures per component class, during the run
-    repairs: dict[str, int]
-    initially_down: dict[str, int]
-    events: int  # failure and repair events simulated
-    domain_failures: dict[str, int] = field(default_factory=dict)  # per correlated failure domain
-    rollouts: list[dict] = field(default_factory=list)  # per occurrence of a campaign with a release
-    waves: list[Wave] = field(default_factory=list, repr=False)  # maintenance waves that ran
-    gray: list[GrayEpisode] = field(default_factory=list, repr=False)  # gray episodes (ground truth)
-    runs: dict[str, dict] | None = field(default=None, repr=False)  # policy -> run records (record_runs)
-    gray_kills: dict[str, list] | None = field(default=None, repr=False)  # policy -> (t, class, unit, job)
-    trace: list[tuple[float, str, int, bool]] | None = field(default=None, repr=False)
-    job_rows: dict[str, dict] | None = field(default=None, repr=False)  # policy -> per-job columns
-    series: dict[str, list[list[float]]] | None = field(default=None, repr=False)  # policy -> shape -> bucket
+    counts: FailureCounts  # what the failure trace counted (failures, repairs, events, ...)
+    maintenance: MaintenanceLog = field(default=MaintenanceLog(), repr=False)  # waves and rollouts that ran
+    gray: tuple[GrayEpisode, ...] = field(default=(), repr=False)  # gray episodes (ground truth)
+    jobs: dict[str, JobOutput] | None = field(default=None, repr=False)  # per policy, with a workload
+    trace: Trace | None = field(default=None, repr=False)  # the recorded trace (record_trace)
+    series: dict[str, Series] | None = field(default=None, repr=False)  # per policy (timeseries_days)
     # samples[:shared_samples] come from the failure trace (the same in every part of a
     # replication split by policy); the rest from the job simulations, policy by policy
     shared_samples: int | None = field(default=None, repr=False)
 
-    def without_rows(self) -> "ReplicationResult":
-        """This result without its per-job rows (once they have been written out)."""
-        return replace(self, job_rows=None)
+    def without_jobs(self) -> "ReplicationResult":
+        """This result without its job outputs (once their per-job rows have been written out)."""
+        return replace(self, jobs=None)
 
     def only_samples(self) -> "ReplicationResult":
-        """This result without what only a run's outputs read (per-job rows, run records, the
-        trace, time series, waves and gray episodes): what a sweep keeps of a replication, and
-        so what a worker sends back for one (a pod-year with jobs: 15 kB instead of 19 MB)."""
-        return ReplicationResult(self.replication, self.samples, self.failures, self.repairs,
-                                 self.initially_down, self.events, self.domain_failures,
-                                 shared_samples=self.shared_samples)
+        """This result without what only a run's outputs read (job outputs, the trace, time
+        series, maintenance log and gray episodes): what a sweep keeps of a replication, and so
+        what a worker sends back for one (a pod-year with jobs: 15 kB instead of 19 MB)."""
+        return ReplicationResult(self.replication, self.samples, self.counts, shared_samples=self.shared_samples)
 
     def values(self, policy: str | None, metric: str) -> list[float]:
         """This replication's values of ``metric`` for ``policy``, in breakdown order (for
@@ -108,15 +94,22 @@ class ReplicationResult:
         raise KeyError((policy, metric, key))
 
 
+def _ocs_modes(model: Model, replication: int) -> OcsModes:
+    """The replication's OCS failure modes, drawn afresh: every health state that replays the
+    trace draws them in trace order, so each failure has the same mode in all of them."""
+    return OcsModes(model.failures.ocs_control_share, model.seed, replication)
+
+
 def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], delays: list[float] | None = None,
                    replication: int = 0, waves: Sequence[Wave] | None = None,
                    glitches: Sequence[tuple[float, int, int]] = (), record_runs: bool = False,
-                   scheduler_class: type[Scheduler] = Scheduler) -> JobSimulation:
+                   keep_jobs: bool = True, scheduler_class: type[Scheduler] = Scheduler) -> JobSimulation:
     """The control plane of ``model`` under one policy (any registered one, listed in the model
     or not), replaying ``trace`` and ``specs`` (detection delays drawn for ``replication``
     unless given) and the maintenance ``waves`` (default: the model's campaigns as planned,
     with no watchdog stop) and the gray faults' ``glitches`` ``(time, class id, unit)``, with a
-    scheduler of ``scheduler_class``."""
+    scheduler of ``scheduler_class``; ``keep_jobs``: keep every job object (the replication does
+    not)."""
     if waves is None:
         waves = planned_waves(model.maintenance, model.machine, model.horizon)
     if delays is None:
@@ -126,8 +119,8 @@ def job_simulation(model: Model, policy: str, trace, specs: Sequence[JobSpec], d
     else:  # every policy of a model shares the scenario's routing section
         chosen = registry.get(policy)(model.machine, model.policies[0].routing)
     return JobSimulation(_job_model(model, chosen), Replay(trace, specs, delays, waves, glitches),
-                         OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                         record_runs=record_runs, scheduler_class=scheduler_class)
+                         _ocs_modes(model, replication), keep_jobs=keep_jobs, record_runs=record_runs,
+                         scheduler_class=scheduler_class)
 
 
 def _job_model(model: Model, policy: Policy) -> JobModel:
@@ -142,33 +135,30 @@ def _repair_sampler(failures: FailureParams):
     return lambda k, gen: failures.classes[k].repair.sample(gen, 1)[0]
 
 
-def _job_samples(replication: int, policy: str, outcome: JobOutcome) -> list[Sample]:
-    if outcome.metrics.keys() != set(JOB_METRICS):  # the registry and the measurement, both ways
-        missing, extra = set(JOB_METRICS) - outcome.metrics.keys(), outcome.metrics.keys() - set(JOB_METRICS)
-        raise RuntimeError(f"job metrics out of step with the registry: not measured {sorted(missing)}, "
-                           f"not registered {sorted(extra)}")
-    out = [Sample(replication, policy, name, None, float(outcome.metrics[name])) for name in JOB_METRICS]
-    for chips, (p50, p95) in outcome.by_chips.items():
-        out.append(Sample(replication, policy, QUEUE_WAIT_P50_BY_CHIPS_HOURS, str(chips), float(p50)))
-        out.append(Sample(replication, policy, QUEUE_WAIT_P95_BY_CHIPS_HOURS, str(chips), float(p95)))
-    return out
-
-
 def merge_parts(parts: Sequence[ReplicationResult]) -> ReplicationResult:
     """One replication's result from its parts (:func:`simulate` with ``policies``), given in
-    the model's policy order: the shared samples once, then each part's job samples, rows, run
-    records and gray kills in turn; what a part shares (counts, trace, series) from the first."""
+    the model's policy order: the shared samples once, then each part's job samples and job
+    outputs in turn; what a part shares (counts, trace, series, ...) from the first."""
     first = parts[0]
     shared = first.shared_samples
     assert shared is not None and all(p.shared_samples == shared and p.replication == first.replication
                                       for p in parts), "parts of different replications"
+    jobs = None if first.jobs is None else {name: out for p in parts for name, out in (p.jobs or {}).items()}
+    return replace(first, samples=first.samples[:shared] + [s for p in parts for s in p.samples[shared:]], jobs=jobs)
 
-    def joined(name: str):
-        values = [getattr(p, name) for p in parts]
-        return None if values[0] is None else {k: v for d in values for k, v in d.items()}
 
-    return replace(first, samples=first.samples[:shared] + [s for p in parts for s in p.samples[shared:]],
-                   runs=joined("runs"), gray_kills=joined("gray_kills"), job_rows=joined("job_rows"))
+class _MaintenanceOut:
+    """A policy's chip-hours out for maintenance: the chip-time its maintained view of the health
+    lost against the shared trace's (a component of a replication under maintenance)."""
+
+    def __init__(self, policy: Policy, shared: HealthState, seen: HealthState):
+        self.policy, self.shared, self.seen = policy, shared, seen
+
+    def collect(self, horizon: float, emit: Emit) -> None:
+        policy = self.policy
+        lost = (policy.chip_availability(self.shared, horizon)
+                - policy.chip_availability(self.seen, horizon)) * policy.machine.chips * horizon
+        emit(MAINTENANCE_CHIP_HOURS, None, max(0.0, lost))
 
 
 @dataclass
@@ -178,28 +168,27 @@ class _Wiring:
     part of the bit-for-bit contract)."""
 
     env: simpy.Environment
-    health: HealthState
     recorder: TraceRecorder | None
-    seen: dict[str, HealthState]  # per policy: the health it observes (the shared one, or its maintained view)
-    trackers: dict
+    availability: dict[str, Availability]  # per policy: its tracker, on the health it observes
     injector: "FailureInjector | TraceReplayer"
     driver: CampaignDriver | None
     gray: GrayInjector | None
+    maintenance_out: dict[str, _MaintenanceOut]  # per policy, under maintenance
 
 
 def _wire(model: Model, replication: int, record_trace: bool) -> _Wiring:
     """Build and connect every component of one replication (nothing runs yet)."""
     env = simpy.Environment()
-    health = HealthState(model.machine, OcsModes(model.failures.ocs_control_share, model.seed, replication))
+    health = HealthState(model.machine, _ocs_modes(model, replication))
     recorder = TraceRecorder(health) if record_trace or model.workload is not None else None
     # Under maintenance each policy whose machine a campaign touches sees its own health: the
     # shared trace plus its waves' holds (made before the injector, to see the faults at t = 0).
     views = {p.name: MaintainedHealth(health, model.maintenance, p.maintenance_holds)
              for p in model.policies if model.maintenance}
     seen = {p.name: views[p.name].health if p.name in views else health for p in model.policies}
-    width = model.timeseries_width
-    trackers = {p.name: p.capacity_tracker(model.shapes_in_cubes, seen[p.name], width is not None)
-                for p in model.policies}
+    width, labels = model.timeseries_width, [shape.label for shape in model.shapes]
+    availability = {p.name: Availability(p.capacity_tracker(model.shapes_in_cubes, seen[p.name], width is not None),
+                                         seen[p.name], labels, width) for p in model.policies}
     injector: FailureInjector | TraceReplayer
     if model.failures.traces is not None:
         injector = TraceReplayer(env, health, model.failures.trace_for(replication))
@@ -219,82 +208,49 @@ def _wire(model: Model, replication: int, record_trace: bool) -> _Wiring:
         gray = GrayInjector(env, health.population, tuple(c.gray for c in model.failures.classes),
                             model.failures.planted_gray, tuple(c.repair for c in model.failures.classes),
                             model.seed, replication, injector.causes.fail, injector.schedule_repair)
-    return _Wiring(env, health, recorder, seen, trackers, injector, driver, gray)
+    out = {p.name: _MaintenanceOut(p, health, seen[p.name]) for p in model.policies if driver is not None}
+    return _Wiring(env, recorder, availability, injector, driver, gray, out)
 
 
-def _capacity_samples(model: Model, replication: int, w: _Wiring, outcomes: dict) -> list[Sample]:
-    """What the capacity trackers and the health state measured, in the order every part of a
-    replication emits them (the shared samples)."""
-    horizon, machine, health = model.horizon, model.machine, w.health
-    samples: list[Sample] = []
-    for policy in model.policies if w.driver is not None else ():  # chip-hours out for maintenance
-        lost = (policy.chip_availability(health, horizon)
-                - policy.chip_availability(w.seen[policy.name], horizon)) * machine.chips * horizon
-        samples.append(Sample(replication, policy.name, MAINTENANCE_CHIP_HOURS, None, max(0.0, lost)))
-    for name, outcome in outcomes.items():
-        for shape, value in zip(model.shapes, outcome.slice_availability):
-            samples.append(Sample(replication, name, SLICE_AVAILABILITY, shape.label, value))
-        samples.append(Sample(replication, name, SYSTEM_AVAILABILITY, None, outcome.system_availability))
-        for k, value in enumerate(outcome.capacity or ()):
-            samples.append(Sample(replication, name, CAPACITY_FRACTION, str(k), value))
-        for shape, (count, sq, longest) in zip(model.shapes, outcome.outages or ()):
-            samples.append(Sample(replication, name, SLICE_OUTAGES, shape.label, float(count)))
-            samples.append(Sample(replication, name, SLICE_OUTAGE_SQ_HOURS, shape.label, sq))
-            samples.append(Sample(replication, name, SLICE_OUTAGE_LONGEST_HOURS, shape.label, longest))
-    injector = w.injector
-    unit_days = [n * horizon / HOURS_PER_DAY for n in health.population]
-    for k, (cls, avail) in enumerate(zip(COMPONENT_CLASSES, health.component_availability(horizon))):
-        if avail is not None:  # a class with no units has no availability
-            samples.append(Sample(replication, None, COMPONENT_AVAILABILITY, cls, avail))
-            samples.append(Sample(replication, None, COMPONENT_FAILURE_RATE, cls,
-                                  injector.failures[k] / unit_days[k]))
-            timed = injector.timed_repairs[k]
-            if timed:  # no repair completed: the mean is undefined, and no sample says so
-                samples.append(Sample(replication, None, COMPONENT_REPAIR_HOURS, cls,
-                                      injector.repair_hours[k] / timed))
-    return samples
+def _collect_trace(w: _Wiring, horizon: float, log: SampleLog) -> ReplicationResult:
+    """What the components that observed the failure trace measured, collected in the order of
+    the shared samples: each policy's chip-hours out for maintenance, each policy's
+    availability, the component metrics (no sample from the campaign driver or gray faults)."""
+    for name, out in w.maintenance_out.items():
+        log.collect(name, out, horizon)
+    kept = {name: log.collect(name, availability, horizon) for name, availability in w.availability.items()}
+    series = {name: s for name, s in kept.items() if s is not None}  # every policy's, or none
+    log.collect(None, w.injector, horizon)
+    maintenance = log.collect(None, w.driver, horizon) if w.driver is not None else MaintenanceLog()
+    gray = log.collect(None, w.gray, horizon) if w.gray is not None else ()
+    counts = sum((c.counts for c in (w.driver, w.gray) if c is not None), w.injector.counts)
+    return ReplicationResult(log.replication, list(log.samples), counts, maintenance, gray,
+                             series=series or None, shared_samples=len(log.samples))
 
 
-@dataclass
-class _Jobs:
-    """What the job simulations of one replication (or part) produced."""
-
-    samples: list[Sample] = field(default_factory=list)
-    rows: dict | None = None
-    runs: dict | None = None
-    kills: dict | None = None
-
-
-def _simulate_jobs(model: Model, replication: int, w: _Wiring, policies: Sequence[str] | None,
-                   record_runs: bool, progress: Callable[[float], None] | None) -> _Jobs:
-    """Each policy's job simulation over the replication's recorded trace (with a workload)."""
-    out = _Jobs(runs={} if record_runs and model.workload is not None else None,
-                kills={} if w.gray is not None and model.workload is not None else None)
-    glitches = glitch_events(w.gray.episodes, model.horizon) if w.gray is not None else ()
+def _simulate_jobs(model: Model, w: _Wiring, shared: ReplicationResult, policies: Sequence[str] | None,
+                   record_runs: bool, log: SampleLog,
+                   progress: Callable[[float], None] | None) -> dict[str, JobOutput] | None:
+    """Each policy's job simulation over the replication's recorded trace (with a workload),
+    collected policy by policy: its outcome, then its costs (with a cost model)."""
     if model.workload is None:
-        return out
+        return None
     assert w.recorder is not None
+    replication, trace = shared.replication, w.recorder.events
     specs = generate_jobs(model.workload, model.horizon, model.seed, replication)
-    delays = detection_delays(model.failures, w.recorder.events, model.seed, replication)
-    out.rows = {}
-    replay = Replay(w.recorder.events, specs, delays, w.driver.waves if w.driver is not None else (), glitches)
-    simulated = [p for p in model.policies if policies is None or p.name in policies]
-    for n, policy in enumerate(simulated):
-        sim = JobSimulation(_job_model(model, policy), replay,
-                            OcsModes(model.failures.ocs_control_share, model.seed, replication),
-                            keep_jobs=False, record_runs=out.runs is not None)
-        jobs = sim.run(None if progress is None else
-                       lambda f, n=n: progress((n + f) / len(simulated)))  # type: ignore[misc]
-        out.samples += _job_samples(replication, policy.name, jobs)
+    delays = detection_delays(model.failures, trace, model.seed, replication)
+    glitches = glitch_events(shared.gray, model.horizon)
+    simulated = [p.name for p in model.policies if policies is None or p.name in policies]
+    jobs = {}
+    for n, name in enumerate(simulated):
+        sim = job_simulation(model, name, trace, specs, delays, replication, shared.maintenance.waves, glitches,
+                             record_runs, keep_jobs=False)
+        outcome = sim.run(None if progress is None else
+                          lambda f, n=n: progress((n + f) / len(simulated)))  # type: ignore[misc]
+        jobs[name] = log.collect(name, outcome, model.horizon)
         if model.cost is not None:
-            out.samples += [Sample(replication, policy.name, name, None, value) for name, value
-                            in cost_metrics(jobs.rows, model.machine.chips, model.horizon, model.cost).items()]
-        out.rows[policy.name] = jobs.rows
-        if out.runs is not None and sim.pod_manager.runs is not None:
-            out.runs[policy.name] = sim.pod_manager.runs.columns()
-        if out.kills is not None:
-            out.kills[policy.name] = sim.gray_kills
-    return out
+            log.collect(name, JobCosts(outcome.rows, model.machine.chips, model.cost), model.horizon)
+    return jobs
 
 
 def simulate(model: Model, replication: int, record_trace: bool = False, record_runs: bool = False,
@@ -313,28 +269,8 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
     share of the replication, a hundredth of its horizon at a time); it changes no number."""
     w = _wire(model, replication, record_trace)
     w.env.run(until=model.horizon)
-    width = model.timeseries_width
-    outcomes = {name: tracker.finish(model.horizon, w.seen[name], width) for name, tracker in w.trackers.items()}
-    shared = _capacity_samples(model, replication, w, outcomes)
-    jobs = _simulate_jobs(model, replication, w, policies, record_runs, progress)
-    injector, driver, gray = w.injector, w.driver, w.gray
-    return ReplicationResult(
-        replication=replication,
-        samples=shared + jobs.samples,
-        failures=dict(zip(COMPONENT_CLASSES, (n + (gray.detected[k] if gray is not None else 0)
-                                              for k, n in enumerate(injector.failures)))),  # noticed gray faults too
-        repairs=dict(zip(COMPONENT_CLASSES, injector.repairs)),
-        initially_down=dict(zip(COMPONENT_CLASSES, injector.initially_down)),
-        domain_failures=dict(getattr(injector, "domain_failures", {})),
-        events=(injector.events + (driver.release_failures if driver is not None else 0)
-                + (gray.events if gray is not None else 0)),
-        rollouts=driver.rollouts if driver is not None else [],
-        waves=driver.waves if driver is not None else [],
-        gray=gray.episodes if gray is not None else [],
-        runs=jobs.runs,
-        gray_kills=jobs.kills,
-        trace=w.recorder.events if record_trace and w.recorder is not None else None,
-        job_rows=jobs.rows,
-        shared_samples=len(shared),
-        series={name: o.series for name, o in outcomes.items()} if width is not None else None,
-    )
+    log = SampleLog(replication)
+    shared = _collect_trace(w, model.horizon, log)
+    jobs = _simulate_jobs(model, w, shared, policies, record_runs, log, progress)
+    return replace(shared, samples=log.samples, jobs=jobs,
+                   trace=w.recorder.events if record_trace and w.recorder is not None else None)

@@ -38,6 +38,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 import simpy
 
+from tpusim.core.collect import Emit
+from tpusim.failures.counts import FailureCounts
 from tpusim.failures.injector import superposed
 from tpusim.failures.params import GrayParams, PlantedGray
 from tpusim.core.rng import generator
@@ -122,9 +124,14 @@ class GrayInjector:
         self.env.timeout(episode.end - episode.start).callbacks.append(ended)
 
     @property
-    def events(self) -> int:
-        """Episode starts and ends, and glitches, simulated so far."""
-        return sum(2 + len(e.glitches) for e in self.episodes)
+    def counts(self) -> FailureCounts:
+        """The noticed episodes (ordinary failures from then on) and the events simulated so far:
+        episode starts and ends, and glitches."""
+        return FailureCounts(failures=tuple(self.detected), events=sum(2 + len(e.glitches) for e in self.episodes))
+
+    def collect(self, horizon: float, emit: Emit) -> tuple[GrayEpisode, ...]:
+        """The episodes that started before ``horizon`` (the ground truth; no sample)."""
+        return tuple(self.episodes)
 
 
 def _sampler(repair, gen: np.random.Generator) -> Callable[[], float]:

@@ -22,6 +22,9 @@ it has failed itself or a domain holding it has; the two causes are kept apart
 (:class:`~tpusim.failures.causes.DownCauses`), so a unit's own failures go on while its domain is down (a candidate is discarded
 only when the unit itself is down) and a unit comes up only when both causes are gone. Without
 domains ``causes.own`` mirrors the health state and every draw is as before.
+
+What it counts, and its result hook (the component metrics), are a
+:class:`~tpusim.failures.counts.FailureSource`'s, shared with the trace replayer.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import numpy as np
 import simpy
 
 from tpusim.failures.causes import DownCauses
+from tpusim.failures.counts import FailureSource
 from tpusim.failures.distributions import RepairDistribution
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
@@ -57,21 +61,12 @@ def superposed(gen: np.random.Generator, count: int, rate: float) -> Iterator[tu
         yield from zip(gaps, picks)
 
 
-class FailureInjector:
+class FailureInjector(FailureSource):
     """Drives ``health`` with failures and repairs of every class enabled in ``failures``."""
 
     def __init__(self, env: simpy.Environment, health: HealthState, failures: FailureParams, seed: int,
                  replication: int):
-        self.env = env
-        self.health = health
-        self.failures = [0, 0, 0]  # accepted failures per class, during the run
-        self.repairs = [0, 0, 0]  # completed repairs per class, during the run
-        # hours and number of the completed repairs of failures during the run (not of units down
-        # at t = 0, whose residual repair times are shorter by construction): the check's
-        # component-level repair-time metric
-        self.repair_hours = [0.0, 0.0, 0.0]
-        self.timed_repairs = [0, 0, 0]
-        self.initially_down = [0, 0, 0]
+        super().__init__(env, health)
         self.discarded = 0  # thinning candidates that hit a unit already down
         self.causes = DownCauses(health)  # own failures apart from domain and install holds
         self.domain_failures = {d.name: 0 for d in failures.domains}
@@ -201,6 +196,5 @@ class FailureInjector:
 
     @property
     def events(self) -> int:
-        """Failure and repair events simulated (the model's events)."""
-        return (sum(self.failures) + sum(self.repairs) + sum(self.domain_failures.values())
-                + sum(self.domain_repairs.values()))
+        """Failure and repair events simulated, of units and of domains."""
+        return super().events + sum(self.domain_failures.values()) + sum(self.domain_repairs.values())

@@ -40,20 +40,22 @@ modelled). Waves after a stop never run.
 
 Invariants: no randomness but the named streams above; campaigns without a release draw
 nothing, so adding one never shifts another stream; the waves a :class:`CampaignDriver` ran
-(``waves``) are exactly what the job simulations replay.
+(``waves``, and its record :class:`MaintenanceLog`) are exactly what the job simulations replay.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Generator, NamedTuple
 
 import numpy as np
 import simpy
 
+from tpusim.core.collect import Emit
 from tpusim.failures.causes import DownCauses
+from tpusim.failures.counts import FailureCounts
 from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
 from tpusim.core.rng import generator
 from tpusim.core.stats import excess_rate_p_value
@@ -140,6 +142,28 @@ class Wave(NamedTuple):
     units: tuple[int, ...]  # global cubes or OCSes
 
 
+@dataclass(frozen=True)
+class Rollout:
+    """One occurrence of a campaign with a release, as far as it ran."""
+
+    campaign: str  # the campaign's name
+    occurrence: int
+    bad: bool  # the release was bad
+    start: float  # its first wave's start, hours
+    end: float | None = None  # its last wave's end or the watchdog's stop (None: cut by the horizon)
+    halted: bool = False  # the watchdog stopped it
+    exposed_units: int = 0  # units (cubes or OCSes) that received a bad release
+    checks: int = 0  # watchdog checks made
+
+
+@dataclass(frozen=True)
+class MaintenanceLog:
+    """What a :class:`CampaignDriver` ran: every wave that began, and every rollout."""
+
+    waves: tuple[Wave, ...] = ()
+    rollouts: tuple[Rollout, ...] = ()
+
+
 #: What a wave holds down: ``(class, units, dark)``, ``dark`` only for OCSes.
 Hold = tuple[int, range | tuple[int, ...], bool | None]
 
@@ -185,7 +209,7 @@ class CampaignDriver:
     trace is replayed: then no release may be set) and runs the watchdogs.
 
     ``waves`` lists every wave that began; ``rollouts`` one record per occurrence of a campaign
-    with a release."""
+    with a release; its result hook returns both (:class:`MaintenanceLog`)."""
 
     def __init__(self, env: simpy.Environment, campaigns: tuple[Campaign, ...], machine: MachineLayout,
                  health: HealthState, class_rates: tuple[float, ...], repair_sample, seed: int, replication: int,
@@ -196,7 +220,7 @@ class CampaignDriver:
         self.campaigns = campaigns
         self.listeners: list[WaveListener] = []
         self.waves: list[Wave] = []
-        self.rollouts: list[dict] = []
+        self.rollouts: list[Rollout] = []
         self.release_failures = 0
         self._rates = class_rates
         self._fail, self._schedule_repair = fail, schedule_repair
@@ -241,12 +265,12 @@ class CampaignDriver:
             if at > env.now:
                 yield env.timeout(at - env.now)
             bad = bool(draws.random() < c.release.bad_probability) if draws is not None and c.release else False
-            record: dict[str, Any] = {"campaign": c.name, "occurrence": occurrence, "bad": bad, "start": at, "end": None,
-                      "halted": False, "exposed_units": 0, "checks": 0}
+            rollout, slot = Rollout(c.name, occurrence, bad, at), None  # kept in rollouts[slot] with a release
             if extra is not None:
                 extra[0][:] = math.inf  # a new occurrence replaces the last release everywhere
                 extra[1][:] = math.inf
-                self.rollouts.append(record)
+                slot = len(self.rollouts)
+                self.rollouts.append(rollout)
             for i in range(n_waves):
                 wave = Wave(env.now, env.now + c.wave_hours, index, occurrence, i, c.wave_units(machine, i))
                 self.waves.append(wave)
@@ -260,16 +284,16 @@ class CampaignDriver:
                     extra[0][members] = env.now
                     if bad:
                         extra[1][members] = env.now
-                        record["exposed_units"] += len(wave.units)
+                        rollout = self._update(slot, rollout, exposed_units=rollout.exposed_units + len(wave.units))
                 if i == n_waves - 1:
-                    record["end"] = env.now
+                    rollout = self._update(slot, rollout, end=env.now)
                     break
                 if c.bake_hours:
                     yield env.timeout(c.bake_hours)
                 if c.watchdog is not None and extra is not None:
-                    record["checks"] += 1
+                    rollout = self._update(slot, rollout, checks=rollout.checks + 1)
                     if self._stop(c, extra[0], n_waves - 1):
-                        record.update(halted=True, end=env.now)
+                        rollout = self._update(slot, rollout, halted=True, end=env.now)
                         if c.watchdog.rollback:
                             extra[0][:] = math.inf
                             extra[1][:] = math.inf
@@ -278,6 +302,23 @@ class CampaignDriver:
             if c.every is None:
                 return
             at = c.start + occurrence * c.every
+
+    def _update(self, slot: int | None, rollout: Rollout, **changes: Any) -> Rollout:
+        """``rollout`` with ``changes``, kept as ``rollouts[slot]`` (None: kept nowhere)."""
+        rollout = replace(rollout, **changes)
+        if slot is not None:
+            self.rollouts[slot] = rollout
+        return rollout
+
+    @property
+    def counts(self) -> FailureCounts:
+        """A bad release's extra failures, counted as events (its repairs are the injector's)."""
+        return FailureCounts(events=self.release_failures)
+
+    def collect(self, horizon: float, emit: Emit) -> MaintenanceLog:
+        """The waves and rollouts that ran (no sample: what maintenance cost each policy is
+        measured on its maintained health)."""
+        return MaintenanceLog(tuple(self.waves), tuple(self.rollouts))
 
     def _stop(self, c: Campaign, upgraded: np.ndarray, checks: int) -> bool:
         """The watchdog's test at ``now``: are upgraded units failing more often than the rest?"""

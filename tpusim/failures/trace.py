@@ -11,7 +11,8 @@ replication).
 
 This module owns the format both ways (:func:`format_trace`, :func:`parse_trace`) but never
 opens a file: the config layer reads, the output layer writes. :class:`TraceReplayer` drives a
-health state from a trace in SimPy, in place of the failure injector.
+health state from a trace in SimPy, in place of the failure injector, and counts and measures
+what it replays as the injector does (a :class:`~tpusim.failures.counts.FailureSource`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Iterable
 import simpy
 
 from tpusim.core import csvrows
+from tpusim.failures.counts import FailureSource
 from tpusim.failures.health import HealthState
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 
@@ -83,17 +85,11 @@ def parse_trace(lines: str | Iterable[str], machine: MachineLayout) -> dict[int 
     return {rep: tuple(events) for rep, events in traces.items()}
 
 
-class TraceReplayer:
+class TraceReplayer(FailureSource):
     """Applies a trace to ``health`` at its times, counting events like the injector does."""
 
     def __init__(self, env: simpy.Environment, health: HealthState, trace):
-        self.env = env
-        self.health = health
-        self.failures = [0, 0, 0]
-        self.repairs = [0, 0, 0]
-        self.initially_down = [0, 0, 0]
-        self.repair_hours = [0.0, 0.0, 0.0]  # completed repairs of failures after t = 0, as the injector's
-        self.timed_repairs = [0, 0, 0]
+        super().__init__(env, health)
         self._down_since: dict[tuple[int, int], float] = {}
         env.process(self._replay(trace))
 
@@ -118,7 +114,3 @@ class TraceReplayer:
                 if since is not None:
                     self.repair_hours[k] += t - since
                     self.timed_repairs[k] += 1
-
-    @property
-    def events(self) -> int:
-        return sum(self.failures) + sum(self.repairs)

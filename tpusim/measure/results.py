@@ -17,7 +17,7 @@ the output depends on results, never the reverse.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence
@@ -112,9 +112,9 @@ def job_frames(result: ReplicationResult, policies: Sequence[str]) -> Iterator[p
     ``jobs.parquet`` holds, one row group each."""
     from tpusim.scheduler.workload import BANDS
 
-    assert result.job_rows is not None, "this replication kept no per-job rows"
+    assert result.jobs is not None, "this replication kept no per-job rows"
     for policy in policies:
-        columns = result.job_rows[policy]
+        columns = result.jobs[policy].rows
         frame = pd.DataFrame({"replication": result.replication, "policy": policy, **columns})
         frame["replication"] = frame["replication"].astype("int64")
         frame["band"] = pd.Categorical.from_codes(columns["band"], categories=pd.Index(list(BANDS)))
@@ -295,7 +295,7 @@ class Results:
 
     @property
     def events(self) -> int:
-        return sum(r.events for r in self.replications)
+        return sum(r.counts.events for r in self.replications)
 
     def never_placeable(self, policy: str) -> list[str]:
         """Shapes the policy can never place, whatever the health state (e.g. longer than the grid)."""
@@ -364,11 +364,11 @@ class Results:
                    "exposed_units", "checks", "detection_hours"]
         rows = []
         for r in self.replications:
-            for rec in r.rollouts:
-                end = rec["end"]
-                hours = float("nan") if end is None else end - rec["start"]
-                rows.append({"replication": r.replication, **rec, "end": float("nan") if end is None else end,
-                             "hours": hours, "detection_hours": hours if rec["bad"] and rec["halted"] else float("nan")})
+            for rollout in r.maintenance.rollouts:
+                end = rollout.end
+                hours = float("nan") if end is None else end - rollout.start
+                rows.append({"replication": r.replication, **asdict(rollout), "end": float("nan") if end is None else end,
+                             "hours": hours, "detection_hours": hours if rollout.bad and rollout.halted else float("nan")})
         return pd.DataFrame(rows, columns=columns)
 
     def rollout_summary(self) -> dict[str, dict]:

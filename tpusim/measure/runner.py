@@ -80,14 +80,14 @@ class _RowsInOrder:
 
     def receive(self, replication: int, result: ReplicationResult) -> ReplicationResult:
         """Take ``result``'s rows (a whole replication's or a part's); the result without them."""
-        assert result.job_rows is not None, "a result with a workload keeps its per-job rows"
-        for policy, columns in result.job_rows.items():
-            self.early[(replication, self.position[policy])] = replace(result, job_rows={policy: columns})
+        assert result.jobs is not None, "a result with a workload keeps its per-job rows"
+        for policy, output in result.jobs.items():
+            self.early[(replication, self.position[policy])] = replace(result, jobs={policy: output})
         while self.next in self.early:
             self.sink(self.early.pop(self.next))
             r, k = self.next
             self.next = (r, k + 1) if k + 1 < len(self.position) else (r + 1, 0)
-        return result.without_rows()
+        return result.without_jobs()
 
     def after_failure(self, finished: set[int]) -> None:
         """The rows of the finished replications that wait behind one that never finished."""

@@ -101,8 +101,8 @@ class JobRows:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        assert result.job_rows is not None, "this replication kept no per-job rows"
-        for frame in job_frames(result, [p for p in self.policies if p in result.job_rows]):
+        assert result.jobs is not None, "this replication kept no per-job rows"
+        for frame in job_frames(result, [p for p in self.policies if p in result.jobs]):
             writer = self._writer
             table = pa.Table.from_pandas(frame, preserve_index=False,
                                          schema=writer.schema if writer is not None else None)

@@ -19,7 +19,7 @@ scenario with the ordinary schema; the model is rebuilt from the saved scenario
 trace, a slice mix) needs them where they were. Samples, counts, rows and traces round-trip
 exactly (floats through JSON by ``repr``, through Parquet as float64), so a loaded run gives
 the same estimates, tables and frames as the original. What does not round-trip: a localisation
-study's run records and gray kills (``ReplicationResult.runs``/``gray_kills``, kept only inside
+study's run records and gray kills (``JobOutput.runs``/``gray_kills``, kept only inside
 :func:`tpusim.localise`), and ``ReplicationResult.shared_samples`` of a replication that was never
 split (None either way). Each file appears atomically (a temporary file, then a rename).
 
@@ -33,6 +33,7 @@ import json
 import math
 import os
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -41,12 +42,15 @@ import pandas as pd
 
 from tpusim.config.schema import Scenario, scenario_from_dict
 from tpusim.core.errors import Problem, ScenarioError
+from tpusim.failures.counts import FailureCounts
 from tpusim.failures.gray import GrayEpisode
-from tpusim.failures.maintenance import Wave
+from tpusim.failures.maintenance import MaintenanceLog, Rollout, Wave
 from tpusim.core.metrics import SAMPLE_COLUMNS, Sample
 from tpusim.engine.replication import ReplicationResult
+from tpusim.scheduler.outcome import JobOutput
 from tpusim.scheduler.records import COLUMNS as JOB_COLUMNS, JobRecords
 from tpusim.core.version import __version__
+from tpusim.topology.machine import COMPONENT_CLASSES
 
 if TYPE_CHECKING:  # annotations only
     from tpusim.measure.results import Results
@@ -58,6 +62,7 @@ SAMPLES = "results.samples.parquet"
 JOBS = "results.jobs.parquet"
 TRACE = "results.trace.parquet"
 TRACE_COLUMNS = ("replication", "time_hours", "component", "unit", "down")
+BY_CLASS = ("failures", "repairs", "initially_down")  # the counts saved as {class: count}
 
 
 def write_file(path: Path, write: Callable[[Path], None]) -> None:
@@ -113,9 +118,12 @@ def _none_for_nan(values):
 
 
 def _replication_json(r: ReplicationResult) -> dict:
-    return {"replication": r.replication, "failures": r.failures, "repairs": r.repairs,
-            "initially_down": r.initially_down, "events": r.events, "domain_failures": r.domain_failures,
-            "rollouts": r.rollouts, "waves": [[*w[:5], list(w.units)] for w in r.waves],
+    counts = r.counts
+    by_class = {name: dict(zip(COMPONENT_CLASSES, getattr(counts, name))) for name in BY_CLASS}
+    return {"replication": r.replication, **by_class, "events": counts.events,
+            "domain_failures": dict(counts.domain_failures),
+            "rollouts": [asdict(rollout) for rollout in r.maintenance.rollouts],
+            "waves": [[*w[:5], list(w.units)] for w in r.maintenance.waves],
             "gray": [[*g[:5], list(g.glitches), *g[6:]] for g in r.gray],
             "series": None if r.series is None else {p: _none_for_nan(v) for p, v in r.series.items()},
             "shared_samples": r.shared_samples}
@@ -130,9 +138,9 @@ def save_results(results: "Results", directory: Path) -> None:
     write_parquet(directory / SAMPLES, samples)
     files[SAMPLES] = len(samples)
     policies = list(results.model.policy_names)
-    if reps and all(r.job_rows is not None for r in reps):
-        parts = [pd.DataFrame({"replication": r.replication, "policy": p, **r.job_rows[p]})  # type: ignore[index]
-                 for r in reps for p in policies if p in r.job_rows]  # type: ignore[operator]
+    if reps and all(r.jobs is not None for r in reps):
+        parts = [pd.DataFrame({"replication": r.replication, "policy": p, **r.jobs[p].rows})  # type: ignore[index]
+                 for r in reps for p in policies if p in r.jobs]  # type: ignore[operator]
         jobs = pd.concat(parts, ignore_index=True)
         for name in ("shape", "state"):
             jobs[name] = jobs[name].astype(str)
@@ -210,13 +218,16 @@ def load_parts(directory: Path) -> tuple[Scenario, list[ReplicationResult], dict
         n = r["replication"]
         series = None if r["series"] is None else {
             p: [[math.nan if v is None else v for v in row] for row in v] for p, v in r["series"].items()}
+        failures, repairs, down = (tuple(r[name][cls] for cls in COMPONENT_CLASSES) for name in BY_CLASS)
+        counts = FailureCounts(failures, repairs, down, r["domain_failures"], r["events"])
+        maintenance = MaintenanceLog(tuple(Wave(w[0], w[1], w[2], w[3], w[4], tuple(w[5])) for w in r["waves"]),
+                                     tuple(Rollout(**rollout) for rollout in r["rollouts"]))
         replications.append(ReplicationResult(
-            n, by_rep.get(n, []), r["failures"], r["repairs"], r["initially_down"], r["events"],
-            r["domain_failures"], r["rollouts"],
-            [Wave(w[0], w[1], w[2], w[3], w[4], tuple(w[5])) for w in r["waves"]],
-            [GrayEpisode(g[0], g[1], g[2], g[3], g[4], tuple(g[5]), *g[6:]) for g in r["gray"]],
+            n, by_rep.get(n, []), counts, maintenance,
+            tuple(GrayEpisode(g[0], g[1], g[2], g[3], g[4], tuple(g[5]), *g[6:]) for g in r["gray"]),
             trace=traces.get(n, []) if trace is not None else None,
-            job_rows={p: rows.get(n, {}).get(p, _no_rows()) for p in meta["policies"]} if jobs is not None else None,
+            jobs={p: JobOutput(rows.get(n, {}).get(p, _no_rows())) for p in meta["policies"]}
+            if jobs is not None else None,
             series=series, shared_samples=r["shared_samples"]))
     return scenario, replications, meta
 

@@ -56,7 +56,7 @@ def components(results: "Results") -> dict[str, dict[str, Any]]:
     released = {COMPONENT_CLASSES[c.release_class] for c in model.maintenance if c.release is not None}
     released |= set(noticed_gray(model))
     out = {}
-    for cls in COMPONENT_CLASSES:
+    for k, cls in enumerate(COMPONENT_CLASSES):
         cfg = model.failures.of(cls)
         out[cls] = {
             **_dump(results.component_availability(cls)),
@@ -65,8 +65,8 @@ def components(results: "Results") -> dict[str, dict[str, Any]]:
             "closed_form": class_availability(model.failures, cls)
             if model.failures.traces is None and cfg.schedule is None and not model.failures.install_hours
             and cls not in released else None,
-            "failures": sum(r.failures[cls] for r in results.replications),
-            "repairs": sum(r.repairs[cls] for r in results.replications),
+            "failures": sum(r.counts.failures[k] for r in results.replications),
+            "repairs": sum(r.counts.repairs[k] for r in results.replications),
         }
     return out
 
@@ -98,11 +98,12 @@ def build_summary(results: "Results", command: list[str] | None = None) -> dict[
         "policies": policies,
         "components": components(results),
         "domains": {d.name: {"of": d.component_class, "units": d.units,
-                             "failures": sum(r.domain_failures.get(d.name, 0) for r in results.replications),
+                             "failures": sum(r.counts.domain_failures.get(d.name, 0) for r in results.replications),
                              "availability_closed_form": domain_availability(d)}
                     for d in model.failures.domains},
         "maintenance": {c.name: {"upgrades": c.kind, "waves_per_campaign": c.waves_per_occurrence(model.machine),
-                                 "waves_run": sum(1 for r in results.replications for w in r.waves if w.campaign == i)}
+                                 "waves_run": sum(1 for r in results.replications for w in r.maintenance.waves
+                                                  if w.campaign == i)}
                         for i, c in enumerate(model.maintenance)},
         "rollouts": results.rollout_summary() if results.replications else {},
     }

@@ -4,29 +4,58 @@
 shape could be placed on an otherwise empty pod given the current health state; with several
 pods, the time at least one pod could place it (DESIGN §4). Each policy's tracker listens to the
 shared :class:`~tpusim.failures.HealthState`, updates only on real transitions, and at the end
-of a replication reports a :class:`PolicyOutcome`. Trackers are checked against the direct
-placement rules of :mod:`tpusim.topology.placement` and a naive reference evaluator in the tests.
+of a replication reports a :class:`PolicyOutcome`, which emits its own samples; an
+:class:`Availability` makes a tracker a component of the replication (its result hook, see
+:mod:`tpusim.core.collect`). Trackers are checked against the direct placement rules of
+:mod:`tpusim.topology.placement` and a naive reference evaluator in the tests.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Sequence
 
+from tpusim.core.collect import Emit
+from tpusim.core.metrics import (
+    CAPACITY_FRACTION,
+    SLICE_AVAILABILITY,
+    SLICE_OUTAGE_LONGEST_HOURS,
+    SLICE_OUTAGE_SQ_HOURS,
+    SLICE_OUTAGES,
+    SYSTEM_AVAILABILITY,
+)
 from tpusim.failures.health import HealthState
+
+
+#: A policy's slice availability over time: per shape (in the scenario's slice order), the
+#: fraction of each time bucket during which it could be placed
+Series = list[list[float]]
 
 
 @dataclass
 class PolicyOutcome:
     slice_availability: list[float]  # in the scenario's slice order
     system_availability: float
-    series: list[list[float]] | None = None  # per shape, availability in each time bucket
+    series: Series | None = None
     #: capacity[k]: fraction of time during which some pod could place one slice of k cubes
     #: (k = 0 .. cubes per pod); capacity_at_confidence is read from it (DESIGN §4)
     capacity: list[float] | None = None
     #: per shape: (outages, sum of squared outage durations, longest outage), durations in hours
     #: (an outage still open at the end is cut there); the intervals of slice availability use them
     outages: list[tuple[int, float, float]] | None = None
+
+    def report(self, labels: Sequence[str], emit: Emit) -> None:
+        """Emit this outcome as samples, ``labels`` naming the shapes (in the scenario's order)."""
+        for label, value in zip(labels, self.slice_availability):
+            emit(SLICE_AVAILABILITY, label, value)
+        emit(SYSTEM_AVAILABILITY, None, self.system_availability)
+        for k, value in enumerate(self.capacity or ()):
+            emit(CAPACITY_FRACTION, str(k), value)
+        for label, (count, sq, longest) in zip(labels, self.outages or ()):
+            emit(SLICE_OUTAGES, label, float(count))
+            emit(SLICE_OUTAGE_SQ_HOURS, label, sq)
+            emit(SLICE_OUTAGE_LONGEST_HOURS, label, longest)
 
 
 class Outages:
@@ -114,6 +143,23 @@ class CapacityTracker(ABC):
     @abstractmethod
     def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
         """The outcome over ``[0, t]`` (``width``: time-series bucket width in hours)."""
+
+
+class Availability:
+    """A policy's capacity tracker as a component of a replication: its result hook finishes the
+    tracker over the horizon on the health it watches, emits the outcome's samples and returns
+    the outcome's time series (None without ``width``, the bucket width in hours)."""
+
+    def __init__(self, tracker: CapacityTracker, health: HealthState, labels: Sequence[str], width: float | None):
+        self.tracker = tracker
+        self.health = health
+        self.labels = labels
+        self.width = width
+
+    def collect(self, horizon: float, emit: Emit) -> Series | None:
+        outcome = self.tracker.finish(horizon, self.health, self.width)
+        outcome.report(self.labels, emit)
+        return outcome.series
 
 
 class ShapeUptime:

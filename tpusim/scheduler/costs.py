@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tpusim.core.collect import Emit
 from tpusim.core.metrics import COST_METRICS
 from tpusim.scheduler.job import REJECTED
 from tpusim.scheduler.scheduler import BEST_EFFORT
@@ -48,19 +49,30 @@ def preemptible_useful(rows: dict[str, np.ndarray]) -> float:
     return float(rows["useful_chip_hours"][admitted & (rows["band"] == BEST_EFFORT)].sum())
 
 
-def cost_metrics(rows: dict[str, np.ndarray], chips: int, horizon: float, params: CostParams) -> dict[str, float]:
-    """The cost metrics of one job outcome's rows on a machine of ``chips`` over ``horizon`` hours."""
-    admitted = rows["state"] != REJECTED
-    useful = float(rows["useful_chip_hours"][admitted].sum())
-    preemptible = preemptible_useful(rows)
-    days = horizon / HOURS_PER_DAY
-    revenue = (useful - preemptible) * params.reserved_price + preemptible * params.preemptible_price
-    cost = chips * horizon * params.chip_hour
-    out = {
-        REVENUE_PER_DAY: revenue / days,
-        PREEMPTIBLE_REVENUE_PER_DAY: preemptible * params.preemptible_price / days,
-        MARGIN_PER_DAY: (revenue - cost) / days,
-        GOODPUT_PER_COST: useful / cost if cost else float("nan"),
-    }
-    assert tuple(out) == COST_METRICS
-    return out
+@dataclass(frozen=True, eq=False)
+class JobCosts:
+    """The cost model applied to one job outcome's rows on a machine of ``chips`` chips: a
+    component of the replication whose result hook emits the cost metrics (in ``COST_METRICS``
+    order; see :mod:`tpusim.core.collect`)."""
+
+    rows: dict[str, np.ndarray]
+    chips: int
+    params: CostParams
+
+    def collect(self, horizon: float, emit: Emit) -> None:
+        rows, params = self.rows, self.params
+        admitted = rows["state"] != REJECTED
+        useful = float(rows["useful_chip_hours"][admitted].sum())
+        preemptible = preemptible_useful(rows)
+        days = horizon / HOURS_PER_DAY
+        revenue = (useful - preemptible) * params.reserved_price + preemptible * params.preemptible_price
+        cost = self.chips * horizon * params.chip_hour
+        out = {
+            REVENUE_PER_DAY: revenue / days,
+            PREEMPTIBLE_REVENUE_PER_DAY: preemptible * params.preemptible_price / days,
+            MARGIN_PER_DAY: (revenue - cost) / days,
+            GOODPUT_PER_COST: useful / cost if cost else float("nan"),
+        }
+        assert tuple(out) == COST_METRICS
+        for name, value in out.items():
+            emit(name, None, value)

@@ -1,15 +1,19 @@
 """A job simulation's outcome: one replication's job metrics under one policy, and per-job rows.
 
-Every metric name here is defined in :mod:`tpusim.core.metrics` (label, unit, bounds); the
-replication turns an outcome into tidy samples. The metrics of the job rows are computed here;
-the components count the rest themselves (the scheduler's preemptions, the Pod Manager's swaps,
-the simulation's detections, ...), and the simulation hands both over explicitly: nothing here
-reaches into a simulation. A metric that is undefined in a replication (a goodput with nothing
-held, a wait with nothing started) is NaN, and the estimates leave that replication out.
+Every metric name here is defined in :mod:`tpusim.core.metrics` (label, unit, bounds). The
+metrics of the job rows are computed here; the components count the rest themselves (the
+scheduler's preemptions, the Pod Manager's swaps, the simulation's detections, ...), and the
+simulation hands both over explicitly: nothing here reaches into a simulation. An outcome is a
+component of its replication (:mod:`tpusim.core.collect`) whose result hook emits its metrics as
+tidy samples, checked against the registry's ``JOB_METRICS`` both ways, and returns what is not
+a metric (:class:`JobOutput`: per-job rows, run records, gray kills). A metric that is undefined
+in a replication (a goodput with nothing held, a wait with nothing started) is NaN, and the
+estimates leave that replication out.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -21,6 +25,7 @@ from tpusim.core.metrics import (
     CHECKPOINT_CHIP_HOURS,
     DEGRADED_FRACTION,
     GOODPUT,
+    JOB_METRICS,
     JOBS_ARRIVED,
     JOBS_COMPLETED,
     JOBS_INTERRUPTED,
@@ -30,7 +35,9 @@ from tpusim.core.metrics import (
     MEAN_TIME_IN_QUEUE_HOURS,
     PREEMPTIBLE_CHIP_HOURS,
     QUEUE_WAIT_MEAN_HOURS,
+    QUEUE_WAIT_P50_BY_CHIPS_HOURS,
     QUEUE_WAIT_P50_HOURS,
+    QUEUE_WAIT_P95_BY_CHIPS_HOURS,
     QUEUE_WAIT_P95_HOURS,
     SLOWDOWN_CHIP_HOURS,
     USEFUL_CHIP_HOURS,
@@ -38,28 +45,59 @@ from tpusim.core.metrics import (
     XCONNECTS_PER_DAY,
     XCONNECTS_PER_JOB,
 )
+from tpusim.core.collect import Emit
 from tpusim.core.units import days
+
+GrayKill = tuple[float, int, int, int]  # (time, class, unit, job): a gray fault failed a job
+
+
+@dataclass(frozen=True, eq=False)
+class JobOutput:
+    """What one policy's job simulation leaves besides its samples."""
+
+    rows: dict[str, np.ndarray]  # per-job columns (records.COLUMNS)
+    runs: dict[str, np.ndarray] | None = None  # every run's parts and fate (RunLog.columns), when recorded
+    gray_kills: tuple[GrayKill, ...] = ()  # every job a gray fault failed, in time order
 
 
 class JobOutcome:
     """One replication's job metrics under one policy, plus the per-job rows (numpy columns,
-    :data:`~tpusim.scheduler.records.COLUMNS`)."""
+    :data:`~tpusim.scheduler.records.COLUMNS`), the run records (when kept) and gray kills."""
 
-    def __init__(self, metrics: dict, by_chips: dict, rows: dict[str, np.ndarray]):
+    def __init__(self, metrics: dict, by_chips: dict, rows: dict[str, np.ndarray],
+                 runs: dict[str, np.ndarray] | None = None, gray_kills: tuple[GrayKill, ...] = ()):
         self.metrics = metrics  # name -> float (nan when undefined)
         self.by_chips = by_chips  # chips -> (p50, p95) of queue wait
         self.rows = rows
+        self.runs = runs
+        self.gray_kills = gray_kills
 
     COLUMNS = COLUMNS
 
+    def collect(self, horizon: float, emit: Emit) -> JobOutput:
+        """Emit the job metrics in the registry's order, then the queue-wait percentiles of each
+        slice size; return the rows, run records and gray kills."""
+        if self.metrics.keys() != set(JOB_METRICS):  # the registry and the measurement, both ways
+            missing, extra = set(JOB_METRICS) - self.metrics.keys(), self.metrics.keys() - set(JOB_METRICS)
+            raise RuntimeError(f"job metrics out of step with the registry: not measured {sorted(missing)}, "
+                               f"not registered {sorted(extra)}")
+        for name in JOB_METRICS:
+            emit(name, None, float(self.metrics[name]))
+        for chips, (p50, p95) in self.by_chips.items():
+            emit(QUEUE_WAIT_P50_BY_CHIPS_HOURS, str(chips), float(p50))
+            emit(QUEUE_WAIT_P95_BY_CHIPS_HOURS, str(chips), float(p95))
+        return JobOutput(self.rows, self.runs, self.gray_kills)
+
     @classmethod
     def measure(cls, records: JobRecords, T: float, chips: int, xconnects_by: Mapping[str, int],
-                counted: Mapping[str, float]) -> "JobOutcome":
+                counted: Mapping[str, float], runs: dict[str, np.ndarray] | None = None,
+                gray_kills: tuple[GrayKill, ...] = ()) -> "JobOutcome":
         """Measure a run finished at horizon ``T`` on a machine of ``chips`` chips, from what it
         hands over: its job ``records`` (every job that arrived has left by then), the
-        cross-connects programmed by why (``xconnects_by``), and the metrics its components
+        cross-connects programmed by why (``xconnects_by``), the metrics its components
         counted themselves (``counted``: the scheduler's, the Pod Manager's and the simulation's
-        own, by metric name)."""
+        own, by metric name), and what the outcome keeps besides: the run records (``runs``,
+        when recorded) and the jobs gray faults failed (``gray_kills``)."""
         rows = records.columns()
         state = rows["state"]
         admitted = state != REJECTED
@@ -100,4 +138,4 @@ class JobOutcome:
         for size in np.unique(chips):
             w = waits[chips == size]
             by_chips[int(size)] = (float(np.percentile(w, 50)), float(np.percentile(w, 95)))
-        return cls(metrics, by_chips, rows)
+        return cls(metrics, by_chips, rows, runs, gray_kills)

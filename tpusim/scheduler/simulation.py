@@ -16,7 +16,8 @@ when it arrives and, once it is rejected, completes or the horizon comes, become
 columnar :class:`~tpusim.scheduler.records.JobRecords`. ``keep_jobs`` also keeps every job
 object in ``jobs`` (for tests and notebooks that look at individual jobs). At the horizon the
 simulation hands :meth:`~tpusim.scheduler.outcome.JobOutcome.measure` the records and what the
-scheduler, the Pod Manager and the simulation itself counted, explicitly.
+scheduler, the Pod Manager and the simulation itself counted (and the run records and gray
+kills the outcome keeps), explicitly.
 
 This module is the control plane's composition root. It takes two frozen inputs: a
 :class:`JobModel` (the model's sections and the policy) and a :class:`Replay` (what the
@@ -334,7 +335,9 @@ class JobSimulation:
             self.records.add(job)
         self._live.clear()
         counted = {**self.scheduler.metrics(T), **self.pod_manager.metrics(), **self._metrics()}
-        return JobOutcome.measure(self.records, T, self.machine.chips, self.pod_manager.xconnects_by, counted)
+        runs = self.pod_manager.runs.columns() if self.pod_manager.runs is not None else None
+        return JobOutcome.measure(self.records, T, self.machine.chips, self.pod_manager.xconnects_by, counted,
+                                  runs, tuple(self.gray_kills))
 
     def _metrics(self) -> dict[str, float]:
         """What the simulation itself counted: healthd's detections and the gray faults' harm."""

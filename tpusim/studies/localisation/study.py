@@ -83,13 +83,14 @@ def localise(scenario: "ScenarioLike", params: LocaliserParams | None = None,
     by_replication: dict[int, tuple[list, list]] = {}
     kept = {}
     for r, result in execute(tasks, workers=workers, scheduler_address=scheduler_address, progress=progress):
-        assert result.runs is not None and result.trace is not None
+        assert result.jobs is not None and result.trace is not None
         blame_rows, episode_rows = by_replication.setdefault(r, ([], []))
         faults = hard_faults(result.trace, model.horizon)
-        for policy, runs in result.runs.items():
+        for policy, output in result.jobs.items():
+            runs, kills = output.runs, output.gray_kills
+            assert runs is not None, "a localisation records runs"
             if keep_runs:
                 kept[(r, policy)] = runs
-            kills = (result.gray_kills or {}).get(policy, [])
             for method in METHODS:
                 blames = _LOCALISERS[method](runs, model.machine, model.horizon, params)
                 b, e = score(blames, model.machine, result.gray, faults, kills, params)
