@@ -62,6 +62,8 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     Metric("slice_availability", "slice availability", "fraction", "capacity", "shape"),
     Metric("system_availability", "system availability (chip-time on healthy hardware)", "fraction",
            "capacity", digits=4),
+    Metric("useful_availability", "useful availability (chip-time able to do useful work)", "fraction",
+           "capacity", digits=4),
     Metric("component_availability", "component availability", "fraction", "components", "class", digits=4),
     # the regression gate's component-level figures (a changed failure rate or repair law shows
     # here long before it moves an availability): failures per unit and day, and the mean hours
@@ -168,6 +170,7 @@ SPARE_EVICTIONS = "spare_evictions"
 SPARE_SWAPS = "spare_swaps"
 SYSTEM_AVAILABILITY = "system_availability"
 USEFUL_CHIP_HOURS = "useful_chip_hours"
+USEFUL_AVAILABILITY = "useful_availability"
 UTILIZATION = "utilization"
 XCONNECTS_PER_DAY = "xconnects_per_day"
 XCONNECTS_PER_JOB = "xconnects_per_job"

@@ -188,7 +188,7 @@ def _wire(model: Model, replication: int, record_trace: bool) -> _Wiring:
     seen = {p.name: views[p.name].health if p.name in views else health for p in model.policies}
     width, labels = model.timeseries_width, [shape.label for shape in model.shapes]
     availability = {p.name: Availability(p.capacity_tracker(model.shapes_in_cubes, seen[p.name], width is not None),
-                                         seen[p.name], labels, width) for p in model.policies}
+                                         seen[p.name], labels, width, p.useful_availability) for p in model.policies}
     injector: FailureInjector | TraceReplayer
     if model.failures.traces is not None:
         injector = TraceReplayer(env, health, model.failures.trace_for(replication))

@@ -19,6 +19,7 @@ from tpusim.core.metrics import (
     QUEUE_WAIT_P95_HOURS,
     SLICE_AVAILABILITY,
     SYSTEM_AVAILABILITY,
+    USEFUL_AVAILABILITY,
 )
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
@@ -81,6 +82,7 @@ def build_summary(results: "Results", command: list[str] | None = None) -> dict[
                 for shape, cubes, chips, est in results.slice_availability(policy)
             ] if results.replications else [],
             SYSTEM_AVAILABILITY: results.system_availability(policy).as_dict() if results.replications else None,
+            USEFUL_AVAILABILITY: _dump(results.estimate(policy, USEFUL_AVAILABILITY)) if results.replications else None,
             "capacity_at_confidence": results.capacity_at_confidence(policy).as_dict() if results.replications else None,
             "jobs": jobs_summary(results, policy) if results.has_jobs else None,
         }

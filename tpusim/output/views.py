@@ -28,6 +28,7 @@ from tpusim.core.metrics import (
     QUEUE_WAIT_P95_BY_CHIPS_HOURS,
     SLICE_AVAILABILITY,
     SYSTEM_AVAILABILITY,
+    USEFUL_AVAILABILITY,
 )
 
 if TYPE_CHECKING:  # the results layer calls this package; annotations only
@@ -79,12 +80,14 @@ def system_view(results: "Results", marks: Marks) -> View:
         cap = results.capacity_at_confidence(policy)
         span = f" [{cap.cubes_low}, {cap.cubes_high}]" if cap.cubes_low is not None else " (no interval)"
         form = "-" if cap.closed_form_cubes is None else str(cap.closed_form_cubes)
+        useful = results.estimate(policy, USEFUL_AVAILABILITY)
         rows.append([policy, marks.cell(results.system_availability(policy), SYSTEM_AVAILABILITY),
-                     f"{cap.cubes}{span}", form])
-    return View(f"system availability (chip-time on healthy hardware) and capacity at {100 * level:g} % "
+                     "-" if useful is None else marks.cell(useful, USEFUL_AVAILABILITY), f"{cap.cubes}{span}", form])
+    return View(f"system availability (chip-time on healthy hardware), useful availability (chip-time able to do "
+                f"useful work: under FT routing, every chip whose host is up) and capacity at {100 * level:g} % "
                 "(most cubes placeable as one slice that often)",
-                ["policy", "system availability %", f"cubes at {100 * level:g} % [range the CIs allow]",
-                 "closed form"], rows, dim={3})
+                ["policy", "system availability %", "useful availability %",
+                 f"cubes at {100 * level:g} % [range the CIs allow]", "closed form"], rows, dim={4})
 
 
 def components_view(results: "Results", marks: Marks) -> View:

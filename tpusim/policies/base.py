@@ -233,6 +233,12 @@ class Policy(ABC):
         host and links, and the OCS circuits that carry its ports."""
         return health.chip_availability(t, with_ocs=True)
 
+    def useful_availability(self, system: float, health: HealthState, t: float) -> float:
+        """Fraction of chip-time over ``[0, t]`` able to do useful work under this policy, given
+        its ``system`` availability (chip-time on healthy hardware): the same figure unless the
+        policy keeps chips behind a fault working (fault-tolerant routing)."""
+        return system
+
     # -- placement -------------------------------------------------------------------------
     @abstractmethod
     def find_whole(self, pool: PoolView, cube_dims: Dims) -> Allocation | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tpusim.core.collect import Emit
 from tpusim.core.metrics import (
@@ -24,6 +24,7 @@ from tpusim.core.metrics import (
     SLICE_OUTAGE_SQ_HOURS,
     SLICE_OUTAGES,
     SYSTEM_AVAILABILITY,
+    USEFUL_AVAILABILITY,
 )
 from tpusim.failures.health import HealthState
 
@@ -150,15 +151,18 @@ class Availability:
     tracker over the horizon on the health it watches, emits the outcome's samples and returns
     the outcome's time series (None without ``width``, the bucket width in hours)."""
 
-    def __init__(self, tracker: CapacityTracker, health: HealthState, labels: Sequence[str], width: float | None):
+    def __init__(self, tracker: CapacityTracker, health: HealthState, labels: Sequence[str], width: float | None,
+                 useful: Callable[[float, HealthState, float], float]):
         self.tracker = tracker
         self.health = health
         self.labels = labels
         self.width = width
+        self.useful = useful  # the policy's useful availability from its system availability
 
     def collect(self, horizon: float, emit: Emit) -> Series | None:
         outcome = self.tracker.finish(horizon, self.health, self.width)
         outcome.report(self.labels, emit)
+        emit(USEFUL_AVAILABILITY, None, self.useful(outcome.system_availability, self.health, horizon))
         return outcome.series
 
 

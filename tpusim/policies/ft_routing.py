@@ -18,7 +18,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Mapping
 
-from tpusim.failures.health import HOST, OCS
+from tpusim.failures.health import HOST, OCS, HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.topology.cube import CubeLayout
 from tpusim.topology.machine import MachineLayout
@@ -29,6 +29,15 @@ from tpusim.topology.shapes import Dims, SliceShape
 TORUS = (True, True, True)
 
 SlotFaults = tuple[frozenset, frozenset, frozenset]  # electrical, ports, OCSes, by slot
+
+
+def host_availability(health: HealthState, t: float) -> float:
+    """Chip-time over ``[0, t]`` whose host is up: what FT routing leaves able to do useful work
+    (every link and OCS fault routed around; a slice cut apart, or with more faults than the
+    budget, is rare at published rates and not subtracted, so this is an upper bound)."""
+    host = health.component_availability(t)[HOST]
+    assert host is not None, "a machine has hosts"
+    return host
 
 
 def slot_faults(machine: MachineLayout, slot: Mapping[int, int], faults: list[tuple[int, int]]) -> SlotFaults | None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import FT_ROUTING, PoolView, SliceHolder
-from tpusim.policies.ft_routing import TORUS, host_interrupting_rate, routed_rate, slot_faults
+from tpusim.policies.ft_routing import TORUS, host_availability, host_interrupting_rate, routed_rate, slot_faults
 from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
 from tpusim.policies.reconfigurable import ReconfigurablePolicy, bits
 from tpusim.policies.registry import register
@@ -75,6 +75,9 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
 
     def routes_around_faults(self, job: SliceHolder) -> bool:
         return job.cubes > 0  # sub-cube slices do not use fault-tolerant routing
+
+    def useful_availability(self, system: float, health: HealthState, t: float) -> float:
+        return host_availability(health, t)  # chips behind a routed-around fault keep working
 
     def interrupting_rate(self, failures: FailureParams, shape: SliceShape) -> float:
         """A slice of whole cubes is routed around link and OCS faults (up to ``max_faults`` at

@@ -48,7 +48,7 @@ from tpusim.failures.health import HOST, OCS, HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import FT_ROUTING, ClosedForm, Placement, PoolView, SliceHolder
 from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
-from tpusim.policies.ft_routing import connected, host_interrupting_rate, routed_rate, slot_faults
+from tpusim.policies.ft_routing import connected, host_availability, host_interrupting_rate, routed_rate, slot_faults
 from tpusim.policies.reconfigurable import bits
 from tpusim.policies.registry import register
 from tpusim.policies.static import StaticAvailability, StaticPolicy, _box_tables, _connections
@@ -174,6 +174,9 @@ class StaticFaultTolerantPolicy(StaticPolicy):
 
     def routes_around_faults(self, job: SliceHolder) -> bool:
         return job.cubes > 0  # sub-cube slices do not use fault-tolerant routing
+
+    def useful_availability(self, system: float, health: HealthState, t: float) -> float:
+        return host_availability(health, t)  # chips behind a routed-around fault keep working
 
     def interrupting_rate(self, failures: FailureParams, shape: SliceShape) -> float:
         """Only host failures interrupt a routed slice of whole cubes."""
