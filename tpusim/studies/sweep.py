@@ -328,17 +328,13 @@ def sweep(scenario: "ScenarioLike", vary: dict[str, list[Any]], *, workers: int 
     scenario = as_scenario(scenario, overrides)
     points = grid(vary)
     scenarios = [scenario.with_overrides(point) for point in points]
-    done: dict[int, SweepPoint] = {}
     folder = out / "points" if out is not None else None
-    if folder is not None and resume and folder.is_dir():
-        for index, point in enumerate(points):
-            path = folder / f"{index}.json"
-            if path.exists():
-                done[index] = _load_point(path, index, point, scenarios[index], target_ci, max_replications)
+    done = _saved_points(folder, points, scenarios, target_ci, max_replications) if resume else {}
     if progress:
         progress(len(done), len(points))
 
-    def finished(p: SweepPoint) -> None:
+    def finished(i: int, sc: Scenario, samples: list[Sample]) -> None:
+        p = SweepPoint(i, points[i], sc, samples)
         p.estimates  # noqa: B018 - computed now, while the workers run the other points
         done[p.index] = p
         if folder is not None:
@@ -346,21 +342,40 @@ def sweep(scenario: "ScenarioLike", vary: dict[str, list[Any]], *, workers: int 
         if progress:
             progress(len(done), len(points))
 
-    # Rounds of (point, replication) tasks: a point that misses its precision target gets its
-    # replications doubled in the next round.
     wanted = {i: (scenarios[i], range(scenarios[i].replications)) for i in range(len(points)) if i not in done}
+    _run_rounds(wanted, finished, target_ci, max_replications, workers=workers, scheduler_address=scheduler_address)
+    return SweepResults(vary, [done[i] for i in range(len(points))])
+
+
+def _saved_points(folder: Path | None, points: list[dict[str, Any]], scenarios: list[Scenario],
+                  target_ci: float | None, max_replications: int) -> dict[int, SweepPoint]:
+    """The points an earlier run of this sweep wrote to ``folder`` (:func:`_load_point`), by index."""
+    if folder is None or not folder.is_dir():
+        return {}
+    done = {}
+    for index, point in enumerate(points):
+        path = folder / f"{index}.json"
+        if path.exists():
+            done[index] = _load_point(path, index, point, scenarios[index], target_ci, max_replications)
+    return done
+
+
+Round = dict[int, tuple[Scenario, range]]  # point -> its scenario and the replications to run now
+
+
+def _run_rounds(wanted: Round, finished: Callable[[int, Scenario, list[Sample]], None], target_ci: float | None,
+                max_replications: int, **where: Any) -> None:
+    """Rounds of (point, replication) tasks through the executor (``where``: its workers or
+    cluster): a point that misses its precision target gets its replications doubled in the
+    next round; ``finished(point, scenario, samples)`` as each point is final, its samples in
+    replication order."""
     collected: dict[int, list[Sample]] = {i: [] for i in wanted}
     while wanted:
-        tasks, owner = [], []
-        for i, (sc, reps) in wanted.items():
-            model = build_model(sc)
-            for r in reps:
-                tasks.append(Task(model, r, samples_only=True))  # a sweep keeps samples only
-                owner.append(i)
+        tasks, owner = _round_tasks(wanted)
         left = {i: len(reps) for i, (_, reps) in wanted.items()}
         by_point: dict[int, dict[int, list[Sample]]] = {i: {} for i in wanted}
-        next_round = {}
-        for t, result in execute(tasks, workers=workers, scheduler_address=scheduler_address):
+        next_round: Round = {}
+        for t, result in execute(tasks, **where):
             i = owner[t]
             by_point[i][result.replication] = result.samples
             left[i] -= 1
@@ -369,14 +384,34 @@ def sweep(scenario: "ScenarioLike", vary: dict[str, list[Any]], *, workers: int 
             for r in sorted(by_point[i]):
                 collected[i] += by_point[i][r]
             sc = wanted[i][0]
-            have = sc.replications
-            if target_ci is not None and have < max_replications and _widest(sc, collected[i]) > target_ci:
-                more = min(max_replications, 2 * have)
-                next_round[i] = (sc.with_overrides({"replications": more}), range(have, more))
+            more = _more_replications(sc, collected[i], target_ci, max_replications)
+            if more is not None:
+                next_round[i] = more
             else:
-                finished(SweepPoint(i, points[i], sc, collected[i]))
+                finished(i, sc, collected[i])
         wanted = next_round
-    return SweepResults(vary, [done[i] for i in range(len(points))])
+
+
+def _round_tasks(wanted: Round) -> tuple[list[Task], list[int]]:
+    """A round's tasks (samples only: a sweep keeps nothing else) and the point of each."""
+    tasks, owner = [], []
+    for i, (sc, reps) in wanted.items():
+        model = build_model(sc)
+        for r in reps:
+            tasks.append(Task(model, r, samples_only=True))
+            owner.append(i)
+    return tasks, owner
+
+
+def _more_replications(sc: Scenario, samples: list[Sample], target_ci: float | None,
+                       max_replications: int) -> tuple[Scenario, range] | None:
+    """A point's next round (twice its replications, at most ``max_replications``) while an
+    availability CI is wider than ``target_ci``; None when the point is final."""
+    have = sc.replications
+    if target_ci is not None and have < max_replications and _widest(sc, samples) > target_ci:
+        more = min(max_replications, 2 * have)
+        return sc.with_overrides({"replications": more}), range(have, more)
+    return None
 
 
 def parse_vary(text: str) -> tuple[str, list[Any]]:
