@@ -10,13 +10,14 @@ import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import tpusim
 import tpusim.studies
 from tpusim.studies import registry
 from tpusim.studies.base import Runner, Study
-from tpusim.studies.check import make_baseline
+from tpusim.studies.check import compare, make_baseline
 
 from conftest import REPO
 
@@ -108,3 +109,16 @@ def test_every_registered_study_runs_its_replications_through_its_runner(name):
     result = study.run(study.prepare(scenario, overrides), runner)
     assert runner.seen, f"{name} ran no replication through its runner"
     assert result is not None
+
+
+def test_a_study_by_name_is_the_study_by_its_function():
+    """tpusim.study (what the CLI's study commands call) gives what the study's own function
+    gives, on any runner; an unknown name says which there are."""
+    plan = tpusim.plan_spares(TINY, (0.9, 0.99), overrides={"replications": 2})
+    by_name = tpusim.study("spares", TINY, {"replications": 2}, targets=(0.9, 0.99), workers=2)
+    pd.testing.assert_frame_equal(plan.frame, by_name.frame)
+    baseline = _baseline()
+    report = tpusim.study("check", TINY, ["seed=1"], baseline=baseline, alpha=0.05)
+    assert report.as_dict() == compare(baseline, tpusim.run(TINY, ["seed=1"]).samples, 0.05).as_dict()
+    with pytest.raises(KeyError, match="no study named 'nosuch'; registered: sweep, spares"):
+        tpusim.study("nosuch", TINY)

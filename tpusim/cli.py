@@ -397,11 +397,11 @@ def spares(
     if not 0 < safety < math.inf:
         _fail(f"--safety {safety:g}: must be a finite number > 0")
     sc = _load(scenario, set_)
+    from tpusim.api import study
     from tpusim.output.tables import render_spares
-    from tpusim.studies.spares import plan_spares
 
     with _progress("replications", sc.replications) as callback:
-        plan = plan_spares(sc, targets, lead_hours=lead_hours, safety=safety, progress=callback)
+        plan = study("spares", sc, targets=targets, lead_hours=lead_hours, safety=safety, progress=callback)
     n = plan.results.model.machine.cubes_per_pod
     render_spares(plan.frame, f"{sc.name}: spare cubes per pod of {n} for the largest slice "
                               f"({sc.replications} x {sc.horizon_days:g} days)", out_console)
@@ -435,14 +435,14 @@ def localise(
     if sc.workload is None:
         _fail(f"{scenario}: workload: localisation reads job records, so the scenario needs a workload")
     out = _out_dir(out_given, "", "", "") if out_given is not None else None
-    from tpusim.studies.localisation.study import localise as run_localise
+    from tpusim.api import study
     from tpusim.studies.localisation.methods import LocaliserParams
     from tpusim.output.files import write_atomic
     from tpusim.output.tables import render_localisation
 
     with _progress("replications", sc.replications) as callback:
-        found = run_localise(sc, LocaliserParams(window_hours=window_hours, alpha=alpha), progress=callback,
-                             workers=workers)
+        found = study("localisation", sc, params=LocaliserParams(window_hours=window_hours, alpha=alpha),
+                      progress=callback, workers=workers)
     table = found.summary()
     if fmt == "csv":
         print(table.to_csv(index=False), end="")
@@ -527,7 +527,7 @@ def sweep(
       tpusim sweep tpuv4_pod --vary failures.ocs.repair.mean_hours=1,4,12 -r 10
       tpusim sweep tpuv4_pod --vary pod_manager.spare_cubes=0,2,4 --vary horizon_days=90,365 -w 2
     """
-    from tpusim.studies.sweep import sweep as run_sweep
+    from tpusim.api import study
 
     if fmt not in ("table", "csv", "json"):
         _fail(f"--format: must be table, csv or json, got {fmt!r}")
@@ -543,9 +543,8 @@ def sweep(
     _file_backend()
     with _progress("points", None) as callback:
         try:
-            results = run_sweep(sc, grid, workers=workers, out=out, resume=resume, progress=callback,
-                                scheduler_address=scheduler_address, target_ci=target_ci,
-                                max_replications=max_replications)
+            results = study("sweep", sc, vary=grid, out=out, resume=resume, progress=callback, target_ci=target_ci,
+                            max_replications=max_replications, workers=workers, scheduler_address=scheduler_address)
         except ValueError as exc:
             _fail(str(exc))
     frame = results.to_frame()
@@ -592,9 +591,9 @@ def check(
       tpusim check regression -b base.json --update-baseline     make a baseline
       tpusim check regression -b base.json --junit check.xml     the CI gate
     """
-    from tpusim.api import run_scenario
+    from tpusim.api import study
     from tpusim.output.files import write_atomic
-    from tpusim.studies.check import compare, junit_xml
+    from tpusim.studies.check import junit_xml
 
     if fmt not in ("table", "json"):
         _fail(f"--format: must be table or json, got {fmt!r}")
@@ -611,7 +610,7 @@ def check(
         return
     base = _read_baseline(baseline)  # read and checked before the run is spent on it
     other, sc = _against(base, baseline, sc, scenario, set_, seed, allow_other_scenario)
-    report = compare(base, run_scenario(sc).samples, alpha)
+    report = study("check", sc, baseline=base, alpha=alpha)
     if junit is not None:
         write_atomic(junit, junit_xml(report, f"tpusim check {sc.name}"))
     if fmt == "json":
@@ -738,9 +737,9 @@ def reproduce(
       tpusim reproduce --quick                  minutes: checks the table, not the figures
       tpusim reproduce --json claims.json
     """
+    from tpusim.api import study
     from tpusim.output.files import write_json
     from tpusim.output.tables import render_claims
-    from tpusim.studies.reproduce import reproduce as run_claims
     from tpusim.studies.reproduce import scenario_files
 
     for path in scenario_files(scenarios_dir).values():
@@ -749,7 +748,7 @@ def reproduce(
     say = ((lambda message: err_console.print(Text(message, style="dim"), highlight=False))
            if err_console.is_terminal else None)
     try:
-        claims = run_claims(scenarios_dir, quick=quick, progress=say)
+        claims = study("reproduce", scenarios_dir, quick=quick, progress=say)
     except ScenarioError as exc:
         _fail(*exc.lines())
     rows = [c.as_dict() for c in claims]
