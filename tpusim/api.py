@@ -1,6 +1,8 @@
 """The facade that the CLI and notebooks share: ``tpusim.run`` (a scenario in any form, with
-overrides) and ``tpusim.run_scenario`` (:mod:`tpusim.measure.runner`); the studies
-(``tpusim.sweep``, ``plan_spares``, ...) are reached from the package (``tpusim/__init__.py``).
+overrides), ``tpusim.run_scenario`` (:mod:`tpusim.measure.runner`) and ``tpusim.study`` (any
+registered study by its name, :mod:`tpusim.studies.registry`; the CLI's study commands run
+theirs through it). Each study's own function (``tpusim.sweep``, ``plan_spares``, ...) is
+reached from the package (``tpusim/__init__.py``).
 
 Importing the facade installs the output package's presenter, so that results show themselves
 (``results.summary()``, ``.plot()``, ``.save()``) while the measurement layer never imports
@@ -19,7 +21,7 @@ from tpusim.output.presenter import install
 
 install()
 
-__all__ = ["run", "run_scenario"]
+__all__ = ["run", "run_scenario", "study"]
 
 
 RUN_OPTIONS = ("workers", "scheduler_address", "progress", "record_traces")
@@ -57,3 +59,37 @@ def run(scenario: ScenarioLike, overrides: "list[str] | dict[str, Any] | None" =
     texts += override_strings(keys)
     run_options = {k: v for k, v in options.items() if k in RUN_OPTIONS}
     return run_scenario(as_scenario(scenario, texts), **run_options)
+
+
+def study(name: str, scenario: Any = None, overrides: "list[str] | dict[str, Any] | None" = None, *,
+          workers: int = 1, scheduler_address: str | None = None, **params: Any) -> Any:
+    """Run the study registered as ``name`` (:func:`tpusim.studies.registry.names`: ``sweep``,
+    ``spares``, ``attribution``, ``campaign_cost``, ``localisation``, ``reproduce``, ``check``).
+
+    Parameters
+    ----------
+    name : str
+        The study.
+    scenario : Scenario, str, Path or dict
+        What it runs on: a scenario in any form :func:`run` takes (``reproduce``: a folder of
+        the scenarios it needs, or None for the shipped ones).
+    overrides : list of str or dict, optional
+        Dotted-key overrides, set on the scenario first.
+    workers, scheduler_address
+        A local process pool, or a Dask cluster (``tcp://HOST:PORT``); the numbers are the same.
+    **params
+        The study's parameters: the fields of its class (``vary`` for ``sweep``, ``targets``
+        for ``spares``, ``baseline`` for ``check``, ...).
+
+    Returns
+    -------
+    The study's result (``SweepResults``, ``SparePlan``, a DataFrame, ``Localisation``, ...).
+
+    Examples
+    --------
+    >>> plan = tpusim.study("spares", "tpuv4_pod", targets=(0.99,), workers=2)  # doctest: +SKIP
+    """
+    from tpusim.studies import registry
+
+    return registry.create(name, **params).on(scenario, overrides, workers=workers,
+                                              scheduler_address=scheduler_address)

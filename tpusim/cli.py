@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, NoReturn, Optional
 
 import typer
 import yaml
@@ -99,7 +100,8 @@ def _out_dir(given: str | None, default: str, earlier: str, hint: str) -> Path:
     """The output directory: ``--out`` as given, else ``out/<default>`` (``default`` made by
     :func:`~tpusim.output.files.folder_name`, so a scenario's name never leads outside ``out/``).
     ``--out ''`` is refused (it would be the current folder, which ``--out .`` says
-    explicitly), and so is a directory holding an ``earlier`` result unless ``hint`` says how."""
+    explicitly), and so is a directory holding an ``earlier`` result unless ``hint`` says how,
+    and one that cannot be written (:func:`_writable_dir`: it is made now, before anything runs)."""
     if given is not None and not given.strip():
         _fail("--out '': give a directory (--out . for the current one)")
     out = Path(given) if given is not None else Path("out") / default
@@ -109,6 +111,7 @@ def _out_dir(given: str | None, default: str, earlier: str, hint: str) -> Path:
         _fail(f"--out {out}: cannot write there ({getattr(exc, 'strerror', None) or exc})")
     if held and hint:
         _fail(f"--out {out}: {hint}")
+    _writable_dir(out)
     return out
 
 
@@ -177,17 +180,23 @@ def _file_backend() -> None:
     matplotlib.use("Agg")
 
 
-def _progress(label: str, total: int | None):
-    """A rich progress bar on a terminal (stderr), else nothing: (bar or None, callback or None)."""
-    if not err_console.is_terminal:
-        return None, None
+@contextmanager
+def _progress(label: str, total: int | None, show: bool = True) -> Iterator[Any]:
+    """A rich progress bar on a terminal (stderr) while the block runs, else nothing: yields
+    its callback ``(done, of)``, or None."""
+    if not show or not err_console.is_terminal:
+        yield None
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     bar = Progress(label, BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err_console,
                    transient=True)
     task = bar.add_task(label, total=total)
     bar.start()
-    return bar, lambda done, of: bar.update(task, completed=done, total=of)
+    try:
+        yield lambda done, of: bar.update(task, completed=done, total=of)
+    finally:
+        bar.stop()
 
 
 def _announce(sc: "Scenario", workers: int = 1) -> None:
@@ -285,7 +294,7 @@ def run(
         _fail(f"--format: must be table, markdown, csv or json, got {fmt!r}")
     if quiet:
         fmt = "none"
-    from tpusim.output.artifacts import JobRows, write_outputs
+    from tpusim.output.artifacts import JobRows
     from tpusim.output.provenance import provenance
 
     overrides, options = _overrides(set_, seed=seed, replications=replications)
@@ -294,34 +303,35 @@ def run(
 
     out = _out_dir(out_given, folder_name(sc.name), "summary.json", "" if force else
                    "holds the results of an earlier run; give --force to overwrite them, or another --out")
-    _writable_dir(out)
     _reachable(scheduler_address)
     _file_backend()
     if not quiet:
         _announce(sc, workers)
-    # a bar for several replications, or for jobs (a fleet-year is minutes: it moves as they go)
-    long = sc.replications > 1 or sc.workload is not None
-    progress, callback = _progress("replications", sc.replications) if long and not quiet else (None, None)
     # per-job rows go to jobs.parquet as replications finish: a long run never holds them all
     made = provenance(sc.resolved(), _command())  # the same block in summary.json and jobs.parquet
     rows = JobRows(out, sc.policies, jobs_csv, made) if sc.workload is not None else None
-    try:
+    # a bar for several replications, or for jobs (a fleet-year is minutes: it moves as they go)
+    long = sc.replications > 1 or sc.workload is not None
+    with _progress("replications", sc.replications, show=long and not quiet) as callback:
         results = _simulate_run(sc, out, rows, workers=workers, scheduler_address=scheduler_address,
                                 progress=callback, record_traces=write_trace)
-    finally:
-        if progress is not None:
-            progress.stop()
-
-    try:  # the files first: a reader that closes the pipe early (| head) must not cost the run
-        written = write_outputs(results, out, plot=plot, jobs_csv=jobs_csv, command=_command(), rows=rows,
-                                provenance=made)
-    finally:
-        if rows is not None and not rows.closed:
-            rows.abort()
+    written = _write_run(results, out, rows, made, plot=plot, jobs_csv=jobs_csv)
     _print_run(results, fmt, made, written)
     if results.error:
         _error(f"run stopped part-way: {results.error}")
         raise typer.Exit(1)
+
+
+def _write_run(results, out: Path, rows, made: dict, *, plot: bool, jobs_csv: bool) -> list[Path]:
+    """``run``'s files (the paths written); the per-job rows are dropped if writing fails."""
+    from tpusim.output.artifacts import write_outputs
+
+    try:  # the files first: a reader that closes the pipe early (| head) must not cost the run
+        return write_outputs(results, out, plot=plot, jobs_csv=jobs_csv, command=_command(), rows=rows,
+                             provenance=made)
+    finally:
+        if rows is not None and not rows.closed:
+            rows.abort()
 
 
 @app.command()
@@ -387,15 +397,11 @@ def spares(
     if not 0 < safety < math.inf:
         _fail(f"--safety {safety:g}: must be a finite number > 0")
     sc = _load(scenario, set_)
+    from tpusim.api import study
     from tpusim.output.tables import render_spares
-    from tpusim.studies.spares import plan_spares
 
-    bar, callback = _progress("replications", sc.replications)
-    try:
-        plan = plan_spares(sc, targets, lead_hours=lead_hours, safety=safety, progress=callback)
-    finally:
-        if bar is not None:
-            bar.stop()
+    with _progress("replications", sc.replications) as callback:
+        plan = study("spares", sc, targets=targets, lead_hours=lead_hours, safety=safety, progress=callback)
     n = plan.results.model.machine.cubes_per_pod
     render_spares(plan.frame, f"{sc.name}: spare cubes per pod of {n} for the largest slice "
                               f"({sc.replications} x {sc.horizon_days:g} days)", out_console)
@@ -429,20 +435,14 @@ def localise(
     if sc.workload is None:
         _fail(f"{scenario}: workload: localisation reads job records, so the scenario needs a workload")
     out = _out_dir(out_given, "", "", "") if out_given is not None else None
-    if out is not None:
-        _writable_dir(out)
-    from tpusim.studies.localisation.study import localise as run_localise
+    from tpusim.api import study
     from tpusim.studies.localisation.methods import LocaliserParams
     from tpusim.output.files import write_atomic
     from tpusim.output.tables import render_localisation
 
-    bar, callback = _progress("replications", sc.replications)
-    try:
-        found = run_localise(sc, LocaliserParams(window_hours=window_hours, alpha=alpha), progress=callback,
-                             workers=workers)
-    finally:
-        if bar is not None:
-            bar.stop()
+    with _progress("replications", sc.replications) as callback:
+        found = study("localisation", sc, params=LocaliserParams(window_hours=window_hours, alpha=alpha),
+                      progress=callback, workers=workers)
     table = found.summary()
     if fmt == "csv":
         print(table.to_csv(index=False), end="")
@@ -527,7 +527,7 @@ def sweep(
       tpusim sweep tpuv4_pod --vary failures.ocs.repair.mean_hours=1,4,12 -r 10
       tpusim sweep tpuv4_pod --vary pod_manager.spare_cubes=0,2,4 --vary horizon_days=90,365 -w 2
     """
-    from tpusim.studies.sweep import sweep as run_sweep
+    from tpusim.api import study
 
     if fmt not in ("table", "csv", "json"):
         _fail(f"--format: must be table, csv or json, got {fmt!r}")
@@ -539,21 +539,22 @@ def sweep(
     out = _out_dir(out_given, folder_name(sc.name, "-sweep"), "sweep.csv", "" if resume or force else
                    "holds an earlier sweep; give --resume to add the missing points, --force to start again, "
                    "or another --out")
-    _writable_dir(out)
     _reachable(scheduler_address)
     _file_backend()
-    progress, callback = _progress("points", None)
-    try:
-        results = run_sweep(sc, grid, workers=workers, out=out, resume=resume, progress=callback,
-                            scheduler_address=scheduler_address, target_ci=target_ci,
-                            max_replications=max_replications)
-    except ValueError as exc:
-        _fail(str(exc))
-    finally:
-        if progress is not None:
-            progress.stop()
+    with _progress("points", None) as callback:
+        try:
+            results = study("sweep", sc, vary=grid, out=out, resume=resume, progress=callback, target_ci=target_ci,
+                            max_replications=max_replications, workers=workers, scheduler_address=scheduler_address)
+        except ValueError as exc:
+            _fail(str(exc))
     frame = results.to_frame()
     written = _write_sweep(frame, list(grid), out, plot)
+    _print_sweep(results, frame, fmt, sc, written, target_ci, max_replications)
+
+
+def _print_sweep(results, frame, fmt: str, sc: "Scenario", written: list[Path], target_ci: float | None,
+                 max_replications: int) -> None:
+    """What ``sweep`` prints on stdout, after its files are written."""
     if fmt == "csv":
         print(frame.to_csv(index=False), end="")
     elif fmt == "json":
@@ -563,8 +564,8 @@ def sweep(
 
         counts = sorted({int(n) for n in frame.replications}) if len(frame) else [sc.replications]
         reps = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
-        render_sweep(frame, list(grid), f"{sc.name}: {len(results.points)} points x {reps} replications "
-                                        f"(95 % intervals; every metric in sweep.csv)", out_console)
+        render_sweep(frame, list(results.vary), f"{sc.name}: {len(results.points)} points x {reps} replications "
+                                                f"(95 % intervals; every metric in sweep.csv)", out_console)
         if target_ci is not None and counts[-1] >= max_replications:
             _plain(err_console, f"--target-ci {target_ci:g}: some points stopped at --max-replications "
                                 f"{max_replications} before every availability CI was that narrow")
@@ -590,11 +591,9 @@ def check(
       tpusim check regression -b base.json --update-baseline     make a baseline
       tpusim check regression -b base.json --junit check.xml     the CI gate
     """
-    import json
-
-    from tpusim.api import run_scenario
-    from tpusim.studies.check import compare, fresh_seed, junit_xml, make_baseline, other_scenario
-    from tpusim.output.files import write_atomic, write_json
+    from tpusim.api import study
+    from tpusim.output.files import write_atomic
+    from tpusim.studies.check import junit_xml
 
     if fmt not in ("table", "json"):
         _fail(f"--format: must be table or json, got {fmt!r}")
@@ -607,45 +606,73 @@ def check(
     if sc.replications < 2:
         _fail(f"{scenario}: replications: a check needs at least 2, got {sc.replications}")
     if update_baseline:
-        if junit is not None:
-            _fail("--junit: making a baseline checks nothing, so there is no report to write (drop --junit "
-                  "or --update-baseline)")
-        _writable_file(baseline, "--baseline")
-    else:  # read and check the baseline before spending the run on it
-        base = _read_baseline(baseline)
-        other = other_scenario(base, sc.name, sc.resolved())
-        if other and not allow_other_scenario:
-            _fail(*(f"{baseline}: {p}; give --allow-other-scenario to compare anyway" for p in other))
-        base_seed = base.get("seed")
-        if seed is None and isinstance(base_seed, int) and base_seed == sc.seed:
-            sc = _load(scenario, list(set_ or []) + [f"seed={fresh_seed(base_seed)}"])  # independent draws
-    results = run_scenario(sc)
-    if update_baseline:
-        made = make_baseline(sc.name, sc.seed, results.samples, sc.resolved())
-        write_json(baseline, made)
-        _plain(out_console, f"wrote baseline {baseline} ({len(made['metrics'])} metrics)")
+        _update_baseline(sc, baseline, junit)
         return
-    report = compare(base, results.samples, alpha)
-    moved = [c for c in report.checks if c.failed]
+    base = _read_baseline(baseline)  # read and checked before the run is spent on it
+    other, sc = _against(base, baseline, sc, scenario, set_, seed, allow_other_scenario)
+    report = study("check", sc, baseline=base, alpha=alpha)
     if junit is not None:
         write_atomic(junit, junit_xml(report, f"tpusim check {sc.name}"))
     if fmt == "json":
-        print(json.dumps({"scenario": sc.name, "seed": sc.seed, "replications": sc.replications,
-                          "baseline": {"path": str(baseline), "seed": base.get("seed"),
-                                       "scenario_differences": other},
-                          **report.as_dict()}, indent=2, allow_nan=False, default=str))
+        _print_check_json(report, sc, baseline, base, other)
     else:
         _print_check(report, f"{sc.name}: {len(report.checks)} metrics against {baseline} (seed {sc.seed}; "
                              f"the baseline's {base.get('seed')}), family-wise alpha {alpha:g} (each at "
                              f"{report.per_metric_alpha:.2g}, Welch t-test)", other, junit)
     if report.failed:
-        for c in moved:
+        _check_failed(report)
+    if fmt == "table":
+        out_console.print(f"check passed: no metric moved at family-wise significance {alpha:g}")
+
+
+def _update_baseline(sc: "Scenario", baseline: Path, junit: Path | None) -> None:
+    """``check --update-baseline``: run ``sc`` and write its baseline."""
+    from tpusim.api import run_scenario
+    from tpusim.output.files import write_json
+    from tpusim.studies.check import make_baseline
+
+    if junit is not None:
+        _fail("--junit: making a baseline checks nothing, so there is no report to write (drop --junit "
+              "or --update-baseline)")
+    _writable_file(baseline, "--baseline")
+    results = run_scenario(sc)
+    made = make_baseline(sc.name, sc.seed, results.samples, sc.resolved())
+    write_json(baseline, made)
+    _plain(out_console, f"wrote baseline {baseline} ({len(made['metrics'])} metrics)")
+
+
+def _against(base: dict, path: Path, sc: "Scenario", scenario: str, set_: list[str] | None, seed: int | None,
+             allow_other_scenario: bool) -> tuple[list[str], "Scenario"]:
+    """Why ``base`` is not a baseline of ``sc`` (refused unless ``allow_other_scenario``), and
+    the scenario to check: ``sc``, on a fresh seed when it would draw the baseline's own."""
+    from tpusim.studies.check import fresh_seed, other_scenario
+
+    other = other_scenario(base, sc.name, sc.resolved())
+    if other and not allow_other_scenario:
+        _fail(*(f"{path}: {p}; give --allow-other-scenario to compare anyway" for p in other))
+    base_seed = base.get("seed")
+    if seed is None and isinstance(base_seed, int) and base_seed == sc.seed:
+        sc = _load(scenario, list(set_ or []) + [f"seed={fresh_seed(base_seed)}"])  # independent draws
+    return other, sc
+
+
+def _print_check_json(report, sc: "Scenario", baseline: Path, base: dict, other: list[str]) -> None:
+    """The check's report as JSON on stdout (``--format json``)."""
+    import json
+
+    print(json.dumps({"scenario": sc.name, "seed": sc.seed, "replications": sc.replications,
+                      "baseline": {"path": str(baseline), "seed": base.get("seed"), "scenario_differences": other},
+                      **report.as_dict()}, indent=2, allow_nan=False, default=str))
+
+
+def _check_failed(report) -> NoReturn:
+    """One line per metric that moved, then exit 1."""
+    for c in report.checks:
+        if c.failed:
             direction = "up" if c.change > 0 else "down"
             _error(f"{c.name} moved {direction} by {abs(c.change):.3g} ({c.old['mean']:.6g} -> "
                    f"{c.new['mean']:.6g}, p = {c.p_value:.2g})", prefix="check failed:")
-        raise typer.Exit(1)
-    if fmt == "table":
-        out_console.print(f"check passed: no metric moved at family-wise significance {alpha:g}")
+    raise typer.Exit(1)
 
 
 def _read_baseline(baseline: Path) -> dict:
@@ -710,9 +737,9 @@ def reproduce(
       tpusim reproduce --quick                  minutes: checks the table, not the figures
       tpusim reproduce --json claims.json
     """
+    from tpusim.api import study
     from tpusim.output.files import write_json
     from tpusim.output.tables import render_claims
-    from tpusim.studies.reproduce import reproduce as run_claims
     from tpusim.studies.reproduce import scenario_files
 
     for path in scenario_files(scenarios_dir).values():
@@ -721,7 +748,7 @@ def reproduce(
     say = ((lambda message: err_console.print(Text(message, style="dim"), highlight=False))
            if err_console.is_terminal else None)
     try:
-        claims = run_claims(scenarios_dir, quick=quick, progress=say)
+        claims = study("reproduce", scenarios_dir, quick=quick, progress=say)
     except ScenarioError as exc:
         _fail(*exc.lines())
     rows = [c.as_dict() for c in claims]

@@ -148,66 +148,88 @@ def execute(tasks: list[Task], *, workers: int = 1, scheduler_address: str | Non
     An exception in a task propagates when its block's result is reached; results yielded
     before it are the caller's to keep.
     """
-    total = len(tasks)
-    done = 0
-    owner: list[int] = []
-    waiting: dict[int, dict[int, ReplicationResult]] = {}  # task -> its parts in, by part index
-    needed: dict[int, int] = {}  # task -> its number of parts
+    parts = _Parts(tasks, progress, receive)
+    if scheduler_address is not None:
+        yield from _on_dask(parts, scheduler_address, block_size)
+    elif workers > 1 and len(split := parts.split(workers)) > 1:
+        yield from _in_pool(parts, split, workers, block_size)
+    else:
+        parts.split(1)  # one part per task
+        for i, task in enumerate(tasks):
+            under_way = (lambda f, i=i: progress(i + f, len(tasks))) if progress else None
+            yield from parts.finished([i], [run_task(task, under_way)])
 
-    def finished(members: list[int], results: list[ReplicationResult]) -> Iterator[tuple[int, ReplicationResult]]:
-        nonlocal done
+
+class _Parts:
+    """The parts that :func:`execute` runs for its tasks, and the tasks they complete: each
+    part's result goes to ``receive`` as it comes back, a split task's parts are merged once
+    all are in, and ``progress`` hears of every part."""
+
+    def __init__(self, tasks: list[Task], progress: Progress | None,
+                 receive: Callable[[int, ReplicationResult], ReplicationResult] | None):
+        self.tasks, self.progress, self.receive = tasks, progress, receive
+        self.done = 0
+        self.owner: list[int] = []  # part -> its task
+        self.needed: dict[int, int] = {}  # task -> its number of parts
+        self.waiting: dict[int, dict[int, ReplicationResult]] = {}  # task -> its parts in, by part index
+
+    def split(self, workers: int) -> list[Task]:
+        """The parts to run on ``workers`` workers (:func:`split_by_policy`)."""
+        parts, self.owner = split_by_policy(self.tasks, workers)
+        self.needed.clear()
+        for i in self.owner:
+            self.needed[i] = self.needed.get(i, 0) + 1
+        return parts
+
+    def finished(self, members: list[int], results: list[ReplicationResult]) -> Iterator[tuple[int, ReplicationResult]]:
+        """``(task index, result)`` of each task that the parts ``members`` complete."""
         for part, result in zip(members, results):
-            i = owner[part]
-            if receive is not None:
-                result = receive(i, result)
+            i = self.owner[part]
+            if self.receive is not None:
+                result = self.receive(i, result)
             complete = True
-            if needed[i] > 1:
-                got = waiting.setdefault(i, {})
+            if self.needed[i] > 1:
+                got = self.waiting.setdefault(i, {})
                 got[part] = result
-                complete = len(got) == needed[i]
+                complete = len(got) == self.needed[i]
                 if complete:
                     result = merge_parts([got[k] for k in sorted(got)])
-                    del waiting[i]
-            done += complete
-            if progress:  # the tasks done and the parts in of those under way
-                progress(done + sum(len(g) / needed[j] for j, g in waiting.items()), total)
+                    del self.waiting[i]
+            self.done += complete
+            if self.progress:  # the tasks done and the parts in of those under way
+                under_way = sum(len(g) / self.needed[j] for j, g in self.waiting.items())
+                self.progress(self.done + under_way, len(self.tasks))
             if complete:
                 yield i, result
 
-    def split(n: int) -> list[Task]:
-        parts, owner[:] = split_by_policy(tasks, n)
-        needed.clear()
-        for i in owner:
-            needed[i] = needed.get(i, 0) + 1
-        return parts
 
-    if scheduler_address is not None:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
+def _on_dask(parts: _Parts, scheduler_address: str, block_size: int | None) -> Iterator[tuple[int, ReplicationResult]]:
+    """The parts run on the Dask cluster at ``scheduler_address``, in blocks over its threads."""
+    from distributed import Client
+    from distributed import as_completed as dask_completed
 
-        with Client(scheduler_address) as client:
-            n = sum(client.nthreads().values()) or 1
-            models, blocks = plan_blocks(split(n), n, block_size)
-            # every model to every worker, in one round trip; random keys (hashing a model to name
-            # it would tokenize it, which cost more than sending it)
-            scattered = client.scatter(models, broadcast=True, hash=False)
-            futures = {client.submit(_run_block_on, scattered[b[0]], b[1], pure=False): members
-                       for b, members in blocks}
-            for future in dask_completed(futures):
-                yield from finished(futures[future], future.result())
-    elif workers > 1 and len(parts := split(workers)) > 1:
-        models, blocks = plan_blocks(parts, workers, block_size)
-        with ProcessPoolExecutor(max_workers=min(workers, len(blocks)), initializer=_install,
-                                 initargs=(models,)) as pool:
-            pending = {pool.submit(_run_block, b): members for b, members in blocks}
-            try:
-                for future in as_completed(pending):
-                    yield from finished(pending[future], future.result())
-            finally:  # stopped early (an error, Ctrl-C): drop the blocks not yet started
-                for future in pending:
-                    future.cancel()
-    else:
-        split(1)  # one part per task
-        for i, task in enumerate(tasks):
-            under_way = (lambda f, i=i: progress(i + f, total)) if progress else None
-            yield from finished([i], [run_task(task, under_way)])
+    with Client(scheduler_address) as client:
+        n = sum(client.nthreads().values()) or 1
+        models, blocks = plan_blocks(parts.split(n), n, block_size)
+        # every model to every worker, in one round trip; random keys (hashing a model to name
+        # it would tokenize it, which cost more than sending it)
+        scattered = client.scatter(models, broadcast=True, hash=False)
+        futures = {client.submit(_run_block_on, scattered[b[0]], b[1], pure=False): members
+                   for b, members in blocks}
+        for future in dask_completed(futures):
+            yield from parts.finished(futures[future], future.result())
+
+
+def _in_pool(parts: _Parts, split: list[Task], workers: int,
+             block_size: int | None) -> Iterator[tuple[int, ReplicationResult]]:
+    """The parts ``split`` run in a local pool of ``workers`` processes, in blocks."""
+    models, blocks = plan_blocks(split, workers, block_size)
+    with ProcessPoolExecutor(max_workers=min(workers, len(blocks)), initializer=_install,
+                             initargs=(models,)) as pool:
+        pending = {pool.submit(_run_block, b): members for b, members in blocks}
+        try:
+            for future in as_completed(pending):
+                yield from parts.finished(pending[future], future.result())
+        finally:  # stopped early (an error, Ctrl-C): drop the blocks not yet started
+            for future in pending:
+                future.cancel()

@@ -19,6 +19,7 @@ in the registry) are never plotted.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,25 +90,52 @@ def _on_axis(ax, xs, policy: str, row: int, label: str | None) -> None:
 def plot_availability(results: "Results", path: Path | None = None, ax=None):
     """Unavailability (log) against slice size (chips, log2), per policy, with closed forms;
     shapes where no outage was seen are markers on the axis (below what the run resolves)."""
-    s, model = results.scenario, results.model
+    model = results.model
     fig, ax, own = _axes(ax, (8, 6.5))
+    series = _simulated_series(results)
+    closed = _closed_forms(model)
+    floor = _unavailability_floor(series, closed)
+    n, days = len(results.replications), results.scenario.horizon_days
+    _draw_simulated(ax, series, 1e-6 if floor is None else floor, n, days)
+    _draw_closed_forms(ax, model, closed)
+    _availability_axes(ax, results, floor)
+    return _save(fig, path, own)
+
+
+def _simulated_series(results: "Results") -> dict:
+    """Per policy, (chips, estimate) of each shape it can ever place."""
     series = {}
-    for policy in model.policy_names:
+    for policy in results.model.policy_names:
         never = set(results.never_placeable(policy))
         series[policy] = [(chips, est) for shape, _, chips, est in results.slice_availability(policy)
                           if shape not in never]
+    return series
+
+
+def _closed_forms(model) -> dict:
+    """Per policy, its closed forms per shape (the policies that have one for every shape)."""
     cube_shape = model.machine.cube.shape
-    closed = {}  # policy -> its closed forms per shape (when it has one for every shape)
+    closed = {}
     for rule in model.policies:
         maybe = [rule.closed_form(model.failures, shape.cube_dims(cube_shape)) for shape in model.shapes]
         forms = [f for f in maybe if f is not None]
         if len(forms) == len(maybe):
             closed[rule.name] = forms
-    n, days = len(results.replications), s.horizon_days
+    return closed
+
+
+def _unavailability_floor(series: dict, closed: dict) -> float | None:
+    """The axis bottom (a CI reaching 100 % is a bar down to it): a fifth of the smallest
+    unavailability drawn; None when nothing but markers on the axis is drawn."""
     positives = [1 - e.mean for pts in series.values() for _, e in pts if 1 - e.mean > 0]
     positives += [1 - e.ci95[0] for pts in series.values() for _, e in pts if e.ci95 and 1 - e.ci95[0] > 0]
     positives += [1 - f.value for forms in closed.values() for f in forms if 1 - f.value > 0]
-    floor = min(positives) / 5 if positives else 1e-6  # the axis bottom: a CI reaching 100 % is a bar to it
+    return min(positives) / 5 if positives else None
+
+
+def _draw_simulated(ax, series: dict, floor: float, n: int, days: float) -> None:
+    """Each policy's simulated unavailabilities with their CIs, and markers on the axis where
+    no outage was seen."""
     row = 0
     for policy, pts in series.items():
         if not pts:
@@ -125,6 +153,10 @@ def plot_availability(results: "Results", path: Path | None = None, ax=None):
             _on_axis(ax, zeros, policy, row,
                      f"{policy}: no outage seen in {n} x {days:g} days (marker on the axis, not a value)")
             row += 1
+
+
+def _draw_closed_forms(ax, model, closed: dict) -> None:
+    """Each closed form's unavailability, dashed where exact and dotted where a bound."""
     xs = [shape.chips for shape in model.shapes]
     for name, forms in closed.items():
         kind = forms[0].kind
@@ -133,13 +165,20 @@ def plot_availability(results: "Results", path: Path | None = None, ax=None):
                 f"{forms[0].formula}")
         ax.plot(xs, [1 - f.value for f in forms], "--" if kind == "exact" else ":",  # true values, never clamped
                 color=color(name), alpha=0.6, label=text)
+
+
+def _availability_axes(ax, results: "Results", floor: float | None) -> None:
+    """Log axes from ``floor`` up, a tick per shape, labels, the title and the legend below."""
+    s, model = results.scenario, results.model
+    n, days = len(results.replications), s.horizon_days
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    if positives:
+    if floor is not None:
         ax.set_ylim(bottom=floor)
     else:  # nothing but markers on the axis: a log axis still needs a range
         ax.set_ylim(1e-6, 1)
-    ax.set_xticks(xs, [f"{shape.label}\n{shape.chips:,}" for shape in model.shapes], fontsize=8)
+    shapes = model.shapes
+    ax.set_xticks([shape.chips for shape in shapes], [f"{shape.label}\n{shape.chips:,}" for shape in shapes], fontsize=8)
     ax.xaxis.set_minor_locator(NullLocator())  # the y axis keeps its minor labels (data within one decade)
     ax.set_xlabel("slice (shape and chips)")
     ax.set_ylabel("slice unavailability (1 - availability)")
@@ -147,7 +186,6 @@ def plot_availability(results: "Results", path: Path | None = None, ax=None):
                  + (" (fewer than 5: intervals may cover far less than 95 %)" if n < 5 else ""), fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15))  # below: never over the data
-    return _save(fig, path, own)
 
 
 def plot_queue_wait(results: "Results", path: Path | None = None, ax=None):
@@ -286,90 +324,140 @@ def sweep_figures(frame, keys: list[str]) -> "Figures":
     changes by orders of magnitude), with a marker on the axis where none was observed. Metrics
     broken down per cube count are left to the table; internal ones are never drawn. Returns
     the figures keyed by metric name."""
-    x = keys[0]
-    xs_all = list(dict.fromkeys(frame[x]))
-    numeric = _numeric(xs_all)
-    log_x = numeric and min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 4
-    position = {v: i for i, v in enumerate(xs_all)}
+    x = _SweepAxis.of(frame, keys[0])
     figures = Figures()
     for metric, rows in frame.groupby("metric", sort=False):
         m = REGISTRY[metric]
         if m.breakdown == "cubes" or m.internal:
             continue
-        unavail = metric.endswith("availability")
-        scale = 1.0 if unavail else m.scale
-        rows = rows.assign(policy=rows["policy"].fillna("machine"))  # component metrics belong to no policy
-        panels = rows["key"].dropna().drop_duplicates().tolist() + ([None] if rows["key"].isna().any() else [])
+        figures[metric] = _SweepFigure(metric, rows, keys, x).draw()
+    return figures
+
+
+@dataclass(frozen=True)
+class _SweepAxis:
+    """The first varied key as every panel's x axis: its values in grid order, placed at
+    themselves when numeric (on a log axis when they span a factor of 4 or more), else by
+    position."""
+
+    key: str
+    values: list
+    numeric: bool
+    log: bool
+
+    @classmethod
+    def of(cls, frame, key: str) -> "_SweepAxis":
+        values = list(dict.fromkeys(frame[key]))
+        numeric = _numeric(values)
+        return cls(key, values, numeric, numeric and min(values) > 0 and max(values) / min(values) >= 4)
+
+    def place(self, line):
+        """``line`` with its x positions (``_x``), in x order."""
+        position = {v: i for i, v in enumerate(self.values)}
+        return line.assign(_x=line[self.key].map(lambda v: v if self.numeric else position[v])).sort_values("_x")
+
+    def ticks(self, ax) -> None:
+        if self.log:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(self.values, [f"{v:.3g}" for v in self.values], rotation=30 if len(self.values) > 4 else 0)
+            ax.minorticks_off()
+        elif not self.numeric:
+            ax.set_xticks(range(len(self.values)), [str(v) for v in self.values], rotation=20)
+
+
+_STYLES = ("-", "--", ":", "-.")  # line styles of the other varied keys' values, in grid order
+
+
+class _SweepFigure:
+    """One metric's figure of a sweep (see :func:`sweep_figures`): a panel per breakdown key,
+    a line per policy and value of the other varied keys."""
+
+    def __init__(self, metric: str, rows, keys: list[str], x: _SweepAxis):
+        self.metric, self.keys, self.x = metric, keys, x
+        self.unavail = metric.endswith("availability")
+        self.scale = 1.0 if self.unavail else REGISTRY[metric].scale
+        self.rows = rows.assign(policy=rows["policy"].fillna("machine"))  # component metrics belong to no policy
+        self.others = (self.rows[keys[1:]].drop_duplicates().apply(tuple, axis=1).tolist() if keys[1:] else [()])
+        self.policies = list(dict.fromkeys(self.rows["policy"]))
+        values = 1 - self.rows["mean"] if self.unavail else self.rows["mean"]
+        values = values.where(values > 1e-12, 0.0)  # 1 - 0.9999999999999999 is none, not 1e-16
+        positive = values[values > 0]
+        # the axis bottom of an unavailability: a CI reaching 100 % ends here
+        self.floor = positive.min() / 3 if self.unavail and len(positive) else None
+        self.handles: dict[str, Any] = {}
+        self.any_none = False  # some panel shows a marker on the axis
+
+    def lines(self, rows):
+        """(policy, the other keys' values, label, rows) of each line, in grid order."""
+        for (policy, *rest), line in rows.groupby(["policy"] + self.keys[1:], dropna=False, sort=False):
+            yield policy, rest, str(policy) + "".join(f", {k}={v}" for k, v in zip(self.keys[1:], rest)), line
+
+    def draw(self) -> "Figure":
+        panels = self.rows["key"].dropna().drop_duplicates().tolist() + ([None] if self.rows["key"].isna().any() else [])
         cols = min(3, len(panels))
         nrows = -(-len(panels) // cols)
-        labels = [str(policy) + "".join(f", {k}={v}" for k, v in zip(keys[1:], rest))
-                  for (policy, *rest), _ in rows.groupby(["policy"] + keys[1:], dropna=False, sort=False)]
+        labels = [label for _, _, label, _ in self.lines(self.rows)]
         longest = max((len(label) for label in labels), default=0)
         ncol = max(1, min(len(labels), 4 if longest <= 20 else 2 if longest <= 45 else 1))
         legend_rows = -(-len(labels) // ncol)
         fig = Figure(figsize=(max(6.5, 4.2 * cols), 3.2 * nrows + 1.0 + 0.28 * legend_rows), dpi=110)
         axes = fig.subplots(nrows, cols, squeeze=False, sharex=True)
-        styles = ["-", "--", ":", "-."]
-        others = rows[keys[1:]].drop_duplicates().apply(tuple, axis=1).tolist() if keys[1:] else [()]
-        handles: dict[str, Any] = {}
-        any_none = False
-        policies = list(dict.fromkeys(rows["policy"]))
-        values = 1 - rows["mean"] if unavail else rows["mean"]
-        values = values.where(values > 1e-12, 0.0)  # 1 - 0.9999999999999999 is none, not 1e-16
-        positive = values[values > 0]
-        floor = positive.min() / 3 if unavail and len(positive) else None  # a CI reaching 100 % ends here
         for i, panel in enumerate(panels):
-            ax = axes[i // cols][i % cols]
-            here = rows[rows["key"].isna()] if panel is None else rows[rows["key"] == panel]
-            for (policy, *rest), line in here.groupby(["policy"] + keys[1:], dropna=False, sort=False):
-                style = styles[others.index(tuple(rest)) % len(styles)] if keys[1:] else "-"
-                line = line.assign(_x=line[x].map(lambda v: v if numeric else position[v])).sort_values("_x")
-                mean, lo, hi = line["mean"], line["ci95_low"].fillna(line["mean"]), line["ci95_high"].fillna(line["mean"])
-                mean, lo, hi = scale * mean, scale * lo, scale * hi
-                label = str(policy) + "".join(f", {k}={v}" for k, v in zip(keys[1:], rest))
-                if unavail:
-                    mean, lo, hi = (1 - mean), (1 - hi), (1 - lo)
-                    none = mean <= 1e-12  # none observed: a marker on the axis, no line through it
-                    if none.any():
-                        _on_axis(ax, list(line["_x"][none]), str(policy), policies.index(policy), None)
-                        any_none = True
-                    mean = mean.where(~none)
-                    lo = lo.clip(lower=floor) if floor else lo
-                handle = ax.errorbar(line["_x"], mean, yerr=[(mean - lo).clip(lower=0), (hi - mean).clip(lower=0)],
-                                     marker="o", ms=4, linestyle=style, capsize=2, color=color(str(policy)),
-                                     label=label)
-                handles.setdefault(label, handle)
-            if panel is not None:
-                ax.set_title(str(panel), fontsize=9)
-            ax.grid(True, which="both", alpha=0.3)
-            if unavail:
-                ax.set_yscale("log")
-                seen_here = (1 - here["mean"] > 1e-12).any()
-                if not seen_here:  # nothing seen in this panel: only markers on the axis
-                    ax.set_ylim(floor or 1e-6, 1)
-                elif floor:  # the axis bottom: a CI reaching 100 % is a bar to it
-                    ax.set_ylim(bottom=floor)
-            if log_x:
-                ax.set_xscale("log", base=2)
-                ax.set_xticks(xs_all, [f"{v:.3g}" for v in xs_all], rotation=30 if len(xs_all) > 4 else 0)
-                ax.minorticks_off()
-            elif not numeric:
-                ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all], rotation=20)
-            ax.tick_params(labelsize=7)
+            self.panel(axes[i // cols][i % cols], panel)
         for j in range(len(panels), nrows * cols):
             axes[j // cols][j % cols].set_visible(False)
-        name = m.label.strip()
-        ylabel = f"1 - {name} (log)" if unavail else metric_label(metric)
+        self.titles(fig, ncol, legend_rows)
+        return fig
+
+    def panel(self, ax, panel) -> None:
+        """One breakdown key's panel (``panel`` None: the rows without a key)."""
+        here = self.rows[self.rows["key"].isna()] if panel is None else self.rows[self.rows["key"] == panel]
+        for policy, rest, label, line in self.lines(here):
+            self.line(ax, policy, rest, label, line)
+        if panel is not None:
+            ax.set_title(str(panel), fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        if self.unavail:
+            ax.set_yscale("log")
+            seen_here = (1 - here["mean"] > 1e-12).any()
+            if not seen_here:  # nothing seen in this panel: only markers on the axis
+                ax.set_ylim(self.floor or 1e-6, 1)
+            elif self.floor:  # the axis bottom: a CI reaching 100 % is a bar to it
+                ax.set_ylim(bottom=self.floor)
+        self.x.ticks(ax)
+        ax.tick_params(labelsize=7)
+
+    def line(self, ax, policy, rest: list, label: str, line) -> None:
+        """One line with its 95 % CIs; an unavailability none of which was observed is a marker
+        on the axis instead."""
+        style = _STYLES[self.others.index(tuple(rest)) % len(_STYLES)] if self.keys[1:] else "-"
+        line = self.x.place(line)
+        mean, lo, hi = line["mean"], line["ci95_low"].fillna(line["mean"]), line["ci95_high"].fillna(line["mean"])
+        mean, lo, hi = self.scale * mean, self.scale * lo, self.scale * hi
+        if self.unavail:
+            mean, lo, hi = (1 - mean), (1 - hi), (1 - lo)
+            none = mean <= 1e-12  # none observed: a marker on the axis, no line through it
+            if none.any():
+                _on_axis(ax, list(line["_x"][none]), str(policy), self.policies.index(policy), None)
+                self.any_none = True
+            mean = mean.where(~none)
+            lo = lo.clip(lower=self.floor) if self.floor else lo
+        handle = ax.errorbar(line["_x"], mean, yerr=[(mean - lo).clip(lower=0), (hi - mean).clip(lower=0)],
+                             marker="o", ms=4, linestyle=style, capsize=2, color=color(str(policy)), label=label)
+        self.handles.setdefault(label, handle)
+
+    def titles(self, fig, ncol: int, legend_rows: int) -> None:
+        """The axis labels, the title and the legend above the panels."""
+        name = REGISTRY[self.metric].label.strip()
+        ylabel = f"1 - {name} (log)" if self.unavail else metric_label(self.metric)
         fig.supylabel(ylabel, fontsize=9)
-        fig.supxlabel(x, fontsize=9)
-        fig.suptitle(f"{name} against {x}\n(mean and 95 % CI"
-                     + ("; triangles on the axis: no outage seen, not a value" if any_none else "")
+        fig.supxlabel(self.x.key, fontsize=9)
+        fig.suptitle(f"{name} against {self.x.key}\n(mean and 95 % CI"
+                     + ("; triangles on the axis: no outage seen, not a value" if self.any_none else "")
                      + ")", fontsize=10)
         height = fig.get_figheight()
         top = 1 - (0.55 + 0.28 * legend_rows) / height  # title and legend above the panels
-        if handles:
-            fig.legend(list(handles.values()), list(handles), loc="upper center", ncol=ncol,
+        if self.handles:
+            fig.legend(list(self.handles.values()), list(self.handles), loc="upper center", ncol=ncol,
                        fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1 - 0.48 / height))
         fig.tight_layout(rect=(0, 0, 1, top))
-        figures[metric] = fig
-    return figures

@@ -8,19 +8,25 @@ the mean, over replications, of ``value without - value with`` (for availabiliti
 delivered chip-hours: what the part takes away), with a Student-t 95 % interval of those paired
 differences (much narrower than the difference of two independent estimates). Parts interact
 (two domains down at once cost less than the sum), so costs need not add up to the total.
+
+Two studies: :class:`AttributionStudy` (``attribution``: failure domains) and
+:class:`CampaignCostStudy` (``campaign_cost``: maintenance campaigns and watchdogs), each running
+the scenario and its variants through the runner it is handed.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import pandas as pd
 
-from tpusim.measure.runner import run_scenario
-from tpusim.config.load import ScenarioLike, as_scenario
+from tpusim.config.load import ScenarioLike
+from tpusim.engine.execution import Progress
 from tpusim.config.schema import Scenario
 from tpusim.measure.results import Results
 from tpusim.core.stats import UNBOUNDED, estimate
+from tpusim.studies.base import Runner, ScenarioStudy
 from tpusim.core.metrics import (
     GOODPUT,
     MAINTENANCE_CHIP_HOURS,
@@ -58,25 +64,38 @@ def domain_attribution(scenario: "ScenarioLike", overrides: "list[str] | dict[st
     (``unavailability``), the part this domain causes (``caused``, mean of the paired
     differences, with ``ci95_low`` and ``ci95_high``) and ``share`` = caused / unavailability.
     ``overrides`` (dotted keys, as :func:`tpusim.run` takes them) are set on the scenario first;
-    ``options`` go to :func:`~tpusim.api.run_scenario` (``workers``, ``scheduler_address``)."""
-    scenario = as_scenario(scenario, overrides)
-    domains = scenario.failures.domains
-    if not domains:
-        raise ValueError("the scenario has no failures.domains to attribute unavailability to")
-    base = run_scenario(scenario, **options)
-    rows = []
-    for i, domain in enumerate(domains):
-        others = [d.model_dump(mode="json") for j, d in enumerate(domains) if j != i]
-        without = run_scenario(scenario.with_overrides({"failures.domains": others}), **options)
-        for policy in base.model.policy_names:
-            for shape in (s.label for s in base.model.shapes):
-                d = paired_difference(base, without, policy, SLICE_AVAILABILITY, shape)
-                unavailability = 1.0 - d["with"]
-                rows.append({"domain": domain.name, "policy": policy, "shape": shape,
-                             "unavailability": unavailability, "caused": d["cost"], "ci95_low": d["ci95_low"],
-                             "ci95_high": d["ci95_high"],
-                             "share": d["cost"] / unavailability if unavailability > 0 else float("nan")})
-    return pd.DataFrame(rows)
+    ``options`` are ``workers``, ``scheduler_address`` and ``progress`` (as
+    :func:`~tpusim.api.run_scenario` takes them)."""
+    return AttributionStudy(options.pop("progress", None)).on(scenario, overrides, **options)
+
+
+@dataclass(frozen=True)
+class AttributionStudy(ScenarioStudy[pd.DataFrame]):
+    """:func:`domain_attribution`: each failure domain's share of the slice unavailability."""
+
+    name: ClassVar[str] = "attribution"
+    summary: ClassVar[str] = "the slice unavailability each failure domain causes, as paired differences"
+
+    progress: Progress | None = None  # of each run's replications
+
+    def run(self, scenario: Scenario, runner: Runner) -> pd.DataFrame:
+        domains = scenario.failures.domains
+        if not domains:
+            raise ValueError("the scenario has no failures.domains to attribute unavailability to")
+        base = runner.run(scenario, progress=self.progress)
+        rows = []
+        for i, domain in enumerate(domains):
+            others = [d.model_dump(mode="json") for j, d in enumerate(domains) if j != i]
+            without = runner.run(scenario.with_overrides({"failures.domains": others}), progress=self.progress)
+            for policy in base.model.policy_names:
+                for shape in (s.label for s in base.model.shapes):
+                    d = paired_difference(base, without, policy, SLICE_AVAILABILITY, shape)
+                    unavailability = 1.0 - d["with"]
+                    rows.append({"domain": domain.name, "policy": policy, "shape": shape,
+                                 "unavailability": unavailability, "caused": d["cost"], "ci95_low": d["ci95_low"],
+                                 "ci95_high": d["ci95_high"],
+                                 "share": d["cost"] / unavailability if unavailability > 0 else float("nan")})
+        return pd.DataFrame(rows)
 
 
 #: metrics where the campaign's cost is what it adds (with - without), not what it takes away
@@ -90,30 +109,49 @@ def campaign_cost(scenario: "ScenarioLike", overrides: "list[str] | dict[str, An
     what the watchdog saves). Metrics: slice availability per shape, system availability,
     maintenance chip-hours (as a cost: the negative of the extra chip-hours out) and, with a
     workload, useful chip-hours and goodput. ``with`` is the mean with everything; ``cost`` the
-    mean paired difference (comparison - with) and its 95 % interval."""
-    scenario = as_scenario(scenario, overrides)
-    campaigns = scenario.maintenance
-    if not campaigns:
-        raise ValueError("the scenario has no maintenance campaigns to cost")
-    base = run_scenario(scenario, **options)
+    mean paired difference (comparison - with) and its 95 % interval. ``options`` as
+    :func:`domain_attribution` takes them."""
+    return CampaignCostStudy(options.pop("progress", None)).on(scenario, overrides, **options)
+
+
+@dataclass(frozen=True)
+class CampaignCostStudy(ScenarioStudy[pd.DataFrame]):
+    """:func:`campaign_cost`: what each maintenance campaign (and its watchdog) costs."""
+
+    name: ClassVar[str] = "campaign_cost"
+    summary: ClassVar[str] = "what each maintenance campaign, and a rollout's watchdog, costs each policy"
+
+    progress: Progress | None = None  # of each run's replications
+
+    def run(self, scenario: Scenario, runner: Runner) -> pd.DataFrame:
+        campaigns = scenario.maintenance
+        if not campaigns:
+            raise ValueError("the scenario has no maintenance campaigns to cost")
+        base = runner.run(scenario, progress=self.progress)
+        everything = [c.model_dump(mode="json") for c in campaigns]
+        rows = []
+        for i, campaign in enumerate(campaigns):
+            comparisons = {"no campaign": [c for j, c in enumerate(everything) if j != i]}
+            if campaign.watchdog is not None:
+                comparisons["no watchdog"] = [dict(c, watchdog=None) if j == i else c for j, c in enumerate(everything)]
+            for compare, kept in comparisons.items():
+                other = runner.run(scenario.with_overrides({"maintenance": kept}), progress=self.progress)
+                rows += [{"campaign": campaign.name, "compare": compare, **row} for row in _costs(base, other)]
+        return pd.DataFrame(rows)
+
+
+def _costs(base: Results, other: Results) -> list[dict]:
+    """Per policy, metric and key: the mean with the campaign and what it costs against ``other``."""
     metrics: list[tuple[str, str | None]] = [(SLICE_AVAILABILITY, s.label) for s in base.model.shapes]
     metrics += [(SYSTEM_AVAILABILITY, None), (MAINTENANCE_CHIP_HOURS, None)]
     if base.has_jobs:
         metrics += [(USEFUL_CHIP_HOURS, None), (GOODPUT, None), (QUEUE_WAIT_P95_HOURS, None),
                     (MAINTENANCE_DRAINS, None)]
-    everything = [c.model_dump(mode="json") for c in campaigns]
     rows = []
-    for i, campaign in enumerate(campaigns):
-        comparisons = {"no campaign": [c for j, c in enumerate(everything) if j != i]}
-        if campaign.watchdog is not None:
-            comparisons["no watchdog"] = [dict(c, watchdog=None) if j == i else c for j, c in enumerate(everything)]
-        for compare, kept in comparisons.items():
-            other = run_scenario(scenario.with_overrides({"maintenance": kept}), **options)
-            for policy in base.model.policy_names:
-                for metric, key in metrics:
-                    d = paired_difference(base, other, policy, metric, key, missing=0.0)
-                    if metric in _MORE_IS_WORSE:  # a cost is what the campaign adds: with - without
-                        d.update(cost=-d["cost"], ci95_low=-d["ci95_high"], ci95_high=-d["ci95_low"])
-                    rows.append({"campaign": campaign.name, "compare": compare, "policy": policy, "metric": metric,
-                                 "key": key, **d})
-    return pd.DataFrame(rows)
+    for policy in base.model.policy_names:
+        for metric, key in metrics:
+            d = paired_difference(base, other, policy, metric, key, missing=0.0)
+            if metric in _MORE_IS_WORSE:  # a cost is what the campaign adds: with - without
+                d.update(cost=-d["cost"], ci95_low=-d["ci95_high"], ci95_high=-d["ci95_low"])
+            rows.append({"policy": policy, "metric": metric, "key": key, **d})
+    return rows

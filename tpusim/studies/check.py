@@ -18,16 +18,19 @@ unchanged model fails a check with probability at most ``alpha`` - across seeds 
 for the seed the baseline was made with. A metric fails when the two samples are inconsistent at
 that level; the report says which metric moved, by how much and in which direction.
 
-Checks read tidy samples (:class:`tpusim.core.metrics.Sample`), never a summary file.
+Checks read tidy samples (:class:`tpusim.core.metrics.Sample`), never a summary file;
+:class:`CheckStudy` runs a scenario and checks its samples (what ``tpusim check`` does).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import ClassVar, Iterable
 
+from tpusim.config.schema import Scenario
 from tpusim.core.metrics import Sample, metric
+from tpusim.studies.base import Runner, ScenarioStudy
 
 
 def check_name(sample: Sample) -> str | None:
@@ -247,6 +250,22 @@ def compare(baseline: dict, samples: Iterable[Sample], alpha: float = 0.01) -> C
         p = welch_p(old[name], new[name])
         checks.append(MetricCheck(name, old[name], new[name], p, p < per, detectable(old[name], new[name], per)))
     return CheckReport(alpha, per, checks, missing)
+
+
+@dataclass(frozen=True)
+class CheckStudy(ScenarioStudy[CheckReport]):
+    """A run of a scenario compared with ``baseline`` (:func:`compare`, family-wise ``alpha``).
+    Give the scenario a seed other than the baseline's (:func:`fresh_seed`): the same seed
+    would compare a model with itself, draw for draw."""
+
+    name: ClassVar[str] = "check"
+    summary: ClassVar[str] = "a run's metrics against a baseline's: Welch t-tests, Bonferroni over the metrics"
+
+    baseline: dict
+    alpha: float = 0.01
+
+    def run(self, scenario: Scenario, runner: Runner) -> CheckReport:
+        return compare(self.baseline, runner.run(scenario).samples, self.alpha)
 
 
 def junit_xml(report: CheckReport, suite: str) -> bytes:

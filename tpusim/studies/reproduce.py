@@ -13,6 +13,9 @@ published statement. Verdicts:
 - ``calibrated``: a free parameter was set from this very figure, so agreement proves nothing;
 - ``modelled``: the claim is qualitative and is an input of the model, shown with its value.
 
+The study is :class:`ReproduceStudy` (``reproduce`` in the registry): what it runs on is the
+folder of scenarios (validated before anything runs), and every run goes through its runner.
+
 Policies are found by what they do (no OCS / OCS / OCS with fault-tolerant routing), never by
 name. ``quick`` runs few, short replications: the table's shape and verdict logic are
 exercised in CI; the full form's numbers are the ones quoted in the README.
@@ -22,17 +25,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ClassVar
 
-from tpusim.measure.runner import run_scenario
 from tpusim.config.build import build_model
-from tpusim.config.load import load_scenario
+from tpusim.config.load import as_scenario
+from tpusim.config.schema import Scenario
 from tpusim.policies import registry
 from tpusim.policies.base import FT_ROUTING, OCS_WIRING, PLAIN_ROUTING, STATIC_WIRING, Policy
 from tpusim.measure.results import Results
 from tpusim.core.stats import Estimate
 from tpusim.core.metrics import JOBS_INTERRUPTED, SLICE_AVAILABILITY, USEFUL_CHIP_HOURS, XCONNECTS_PER_JOB
 from tpusim.core.units import HOURS_PER_DAY
+from tpusim.studies.base import Overrides, Runner, Study
 
 SOURCES = {
     "NSDI24": "Zu et al., NSDI 2024 (TPU v4 resiliency)",
@@ -208,12 +212,11 @@ def _ft_penalty_claim(results: Results) -> Claim:
         "fault costs a large slice's bisection less, hence penalties below the published floor")
 
 
-def _host_needed_claim(scenario_path: Path, plan: Plan) -> Claim:
+def _host_needed_claim(base: Scenario, plan: Plan, runner: Runner) -> Claim:
     """Host availability a 48-cube slice needs for 99 % slice availability: OCS by its binomial
     closed form, static by bisection over simulated runs (hosts only, 24 h repair)."""
     from scipy import optimize, stats
 
-    base = load_scenario(scenario_path)
     target, cubes = 0.99, 48
     n, hosts = 64, 16
 
@@ -229,7 +232,7 @@ def _host_needed_claim(scenario_path: Path, plan: Plan) -> Claim:
             f"replications={reps}", f"horizon_days={days}", "slices=[12x16x16]",
             f"failures.host.daily_rate={rate}", "failures.host.repair={dist: exponential, mean_hours: 24}",
             "failures.ici_link.daily_rate=0", "failures.ocs.daily_rate=0"])
-        res = run_scenario(sc)
+        res = runner.run(sc)
         static, _, _, _ = _roles(res)
         est = res.estimate(static, SLICE_AVAILABILITY, "12x16x16")
         return est.mean if est is not None else 0.0
@@ -270,16 +273,15 @@ def _burst_claim(results: Results, days: float) -> Claim:
         f"ASSUMPTION: daily rate x gamma factor, coefficient of variation {cv:g} (workload.daily_rate_cv)")
 
 
-def _maintenance_claim(scenario_path: Path, plan: Plan) -> Claim:
+def _maintenance_claim(maintenance: Scenario, plan: Plan, runner: Runner) -> Claim:
     """ISCA23: with OCSes an ICI upgrade drains a few cubes at a time; a static pod goes down."""
-    from tpusim.studies.attribution import campaign_cost
+    from tpusim.studies.attribution import CampaignCostStudy
 
     reps, days = plan.capacity
-    scenario = load_scenario(scenario_path).with_overrides({
+    scenario = maintenance.with_overrides({
         "replications": reps, "workload": None,
-        "maintenance": [c.model_dump(mode="json") for c in load_scenario(scenario_path).maintenance
-                        if c.upgrades == "ici_stack"]})
-    cost = campaign_cost(scenario)
+        "maintenance": [c.model_dump(mode="json") for c in maintenance.maintenance if c.upgrades == "ici_stack"]})
+    cost = CampaignCostStudy().run(scenario, runner)
     model = build_model(scenario)
     static, reconf, _, _ = _roles_of(model.policies)
     shape = next((s.label for s in model.shapes if s.cubes(model.machine.cube.shape) == 48), model.shapes[-1].label)
@@ -298,10 +300,10 @@ def _maintenance_claim(scenario_path: Path, plan: Plan) -> Claim:
         "(scenarios/maintenance.yaml)")
 
 
-def _buildout_claim(scenario_path: Path, plan: Plan) -> Claim:
+def _buildout_claim(buildout: Scenario, plan: Plan, runner: Runner) -> Claim:
     """ISCA23: an OCS pod is usable while it is being installed."""
     reps, days = plan.jobs
-    results = run_scenario(load_scenario(scenario_path).with_overrides({"replications": reps, "horizon_days": days}))
+    results = runner.run(buildout.with_overrides({"replications": reps, "horizon_days": days}))
     static, reconf, _, _ = _roles_of(results.model.policies)
     if static is None or reconf is None:
         return Claim("a pod is usable while partially installed", SOURCES["ISCA23"], "qualitative", "-",
@@ -336,26 +338,42 @@ def reproduce(scenarios: Path | None = None, quick: bool = False,
               progress: Callable[[str], None] | None = None) -> list[Claim]:
     """Every published claim with its simulated value, verdict and assumption, from the
     scenarios in the folder ``scenarios`` (default: the ones shipped with tpusim)."""
-    files = scenario_files(scenarios)
-    plan = QUICK if quick else FULL
-    say = progress or (lambda message: None)
-    claims: list[Claim] = []
-    reps, days = plan.capacity
-    say(f"capacity: tpuv4_pod.yaml, {len(registry.names())} policies, {reps} x {days:g} days")
-    pod = load_scenario(files["tpuv4_pod"]).with_overrides([
-        f"replications={reps}", f"horizon_days={days}", f"policies=[{', '.join(registry.names())}]"])
-    capacity = run_scenario(pod)
-    claims += _capacity_claims(capacity)
-    claims.append(_ft_penalty_claim(capacity))
-    reps, days = plan.jobs
-    say(f"jobs: tpuv4_pod_jobs.yaml, {reps} x {days:g} days")
-    jobs = run_scenario(load_scenario(files["tpuv4_pod_jobs"]).with_overrides([
-        f"replications={reps}", f"horizon_days={days}"]))
-    claims += _jobs_claims(jobs)
-    claims.append(_burst_claim(jobs, days))
-    say(f"host availability needed: 7 bisection steps of {plan.hosts[0]} x {plan.hosts[1]:g} days")
-    claims.append(_host_needed_claim(files["tpuv4_pod"], plan))
-    say("operations: maintenance.yaml (ICI upgrade, capacity) and pod_buildout.yaml (jobs)")
-    claims.append(_maintenance_claim(files["maintenance"], plan))
-    claims.append(_buildout_claim(files["pod_buildout"], plan))
-    return claims
+    return ReproduceStudy(quick, progress).on(scenarios)
+
+
+@dataclass(frozen=True)
+class ReproduceStudy(Study[dict[str, Scenario], list[Claim]]):
+    """:func:`reproduce`: the published claims, from the scenarios :data:`NEEDED` names."""
+
+    name: ClassVar[str] = "reproduce"
+    summary: ClassVar[str] = "the published TPU v4 claims beside what tpusim computes for them, with verdicts"
+
+    quick: bool = False  # few, short replications (QUICK): the table's shape, not its figures
+    progress: Callable[[str], None] | None = None  # told what runs next
+
+    def prepare(self, scenario: Path | None = None, overrides: Overrides = None) -> dict[str, Scenario]:
+        """The needed scenarios, from the folder ``scenario`` (None: the shipped ones), each
+        validated with ``overrides`` set (a claim's own settings go on top)."""
+        return {name: as_scenario(path, overrides) for name, path in scenario_files(scenario).items()}
+
+    def run(self, scenarios: dict[str, Scenario], runner: Runner) -> list[Claim]:
+        plan = QUICK if self.quick else FULL
+        say = self.progress or (lambda message: None)
+        claims: list[Claim] = []
+        reps, days = plan.capacity
+        say(f"capacity: tpuv4_pod.yaml, {len(registry.names())} policies, {reps} x {days:g} days")
+        capacity = runner.run(scenarios["tpuv4_pod"].with_overrides([
+            f"replications={reps}", f"horizon_days={days}", f"policies=[{', '.join(registry.names())}]"]))
+        claims += _capacity_claims(capacity)
+        claims.append(_ft_penalty_claim(capacity))
+        reps, days = plan.jobs
+        say(f"jobs: tpuv4_pod_jobs.yaml, {reps} x {days:g} days")
+        jobs = runner.run(scenarios["tpuv4_pod_jobs"].with_overrides([f"replications={reps}", f"horizon_days={days}"]))
+        claims += _jobs_claims(jobs)
+        claims.append(_burst_claim(jobs, days))
+        say(f"host availability needed: 7 bisection steps of {plan.hosts[0]} x {plan.hosts[1]:g} days")
+        claims.append(_host_needed_claim(scenarios["tpuv4_pod"], plan, runner))
+        say("operations: maintenance.yaml (ICI upgrade, capacity) and pod_buildout.yaml (jobs)")
+        claims.append(_maintenance_claim(scenarios["maintenance"], plan, runner))
+        claims.append(_buildout_claim(scenarios["pod_buildout"], plan, runner))
+        return claims

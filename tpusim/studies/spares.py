@@ -30,27 +30,31 @@ pod's switches must be up for any whole-cube slice, which bounds every promise).
 The searched and closed-form answers target time-availability; Mist's rule targets bursts and
 has no target in it, which is the point of showing them together.
 
-Layer: with the API (it runs scenarios); reads results, traces and policies, writes no files.
+The study is :class:`SparesStudy` (``spares`` in :mod:`tpusim.studies.registry`); its run goes
+through the runner it is handed, with every replication's trace kept.
+
+Layer: studies (it runs scenarios); reads results, traces and policies, writes no files.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
 
-from tpusim.measure.runner import run_scenario
-from tpusim.config.load import ScenarioLike, as_scenario
+from tpusim.config.load import ScenarioLike
 from tpusim.config.schema import Scenario
 from tpusim.failures.health import HealthState
 from tpusim.failures.ocs_modes import OcsModes
+from tpusim.engine.execution import Progress
 from tpusim.engine.model import Model
 from tpusim.policies.base import Policy
 from tpusim.measure.results import Results
 from tpusim.core.stats import NON_NEGATIVE, estimate
+from tpusim.studies.base import Runner, ScenarioStudy
 from tpusim.topology.machine import COMPONENT_CLASSES
 
 #: Mist's safety factor over the worst burst.
@@ -146,42 +150,70 @@ def plan_spares(scenario: "ScenarioLike | Results", targets: Sequence[float] = (
                 **options: Any) -> SparePlan:
     """Spare cubes each policy of ``scenario`` needs per pod for each target availability of the
     largest slice it promises, searched from the simulation, from the closed form and by Mist's
-    rule. ``scenario`` may be results already run with ``record_traces=True``; ``options`` go to
-    :func:`~tpusim.api.run_scenario` (``workers``, ``progress``, ...)."""
-    for target in targets:
-        if not 0.0 < target < 1.0:
-            raise ValueError(f"targets: each must lie strictly between 0 and 1, got {target}")
-    if safety <= 0:
-        raise ValueError(f"safety: must be > 0, got {safety}")
-    if lead_hours is not None and lead_hours <= 0:
-        raise ValueError(f"lead_hours: must be > 0, got {lead_hours}")
-    results = scenario if isinstance(scenario, Results) else run_scenario(as_scenario(scenario, overrides), record_traces=True,
-                                                                          **options)
-    model = results.model
-    if not results.replications or results.replications[0].trace is None:
-        raise ValueError("plan_spares needs results run with record_traces=True")
-    n = model.machine.cubes_per_pod
-    per_rep = [cube_terminations(model, r.trace or [], model.policies, r.replication) for r in results.replications]
+    rule. ``scenario`` may be results already run with ``record_traces=True``; ``options`` are
+    ``workers``, ``scheduler_address`` and ``progress`` (as :func:`~tpusim.api.run_scenario`
+    takes them)."""
+    study = SparesStudy(tuple(targets), lead_hours, safety, options.pop("progress", None))
+    if isinstance(scenario, Results):
+        return study.plan(scenario)
+    return study.on(scenario, overrides, **options)
 
-    lead: dict[str, float] = {}
-    burst_rows = []
-    for policy in model.policy_names:
+
+@dataclass(frozen=True)
+class SparesStudy(ScenarioStudy[SparePlan]):
+    """Spare cubes per policy and target, three ways (the module's docstring); the parameters
+    as :func:`plan_spares` takes them."""
+
+    name: ClassVar[str] = "spares"
+    summary: ClassVar[str] = ("spare cubes per pod for a target availability: searched, closed form and "
+                              "Mist's burst rule")
+
+    targets: tuple[float, ...] = (0.95, 0.99, 0.999)
+    lead_hours: float | None = None
+    safety: float = MIST_SAFETY
+    progress: Progress | None = None
+
+    def __post_init__(self) -> None:
+        for target in self.targets:
+            if not 0.0 < target < 1.0:
+                raise ValueError(f"targets: each must lie strictly between 0 and 1, got {target}")
+        if self.safety <= 0:
+            raise ValueError(f"safety: must be > 0, got {self.safety}")
+        if self.lead_hours is not None and self.lead_hours <= 0:
+            raise ValueError(f"lead_hours: must be > 0, got {self.lead_hours}")
+
+    def run(self, scenario: Scenario, runner: Runner) -> SparePlan:
+        return self.plan(runner.run(scenario, record_traces=True, progress=self.progress))
+
+    def plan(self, results: Results) -> SparePlan:
+        """The plan from results run with ``record_traces=True``."""
+        model = results.model
+        if not results.replications or results.replications[0].trace is None:
+            raise ValueError("plan_spares needs results run with record_traces=True")
+        per_rep = [cube_terminations(model, r.trace or [], model.policies, r.replication)
+                   for r in results.replications]
+        lead = {policy: self._lead(policy, per_rep) for policy in model.policy_names}
+        bursts = pd.DataFrame([row for policy in model.policy_names
+                               for row in _burst_rows(results, per_rep, policy, lead[policy])])
+        rows = [row for policy in model.policy_names for row in self._rows(results, policy, bursts, lead[policy])]
+        return SparePlan(results, self.targets, lead, self.safety, pd.DataFrame(rows), bursts)
+
+    def _lead(self, policy: str, per_rep: list[dict[str, Terminations]]) -> float:
+        """The lead time of Mist's rule: as given, else the mean time a terminated cube stayed
+        unusable in the trace (NaN if none did)."""
+        if self.lead_hours is not None:
+            return self.lead_hours
         durations = np.concatenate([t[policy].durations for t in per_rep])
-        lead[policy] = lead_hours if lead_hours is not None else (
-            float(durations.mean()) if len(durations) else float("nan"))
-        for r, terms in zip(results.replications, per_rep):
-            for pod, times in enumerate(terms[policy].times):
-                burst = max_burst(times, lead[policy]) if not math.isnan(lead[policy]) else 0
-                burst_rows.append({"replication": r.replication, "policy": policy, "pod": pod,
-                                   "terminations": len(times), "max_burst": burst, "lead_hours": lead[policy]})
-    bursts = pd.DataFrame(burst_rows)
+        return float(durations.mean()) if len(durations) else float("nan")
 
-    rows = []
-    for policy in model.policy_names:
+    def _rows(self, results: Results, policy: str, bursts: pd.DataFrame, lead: float) -> list[dict]:
+        """The plan's rows of ``policy``: one per target."""
+        n = results.model.machine.cubes_per_pod
         worst = bursts[bursts.policy == policy].groupby("replication").max_burst.max()
-        mist = [math.ceil(safety * b) for b in worst]
+        mist = [math.ceil(self.safety * b) for b in worst]
         mist_est = estimate(mist, bounds=NON_NEGATIVE)
-        for target in targets:
+        rows = []
+        for target in self.targets:
             cap = results.capacity_at_confidence(policy, target)
             rows.append({
                 "policy": policy, "target": target, "cubes_per_pod": n,
@@ -192,6 +224,18 @@ def plan_spares(scenario: "ScenarioLike | Results", targets: Sequence[float] = (
                 "mist_ci95_low": mist_est.ci95[0] if mist_est.ci95 else None,
                 "mist_ci95_high": mist_est.ci95[1] if mist_est.ci95 else None,
                 "mist_largest": max(mist) if mist else None,
-                "lead_hours": lead[policy],
+                "lead_hours": lead,
             })
-    return SparePlan(results, tuple(targets), lead, safety, pd.DataFrame(rows), bursts)
+        return rows
+
+
+def _burst_rows(results: Results, per_rep: list[dict[str, Terminations]], policy: str, lead: float) -> list[dict]:
+    """One row per replication and pod of ``policy``: its terminations and their worst burst
+    within the lead time."""
+    rows = []
+    for r, terms in zip(results.replications, per_rep):
+        for pod, times in enumerate(terms[policy].times):
+            burst = max_burst(times, lead) if not math.isnan(lead) else 0
+            rows.append({"replication": r.replication, "policy": policy, "pod": pod,
+                         "terminations": len(times), "max_burst": burst, "lead_hours": lead})
+    return rows

@@ -6,12 +6,14 @@ replication count at every point: the points share their random streams (common 
 across the grid), so differences between points are due to the varied keys. A point's numbers
 depend only on the scenario and its overrides, never on how the grid is executed.
 
-Execution goes through :mod:`tpusim.engine.execution` at replication granularity: every (point,
-replication) pair is one task, so a grid spreads over all the workers of a process pool or a
-Dask cluster. With ``target_ci`` a point keeps doubling its replications until the 95 % CI
-half-width of every availability metric is at most the target (or ``max_replications``); the
-added replications run as further rounds of tasks through the same executor. Replication ``r``
-always draws the same streams, so the added replications extend, never change, the earlier ones.
+The study is :class:`SweepStudy` (``sweep`` in :mod:`tpusim.studies.registry`). Execution goes
+through its runner (:class:`~tpusim.studies.base.Runner`, the one executor of
+:mod:`tpusim.engine.execution`) at replication granularity: every (point, replication) pair is
+one task, so a grid spreads over all the workers of a process pool or a Dask cluster. With
+``target_ci`` a point keeps doubling its replications until the 95 % CI half-width of every
+availability metric is at most the target (or ``max_replications``); the added replications
+run as further rounds of tasks through the same executor. Replication ``r`` always draws the
+same streams, so the added replications extend, never change, the earlier ones.
 
 With an output directory each finished point is written at once, atomically, as
 ``points/<n>.json`` (its samples, its overrides and its resolved scenario); a rerun with
@@ -31,18 +33,19 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import pandas as pd
 
 from tpusim.config.build import build_model
-from tpusim.config.load import ScenarioLike, as_scenario
+from tpusim.config.load import ScenarioLike
 from tpusim.config.overrides import override_strings
 from tpusim.config.schema import Scenario
 from tpusim.core.errors import ScenarioError
-from tpusim.engine.execution import Task, execute
+from tpusim.engine.execution import Task
 from tpusim.core.metrics import Estimates, Sample
 from tpusim.output.files import write_json
+from tpusim.studies.base import Runner, ScenarioStudy
 from tpusim.core.metrics import GOODPUT, SLICE_AVAILABILITY, SYSTEM_AVAILABILITY
 from tpusim.core.units import hours
 
@@ -325,58 +328,107 @@ def sweep(scenario: "ScenarioLike", vary: dict[str, list[Any]], *, workers: int 
     >>> swept = tpusim.sweep(base, {"failures.host.daily_rate": [0.0004, 0.0016]})  # doctest: +SKIP
     >>> swept.to_frame().query("metric == 'system_availability'")  # doctest: +SKIP
     """
-    scenario = as_scenario(scenario, overrides)
-    points = grid(vary)
-    scenarios = [scenario.with_overrides(point) for point in points]
-    done: dict[int, SweepPoint] = {}
-    folder = out / "points" if out is not None else None
-    if folder is not None and resume and folder.is_dir():
+    study = SweepStudy(vary, out=out, resume=resume, progress=progress, target_ci=target_ci,
+                       max_replications=max_replications)
+    return study.on(scenario, overrides, workers=workers, scheduler_address=scheduler_address)
+
+
+Round = dict[int, tuple[Scenario, range]]  # point -> its scenario and the replications to run now
+
+
+@dataclass(frozen=True)
+class SweepStudy(ScenarioStudy[SweepResults]):
+    """A scenario at every combination of ``vary`` (:func:`sweep` says what each field does)."""
+
+    name: ClassVar[str] = "sweep"
+    summary: ClassVar[str] = "every combination of the varied keys, each point a full run with 95 % intervals"
+
+    vary: dict[str, list[Any]]
+    out: Path | None = None
+    resume: bool = False
+    progress: Callable[[int, int], None] | None = None  # (points done, points in all)
+    target_ci: float | None = None
+    max_replications: int = 1000
+
+    def run(self, scenario: Scenario, runner: Runner) -> SweepResults:
+        points = grid(self.vary)
+        scenarios = [scenario.with_overrides(point) for point in points]
+        folder = self.out / "points" if self.out is not None else None
+        done = self._saved_points(folder, points, scenarios) if self.resume else {}
+        if self.progress:
+            self.progress(len(done), len(points))
+
+        def finished(i: int, sc: Scenario, samples: list[Sample]) -> None:
+            p = SweepPoint(i, points[i], sc, samples)
+            p.estimates  # noqa: B018 - computed now, while the workers run the other points
+            done[p.index] = p
+            if folder is not None:
+                write_json(folder / f"{p.index}.json", p.to_json())
+            if self.progress:
+                self.progress(len(done), len(points))
+
+        wanted = {i: (scenarios[i], range(scenarios[i].replications)) for i in range(len(points)) if i not in done}
+        self._run_rounds(wanted, finished, runner)
+        return SweepResults(self.vary, [done[i] for i in range(len(points))])
+
+    def _saved_points(self, folder: Path | None, points: list[dict[str, Any]],
+                      scenarios: list[Scenario]) -> dict[int, SweepPoint]:
+        """The points an earlier run of this sweep wrote to ``folder`` (:func:`_load_point`), by index."""
+        if folder is None or not folder.is_dir():
+            return {}
+        done = {}
         for index, point in enumerate(points):
             path = folder / f"{index}.json"
             if path.exists():
-                done[index] = _load_point(path, index, point, scenarios[index], target_ci, max_replications)
-    if progress:
-        progress(len(done), len(points))
+                done[index] = _load_point(path, index, point, scenarios[index], self.target_ci, self.max_replications)
+        return done
 
-    def finished(p: SweepPoint) -> None:
-        p.estimates  # noqa: B018 - computed now, while the workers run the other points
-        done[p.index] = p
-        if folder is not None:
-            write_json(folder / f"{p.index}.json", p.to_json())
-        if progress:
-            progress(len(done), len(points))
+    def _run_rounds(self, wanted: Round, finished: Callable[[int, Scenario, list[Sample]], None],
+                    runner: Runner) -> None:
+        """Rounds of (point, replication) tasks through ``runner``: a point that misses its
+        precision target gets its replications doubled in the next round; ``finished(point,
+        scenario, samples)`` as each point is final, its samples in replication order."""
+        collected: dict[int, list[Sample]] = {i: [] for i in wanted}
+        while wanted:
+            tasks, owner = _round_tasks(wanted)
+            left = {i: len(reps) for i, (_, reps) in wanted.items()}
+            by_point: dict[int, dict[int, list[Sample]]] = {i: {} for i in wanted}
+            next_round: Round = {}
+            for t, result in runner.execute(tasks):
+                i = owner[t]
+                by_point[i][result.replication] = result.samples
+                left[i] -= 1
+                if left[i]:
+                    continue
+                for r in sorted(by_point[i]):
+                    collected[i] += by_point[i][r]
+                sc = wanted[i][0]
+                more = self._more_replications(sc, collected[i])
+                if more is not None:
+                    next_round[i] = more
+                else:
+                    finished(i, sc, collected[i])
+            wanted = next_round
 
-    # Rounds of (point, replication) tasks: a point that misses its precision target gets its
-    # replications doubled in the next round.
-    wanted = {i: (scenarios[i], range(scenarios[i].replications)) for i in range(len(points)) if i not in done}
-    collected: dict[int, list[Sample]] = {i: [] for i in wanted}
-    while wanted:
-        tasks, owner = [], []
-        for i, (sc, reps) in wanted.items():
-            model = build_model(sc)
-            for r in reps:
-                tasks.append(Task(model, r, samples_only=True))  # a sweep keeps samples only
-                owner.append(i)
-        left = {i: len(reps) for i, (_, reps) in wanted.items()}
-        by_point: dict[int, dict[int, list[Sample]]] = {i: {} for i in wanted}
-        next_round = {}
-        for t, result in execute(tasks, workers=workers, scheduler_address=scheduler_address):
-            i = owner[t]
-            by_point[i][result.replication] = result.samples
-            left[i] -= 1
-            if left[i]:
-                continue
-            for r in sorted(by_point[i]):
-                collected[i] += by_point[i][r]
-            sc = wanted[i][0]
-            have = sc.replications
-            if target_ci is not None and have < max_replications and _widest(sc, collected[i]) > target_ci:
-                more = min(max_replications, 2 * have)
-                next_round[i] = (sc.with_overrides({"replications": more}), range(have, more))
-            else:
-                finished(SweepPoint(i, points[i], sc, collected[i]))
-        wanted = next_round
-    return SweepResults(vary, [done[i] for i in range(len(points))])
+    def _more_replications(self, sc: Scenario, samples: list[Sample]) -> tuple[Scenario, range] | None:
+        """A point's next round (twice its replications, at most ``max_replications``) while an
+        availability CI is wider than ``target_ci``; None when the point is final."""
+        have = sc.replications
+        if self.target_ci is not None and have < self.max_replications and _widest(sc, samples) > self.target_ci:
+            more = min(self.max_replications, 2 * have)
+            return sc.with_overrides({"replications": more}), range(have, more)
+        return None
+
+
+def _round_tasks(wanted: Round) -> tuple[list[Task], list[int]]:
+    """A round's tasks (samples only: a sweep keeps nothing else) and the point of each."""
+    tasks, owner = [], []
+    for i, (sc, reps) in wanted.items():
+        model = build_model(sc)
+        for r in reps:
+            tasks.append(Task(model, r, samples_only=True))
+            owner.append(i)
+    return tasks, owner
 
 
 def parse_vary(text: str) -> tuple[str, list[Any]]:
