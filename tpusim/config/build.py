@@ -165,15 +165,7 @@ class _Builder:
         shapes = self._shapes(machine)
         if len(set(s.policies)) != len(s.policies):
             self.problem("policies", f"lists a policy twice: {s.policies}")
-        t = s.topology
-        cubes = math.prod(t.cube_grid)
-        needs = {name: registry.get(name).ocs_ports_needed(cubes) for name in s.policies if name in registry.names()}
-        short = [name for name, needed in needs.items() if needed > t.ocs_ports]
-        if short:
-            self.problem("topology.ocs_ports",
-                         f"a pod of {cubes} cubes needs {max(needs[n] for n in short)} ports on each OCS (the +d "
-                         f"and -d port of every cube) but a switch has {t.ocs_ports}; {', '.join(short)} "
-                         f"cannot be wired (give larger switches with topology.ocs_ports, or a smaller pod)")
+        self._ocs_ports()
         failures = self._failures(machine)
         if self.limits:
             self._events()
@@ -513,6 +505,19 @@ class _Builder:
             restart=w.restart_minutes / 60.0,
             trace=tuple(trace) if trace is not None else None,
         )
+
+    def _ocs_ports(self) -> None:
+        """Every listed policy's switches have the ports its pods need."""
+        t = self.s.topology
+        cubes = math.prod(t.cube_grid)
+        needs = {name: registry.get(name).ocs_ports_needed(cubes) for name in self.s.policies
+                 if name in registry.names()}
+        short = [name for name, needed in needs.items() if needed > t.ocs_ports]
+        if short:
+            self.problem("topology.ocs_ports",
+                         f"a pod of {cubes} cubes needs {max(needs[n] for n in short)} ports on each OCS (the +d "
+                         f"and -d port of every cube) but a switch has {t.ocs_ports}; {', '.join(short)} "
+                         f"cannot be wired (give larger switches with topology.ocs_ports, or a smaller pod)")
 
     def _checkpointing(self, c) -> Checkpointing:
         """The checkpoint section in hours; an interval shorter than the write, or a snapshot
