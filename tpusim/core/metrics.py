@@ -99,6 +99,9 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     _jobs("degraded_fraction", "degraded (FT)", "fraction", 3),
     _jobs("slowdown_chip_hours", "chip-hours lost to FT slowdown", "chip-hours", 0),
     _jobs("checkpoint_chip_hours", "chip-hours stalled writing checkpoints", "chip-hours", 0),
+    _jobs("held_chip_hours", "chip-hours held by jobs", "chip-hours", 0),
+    _jobs("setup_chip_hours", "chip-hours of setups no failure caused", "chip-hours", 0),
+    _jobs("preemption_lost_chip_hours", "chip-hours of work lost to preemption", "chip-hours", 0),
     _jobs("preflight_failures", "pre-flight failures", "count", 1),
     _jobs("detections", "failures detected by healthd", "count", 0),
     _jobs("mean_detection_minutes", "mean detection delay", "minutes", 2),
@@ -138,6 +141,7 @@ GOODPUT = "goodput"
 GOODPUT_PER_COST = "goodput_per_cost"
 GRAY_INTERRUPTIONS = "gray_interruptions"
 GRAY_LOST_CHIP_HOURS = "gray_lost_chip_hours"
+HELD_CHIP_HOURS = "held_chip_hours"
 JOBS_ARRIVED = "jobs_arrived"
 JOBS_COMPLETED = "jobs_completed"
 JOBS_INTERRUPTED = "jobs_interrupted"
@@ -154,6 +158,7 @@ MIGRATIONS = "migrations"
 PREEMPTIBLE_CHIP_HOURS = "preemptible_chip_hours"
 PREEMPTIBLE_REVENUE_PER_DAY = "preemptible_revenue_per_day"
 PREEMPTIONS = "preemptions"
+PREEMPTION_LOST_CHIP_HOURS = "preemption_lost_chip_hours"
 PREFLIGHT_FAILURES = "preflight_failures"
 QUEUE_WAIT_MEAN_HOURS = "queue_wait_mean_hours"
 QUEUE_WAIT_P50_BY_CHIPS_HOURS = "queue_wait_p50_by_chips_hours"
@@ -161,6 +166,7 @@ QUEUE_WAIT_P50_HOURS = "queue_wait_p50_hours"
 QUEUE_WAIT_P95_BY_CHIPS_HOURS = "queue_wait_p95_by_chips_hours"
 QUEUE_WAIT_P95_HOURS = "queue_wait_p95_hours"
 REVENUE_PER_DAY = "revenue_per_day"
+SETUP_CHIP_HOURS = "setup_chip_hours"
 SLICE_AVAILABILITY = "slice_availability"
 SLICE_OUTAGES = "slice_outages"
 SLICE_OUTAGE_LONGEST_HOURS = "slice_outage_longest_hours"

@@ -21,10 +21,14 @@ Everything since the last *durable* checkpoint is lost. Accounting, all in chip-
 - ``lost``: chips x time lost to hardware interruptions: the work since the last checkpoint,
   the stall until the Pod Manager reacts, and the setup of the restart that follows;
 - ``ckpt_stall``: chips x time stalled writing checkpoints;
-- ``slow_lost``: chips x time lost to FT slowdown.
+- ``slow_lost``: chips x time lost to FT slowdown;
+- ``setup_held``: chips x setup time that no failure caused (first starts, moves, restarts
+  after preemption), accounted as it is spent (a setup cut short counts only its part);
+- ``preempt_lost``: chips x work lost when a preemption killed the job.
 
-Invariant: ``useful <= held`` for every job at every time; the durable checkpoint never exceeds
-the progress made.
+Invariants: ``useful <= held`` for every job at every time; the durable checkpoint never exceeds
+the progress made; once a job leaves the simulation, ``held = useful + lost + slow_lost +
+ckpt_stall + setup_held + preempt_lost`` (the goodput decomposition, exact up to rounding).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class Job:
         "first_start", "finish", "queued_since", "waited", "key",
         "pattern", "rate", "rate_since", "slow_lost", "degraded_held",
         "block", "write", "saved", "next_k", "block_left", "pending", "ckpt_stall",
+        "setup_from", "setup_end", "setup_lost", "setup_held", "preempt_lost",
     )
 
     def __init__(self, spec: JobSpec, cubes: int, cube_dims, level: int | None, interval: float,
@@ -90,6 +95,39 @@ class Job:
         self.block_left = 0.0  # stall left of a write in progress when compute resumed
         self.pending: tuple[float, float] | None = None  # (progress, durable at) of a write in flight
         self.ckpt_stall = 0.0  # chip-hours stalled writing checkpoints
+        self.setup_from = self.setup_end = 0.0  # the current setup's part not yet accounted
+        self.setup_lost = False  # the current setup follows a hardware interruption (lost, not setup)
+        self.setup_held = 0.0  # chip-hours of setups that no failure caused
+        self.preempt_lost = 0.0  # chip-hours of work lost when preempted (killed)
+
+    # -- segments and their setups -------------------------------------------------------------
+    def begin_segment(self, t: float, setup: float, recovery: bool) -> None:
+        """The job holds an allocation from ``t``, setting up for ``setup`` hours (charged to
+        ``lost`` after a hardware interruption, else to ``setup_held``, as it is spent)."""
+        self.seg_start = self.setup_from = t
+        self.setup_end = t + setup
+        self.setup_lost = recovery
+
+    def _settle_setup(self, cutoff: float) -> None:
+        end = min(self.setup_end, cutoff)
+        if end > self.setup_from:
+            spent = self.chips * (end - self.setup_from)
+            if self.setup_lost:
+                self.lost += spent
+            else:
+                self.setup_held += spent
+            self.setup_from = end
+
+    def abandon_setup(self, at: float) -> None:
+        """A stall at ``at`` cut the setup short: what was spent is accounted, the rest never is."""
+        self._settle_setup(at)
+        self.setup_end = self.setup_from
+
+    def close_segment(self, t: float) -> None:
+        """The allocation is given back (or re-begun) at ``t``: account the time held."""
+        self._settle_setup(self.stalled_at if self.stalled_at is not None and self.stalled_at < t else t)
+        self.held += self.chips * (t - self.seg_start)
+        self.seg_start = self.setup_from = self.setup_end = t
 
     # -- the run's timeline (closed form) ------------------------------------------------------
     def _last_writable(self) -> int:

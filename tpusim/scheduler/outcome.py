@@ -23,6 +23,9 @@ from tpusim.scheduler.job import DONE, PENDING, REJECTED
 from tpusim.scheduler.records import COLUMNS, JobRecords
 from tpusim.core.metrics import (
     CHECKPOINT_CHIP_HOURS,
+    HELD_CHIP_HOURS,
+    PREEMPTION_LOST_CHIP_HOURS,
+    SETUP_CHIP_HOURS,
     DEGRADED_FRACTION,
     GOODPUT,
     JOB_METRICS,
@@ -129,6 +132,9 @@ class JobOutcome:
             DEGRADED_FRACTION: records.degraded_held / held if held else nan,
             SLOWDOWN_CHIP_HOURS: records.slowdown,
             CHECKPOINT_CHIP_HOURS: records.checkpointing,
+            HELD_CHIP_HOURS: held,
+            SETUP_CHIP_HOURS: records.setups,
+            PREEMPTION_LOST_CHIP_HOURS: records.preempted_work,
             MEAN_TIME_IN_QUEUE_HOURS: records.waited / records.admitted if records.admitted else nan,
         }
         assert not metrics.keys() & counted.keys(), "a metric measured twice"

@@ -160,18 +160,16 @@ class PodManager:
 
     def _begin(self, job, t: float, xconnects: int, rate: float = 1.0, kind: str = "restart") -> None:
         job.state = RUNNING
-        job.seg_start = t
         job.run += 1
         job.stalled_at = None
         setup = (self.reconfigure if xconnects else 0.0) + self.restart
+        job.begin_segment(t, setup, job.recovering)
+        job.recovering = False
         job.restore(t + setup)
         job.rate, job.rate_since = rate, t
         job.xconnects += xconnects
         self.xconnects += xconnects
         self.xconnects_by[kind] += xconnects
-        if job.recovering:
-            job.lost += job.chips * setup
-            job.recovering = False
         if job.first_start is None:
             job.first_start = t
         if self.runs is not None:
@@ -200,15 +198,20 @@ class PodManager:
         if self.runs is not None:
             self.runs.close(job, t, interrupted=False)
         job.settle_rate(t)
-        job.held += job.chips * (t - job.seg_start)
+        job.close_segment(t)
         self.pool.give_back(job, job.alloc)
         job.alloc = None
         job.run += 1
 
     def stop(self, job, t: float, planned: bool) -> None:
         """Stop a running job for preemption (killed) or migration (planned: checkpoint first)."""
+        job.settle_rate(t)  # (accounted on the run's state, before it changes)
+        if not planned:  # killed: the work since its last checkpoint is lost
+            job.preempt_lost += job.chips * (job.progress_at(t) - job.last_checkpoint(t))
         job.progress = job.progress_at(t) if planned else job.last_checkpoint(t)
         if job.stalled_at is not None:  # stopped while stalled: the failure's recovery is moot
+            job.lost += job.chips * (t - job.stalled_at)  # (the stall was the failure's)
+            job.abandon_setup(job.stalled_at)
             job.stalled_at = None
         self._end_run(job, t)
         job.state = PENDING
@@ -243,9 +246,11 @@ class PodManager:
     def _interrupt(self, job, t: float) -> None:
         """Account a hardware interruption of a stalled job: back to its last checkpoint."""
         stalled = job.stalled_at
+        job.settle_rate(t)  # (accounted on the run's state, before it changes)
         done = job.progress_at(stalled)
         saved = job.last_checkpoint(stalled)
         job.lost += job.chips * ((done - saved) + (t - stalled))
+        job.abandon_setup(stalled)
         job.progress = saved
         job.stalled_at = None
         job.interruptions += 1
@@ -295,10 +300,9 @@ class PodManager:
         return True
 
     def _restart_in_place(self, job, t: float) -> None:
-        job.held += job.chips * (t - job.seg_start)
+        job.close_segment(t)
         rate = self.preflight(job, job.alloc, t, programming=False)  # its circuits stay as they are
         if rate is None:
-            job.seg_start = t
             return self.requeue(job, t)
         self._begin(job, t, 0, rate)
 
@@ -360,7 +364,7 @@ class PodManager:
         spares = spares[: len(bad_slots)]
         if len(spares) < len(bad_slots):
             return self.requeue(job, t)
-        job.held += job.chips * (t - job.seg_start)
+        job.close_segment(t)
         if self.runs is not None:
             self.runs.close(job, t, interrupted=False)  # (a failure's swap closed it already)
         broken = [alloc.cubes[n] for n in bad_slots]
@@ -370,7 +374,6 @@ class PodManager:
         pool.take(job, Allocation(alloc.pod, spares, alloc.mask))
         rate = self.preflight(job, alloc, t)
         if rate is None:
-            job.seg_start = t
             return self.requeue(job, t)
         if kind == "swap":
             self.swaps += 1

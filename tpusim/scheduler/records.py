@@ -47,6 +47,8 @@ class JobRecords:
         self.degraded_held = 0.0  # chip-hours held while running degraded (admitted jobs)
         self.slowdown = 0.0  # chip-hours lost to fault-tolerant slowdown
         self.checkpointing = 0.0  # chip-hours stalled writing checkpoints
+        self.setups = 0.0  # chip-hours of setups that no failure caused
+        self.preempted_work = 0.0  # chip-hours of work lost to preemption
         self.waited = 0.0  # hours in queue, over all waits of admitted jobs
         self.admitted = 0
 
@@ -74,6 +76,8 @@ class JobRecords:
             self.degraded_held += job.degraded_held
             self.slowdown += job.slow_lost
             self.checkpointing += job.ckpt_stall
+            self.setups += job.setup_held
+            self.preempted_work += job.preempt_lost
             self.waited += job.waited
 
     def _flush(self) -> None:

@@ -328,7 +328,9 @@ class JobSimulation:
         for job in self._live.values():
             if job.state == RUNNING:
                 job.settle_rate(T)
-                job.held += job.chips * (T - job.seg_start)
+                if job.stalled_at is not None:  # stalled at the horizon, the failure not yet noticed
+                    job.lost += job.chips * (T - job.stalled_at)
+                job.close_segment(T)
                 job.progress = job.progress_at(T)
             elif job.state == PENDING:
                 job.waited += T - job.queued_since
