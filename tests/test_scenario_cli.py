@@ -152,7 +152,7 @@ def test_run_writes_summary_csv_and_plot(tmp_path):
     assert set(entry) >= {"shape", "cubes", "mean", "ci95"} and entry["shape"] == "4x4x4"
     assert set(summary["policies"]["reconfigurable"]["system_availability"]) >= {"mean", "ci95"}
     csv = (out / "availability.csv").read_text().splitlines()
-    assert csv[0].startswith("policy,shape,cubes,chips,mean") and len(csv) == 1 + 2 * 7
+    assert csv[0].startswith("policy,shape,cubes,chips,mean") and len(csv) == 1 + 4 * 7  # four policies x seven slices
     report = (out / "report.html").read_text()  # one self-contained file: tables and plots
     assert "<h2>Slice availability</h2>" in report and "12x16x16" in report
     assert report.count("data:image/png;base64,") == 1
@@ -250,7 +250,7 @@ def test_run_prints_what_format_asks_and_nothing_when_quiet(tmp_path, monkeypatc
     as_csv = runner.invoke(app, base + ["--format", "csv"])
     assert as_csv.stdout.splitlines()[0].startswith("policy,shape,cubes,chips,mean")
     as_md = runner.invoke(app, base + ["--format", "markdown"])
-    assert as_md.stdout.startswith("| slice | chips | static | reconfigurable |")
+    assert as_md.stdout.startswith("| slice | chips | static | static_ft | reconfigurable | reconfigurable_ft |")
     quiet = runner.invoke(app, base + ["--quiet"])
     assert quiet.exit_code == 0 and quiet.stdout == ""
     assert (tmp_path / "o" / "summary.json").exists()

@@ -117,6 +117,11 @@ def _shipped(name: str) -> str:
     return resources.files("tpusim").joinpath(name).read_text()
 
 
+def shipped_mix() -> list[tuple[SliceShape, float]]:
+    """The slice mix shipped with tpusim (``tpusim/data/slice_mix.csv``): (shape, percent) rows."""
+    return parse_mix(_shipped(SHIPPED_MIX))
+
+
 _RUN_LIMITS: ContextVar[bool] = ContextVar("run_limits", default=True)
 
 
@@ -489,7 +494,7 @@ class _Builder:
         mix = self._rows("mix", w.mix, machine, parse_mix, lambda row: row[0])
         trace = self._rows("trace", w.trace, machine, parse_job_trace, lambda job: job.shape)
         if w.mix is None:
-            mix = parse_mix(_shipped(SHIPPED_MIX))
+            mix = shipped_mix()
         if machine is None or mix is None:
             return None
         return WorkloadParams(

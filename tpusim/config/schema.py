@@ -324,10 +324,22 @@ class SchedulerConfig(_Strict):
 
 
 class CommFraction(_Strict):
-    """Share of a step spent communicating, per traffic pattern (calibrates FT slowdowns)."""
+    """Share of a step spent communicating, per traffic pattern: the one free parameter of the
+    FT penalty (step time grows by this share x the communication slowdown - 1).
 
-    allreduce: float = Field(0.05, ge=0, le=1, description="All-reduce jobs.")
-    alltoall: float = Field(0.5, ge=0, le=1, description="All-to-all jobs.")
+    CALIBRATED, not measured (tpusim.topology.routing.calibrate_comm_fraction): each job of the
+    shipped slice mix (every whole-cube shape, each pattern) meets its costliest single fault
+    (one OCS or one port link down); the defaults make the cheapest such job cost 0.5 % and the
+    costliest 8.6 % of step time, the published range (NSDI 2024). All-to-all sets the floor
+    (a 4x4x4 slice), all-reduce the ceiling (a 4x4x192 slice, an OCS of its long dimension).
+    """
+
+    allreduce: float = Field(0.198, ge=0, le=1, description=(
+        "All-reduce jobs. Calibrated: the costliest single fault of any whole-cube shape of the "
+        "shipped mix costs 8.6 % of step time."))
+    alltoall: float = Field(0.465, ge=0, le=1, description=(
+        "All-to-all jobs. Calibrated: the cheapest whole-cube shape of the shipped mix pays 0.5 % "
+        "of step time for its costliest single fault."))
 
 
 class FtRouting(_Strict):

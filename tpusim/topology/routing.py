@@ -3,22 +3,34 @@
 :func:`faulty_graph` removes from a slice's chip graph exactly the links that are down: an
 electrical link, the optical link of a cube port (the cross-connect through that port), or every
 cross-connect of a failed OCS. :func:`step_penalty` turns the damage into the fractional growth
-of the job's step time, from the graph:
+of the job's step time, from the graph, with one bottleneck model for both traffic patterns:
 
-- ``allreduce`` (ring all-reduce per dimension; nearest-neighbour exchange loads the links the
-  same way): every torus link carries one unit of traffic. A lost link's unit is rerouted along
-  its shortest detour in the faulty graph; the collective runs at the pace of the most loaded
-  link, so communication slows by ``max link load`` (1 when healthy, 2 when one detour shares a
-  link with a ring).
-- ``alltoall``: limited by bisection bandwidth. For each dimension, a bisection of the torus
-  cuts two planes of links half a ring apart; communication slows by the worst dimension's
-  ratio of healthy to remaining links across its weakest bisection.
+- Communication is a sequence of per-dimension phases, one per slice dimension with a ring (two
+  chips or more). A phase's time is its healthy time (:func:`phase_weights`, from the
+  algorithm) times its most loaded link's load under the faults over its healthy most loaded
+  link's load; the communication slowdown is the phases' summed times with the faults over
+  their summed healthy times. In phase ``d`` only dimension ``d``'s rings carry traffic, so a
+  lost link of dimension ``d`` matters there (and its detour loads whatever links it crosses).
+- ``allreduce``: ring reduce-scatter then all-gather along each dimension (the bucket
+  algorithm, its buffer split over every order of the dimensions). Ring traffic goes neighbour
+  to neighbour, one unit per link; a lost link's unit takes its shortest detour in the faulty
+  graph, adding one unit to each link on it. One fault doubles its dimension's phase (a detour
+  always crosses a link of that dimension), so a fault in a longer ring costs more; two faults
+  in one dimension cost that one phase (more where their detours share a link), two in two
+  dimensions cost two phases.
+- ``alltoall``: a ring all-to-all along each dimension, routed in balance over the surviving
+  graph: a phase's traffic across each bisection (two planes half a ring apart) spreads over
+  that cut's surviving links, so the phase slows by healthy over surviving links at its
+  weakest cut.
 
 The step time grows by ``comm_fraction[pattern] x (communication slowdown - 1)``. The fractions
-are calibrated (``pod_manager.ft_routing.comm_fraction``; defaults 0.05 and 0.5) so that one
-OCS down costs a 4x4x8 slice 5 % (all-reduce) and 1.6 % (all-to-all), inside the published
-0.5 %-8.6 % range of step-time penalties. With every link up the penalty is exactly zero; a
-disconnected graph has no penalty (``None``): the slice cannot run.
+(the share of a step spent communicating, ``pod_manager.ft_routing.comm_fraction``) are the
+model's only free parameter and are CALIBRATED, not derived, by :func:`calibrate_comm_fraction`:
+each job of the shipped slice mix (whole-cube shape x pattern) meets its costliest single fault
+(one OCS or one port link down); the cheapest such job costs 0.5 % and the costliest 8.6 %, the
+published range (NSDI 2024). Defaults: all-reduce 0.198, all-to-all 0.465. With every link up
+the penalty is exactly zero; a graph cut apart (a lost link with no detour, or a cut with no
+surviving link) has no penalty (``None``): the slice cannot run.
 """
 
 from __future__ import annotations
@@ -26,13 +38,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import AbstractSet
+from itertools import permutations
+from typing import AbstractSet, Iterable
 
 import networkx as nx
 
 from tpusim.topology.cube import CubeLayout
 from tpusim.topology.graph import box_wiring, reconfigurable_wiring, slice_graph
-from tpusim.topology.shapes import Dims
+from tpusim.topology.shapes import Dims, SliceShape
 
 Edge = tuple
 
@@ -117,50 +130,160 @@ def _plane_counts(pos: dict, edges, d: int, n: int) -> list[int]:
     return count
 
 
-def _detour_load(topo: SliceTopology, lost: list[Edge]) -> Counter | None:
-    """Extra load per link when each lost link's traffic takes its shortest detour; None if some
-    lost link's ends are no longer joined (then, and only then, the slice is cut apart)."""
+def _rings(dims: Dims) -> list[int]:
+    """The dimensions along which the slice has a ring (two chips or more): one phase each."""
+    return [d for d in range(3) if dims[d] >= 2]
+
+
+@lru_cache(maxsize=256)
+def phase_weights(pattern: str, dims: Dims) -> tuple[float, float, float]:
+    """Healthy time of each dimension's phases (per chip's buffer and link bandwidth; 0 for a
+    dimension without a ring).
+
+    ``allreduce``: the bucket algorithm: for an order ``d1, d2, d3`` of the dimensions,
+    reduce-scatter along ``d1, d2, d3``, then all-gather along ``d3, d2, d1``; a phase along a
+    ring of ``n`` moves ``(n - 1) / n`` of the data it starts with, and each reduce-scatter
+    leaves ``1 / n`` of it (the total, ``2 (N - 1) / N``, is the same for every order). The
+    buffer is split equally over every order of the dimensions and a dimension's weight sums its
+    phases over the orders: with one fixed order a fault in the first dimension would cost ``n``
+    times one in the second by convention alone; averaged, the weights are nearly equal and a
+    longer ring weighs more.
+    ``alltoall``: one ring all-to-all per dimension on the whole buffer; with shortest-path
+    routing its busiest link carries ``sum(min(j, n - j) for j in 1..n-1) / (2 n)``.
+    """
+    rings = _rings(dims)
+    weights = [0.0, 0.0, 0.0]
+    if pattern == "allreduce":
+        orders = list(permutations(rings))
+        for order in orders:
+            share = 1.0 / len(orders)
+            for d in order:
+                weights[d] += 2 * share * (dims[d] - 1) / dims[d]  # reduce-scatter and all-gather
+                share /= dims[d]
+    elif pattern == "alltoall":
+        for d in rings:
+            n = dims[d]
+            weights[d] = sum(min(j, n - j) for j in range(1, n)) / (2 * n)
+    else:
+        raise ValueError(f"unknown traffic pattern {pattern!r}")
+    return weights[0], weights[1], weights[2]
+
+
+def _dim(pos: dict, u, v) -> int:
+    """The dimension a link runs along."""
+    return next(d for d in range(3) if pos[u][d] != pos[v][d])
+
+
+def _detours(topo: SliceTopology, lost: list[Edge]) -> list[list] | None:
+    """Each lost link's shortest detour in the faulty graph; None if some lost link's ends are no
+    longer joined (then, and only then, the slice is cut apart)."""
     view = faulty_graph(topo.graph, lost)
-    load: Counter = Counter()
-    for u, v in lost:
-        try:
-            path = nx.shortest_path(view, u, v)
-        except nx.NetworkXNoPath:
-            return None
+    try:
+        return [nx.shortest_path(view, u, v) for u, v in lost]
+    except nx.NetworkXNoPath:
+        return None
+
+
+def _allreduce_ratios(topo: SliceTopology, lost: list[Edge], detours: list[list]) -> list[float]:
+    """Per dimension d, the busiest link's load in phase d over its healthy load (1): every d-link
+    carries one unit (ring traffic is neighbour to neighbour), and each lost d-link's unit its
+    detour, which adds one to every link it uses, whatever their dimension."""
+    extra: list[Counter] = [Counter(), Counter(), Counter()]
+    for (u, v), path in zip(lost, detours):
+        phase = extra[_dim(topo.pos, u, v)]
         for a, b in zip(path, path[1:]):
-            load[(a, b) if a <= b else (b, a)] += 1
-    return load
+            phase[(a, b) if a <= b else (b, a)] += 1
+    ratios = []
+    for d in range(3):
+        worst = 1
+        for (a, b), added in extra[d].items():
+            worst = max(worst, added + (_dim(topo.pos, a, b) == d))
+        ratios.append(float(worst))
+    return ratios
+
+
+def _alltoall_ratios(topo: SliceTopology, lost: list[Edge]) -> list[float] | None:
+    """Per dimension d, the phase's slowdown under balanced routing: at every bisection (two
+    planes half a ring apart) its traffic spreads over the cut's surviving links, so the phase
+    slows by healthy over surviving links at its weakest cut; None if a cut has none left."""
+    ratios = [1.0, 1.0, 1.0]
+    for d in _rings(topo.dims):
+        n = topo.dims[d]
+        before = topo.planes[d]
+        removed = _plane_counts(topo.pos, lost, d, n)
+        for i in range(n):
+            j = (i + n // 2) % n
+            healthy = before[i] + before[j]
+            left = healthy - removed[i] - removed[j]
+            if left == 0:
+                return None
+            ratios[d] = max(ratios[d], healthy / left)
+    return ratios
 
 
 def comm_slowdown(topo: SliceTopology, lost: list[Edge], pattern: str) -> float | None:
-    """Factor by which the lost links slow the slice's communication; None if it is cut apart."""
-    if pattern not in ("allreduce", "alltoall"):
-        raise ValueError(f"unknown traffic pattern {pattern!r}")
+    """Factor by which the lost links slow the slice's communication: the phases' times with the
+    faults over their healthy times (exactly 1.0 with no fault); None if it is cut apart."""
+    weights = phase_weights(pattern, topo.dims)
     if not lost:
         return 1.0
-    load = _detour_load(topo, lost)
-    if load is None:
+    detours = _detours(topo, lost)
+    if detours is None:
         return None
-    if pattern == "allreduce":
-        return 1.0 + max(load.values())
-    worst = 1.0
-    for d in range(3):
-        n = topo.dims[d]
-        if n < 2:
-            continue
-        before = topo.planes[d]
-        removed = _plane_counts(topo.pos, lost, d, n)
-        after = [b - r for b, r in zip(before, removed)]
-        half = n // 2
-        healthy_min = min(before[i] + before[(i + half) % n] for i in range(n))  # a bisection
-        faulty_min = min(after[i] + after[(i + half) % n] for i in range(n))  # cuts two planes
-        if faulty_min == 0:
-            return None
-        worst = max(worst, healthy_min / faulty_min)
-    return worst
+    ratios = (_allreduce_ratios(topo, lost, detours) if pattern == "allreduce"
+              else _alltoall_ratios(topo, lost))
+    if ratios is None:
+        return None
+    return sum(w * r for w, r in zip(weights, ratios)) / sum(weights)
 
 
 def step_penalty(topo: SliceTopology, lost: list[Edge], pattern: str, comm_fraction: float) -> float | None:
     """Fractional step-time growth under FT routing; 0.0 with no fault, None if disconnected."""
     slowdown = comm_slowdown(topo, lost, pattern)
     return None if slowdown is None else comm_fraction * (slowdown - 1.0)
+
+
+#: The published step-time cost of fault-tolerant routing: its cheapest and its costliest job
+#: (Zu et al., NSDI 2024). The target of :func:`calibrate_comm_fraction`, and nothing else.
+PUBLISHED_PENALTY = (0.005, 0.086)
+
+
+def single_fault_slowdowns(cube: CubeLayout, cube_dims: Dims, pattern: str) -> dict[str, float]:
+    """``comm_slowdown - 1`` of each single fault of a slice of whole cubes: one OCS down
+    (``"ocs x"``...) or one optical port link down (``"port x"``...) along each dimension. By the
+    torus's symmetry, which switch or which port makes no difference."""
+    topo = slice_topology(cube, cube_dims)
+    out = {}
+    for d in range(3):
+        for name, ports, ocs in (("ocs", set(), {(d, 0)}), ("port", {(0, d, +1, 0)}, set())):
+            slowdown = comm_slowdown(topo, lost_links(topo, set(), ports, ocs), pattern)
+            if slowdown is not None:
+                out[f"{name} {'xyz'[d]}"] = slowdown - 1.0
+    return out
+
+
+def calibrate_comm_fraction(cube: CubeLayout, shapes: Iterable[SliceShape]) -> dict[str, float]:
+    """THE CALIBRATION of the FT penalty: the share of a step spent communicating, per traffic
+    pattern, the model's only free parameter (``pod_manager.ft_routing.comm_fraction``).
+
+    Rule: the published range is a range over jobs, so each job (a shape of whole cubes among
+    ``shapes``, with one pattern) is given the penalty of its costliest single fault (one OCS or
+    one port link down, :func:`single_fault_slowdowns`); the two fractions are the ones, at most
+    1, that make the cheapest of these jobs cost :data:`PUBLISHED_PENALTY`'s floor and the
+    costliest its ceiling. One pattern sets the floor and the other the ceiling (a pattern whose
+    penalties span less than the published range cannot set both); ``ValueError`` if neither
+    assignment fits.
+    """
+    low, high = PUBLISHED_PENALTY
+    span = {}
+    for pattern in ("allreduce", "alltoall"):
+        worst = [max(single_fault_slowdowns(cube, s.cube_dims(cube.shape), pattern).values())
+                 for s in shapes if all(e % c == 0 for e, c in zip(s.dims, cube.shape))]
+        span[pattern] = (min(worst), max(worst))
+    for floor, ceiling in (("alltoall", "allreduce"), ("allreduce", "alltoall")):
+        f = {floor: low / span[floor][0], ceiling: high / span[ceiling][1]}
+        if (max(f.values()) <= 1 and f[floor] * span[floor][1] <= high
+                and f[ceiling] * span[ceiling][0] >= low):
+            return {pattern: f[pattern] for pattern in ("allreduce", "alltoall")}
+    raise ValueError("no comm fractions of at most 1 make these slices' single-fault penalties span "
+                     f"{100 * low:g}-{100 * high:g} %")
