@@ -63,7 +63,8 @@ def test_a_job_rides_through_a_cable_failure_degraded_and_speeds_up_after_repair
     job = sim.jobs[0]
     assert job.alloc is None and job.finish is not None
     setup, detect, write = 12 / 60, 6 / 60, 6 / 60  # no cross-connect to program: the restart alone
-    rate = 1 / 1.05  # one link of an 8x4x4 mesh lost, all-reduce: 0.05 x (slowdown 2 - 1)
+    w = _weights((8, 4, 4), "allreduce")  # one x-link of an 8x4x4 box lost: its x phase doubles
+    rate = 1 / (1 + dict(model.policy("static_ft").routing.comm_fraction)["allreduce"] * w[0] / sum(w))
     t = setup + 1.0 + write  # work 1 written
     done = 1.0 + (t_fail - t)  # work when the cable fails; stalled until detected, then rerouted
     t = t_fail + detect + (2.0 - done) / rate + write  # work 2 written, degraded
@@ -133,29 +134,57 @@ def _box_graph(chip_dims, torus):
     return g
 
 
-def _penalties(chip_dims, torus, lost):
-    """(all-reduce, all-to-all) step penalties at the default comm fractions (0.05, 0.5), as
-    DESIGN's model states them: the most loaded link after each lost link's shortest detour;
-    the worst ratio of a dimension's healthy to surviving links across its weakest bisection
-    (two planes half a ring apart; a mesh has no link across its end)."""
+def _weights(chip_dims, pattern):
+    """Healthy phase times per dimension, as DESIGN's model states them (written out here): the
+    bucket all-reduce over every order of the ring dimensions (a phase on a ring of n moves
+    (n - 1) / n of what it starts with, twice; each reduce-scatter leaves 1 / n), or one ring
+    all-to-all per dimension (busiest link: sum(min(j, n - j)) / 2n)."""
+    rings = [d for d in range(3) if chip_dims[d] >= 2]
+    w = [0.0, 0.0, 0.0]
+    if pattern == "alltoall":
+        for d in rings:
+            n = chip_dims[d]
+            w[d] = sum(min(j, n - j) for j in range(1, n)) / (2 * n)
+        return w
+    orders = list(itertools.permutations(rings))
+    for order in orders:
+        share = 1.0 / len(orders)
+        for d in order:
+            w[d] += 2 * share * (chip_dims[d] - 1) / chip_dims[d]
+            share /= chip_dims[d]
+    return w
+
+
+def _penalties(chip_dims, torus, lost, fractions):
+    """(all-reduce, all-to-all) step penalties, as DESIGN's model states them: per-dimension
+    phases, each slowed by its busiest link's load over the healthy one (all-reduce: each lost
+    link's unit takes its shortest detour, loading that dimension's phase; all-to-all: healthy
+    over surviving links across its weakest bisection, two planes half a ring apart; a mesh has
+    no link across its end), weighted by their healthy times."""
     g = _box_graph(chip_dims, torus)
     h = g.copy()
     h.remove_edges_from(lost)
-    load = Counter()
+    dim = lambda u, v: next(d for d in range(3) if u[d] != v[d])  # noqa: E731
+    extra = [Counter(), Counter(), Counter()]
     for u, v in lost:
         path = nx.shortest_path(h, u, v)
-        load.update(frozenset(e) for e in zip(path, path[1:]))
-    allreduce = 0.05 * max(load.values())
-    worst = 1.0
+        extra[dim(u, v)].update(frozenset(e) for e in zip(path, path[1:]))
+    allreduce = [max([1] + [k + (dim(*tuple(e)) == d) for e, k in extra[d].items()]) for d in range(3)]
+    alltoall = [1.0, 1.0, 1.0]
     for d in range(3):
         n = chip_dims[d]
+        if n < 2:
+            continue
 
         def crossing(edges, i):  # links between layers i and i+1 (mod n) along d
             return sum(1 for u, v in edges if {u[d], v[d]} == {i, (i + 1) % n} and u[d] != v[d])
-        cuts = [(crossing(g.edges, i) + crossing(g.edges, (i + n // 2) % n),
-                 crossing(h.edges, i) + crossing(h.edges, (i + n // 2) % n)) for i in range(n)]
-        worst = max(worst, min(c[0] for c in cuts) / min(c[1] for c in cuts))
-    return allreduce, 0.5 * (worst - 1.0)
+        alltoall[d] = max((crossing(g.edges, i) + crossing(g.edges, (i + n // 2) % n))
+                          / (crossing(h.edges, i) + crossing(h.edges, (i + n // 2) % n)) for i in range(n))
+    out = []
+    for pattern, ratios in (("allreduce", allreduce), ("alltoall", alltoall)):
+        w = _weights(chip_dims, pattern)
+        out.append(fractions[pattern] * (sum(a * b for a, b in zip(w, ratios)) / sum(w) - 1.0))
+    return tuple(out)
 
 
 @pytest.mark.parametrize("grid, torus", [((3, 1, 1), (False, False, False)), ((2, 1, 1), (True, False, False))])
@@ -177,7 +206,8 @@ def test_the_job_rate_is_the_penalty_of_its_box_graph(grid, torus, pattern):
     xa, ya, za = cube.chip_coords(a)
     xb, yb, zb = cube.chip_coords(b)
     lost = [((xa, ya, za), (4 + xb, yb, zb)), ((5, 2, 3), (6, 2, 3))]
-    expected = _penalties((8, 4, 4), torus, lost)[0 if pattern == "allreduce" else 1]
+    fractions = dict(policy.routing.comm_fraction)  # the calibrated inputs
+    expected = _penalties((8, 4, 4), torus, lost, fractions)[0 if pattern == "allreduce" else 1]
     assert policy.slice_rate(holder, alloc, faults) == pytest.approx(1 / (1 + expected), rel=1e-12)
     assert job.pattern == pattern
 
