@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, Protocol
 
 from tpusim.policies.analytic import static_box
 from tpusim.failures.health import HOST, OCS, HealthState
@@ -142,19 +142,26 @@ class StaticPolicy(Policy):
         return ClosedForm(value, "lower bound",
                           "one fixed box: its cubes' hosts and electrical links and its cables up")
 
+    # -- boxes --------------------------------------------------------------------------------
+    def _box_rule(self, pool: PoolView, pod: int) -> "BoxRule":
+        """Which boxes of ``pod`` can hold a slice now, and which of those placement prefers:
+        here every cable the box uses must be known up (``static_ft`` relaxes it)."""
+        return _CableRule(self.cabling, self._down_connections(pool, pod))
+
     def find_whole(self, pool: PoolView, cube_dims: Dims) -> Allocation | None:
         k = cube_dims[0] * cube_dims[1] * cube_dims[2]
-        best, best_score = None, None
+        best, best_key = None, None
         for pod in range(pool.pods):
             if pool.free_count(pod) < k:
                 continue
             blocked = pool.blocked_bits(pod)
-            down = self._down_connections(pool, pod)
+            rule = self._box_rule(pool, pod)
             for box in static_box_geometry(self.machine.cube_grid, cube_dims, wrap=self.machine.static_wrap):
-                if not box.mask & blocked and not (down and _connections(self.cabling, box.mask) & down):
-                    score = (box.shell & blocked).bit_count() + box.walls
-                    if best_score is None or score > best_score:
-                        best, best_score = (pod, box), score
+                if box.mask & blocked:
+                    continue
+                key = rule.key(box.mask, (box.shell & blocked).bit_count() + box.walls)
+                if (best_key is None or key < best_key) and rule.fits(box.mask):
+                    best, best_key = (pod, box), key
         if best is None:
             return None
         pod, box = best
@@ -165,15 +172,40 @@ class StaticPolicy(Policy):
                             movable: int) -> Iterator[Placement]:
         base = pod * pool.cubes_per_pod
         assert job.cube_dims is not None
-        down = self._down_connections(pool, pod)
+        rule = self._box_rule(pool, pod)
         for box in static_box_geometry(self.machine.cube_grid, job.cube_dims, wrap=self.machine.static_wrap):
-            if box.mask & movable == box.mask and not (down and _connections(self.cabling, box.mask) & down):
+            if box.mask & movable == box.mask and rule.fits(box.mask):
                 cubes = [base + c for c in box.cells]
                 seen: dict[int, SliceHolder] = {}
                 for c in cubes:
                     for holder in pool.holders(c):
                         seen[holder.id] = holder
                 yield Allocation(pod, cubes, pool.full_mask), list(seen.values())
+
+
+class BoxRule(Protocol):
+    """A static policy's rule for the boxes of one pod, in the pod's state at the time asked."""
+
+    def fits(self, cubes: int) -> bool:
+        """Can a slice run on the box of these local cubes (a bitmask)?"""
+
+    def key(self, cubes: int, snug: int) -> Any:
+        """Placement's preference among fitting boxes, lowest first (``snug``: how many of the
+        box's neighbours are taken or walls; the snuggest box packs best)."""
+
+
+@dataclass(frozen=True)
+class _CableRule:
+    """The static pod's rule: no known-down cable between the box's cubes; the snuggest box."""
+
+    cabling: StaticCabling
+    down: int  # connections of the pod with a known-down cable, as a bitmask
+
+    def fits(self, cubes: int) -> bool:
+        return not (self.down and _connections(self.cabling, cubes) & self.down)
+
+    def key(self, cubes: int, snug: int) -> int:
+        return -snug
 
 
 class StaticAvailability(ShapeUptime, CapacityTracker):

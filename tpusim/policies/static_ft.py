@@ -42,11 +42,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Iterator
 
 from tpusim.failures.health import HOST, OCS, HealthState
 from tpusim.failures.params import FailureParams
-from tpusim.policies.base import FT_ROUTING, ClosedForm, Placement, PoolView, SliceHolder
+from tpusim.policies.base import FT_ROUTING, ClosedForm, PoolView, SliceHolder
 from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
 from tpusim.policies.ft_routing import connected, host_availability, host_interrupting_rate, routed_rate, slot_faults
 from tpusim.policies.reconfigurable import bits
@@ -152,6 +151,21 @@ class _PodFaults:
 NO_FAULTS = _PodFaults(0, frozenset(), frozenset())
 
 
+@dataclass(frozen=True)
+class _BudgetRule:
+    """static_ft's rule for the boxes of a pod: no host down, the link faults within the budget
+    and the chip graph joined; among those, the fewest known faults, then the snuggest box."""
+
+    policy: "StaticFaultTolerantPolicy"
+    faults: _PodFaults
+
+    def fits(self, cubes: int) -> bool:
+        return self.policy._fits(self.faults, cubes)
+
+    def key(self, cubes: int, snug: int) -> tuple[int, int]:
+        return self.faults.count(cubes, _connections(self.policy.cabling, cubes)), -snug
+
+
 @register
 class StaticFaultTolerantPolicy(StaticPolicy):
     name = "static_ft"
@@ -211,40 +225,8 @@ class StaticFaultTolerantPolicy(StaticPolicy):
             return True
         return self._fits(self._known(pool, alloc.pod), self._local_mask(alloc))
 
-    def find_whole(self, pool: PoolView, cube_dims: Dims) -> Allocation | None:
-        k = cube_dims[0] * cube_dims[1] * cube_dims[2]
-        best, best_key = None, None
-        for pod in range(pool.pods):
-            if pool.free_count(pod) < k:
-                continue
-            blocked = pool.blocked_bits(pod)
-            faults = self._known(pool, pod)
-            for box in static_box_geometry(self.machine.cube_grid, cube_dims, wrap=self.machine.static_wrap):
-                if box.mask & blocked:
-                    continue
-                count = faults.count(box.mask, _connections(self.cabling, box.mask))
-                key = (count, -((box.shell & blocked).bit_count() + box.walls))
-                if (best_key is None or key < best_key) and self._fits(faults, box.mask):
-                    best, best_key = (pod, box), key
-        if best is None:
-            return None
-        pod, box = best
-        base = pod * pool.cubes_per_pod
-        return Allocation(pod, [base + c for c in box.cells], pool.full_mask)
-
-    def places_with_victims(self, pool: PoolView, job: SliceHolder, pod: int, usable: int,
-                            movable: int) -> Iterator[Placement]:
-        base = pod * pool.cubes_per_pod
-        assert job.cube_dims is not None
-        faults = self._known(pool, pod)
-        for box in static_box_geometry(self.machine.cube_grid, job.cube_dims, wrap=self.machine.static_wrap):
-            if box.mask & movable == box.mask and self._fits(faults, box.mask):
-                cubes = [base + c for c in box.cells]
-                seen: dict[int, SliceHolder] = {}
-                for c in cubes:
-                    for holder in pool.holders(c):
-                        seen[holder.id] = holder
-                yield Allocation(pod, cubes, pool.full_mask), list(seen.values())
+    def _box_rule(self, pool: PoolView, pod: int) -> "_BudgetRule":
+        return _BudgetRule(self, self._known(pool, pod))
 
     # -- degraded running ------------------------------------------------------------------
     def slice_rate(self, job: SliceHolder, alloc: Allocation, faults: list[tuple[int, int]]) -> float | None:
