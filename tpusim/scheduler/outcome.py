@@ -19,6 +19,7 @@ from tpusim.scheduler.job import DONE, PENDING, REJECTED
 from tpusim.scheduler.records import COLUMNS, JobRecords
 from tpusim.core.metrics import (
     CHECKPOINT_CHIP_HOURS,
+    CIRCUITS_PER_JOB,
     DEGRADED_FRACTION,
     GOODPUT,
     JOBS_ARRIVED,
@@ -54,12 +55,14 @@ class JobOutcome:
 
     @classmethod
     def measure(cls, records: JobRecords, T: float, chips: int, xconnects_by: Mapping[str, int],
-                counted: Mapping[str, float]) -> "JobOutcome":
+                counted: Mapping[str, float], circuits_used: int = 0) -> "JobOutcome":
         """Measure a run finished at horizon ``T`` on a machine of ``chips`` chips, from what it
         hands over: its job ``records`` (every job that arrived has left by then), the
-        cross-connects programmed by why (``xconnects_by``), and the metrics its components
-        counted themselves (``counted``: the scheduler's, the Pod Manager's and the simulation's
-        own, by metric name)."""
+        cross-connects programmed (circuits changed) by why (``xconnects_by``), the circuits the
+        started jobs' first slices use (``circuits_used``, changed or not: the per-job figure
+        beside the xconnects), and the metrics its components counted themselves (``counted``:
+        the scheduler's, the Pod Manager's and the simulation's own, by metric name). Both per-job
+        figures are per started job (sub-cube jobs count 0)."""
         rows = records.columns()
         state = rows["state"]
         admitted = state != REJECTED
@@ -87,6 +90,7 @@ class JobOutcome:
             XCONNECTS_PER_JOB: xconnects / n_started if n_started else nan,
             **{f"xconnects_per_job_{kind}": count / n_started if n_started else nan
                for kind, count in xconnects_by.items()},
+            CIRCUITS_PER_JOB: circuits_used / n_started if n_started else nan,
             UTILIZATION: held / (chips * T),
             DEGRADED_FRACTION: records.degraded_held / held if held else nan,
             SLOWDOWN_CHIP_HOURS: records.slowdown,

@@ -334,7 +334,8 @@ class JobSimulation:
             self.records.add(job)
         self._live.clear()
         counted = {**self.scheduler.metrics(T), **self.pod_manager.metrics(), **self._metrics()}
-        return JobOutcome.measure(self.records, T, self.machine.chips, self.pod_manager.xconnects_by, counted)
+        pm = self.pod_manager
+        return JobOutcome.measure(self.records, T, self.machine.chips, pm.xconnects_by, counted, pm.circuits_used)
 
     def _metrics(self) -> dict[str, float]:
         """What the simulation itself counted: healthd's detections and the gray faults' harm."""
