@@ -154,8 +154,10 @@ def test_detection_delay_per_class_and_drawn():
     trace = [(2.7, "ocs", 3, True), (50.0, "ocs", 3, False)]
     jobs, sim = run(sc, "reconfigurable", [job(0, 0.0, "4x4x8", 5.0)], trace)
     assert sim.detections == 1 and sim.detection_hours == pytest.approx(0.5)
-    # the job stalls from the failure to its detection (30 min for an OCS)
-    assert jobs[0].lost == pytest.approx(128 * ((2.7 - 0.25 - 2.0) + 0.5 + 0.25))
+    # the job stalls from the failure to its detection (30 min for an OCS); after the repair it
+    # restarts on the same cubes, whose circuits are still set: the restart alone, no reconfiguration
+    assert jobs[0].lost == pytest.approx(128 * ((2.7 - 0.25 - 2.0) + 0.5 + 0.2))
+    assert jobs[0].xconnects == 96 and sim.pod_manager.xconnects_by["restart"] == 0
     drawn = scenario(**{"failures.detection_dist": "exponential"})
     from tpusim.failures.detection import detection_delays
 
@@ -246,6 +248,11 @@ class Checker:
                 assert not union & j.alloc.mask, "two slices share a chip"
                 union |= j.alloc.mask
             assert union == pool.holdings.used[cube]
+        # every running slice's circuits are set: no placement breaks a held slice's circuit
+        circuits = sim.pod_manager.circuits
+        for j in sim.jobs:
+            if j.state == "running" and j.cubes:
+                assert not circuits.changes(sim.policy.slice_circuits(j.alloc, j.cube_dims)), "a slice lost a circuit"
         # no job runs on a failed part after its detection delay
         for (k, unit), since in self.failed_at.items():
             if k == 2 and not sim.true.dark[unit]:
@@ -256,7 +263,7 @@ class Checker:
                     # and then only degraded and within its fault budget
                     assert sim.policy.routes_around_faults(j) and k != 0 and j.cubes and j.rate < 1.0, \
                         f"a job runs on {k, unit} failed at {since}"
-                    detected = [f for f in sim.pod_manager._true_faults(j.alloc, programming=False)
+                    detected = [f for f in sim.pod_manager._true_faults(j.alloc)
                                 if self.failed_at[f] + self.detection < t - 1e-9]
                     assert len(detected) <= sim.policy.routing.max_faults
         for j in sim.jobs:  # held so far includes the current run, charged when it ends

@@ -11,6 +11,7 @@ from tpusim import ScenarioError, build_model, scenario_from_dict
 from tpusim.output.tables import render_table
 from tpusim.policies import registry
 from tpusim.policies.reconfigurable import ReconfigurablePolicy
+from tpusim.topology.allocation import Allocation
 from tpusim.topology.shapes import SliceShape
 
 SCENARIO = {
@@ -83,9 +84,13 @@ def test_policies_differ_only_by_their_rules():
     # a slice of whole cubes uses every OCS of its pod on the OCS machine, none on the static one
     assert static.slice_ocses(1) == range(0) and reconf.slice_ocses(1) == range(48, 96) == ft.slice_ocses(1)
     assert [type(p).ocs_ports_needed(8) for p in model.policies] == [0, 16, 16]
-    assert static.xconnects(2) == 0 and reconf.xconnects(2) == 96 == ft.xconnects(2)
-    # a 1x1x2 slice swapping one cube reprograms that cube's x and y rings and the shared z ring
-    assert reconf.swap_xconnects((1, 1, 2), [0]) == 16 + 16 + 16 + 16
+    # the circuits of a 1x1x2 slice on cubes 0 and 1, by face join: each cube's x and y faces to
+    # its own (wraparounds), the z faces to each other; none on cables or for a sub-cube slice
+    two = Allocation(0, [0, 1], (1 << 64) - 1)
+    assert static.slice_circuits(two, (1, 1, 2)).faces() == []
+    joins = [(0, 0, 0), (1, 0, 0), (2, 0, 1), (0, 1, 1), (1, 1, 1), (2, 1, 0)]
+    assert reconf.slice_circuits(two, (1, 1, 2)).faces() == joins == ft.slice_circuits(two, (1, 1, 2)).faces()
+    assert reconf.slice_circuits(Allocation(0, [0], 0xFF), None).faces() == []
     assert not static.cube_usable(0, 1, 0) and not reconf.cube_usable(0, 1, 0) and ft.cube_usable(0, 1, 0)
     # an optical port link is a cable end for the static pod (the cable's business, not the
     # cube's) and a fibre every whole-cube slice uses for the reconfigurable one

@@ -72,12 +72,14 @@ def test_preemptible_work_on_the_spare_never_delays_a_production_swap(preemption
     shared = run(scenario(**over), [production, best_effort], trace)
     a, b = alone.jobs[0], shared.jobs[0]
     detected = 3.0 + 6 / 60
-    # the swap happens at the detection in both runs, programs the same cross-connects and the
-    # job ends at the same instant: it computed from 0.25 h (3 min of cross-connects, 12 min of
-    # restart), so its checkpoint at 2 h of work survives the failure at 3.0 and 8 h are left
+    # the swap happens at the detection in both runs and the job ends at the same instant: it
+    # computed from 0.25 h (3 min of cross-connects, 12 min of restart), so its checkpoint at 2 h
+    # of work survives the failure at 3.0 and 8 h are left
     assert a.finish == b.finish == pytest.approx(detected + 3 / 60 + 12 / 60 + 8.0)
     assert alone.pod_manager.swaps == shared.pod_manager.swaps == 1
-    assert a.xconnects == b.xconnects
+    # the swap wires the spare into the z ring (2 x 16 circuits) and, alone, closes its x and y
+    # wraparounds (2 x 16); shared, the best-effort torus on the spare left those set
+    assert a.xconnects == 96 + 64 and b.xconnects == 96 + 32
     evicted = shared.jobs[1]
     assert shared.pod_manager.evictions == 1 and evicted.preempted == 1
     # killed at the swap (3.1): it computed from 0.75 h, so the 0.35 h since its checkpoint at

@@ -57,7 +57,7 @@ def test_ocs_holds_one_port_pair_per_cube():
 
 
 @pytest.mark.parametrize("cube_dims", [(1, 1, 1), (1, 1, 2), (1, 2, 2), (2, 2, 2), (1, 3, 2), (3, 4, 4)])
-def test_reconfigurable_slice_is_a_torus_with_48k_xconnects(cube_dims):
+def test_reconfigurable_slice_is_a_torus_with_48k_circuits(cube_dims):
     cube = CubeLayout()
     k = cube_dims[0] * cube_dims[1] * cube_dims[2]
     wiring = reconfigurable_wiring(cube, list(range(100, 100 + k)), cube_dims)
@@ -68,7 +68,7 @@ def test_reconfigurable_slice_is_a_torus_with_48k_xconnects(cube_dims):
     assert g.number_of_edges() == 3 * 64 * k  # a 3D torus has 3 edges per node
     slice_dims = tuple(4 * c for c in cube_dims)
     assert preflight(g, slice_dims).ok
-    # each OCS carries exactly k xconnects of the slice
+    # each OCS carries exactly k circuits of the slice
     per_ocs = {}
     for conn in wiring.connections:
         per_ocs[(conn.d, conn.p)] = per_ocs.get((conn.d, conn.p), 0) + 1

@@ -111,6 +111,7 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     _jobs("xconnects_per_job_swap", "  of which spare swaps", "per job", 1),
     _jobs("xconnects_per_job_migration", "  of which migrations", "per job", 1),
     _jobs("xconnects_per_job_restart", "  of which restarts after requeue", "per job", 1),
+    _jobs("circuits_per_job", "circuits its slice uses, per job", "per job", 1),
     _jobs("jobs_arrived", "jobs arrived", "count", 0),
     _jobs("jobs_completed", "jobs completed", "count", 0, table=False),
     _jobs("jobs_rejected", "jobs that never fit", "count", 0),
@@ -130,6 +131,7 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
 #: NameError (mypy finds it), a mistyped string was an estimate of nothing ("n/a"). Each equals
 #: its registry name (tests/test_api.py checks that every one names a metric).
 CAPACITY_FRACTION = "capacity_fraction"
+CIRCUITS_PER_JOB = "circuits_per_job"
 CHECKPOINT_CHIP_HOURS = "checkpoint_chip_hours"
 COMPONENT_AVAILABILITY = "component_availability"
 COMPONENT_FAILURE_RATE = "component_failure_rate"

@@ -14,7 +14,8 @@ machine:
   (:meth:`Policy.ocs_ports_needed`), what a maintenance wave takes from its machine
   (:meth:`Policy.maintenance_holds`) and its chips' hardware availability
   (:meth:`Policy.chip_availability`);
-- **xconnects**: how many a fresh slice and a spare-cube swap program;
+- **circuits**: the OCS circuits a slice uses (:meth:`Policy.slice_circuits`; the Pod Manager
+  counts as xconnects those its switches must change);
 - **spares**: whether a broken cube under a running slice can be swapped for a spare
   (:meth:`Policy.swaps_cubes`), and so how many spares a pod keeps (:meth:`Policy.spare_cubes`);
 - **degraded rate**: how fast a slice runs with faults inside it (:meth:`Policy.slice_rate`):
@@ -48,6 +49,7 @@ from tpusim.failures.maintenance import Campaign, Hold, Wave, holds
 from tpusim.failures.params import FailureParams
 from tpusim.policies.capacity import CapacityTracker
 from tpusim.topology.allocation import Allocation
+from tpusim.topology.graph import NO_CIRCUITS, SliceCircuits, face_joins
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 from tpusim.topology.shapes import Dims, SliceShape
 
@@ -254,28 +256,18 @@ class Policy(ABC):
         the pool (its holdings, known health, reservations) and the job's shape alone: the
         scheduler reuses a pod's offers for a shape while the pod has not changed."""
 
-    # -- cross-connects --------------------------------------------------------------------
-    def xconnects(self, cubes: int) -> int:
-        """Cross-connects a fresh slice of ``cubes`` whole cubes programs."""
-        if not cubes:
-            return 0
-        return self.machine.ocs_per_pod * cubes  # one per port position of each +d face
-
-    def swap_xconnects(self, cube_dims: Dims, swapped_slots: Iterable[int]) -> int:
-        """Cross-connects touching the swapped slots of a slice: only those are reprogrammed."""
-        swapped = set(swapped_slots)
-        face = [self.machine.cube.face_positions(d) for d in range(3)]
-        a, b, c = cube_dims
-        slots = [(i, j, k) for k in range(c) for j in range(b) for i in range(a)]
-        index = {s: n for n, s in enumerate(slots)}
-        count = 0
-        for slot in slots:
-            for d in range(3):
-                nxt = list(slot)
-                nxt[d] = (nxt[d] + 1) % cube_dims[d]
-                if index[slot] in swapped or index[tuple(nxt)] in swapped:  # type: ignore[index]
-                    count += face[d]
-        return count
+    # -- circuits --------------------------------------------------------------------------
+    def slice_circuits(self, alloc: Allocation, cube_dims: Dims | None) -> SliceCircuits:
+        """The OCS circuits a slice of ``cube_dims`` on ``alloc`` uses, by face join
+        (:class:`~tpusim.topology.graph.SliceCircuits`; a face join is one circuit through each
+        OCS ``(d, p)``). A slice of whole cubes is a torus: the cube of each slot has its ``+d``
+        face joined to the ``-d`` face of the next slot's cube along ``d``, wraparounds included
+        (one slot long in ``d``: to its own); 48 circuits per cube on 4x4x4 cubes. A sub-cube
+        slice uses none. The Pod Manager programs those its switches do not already hold
+        (:mod:`tpusim.scheduler.circuits`): they are the xconnects."""
+        if cube_dims is None or alloc.mask != (1 << self.machine.cube.chips) - 1:
+            return NO_CIRCUITS
+        return SliceCircuits(alloc.cubes, face_joins(cube_dims))
 
     # -- spares ----------------------------------------------------------------------------
     def swaps_cubes(self, job: SliceHolder) -> bool:

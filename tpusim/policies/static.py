@@ -36,6 +36,7 @@ from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, 
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.cabling import StaticCabling
+from tpusim.topology.graph import NO_CIRCUITS, SliceCircuits
 from tpusim.topology.machine import MachineLayout
 from tpusim.topology.placement import fits_static_grid, static_box_geometry, static_box_masks
 from tpusim.topology.shapes import Dims
@@ -70,7 +71,7 @@ class StaticPolicy(Policy):
     def cube_usable(self, hosts_down: int, electrical_down: int, ports_down: int) -> bool:
         return hosts_down == 0 and electrical_down == 0  # port links are the cables' business
 
-    # -- no OCS: no cross-connects, and OCS faults touch nothing ---------------------------
+    # -- no OCS: no circuits, and OCS faults touch nothing ---------------------------------
     def pod_usable(self, ocs_down: int) -> bool:
         return True
 
@@ -81,11 +82,8 @@ class StaticPolicy(Policy):
     def slice_ocses(self, pod: int) -> range:
         return range(0)
 
-    def xconnects(self, cubes: int) -> int:
-        return 0
-
-    def swap_xconnects(self, cube_dims: Dims, swapped_slots: Iterable[int]) -> int:
-        return 0
+    def slice_circuits(self, alloc: Allocation, cube_dims: Dims | None) -> SliceCircuits:
+        return NO_CIRCUITS
 
     def maintenance_holds(self, campaign: Campaign, wave: Wave) -> list[Hold]:
         return holds(campaign, wave, self.machine, wired_statically=True)

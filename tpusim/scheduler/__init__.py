@@ -9,6 +9,7 @@
   :mod:`~tpusim.scheduler.best_fit` and :mod:`~tpusim.scheduler.stamps`;
 - :mod:`~tpusim.scheduler.scheduler`: priority-band queues, placement passes, preemption, defragmentation;
 - :mod:`~tpusim.scheduler.pod_manager`: xconnects, pre-flight, failure recovery, spare swaps;
+- :mod:`~tpusim.scheduler.circuits`: the OCSes' cross-connect state (what a placement changes is its xconnects);
 - :mod:`~tpusim.scheduler.outcome`: a run's job metrics and per-job rows;
 - :mod:`~tpusim.scheduler.simulation`: the composition root that wires them for one policy.
 

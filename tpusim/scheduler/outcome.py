@@ -26,6 +26,7 @@ from tpusim.core.metrics import (
     HELD_CHIP_HOURS,
     PREEMPTION_LOST_CHIP_HOURS,
     SETUP_CHIP_HOURS,
+    CIRCUITS_PER_JOB,
     DEGRADED_FRACTION,
     GOODPUT,
     JOB_METRICS,
@@ -93,14 +94,16 @@ class JobOutcome:
 
     @classmethod
     def measure(cls, records: JobRecords, T: float, chips: int, xconnects_by: Mapping[str, int],
-                counted: Mapping[str, float], runs: dict[str, np.ndarray] | None = None,
+                counted: Mapping[str, float], circuits_used: int = 0, runs: dict[str, np.ndarray] | None = None,
                 gray_kills: tuple[GrayKill, ...] = ()) -> "JobOutcome":
         """Measure a run finished at horizon ``T`` on a machine of ``chips`` chips, from what it
         hands over: its job ``records`` (every job that arrived has left by then), the
-        cross-connects programmed by why (``xconnects_by``), the metrics its components
-        counted themselves (``counted``: the scheduler's, the Pod Manager's and the simulation's
-        own, by metric name), and what the outcome keeps besides: the run records (``runs``,
-        when recorded) and the jobs gray faults failed (``gray_kills``)."""
+        cross-connects programmed (circuits changed) by why (``xconnects_by``), the circuits the
+        started jobs' first slices use (``circuits_used``, changed or not: the per-job figure
+        beside the xconnects; both per started job, sub-cube jobs counting 0), the metrics its
+        components counted themselves (``counted``: the scheduler's, the Pod Manager's and the
+        simulation's own, by metric name), and what the outcome keeps besides: the run records
+        (``runs``, when recorded) and the jobs gray faults failed (``gray_kills``)."""
         rows = records.columns()
         state = rows["state"]
         admitted = state != REJECTED
@@ -128,6 +131,7 @@ class JobOutcome:
             XCONNECTS_PER_JOB: xconnects / n_started if n_started else nan,
             **{f"xconnects_per_job_{kind}": count / n_started if n_started else nan
                for kind, count in xconnects_by.items()},
+            CIRCUITS_PER_JOB: circuits_used / n_started if n_started else nan,
             UTILIZATION: held / (chips * T),
             DEGRADED_FRACTION: records.degraded_held / held if held else nan,
             SLOWDOWN_CHIP_HOURS: records.slowdown,

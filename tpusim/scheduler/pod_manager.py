@@ -1,16 +1,25 @@
 """The Pod Manager: turns allocations into running slices and keeps them running (DESIGN §3).
 
-- **Start**: programs the allocation's cross-connects (as many as the policy says: on an OCS
-  machine 48 per cube of a whole-cube slice on 4x4x4 cubes; cables and sub-cube slices need
-  none), taking
-  ``reconfigure_minutes``, then runs libtpunet's pre-flight check against the *true* health of
-  every part the slice uses. A failed pre-flight makes the faults it found known at once and
-  hands the job back to the scheduler to pick other cubes.
+- **Start**: runs libtpunet's pre-flight check against the *true* health of every part the
+  slice uses (an OCS whose control plane is down is a fault only where the start must change
+  circuits through it); a failed check makes the faults it found known at once, holds and
+  programs nothing, and hands the job back to the scheduler to pick other cubes. Otherwise it
+  programs the circuits the slice needs (the policy says which:
+  :meth:`~tpusim.policies.Policy.slice_circuits`, 48 per cube of a whole-cube slice on 4x4x4
+  cubes; cables and sub-cube slices need none) that the switches do not already hold
+  (:class:`~tpusim.scheduler.circuits.CircuitState`: an OCS keeps its circuits after a job
+  ends). Those, and only those, are the *xconnects* counted; when there is at least one the
+  start takes ``reconfigure_minutes``, however many there are (the mirrors of one
+  reconfiguration move together, in one round: the time modelled is the control plane's and the
+  pre-flight check's, not a per-mirror cost), otherwise no reconfiguration time. Every other
+  placement (restart in place or after requeue, spare swap, migration) is counted the same way,
+  against the same state: a restart in place, or a re-start on the same cubes in the same
+  slots, programs nothing.
 - **Failure under a running slice**: the job stalls at the failure; after the detection delay the
   Pod Manager restarts it from its last checkpoint. Where the policy swaps cubes
   (:meth:`~tpusim.policies.Policy.swaps_cubes`) and ``swap_spares`` is on, whole-cube slices get each
-  broken cube swapped for a healthy free spare of the same pod (only the cross-connects touching
-  the swapped cubes are reprogrammed); if no spare is free, or the policy has none, or for a
+  broken cube swapped for a healthy free spare of the same pod (only the circuits touching
+  the swapped cubes change); if no spare is free, or the policy has none, or for a
   sub-cube slice, the job restarts in place if its allocation is usable again, or else goes back
   to the queue (where it may preempt lower bands).
 - **Preemptible spares** (``preemptible_spares``): when a swap finds too few free spares, it
@@ -28,7 +37,7 @@
   speed :mod:`tpusim.topology.routing` computes from its graph; a repair speeds it up again.
   Host faults still need a cube swap. Pre-flight admits a slice with tolerable faults, degraded.
 
-Collaborators, all explicit: the policy (the OCSes a slice is wired through, xconnects, spare
+Collaborators, all explicit: the policy (the OCSes and circuits a slice is wired through, spare
 swaps, the degraded-rate and rerouting rules), the
 pool, the *true* health state (what pre-flight checks see), the SimPy environment, and three
 callbacks: ``requeue`` (hand a job back to the scheduler's queue), ``detect`` (a pre-flight
@@ -46,17 +55,20 @@ import simpy
 from tpusim.core.metrics import FT_REROUTES, MAINTENANCE_DRAINS, PREFLIGHT_FAILURES, SPARE_EVICTIONS, SPARE_SWAPS
 from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
 from tpusim.policies.base import Policy
+from tpusim.scheduler.circuits import CircuitState
 from tpusim.scheduler.job import DONE, PENDING, RUNNING, Job
 from tpusim.scheduler.pool import CubePool
 from tpusim.scheduler.runs import RunLog
 from tpusim.scheduler.scheduler import BEST_EFFORT
 from tpusim.topology.allocation import Allocation
+from tpusim.topology.graph import NO_CIRCUITS, SliceCircuits
 from tpusim.topology.shapes import Dims
 from tpusim.core.units import MINUTES_PER_HOUR
 
 
 #: Why cross-connects are programmed: a job's first placement, a spare-cube swap, a migration
-#: (defragmentation), or a restart on a new allocation after the job went back to the queue.
+#: (defragmentation), or a restart (on a new allocation after the job went back to the queue, or
+#: in place: which programs nothing, its circuits being still set).
 XCONNECT_KINDS = ("first", "swap", "migration", "restart")
 
 
@@ -89,8 +101,11 @@ class PodManager:
         self._detect = detect
         self._request_pass = request_pass
         self._finished = finished  # told of every job that completes
-        self.xconnects = 0
+        self.circuits = CircuitState(self.machine)  # what every OCS holds; kept after a job ends
+        self.xconnects = 0  # circuits changed by placements
         self.xconnects_by = dict.fromkeys(XCONNECT_KINDS, 0)  # the same total, by why they were made
+        self.circuits_used = 0  # circuits the started jobs' first slices use (changed or not)
+        self._ocs_dim = tuple(self.machine.ocs_dp(u)[0] for u in range(self.machine.ocs_per_pod))
         self.preflight_failures = 0
         self.swaps = 0
         self.evictions = 0  # preemptible jobs evicted for a swap
@@ -100,16 +115,17 @@ class PodManager:
 
     def metrics(self) -> dict[str, float]:
         """What the Pod Manager counted over a run, by metric name (its cross-connects go to the
-        outcome by why they were made: ``xconnects_by``)."""
+        outcome by why they were made, ``xconnects_by``, beside ``circuits_used``)."""
         return {PREFLIGHT_FAILURES: float(self.preflight_failures), SPARE_SWAPS: float(self.swaps),
                 SPARE_EVICTIONS: float(self.evictions), MAINTENANCE_DRAINS: float(self.drains),
                 FT_REROUTES: float(self.ft_reroutes)}
 
     # -- pre-flight ----------------------------------------------------------------------------
-    def _true_faults(self, alloc: Allocation, programming: bool = True) -> list[tuple[int, int]]:
-        """Truly-down components the allocation uses (what libtpunet's BFS would find).
-        ``programming``: cross-connects are being made, so an OCS down in either mode is a fault;
-        otherwise only dark OCSes are (a control-plane failure leaves the circuits lit)."""
+    def _true_faults(self, alloc: Allocation, needed: SliceCircuits = NO_CIRCUITS) -> list[tuple[int, int]]:
+        """Truly-down components the allocation uses (what libtpunet's BFS would find), with the
+        circuits ``needed`` about to be programmed: an OCS through which some of them must change
+        is a fault if it is down in either mode, any other only if dark (a control-plane failure
+        leaves the circuits lit)."""
         true, cube = self.true, self.machine.cube
         whole = alloc.mask == self.pool.full_mask
         found: list[tuple[int, int]] = []
@@ -129,14 +145,17 @@ class PodManager:
                     elif whole or alloc.mask & cube.link_masks[link] == cube.link_masks[link]:
                         found.append((ICI_LINK, unit))
         if whole and true.ocs_down[alloc.pod]:
+            dims = {face[0] for face in self.circuits.changes(needed)}  # whose OCSes are programmed
+            per, dim = self.machine.ocs_per_pod, self._ocs_dim
             found += [(OCS, u) for u in self.policy.slice_ocses(alloc.pod)
-                      if true.down[OCS][u] and (programming or true.dark[u])]
+                      if true.down[OCS][u] and (true.dark[u] or dim[u % per] in dims)]
         return found
 
-    def preflight(self, job, alloc: Allocation, t: float, programming: bool = True) -> float | None:
-        """libtpunet's check of the slice against the true health: the speed it can run at
-        (1.0 when healthy), or None - then the faults it found are known from now on."""
-        faults = self._true_faults(alloc, programming)
+    def preflight(self, job, alloc: Allocation, t: float, needed: SliceCircuits = NO_CIRCUITS) -> float | None:
+        """libtpunet's check of the slice against the true health, with the circuits ``needed``
+        about to be programmed: the speed it can run at (1.0 when healthy), or None - then the
+        faults it found are known from now on."""
+        faults = self._true_faults(alloc, needed)
         rate = self.policy.slice_rate(job, alloc, faults)
         if rate is not None:
             return rate
@@ -149,16 +168,28 @@ class PodManager:
     def start(self, job, alloc: Allocation, t: float, migration: bool = False) -> bool:
         """Start ``job`` on ``alloc`` (``migration``: moved there by defragmentation); False
         (nothing held) if the pre-flight check fails."""
-        rate = self.preflight(job, alloc, t)
+        needed = self._needed(job, alloc)
+        rate = self.preflight(job, alloc, t, needed)
         if rate is None:
             return False
         self.pool.take(job, alloc)
         job.alloc = alloc
         kind = "migration" if migration else "first" if job.first_start is None else "restart"
-        self._begin(job, t, self.policy.xconnects(job.cubes), rate, kind)
+        if job.first_start is None and needed.joins:
+            self.circuits_used += self.circuits.count(needed)
+        self._begin(job, t, needed, rate, kind)
         return True
 
-    def _begin(self, job, t: float, xconnects: int, rate: float = 1.0, kind: str = "restart") -> None:
+    def _needed(self, job, alloc: Allocation) -> SliceCircuits:
+        """The circuits ``job``'s slice on ``alloc`` uses, as its policy wires it (a sub-cube slice
+        uses none, on any machine: the policy is not asked, for the most frequent start)."""
+        return self.policy.slice_circuits(alloc, job.cube_dims) if job.cubes else NO_CIRCUITS
+
+    def _begin(self, job, t: float, needed: SliceCircuits, rate: float = 1.0, kind: str = "restart") -> None:
+        """Run ``job`` from ``t`` on its allocation: program the circuits ``needed`` that the
+        switches do not hold (the xconnects, counted under ``kind``) and pay the setup
+        (reconfiguration when any circuit changes, and the restart)."""
+        xconnects = self.circuits.program(needed) if needed.joins else 0
         job.state = RUNNING
         job.run += 1
         job.stalled_at = None
@@ -226,7 +257,7 @@ class PodManager:
         """The failure under ``job`` has been detected: route around it (FT), or restart the
         job from its last checkpoint."""
         if self.policy.routes_around_faults(job):
-            rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, programming=False))
+            rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc))
             if rate is not None:
                 return self._reroute(job, t, rate)
         self._interrupt(job, t)
@@ -290,7 +321,7 @@ class PodManager:
     def rerate(self, job, t: float) -> bool:
         """The faults under a running FT job changed (a repair, a planned outage): recompute its
         speed. False if its slice cannot run with them at all (the speed is then left alone)."""
-        rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, programming=False))
+        rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc))
         if rate is None:
             return False
         if rate != job.rate:
@@ -301,10 +332,11 @@ class PodManager:
 
     def _restart_in_place(self, job, t: float) -> None:
         job.close_segment(t)
-        rate = self.preflight(job, job.alloc, t, programming=False)  # its circuits stay as they are
+        needed = self._needed(job, job.alloc)  # all set: a held slice's circuits stay as they are
+        rate = self.preflight(job, job.alloc, t, needed)
         if rate is None:
             return self.requeue(job, t)
-        self._begin(job, t, 0, rate)
+        self._begin(job, t, needed, rate)
 
     # -- planned maintenance -------------------------------------------------------------------
     def drain(self, job, t: float) -> None:
@@ -372,14 +404,15 @@ class PodManager:
         for n, spare in zip(bad_slots, spares):
             alloc.cubes[n] = spare
         pool.take(job, Allocation(alloc.pod, spares, alloc.mask))
-        rate = self.preflight(job, alloc, t)
+        needed = self._needed(job, alloc)  # those touching the spares change
+        rate = self.preflight(job, alloc, t, needed)
         if rate is None:
             return self.requeue(job, t)
         if kind == "swap":
             self.swaps += 1
         else:
             job.migrated += 1
-        self._begin(job, t, self.policy.swap_xconnects(job.cube_dims, bad_slots), rate, kind)
+        self._begin(job, t, needed, rate, kind)
 
 
 class _Need:

@@ -337,8 +337,9 @@ class JobSimulation:
             self.records.add(job)
         self._live.clear()
         counted = {**self.scheduler.metrics(T), **self.pod_manager.metrics(), **self._metrics()}
-        runs = self.pod_manager.runs.columns() if self.pod_manager.runs is not None else None
-        return JobOutcome.measure(self.records, T, self.machine.chips, self.pod_manager.xconnects_by, counted,
+        pm = self.pod_manager
+        runs = pm.runs.columns() if pm.runs is not None else None
+        return JobOutcome.measure(self.records, T, self.machine.chips, pm.xconnects_by, counted, pm.circuits_used,
                                   runs, tuple(self.gray_kills))
 
     def _metrics(self) -> dict[str, float]:

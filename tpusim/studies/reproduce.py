@@ -34,7 +34,13 @@ from tpusim.policies import registry
 from tpusim.policies.base import FT_ROUTING, OCS_WIRING, PLAIN_ROUTING, STATIC_WIRING, Policy
 from tpusim.measure.results import Results
 from tpusim.core.stats import Estimate
-from tpusim.core.metrics import JOBS_INTERRUPTED, SLICE_AVAILABILITY, USEFUL_CHIP_HOURS, XCONNECTS_PER_JOB
+from tpusim.core.metrics import (
+    CIRCUITS_PER_JOB,
+    JOBS_INTERRUPTED,
+    SLICE_AVAILABILITY,
+    USEFUL_CHIP_HOURS,
+    XCONNECTS_PER_JOB,
+)
 from tpusim.core.units import HOURS_PER_DAY
 from tpusim.studies.base import Overrides, Runner, Study
 
@@ -178,12 +184,17 @@ def _jobs_claims(results: Results) -> list[Claim]:
             e = results.job_metric(reconf, f"xconnects_per_job_{kind}")
             if e is not None:
                 parts.append(f"{kind} {e.mean:.0f}")
+        used = results.job_metric(reconf, CIRCUITS_PER_JOB)
+        if used is not None:
+            parts.append(f"circuits its slice uses {used.mean:.0f}")
         out.append(Claim(
             "about 174 xconnects per admitted job at about 139 jobs per pod-day", SOURCES["NSDI24"],
             "~174", f"{xc.mean:.0f}{ci} ({', '.join(parts)})", _verdict(_overlaps(xc, 130, 218)),
-            "139 jobs/pod-day is an input; the shipped slice mix (mean 6.3 cubes per whole-cube "
-            "job, 48 xconnects per cube) sets first placements; churn adds swaps, migrations and "
-            "restarts; 'about' taken as +-25 %"))
+            "139 jobs/pod-day is an input; an xconnect is a circuit a placement changes: the OCSes "
+            "keep their circuits after a job ends (none set at the start), so a placement finding "
+            "its circuits set programs nothing; the shipped slice mix sets the circuits a first "
+            "slice uses (48 per cube, per started job); churn adds swaps, migrations and restarts "
+            "on other cubes; 'about' taken as +-25 %"))
     return out
 
 

@@ -4,10 +4,11 @@ A slice occupies *slots*: the cells of its cube shape, each filled by one cube. 
 dimension ``d`` and face position ``p``, the ``+d`` port ``p`` of the cube in slot ``s`` is joined
 to the ``-d`` port ``p`` of the cube in the next slot along ``d``:
 
-- in the reconfigurable pod, through OCS ``(d, p)`` as a *cross-connect*, always with wrap-around
-  (the last slot joins the first; with one slot along ``d`` the cube joins itself, closing a
-  4-chip ring), so a ``k``-cube slice takes ``3 * face_positions * k`` xconnects (48·k on 4x4x4
-  cubes) and is a torus;
+- in the reconfigurable pod, through OCS ``(d, p)`` as a *circuit* (a cross-connect), always
+  with wrap-around (the last slot joins the first; with one slot along ``d`` the cube joins
+  itself, closing a 4-chip ring), so a ``k``-cube slice uses ``3 * face_positions * k`` circuits
+  (48·k on 4x4x4 cubes) and is a torus (how many of them a placement must *change* depends on
+  what the switches already hold: :mod:`tpusim.scheduler.circuits`);
 - in the static pod, through the fixed cable between grid neighbours; the wrap-around cable
   exists only along a dimension the box spans fully, so elsewhere the slice is a mesh.
 
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple, Sequence
 from itertools import product
 
 import networkx as nx
@@ -63,11 +66,44 @@ def _slot_order(cube_dims: Dims) -> list[Dims]:
     return [(i, j, k) for k in range(c) for j in range(b) for i in range(a)]
 
 
-def _connect(
-    cube: CubeLayout, cube_dims: Dims, slots: dict[Dims, int], wrap: tuple[bool, bool, bool]
-) -> list[Connection]:
-    conns = []
-    for slot, plus_cube in slots.items():
+#: The circuits joining two cube faces through a pod's OCSes: ``(d, plus_cube, minus_cube)``
+#: stands for one circuit through each OCS ``(d, p)`` of the pod, joining ``plus_cube``'s ``+d``
+#: port ``p`` to ``minus_cube``'s ``-d`` port ``p`` (``face_positions(d)`` circuits; cubes are
+#: global numbers; ``minus_cube`` may be ``plus_cube``).
+FaceCircuits = tuple[int, int, int]
+
+
+class SliceCircuits(NamedTuple):
+    """The OCS circuits a slice uses, kept as its geometry: the cube in each slot (slot order)
+    and the shape's face joins ``(d, plus_slot, minus_slot)`` (:func:`face_joins`). Nothing is
+    built per circuit or per face until asked (:meth:`faces`): this is read at every start."""
+
+    cubes: Sequence[int] = ()
+    joins: tuple[tuple[int, int, int], ...] = ()
+
+    def faces(self) -> list[FaceCircuits]:
+        """The circuits, by face join: ``(d, plus_cube, minus_cube)``."""
+        cubes = self.cubes
+        return [(d, cubes[a], cubes[b]) for d, a, b in self.joins]
+
+
+#: What a slice that uses no OCS needs: no circuit.
+NO_CIRCUITS = SliceCircuits()
+
+
+@lru_cache(maxsize=256)
+def face_joins(cube_dims: Dims, wrap: tuple[bool, bool, bool] = (True, True, True)) -> tuple[tuple[int, int, int], ...]:
+    """The face-to-face joins of a slice of ``cube_dims``, as ``(d, plus_slot, minus_slot)``
+    (slot numbers in slot order, x fastest): the ``+d`` face of the cube in ``plus_slot`` is joined
+    to the ``-d`` face of the cube in the next slot along ``d``, port ``p`` to port ``p`` for every
+    face position. Along a dimension with ``wrap`` the last slot joins the first (one slot long:
+    the slot joins itself). Ordered by slot, then dimension; the one geometry both the chip graph
+    (:func:`reconfigurable_wiring`, :func:`static_wiring`) and the OCS circuits a slice needs
+    (:meth:`tpusim.policies.Policy.slice_circuits`) are built from."""
+    order = _slot_order(cube_dims)
+    index = {slot: n for n, slot in enumerate(order)}
+    joins = []
+    for n, slot in enumerate(order):
         for d in range(3):
             nxt = list(slot)
             nxt[d] += 1
@@ -75,10 +111,16 @@ def _connect(
                 if not wrap[d]:
                     continue
                 nxt[d] = 0
-            minus_cube = slots[tuple(nxt)]  # type: ignore[index]
-            for p in range(cube.face_positions(d)):
-                conns.append(Connection(d, p, plus_cube, minus_cube))
-    return conns
+            joins.append((d, n, index[tuple(nxt)]))  # type: ignore[index]
+    return tuple(joins)
+
+
+def _connect(
+    cube: CubeLayout, cube_dims: Dims, slots: dict[Dims, int], wrap: tuple[bool, bool, bool]
+) -> list[Connection]:
+    by_slot = [slots[slot] for slot in _slot_order(cube_dims)]
+    return [Connection(d, p, by_slot[a], by_slot[b])
+            for d, a, b in face_joins(cube_dims, wrap) for p in range(cube.face_positions(d))]
 
 
 def reconfigurable_wiring(cube: CubeLayout, cubes: list[int], cube_dims: Dims) -> SliceWiring:
