@@ -41,8 +41,9 @@ keeps checkpoints in the CPU memory of other machines). What is modelled:
 - **Placement**: the job's hosts are numbered cube by cube (the cubes in slice order, the hosts a
   slice uses in index order within each). Host ``h`` of cube ``n`` keeps its own shard, and its
   replica sits on host ``h`` of cube ``n + 1`` (mod the slice's cubes) - another failure domain,
-  so a whole cube (a rack's power) may go; a slice within one cube replicates on the next host
-  it uses (cyclically); a one-host slice has no peer (its copy sits in its own RAM only).
+  so a multi-cube slice survives a whole cube (a rack's power) going down; a slice within one
+  cube replicates on the next host it uses (cyclically); a one-host slice has no peer (its copy
+  sits in its own RAM only).
 - **Loss rule**: a host that goes down loses its RAM (a repair reboots it). The in-memory
   checkpoint is lost when some shard lost both copies: a host and its replica's host both went
   down between the stall and the end of the restore that follows (a failure during that setup
@@ -56,7 +57,8 @@ keeps checkpoints in the CPU memory of other machines). What is modelled:
   the queue (no spare, its pod down, a failed pre-flight) or is killed by a preemption restores
   from its last storage checkpoint, and the work since then is lost.
 - When the in-memory copy is lost the job falls back to its last storage checkpoint and pays
-  the storage restore.
+  the storage restore. A planned stop's checkpoint (written on the spot, to both stores) is
+  restored from storage: only a restart after a failure the in-memory copy survived reads RAM.
 
 Not modelled: RAM capacity, the network traffic of replication (its cost is inside the
 blocking write), more than one replica, failures of the storage service, and a storage flush of
