@@ -3,7 +3,8 @@ hardware loss (incl. gray faults and the FT stall before a reroute), FT slowdown
 stalls, setups no failure caused and work lost to preemption, summing to the held total in
 every replication and policy. Checked on scenarios that run every control-plane path: the
 golden jobs scenario (preemption, defragmentation, spare swaps, FT reroutes, pre-flight, drawn
-detection delays) under all four policies, maintenance drains, and gray faults."""
+detection delays) under all four policies, the same with in-memory checkpoints and rack
+failures, maintenance drains, and gray faults."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ GOLDEN = Path(__file__).parent / "golden"
 @pytest.mark.parametrize("name, overrides", [
     (GOLDEN / "tiny_jobs.yaml", {"policies": ["static", "static_ft", "reconfigurable", "reconfigurable_ft"],
                                  "workload.checkpoint.mode": "synchronous"}),
+    # the in-memory store, with racks (a cube's 16 hosts) failing at once: restores from peers'
+    # RAM, fallbacks to storage when a shard loses both copies or a job leaves its hosts
+    (GOLDEN / "tiny_jobs.yaml", {"policies": ["static", "static_ft", "reconfigurable", "reconfigurable_ft"],
+                                 "workload.checkpoint.store": "memory", "workload.checkpoint.storage_every": 3,
+                                 "workload.checkpoint.storage_restore_minutes": 2,
+                                 "workload.checkpoint.memory_restore_minutes": 0.2,
+                                 "failures.domains": [{"name": "rack", "of": "host", "units": 16, "daily_rate": 0.05,
+                                                       "repair": {"dist": "fixed", "mean_hours": 1}}]}),
     ("maintenance", {"replications": 1, "horizon_days": 40}),
     ("gray_failures", {"replications": 1, "horizon_days": 5}),
 ])

@@ -269,6 +269,8 @@ class Checker:
         for j in sim.jobs:  # held so far includes the current run, charged when it ends
             held = j.held + (j.chips * (t - j.seg_start) if j.state == "running" else 0.0)
             assert held >= j.useful - 1e-6
+            if j.state == "running":  # storage never ahead of memory, nor either of the work done
+                assert j.last_storage_checkpoint(t) <= j.last_checkpoint(t) + 1e-9 <= j.progress_at(t) + 2e-9
 
 
 @st.composite
@@ -286,7 +288,11 @@ def job_scenarios(draw):
                      "detection_minutes": draw(st.sampled_from([0, 5, 60]))},
         "workload": {"jobs_per_pod_day": draw(st.sampled_from([20, 80])),
                      "duration": {"mean_hours": draw(st.sampled_from([0.5, 3.0]))},
-                     "checkpoint": {"interval_hours": draw(st.sampled_from([0.5, "young"]))},
+                     "checkpoint": {"interval_hours": draw(st.sampled_from([0.5, "young"])),
+                                    "store": draw(st.sampled_from(["storage", "memory"])),
+                                    "storage_every": draw(st.sampled_from([1, 3])),
+                                    "storage_restore_minutes": draw(st.sampled_from([0, 4])),
+                                    "memory_restore_minutes": 0.5},
                      "restart_minutes": draw(st.sampled_from([0, 5]))},
         "scheduler": {"preemption": draw(st.booleans()), "preemption_notice": draw(st.booleans()),
                       "defrag_wait_hours": draw(st.sampled_from([None, 0.5]))},

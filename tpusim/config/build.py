@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Literal
 
 from tpusim.config.schema import CROSS_KEY_CHECKS, ComponentFailures, Scenario
 from tpusim.config.strict_yaml import MAX_CSV_BYTES, read_text
@@ -33,7 +33,7 @@ from tpusim.failures.trace import parse_trace
 from tpusim.engine.model import Model
 from tpusim.policies import registry
 from tpusim.policies.base import RoutingParams
-from tpusim.scheduler.checkpoint import Checkpointing
+from tpusim.scheduler.checkpoint import Checkpointing, MemoryStore
 from tpusim.scheduler.costs import CostParams
 from tpusim.scheduler.pod_manager import PodManagerParams
 from tpusim.scheduler.scheduler import SchedulerParams
@@ -528,21 +528,43 @@ class _Builder:
         """The checkpoint section in hours; an interval shorter than the write, or a snapshot
         longer than it, is refused (the write would not be durable before the next one)."""
         key = "workload.checkpoint"
-        if c.fixed_interval is not None and c.fixed_interval * MINUTES_PER_HOUR < c.write_minutes:
-            self.problem(f"{key}.interval_hours", f"must be at least the write time ({c.write_minutes} min = "
-                         f"{c.write_minutes / MINUTES_PER_HOUR:g} h), got {c.fixed_interval:g}")
-        if c.mode == "asynchronous" and c.snapshot_minutes > c.write_minutes:
+        first = c.write_minutes if c.store == "storage" else c.memory_write_minutes  # the timeline's write
+        if c.fixed_interval is not None and c.fixed_interval * MINUTES_PER_HOUR < first:
+            self.problem(f"{key}.interval_hours", f"must be at least the write time ({first} min = "
+                         f"{first / MINUTES_PER_HOUR:g} h), got {c.fixed_interval:g}")
+        if c.store == "storage" and c.mode == "asynchronous" and c.snapshot_minutes > c.write_minutes:
             self.problem(f"{key}.snapshot_minutes", f"must be at most write_minutes ({c.write_minutes}), "
                          f"got {c.snapshot_minutes}")
         if c.fixed_interval is None and c.blocking_minutes == 0:
             self.problem(f"{key}.interval_hours", f"'{c.interval_hours}' trades the blocking cost of a write "
                          "against failures, and this one costs nothing: give a fixed interval")
+        restore = c.storage_restore_minutes / MINUTES_PER_HOUR
+        rule: Literal["fixed", "young", "daly"] = ("fixed" if c.fixed_interval is not None
+                                                   else "daly" if c.interval_hours == "daly" else "young")
+        if c.store == "memory":
+            return self._memory_checkpointing(c, rule, restore)
         write = c.write_minutes / MINUTES_PER_HOUR
         block = min(c.blocking_minutes / MINUTES_PER_HOUR, write)
         interval = c.fixed_interval if c.fixed_interval is None or c.fixed_interval >= write else write
+        return Checkpointing(rule, interval, write, block, restore)
+
+    def _memory_checkpointing(self, c, rule: Literal["fixed", "young", "daly"], restore: float) -> Checkpointing:
+        """The in-memory store: the timeline's writes are the in-memory copies; storage gets every
+        ``storage_every``-th, which must be written before the next one starts."""
+        key = "workload.checkpoint"
+        if c.memory_write_minutes > c.write_minutes:
+            self.problem(f"{key}.memory_write_minutes", f"must be at most write_minutes ({c.write_minutes}): "
+                         f"a checkpoint reaches storage from RAM, got {c.memory_write_minutes}")
+        if c.fixed_interval is not None and c.fixed_interval * c.storage_every * MINUTES_PER_HOUR < c.write_minutes:
+            self.problem(f"{key}.storage_every", f"{c.storage_every} intervals of {c.fixed_interval:g} h are shorter "
+                         f"than the storage write ({c.write_minutes} min): raise one of them")
+        write = c.memory_write_minutes / MINUTES_PER_HOUR
+        memory = MemoryStore(c.memory_restore_minutes / MINUTES_PER_HOUR, c.storage_every,
+                             max(write, c.write_minutes / MINUTES_PER_HOUR))
+        interval = c.fixed_interval
         if interval is not None:
-            return Checkpointing("fixed", interval, write, block)
-        return Checkpointing("daly" if c.interval_hours == "daly" else "young", None, write, block)
+            interval = max(interval, write, memory.storage_write / memory.every)  # (refused above when shorter)
+        return Checkpointing(rule, interval, write, write, restore, memory)
 
     def _rows(self, key: str, path: str | None, machine: MachineLayout | None, parse, shape_of):
         """Parse the workload CSV at ``path`` (None: not given) and check the shape of every row."""

@@ -1,7 +1,8 @@
 """A job's life on the machine: runs, checkpoints, interruptions, and the accounting of each.
 
 A job is started on an allocation, spends a *setup* time (programming xconnects when it needs
-new ones, then ``restart`` to load its checkpoint and warm up) and then makes useful progress at
+new ones, then ``restart`` to warm up, and the restore of its checkpoint from the store that holds
+it, :meth:`Job.restore_hours`) and then makes useful progress at
 its rate (1, or less while FT routing detours around a fault). Each time its useful work reaches
 a multiple of its checkpoint interval (short of the end) it stalls for the write's blocking part
 (:mod:`tpusim.scheduler.checkpoint`); the checkpoint is durable once the whole write is done.
@@ -11,6 +12,13 @@ in progress and the one write not yet durable), so no event is needed per checkp
 is re-based (:meth:`Job.rebase`) whenever the rate changes or a stall ends in a reroute; a
 (re)start restores it from the saved progress (:meth:`Job.restore`). A planned stop (migration)
 writes a checkpoint on the spot.
+
+Under the in-memory store (:class:`~tpusim.scheduler.checkpoint.MemoryStore`) the timeline's
+checkpoints are the in-memory copies, and the last one durable on storage is known in closed
+form too (:meth:`Job.last_storage_checkpoint`: every ``every``-th checkpoint, ``storage_write``
+after its start). ``ram_down`` holds the job's host slots whose RAM was lost since the last
+restore completed; the Pod Manager falls back to storage when it says a shard lost both copies
+or when the job leaves its hosts.
 
 When a part under the job fails, progress stops at once (``stalled_at``); the Pod Manager learns
 of it after the detection delay and then restarts, moves, reroutes or requeues the job.
@@ -50,6 +58,7 @@ class Job:
         "pattern", "rate", "rate_since", "slow_lost", "degraded_held",
         "block", "write", "saved", "next_k", "block_left", "pending", "ckpt_stall",
         "setup_from", "setup_end", "setup_lost", "setup_held", "preempt_lost",
+        "storage_restore", "memory", "from_memory", "saved_storage", "pending_storage", "ram_down",
     )
 
     def __init__(self, spec: JobSpec, cubes: int, cube_dims, level: int | None, interval: float,
@@ -99,6 +108,13 @@ class Job:
         self.setup_lost = False  # the current setup follows a hardware interruption (lost, not setup)
         self.setup_held = 0.0  # chip-hours of setups that no failure caused
         self.preempt_lost = 0.0  # chip-hours of work lost when preempted (killed)
+        self.storage_restore = checkpointing.restore  # hours to read a checkpoint from storage
+        self.memory = checkpointing.memory  # the in-memory store, or None
+        self.from_memory = False  # the progress to restore is the in-memory checkpoint (the next start reads RAM)
+        self.saved_storage = 0.0  # progress of the last checkpoint known durable on storage when compute resumed
+        self.pending_storage: tuple[float, float] | None = None  # (progress, durable at) of a storage write in flight
+        # host slots (cube position, host) whose RAM was lost since the last restore completed
+        self.ram_down: set[tuple[int, int]] | None = set() if self.memory is not None else None
 
     # -- segments and their setups -------------------------------------------------------------
     def begin_segment(self, t: float, setup: float, recovery: bool) -> None:
@@ -190,6 +206,37 @@ class Job:
             best = max(best, (self.next_k + n - 1) * self.interval)
         return best
 
+    def last_storage_checkpoint(self, t: float) -> float:
+        """Progress saved by the last checkpoint durable on storage at or before ``t`` (or at the
+        stall); without the in-memory store, every checkpoint is a storage one."""
+        mem = self.memory
+        if mem is None:
+            return self.last_checkpoint(t)
+        if self.stalled_at is not None and self.stalled_at < t:
+            t = self.stalled_at
+        best = self.saved_storage
+        if self.pending_storage is not None and self.pending_storage[1] <= t:
+            best = max(best, self.pending_storage[0])
+        n = self._writes_by(t - mem.storage_write)
+        if n:
+            m = (self.next_k + n - 1) // mem.every * mem.every  # the last persisted index started by then
+            if m >= self.next_k:
+                best = max(best, m * self.interval)
+        return best
+
+    def stall(self, t: float) -> None:
+        """A failure stops progress at ``t``. A stall after compute resumed means the last restore
+        completed (its copies were rebuilt): the RAM lost before it no longer matters."""
+        self.stalled_at = t
+        if self.ram_down is not None and t >= self.compute_start:
+            self.ram_down.clear()
+
+    def restore_hours(self) -> float:
+        """The restore the next start pays: none without progress, else from the store that holds it."""
+        if self.progress <= 0.0:
+            return 0.0
+        return self.memory.restore if self.from_memory and self.memory is not None else self.storage_restore
+
     def finish_time(self) -> float:
         """When the current run completes the job's work, if nothing stops it."""
         writes = max(0, self._last_writable() - self.next_k + 1)
@@ -198,8 +245,13 @@ class Job:
 
     def restore(self, compute_start: float) -> None:
         """A (re)start: compute resumes at ``compute_start`` from ``progress``, which is saved
-        (restored from a checkpoint, or written on the spot by a planned stop)."""
+        (restored from a checkpoint, or written on the spot by a planned stop, to both stores;
+        a restore from RAM leaves the storage checkpoint as it was)."""
         self.saved = self.progress
+        if not self.from_memory:
+            self.saved_storage = self.progress
+        self.from_memory = False
+        self.pending_storage = None  # (a failure cancels a storage write in flight)
         self.next_k = 1 if math.isinf(self.interval) else math.floor(self.progress / self.interval * (1.0 + 1e-12)) + 1
         self.block_left = 0.0
         self.pending = None
@@ -214,6 +266,8 @@ class Job:
         saved = self.last_checkpoint(t)
         n = self._writes_by(t)
         progress = self.progress_at(t)
+        if self.memory is not None:
+            self._rebase_storage(t, n)
         if n:
             j = self.next_k + n - 1
             start = self._write_start(j)
@@ -227,6 +281,20 @@ class Job:
         self.saved = saved
         self.progress = progress
         self.compute_start = resume
+
+    def _rebase_storage(self, t: float, n: int) -> None:
+        """The storage side of :meth:`rebase` (in the run's state before it changes): the last
+        checkpoint durable on storage at ``t`` and the storage write still in flight."""
+        mem = self.memory
+        assert mem is not None
+        saved = self.last_storage_checkpoint(t)
+        m = (self.next_k + n - 1) // mem.every * mem.every if n else 0
+        if n and m >= self.next_k:
+            durable = self._write_start(m) + mem.storage_write
+            self.pending_storage = (m * self.interval, durable) if durable > t else None
+        elif self.pending_storage is not None and self.pending_storage[1] <= t:
+            self.pending_storage = None
+        self.saved_storage = saved
 
     def settle_rate(self, t: float) -> None:
         """Account the degraded running time and the checkpoint stalls up to ``t`` (call before

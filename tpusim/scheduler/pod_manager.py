@@ -16,7 +16,9 @@
   against the same state: a restart in place, or a re-start on the same cubes in the same
   slots, programs nothing.
 - **Failure under a running slice**: the job stalls at the failure; after the detection delay the
-  Pod Manager restarts it from its last checkpoint. Where the policy swaps cubes
+  Pod Manager restarts it from its last checkpoint (under the in-memory store, from peers' RAM
+  while every shard keeps a copy and the job stays on its hosts, else from storage:
+  :mod:`tpusim.scheduler.checkpoint`). Where the policy swaps cubes
   (:meth:`~tpusim.policies.Policy.swaps_cubes`) and ``swap_spares`` is on, whole-cube slices get each
   broken cube swapped for a healthy free spare of the same pod (only the circuits touching
   the swapped cubes change); if no spare is free, or the policy has none, or for a
@@ -55,6 +57,7 @@ import simpy
 from tpusim.core.metrics import FT_REROUTES, MAINTENANCE_DRAINS, PREFLIGHT_FAILURES, SPARE_EVICTIONS, SPARE_SWAPS
 from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
 from tpusim.policies.base import Policy
+from tpusim.scheduler.checkpoint import copies_lost
 from tpusim.scheduler.circuits import CircuitState
 from tpusim.scheduler.job import DONE, PENDING, RUNNING, Job
 from tpusim.scheduler.pool import CubePool
@@ -193,7 +196,7 @@ class PodManager:
         job.state = RUNNING
         job.run += 1
         job.stalled_at = None
-        setup = (self.reconfigure if xconnects else 0.0) + self.restart
+        setup = (self.reconfigure if xconnects else 0.0) + self.restart + job.restore_hours()
         job.begin_segment(t, setup, job.recovering)
         job.recovering = False
         job.restore(t + setup)
@@ -233,13 +236,16 @@ class PodManager:
         self.pool.give_back(job, job.alloc)
         job.alloc = None
         job.run += 1
+        if job.ram_down is not None:
+            job.ram_down.clear()  # its next hosts start with their RAM whole
 
     def stop(self, job, t: float, planned: bool) -> None:
         """Stop a running job for preemption (killed) or migration (planned: checkpoint first)."""
         job.settle_rate(t)  # (accounted on the run's state, before it changes)
-        if not planned:  # killed: the work since its last checkpoint is lost
-            job.preempt_lost += job.chips * (job.progress_at(t) - job.last_checkpoint(t))
-        job.progress = job.progress_at(t) if planned else job.last_checkpoint(t)
+        if not planned:  # killed: the work since its last checkpoint is lost (it leaves its hosts:
+            # under the in-memory store, the last one on storage)
+            job.preempt_lost += job.chips * (job.progress_at(t) - job.last_storage_checkpoint(t))
+        job.progress = job.progress_at(t) if planned else job.last_storage_checkpoint(t)
         if job.stalled_at is not None:  # stopped while stalled: the failure's recovery is moot
             job.lost += job.chips * (t - job.stalled_at)  # (the stall was the failure's)
             job.abandon_setup(job.stalled_at)
@@ -248,6 +254,10 @@ class PodManager:
         job.state = PENDING
 
     def requeue(self, job, t: float) -> None:
+        if job.from_memory:  # it leaves its hosts, and the in-memory checkpoint with them
+            job.lost += job.chips * (job.progress - job.saved_storage)
+            job.progress = job.saved_storage
+            job.from_memory = False
         self._end_run(job, t)
         job.state = PENDING
         self._requeue(job, t)
@@ -266,13 +276,17 @@ class PodManager:
     def crash(self, job, t: float) -> float:
         """A gray fault has just failed ``job`` (:mod:`tpusim.failures.gray`): nothing is known to
         be down, so the job restarts from its last checkpoint where the known health lets it
-        (in place, mostly: on the same gray part). Returns the work it lost (hours)."""
+        (in place, mostly: on the same gray part). Returns the work it lost and the restore its
+        restart pays (hours)."""
         job.settle_rate(t)
-        job.stalled_at = t
-        lost = job.progress_at(t) - job.last_checkpoint(t)
+        job.stall(t)
+        done = job.progress_at(t)
         self._interrupt(job, t)
+        restore = job.restore_hours()
         self._resume(job, t)
-        return lost
+        if job.state != RUNNING:  # back to the queue: it will restore from storage
+            restore = job.restore_hours()
+        return done - job.progress + restore
 
     def _interrupt(self, job, t: float) -> None:
         """Account a hardware interruption of a stalled job: back to its last checkpoint."""
@@ -280,6 +294,13 @@ class PodManager:
         job.settle_rate(t)  # (accounted on the run's state, before it changes)
         done = job.progress_at(stalled)
         saved = job.last_checkpoint(stalled)
+        if job.ram_down is not None:  # the in-memory store: RAM, unless a shard lost both copies
+            storage = job.last_storage_checkpoint(stalled)
+            if self._copies_lost(job):
+                saved = storage
+            else:
+                job.from_memory = True
+                job.saved_storage = storage
         job.lost += job.chips * ((done - saved) + (t - stalled))
         job.abandon_setup(stalled)
         job.progress = saved
@@ -288,6 +309,16 @@ class PodManager:
         job.recovering = True
         if self.runs is not None:
             self.runs.close(job, stalled, interrupted=True)
+
+    def _copies_lost(self, job) -> bool:
+        """Has some shard of ``job``'s in-memory checkpoint lost both copies (its RAM slots lost)?"""
+        alloc, cube = job.alloc, self.machine.cube
+        if not job.ram_down:
+            return False
+        if job.cubes:
+            return copies_lost(job.ram_down, len(alloc.cubes), tuple(range(cube.hosts)))
+        hosts = tuple(h for h in range(cube.hosts) if cube.host_masks[h] & alloc.mask)
+        return copies_lost(job.ram_down, 1, hosts)
 
     def _resume(self, job, t: float) -> None:
         """Restart an interrupted job: swap its broken cubes for spares, restart in place, or

@@ -41,7 +41,7 @@ import simpy
 from tpusim.core.metrics import DETECTIONS, GRAY_INTERRUPTIONS, GRAY_LOST_CHIP_HOURS, MEAN_DETECTION_MINUTES
 from tpusim.core.units import MINUTES_PER_HOUR
 from tpusim.failures.causes import DownCauses
-from tpusim.failures.health import OCS, HealthState
+from tpusim.failures.health import HOST, OCS, HealthState
 from tpusim.failures.maintenance import Campaign, Wave
 from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.params import FailureParams
@@ -219,7 +219,7 @@ class JobSimulation:
                 continue
             hit = [job for job in self.pool.jobs_using(k, unit) if job.state == RUNNING and job.stalled_at is None]
             for job in sorted(hit, key=lambda j: j.id):
-                lost = self.pod_manager.crash(job, t)
+                lost = self.pod_manager.crash(job, t)  # (the work lost and the restore)
                 self.gray_kills.append((t, k, unit, job.id))
                 self.gray_lost += job.chips * (lost + restart)
             if hit:
@@ -273,8 +273,10 @@ class JobSimulation:
         for job in () if lit else self.pool.jobs_using(k, unit):
             if job.stalled_at is None:
                 job.settle_rate(t)
-                job.stalled_at = t
+                job.stall(t)
                 hit.append((job, job.run))
+            if k == HOST and job.ram_down is not None:  # the host's RAM, and its in-memory copies, are gone
+                job.ram_down.add(self._host_slot(job, unit))
         if hit:
             self._stalled[(k, unit, serial)] = hit
         if t == 0.0 or delay == 0.0:  # faults present at the start are already known
@@ -283,6 +285,12 @@ class JobSimulation:
             self.env.timeout(delay, (k, unit, serial)).callbacks.append(
                 lambda ev: self._detected(k, unit, serial, delay)
             )
+
+    def _host_slot(self, job: Job, unit: int) -> tuple[int, int]:
+        """Host ``unit`` as a slot of ``job``'s slice: (its cube's position in the slice, host)."""
+        hosts, alloc = self.machine.cube.hosts, job.alloc
+        assert alloc is not None  # (a job using a host holds it)
+        return (alloc.cubes.index(unit // hosts) if job.cubes else 0, unit % hosts)
 
     def _detected(self, k: int, unit: int, serial: int, delay: float = 0.0) -> None:
         t = self.env.now
