@@ -124,3 +124,19 @@ def test_quick_and_full_never_disagree_on_the_shipped_seeds():
         assert q.verdict in VERDICTS and f.verdict in VERDICTS and q.rests_on and f.rests_on
         assert {q.verdict, f.verdict} != {REPRODUCED, NOT_REPRODUCED}, (q.claim, q.verdict, f.verdict)
     assert any("superpod" in c.claim for c in full)
+
+
+def test_reconfiguration_is_judged_at_every_slice_size():
+    """The 2x2 claim names a verdict at each slice size of the scenario, and the row's verdict is
+    theirs combined (not reproduced if one is)."""
+    from tpusim.studies.reproduce import _capacity_claims
+
+    results = tpusim.run(REPO / "scenarios" / "tpuv4_pod.yaml", replications=3, horizon_days=30)
+    claim = next(c for c in _capacity_claims(results, 0.95) if c.claim.startswith("reconfiguration"))
+    sizes = claim.simulated.split("By slice size in cubes")[1]
+    cube = results.model.machine.cube.shape
+    verdicts = []
+    for shape in results.model.shapes:
+        part = sizes.split(f" {shape.cubes(cube)}: ")[1]
+        verdicts.append(next(v for v in (NOT_REPRODUCED, REPRODUCED, INCONCLUSIVE) if part.startswith(v)))
+    assert claim.verdict == _all(verdicts)
