@@ -303,10 +303,30 @@ def _jobs_claims(results: Results, level: float) -> list[Claim]:
         out.append(Claim(
             "about 174 xconnects per admitted job at about 139 jobs per pod-day", SOURCES["NSDI24"],
             "~174", f"{xc.mean:.0f}{ci} ({', '.join(parts)})", _judge(xc, 0.75 * 174, 1.25 * 174),
-            "139 jobs/pod-day is an input; the shipped slice mix (mean 6.3 cubes per whole-cube "
-            "job, 48 xconnects per cube) sets first placements; churn adds swaps, migrations and "
-            "restarts; 'about' taken as +-25 %"))
+            "139 jobs/pod-day is an input; " + _mix_text(results) + "; churn adds swaps, migrations "
+            "and restarts; 'about' taken as +-25 %"))
     return out
+
+
+def _mix_text(results: Results) -> str:
+    """What the scenario's slice mix makes of first placements: cubes per job (all jobs, sub-cube
+    ones as 0, and whole-cube jobs alone), the xconnects a fresh slice programs per cube, and the
+    shape that supplies most of the first-placement xconnects."""
+    workload, machine = results.model.workload, results.model.machine
+    if workload is None or not workload.mix:
+        return "no slice mix"
+    cube = machine.cube
+    total = sum(w for _, w in workload.mix)
+    cubes = {s: (s.cubes(cube.shape) if s.chips >= cube.chips and all(e % c == 0 for e, c in zip(s.dims, cube.shape))
+                 else 0) for s, _ in workload.mix}
+    whole = sum(w for s, w in workload.mix if cubes[s])
+    per_job = sum(w * cubes[s] for s, w in workload.mix) / total
+    top, weight = max(workload.mix, key=lambda sw: sw[1] * cubes[sw[0]])
+    return (f"the slice mix averages {per_job:.1f} cubes per job (sub-cube jobs as 0), "
+            f"{per_job * total / whole if whole else 0:.1f} per whole-cube job ({100 * whole / total:.0f} % of jobs); "
+            f"a fresh slice programs {machine.ocs_per_pod} xconnects per cube, so first placements alone "
+            f"average {per_job * machine.ocs_per_pod:.0f} per job, {top.label} ({100 * weight / total:.1f} % of "
+            f"jobs) supplying {weight / total * cubes[top] * machine.ocs_per_pod:.0f} of them")
 
 
 def _ft_penalty_claim(results: Results) -> Claim:
@@ -535,6 +555,16 @@ def _capacity_interval(at: Intervals, policy: str, n: int, confidence: float) ->
                                        largest(lambda e: e.ci95[1] if e.ci95 else e.mean))
 
 
+def _rate(model, component_class: str) -> str:
+    """A component class's mean failure rate, percent of units per day."""
+    return f"{100 * model.failures.of(component_class).mean_rate * HOURS_PER_DAY:g} %"
+
+
+def _repair(model, component_class: str) -> str:
+    """A component class's mean repair time."""
+    return f"{model.failures.of(component_class).repair.mean:g} h"
+
+
 def _superpod_claim(superpod: Scenario, plan: Plan, runner: Runner) -> Claim:
     """The superpod framework's 130 of 144 cubes at 95 %: the simulated capacity at 95 % (the
     reconfigurable pod places any usable cubes, the framework's rule) with its interval, the
@@ -558,11 +588,12 @@ def _superpod_claim(superpod: Scenario, plan: Plan, runner: Runner) -> Claim:
         f"give ({q_rates:.4f}): {_binomial_capacity(n, q_rates)} cubes; the binomial gives 130 for a "
         f"per-cube availability in [{_least_q(n, 130):.4f}, {_least_q(n, 131):.4f})",
         _all([_judge(interval, *SUPERPOD_ABOUT), _judge((q_rates, q_rates), *CUBE_ABOUT)]),
-        "published daily rates (hosts 0.08 %, links 0.005 %) with tpusim's repair means (host 6 h, "
-        "calibrated from 99.98 %; link 24 h, assumed); a cube counts only with all its hosts and links "
+        f"the scenario's daily rates (hosts {_rate(model, 'host')}, links {_rate(model, 'ici_link')}: the "
+        f"published ones) with its repair means (host {_repair(model, 'host')}, calibrated from 99.98 %; link "
+        f"{_repair(model, 'ici_link')}, assumed); a cube counts only with all its hosts and links "
         "up (the framework's rule), and the reconfigurable pod also needs its OCSes (320-port switches, "
         f"assumed). 0.935 would need each of a cube's {hosts} hosts up "
-        f"{100 * 0.935 ** (1 / hosts):.2f} % of the time, not 99.98 %: causes beyond the published "
+        f"{100 * 0.935 ** (1 / hosts):.2f} % of the time (links aside), not 99.98 %: causes beyond the published "
         "rates (maintenance, software, slow repairs) or another reading of 'healthy'. 'about' taken as "
         f"{SUPERPOD_ABOUT[0]}-{SUPERPOD_ABOUT[1]} cubes and {CUBE_ABOUT[0]:g}-{CUBE_ABOUT[1]:g}")
 
