@@ -176,13 +176,14 @@ def test_reproduce_quick_form_prints_every_published_claim(tmp_path):
     result = runner.invoke(app, ["reproduce", "--quick", "--scenarios", str(SCENARIOS), "--json", str(out)])
     assert result.exit_code == 0, result.output
     claims = json.loads(out.read_text())["claims"]
-    assert len(claims) == 10
-    verdicts = {"reproduced", "not reproduced", "calibrated", "modelled"}
+    assert len(claims) == 11
+    verdicts = {"reproduced", "not reproduced", "inconclusive", "calibrated", "modelled"}
     for c in claims:
         assert c["verdict"] in verdicts and c["simulated"] not in ("", "-") and c["rests_on"], c
     by = {c["claim"]: c for c in claims}
     assert by["host availability 99.98 %"]["verdict"] == "calibrated"
-    assert "published TPU v4 claims" in result.output
+    assert "published TPU v4 claims" in result.output and json.loads(out.read_text())["level"] == 0.999
+    assert any("superpod" in c["claim"] for c in claims)
     bad = runner.invoke(app, ["reproduce", "--quick", "--scenarios", str(tmp_path)])
     assert bad.exit_code == 2 and "no such scenario" in bad.output
 

@@ -726,21 +726,21 @@ def _print_check(report, title: str, other: list[str], junit: Path | None) -> No
 
 @app.command()
 def reproduce(
-    quick: Annotated[bool, typer.Option(help="Few, short replications (what CI runs): checks the table, not the figures.")] = False,
-    scenarios_dir: Annotated[Optional[Path], typer.Option("--scenarios", metavar="DIR", help="A folder holding your own tpuv4_pod.yaml, tpuv4_pod_jobs.yaml, maintenance.yaml and pod_buildout.yaml [default: the shipped ones].", show_default=False)] = None,
+    quick: Annotated[bool, typer.Option(help="The full form's first replications, judged at 99.9 % (what CI runs): 'inconclusive' where they cannot tell.")] = False,
+    scenarios_dir: Annotated[Optional[Path], typer.Option("--scenarios", metavar="DIR", help="A folder holding your own tpuv4_pod.yaml, tpuv4_pod_jobs.yaml, maintenance.yaml, pod_buildout.yaml and superpod_144.yaml [default: the shipped ones].", show_default=False)] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", metavar="FILE", help="Also write the rows to this JSON file.")] = None,
 ) -> None:
     """Reproduce the published TPU v4 figures: claim, simulated value, verdict, assumption.
 
     \b
     Examples:
-      tpusim reproduce --quick                  minutes: checks the table, not the figures
+      tpusim reproduce --quick                  fewer replications, verdicts at 99.9 %
       tpusim reproduce --json claims.json
     """
     from tpusim.api import study
     from tpusim.output.files import write_json
     from tpusim.output.tables import render_claims
-    from tpusim.studies.reproduce import scenario_files
+    from tpusim.studies.reproduce import FULL, QUICK, scenario_files
 
     for path in scenario_files(scenarios_dir).values():
         if not path.is_file():
@@ -752,11 +752,14 @@ def reproduce(
     except ScenarioError as exc:
         _fail(*exc.lines())
     rows = [c.as_dict() for c in claims]
-    form = ("quick form (few, short replications: figures are indicative, and a verdict may differ from the full "
-            "form's where its intervals are too wide to decide)" if quick else "full form")
-    render_claims(rows, f"published TPU v4 claims, reproduced: {form}", out_console)
+    plan = QUICK if quick else FULL
+    form = "quick form (the full form's first replications)" if quick else "full form"
+    render_claims(rows, f"published TPU v4 claims, reproduced: {form}", out_console, footnote=(
+        f"Intervals [low, high] are {100 * plan.level:g} % intervals; a verdict is 'reproduced' or 'not "
+        f"reproduced' only where the interval lies wholly inside or outside the claim's stated range, "
+        f"otherwise 'inconclusive' (the quick form judges at 99.9 %, the full form at 95 %)."))
     if json_out is not None:
-        write_json(json_out, {"quick": quick, "claims": rows})
+        write_json(json_out, {"quick": quick, "level": plan.level, "claims": rows})
         _plain(out_console, f"wrote {json_out}")
 
 

@@ -191,9 +191,11 @@ def render_sweep(frame: "pd.DataFrame", keys: list[str], title: str, console: Co
         console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
-def render_claims(rows: list[dict], title: str, console: Console) -> None:
-    """Published claims next to their simulated values (``tpusim reproduce``)."""
-    colours = {"reproduced": "green", "not reproduced": "red", "calibrated": "yellow", "modelled": "cyan"}
+def render_claims(rows: list[dict], title: str, console: Console, footnote: str | None = None) -> None:
+    """Published claims next to their simulated values (``tpusim reproduce``), and a footnote
+    (plain text: what the intervals are)."""
+    colours = {"reproduced": "green", "not reproduced": "red", "inconclusive": "magenta", "calibrated": "yellow",
+               "modelled": "cyan"}
     table = Table(title=escape(title), show_lines=True)
     for name, ratio in (("claim", 3), ("published", 1), ("simulated", 3), ("verdict", 1), ("rests on", 4)):
         table.add_column(name, ratio=ratio, overflow="fold")
@@ -203,6 +205,8 @@ def render_claims(rows: list[dict], title: str, console: Console) -> None:
                       escape(row["simulated"]), f"[{colour}]{escape(row['verdict'])}[/{colour}]",
                       escape(row["rests_on"]))
     console.print(table)
+    if footnote is not None:
+        console.print(footnote, highlight=False, markup=False)
 
 
 def availability_markdown(results: "Results") -> str:
