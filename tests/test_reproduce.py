@@ -144,9 +144,9 @@ def test_reconfiguration_is_judged_at_every_slice_size():
 
 def test_the_xconnects_row_states_the_mix_as_it_is():
     """Audit point 8: the shipped mix averages 6.3 cubes over all jobs (sub-cube ones as 0) and
-    9.0 per whole-cube job; the 12x16x16 row supplies about 135 first-placement xconnects."""
+    9.0 per whole-cube job; the 12x16x16 row supplies about 135 of the circuits first slices use."""
     from tpusim.studies.reproduce import _mix_text
 
     text = _mix_text(tpusim.run(REPO / "scenarios" / "tpuv4_pod_jobs.yaml", replications=1, horizon_days=1))
     assert "6.3 cubes per job (sub-cube jobs as 0), 9.0 per whole-cube job" in text
-    assert "48 xconnects per cube" in text and "12x16x16" in text and "supplying 135" in text
+    assert "uses 48 circuits per cube" in text and "12x16x16" in text and "supplying 135" in text
