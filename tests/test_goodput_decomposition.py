@@ -46,3 +46,16 @@ def test_held_chip_hours_are_the_sum_of_their_parts(name, overrides):
             assert sum(parts.values()) == pytest.approx(held, rel=1e-9, abs=1e-6), (policy, held, parts)
             checked += held > 0
     assert checked
+
+
+def test_the_decomposition_figure_shows_parts_that_sum_with_the_useful_share_to_the_whole(tmp_path):
+    from tpusim.output.plots import decomposition_shares, plot_goodput_decomposition
+
+    results = run_scenario(load_scenario(GOLDEN / "tiny_jobs.yaml"))
+    for policy in results.model.policy_names:
+        shares = decomposition_shares(results, policy)
+        useful = results.job_metric(policy, USEFUL_CHIP_HOURS).mean / results.job_metric(policy, HELD_CHIP_HOURS).mean
+        assert sum(shares.values()) + 100 * useful == pytest.approx(100, abs=1e-9)
+        assert all(v >= -1e-9 for v in shares.values())
+    plot_goodput_decomposition(results, tmp_path / "d.png")
+    assert (tmp_path / "d.png").stat().st_size > 1000

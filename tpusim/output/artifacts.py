@@ -65,6 +65,8 @@ def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bo
             plots.plot_queue_wait(results, written[-1])
             written.append(out / "goodput_by_policy.png")
             plots.plot_goodput(results, written[-1])
+            written.append(out / "goodput_decomposition.png")
+            plots.plot_goodput_decomposition(results, written[-1])
     written.append(out / "report.html")  # tables and the plots above, in one file to mail
     images = [p for p in written if p.suffix == ".png"]
     write_atomic(written[-1], build_report(results, summary, images).encode())

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import matplotlib
 import matplotlib.figure
 from matplotlib.ticker import NullLocator
 
@@ -30,7 +31,8 @@ from tpusim.core.formatting import label as metric_label
 from tpusim.core.metrics import REGISTRY
 from tpusim.output.files import write_atomic
 from tpusim.policies import registry
-from tpusim.core.metrics import GOODPUT
+from tpusim.core.metrics import (CHECKPOINT_CHIP_HOURS, GOODPUT, GRAY_LOST_CHIP_HOURS, HELD_CHIP_HOURS, LOST_CHIP_HOURS,
+                                 PREEMPTION_LOST_CHIP_HOURS, SETUP_CHIP_HOURS, SLOWDOWN_CHIP_HOURS)
 from tpusim.topology.machine import COMPONENT_CLASSES
 from tpusim.core.units import HOURS_PER_DAY
 
@@ -251,6 +253,56 @@ def plot_goodput(results: "Results", path: Path | None = None, ax=None):
                                                                          if n < 5 else "") + ")"
                                                      if n > 1 else "(one replication: no interval)"), fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, path, own)
+
+
+#: The non-useful parts of held chip-hours (DESIGN section 4), drawn in this order; hardware
+#: loss is lost chip-hours less the gray faults' share, which is drawn on its own.
+DECOMPOSITION = (("hardware loss", None), ("gray faults", GRAY_LOST_CHIP_HOURS), ("FT slowdown", SLOWDOWN_CHIP_HOURS),
+                 ("checkpoint stalls", CHECKPOINT_CHIP_HOURS), ("setups (no failure)", SETUP_CHIP_HOURS),
+                 ("preemption loss", PREEMPTION_LOST_CHIP_HOURS))
+
+
+def decomposition_shares(results: "Results", policy: str) -> dict[str, float]:
+    """Each non-useful part of ``policy``'s held chip-hours, as a percentage of them, all
+    replications pooled (means over means): with the pooled useful share they sum to 100 %, as
+    the parts do in every replication."""
+    def mean(metric: str) -> float:
+        est = results.job_metric(policy, metric)
+        return est.mean if est is not None else 0.0
+    held = mean(HELD_CHIP_HOURS)
+    if not held:
+        return {name: 0.0 for name, _ in DECOMPOSITION}
+    gray = mean(GRAY_LOST_CHIP_HOURS)
+    parts = {name: mean(metric) for name, metric in DECOMPOSITION if metric is not None}
+    return {"hardware loss": 100 * (mean(LOST_CHIP_HOURS) - gray) / held,
+            **{name: 100 * value / held for name, value in parts.items()}}
+
+
+def plot_goodput_decomposition(results: "Results", path: Path | None = None, ax=None):
+    """Where each policy's held chip-hours that did no useful work went, stacked: hardware loss,
+    gray faults, FT slowdown, checkpoint stalls, setups and preemption loss; goodput beside."""
+    s, model = results.scenario, results.model
+    fig, ax, own = _axes(ax, (8, 2.0 + 0.6 * len(model.policy_names)))
+    names = list(model.policy_names)
+    cmap = matplotlib.colormaps["tab10"]
+    widest = 0.0
+    for i, policy in enumerate(names):
+        left = 0.0
+        for k, (part, share) in enumerate(decomposition_shares(results, policy).items()):
+            ax.barh(i, share, left=left, color=cmap(k), label=part if i == 0 else None)
+            left += share
+        goodput = results.job_metric(policy, GOODPUT)
+        text = f"goodput {100 * goodput.mean:.2f} %" if goodput is not None else "no jobs held chips"
+        ax.annotate(text, (left, i), xytext=(6, 0), textcoords="offset points", va="center", fontsize=9)
+        widest = max(widest, left)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("% of held chip-hours that did no useful work (replications pooled; goodput: mean of ratios)")
+    ax.set_title(f"{s.name}: where the held chip-hours that were not useful went", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=3, frameon=False)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_xlim(0, 1.35 * widest if widest else 1.0)  # room for the goodput beside the longest bar
     return _save(fig, path, own)
 
 
