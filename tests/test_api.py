@@ -215,3 +215,32 @@ def test_metric_names_are_the_registrys_both_ways(results):
     assert len(constants) >= 40 and set(constants.values()) <= set(REGISTRY)
     with pytest.raises(KeyError, match="no metric named 'slice_availabilty'"):
         results.estimates.get(policy, "slice_availabilty", "4x4x4")
+
+
+def test_ctrl_c_part_way_keeps_what_was_measured_and_exits_130(tmp_path, monkeypatch):
+    """Ctrl-C (the CLI's SIGINT handler raises its Interrupted) after two replications: the run
+    writes what they measured, summary.json says it was interrupted after 2 of 4, and the shell
+    gets 130 (before, the summary said that nothing was measured)."""
+    import json
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from tpusim import cli
+from tpusim.engine import execution
+real = execution.simulate
+def interrupted(model, replication, *args, **kwargs):
+    if replication == 2:
+        raise cli.Interrupted
+    return real(model, replication, *args, **kwargs)
+execution.simulate = interrupted
+sys.argv = ["tpusim", "run", {str(SCENARIOS / "tpuv4_pod.yaml")!r}, "--out", {str(tmp_path / "out")!r},
+            "--replications", "4", "--set", "horizon_days=5", "--no-plot"]
+cli.main()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 130, done.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["replications"] == 2 and summary["error"].startswith("interrupted (after 2 of 4")
+    assert "interrupted" in done.stderr

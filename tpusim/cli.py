@@ -319,6 +319,8 @@ def run(
     _print_run(results, fmt, made, written)
     if results.error:
         _error(f"run stopped part-way: {results.error}")
+        if results.error.startswith("interrupted"):
+            raise Interrupted  # Ctrl-C: what was measured is written; the shell gets 130
         raise typer.Exit(1)
 
 

@@ -56,10 +56,12 @@ def run_scenario(scenario: ScenarioLike, *, workers: int = 1, scheduler_address:
         for index, result in execute(tasks, workers=workers, scheduler_address=scheduler_address,
                                      progress=progress, receive=order.receive if order else None):
             done[index] = result
-    except (Exception, KeyboardInterrupt) as exc:  # keep what was measured; the caller reports
-        if not done:
+    except BaseException as exc:  # keep what was measured; the caller reports
+        if not done or isinstance(exc, (SystemExit, GeneratorExit)):
             raise
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        # anything that is not an Exception stopped the run from outside: Ctrl-C, or a caller's
+        # own interrupt (the CLI's SIGINT handler raises one that click does not swallow)
+        reason = "interrupted" if not isinstance(exc, Exception) else f"{type(exc).__name__}: {exc}"
         error = f"{reason} (after {len(done)} of {len(tasks)} replications)"
         if order is not None:
             order.after_failure(set(done))
