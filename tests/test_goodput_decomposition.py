@@ -59,3 +59,22 @@ def test_the_decomposition_figure_shows_parts_that_sum_with_the_useful_share_to_
         assert all(v >= -1e-9 for v in shares.values())
     plot_goodput_decomposition(results, tmp_path / "d.png")
     assert (tmp_path / "d.png").stat().st_size > 1000
+
+
+def test_the_rows_count_preemptions_and_spare_evictions_as_the_metrics_do():
+    """Audit point 12: the per-job preemptions column counted spare evictions, the metric did
+    not. Now each row has its own evictions column, and per replication and policy the rows
+    add up to the preemptions and spare_evictions metrics."""
+    from tpusim.core.metrics import PREEMPTIONS, SPARE_EVICTIONS
+
+    results = run_scenario(load_scenario(GOLDEN / "tiny_jobs.yaml").with_overrides(
+        {"pod_manager.spare_cubes": 2, "pod_manager.preemptible_spares": True}))
+    rows = results.jobs_frame()
+    seen = {PREEMPTIONS: 0.0, SPARE_EVICTIONS: 0.0}
+    for r in results.replications:
+        for policy in results.model.policy_names:
+            mine = rows[(rows.replication == r.replication) & (rows.policy == policy)]
+            for metric, column in ((PREEMPTIONS, "preemptions"), (SPARE_EVICTIONS, "evictions")):
+                assert mine[column].sum() == r.value(policy, metric), (policy, metric)
+                seen[metric] += r.value(policy, metric)
+    assert all(seen.values()), seen  # both kinds of stop happened

@@ -53,7 +53,7 @@ class Job:
     __slots__ = (
         "spec", "id", "arrival", "chips", "cubes", "cube_dims", "level", "work", "band", "interval",
         "state", "alloc", "seg_start", "compute_start", "progress", "stalled_at", "run",
-        "held", "lost", "interruptions", "preempted", "migrated", "xconnects", "recovering",
+        "held", "lost", "interruptions", "preempted", "evicted", "migrated", "xconnects", "recovering",
         "first_start", "finish", "queued_since", "waited", "key",
         "pattern", "rate", "rate_since", "slow_lost", "degraded_held",
         "block", "write", "saved", "next_k", "block_left", "pending", "ckpt_stall",
@@ -83,7 +83,8 @@ class Job:
         self.held = 0.0
         self.lost = 0.0
         self.interruptions = 0  # hardware interruptions
-        self.preempted = 0
+        self.preempted = 0  # stopped by the scheduler's preemption (the preemptions metric)
+        self.evicted = 0  # stopped to free a spare cube for another job's swap (spare_evictions)
         self.migrated = 0
         self.xconnects = 0
         self.recovering = False  # the next setup is paid for a hardware interruption

@@ -414,7 +414,7 @@ class PodManager:
             return
         for victim in found[1]:
             self.stop(victim, t, planned=False)
-            victim.preempted += 1
+            victim.evicted += 1
             self.evictions += 1
             self._requeue(victim, t)
 

@@ -23,7 +23,7 @@ import numpy as np
 from tpusim.scheduler.job import DONE, PENDING, REJECTED, RUNNING
 
 COLUMNS = ("job", "arrival_hours", "shape", "chips", "band", "work_hours", "state", "first_start_hours",
-           "wait_hours", "finish_hours", "interruptions", "preemptions", "migrations", "held_chip_hours",
+           "wait_hours", "finish_hours", "interruptions", "preemptions", "evictions", "migrations", "held_chip_hours",
            "useful_chip_hours", "lost_chip_hours", "xconnects")
 STATES = (PENDING, RUNNING, DONE, REJECTED)  # codes of the ``state`` column
 _STATE_CODE = {s: i for i, s in enumerate(STATES)}
@@ -35,7 +35,8 @@ class JobRecords:
 
     _FLOAT = ("arrival_hours", "work_hours", "first_start_hours", "wait_hours", "finish_hours",
               "held_chip_hours", "useful_chip_hours", "lost_chip_hours")
-    _INT = ("job", "chips", "band", "shape", "state", "interruptions", "preemptions", "migrations", "xconnects")
+    _INT = ("job", "chips", "band", "shape", "state", "interruptions", "preemptions", "evictions", "migrations",
+            "xconnects")
     _BLOCK = 4096  # rows gathered as tuples before they go into the columns (one append per job)
 
     def __init__(self) -> None:
@@ -66,7 +67,7 @@ class JobRecords:
         self._pending.append((
             job.id, job.arrival, code, job.chips, job.band, job.work, _STATE_CODE[job.state],
             _NAN if start is None else start, _NAN if start is None else start - job.arrival,
-            _NAN if finish is None else finish, job.interruptions, job.preempted, job.migrated,
+            _NAN if finish is None else finish, job.interruptions, job.preempted, job.evicted, job.migrated,
             job.held, job.useful, job.lost, job.xconnects,
         ))
         if len(self._pending) >= self._BLOCK:
