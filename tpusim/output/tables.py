@@ -44,7 +44,8 @@ def print_view(view: View, console: Console) -> None:
     """One view as a rich table, its cells printed literally (no markup), then its footnotes."""
     table = Table(title=Text(view.title), title_justify="left")
     for i, name in enumerate(view.header):
-        table.add_column(Text(name), justify="left" if i == 0 else "right", style="dim" if i in view.dim else None)
+        table.add_column(Text(name), justify="left" if i == 0 else "right", style="dim" if i in view.dim else None,
+                         overflow="fold")  # never "…": a narrow pipe folds a cell, it does not hide it
     for row in view.rows:
         table.add_row(*(Text(cell) for cell in row))
     console.print(table)
