@@ -208,6 +208,12 @@ class Failures(_Strict):
     ocs: ComponentFailures = ComponentFailures(
         daily_rate=0.0004, repair=Repair(dist="lognormal", mean_hours=12.0)
     )
+    ocs_port: ComponentFailures = Field(ComponentFailures(
+        daily_rate=0.0, repair=Repair(dist="lognormal", mean_hours=12.0)), description=(
+        "OCS faults at port granularity (DESIGN §2): one mirror or port pair of a switch fails and "
+        "only the circuit end through it goes dark, like a failed cube fibre; the switch goes on. "
+        "daily_rate is per OCS port (every cube port has one). Off by default: no rate is "
+        "published (see scenarios/tpuv4_pod.yaml for the split of the published OCS rate)."))
     ocs_control_plane_share: float = Field(0.5, ge=0, le=1, description=(
         "Share of OCS failures that are control-plane failures (DESIGN §2): existing circuits keep "
         "carrying light, but no cross-connect through the switch can be made or changed until "
@@ -474,6 +480,16 @@ class CampaignConfig(_Strict):
     watchdog: WatchdogConfig | None = Field(None, description="Stop a bad release (needs a release).")
 
 
+class Assumption(_Strict):
+    """A number no publication fixes: its plausible range and why (DESIGN §2). The value itself
+    is the scenario's own, at the key this entry is filed under."""
+
+    low: float = Field(description="Lowest plausible value.")
+    high: float = Field(description="Highest plausible value.")
+    source: str = Field(min_length=1, description=(
+        "Where the value and the range come from (a publication, a measurement, or the reasoning)."))
+
+
 MAX_SEED = 2**64 - 1  # a seed is 64 bits, as numpy's SeedSequence draws it
 MIN_HORIZON_DAYS = 1 / 1440  # one minute
 
@@ -523,6 +539,9 @@ class Scenario(_Strict):
         "Planned maintenance campaigns and rollouts (tpusim.failures.maintenance)."))
     cost: CostConfig | None = Field(None, description=(
         "Prices for the cost model (needs a workload); unset: no cost metrics."))
+    assumptions: dict[str, Assumption] = Field(default_factory=dict, description=(
+        "Numbers no publication fixes, by dotted key (failures.ocs.repair.mean_hours): each with "
+        "a plausible low and high and its source or reason; `tpusim sensitivity` varies them."))
     #: the model built from this scenario (set once by tpusim.config.build.build_model)
     _built: Any = PrivateAttr(default=None)
 
@@ -572,6 +591,43 @@ def defaults() -> dict[str, Any]:
 #: build step registers itself here (building the model is the check), so that this module,
 #: the lowest of the package, needs nothing above it.
 CROSS_KEY_CHECKS: list[Callable[[Scenario, str | None], Any]] = []
+
+
+def assumption_value(data: Mapping[str, Any], key: str) -> Any:
+    """The value at dotted ``key`` of a scenario mapping (``model_dump`` or raw), or KeyError."""
+    node: Any = data
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise KeyError(key)
+        node = node[part]
+    return node
+
+
+def _check_assumptions(scenario: Scenario, source: str | None) -> None:
+    """Each assumption names a numeric key of this scenario whose value lies in [low, high]."""
+    if not scenario.assumptions:
+        return
+    data = scenario.model_dump(mode="json")
+    problems = []
+    for key, a in scenario.assumptions.items():
+        path = f"assumptions.{key}"
+        try:
+            value = assumption_value(data, key)
+        except KeyError:
+            problems.append(Problem(path, "names no key of this scenario (a dotted path such as "
+                                          "failures.ocs.repair.mean_hours; set the key in the scenario first)"))
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(Problem(path, f"must name a number, but {key} is {value!r}"))
+        elif not a.low <= a.high:
+            problems.append(Problem(path, f"low {a.low:g} is above high {a.high:g}"))
+        elif not a.low <= value <= a.high:
+            problems.append(Problem(path, f"the scenario's value {value:g} lies outside [{a.low:g}, {a.high:g}]"))
+    if problems:
+        raise ScenarioError(problems, source)
+
+
+CROSS_KEY_CHECKS.append(_check_assumptions)
 
 
 def _merged(base: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:

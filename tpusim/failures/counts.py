@@ -27,7 +27,7 @@ from tpusim.core.collect import Emit
 from tpusim.core.metrics import COMPONENT_AVAILABILITY, COMPONENT_FAILURE_RATE, COMPONENT_REPAIR_HOURS
 from tpusim.core.units import HOURS_PER_DAY
 from tpusim.failures.health import HealthState
-from tpusim.topology.machine import COMPONENT_CLASSES
+from tpusim.topology.machine import COMPONENT_CLASSES, OPTIONAL_CLASSES
 
 _ZEROS = (0,) * len(COMPONENT_CLASSES)  # one count per class
 
@@ -60,15 +60,18 @@ class FailureSource:
     def __init__(self, env: simpy.Environment, health: HealthState):
         self.env = env
         self.health = health
-        self.failures = [0, 0, 0]  # accepted failures per class, during the run
-        self.repairs = [0, 0, 0]  # completed repairs per class, during the run
-        self.initially_down = [0, 0, 0]
+        n = len(COMPONENT_CLASSES)
+        self.failures = [0] * n  # accepted failures per class, during the run
+        self.repairs = [0] * n  # completed repairs per class, during the run
+        self.initially_down = [0] * n
         # hours and number of the completed repairs of failures during the run (not of units down
         # at t = 0, whose residual repair times are shorter by construction): the check's
         # component-level repair-time metric
-        self.repair_hours = [0.0, 0.0, 0.0]
-        self.timed_repairs = [0, 0, 0]
+        self.repair_hours = [0.0] * n
+        self.timed_repairs = [0] * n
         self.domain_failures: dict[str, int] = {}
+        #: optional classes this run models (:data:`OPTIONAL_CLASSES`): the sources say which
+        self.modelled: set[str] = set()
 
     @property
     def events(self) -> int:
@@ -84,6 +87,8 @@ class FailureSource:
         """The component metrics of every class with units, class by class."""
         unit_days = [n * horizon / HOURS_PER_DAY for n in self.health.population]
         for k, (cls, avail) in enumerate(zip(COMPONENT_CLASSES, self.health.component_availability(horizon))):
+            if cls in OPTIONAL_CLASSES and cls not in self.modelled and not self.failures[k] + self.initially_down[k]:
+                continue
             if avail is not None:  # a class with no units has no availability
                 emit(COMPONENT_AVAILABILITY, cls, avail)
                 emit(COMPONENT_FAILURE_RATE, cls, self.failures[k] / unit_days[k])

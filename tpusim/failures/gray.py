@@ -66,7 +66,7 @@ class GrayInjector:
                  fail: Callable[[int, int, float], bool], schedule_repair: Callable[[int, int, float], None]):
         self.env = env
         self.episodes: list[GrayEpisode] = []
-        self.detected = [0, 0, 0]  # episodes turned into failures, per class
+        self.detected = [0] * len(COMPONENT_CLASSES)  # episodes turned into failures, per class
         self._gray = [bytearray(n) for n in population]
         self._fail, self._schedule_repair = fail, schedule_repair
         for k, params in enumerate(gray):

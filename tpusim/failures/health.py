@@ -1,6 +1,6 @@
 """Health state: which components are down, folded into what the policies read.
 
-Components are ``host``, ``ici_link`` and ``ocs`` (class ids 0, 1, 2; see
+Components are ``host``, ``ici_link``, ``ocs`` and ``ocs_port`` (class ids 0 to 3; see
 :mod:`tpusim.topology.machine` for the numbering). From their up/down flags this module keeps,
 incrementally and in O(1) per event (O(cubes per pod) for an OCS):
 
@@ -27,7 +27,13 @@ takes the switch's circuits down; a control-plane one leaves them lit but freeze
 count in ``ocs_down`` (no cross-connect can be programmed through either); only dark ones count
 in ``ocs_dark`` and make chips sick.
 
-Invariant: ``cube_faults[c] == number of down hosts and links of cube c``; a listener is told
+An OCS *port* failure (``ocs_port``, DESIGN §2) darkens one circuit end: the cube port it faces
+counts in that cube's ``cube_faults`` and ``cube_port_faults`` (the reconfigurable pod's cube
+rules see a dark port, whether the fibre or the switch port failed) and makes the port's chip
+sick in the OCS layer only (``chip_ocs``), never in ``chip_faults``: the static pod, which reads
+cables through ``component_listeners`` and ignores port counts, does not have these parts.
+
+Invariant: ``cube_faults[c] == number of down hosts, links and OCS ports of cube c``; a listener is told
 only about real transitions, in time order.
 """
 
@@ -38,8 +44,8 @@ from typing import Callable
 from tpusim.failures.ocs_modes import OcsModes
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 
-HOST, ICI_LINK, OCS = 0, 1, 2
-assert COMPONENT_CLASSES == ("host", "ici_link", "ocs")
+HOST, ICI_LINK, OCS, OCS_PORT = 0, 1, 2, 3
+assert COMPONENT_CLASSES == ("host", "ici_link", "ocs", "ocs_port")
 
 CubeListener = Callable[[float, int, int, bool], None]
 OcsListener = Callable[[float, int, bool], None]
@@ -62,15 +68,17 @@ class HealthState:
             cube.link_chips,
         ]
         self.ocs_chips = machine.ocs_chips
+        self.ports_per_cube = len(cube.ports)
+        self.port_chips = tuple(cube.port_chip(port) for port in cube.ports)  # local chip per port
 
         self.down = [bytearray(n) for n in self.population]
-        self.n_down = [0, 0, 0]
-        self._down_area = [0.0, 0.0, 0.0]
-        self._down_since = [0.0, 0.0, 0.0]
+        self.n_down = [0] * len(COMPONENT_CLASSES)
+        self._down_area = [0.0] * len(COMPONENT_CLASSES)
+        self._down_since = [0.0] * len(COMPONENT_CLASSES)
 
         self.cube_faults = [0] * machine.cubes
         self.cube_host_faults = [0] * machine.cubes  # the hosts among cube_faults
-        self.cube_port_faults = [0] * machine.cubes  # the optical port links among cube_faults
+        self.cube_port_faults = [0] * machine.cubes  # the optical port links and OCS ports among cube_faults
         self.electrical = cube.electrical_count  # local links below this are electrical
         self.ocs_down = [0] * machine.pods  # OCSes down, either mode
         self.ocs_dark = [0] * machine.pods  # the data-plane (dark) failures among them
@@ -124,6 +132,8 @@ class HealthState:
         self._chips_since = t
         if k == OCS:
             self._ocs_change(unit, t, delta)
+        elif k == OCS_PORT:
+            self._ocs_port_change(unit, t, delta)
         else:
             per = self.units_per_cube[k]
             cube = unit // per
@@ -156,6 +166,26 @@ class HealthState:
         if self.component_listeners:
             for listener in self.component_listeners:
                 listener(t, k, unit, delta > 0)
+
+    def _ocs_port_change(self, unit: int, t: float, delta: int) -> None:
+        cube, port = divmod(unit, self.ports_per_cube)
+        g = cube * self.chips_per_cube + self.port_chips[port]
+        ocs = self.chip_ocs
+        before = ocs[g]
+        ocs[g] = before + delta
+        if (before == 0 or before == -delta) and self.chip_faults[g] == 0:
+            self.sick_chips_ocs += delta
+        count = self.cube_faults[cube] + delta
+        self.cube_faults[cube] = count
+        self.cube_port_faults[cube] += delta
+        pod, local = divmod(cube, self.cubes_per_pod)
+        if count == (delta > 0):  # usability flips
+            for listener in self.cube_listeners:
+                listener(t, pod, local, count == 0)
+        if self.fault_listeners:
+            hosts, ports = self.cube_host_faults[cube], self.cube_port_faults[cube]
+            for listener in self.fault_listeners:
+                listener(t, pod, local, hosts, count - hosts - ports, ports)
 
     def _ocs_change(self, unit: int, t: float, delta: int) -> None:
         pod, local = divmod(unit, self.ocs_per_pod)

@@ -76,6 +76,7 @@ class FailureInjector(FailureSource):
             population = health.population[k]
             if not cfg.enabled or population == 0:
                 continue
+            self.modelled.add(name)
             schedule = cfg.schedule
             rate = schedule.rate(0.0) if schedule else cfg.rate  # per unit-hour
             repair = cfg.repair

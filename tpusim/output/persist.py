@@ -218,7 +218,7 @@ def load_parts(directory: Path) -> tuple[Scenario, list[ReplicationResult], dict
         n = r["replication"]
         series = None if r["series"] is None else {
             p: [[math.nan if v is None else v for v in row] for row in v] for p, v in r["series"].items()}
-        failures, repairs, down = (tuple(r[name][cls] for cls in COMPONENT_CLASSES) for name in BY_CLASS)
+        failures, repairs, down = (tuple(r[name].get(cls, 0) for cls in COMPONENT_CLASSES) for name in BY_CLASS)
         counts = FailureCounts(failures, repairs, down, r["domain_failures"], r["events"])
         maintenance = MaintenanceLog(tuple(Wave(w[0], w[1], w[2], w[3], w[4], tuple(w[5])) for w in r["waves"]),
                                      tuple(Rollout(**rollout) for rollout in r["rollouts"]))

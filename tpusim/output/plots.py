@@ -33,7 +33,7 @@ from tpusim.output.files import write_atomic
 from tpusim.policies import registry
 from tpusim.core.metrics import (CHECKPOINT_CHIP_HOURS, GOODPUT, GRAY_LOST_CHIP_HOURS, HELD_CHIP_HOURS, LOST_CHIP_HOURS,
                                  PREEMPTION_LOST_CHIP_HOURS, SETUP_CHIP_HOURS, SLOWDOWN_CHIP_HOURS)
-from tpusim.topology.machine import COMPONENT_CLASSES
+from tpusim.topology.machine import COMPONENT_CLASSES, OPTIONAL_CLASSES
 from tpusim.core.units import HOURS_PER_DAY
 
 if TYPE_CHECKING:  # the results layer calls this module; annotations only
@@ -326,6 +326,8 @@ def plot_series(results: "Results", series, path: Path | None = None):
     days = [b * s.timeseries_days for b in range(int(-(-s.horizon_days // s.timeseries_days)) + 1)]  # type: ignore[operator]
     for cls in COMPONENT_CLASSES:
         cfg = model.failures.of(cls)
+        if cls in OPTIONAL_CLASSES and not cfg.enabled:
+            continue
         if cfg.schedule is not None:
             rates = [100 * HOURS_PER_DAY * cfg.schedule.rate(d * HOURS_PER_DAY) for d in days]
         else:

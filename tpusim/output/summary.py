@@ -12,7 +12,7 @@ from tpusim.policies.analytic import class_availability, domain_availability
 from tpusim.core.metrics import COST_METRICS, JOB_METRICS
 from tpusim.output.provenance import provenance
 from tpusim.core.stats import Estimate
-from tpusim.topology.machine import COMPONENT_CLASSES
+from tpusim.topology.machine import COMPONENT_CLASSES, OPTIONAL_CLASSES
 from tpusim.core.metrics import (
     MAINTENANCE_CHIP_HOURS,
     QUEUE_WAIT_P50_HOURS,
@@ -59,6 +59,8 @@ def components(results: "Results") -> dict[str, dict[str, Any]]:
     out = {}
     for k, cls in enumerate(COMPONENT_CLASSES):
         cfg = model.failures.of(cls)
+        if cls in OPTIONAL_CLASSES and results.component_availability(cls) is None:
+            continue  # not modelled in this run
         out[cls] = {
             **_dump(results.component_availability(cls)),
             # no closed form for a replayed trace, nor (exactly) for a rate schedule, a build-out,

@@ -79,10 +79,14 @@ def render_closed_forms(model: Model, console: Console) -> None:
     console.print(
         f"per-unit availability MTBF/(MTBF+MTTR): host {pct(a['host'], 4)} %, "
         f"ici_link {pct(a['ici_link'], 5)} %, ocs {pct(a['ocs'], 4)} %"
+        + (f", ocs_port {pct(a['ocs_port'], 6)} %" if f.of("ocs_port").enabled else "")
     )
     console.print(
         f"cube usable (all {m.cube.hosts} hosts and {m.cube.links} links up): "
-        f"{pct(cube_availability(m, f), 4)} %; all {m.ocs_per_pod} OCSes of a pod up: "
+        f"{pct(cube_availability(m, f), 4)} %"
+        + (f" (with the OCS ports facing it: {pct(cube_availability(m, f, ocs_ports=True), 4)} %)"
+           if f.of("ocs_port").enabled else "")
+        + f"; all {m.ocs_per_pod} OCSes of a pod up: "
         f"{pct(ocs_layer_availability(m, f), 4)} %; {m.pods} pod(s) of {m.cubes_per_pod} cubes"
     )
     table = Table(title=f"{escape(model.name)}: closed-form slice availability", title_justify="left")

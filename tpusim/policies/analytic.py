@@ -59,13 +59,17 @@ def class_availability(failures: FailureParams, component_class: str) -> float:
     return value
 
 
-def cube_availability(machine: MachineLayout, failures: FailureParams, within_cube_only: bool = False) -> float:
-    """Probability that a cube's hosts and links are all up at a random instant. A host domain
-    inside a cube counts once per instance in the cube; one spanning several cubes counts once
-    (its marginal), or not at all with ``within_cube_only`` (:func:`any_k_cubes` then groups
-    the cubes it spans)."""
+def cube_availability(machine: MachineLayout, failures: FailureParams, within_cube_only: bool = False,
+                      ocs_ports: bool = False) -> float:
+    """Probability that a cube's hosts and links are all up at a random instant (with
+    ``ocs_ports``, also the OCS ports facing its optical ports: a cube of the reconfigurable
+    pod). A host domain inside a cube counts once per instance in the cube; one spanning several
+    cubes counts once (its marginal), or not at all with ``within_cube_only`` (:func:`any_k_cubes`
+    then groups the cubes it spans)."""
     hosts = machine.cube.hosts
     value = _own(failures, "host") ** hosts * _own(failures, "ici_link") ** machine.cube.links
+    if ocs_ports:
+        value *= _own(failures, "ocs_port") ** len(machine.cube.ports)
     for d in failures.domains:
         if d.component_class == "host":
             if d.units <= hosts:
@@ -86,7 +90,8 @@ def ocs_layer_availability(machine: MachineLayout, failures: FailureParams) -> f
 
 
 def any_k_cubes(machine: MachineLayout, failures: FailureParams, k: int) -> float:
-    """Probability that some pod has ``k`` usable cubes and all its OCSes up (exact). A host
+    """Probability that some pod has ``k`` usable cubes (hosts, links and the OCS ports facing
+    them up) and all its OCSes up (exact). A host
     domain spanning ``m`` cubes makes the pod's cubes groups of ``m``: a group has no usable cube
     while its domain is down, else a Binomial(m, q) of them; the pod's count is the convolution."""
     import numpy as np
@@ -95,9 +100,9 @@ def any_k_cubes(machine: MachineLayout, failures: FailureParams, k: int) -> floa
     n = machine.cubes_per_pod
     wide = [d for d in failures.domains if d.component_class == "host" and d.units > machine.cube.hosts]
     if not wide:
-        usable = float(stats.binom.sf(k - 1, n, cube_availability(machine, failures)))
+        usable = float(stats.binom.sf(k - 1, n, cube_availability(machine, failures, ocs_ports=True)))
     else:
-        q = cube_availability(machine, failures, within_cube_only=True)
+        q = cube_availability(machine, failures, within_cube_only=True, ocs_ports=True)
         m = wide[0].units // machine.cube.hosts
         a = domain_availability(wide[0])
         group = a * stats.binom.pmf(np.arange(m + 1), m, q)

@@ -188,6 +188,15 @@ class Policy(ABC):
         """The running slices that use optical port link ``port`` of ``cube``."""
         return [job for job in pool.holders(cube) if job.cubes]
 
+    def uses_ocs_port(self, alloc: Allocation, cube: int, port: int) -> bool:
+        """Does a slice on ``alloc`` use the OCS port facing optical port ``port`` of ``cube``?
+        On an OCS machine exactly when it uses that port's link (the circuit runs through both)."""
+        return self.uses_port(alloc, cube, port)
+
+    def ocs_port_users(self, pool: PoolView, cube: int, port: int) -> list:
+        """The running slices wired through the OCS port facing ``port`` of ``cube``."""
+        return self.port_users(pool, cube, port)
+
     def pod_usable(self, ocs_down: int) -> bool:
         """Can slices of whole cubes run in a pod with this many OCSes down?"""
         return ocs_down == 0
@@ -212,14 +221,17 @@ class Policy(ABC):
         time between sets the ``young`` and ``daly`` checkpoint intervals): a slice of whole
         cubes stops for a failure of its cubes' hosts and ICI links and for a data-plane failure
         of an OCS it is wired through (:meth:`slice_ocses`, the same number in every pod; a
-        control-plane failure leaves its circuits lit); a sub-cube slice for its hosts and the
+        control-plane failure leaves its circuits lit) or of a switch port facing one of its cubes'
+        ports; a sub-cube slice for its hosts and the
         links between its chips."""
         cube = self.machine.cube
-        host, link, ocs = (failures.of(c).rate for c in COMPONENT_CLASSES)
+        host, link, ocs, ocs_port = (failures.of(c).rate for c in COMPONENT_CLASSES)
         if shape.chips >= cube.chips:
             cubes = shape.cubes(cube.shape)
             dark = ocs * (1.0 - failures.ocs_control_share)
-            return cubes * (cube.hosts * host + cube.links * link) + len(self.slice_ocses(0)) * dark
+            wired = len(self.slice_ocses(0))  # OCSes it is wired through: each holds 2 of a cube's ports
+            ports = 2 * wired * ocs_port  # the switch ports facing its cubes' ports, per cube
+            return cubes * (cube.hosts * host + cube.links * link + ports) + wired * dark
         hosts = max(1, shape.chips // cube.chips_per_host)
         x, y, z = shape.dims
         links = (x - 1) * y * z + x * (y - 1) * z + x * y * (z - 1)

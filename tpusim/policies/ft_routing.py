@@ -18,7 +18,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Mapping
 
-from tpusim.failures.health import HOST, OCS, HealthState
+from tpusim.failures.health import HOST, OCS, OCS_PORT, HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.topology.cube import CubeLayout
 from tpusim.topology.machine import MachineLayout
@@ -52,6 +52,11 @@ def slot_faults(machine: MachineLayout, slot: Mapping[int, int], faults: list[tu
             return None
         if k == OCS:
             ocs.add(machine.ocs_dp(unit % machine.ocs_per_pod))
+            continue
+        if k == OCS_PORT:  # the switch port facing a cube port: that port link is dark
+            c, q = divmod(unit, len(cube.ports))
+            port = cube.ports[q]
+            ports.add((slot[c], port.d, port.sign, port.p))
             continue
         c, link = divmod(unit, cube.links)
         if link < cube.electrical_count:

@@ -128,6 +128,12 @@ class StaticPolicy(Policy):
         at_b = {job.id for job in pool.holders(pod * cpp + b) if job.cubes}
         return [job for job in pool.holders(pod * cpp + a) if job.cubes and job.id in at_b]
 
+
+    def uses_ocs_port(self, alloc: Allocation, cube: int, port: int) -> bool:
+        return False  # a statically wired pod has no OCS
+
+    def ocs_port_users(self, pool: PoolView, cube: int, port: int) -> list:
+        return []
     def grid_fits(self, cube_dims: Dims) -> bool:
         return fits_static_grid(self.machine.cube_grid, cube_dims)
 
@@ -259,8 +265,8 @@ class StaticAvailability(ShapeUptime, CapacityTracker):
             pod, element = divmod(cube, self.cubes_per_pod)
             chips = self.host_chips[local]
             base = cube * chips_per_cube
-        elif k == OCS:
-            return  # the static pod has no OCS
+        elif k >= OCS:
+            return  # the static pod has no OCS (nor its ports)
         else:
             cube, local = divmod(unit, self.links)
             pod, element = divmod(cube, self.cubes_per_pod)

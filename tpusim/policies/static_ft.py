@@ -273,8 +273,8 @@ class StaticFaultTolerantAvailability(ShapeUptime, CapacityTracker):
     # -- health events ---------------------------------------------------------------------
     def on_component(self, t: float, k: int, unit: int, down: bool) -> None:
         self.hardware.on_component(t, k, unit, down)
-        if k == OCS:
-            return  # the static pod has no OCS
+        if k >= OCS:
+            return  # the static pod has no OCS (nor its ports)
         delta = 1 if down else -1
         if k == HOST:
             pod, local = divmod(unit // self.hosts, self.cpp)

@@ -16,7 +16,7 @@ stamps.
 
 from __future__ import annotations
 
-from tpusim.failures.health import ICI_LINK, OCS, HealthState
+from tpusim.failures.health import ICI_LINK, OCS, OCS_PORT, HealthState
 from tpusim.policies.base import Policy
 from tpusim.topology.machine import MachineLayout
 
@@ -36,6 +36,8 @@ class KnownHealth:
         faulty chips and the pod's down ports. Returns the pod it belongs to."""
         if k == OCS:
             return unit // self.machine.ocs_per_pod
+        if k == OCS_PORT:  # a dark switch port: counted in the cube's faults, no chip's own fault
+            return unit // self.known.ports_per_cube // self.machine.cubes_per_pod
         per = self.known.units_per_cube[k]
         cube = unit // per
         pod, local = divmod(cube, self.machine.cubes_per_pod)

@@ -55,7 +55,7 @@ from typing import Callable
 import simpy
 
 from tpusim.core.metrics import FT_REROUTES, MAINTENANCE_DRAINS, PREFLIGHT_FAILURES, SPARE_EVICTIONS, SPARE_SWAPS
-from tpusim.failures.health import HOST, ICI_LINK, OCS, HealthState
+from tpusim.failures.health import HOST, ICI_LINK, OCS, OCS_PORT, HealthState
 from tpusim.policies.base import Policy
 from tpusim.scheduler.checkpoint import copies_lost
 from tpusim.scheduler.circuits import CircuitState
@@ -134,8 +134,12 @@ class PodManager:
         found: list[tuple[int, int]] = []
         cube_faults = true.cube_faults
         hosts, links, electrical = cube.hosts, self._links_per_cube, cube.electrical_count
-        host_down, link_down = true.down[HOST], true.down[ICI_LINK]
+        host_down, link_down, port_down = true.down[HOST], true.down[ICI_LINK], true.down[OCS_PORT]
+        ports = true.ports_per_cube
         for c in [c for c in alloc.cubes if cube_faults[c]]:  # (most cubes have no fault)
+            if whole and true.n_down[OCS_PORT]:
+                found += [(OCS_PORT, c * ports + q) for q in range(ports)
+                          if port_down[c * ports + q] and self.policy.uses_ocs_port(alloc, c, q)]
             for h in range(hosts):
                 if host_down[c * hosts + h] and cube.host_masks[h] & alloc.mask:
                     found.append((HOST, c * hosts + h))

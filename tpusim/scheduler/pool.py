@@ -29,7 +29,7 @@ open-cube counts are those of the current state.
 
 from __future__ import annotations
 
-from tpusim.failures.health import OCS, HealthState
+from tpusim.failures.health import OCS, OCS_PORT, HealthState
 from tpusim.policies.base import Policy
 from tpusim.scheduler.best_fit import BestFit
 from tpusim.scheduler.holdings import Holdings
@@ -153,6 +153,9 @@ class CubePool:
             if unit not in self.policy.slice_ocses(pod):
                 return []  # no slice is wired through this switch
             return self.holdings.whole_cube_jobs(pod)
+        if k == OCS_PORT:
+            cube, port = divmod(unit, self.known.ports_per_cube)
+            return self.policy.ocs_port_users(self, cube, port)
         cube_layout = self.machine.cube
         per = self.known.units_per_cube[k]
         cube, local = divmod(unit, per)

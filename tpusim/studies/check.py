@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Iterable
+from typing import Any, ClassVar, Iterable
 
 from tpusim.config.schema import Scenario
 from tpusim.core.metrics import Sample, metric
@@ -117,6 +117,28 @@ def scenario_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix or "(the whole scenario)"]
 
 
+def _at(data: Any, key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return _MISSING
+        data = data[part]
+    return data
+
+
+_MISSING = object()
+
+
+def _added_at_default(old: dict, new: dict, key: str) -> bool:
+    """Is ``key`` absent from the ``old`` resolved scenario and, in ``new``, at the default a
+    scenario that does not mention it gets (a key a newer tpusim added: the model is the same)?"""
+    from tpusim.config.schema import scenario_from_dict
+
+    if _at(old, key) is not _MISSING:
+        return False
+    default = scenario_from_dict({"name": "defaults", "slices": ["4x4x4"]}).resolved()
+    return _at(default, key) == _at(new, key) is not _MISSING
+
+
 def make_baseline(name: str, seed: int, samples: Iterable[Sample], resolved: dict | None = None) -> dict:
     """A baseline of ``samples`` (and of the resolved scenario that made them, when given)."""
     made: dict = {"scenario": name, "seed": seed}
@@ -138,7 +160,11 @@ def other_scenario(baseline: dict, name: str, resolved: dict) -> list[str]:
     identity = scenario_identity(resolved)
     if identity_sha256(identity) == baseline["scenario_sha256"]:
         return []
-    keys = scenario_differences(baseline["resolved"], identity) or ["(the baseline's hash does not match its scenario)"]
+    keys = [k for k in scenario_differences(baseline["resolved"], identity)
+            if not _added_at_default(baseline["resolved"], identity, k)]
+    if not keys and scenario_differences(baseline["resolved"], identity):
+        return []  # only keys a newer tpusim added, at their defaults: the same model
+    keys = keys or ["(the baseline's hash does not match its scenario)"]
     shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
     return [f"made from another version of scenario {name!r}: {shown} differ"]
 

@@ -585,7 +585,7 @@ def _superpod_claim(superpod: Scenario, plan: Plan, runner: Runner) -> Claim:
     n, hosts = model.machine.cubes_per_pod, model.machine.cube.hosts
     results = runner.run(superpod.with_overrides({"replications": plan.superpod, "policies": [reconf]}))
     cubes, interval = _capacity_interval(Intervals(results, plan.level), reconf, n, 0.95)
-    q_rates = cube_availability(model.machine, model.failures)
+    q_rates = cube_availability(model.machine, model.failures, ocs_ports=True)
     shown = f" [{interval[0]}, {interval[1]}]" if interval is not None else " (no interval)"
     return Claim(
         f"130 of a superpod's {n} cubes usable at 95 % confidence (per-cube availability about 0.935)",

@@ -11,7 +11,11 @@ with one uniform draw and map it back with integer arithmetic:
 - ``host``: ``cube * hosts_per_cube + local_host``;
 - ``ici_link``: ``cube * links_per_cube + local_link`` (electrical links first, then optical
   port links; see :mod:`tpusim.topology.cube`);
-- ``ocs``: ``pod * ocs_per_pod + local_ocs`` with ``local_ocs = offset(d) + p``.
+- ``ocs``: ``pod * ocs_per_pod + local_ocs`` with ``local_ocs = offset(d) + p``;
+- ``ocs_port``: ``cube * ports_per_cube + q``: the port of OCS ``(d, p)`` that faces optical
+  port ``q = (d, sign, p)`` of ``cube`` (a mirror or port pair of the switch, DESIGN §2). Only
+  the reconfigurable pod has them; its failure darkens that one circuit end, as a failure of
+  the cube's fibre would, and the static pod never sees it.
 Cubes are numbered globally: ``cube = pod * cubes_per_pod + local_cube``; a local cube's grid
 coordinates are ``(i, j, k)`` with ``local_cube = i + Gx*(j + Gy*k)``.
 
@@ -30,7 +34,10 @@ from functools import cached_property
 from tpusim.topology.cube import CubeLayout
 from tpusim.topology.shapes import Dims
 
-COMPONENT_CLASSES = ("host", "ici_link", "ocs")
+COMPONENT_CLASSES = ("host", "ici_link", "ocs", "ocs_port")
+#: classes reported only where a run models them (a rate, a schedule or a trace event): OCS
+#: port faults are off by default, and a row of 100 % for parts nobody asked about says nothing
+OPTIONAL_CLASSES = ("ocs_port",)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,8 @@ class MachineLayout:
             return self.cubes * self.cube.links
         if component_class == "ocs":
             return self.pods * self.ocs_per_pod
+        if component_class == "ocs_port":
+            return self.cubes * len(self.cube.ports)
         raise KeyError(component_class)
 
     # -- OCS numbering ---------------------------------------------------------------------
