@@ -88,3 +88,41 @@ def test_port_faults_are_off_by_default_and_reported_only_when_modelled():
     assert results.component_availability("ocs_port") is None
     on = sc.with_overrides({"failures.ocs_port.daily_rate": 0.01})
     assert run_scenario(on).component_availability("ocs_port") is not None
+
+
+# -- declared assumptions (DESIGN §2) ----------------------------------------------------------
+
+def test_assumptions_name_numeric_keys_whose_value_lies_in_their_range():
+    from tpusim.core.errors import ScenarioError
+
+    base = {"name": "a", "slices": ["4x4x4"], "failures": {"ocs": {"daily_rate": 0.0002, "repair": {"mean_hours": 12}}}}
+    ok = scenario_from_dict({**base, "assumptions": {
+        "failures.ocs.repair.mean_hours": {"low": 1, "high": 24, "source": "assumed"}}})
+    assert ok.assumptions["failures.ocs.repair.mean_hours"].high == 24
+    assert ok.resolved()["assumptions"]["failures.ocs.repair.mean_hours"]["low"] == 1
+    cases = {
+        "failures.ocs.repair.mean_hourz": "names no key of this scenario",
+        "failures.ocs.repair.dist": "must name a number",
+    }
+    for key, message in cases.items():
+        with pytest.raises(ScenarioError) as err:
+            scenario_from_dict({**base, "assumptions": {key: {"low": 0.001, "high": 0.01, "source": "x"}}})
+        assert f"assumptions.{key}" in str(err.value) and message in str(err.value), str(err.value)
+    # a value outside its range is a what-if, not an error (validate marks it)
+    assert scenario_from_dict({**base, "assumptions": {"failures.ocs.daily_rate": {"low": 0.001, "high": 0.01,
+                                                                                  "source": "x"}}})
+    with pytest.raises(ScenarioError, match="low 24 is above high 1"):
+        scenario_from_dict({**base, "assumptions": {"failures.ocs.repair.mean_hours": {"low": 24, "high": 1, "source": "x"}}})
+    with pytest.raises(ScenarioError, match="source"):
+        scenario_from_dict({**base, "assumptions": {"failures.ocs.repair.mean_hours": {"low": 1, "high": 24}}})
+
+
+def test_every_bundled_scenario_states_its_assumptions_in_range():
+    from conftest import REPO
+    from tpusim import load_scenario
+
+    sc = load_scenario(REPO / "scenarios" / "tpuv4_pod.yaml")
+    assert {"failures.ocs.repair.mean_hours", "failures.ocs_control_plane_share", "failures.ocs.daily_rate",
+            "failures.ocs_port.daily_rate"} <= set(sc.assumptions)
+    for a in sc.assumptions.values():
+        assert a.low <= a.high and a.source

@@ -36,7 +36,8 @@ def test_searched_spares_agree_with_the_binomial_form_when_only_hosts_fail():
         "replications": 8, "horizon_days": 180, "seed": 5,
         "policies": ["reconfigurable", "reconfigurable_ft"],
         "failures.host.daily_rate": rate, "failures.host.repair.mean_hours": repair,
-        "failures.ici_link.daily_rate": 0, "failures.ocs.daily_rate": 0})
+        "failures.ici_link.daily_rate": 0, "failures.ocs.daily_rate": 0,
+        "failures.ocs_port.daily_rate": 0})
     targets = (0.9, 0.99, 0.999)
     plan = plan_spares(scenario, targets)
     checked = 0

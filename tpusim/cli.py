@@ -347,9 +347,18 @@ def validate(
     Example:
       tpusim validate my_pod.yaml --set horizon_days=30
     """
+    from tpusim.config.schema import assumption_value
+
     sc = _load(scenario, set_)
     _plain(out_console, f"# {scenario}: valid")
     out_console.print(yaml.safe_dump(sc.resolved(), sort_keys=False), markup=False, highlight=False, end="")
+    if sc.assumptions:
+        data = sc.model_dump(mode="json")
+        _plain(out_console, f"# {len(sc.assumptions)} declared assumptions (value in [low, high]; tpusim sensitivity varies them):")
+        for key, a in sc.assumptions.items():
+            value = assumption_value(data, key)
+            where = "in" if a.low <= value <= a.high else "OUTSIDE its range"
+            _plain(out_console, f"#   {key} = {value:g} {where} [{a.low:g}, {a.high:g}]: {a.source}")
 
 
 @app.command()

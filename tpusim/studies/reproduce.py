@@ -388,7 +388,7 @@ def _hosts_only(base: Scenario, plan: Plan, runner: Runner, label: str, level: f
                 f"replications={reps}", f"horizon_days={days}", f"slices=[{label}]", f"policies=[{static}]",
                 f"failures.host.daily_rate={1 / a - 1}",  # a = 1 / (1 + rate x 1 day)
                 "failures.host.repair={dist: exponential, mean_hours: 24}",
-                "failures.ici_link.daily_rate=0", "failures.ocs.daily_rate=0"])
+                "failures.ici_link.daily_rate=0", "failures.ocs.daily_rate=0", "failures.ocs_port.daily_rate=0"])
             est = Intervals(runner.run(sc), level).of(static, SLICE_AVAILABILITY, label)
             seen[a] = est if est is not None else Estimate(0.0, None, 0)
         return seen[a]
