@@ -256,3 +256,25 @@ def test_held_slices_keep_their_circuits_and_every_count_is_a_change(monkeypatch
     assert len(kinds) > 50 and {"first", "restart"} <= {k for k, _ in kinds}
     assert pm.xconnects == sum(n for _, n in kinds) == sum(pm.xconnects_by.values()) > 0
     assert pm.xconnects_by["first"] < pm.circuits_used  # some first placements found circuits set
+
+
+def test_reconfiguration_time_follows_the_circuits_changed():
+    """pod_manager.reconfigure_seconds_per_circuit: a start pays reconfigure_minutes plus that much
+    per circuit it changes. A 2-cube slice programs 96 circuits at its first start; after a host
+    failure the swap changes 64 (the swapped cube's x and y rings and its 32 z circuits)."""
+    from test_jobs import job, run, scenario
+
+    per = 2.0  # seconds per circuit
+    sc = scenario(**{"pod_manager.reconfigure_seconds_per_circuit": per})
+    setup = 3 / 60 + 12 / 60
+    jobs, _ = run(sc, "reconfigurable", [job(0, 1.0, "4x4x8", 5.0)])
+    assert jobs[0].xconnects == 96
+    assert jobs[0].finish == pytest.approx(1.0 + setup + 96 * per / 3600 + 5.0)
+    t_fail = 2.7
+    trace = [(t_fail, "host", 5, True), (t_fail + 48, "host", 5, False)]
+    jobs, sim = run(sc, "reconfigurable", [job(0, 0.0, "4x4x8", 5.0)], trace)
+    j = jobs[0]
+    assert sim.pod_manager.swaps == 1 and j.xconnects == 96 + 64
+    saved = float(int(t_fail - (setup + 96 * per / 3600)))  # whole hours of work checkpointed (1 h interval)
+    swap_setup = setup + 64 * per / 3600  # detection (6 min) first, then the swap's own setup
+    assert j.finish == pytest.approx(t_fail + 6 / 60 + swap_setup + (5.0 - saved))

@@ -382,7 +382,12 @@ class FtRouting(_Strict):
 
 class PodManagerConfig(_Strict):
     reconfigure_minutes: float = Field(1.0, ge=0, description=(
-        "Time to program an allocation's cross-connects and run the pre-flight check."))
+        "Time to program an allocation's cross-connects and run the pre-flight check (paid when "
+        "at least one circuit changes)."))
+    reconfigure_seconds_per_circuit: float = Field(0.0, ge=0, description=(
+        "Extra time per circuit changed (xconnect), for a control plane that programs mirrors one "
+        "after another; 0: the mirrors of one reconfiguration move together (a MEMS OCS switches "
+        "in milliseconds), so only reconfigure_minutes is paid."))
     swap_spares: bool = Field(True, description=(
         "Swap a failed cube for a healthy free spare where the policy can (false: requeue instead)."))
     spare_cubes: int = Field(0, ge=0, strict=True, description=(

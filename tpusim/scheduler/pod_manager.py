@@ -9,9 +9,9 @@
   cubes; cables and sub-cube slices need none) that the switches do not already hold
   (:class:`~tpusim.scheduler.circuits.CircuitState`: an OCS keeps its circuits after a job
   ends). Those, and only those, are the *xconnects* counted; when there is at least one the
-  start takes ``reconfigure_minutes``, however many there are (the mirrors of one
-  reconfiguration move together, in one round: the time modelled is the control plane's and the
-  pre-flight check's, not a per-mirror cost), otherwise no reconfiguration time. Every other
+  start takes ``reconfigure_minutes`` plus ``reconfigure_seconds_per_circuit`` for each (0 by
+  default: the mirrors of one reconfiguration move together, in one round, and the time
+  modelled is the control plane's and the pre-flight check's), otherwise no reconfiguration time. Every other
   placement (restart in place or after requeue, spare swap, migration) is counted the same way,
   against the same state: a restart in place, or a re-start on the same cubes in the same
   slots, programs nothing.
@@ -83,6 +83,7 @@ class PodManagerParams:
     swap_spares: bool = True  # swap failed cubes for spares, where the policy can
     spare_cubes: int = 0  # per pod, usable cubes kept free of production and batch work (the pool's cap)
     preemptible_spares: bool = False  # best-effort work may use the spares; a swap evicts it
+    per_circuit: float = 0.0  # hours more per circuit changed (0: the mirrors move together)
 
 
 class PodManager:
@@ -97,6 +98,7 @@ class PodManager:
         self.machine = pool.machine
         self._links_per_cube = pool.machine.cube.links
         self.reconfigure = params.reconfigure
+        self.per_circuit = params.per_circuit
         self.restart = restart  # hours from (re)start to the first useful step
         self.swap_spares = params.swap_spares  # the scenario allows swaps (the policy says where a cube can be swapped in)
         self.preemptible_spares = params.preemptible_spares
@@ -200,7 +202,7 @@ class PodManager:
         job.state = RUNNING
         job.run += 1
         job.stalled_at = None
-        setup = (self.reconfigure if xconnects else 0.0) + self.restart + job.restore_hours()
+        setup = (self.reconfigure + self.per_circuit * xconnects if xconnects else 0.0) + self.restart + job.restore_hours()
         job.begin_segment(t, setup, job.recovering)
         job.recovering = False
         job.restore(t + setup)
