@@ -249,17 +249,17 @@ def _simulate_run(sc: "Scenario", out: Path, rows, **options):
         raise
 
 
-def _print_run(results, fmt: str, made: dict, written: list[Path]) -> None:
+def _print_run(results, fmt: str, made: dict, written: list[Path], baseline: str | None = None) -> None:
     """What ``run`` prints on stdout, after its files are written (``fmt`` "none": nothing)."""
     import json
 
     from tpusim.output.tables import availability_markdown, render_table
 
     if fmt == "table":
-        render_table(results, out_console)
+        render_table(results, out_console, baseline)
         _plain(out_console, "wrote " + ", ".join(str(p) for p in written))
     elif fmt == "json":
-        print(json.dumps({**results.summary(_command()), "provenance": made}, indent=2, allow_nan=False))
+        print(json.dumps({**results.summary(_command(), baseline), "provenance": made}, indent=2, allow_nan=False))
     elif fmt == "csv":
         print(results.availability_frame().to_csv(index=False), end="")
     elif fmt == "markdown":
@@ -281,6 +281,7 @@ def run(
     force: Annotated[bool, typer.Option(help="Overwrite the results of an earlier run in OUT.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|markdown|csv|json]", help="What to print: table (every table, for people), markdown (the slice availability table alone, for documents), csv (availability.csv) or json (summary.json: everything).")] = "table",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (the files are written as usual).")] = False,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", metavar="POLICY", help="The policy every other is compared with, as paired differences (table, summary.json, report.html) [default: the scenario's first policy].", show_default=False)] = None,
 ) -> None:
     """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot.
 
@@ -299,6 +300,8 @@ def run(
 
     overrides, options = _overrides(set_, seed=seed, replications=replications)
     sc = _load(scenario, overrides, options)
+    if baseline is not None and baseline not in sc.policies:
+        _fail(f"--baseline {baseline}: not a policy of this run (it has {', '.join(sc.policies)})")
     from tpusim.output.files import folder_name
 
     out = _out_dir(out_given, folder_name(sc.name), "summary.json", "" if force else
@@ -315,8 +318,8 @@ def run(
     with _progress("replications", sc.replications, show=long and not quiet) as callback:
         results = _simulate_run(sc, out, rows, workers=workers, scheduler_address=scheduler_address,
                                 progress=callback, record_traces=write_trace)
-    written = _write_run(results, out, rows, made, plot=plot, jobs_csv=jobs_csv)
-    _print_run(results, fmt, made, written)
+    written = _write_run(results, out, rows, made, plot=plot, jobs_csv=jobs_csv, baseline=baseline)
+    _print_run(results, fmt, made, written, baseline)
     if results.error:
         _error(f"run stopped part-way: {results.error}")
         if results.error.startswith("interrupted"):
@@ -324,13 +327,14 @@ def run(
         raise typer.Exit(1)
 
 
-def _write_run(results, out: Path, rows, made: dict, *, plot: bool, jobs_csv: bool) -> list[Path]:
+def _write_run(results, out: Path, rows, made: dict, *, plot: bool, jobs_csv: bool,
+               baseline: str | None = None) -> list[Path]:
     """``run``'s files (the paths written); the per-job rows are dropped if writing fails."""
     from tpusim.output.artifacts import write_outputs
 
     try:  # the files first: a reader that closes the pipe early (| head) must not cost the run
         return write_outputs(results, out, plot=plot, jobs_csv=jobs_csv, command=_command(), rows=rows,
-                             provenance=made)
+                             provenance=made, baseline=baseline)
     finally:
         if rows is not None and not rows.closed:
             rows.abort()

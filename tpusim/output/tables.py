@@ -56,10 +56,11 @@ def print_view(view: View, console: Console) -> None:
             console.print(Text(line))
 
 
-def render_table(results: "Results", console: Console) -> None:
-    """Every table of a run (:func:`tpusim.output.views.run_views`), then the run's size and speed."""
+def render_table(results: "Results", console: Console, baseline: str | None = None) -> None:
+    """Every table of a run (:func:`tpusim.output.views.run_views`, the paired differences
+    against ``baseline`` last), then the run's size and speed."""
     model = results.model
-    for view in run_views(results):
+    for view in run_views(results, baseline=baseline):
         print_view(view, console)
     if results.has_jobs:
         first = model.policy_names[0]
