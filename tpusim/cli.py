@@ -490,8 +490,10 @@ def _grid(scenario: str, vary: list[str], set_: list[str], options: list[str]) -
     return grid
 
 
-def _write_sweep(frame, keys: list[str], out: Path, plot: bool) -> list[Path]:
-    """sweep.csv, sweep.parquet and (with ``plot``) a figure per metric; the paths written."""
+def _write_sweep(frame, keys: list[str], out: Path, plot: bool, differences=None) -> list[Path]:
+    """sweep.csv, sweep.parquet, sweep_differences.csv (the paired differences against the
+    baseline point, where there is another point) and (with ``plot``) a figure per metric; the
+    paths written."""
     import io
 
     from tpusim.output.files import write_atomic
@@ -499,6 +501,9 @@ def _write_sweep(frame, keys: list[str], out: Path, plot: bool) -> list[Path]:
 
     written = [out / "sweep.csv"]
     write_atomic(written[0], frame.to_csv(index=False).encode())
+    if differences is not None and len(differences):
+        written.append(out / "sweep_differences.csv")
+        write_atomic(written[-1], differences.to_csv(index=False).encode())
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)  # pyarrow is a dependency
     written.append(out / "sweep.parquet")
@@ -524,6 +529,7 @@ def sweep(
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
     plot: Annotated[bool, typer.Option(help="Write a plot per metric against the first varied key.")] = True,
     fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|csv|json]", help="What to print: table (slice and system availability, goodput; for people), csv (sweep.csv: every metric) or json (the same rows).")] = "table",
+    baseline_point: Annotated[int, typer.Option(metavar="N", help="The point (its number in sweep.csv, 0 the first) every other is compared with, as paired differences (sweep_differences.csv and a second table).")] = 0,
 ) -> None:
     """Run SCENARIO at every combination of the varied keys; print the table, write sweep.csv
     and plots.
@@ -540,6 +546,11 @@ def sweep(
     set_, options = _overrides(set_, seed=seed, replications=replications)
     sc = _load(scenario, set_, options)
     grid = _grid(scenario, vary, set_, options)
+    import math
+
+    points = math.prod(len(v) for v in grid.values())
+    if not 0 <= baseline_point < points:
+        _fail(f"--baseline-point {baseline_point}: the grid has points 0 to {points - 1}")
     from tpusim.output.files import folder_name
 
     out = _out_dir(out_given, folder_name(sc.name, "-sweep"), "sweep.csv", "" if resume or force else
@@ -554,12 +565,13 @@ def sweep(
         except ValueError as exc:
             _fail(str(exc))
     frame = results.to_frame()
-    written = _write_sweep(frame, list(grid), out, plot)
-    _print_sweep(results, frame, fmt, sc, written, target_ci, max_replications)
+    differences = results.differences(baseline_point)
+    written = _write_sweep(frame, list(grid), out, plot, differences)
+    _print_sweep(results, frame, fmt, sc, written, target_ci, max_replications, differences)
 
 
 def _print_sweep(results, frame, fmt: str, sc: "Scenario", written: list[Path], target_ci: float | None,
-                 max_replications: int) -> None:
+                 max_replications: int, differences=None) -> None:
     """What ``sweep`` prints on stdout, after its files are written."""
     if fmt == "csv":
         print(frame.to_csv(index=False), end="")
@@ -572,6 +584,14 @@ def _print_sweep(results, frame, fmt: str, sc: "Scenario", written: list[Path], 
         reps = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
         render_sweep(frame, list(results.vary), f"{sc.name}: {len(results.points)} points x {reps} replications "
                                                 f"(95 % intervals; every metric in sweep.csv)", out_console)
+        if differences is not None and len(differences):
+            from tpusim.output.tables import render_sweep_differences
+
+            base = int(differences.baseline_point.iloc[0])
+            values = ", ".join(f"{k}={v}" for k, v in results.points[base].point.items())
+            render_sweep_differences(differences, list(results.vary), f"paired differences vs point {base} ({values}): "
+                                     "each point - that point over the same replications, in percentage points "
+                                     "(every metric in sweep_differences.csv)", out_console)
         if target_ci is not None and counts[-1] >= max_replications:
             _plain(err_console, f"--target-ci {target_ci:g}: some points stopped at --max-replications "
                                 f"{max_replications} before every availability CI was that narrow")

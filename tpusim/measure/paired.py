@@ -27,10 +27,10 @@ Layer: measurement, on :mod:`tpusim.core.stats`; it knows no model or output cod
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
-from tpusim.core.stats import FRACTION, MIN_REPLICATIONS, UNBOUNDED, Estimate, estimate, student_t_quantile
+from tpusim.core.stats import FRACTION, MIN_OUTAGES, MIN_REPLICATIONS, UNBOUNDED, Estimate, estimate, student_t_quantile
 
 #: The three verdicts.
 HIGHER, LOWER, CANNOT_TELL = "a > b", "a < b", "cannot tell"
@@ -161,5 +161,17 @@ def paired(a: Mapping[int, float] | Sequence[float], b: Mapping[int, float] | Se
     return PairedDifference(a_name, b_name, metric, key, mean_a, mean_b, est, unpaired, reduction, verdict, level)
 
 
+def with_outage_caveat(d: PairedDifference, outages: float) -> PairedDifference:
+    """A slice availability difference behind fewer than
+    :data:`~tpusim.core.stats.MIN_OUTAGES` outages of that slice (both sides together) is marked
+    unreliable, as the availability estimates themselves are: the differences of a few long
+    outages are skewed, and Student's interval may cover far less than 95 %."""
+    if d.ci is None or not d.difference.reliable or outages >= MIN_OUTAGES:
+        return d
+    note = (f"only {outages:g} outage{'s' * (outages != 1)} of this slice on both sides (fewer than "
+            f"{MIN_OUTAGES}): the interval may cover less than 95 %")
+    return replace(d, difference=replace(d.difference, note=note, reliable=False))
+
+
 __all__ = ["CANNOT_TELL", "HIGHER", "LOWER", "MIN_REPLICATIONS", "PAIRED_COLUMNS", "PairedDifference",
-           "difference_bounds", "paired"]
+           "difference_bounds", "paired", "with_outage_caveat"]

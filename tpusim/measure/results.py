@@ -29,8 +29,8 @@ from tpusim.core.metrics import SAMPLE_COLUMNS, Estimates, Sample
 from tpusim.engine.model import Model
 from tpusim.engine.replication import ReplicationResult
 from tpusim.scheduler.outcome import JobOutcome
-from tpusim.core.stats import MIN_OUTAGES, Estimate
-from tpusim.measure.paired import PAIRED_COLUMNS, PairedDifference, paired
+from tpusim.core.stats import Estimate
+from tpusim.measure.paired import PAIRED_COLUMNS, PairedDifference, paired, with_outage_caveat
 from tpusim.core.metrics import (
     CAPACITY_FRACTION,
     COMPONENT_AVAILABILITY,
@@ -324,14 +324,8 @@ class Results:
             raise ValueError(f"this run measured no {metric}{f' [{key}]' if key else ''} for both {a} and {b}")
         d = paired(values[(a, metric, key)], values[(b, metric, key)], a_name=a, b_name=b, metric=metric, key=key,
                    level=level, bounds=m.bounds)
-        if metric == SLICE_AVAILABILITY and d.ci is not None and d.difference.reliable:
-            outages = sum(sum(values.get((p, SLICE_OUTAGES, key), {}).values()) for p in (a, b))
-            if outages < MIN_OUTAGES:
-                from dataclasses import replace
-
-                note = (f"only {outages:g} outage{'s' * (outages != 1)} of this slice in the two policies (fewer "
-                        f"than {MIN_OUTAGES}): the interval may cover less than 95 %")
-                d = replace(d, difference=replace(d.difference, note=note, reliable=False))
+        if metric == SLICE_AVAILABILITY:
+            d = with_outage_caveat(d, sum(sum(values.get((p, SLICE_OUTAGES, key), {}).values()) for p in (a, b)))
         return d
 
     def comparison_metrics(self) -> list[tuple[str, str | None]]:

@@ -205,7 +205,7 @@ _COMPARED = {SLICE_AVAILABILITY: "slice {key}", SYSTEM_AVAILABILITY: "system ava
              USEFUL_AVAILABILITY: "useful avail.", GOODPUT: "goodput", LOST_CHIP_HOURS: "lost chip-hours"}
 
 #: The verdict column: is the policy's value higher or lower than the baseline's?
-_VERDICTS = {HIGHER: "higher", LOWER: "lower", CANNOT_TELL: CANNOT_TELL}
+VERDICTS = {HIGHER: "higher", LOWER: "lower", CANNOT_TELL: CANNOT_TELL}
 
 
 def difference_text(d: PairedDifference, marks: Marks) -> str:
@@ -258,7 +258,7 @@ def comparison_views(results: "Results", marks: Marks, baseline: str | None = No
             m = lookup(d.metric)
             unpaired = unpaired_text(d)
             rows.append([_COMPARED[d.metric].format(key=d.key), difference_text(d, marks), unpaired,
-                         variance_reduction_text(d), _VERDICTS[d.verdict]])
+                         variance_reduction_text(d), VERDICTS[d.verdict]])
         base = diffs[0].b if diffs else (baseline or results.model.policy_names[0])
         notes = [] if i else [
             f"difference: the mean over {n} replication{'s' * (n != 1)} of (policy - {base}), each replication "
