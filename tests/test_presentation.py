@@ -137,7 +137,14 @@ def test_no_printed_plus_minus_crosses_a_bound_anywhere(jobs_run, tmp_path):
         if m.group == "jobs" and m.table and m.breakdown is None and name not in ("revenue_per_day",):
             assert text in outputs["terminal"] and text in outputs["report"], (name, text)
     assert checked and clipped, "the run shows no ± or no [low, high]: the test reads nothing"
-    assert all(m - h >= -1e-9 for m, h in _plus_minus_cells(outputs.values()))
+    # the paired differences (policy - baseline) are signed: their tables come last, and a
+    # difference of percentages stays within ±100 percentage points
+    estimates = [out.split("paired differences vs")[0] for out in outputs.values()]
+    assert all(m - h >= -1e-9 for m, h in _plus_minus_cells(estimates))
+    differences = [out.split("paired differences vs", 1)[1] for kind, out in outputs.items()
+                   if kind in ("terminal", "report")]
+    assert all(-100 - 1e-9 <= m - h and m + h <= 100 + 1e-9 for m, h in _plus_minus_cells(differences)
+               if abs(m) <= 100)
 
 
 def test_report_html_carries_the_terminals_caveats_labels_and_units(jobs_run, tmp_path):

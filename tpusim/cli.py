@@ -249,17 +249,17 @@ def _simulate_run(sc: "Scenario", out: Path, rows, **options):
         raise
 
 
-def _print_run(results, fmt: str, made: dict, written: list[Path]) -> None:
+def _print_run(results, fmt: str, made: dict, written: list[Path], baseline: str | None = None) -> None:
     """What ``run`` prints on stdout, after its files are written (``fmt`` "none": nothing)."""
     import json
 
     from tpusim.output.tables import availability_markdown, render_table
 
     if fmt == "table":
-        render_table(results, out_console)
+        render_table(results, out_console, baseline)
         _plain(out_console, "wrote " + ", ".join(str(p) for p in written))
     elif fmt == "json":
-        print(json.dumps({**results.summary(_command()), "provenance": made}, indent=2, allow_nan=False))
+        print(json.dumps({**results.summary(_command(), baseline), "provenance": made}, indent=2, allow_nan=False))
     elif fmt == "csv":
         print(results.availability_frame().to_csv(index=False), end="")
     elif fmt == "markdown":
@@ -281,6 +281,7 @@ def run(
     force: Annotated[bool, typer.Option(help="Overwrite the results of an earlier run in OUT.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|markdown|csv|json]", help="What to print: table (every table, for people), markdown (the slice availability table alone, for documents), csv (availability.csv) or json (summary.json: everything).")] = "table",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (the files are written as usual).")] = False,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", metavar="POLICY", help="The policy every other is compared with, as paired differences (table, summary.json, report.html) [default: the scenario's first policy].", show_default=False)] = None,
 ) -> None:
     """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot.
 
@@ -299,6 +300,8 @@ def run(
 
     overrides, options = _overrides(set_, seed=seed, replications=replications)
     sc = _load(scenario, overrides, options)
+    if baseline is not None and baseline not in sc.policies:
+        _fail(f"--baseline {baseline}: not a policy of this run (it has {', '.join(sc.policies)})")
     from tpusim.output.files import folder_name
 
     out = _out_dir(out_given, folder_name(sc.name), "summary.json", "" if force else
@@ -315,8 +318,8 @@ def run(
     with _progress("replications", sc.replications, show=long and not quiet) as callback:
         results = _simulate_run(sc, out, rows, workers=workers, scheduler_address=scheduler_address,
                                 progress=callback, record_traces=write_trace)
-    written = _write_run(results, out, rows, made, plot=plot, jobs_csv=jobs_csv)
-    _print_run(results, fmt, made, written)
+    written = _write_run(results, out, rows, made, plot=plot, jobs_csv=jobs_csv, baseline=baseline)
+    _print_run(results, fmt, made, written, baseline)
     if results.error:
         _error(f"run stopped part-way: {results.error}")
         if results.error.startswith("interrupted"):
@@ -324,13 +327,14 @@ def run(
         raise typer.Exit(1)
 
 
-def _write_run(results, out: Path, rows, made: dict, *, plot: bool, jobs_csv: bool) -> list[Path]:
+def _write_run(results, out: Path, rows, made: dict, *, plot: bool, jobs_csv: bool,
+               baseline: str | None = None) -> list[Path]:
     """``run``'s files (the paths written); the per-job rows are dropped if writing fails."""
     from tpusim.output.artifacts import write_outputs
 
     try:  # the files first: a reader that closes the pipe early (| head) must not cost the run
         return write_outputs(results, out, plot=plot, jobs_csv=jobs_csv, command=_command(), rows=rows,
-                             provenance=made)
+                             provenance=made, baseline=baseline)
     finally:
         if rows is not None and not rows.closed:
             rows.abort()
@@ -495,8 +499,10 @@ def _grid(scenario: str, vary: list[str], set_: list[str], options: list[str]) -
     return grid
 
 
-def _write_sweep(frame, keys: list[str], out: Path, plot: bool) -> list[Path]:
-    """sweep.csv, sweep.parquet and (with ``plot``) a figure per metric; the paths written."""
+def _write_sweep(frame, keys: list[str], out: Path, plot: bool, differences=None) -> list[Path]:
+    """sweep.csv, sweep.parquet, sweep_differences.csv (the paired differences against the
+    baseline point, where there is another point) and (with ``plot``) a figure per metric; the
+    paths written."""
     import io
 
     from tpusim.output.files import write_atomic
@@ -504,6 +510,9 @@ def _write_sweep(frame, keys: list[str], out: Path, plot: bool) -> list[Path]:
 
     written = [out / "sweep.csv"]
     write_atomic(written[0], frame.to_csv(index=False).encode())
+    if differences is not None and len(differences):
+        written.append(out / "sweep_differences.csv")
+        write_atomic(written[-1], differences.to_csv(index=False).encode())
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)  # pyarrow is a dependency
     written.append(out / "sweep.parquet")
@@ -529,6 +538,7 @@ def sweep(
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
     plot: Annotated[bool, typer.Option(help="Write a plot per metric against the first varied key.")] = True,
     fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|csv|json]", help="What to print: table (slice and system availability, goodput; for people), csv (sweep.csv: every metric) or json (the same rows).")] = "table",
+    baseline_point: Annotated[int, typer.Option(metavar="N", help="The point (its number in sweep.csv, 0 the first) every other is compared with, as paired differences (sweep_differences.csv and a second table).")] = 0,
 ) -> None:
     """Run SCENARIO at every combination of the varied keys; print the table, write sweep.csv
     and plots.
@@ -545,6 +555,11 @@ def sweep(
     set_, options = _overrides(set_, seed=seed, replications=replications)
     sc = _load(scenario, set_, options)
     grid = _grid(scenario, vary, set_, options)
+    import math
+
+    points = math.prod(len(v) for v in grid.values())
+    if not 0 <= baseline_point < points:
+        _fail(f"--baseline-point {baseline_point}: the grid has points 0 to {points - 1}")
     from tpusim.output.files import folder_name
 
     out = _out_dir(out_given, folder_name(sc.name, "-sweep"), "sweep.csv", "" if resume or force else
@@ -559,12 +574,13 @@ def sweep(
         except ValueError as exc:
             _fail(str(exc))
     frame = results.to_frame()
-    written = _write_sweep(frame, list(grid), out, plot)
-    _print_sweep(results, frame, fmt, sc, written, target_ci, max_replications)
+    differences = results.differences(baseline_point)
+    written = _write_sweep(frame, list(grid), out, plot, differences)
+    _print_sweep(results, frame, fmt, sc, written, target_ci, max_replications, differences)
 
 
 def _print_sweep(results, frame, fmt: str, sc: "Scenario", written: list[Path], target_ci: float | None,
-                 max_replications: int) -> None:
+                 max_replications: int, differences=None) -> None:
     """What ``sweep`` prints on stdout, after its files are written."""
     if fmt == "csv":
         print(frame.to_csv(index=False), end="")
@@ -577,6 +593,14 @@ def _print_sweep(results, frame, fmt: str, sc: "Scenario", written: list[Path], 
         reps = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
         render_sweep(frame, list(results.vary), f"{sc.name}: {len(results.points)} points x {reps} replications "
                                                 f"(95 % intervals; every metric in sweep.csv)", out_console)
+        if differences is not None and len(differences):
+            from tpusim.output.tables import render_sweep_differences
+
+            base = int(differences.baseline_point.iloc[0])
+            values = ", ".join(f"{k}={v}" for k, v in results.points[base].point.items())
+            render_sweep_differences(differences, list(results.vary), f"paired differences vs point {base} ({values}): "
+                                     "each point - that point over the same replications, in percentage points "
+                                     "(every metric in sweep_differences.csv)", out_console)
         if target_ci is not None and counts[-1] >= max_replications:
             _plain(err_console, f"--target-ci {target_ci:g}: some points stopped at --max-replications "
                                 f"{max_replications} before every availability CI was that narrow")

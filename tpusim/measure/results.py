@@ -30,16 +30,20 @@ from tpusim.engine.model import Model
 from tpusim.engine.replication import ReplicationResult
 from tpusim.scheduler.outcome import JobOutcome
 from tpusim.core.stats import Estimate
+from tpusim.measure.paired import PAIRED_COLUMNS, PairedDifference, paired, with_outage_caveat
 from tpusim.core.metrics import (
     CAPACITY_FRACTION,
     COMPONENT_AVAILABILITY,
     GOODPUT,
     JOBS_INTERRUPTED,
+    LOST_CHIP_HOURS,
     QUEUE_WAIT_P50_BY_CHIPS_HOURS,
     QUEUE_WAIT_P95_BY_CHIPS_HOURS,
     QUEUE_WAIT_P95_HOURS,
     SLICE_AVAILABILITY,
+    SLICE_OUTAGES,
     SYSTEM_AVAILABILITY,
+    USEFUL_AVAILABILITY,
 )
 
 
@@ -82,7 +86,7 @@ class Presenter(Protocol):
     """What the output package does with results (implemented by
     :class:`tpusim.output.presenter.OutputPresenter`)."""
 
-    def summary(self, results: "Results", command: list[str] | None) -> dict: ...
+    def summary(self, results: "Results", command: list[str] | None, baseline: str | None = None) -> dict: ...
 
     def plot(self, results: "Results", kind: str, ax: Any) -> Any: ...
 
@@ -288,6 +292,93 @@ class Results:
         return CapacityAtConfidence(level, cubes, low, high, fractions[cubes], closed,
                                     forms[closed - 1] if closed else None)
 
+    # -- paired comparisons ------------------------------------------------------------------
+    @cached_property
+    def _values(self) -> dict[tuple[str | None, str, str | None], dict[int, float]]:
+        """Every sample by (policy, metric, key), then by replication."""
+        out: dict[tuple[str | None, str, str | None], dict[int, float]] = {}
+        for s in self.samples:
+            out.setdefault((s.policy, s.metric, s.key), {})[s.replication] = s.value
+        return out
+
+    def compare(self, a: str, b: str, metric: str, key: str | None = None, level: float = 0.95) -> PairedDifference:
+        """``E[a - b]`` of ``metric`` (breakdown ``key``: a slice shape, ...) for policies ``a``
+        and ``b``, from the per-replication differences: both policies replay the same failure
+        trace and workload in each replication (common random numbers), so the replications pair
+        (:mod:`tpusim.measure.paired`). With the mean and Student-t interval of the differences
+        come the unpaired half-width, the variance reduction pairing bought and the verdict
+        (``"a > b"``, ``"a < b"`` or ``"cannot tell"`` when the interval holds 0 or there is none).
+        A slice availability with fewer than 10 outages in the two policies together is marked
+        unreliable, as its estimate is. Raises ``KeyError`` for an unknown metric or policy, and
+        ``ValueError`` when the run measured no such value for both."""
+        from tpusim.core.metrics import metric as lookup
+
+        m = lookup(metric)
+        for policy in (a, b):
+            if policy not in self.model.policy_names:
+                raise KeyError(f"no policy named {policy!r} in this run (it has {', '.join(self.model.policy_names)})")
+        if m.breakdown is not None and key is None:
+            raise ValueError(f"{metric} is broken down by {m.breakdown}: give key")
+        values = self._values
+        if (a, metric, key) not in values or (b, metric, key) not in values:
+            raise ValueError(f"this run measured no {metric}{f' [{key}]' if key else ''} for both {a} and {b}")
+        d = paired(values[(a, metric, key)], values[(b, metric, key)], a_name=a, b_name=b, metric=metric, key=key,
+                   level=level, bounds=m.bounds)
+        if metric == SLICE_AVAILABILITY:
+            d = with_outage_caveat(d, sum(sum(values.get((p, SLICE_OUTAGES, key), {}).values()) for p in (a, b)))
+        return d
+
+    def comparison_metrics(self) -> list[tuple[str, str | None]]:
+        """What :meth:`comparisons` compares: slice availability per shape, system and useful
+        availability and, when jobs ran, goodput and lost chip-hours."""
+        out: list[tuple[str, str | None]] = [(SLICE_AVAILABILITY, s.label) for s in self.model.shapes]
+        out += [(SYSTEM_AVAILABILITY, None), (USEFUL_AVAILABILITY, None)]
+        if self.has_jobs:
+            out += [(GOODPUT, None), (LOST_CHIP_HOURS, None)]
+        return out
+
+    def baseline_policy(self, baseline: str | None = None) -> str:
+        """``baseline`` checked (``KeyError`` naming the policies), or the scenario's first policy."""
+        names = self.model.policy_names
+        if baseline is None:
+            return names[0]
+        if baseline not in names:
+            raise KeyError(f"no policy named {baseline!r} in this run (it has {', '.join(names)})")
+        return baseline
+
+    def paired_differences(self, baseline: str | None = None,
+                           level: float = 0.95) -> list[tuple[str, list[PairedDifference]]]:
+        """Every other policy against ``baseline`` (default: the scenario's first policy): per
+        policy, in scenario order, its :class:`PairedDifference` for each of
+        :meth:`comparison_metrics` (policy - baseline); a metric not measured for both is left out."""
+        base = self.baseline_policy(baseline)
+        if not self.replications:
+            return []
+        out = []
+        for policy in self.model.policy_names:
+            if policy == base:
+                continue
+            diffs = []
+            for name, key in self.comparison_metrics():
+                try:
+                    diffs.append(self.compare(policy, base, name, key, level))
+                except ValueError:
+                    continue
+            out.append((policy, diffs))
+        return out
+
+    def comparisons(self, baseline: str | None = None, level: float = 0.95) -> pd.DataFrame:
+        """Every other policy against ``baseline`` (default: the scenario's first policy) as
+        paired differences, one row per policy, metric and key: ``policy`` - ``baseline`` with
+        the columns of :data:`tpusim.measure.paired.PAIRED_COLUMNS` (``mean_a`` is the policy's,
+        ``mean_b`` the baseline's; ``difference`` with ``ci95_low``/``ci95_high``, NaN without an
+        interval; ``unpaired_half_width``; ``variance_reduction``; ``verdict``) and ``conclusion``
+        (``"reconfigurable > static"`` or ``"cannot tell"``)."""
+        rows = [{"policy": policy, "baseline": d.b, "metric": d.metric, "key": d.key, **d.columns(),
+                 "conclusion": d.conclusion}
+                for policy, diffs in self.paired_differences(baseline, level) for d in diffs]
+        return pd.DataFrame(rows, columns=["policy", "baseline", "metric", "key", *PAIRED_COLUMNS, "conclusion"])
+
     @property
     def has_jobs(self) -> bool:
         """Did the run simulate jobs (the scenario has a workload) and measure something?"""
@@ -402,9 +493,10 @@ class Results:
         return out
 
     # -- outputs ---------------------------------------------------------------------------
-    def summary(self, command: list[str] | None = None) -> dict:
-        """The DESIGN §5 summary.json mapping (``command``: what made the run, for its provenance)."""
-        return _shown().summary(self, command)
+    def summary(self, command: list[str] | None = None, baseline: str | None = None) -> dict:
+        """The DESIGN §5 summary.json mapping (``command``: what made the run, for its provenance;
+        ``baseline``: the policy its ``comparisons`` are against, default the first)."""
+        return _shown().summary(self, command, baseline)
 
     def trace_csv(self) -> str | None:
         """The failure traces of the run as CSV, if they were recorded."""

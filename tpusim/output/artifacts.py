@@ -21,14 +21,15 @@ if TYPE_CHECKING:  # the results layer calls this module; annotations only
 
 def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bool = False,
                   command: list[str] | None = None, rows: "JobRows | None" = None,
-                  provenance: dict | None = None) -> list[Path]:
+                  provenance: dict | None = None, baseline: str | None = None) -> list[Path]:
     """Write summary.json and, when something was measured, the tables, the plots and
     ``report.html`` (all of them in one file); the per-job rows go to ``jobs.parquet`` (and also
     to ``jobs.csv`` with ``jobs_csv``), or, if they were streamed into ``rows`` during the run,
     ``rows`` is closed there. ``provenance``: the block summary.json records (default: made
-    now), the one ``rows`` was opened with."""
+    now), the one ``rows`` was opened with. ``baseline``: the policy the paired differences
+    (summary.json's ``comparisons``, the report's table) are against, default the first."""
     written = [out / "summary.json"]
-    summary = results.summary(command)
+    summary = results.summary(command, baseline)
     if provenance is not None:
         summary["provenance"] = provenance
     write_json(written[0], summary)

@@ -18,10 +18,10 @@ from tpusim.measure.results import Results, install_presenter
 class OutputPresenter:
     """Summary, figures and persistence of :class:`Results`, from the output package."""
 
-    def summary(self, results: Results, command: list[str] | None) -> dict:
+    def summary(self, results: Results, command: list[str] | None, baseline: str | None = None) -> dict:
         from tpusim.output.summary import build_summary
 
-        return build_summary(results, command)
+        return build_summary(results, command, baseline)
 
     def plot(self, results: Results, kind: str, ax: Any) -> Any:
         """``availability`` (against slice size), ``queue_wait`` or ``goodput`` (with a

@@ -59,7 +59,7 @@ def _view(view: View, heading: str | None = None) -> str:
 
 _HEADINGS = {"slice availability": "Slice availability", "system availability": "System availability and capacity",
              "components": "Components", "maintenance": "Maintenance", "rollout": None,
-             "jobs": "Jobs", "queue wait": "Queue wait by slice size"}
+             "jobs": "Jobs", "queue wait": "Queue wait by slice size", "paired differences": "Paired differences"}
 
 
 def _heading(title: str, name: str) -> str | None:
@@ -86,7 +86,8 @@ def build_report(results: "Results", summary: dict[str, Any], images: list[Path]
         parts.append(f"<p class='warning'><b>The run stopped part-way:</b> {html.escape(summary['error'])}</p>")
     if results.replications:
         used: set[str] = set()
-        for view in run_views(results, by_size=True):
+        baseline = (summary.get("comparisons") or {}).get("baseline")  # the table the summary holds
+        for view in run_views(results, by_size=True, baseline=baseline):
             heading = _heading(view.title, s.name)
             if view.title.startswith("rollout "):
                 parts.append(f"<h3>{html.escape(view.title.split(':')[0].capitalize())}</h3>")

@@ -14,6 +14,8 @@ from tpusim.output.provenance import provenance
 from tpusim.core.stats import Estimate
 from tpusim.topology.machine import COMPONENT_CLASSES, OPTIONAL_CLASSES
 from tpusim.core.metrics import (
+    GOODPUT,
+    LOST_CHIP_HOURS,
     MAINTENANCE_CHIP_HOURS,
     QUEUE_WAIT_P50_HOURS,
     QUEUE_WAIT_P95_HOURS,
@@ -74,7 +76,36 @@ def components(results: "Results") -> dict[str, dict[str, Any]]:
     return out
 
 
-def build_summary(results: "Results", command: list[str] | None = None) -> dict[str, Any]:
+def comparisons(results: "Results", baseline: str | None = None) -> dict[str, Any] | None:
+    """The ``comparisons`` block: every other policy against ``baseline`` (default: the first
+    policy) as paired differences (policy - baseline) over the replications, per metric as in
+    ``policies`` (slice availability by shape; system and useful availability; with jobs,
+    goodput and lost chip-hours under ``jobs``); None when nothing was measured."""
+    if not results.replications:
+        return None
+    policies: dict[str, Any] = {}
+    base = results.baseline_policy(baseline)
+    for policy, diffs in results.paired_differences(base):
+        block: dict[str, Any] = {SLICE_AVAILABILITY: []}
+        for d in diffs:
+            entry = {k: v for k, v in d.as_dict().items() if k not in ("a", "b", "metric", "key", "level")}
+            if d.metric == SLICE_AVAILABILITY:
+                block[SLICE_AVAILABILITY].append({"shape": d.key, **entry})
+            elif d.metric in (GOODPUT, LOST_CHIP_HOURS):
+                block.setdefault("jobs", {})[d.metric] = entry
+            else:
+                block[d.metric] = entry
+        policies[policy] = block
+    return {"baseline": base, "level": 0.95,
+            "method": "paired by replication (common random numbers): mean and Student-t interval of the "
+                      "per-replication differences policy - baseline; unpaired_half_width is what independent "
+                      "runs with the same variances would give; variance_reduction = (var policy + var baseline) "
+                      "/ var(difference); verdict 'a > b' or 'a < b' only when the interval excludes 0, else "
+                      "'cannot tell'",
+            "policies": policies}
+
+
+def build_summary(results: "Results", command: list[str] | None = None, baseline: str | None = None) -> dict[str, Any]:
     s, model = results.scenario, results.model
     policies = {}
     for policy in model.policy_names:
@@ -110,6 +141,7 @@ def build_summary(results: "Results", command: list[str] | None = None) -> dict[
                                                   if w.campaign == i)}
                         for i, c in enumerate(model.maintenance)},
         "rollouts": results.rollout_summary() if results.replications else {},
+        "comparisons": comparisons(results, baseline),
     }
     if results.error is not None:
         out["error"] = results.error

@@ -56,10 +56,11 @@ def print_view(view: View, console: Console) -> None:
             console.print(Text(line))
 
 
-def render_table(results: "Results", console: Console) -> None:
-    """Every table of a run (:func:`tpusim.output.views.run_views`), then the run's size and speed."""
+def render_table(results: "Results", console: Console, baseline: str | None = None) -> None:
+    """Every table of a run (:func:`tpusim.output.views.run_views`, the paired differences
+    against ``baseline`` last), then the run's size and speed."""
     model = results.model
-    for view in run_views(results):
+    for view in run_views(results, baseline=baseline):
         print_view(view, console)
     if results.has_jobs:
         first = model.policy_names[0]
@@ -191,6 +192,51 @@ def render_sweep(frame: "pd.DataFrame", keys: list[str], title: str, console: Co
             out.append(escape(marks.cell(est, metric)))
         table.add_row(*values, escape(str(policy)), *out)
     console.print(table)
+    replications = int(shown.replications.min()) if len(shown) else None
+    for line in marks.footnotes(replications):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def render_sweep_differences(frame: "pd.DataFrame", keys: list[str], title: str, console: Console) -> None:
+    """A sweep's paired differences (:meth:`tpusim.studies.sweep.SweepResults.differences`) for
+    the metrics of :func:`render_sweep`, one table per point so that it reads at 80 columns:
+    per policy and metric (the policy written where it changes), point - baseline point with
+    the 95 % CI of the per-replication differences and the verdict (higher or lower only where
+    the interval excludes 0, else cannot tell); sweep_differences.csv has every metric, the
+    unpaired half-width and the variance reduction. ``title`` (plain text) heads the first."""
+    from tpusim.core.stats import Estimate
+    from tpusim.measure.paired import PairedDifference
+    from tpusim.output.views import VERDICTS, difference_text
+
+    shown = frame[frame.metric.isin(SWEEP_TABLE_METRICS)]
+    marks = Marks()
+    labels = {SYSTEM_AVAILABILITY: "system avail.", GOODPUT: "goodput"}
+
+    def known(v) -> bool:
+        return v is not None and v == v
+
+    console.print(Text(title))
+    for point, rows in shown.groupby("point", sort=False):
+        first = rows.iloc[0]
+        values = ", ".join(f"{k}={first[k]}" for k in keys)
+        table = Table(title=Text(f"point {point} ({values}) - point {first['baseline_point']}"), title_justify="left")
+        table.add_column("policy", overflow="fold")
+        table.add_column("metric", overflow="fold")
+        table.add_column("difference", justify="right", overflow="fold")
+        table.add_column("verdict", justify="right")
+        last = None
+        for r in rows.to_dict("records"):
+            ci = (float(r["ci95_low"]), float(r["ci95_high"])) if known(r["ci95_low"]) else None
+            note = r.get("note")
+            est = Estimate(float(r["difference"]), ci, int(r["replications"]),
+                           note if isinstance(note, str) else None, bool(r.get("reliable", True)))
+            d = PairedDifference("", "", r["metric"], r["key"], float(r["mean_a"]), float(r["mean_b"]), est, None,
+                                 None, str(r["verdict"]))
+            label = f"slice {r['key']}" if r["metric"] == SLICE_AVAILABILITY else labels[r["metric"]]
+            table.add_row(Text(str(r["policy"]) if r["policy"] != last else ""), Text(label),
+                          Text(difference_text(d, marks)), Text(VERDICTS[d.verdict]))
+            last = r["policy"]
+        console.print(table)
     replications = int(shown.replications.min()) if len(shown) else None
     for line in marks.footnotes(replications):
         console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -16,13 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
-from tpusim.core.formatting import Marks, number
-from tpusim.core.metrics import COST_METRICS, REGISTRY
+from tpusim.core.formatting import ALL_EQUAL, ONE_REPLICATION, UNRELIABLE, Marks, interval, number
+from tpusim.core.metrics import COST_METRICS, REGISTRY, metric as lookup
+from tpusim.measure.paired import CANNOT_TELL, HIGHER, LOWER, PairedDifference
 from tpusim.core.formatting import label as metric_label
 from tpusim.output.summary import components, noticed_gray
 from tpusim.topology.machine import COMPONENT_CLASSES
 from tpusim.core.metrics import (
     COMPONENT_AVAILABILITY,
+    GOODPUT,
+    LOST_CHIP_HOURS,
     MAINTENANCE_CHIP_HOURS,
     QUEUE_WAIT_P50_BY_CHIPS_HOURS,
     QUEUE_WAIT_P95_BY_CHIPS_HOURS,
@@ -197,10 +200,82 @@ def shape_names(results: "Results") -> dict[int, str]:
     return {c: "/".join(labels) for c, labels in out.items()}
 
 
-def run_views(results: "Results", by_size: bool = False) -> list[View]:
+#: Row labels of the compared metrics (short: the table must read at 80 columns).
+_COMPARED = {SLICE_AVAILABILITY: "slice {key}", SYSTEM_AVAILABILITY: "system avail.",
+             USEFUL_AVAILABILITY: "useful avail.", GOODPUT: "goodput", LOST_CHIP_HOURS: "lost chip-hours"}
+
+#: The verdict column: is the policy's value higher or lower than the baseline's?
+VERDICTS = {HIGHER: "higher", LOWER: "lower", CANNOT_TELL: CANNOT_TELL}
+
+
+def difference_text(d: PairedDifference, marks: Marks) -> str:
+    """A paired difference in its metric's unit and digits, signed: ``+0.584 ± 0.302``, or
+    ``0 (all equal)`` / ``(one replication)`` without an interval, ``†`` where its coverage may
+    be low; recorded in ``marks`` for the footnotes."""
+    m = lookup(d.metric)
+    est = d.difference
+    text = number(est.mean, m.digits, m.scale)
+    if est.mean > 0 and not text.startswith("-") and float(text.replace(",", "")) != 0.0:
+        text = "+" + text
+    if est.ci95 is None:
+        text += f" {ONE_REPLICATION if est.n <= 1 else ALL_EQUAL}"
+    else:
+        text += f" {interval(est, m.digits, m.scale)}"
+    return marks.record(est, text + ("" if est.reliable else f" {UNRELIABLE}"))
+
+
+def unpaired_text(d: PairedDifference) -> str:
+    """The unpaired half-width: ``± 1.337``, ``± <0.001`` where it rounds to 0, ``-`` where
+    both series are constant (or there is one replication): never ``± 0``."""
+    m = lookup(d.metric)
+    w = d.unpaired_half_width
+    if w is None or w == 0.0:
+        return "-"
+    shown = number(w, m.digits, m.scale)
+    return f"± {shown}" if float(shown.replace(",", "")) != 0.0 else "± <" + (f"{10.0 ** -m.digits:.{m.digits}f}"
+                                                                              if m.digits else "1")
+
+
+def variance_reduction_text(d: PairedDifference) -> str:
+    """``×8.4`` (what pairing bought), or ``-`` where every difference was the same."""
+    v = d.variance_reduction
+    if v is None:
+        return "-"
+    return f"×{v:,.0f}" if v >= 100 else f"×{v:.1f}"
+
+
+def comparison_views(results: "Results", marks: Marks, baseline: str | None = None) -> list[View]:
+    """Every other policy against ``baseline`` (default: the first policy), one table each:
+    per compared metric the paired difference (policy - baseline) with its 95 % CI, the
+    half-width unpaired runs would give, the variance reduction pairing bought and the verdict
+    read from the paired interval (:meth:`tpusim.measure.results.Results.paired_differences`)."""
+    compared = results.paired_differences(baseline)
+    n = len(results.replications)
+    views = []
+    for i, (policy, diffs) in enumerate(compared):
+        rows = []
+        for d in diffs:
+            m = lookup(d.metric)
+            unpaired = unpaired_text(d)
+            rows.append([_COMPARED[d.metric].format(key=d.key), difference_text(d, marks), unpaired,
+                         variance_reduction_text(d), VERDICTS[d.verdict]])
+        base = diffs[0].b if diffs else (baseline or results.model.policy_names[0])
+        notes = [] if i else [
+            f"difference: the mean over {n} replication{'s' * (n != 1)} of (policy - {base}), each replication "
+            "replaying the same failure trace" + (" and jobs" if results.has_jobs else "") + " under both, ± the 95 % CI half-width of those paired "
+            "differences; unpaired ±: the half-width two independent runs with the same variances would give; "
+            "var. reduction: (var policy + var baseline) / var(difference), what the pairing bought (- where the "
+            "difference never varied); verdict: higher or lower only when the interval excludes 0, else cannot tell."]
+        views.append(View(f"paired differences vs {base}: {policy} - {base} (availabilities and goodput in "
+                          "percentage points)", ["metric", "difference", "unpaired\n±", "var.\nreduction", "verdict"],
+                          rows, notes=notes))
+    return views
+
+
+def run_views(results: "Results", by_size: bool = False, baseline: str | None = None) -> list[View]:
     """Every table of a run, in the terminal's order, each with the footnotes first needed there
     (``by_size``: also the queue waits per slice size, which the report shows and the terminal
-    leaves to its plot)."""
+    leaves to its plot), the paired differences against ``baseline`` (default: the first policy) last."""
     marks = Marks()
     shown: set[str] = set()
     views: list[View] = []
@@ -224,5 +299,7 @@ def run_views(results: "Results", by_size: bool = False) -> list[View]:
         if by_size:
             for view in queue_wait_views(results, marks):
                 add(view)
+    for view in comparison_views(results, marks, baseline):
+        add(view)
     return views
 

@@ -25,7 +25,8 @@ from tpusim.config.load import ScenarioLike
 from tpusim.engine.execution import Progress
 from tpusim.config.schema import Scenario
 from tpusim.measure.results import Results
-from tpusim.core.stats import UNBOUNDED, estimate
+from tpusim.core.stats import UNBOUNDED
+from tpusim.measure.paired import CANNOT_TELL, HIGHER, LOWER, PairedDifference, paired
 from tpusim.studies.base import Runner, ScenarioStudy
 from tpusim.core.metrics import (
     GOODPUT,
@@ -42,27 +43,38 @@ def paired_difference(with_part: Results, without: Results, policy: str, metric:
                       key: str | None = None, missing: float | None = None) -> dict[str, float]:
     """Mean of ``metric`` with the part, and the mean and 95 % interval of the paired
     differences ``without - with`` over replications (``missing``: the value of a run that
-    does not measure the metric, e.g. maintenance chip-hours without any campaign)."""
-    def value(r, metric=metric) -> float:
-        try:
-            return r.value(policy, metric, key)
-        except KeyError:
-            if missing is None:
-                raise
-            return missing
+    does not measure the metric, e.g. maintenance chip-hours without any campaign); the
+    :class:`~tpusim.measure.paired.PairedDifference` behind them is :func:`part_difference`."""
+    d = part_difference(with_part, without, policy, metric, key, missing)
+    cost = _cost_columns(d)
+    return {"with": d.mean_b, "cost": cost["cost"], "ci95_low": cost["ci95_low"], "ci95_high": cost["ci95_high"]}
 
-    a = [value(r) for r in with_part.replications]
-    b = [value(r) for r in without.replications]
-    diffs = [0.0 if abs(y - x) <= 1e-12 * max(1.0, abs(x)) else y - x for x, y in zip(a, b)]  # float noise
-    est = estimate(diffs, bounds=UNBOUNDED)
-    lo, hi = est.ci95 if est.ci95 is not None else (float("nan"), float("nan"))
-    return {"with": sum(a) / len(a), "cost": est.mean, "ci95_low": lo, "ci95_high": hi}
+
+def part_difference(with_part: Results, without: Results, policy: str, metric: str, key: str | None = None,
+                    missing: float | None = None) -> PairedDifference:
+    """``without - with`` of one policy's ``metric`` over the replications both runs share
+    (common random numbers pair them), as a :class:`~tpusim.measure.paired.PairedDifference`
+    (``a`` "without", ``b`` "with"; unbounded: a cost may have either sign)."""
+    def values(results: Results) -> dict[int, float]:
+        out = {}
+        for r in results.replications:
+            try:
+                out[r.replication] = r.value(policy, metric, key)
+            except KeyError:
+                if missing is None:
+                    raise
+                out[r.replication] = missing
+        return out
+
+    return paired(values(without), values(with_part), a_name="without", b_name="with", metric=metric, key=key,
+                  bounds=UNBOUNDED)
 
 
 def domain_attribution(scenario: "ScenarioLike", overrides: "list[str] | dict[str, Any] | None" = None, **options: Any) -> pd.DataFrame:
     """One row per domain, policy and slice shape: the slice unavailability with every domain
     (``unavailability``), the part this domain causes (``caused``, mean of the paired
-    differences, with ``ci95_low`` and ``ci95_high``) and ``share`` = caused / unavailability.
+    differences, with ``ci95_low`` and ``ci95_high``), ``share`` = caused / unavailability and
+    ``verdict`` (``"> 0"`` where the interval lies above 0, ``"cannot tell"`` where it holds 0).
     ``overrides`` (dotted keys, as :func:`tpusim.run` takes them) are set on the scenario first;
     ``options`` are ``workers``, ``scheduler_address`` and ``progress`` (as
     :func:`~tpusim.api.run_scenario` takes them)."""
@@ -89,12 +101,14 @@ class AttributionStudy(ScenarioStudy[pd.DataFrame]):
             without = runner.run(scenario.with_overrides({"failures.domains": others}), progress=self.progress)
             for policy in base.model.policy_names:
                 for shape in (s.label for s in base.model.shapes):
-                    d = paired_difference(base, without, policy, SLICE_AVAILABILITY, shape)
-                    unavailability = 1.0 - d["with"]
+                    d = part_difference(base, without, policy, SLICE_AVAILABILITY, shape)
+                    unavailability = 1.0 - d.mean_b
+                    cost = _cost_columns(d)
                     rows.append({"domain": domain.name, "policy": policy, "shape": shape,
-                                 "unavailability": unavailability, "caused": d["cost"], "ci95_low": d["ci95_low"],
-                                 "ci95_high": d["ci95_high"],
-                                 "share": d["cost"] / unavailability if unavailability > 0 else float("nan")})
+                                 "unavailability": unavailability, "caused": cost["cost"],
+                                 "ci95_low": cost["ci95_low"], "ci95_high": cost["ci95_high"],
+                                 "share": d.mean / unavailability if unavailability > 0 else float("nan"),
+                                 "verdict": cost["verdict"]})
         return pd.DataFrame(rows)
 
 
@@ -109,7 +123,8 @@ def campaign_cost(scenario: "ScenarioLike", overrides: "list[str] | dict[str, An
     what the watchdog saves). Metrics: slice availability per shape, system availability,
     maintenance chip-hours (as a cost: the negative of the extra chip-hours out) and, with a
     workload, useful chip-hours and goodput. ``with`` is the mean with everything; ``cost`` the
-    mean paired difference (comparison - with) and its 95 % interval. ``options`` as
+    mean paired difference (comparison - with) and its 95 % interval, ``verdict`` ``"> 0"``,
+    ``"< 0"`` or ``"cannot tell"`` (the interval holds 0, or there is none). ``options`` as
     :func:`domain_attribution` takes them."""
     return CampaignCostStudy(options.pop("progress", None)).on(scenario, overrides, **options)
 
@@ -150,8 +165,21 @@ def _costs(base: Results, other: Results) -> list[dict]:
     rows = []
     for policy in base.model.policy_names:
         for metric, key in metrics:
-            d = paired_difference(base, other, policy, metric, key, missing=0.0)
-            if metric in _MORE_IS_WORSE:  # a cost is what the campaign adds: with - without
-                d.update(cost=-d["cost"], ci95_low=-d["ci95_high"], ci95_high=-d["ci95_low"])
-            rows.append({"policy": policy, "metric": metric, "key": key, **d})
+            d = part_difference(base, other, policy, metric, key, missing=0.0)
+            # a cost is what the campaign takes away (without - with), or for these what it adds
+            rows.append({"policy": policy, "metric": metric, "key": key, "with": d.mean_b,
+                         **_cost_columns(d, -1.0 if metric in _MORE_IS_WORSE else 1.0)})
     return rows
+
+
+def _cost_columns(d: PairedDifference, sign: float = 1.0) -> dict[str, Any]:
+    """``sign`` x the paired difference as a cost: its mean (``cost``), 95 % interval (NaN
+    without one) and ``verdict``: ``"> 0"`` or ``"< 0"`` where the interval excludes 0, else
+    ``"cannot tell"``."""
+    lo, hi = d.ci if d.ci is not None else (float("nan"), float("nan"))
+    if sign < 0:
+        lo, hi = -hi, -lo
+    verdict = {HIGHER: "> 0", LOWER: "< 0"}.get(d.verdict, CANNOT_TELL)
+    if sign < 0:
+        verdict = {"> 0": "< 0", "< 0": "> 0"}.get(verdict, verdict)
+    return {"cost": sign * d.mean, "ci95_low": lo, "ci95_high": hi, "verdict": verdict}

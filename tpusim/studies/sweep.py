@@ -138,6 +138,57 @@ class SweepResults:
             return pd.DataFrame(columns=["point", *self.vary, "replication", "policy", "metric", "key", "value"])
         return pd.concat(frames, ignore_index=True)
 
+    def differences(self, baseline_point: int = 0, level: float = 0.95) -> pd.DataFrame:
+        """Every other point against ``baseline_point`` (an index of :attr:`points`, the first by
+        default) as paired differences: the points share their random streams, replication ``r``
+        of each drawing the same failures and jobs, so they pair by replication
+        (:mod:`tpusim.measure.paired`). One row per point, policy, metric and breakdown key
+        (internal metrics left out): ``point`` and its varied values, ``baseline_point``,
+        ``policy``, ``metric``, ``key``, then point - baseline as
+        :data:`~tpusim.measure.paired.PAIRED_COLUMNS` (``mean_a`` the point's, ``mean_b`` the
+        baseline's; ``verdict`` ``"a > b"``, ``"a < b"`` or ``"cannot tell"``). Points with
+        different replication counts (``target_ci``) pair over the replications both ran.
+        Raises ``IndexError`` for a point that is not in the sweep."""
+        from tpusim.config.overrides import yaml_value
+        from tpusim.core.metrics import REGISTRY
+        from tpusim.core.metrics import SLICE_OUTAGES
+        from tpusim.measure.paired import PAIRED_COLUMNS, paired, with_outage_caveat
+
+        if not 0 <= baseline_point < len(self.points):
+            raise IndexError(f"no point {baseline_point} in this sweep (it has points 0 to {len(self.points) - 1})")
+
+        def by_replication(p: SweepPoint) -> dict[tuple[str | None, str, str | None], dict[int, float]]:
+            out: dict[tuple[str | None, str, str | None], dict[int, float]] = {}
+            for s in p.samples:
+                if not REGISTRY[s.metric].internal:
+                    out.setdefault((s.policy, s.metric, s.key), {})[s.replication] = s.value
+            return out
+
+        base = self.points[baseline_point]
+        base_values = by_replication(base)
+        rows = []
+        for p in self.points:
+            if p.index == base.index:
+                continue
+            point = {k: yaml_value(v) if isinstance(v, (list, dict)) else v for k, v in p.point.items()}
+            values_of = by_replication(p)
+            for (policy, name, key), values in values_of.items():
+                other = base_values.get((policy, name, key))
+                if other is None:
+                    continue
+                try:
+                    d = paired(values, other, a_name=f"point {p.index}", b_name=f"point {base.index}", metric=name,
+                               key=key, level=level, bounds=REGISTRY[name].bounds)
+                except ValueError:  # undefined in every replication of one of them
+                    continue
+                if name == SLICE_AVAILABILITY:
+                    d = with_outage_caveat(d, sum(values_of.get((policy, SLICE_OUTAGES, key), {}).values())
+                                           + sum(base_values.get((policy, SLICE_OUTAGES, key), {}).values()))
+                rows.append({"point": p.index, **point, "baseline_point": base.index, "policy": policy,
+                             "metric": name, "key": key, **d.columns()})
+        return pd.DataFrame(rows, columns=["point", *self.vary, "baseline_point", "policy", "metric", "key",
+                                           *PAIRED_COLUMNS])
+
     def __repr__(self) -> str:
         reps = sorted({p.scenario.replications for p in self.points})
         return (f"SweepResults({len(self.points)} points over {', '.join(self.vary)}; "
