@@ -521,7 +521,7 @@ class FitResults:
     @property
     def end_note(self) -> str:
         days = self.log.end_hours / HOURS_PER_DAY
-        how = "given" if self.log.end_given else "the largest time in the log; give log_end_hours if the log ran longer"
+        how = "given" if self.log.end_given else "the largest time in the log; set the log's end if it ran longer"
         return f"log end {self.log.end_hours:g} h = {days:.4g} d ({how})"
 
     def _name(self) -> str:
