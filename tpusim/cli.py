@@ -802,6 +802,8 @@ def fit(
     try:
         log = read_log(text, str(incidents), log_end_hours=log_end_hours, replication=replication)
         fitted = study("fit", log, population=populations or None, population_from=sc, weekly=weekly)
+    except ScenarioError as exc:  # the population's scenario does not build
+        _fail(*exc.lines())
     except FitInputError as exc:
         _fail(f"{_FIT_OPTIONS.get(exc.key, exc.key)}: {exc.message}"
               + (" (--population CLASS=N, or --scenario SCENARIO)" if exc.key == "population" else ""))
