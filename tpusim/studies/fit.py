@@ -26,8 +26,10 @@ Per component class (:data:`~tpusim.topology.machine.COMPONENT_CLASSES`):
   ``sigma_``; the Weibull's mean is ``lambda_ Gamma(1 + 1 / rho_)``. Every mean's interval is the
   delta method on ``log(mean)`` with the fitter's ``variance_matrix_`` (a Wald interval on the log
   scale, so it stays positive); the lognormal's sigma's likewise on ``log(sigma)``.
-- **Written law.** The lowest-AIC law the scenario schema accepts (exponential or lognormal);
-  a Weibull is reported, never written, as the schema has no Weibull repair.
+- **Written law.** The lowest-AIC law the scenario schema accepts (exponential or lognormal;
+  ``fixed`` where every closed repair took the same time, where lifelines' laws degenerate); a
+  Weibull is reported, never written, as the schema has no Weibull repair. A class with fewer
+  than two closed repairs gets a rate and no law (and is left out of ``failures:``).
 - **Weekly** (on request): failures per 168-hour week over that week's exposure, with exact
   Poisson intervals, in percent per day as ``failures.<class>.schedule`` reads a CSV.
 
@@ -35,6 +37,10 @@ Censoring and the log's edges: the log ends at ``log_end_hours`` (default: the l
 the log, said in the result). An incident whose ``down_hours`` is 0 was already open when the log
 began (a trace's steady initial state writes these at t = 0): its start, and so its repair time,
 are unknown; it counts as down time but neither as a failure nor as a repair time.
+
+Coverage, measured (``tests/test_fit.py``, and 1000 seeds by hand): over synthetic censored
+logs of about 300 failures with lognormal repairs (sigma 1), the rate's interval covers the truth
+in 94.8 % of logs, the repair mean's (delta method) in 94.2 %, sigma's in 95.4 %.
 
 Invariants: every failure counted lies in ``(0, log end]`` and every repair time is > 0;
 exposure + down unit-hours = population x log length per class; a class with incidents and no
@@ -243,6 +249,11 @@ def scenario_population(scenario: ScenarioLike, overrides: Overrides = None) -> 
 def check_population(log: IncidentLog, population: Mapping[str, int]) -> None:
     """Every class in the log has a population, at least as large as the units the log names
     (a trace's unit numbers must also lie below it)."""
+    for cls, n in population.items():
+        if cls not in COMPONENT_CLASSES:
+            raise FitInputError("population", f"unknown class {cls!r} (the classes are {', '.join(COMPONENT_CLASSES)})")
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+            raise FitInputError("population", f"{cls}={n!r}: must be a whole number > 0")
     for cls in log.present:
         n = population.get(cls)
         if n is None:
@@ -256,11 +267,6 @@ def check_population(log: IncidentLog, population: Mapping[str, int]) -> None:
             top = max(int(u) for u in units)
             if top >= n:
                 raise FitInputError("population", f"{cls}={n}, but the trace names {cls} unit {top}")
-    for cls, n in population.items():
-        if cls not in COMPONENT_CLASSES:
-            raise FitInputError("population", f"unknown class {cls!r} (the classes are {', '.join(COMPONENT_CLASSES)})")
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
-            raise FitInputError("population", f"{cls}: must be a whole number > 0, got {n!r}")
 
 
 # --------------------------------------------------------------------------- estimates
