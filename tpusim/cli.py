@@ -770,7 +770,7 @@ def fit(
     Examples:
       tpusim fit incidents.csv --population host=1024 --population ocs=48
       tpusim fit incidents.csv --scenario tpuv4_pod --weekly
-      tpusim run tiny.yaml --write-trace -o out/t && tpusim fit out/t/failure_trace.csv --scenario tiny.yaml --replication 0
+      tpusim run tpuv4_pod -r 1 --write-trace -o out/t && tpusim fit out/t/failure_trace.csv --scenario tpuv4_pod --log-end-hours 8760
     """
     import json
     import math
