@@ -249,11 +249,11 @@ def scenario_population(scenario: ScenarioLike, overrides: Overrides = None) -> 
 def check_population(log: IncidentLog, population: Mapping[str, int]) -> None:
     """Every class in the log has a population, at least as large as the units the log names
     (a trace's unit numbers must also lie below it)."""
-    for cls, n in population.items():
+    for cls, size in population.items():
         if cls not in COMPONENT_CLASSES:
             raise FitInputError("population", f"unknown class {cls!r} (the classes are {', '.join(COMPONENT_CLASSES)})")
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
-            raise FitInputError("population", f"{cls}={n!r}: must be a whole number > 0")
+        if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
+            raise FitInputError("population", f"{cls}={size!r}: must be a whole number > 0")
     for cls in log.present:
         n = population.get(cls)
         if n is None:
