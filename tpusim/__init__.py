@@ -18,7 +18,7 @@ from tpusim.core.version import __version__
 # The API is imported on first use (PEP 562), so that `import tpusim` and `tpusim --help` stay
 # fast: the model pulls in numpy, scipy, networkx, pandas and pydantic.
 _LAZY = {
-    "run": "tpusim.api", "run_scenario": "tpusim.api", "study": "tpusim.api",
+    "run": "tpusim.api", "run_scenario": "tpusim.api", "study": "tpusim.api", "fit": "tpusim.api",
     "build_model": "tpusim.config", "load_scenario": "tpusim.config", "scenario_from_dict": "tpusim.config",
     "Scenario": "tpusim.config.schema", "ScenarioError": "tpusim.core.errors", "Results": "tpusim.measure.results",
     "load_results": "tpusim.output.presenter", "domain_attribution": "tpusim.studies.attribution",
@@ -29,7 +29,7 @@ _LAZY = {
     "load_sweep": "tpusim.studies.sweep",
 }
 
-__all__ = ["Figure", "Results", "Scenario", "ScenarioError", "__version__", "build_model", "campaign_cost", "domain_attribution", "load_results",
+__all__ = ["Figure", "Results", "Scenario", "ScenarioError", "__version__", "build_model", "campaign_cost", "domain_attribution", "fit", "load_results",
            "load_scenario", "load_sweep", "localise", "plan_spares", "run",
            "run_scenario", "scenario_from_dict", "study", "sweep"]
 

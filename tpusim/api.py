@@ -1,7 +1,7 @@
 """The facade that the CLI and notebooks share: ``tpusim.run`` (a scenario in any form, with
 overrides), ``tpusim.run_scenario`` (:mod:`tpusim.measure.runner`) and ``tpusim.study`` (any
 registered study by its name, :mod:`tpusim.studies.registry`; the CLI's study commands run
-theirs through it). Each study's own function (``tpusim.sweep``, ``plan_spares``, ...) is
+theirs through it) and ``tpusim.fit`` (failure rates and repair laws from an incident log). Each study's own function (``tpusim.sweep``, ``plan_spares``, ...) is
 reached from the package (``tpusim/__init__.py``).
 
 Importing the facade installs the output package's presenter, so that results show themselves
@@ -21,7 +21,7 @@ from tpusim.output.presenter import install
 
 install()
 
-__all__ = ["run", "run_scenario", "study"]
+__all__ = ["fit", "run", "run_scenario", "study"]
 
 
 RUN_OPTIONS = ("workers", "scheduler_address", "progress", "record_traces")
@@ -64,7 +64,7 @@ def run(scenario: ScenarioLike, overrides: "list[str] | dict[str, Any] | None" =
 def study(name: str, scenario: Any = None, overrides: "list[str] | dict[str, Any] | None" = None, *,
           workers: int = 1, scheduler_address: str | None = None, **params: Any) -> Any:
     """Run the study registered as ``name`` (:func:`tpusim.studies.registry.names`: ``sweep``,
-    ``spares``, ``attribution``, ``campaign_cost``, ``localisation``, ``reproduce``, ``check``).
+    ``spares``, ``attribution``, ``campaign_cost``, ``localisation``, ``reproduce``, ``check``, ``fit``).
 
     Parameters
     ----------
@@ -93,3 +93,42 @@ def study(name: str, scenario: Any = None, overrides: "list[str] | dict[str, Any
 
     return registry.create(name, **params).on(scenario, overrides, workers=workers,
                                               scheduler_address=scheduler_address)
+
+
+def fit(incidents: Any, population: "dict[str, int] | None" = None, scenario: Any = None, *,
+        log_end_hours: float | None = None, replication: int | None = None, weekly: bool = False) -> Any:
+    """Failure rate and repair law per component class from an operator's incident log, with
+    95 % intervals (:mod:`tpusim.studies.fit`; the study ``fit``).
+
+    Parameters
+    ----------
+    incidents : str, Path or IncidentLog
+        A CSV file (or its text) with ``unit, class, down_hours, up_hours`` per incident
+        (``up_hours`` empty: still open, right-censored at the log's end), or a failure trace as
+        ``tpusim run --write-trace`` writes it.
+    population : dict, optional
+        Units per class (``{"host": 1024}``): a log lists only the units that failed, so every
+        class in it needs one, given here or read from ``scenario``.
+    scenario : Scenario, str, Path or dict, optional
+        A scenario whose machine gives the populations (a given ``population`` wins).
+    log_end_hours : float, optional
+        When the log ends [default: the largest time in it].
+    replication : int, optional
+        The replication to fit, for a log with a ``replication`` column holding several.
+    weekly : bool
+        Also estimate a weekly rate schedule (``FitResults.weekly``).
+
+    Returns
+    -------
+    FitResults
+        ``.classes`` (per class: the rate, every repair law, the one written),
+        ``.yaml_text()`` (``failures:`` and ``assumptions:`` to paste), ``.as_dict()``, ``.frame()``.
+
+    Examples
+    --------
+    >>> fitted = tpusim.fit("incidents.csv", scenario="tpuv4_pod")  # doctest: +SKIP
+    >>> print(fitted.yaml_text())  # doctest: +SKIP
+    """
+    from tpusim.studies.fit import FitStudy
+
+    return FitStudy(population, scenario, log_end_hours, replication, weekly).on(incidents)  # scenario: population_from

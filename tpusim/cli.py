@@ -759,6 +759,111 @@ def _print_check(report, title: str, other: list[str], junit: Path | None) -> No
         err_console.print(f"metric only on one side: {name}", highlight=False, markup=False)
 
 
+#: A fit's input keys (tpusim.studies.fit.FitInputError.key) as the options that give them.
+_FIT_OPTIONS = {"population": "--population", "log_end_hours": "--log-end-hours", "replication": "--replication"}
+
+
+def _fit_populations(given: list[str]) -> dict[str, int]:
+    """``--population CLASS=N`` options as a mapping (each class once, N a whole number > 0)."""
+    from tpusim.topology.machine import COMPONENT_CLASSES
+
+    out: dict[str, int] = {}
+    for text in given:
+        cls, sep, value = text.partition("=")
+        cls, value = cls.strip(), value.strip()
+        if not sep or cls not in COMPONENT_CLASSES:
+            _fail(f"--population {text}: expected CLASS=N with CLASS one of {', '.join(COMPONENT_CLASSES)}")
+        if not value.isascii() or not value.isdigit() or int(value) <= 0:
+            _fail(f"--population {text}: N must be a whole number > 0 (units of {cls} in the machine)")
+        if cls in out:
+            _fail(f"--population {cls}: given twice")
+        out[cls] = int(value)
+    return out
+
+
+@app.command()
+def fit(
+    incidents: Annotated[Path, typer.Argument(metavar="INCIDENTS.csv", help="Incident log: unit,class,down_hours,up_hours (hours from the log's start; up_hours empty = still open), or a failure trace as run --write-trace writes it.", show_default=False)],
+    population: Annotated[Optional[list[str]], typer.Option("--population", "-p", metavar="CLASS=N", help="Units of a class in the machine (host, ici_link, ocs); repeatable. Required for every class in the log, unless --scenario gives it: a log lists only the units that failed.", show_default=False)] = None,
+    scenario: Annotated[Optional[str], typer.Option("--scenario", metavar="SCENARIO", help="Read the populations from this scenario's machine (a given --population wins).", show_default=False)] = None,
+    set_: Annotated[Optional[list[str]], SET_OPT] = None,
+    log_end_hours: Annotated[Optional[float], typer.Option(metavar="HOURS", help="When the log ends; open incidents are right-censored there [default: the largest time in the log].", show_default=False)] = None,
+    replication: Annotated[Optional[int], typer.Option(metavar="N", min=0, help="The replication to fit, for a log (a trace) holding several.", show_default=False)] = None,
+    weekly: Annotated[bool, typer.Option(help="Also fit a weekly rate schedule (weekly_rates.csv, given as each class's schedule).")] = False,
+    out_given: Annotated[Optional[str], typer.Option("--out", "-o", metavar="DIR", help="Output directory [default: out/<log name>-fit].", show_default=False)] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an earlier fit in OUT.")] = False,
+    plot: Annotated[bool, typer.Option(help="Write a goodness-of-fit plot per class (fit_<class>.png).")] = True,
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|yaml|json]", help="What to print: table (and the YAML to paste), yaml (the failures: and assumptions: sections alone) or json (fit.json).")] = "table",
+) -> None:
+    """Fit failure rates and repair-time laws per component class from an incident log, with 95 %
+    intervals; write a scenario failures: section and assumption ranges (failures.yaml), fit.json
+    and a goodness-of-fit plot per class.
+
+    \b
+    Examples:
+      tpusim fit incidents.csv --population host=1024 --population ocs=48
+      tpusim fit incidents.csv --scenario tpuv4_pod --weekly
+      tpusim run tpuv4_pod -r 1 --write-trace -o out/t && tpusim fit out/t/failure_trace.csv --scenario tpuv4_pod --log-end-hours 8760
+    """
+    import json
+    import math
+
+    if fmt not in ("table", "yaml", "json"):
+        _fail(f"--format: must be table, yaml or json, got {fmt!r}")
+    if log_end_hours is not None and not (0 < log_end_hours < math.inf):
+        _fail(f"--log-end-hours {log_end_hours:g}: must be a finite number > 0")
+    if set_ and scenario is None:
+        _fail("--set: sets keys of the --scenario that gives the populations; give --scenario too")
+    populations = _fit_populations(population or [])
+    from tpusim.config.strict_yaml import MAX_CSV_BYTES, read_text
+    from tpusim.studies.fit import FitInputError
+
+    try:
+        text = read_text(incidents, str(incidents), kind="CSV", limit=MAX_CSV_BYTES)
+    except ScenarioError as exc:
+        _fail(*exc.lines())
+    sc = _load(scenario, set_) if scenario is not None else None
+    from tpusim.output.files import folder_name, write_atomic, write_json
+    from tpusim.output.plots import plot_fit
+    from tpusim.output.tables import render_fit
+
+    out = _out_dir(out_given, folder_name(incidents.stem, "-fit"), "fit.json", "" if force else
+                   "holds an earlier fit; give --force to overwrite it, or another --out")
+    from tpusim.api import study
+    from tpusim.studies.fit import read_log
+
+    try:
+        log = read_log(text, str(incidents), log_end_hours=log_end_hours, replication=replication)
+        fitted = study("fit", log, population=populations or None, population_from=sc, weekly=weekly)
+    except ScenarioError as exc:  # the population's scenario does not build
+        _fail(*exc.lines())
+    except FitInputError as exc:
+        _fail(f"{_FIT_OPTIONS.get(exc.key, exc.key)}: {exc.message}"
+              + (" (--population CLASS=N, or --scenario SCENARIO)" if exc.key == "population" else ""))
+    _file_backend()
+    written = [out / "fit.json", out / "failures.yaml"]
+    schedule = None
+    if fitted.weekly is not None:
+        schedule = "weekly_rates.csv"
+        write_atomic(out / schedule, fitted.weekly.to_csv(index=False).encode())
+        written.append(out / schedule)
+    yaml_text = fitted.yaml_text(schedule)
+    payload = fitted.as_dict()
+    write_json(written[0], payload)
+    write_atomic(written[1], yaml_text.encode())
+    if plot:
+        written += plot_fit(fitted, out)
+    if fmt == "json":
+        print(json.dumps(payload, indent=2, allow_nan=False))
+    elif fmt == "yaml":
+        print(yaml_text, end="")
+    else:
+        render_fit(fitted.frame(), f"{incidents.name}: {len(log)} incidents, {fitted.end_note}; rates per unit-day, "
+                                   f"95 % intervals (rate: exact Poisson; mean: delta method on log(mean))", out_console)
+        _plain(out_console, yaml_text.rstrip("\n"))
+        _plain(out_console, "wrote " + ", ".join(str(p) for p in written))
+
+
 @app.command()
 def reproduce(
     quick: Annotated[bool, typer.Option(help="The full form's first replications, judged at 99.9 % (what CI runs): 'inconclusive' where they cannot tell.")] = False,

@@ -515,3 +515,59 @@ class _SweepFigure:
             fig.legend(list(self.handles.values()), list(self.handles), loc="upper center", ncol=ncol,
                        fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1 - 0.48 / height))
         fig.tight_layout(rect=(0, 0, 1, top))
+
+
+def fit_figures(fitted: Any) -> "Figures":
+    """Goodness of fit of a fitted incident log (:class:`tpusim.studies.fit.FitResults`, read by
+    its fields: output sits below the studies): per class with repair laws, the Kaplan-Meier
+    curve of the repair times (open incidents right-censored, with its 95 % band) and each
+    fitted law's survival curve, on a log time axis; the law written into ``failures:`` is drawn
+    solid, the others dashed. Returns the figures keyed by class."""
+    figures = Figures()
+    for cls, fit in fitted.classes.items():
+        km = fit.kaplan_meier
+        if km is None:
+            continue
+        fig = Figure(figsize=(6.4, 5.6), dpi=120)
+        ax = fig.subplots()
+        positive = km.hours > 0
+        ax.step(km.hours[positive], km.survival[positive], where="post", color="black",
+                label=f"Kaplan-Meier ({fit.repair_times} repairs, {fit.open_at_end} open)")
+        if km.low is not None and km.high is not None:
+            ax.fill_between(km.hours[positive], km.low[positive], km.high[positive], step="post", color="grey",
+                            alpha=0.25, label="95 % band")
+        for i, (dist, curve) in enumerate(fit.curves.items()):
+            law = fit.laws[dist]
+            said = f"{dist}: mean {law.mean_hours:.3g} h" + (f", sigma {law.sigma:.2g}" if law.sigma is not None else "")
+            if law.aic == law.aic:
+                said += f", AIC {law.aic:.1f}"
+            ax.plot(curve.hours, curve.survival, color=PALETTE[(i + 1) % len(PALETTE)],
+                    linestyle="-" if dist == fit.written else "--",
+                    label=said + (" (written)" if dist == fit.written else ""))
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(0.0, 1.02)
+        ax.set_xlabel("repair time (hours)")
+        ax.set_ylabel("share of repairs still open")
+        ax.set_title(f"{cls}: repair times, {fit.rate.failures} failures over {fit.population} units")
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+        ax.grid(True, which="major", alpha=0.3)
+        fig.tight_layout()
+        figures[cls] = fig
+    return figures
+
+
+def plot_fit(fitted: Any, out: Path) -> list[Path]:
+    """:func:`fit_figures` written to ``out/fit_<class>.png``; the paths written."""
+    written = []
+    for cls, fig in fit_figures(fitted).items():
+        path = out / f"fit_{cls}.png"
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        write_atomic(path, buffer.getvalue())
+        written.append(path)
+    return written

@@ -301,3 +301,35 @@ def render_spares(frame, title: str, console: Console) -> None:  # title: plain 
     console.print(table)
     console.print("n/r: not reachable, no number of spares meets the target; lead: the replacement lead time "
                   "in which Mist's rule counts bursts", highlight=False)
+
+
+def render_fit(frame: "pd.DataFrame", title: str, console: Console) -> None:
+    """A fit of an incident log (:meth:`tpusim.studies.fit.FitResults.frame`, read by its
+    columns: output sits below the studies): per class the failures, the daily rate with its
+    exact Poisson 95 % interval, and per repair law its mean with its 95 % interval, sigma
+    (lognormal) and AIC; the law written into ``failures:`` is marked, and the best by AIC."""
+    def num(value: Any, fmt: str = ".4g") -> str:
+        return "-" if value is None or value != value else format(value, fmt)
+
+    table = Table(title=escape(title), title_justify="left")
+    table.add_column("class", no_wrap=True)
+    for col in ("population", "failures", "daily rate\n[95 %]", "repairs\n(open)", "law", "mean hours\n[95 %]",
+                "sigma", "AIC", ""):
+        table.add_column(col, justify="left" if col in ("law", "") else "right")
+    shown = None
+    for row in frame.to_dict("records"):
+        first = row["class"] != shown
+        if first and shown is not None:
+            table.add_section()
+        shown = row["class"]
+        rate = f"{row['daily_rate']:.3g}\n[{row['daily_rate_low']:.3g}, {row['daily_rate_high']:.3g}]"
+        dist = row.get("dist")
+        mean = (f"{row['mean_hours']:.3g}\n[{row['mean_low']:.3g}, {row['mean_high']:.3g}]"
+                if isinstance(dist, str) else "-")
+        mark = ", ".join(m for m, on in (("written", row.get("written") is True), ("best AIC", row.get("best") is True)) if on)
+        table.add_row(escape(row["class"]) if first else "", str(row["population"]) if first else "",
+                      str(row["failures"]) if first else "", rate if first else "",
+                      f"{row['repair_times']} ({row['open_at_end']})" if first else "",
+                      escape(dist) if isinstance(dist, str) else "none fitted", mean, num(row.get("sigma"), ".3g"),
+                      num(row.get("aic"), ".1f"), mark)
+    console.print(table)

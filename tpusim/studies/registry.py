@@ -18,6 +18,7 @@ from typing import Any
 from tpusim.studies.attribution import AttributionStudy, CampaignCostStudy
 from tpusim.studies.base import Study
 from tpusim.studies.check import CheckStudy
+from tpusim.studies.fit import FitStudy
 from tpusim.studies.localisation.study import LocalisationStudy
 from tpusim.studies.reproduce import ReproduceStudy
 from tpusim.studies.spares import SparesStudy
@@ -32,6 +33,7 @@ STUDIES: dict[str, type[Study]] = {study.name: study for study in (
     LocalisationStudy,
     ReproduceStudy,
     CheckStudy,
+    FitStudy,
 )}
 
 
