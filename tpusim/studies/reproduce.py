@@ -210,8 +210,7 @@ def _capacity_claims(results: Results, level: float) -> list[Claim]:
             f"OCS {_pct(system, 3)}; static {_pct(static_sys, 3)}", _judge(system, 0.99975, 0.99985),
             "tpusim's system availability counts a chip's host, ICI links and dark OCS circuits; the "
             "published figure matches hosts alone (row above): links and OCSes add the rest "
-            "(OCS repair 12 h and control-plane share 0.5 are assumptions); '99.98 %' taken as "
-            "99.975-99.985 %"))
+            f"({_ocs_assumptions(results.model)} are assumptions); '99.98 %' taken as 99.975-99.985 %"))
     if static and reconf and ft:
         out.append(_reconfiguration_claim(at, static, reconf, ft, static_ft))
     return out
@@ -569,6 +568,15 @@ def _rate(model, component_class: str) -> str:
 def _repair(model, component_class: str) -> str:
     """A component class's mean repair time."""
     return f"{model.failures.of(component_class).repair.mean:g} h"
+
+
+def _ocs_assumptions(model) -> str:
+    """The OCS numbers no publication fixes, as the scenario sets them."""
+    f = model.failures
+    text = f"OCS rate {_rate(model, 'ocs')} per switch, repair {_repair(model, 'ocs')}, control-plane share {f.ocs_control_share:g}"
+    if f.of("ocs_port").enabled:
+        text += f"; port-level faults {_rate(model, 'ocs_port')} per port, repair {_repair(model, 'ocs_port')}"
+    return text
 
 
 def _superpod_claim(superpod: Scenario, plan: Plan, runner: Runner) -> Claim:
