@@ -198,7 +198,7 @@ def test_the_example_log_fits_and_its_section_validates_in_the_pod_scenario(tmp_
     assert scenario.failures.host.repair.mean_hours == pasted["failures"]["host"]["repair"]["mean_hours"]
     build_model(scenario)
     a = pasted["assumptions"]["failures.host.daily_rate"]
-    assert set(a) == {"low", "high", "source"} and a["low"] < pasted["failures"]["host"]["daily_rate"] < a["high"]
+    assert set(a) == {"low", "high", "interval", "source"} and a["interval"] == 0.95 and a["low"] < pasted["failures"]["host"]["daily_rate"] < a["high"]
     assert "exact Poisson 95 %" in a["source"] and "1024 units x 365 d" in a["source"]
     assert "failures.host.repair.mean_hours" in pasted["assumptions"]
     assert "(given)" in result.output and "wrote" in result.output

@@ -96,6 +96,8 @@ EXAMPLES = {
     "reproduce": (lambda: {"quick": True}, None, None),
     "check": (lambda: {"baseline": _baseline()}, TINY, {"seed": 1}),
     "fit": (lambda: {"population": {"host": 32}}, "unit,class,down_hours,up_hours\n1,host,2,5\n2,host,4,\n", None),
+    "uncertainty": (lambda: {"blocks": 2, "replications": 2}, TINY, {"assumptions": {
+        "failures.host.daily_rate": {"low": 0.015, "high": 0.025, "source": "a fit", "interval": 0.95}}}),
 }
 #: studies that simulate nothing (a fit reads an incident log): they must not run a replication
 SIMULATE_NOTHING = {"fit"}

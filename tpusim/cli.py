@@ -865,6 +865,55 @@ def fit(
 
 
 @app.command()
+def uncertainty(
+    scenario: Annotated[str, SCENARIO_ARG],
+    set_: Annotated[Optional[list[str]], SET_OPT] = None,
+    blocks: Annotated[int, typer.Option(metavar="B", help="Draws of the uncertain inputs (>= 2); each runs its own replications.")] = 8,
+    replications: Annotated[int, typer.Option("--replications", "-r", metavar="R", help="Replications per draw (>= 2).")] = 4,
+    input_: Annotated[Optional[list[str]], typer.Option("--input", metavar="KEY", help="Draw only this assumption (repeatable) [default: every assumption with an interval].", show_default=False)] = None,
+    out_given: Annotated[Optional[str], typer.Option("--out", "-o", metavar="DIR", help="Also write uncertainty.csv and draws.csv here.", show_default=False)] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", metavar="N", min=1, help="Local worker processes for replications (same numbers as serial).")] = 1,
+) -> None:
+    """How much of each interval comes from uncertain inputs: the scenario's fitted assumptions
+    (entries with an `interval`, as tpusim fit writes them) are drawn B times from their sampling
+    distributions, each draw runs R replications, and a random-effects decomposition splits each
+    output's variance into inputs and simulation.
+
+    \b
+    Example:
+      tpusim uncertainty my_fitted_pod.yaml --blocks 10 -r 4 --workers 2
+    """
+    if blocks < 2:
+        _fail(f"--blocks {blocks}: needs at least 2 (a variance between draws)")
+    if replications < 2:
+        _fail(f"--replications {replications}: needs at least 2 (a variance within a draw)")
+    sc = _load(scenario, set_)
+    out = _out_dir(out_given, "", "", "") if out_given is not None else None
+    from tpusim.api import study
+    from tpusim.core.errors import ScenarioError
+    from tpusim.output.files import write_atomic
+    from tpusim.output.tables import render_uncertainty
+
+    try:
+        with _progress("draws", blocks) as callback:
+            found = study("uncertainty", sc, blocks=blocks, replications=replications,
+                          keys=tuple(input_) if input_ else None, progress=callback, workers=workers)
+    except ScenarioError as exc:
+        _fail(*(f"{scenario}: {line}" for line in exc.lines()))
+    _plain(err_console, "inputs drawn (median and 95 % range of each sampling distribution): " + "; ".join(
+        f"{law.key} {law.value:g} [{law.low:g}, {law.high:g}] ({'lognormal' if law.lognormal else 'normal'})"
+        for law in found.laws))
+    render_uncertainty(found.frame, f"{sc.name}: input uncertainty ({blocks} draws x {replications} replications x "
+                                    f"{sc.horizon_days:g} days; 95 % intervals, percent)", out_console)
+    if out is not None:
+        import pandas as pd
+
+        write_atomic(out / "uncertainty.csv", found.frame.to_csv(index=False).encode())
+        write_atomic(out / "draws.csv", pd.DataFrame(found.draws).to_csv(index_label="block").encode())
+        _plain(err_console, f"wrote {out / 'uncertainty.csv'}, {out / 'draws.csv'}")
+
+
+@app.command()
 def reproduce(
     quick: Annotated[bool, typer.Option(help="The full form's first replications, judged at 99.9 % (what CI runs): 'inconclusive' where they cannot tell.")] = False,
     scenarios_dir: Annotated[Optional[Path], typer.Option("--scenarios", metavar="DIR", help="A folder holding your own tpuv4_pod.yaml, tpuv4_pod_jobs.yaml, maintenance.yaml, pod_buildout.yaml and superpod_144.yaml [default: the shipped ones].", show_default=False)] = None,

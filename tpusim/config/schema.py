@@ -493,6 +493,10 @@ class Assumption(_Strict):
     high: float = Field(description="Highest plausible value.")
     source: str = Field(min_length=1, description=(
         "Where the value and the range come from (a publication, a measurement, or the reasoning)."))
+    interval: float | None = Field(None, gt=0, lt=1, description=(
+        "Set when [low, high] is a confidence interval of an estimate (tpusim fit writes 0.95): "
+        "`tpusim uncertainty` then draws the value from the sampling distribution it implies. "
+        "Unset: a plausible range only, which `tpusim sensitivity` explores."))
 
 
 MAX_SEED = 2**64 - 1  # a seed is 64 bits, as numpy's SeedSequence draws it

@@ -333,3 +333,29 @@ def render_fit(frame: "pd.DataFrame", title: str, console: Console) -> None:
                       escape(dist) if isinstance(dist, str) else "none fitted", mean, num(row.get("sigma"), ".3g"),
                       num(row.get("aic"), ".1f"), mark)
     console.print(table)
+
+
+def render_uncertainty(frame: "pd.DataFrame", title: str, console: Console) -> None:
+    """The input-uncertainty study's table (:mod:`tpusim.studies.uncertainty`): per output, its
+    mean over the input draws with the total 95 % half-width (inputs and simulation), the
+    half-width the simulation alone would give, and the share of the variance due to the inputs.
+    Availabilities and goodput in percent; an output equal in every replication of every draw is
+    shown "(all equal)", never ± 0."""
+    table = Table(title=escape(title), title_justify="left")
+    for col in ("policy", "output", "mean ± total", "simulation alone ±", "from inputs"):
+        table.add_column(col, justify="left" if col in ("policy", "output") else "right")
+    for row in frame.to_dict("records"):
+        scale = 100.0
+        key = row["key"]
+        name = f"{row['metric']} {key}" if isinstance(key, str) else row["metric"]
+
+        def width(v: Any) -> str:
+            return "-" if v is None or v != v else f"{scale * v:.3f}"
+
+        share = row["input_share"]
+        total = row["half_width"]
+        shown = (f"{scale * row['mean']:.3f} (all equal)" if total == 0 else
+                 f"{scale * row['mean']:.3f} ± {width(total)}")
+        table.add_row(escape(str(row["policy"])), escape(name), shown,
+                      width(row["sim_half_width"]), "-" if share is None or share != share else f"{100 * share:.0f} %")
+    console.print(table)

@@ -559,7 +559,7 @@ class FitResults:
         for cls, fit in self.classes.items():
             r = fit.rate
             out[f"failures.{cls}.daily_rate"] = {
-                "low": _g(r.low), "high": _g(r.high),
+                "low": _g(r.low), "high": _g(r.high), "interval": self.level,
                 "source": f"fit of {self._name()}: {r.failures} failures over {fit.population} units x "
                           f"{self.log.end_hours / HOURS_PER_DAY:.4g} d, exact Poisson {pct}"}
             if fit.written is None:
@@ -568,10 +568,12 @@ class FitResults:
             said = (f"fit of {self._name()}: {law.dist} (lowest AIC the schema takes) of {fit.repair_times} repairs, "
                     f"{fit.open_at_end} open (right-censored)")
             out[f"failures.{cls}.repair.mean_hours"] = {
-                "low": _g(law.mean_low), "high": _g(law.mean_high), "source": f"{said}; delta method on log(mean), {pct}"}
+                "low": _g(law.mean_low), "high": _g(law.mean_high), "interval": self.level,
+                "source": f"{said}; delta method on log(mean), {pct}"}
             if law.sigma is not None and law.sigma_low is not None and law.sigma_high is not None:
                 out[f"failures.{cls}.repair.sigma"] = {
-                    "low": _g(law.sigma_low), "high": _g(law.sigma_high), "source": f"{said}; Wald on log(sigma), {pct}"}
+                    "low": _g(law.sigma_low), "high": _g(law.sigma_high), "interval": self.level,
+                    "source": f"{said}; Wald on log(sigma), {pct}"}
         return out
 
     def yaml_text(self, schedule_csv: str | None = None) -> str:

@@ -23,6 +23,7 @@ from tpusim.studies.localisation.study import LocalisationStudy
 from tpusim.studies.reproduce import ReproduceStudy
 from tpusim.studies.spares import SparesStudy
 from tpusim.studies.sweep import SweepStudy
+from tpusim.studies.uncertainty import InputUncertaintyStudy
 
 #: Study name -> its class, in the order listings show them.
 STUDIES: dict[str, type[Study]] = {study.name: study for study in (
@@ -34,6 +35,7 @@ STUDIES: dict[str, type[Study]] = {study.name: study for study in (
     ReproduceStudy,
     CheckStudy,
     FitStudy,
+    InputUncertaintyStudy,
 )}
 
 
