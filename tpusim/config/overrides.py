@@ -8,6 +8,7 @@ of the raw mapping; validation happens afterwards, like for a loaded file.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -51,8 +52,56 @@ def override_strings(overrides: dict[str, Any]) -> list[str]:
     return [f"{key}={yaml_value(plain(value))}" for key, value in overrides.items()]
 
 
+def entry_of(items: list, part: str) -> int | None:
+    """The index of the entry of ``items`` that ``part`` names: the entry whose ``name`` it is
+    (a campaign's, a domain's), else a 0-based index (``repair_mix.1``); None if neither."""
+    for i, item in enumerate(items):
+        if isinstance(item, Mapping) and item.get("name") == part:
+            return i
+    if part.isascii() and part.isdigit() and int(part) < len(items):
+        return int(part)
+    return None
+
+
+def value_at(data: Any, key: str) -> Any:
+    """The value at dotted ``key`` of a scenario mapping (raw or ``model_dump``), or KeyError; in
+    a list a part names an entry (:func:`entry_of`: ``maintenance.ici_stack.wave_size``)."""
+    node = data
+    for part in key.split("."):
+        if isinstance(node, list) and (i := entry_of(node, part)) is not None:
+            node = node[i]
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            raise KeyError(key)
+    return node
+
+
+def _entry(items: list, part: str, parts: list[str], key: str) -> int:
+    i = entry_of(items, part)
+    if i is None:
+        which = (f"give an entry's name or its index, 0 to {len(items) - 1}" if items else "the list is empty")
+        raise ScenarioError([Problem(".".join(parts), f"names no entry of {'.'.join(parts[:-1])} ({which}), "
+                                                      f"cannot set {key}")])
+    return i
+
+
+def _number(data: Any, key: str) -> bool:
+    try:
+        value = value_at(data, key)
+    except KeyError:
+        return False
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
-    """Set dotted keys in a raw scenario mapping (a copy), creating mappings on the way.
+    """Set dotted keys in a raw scenario mapping (a copy), creating mappings on the way; in a
+    list a part names an entry by its name or index (``maintenance.ici_stack.wave_size``,
+    ``failures.domains.rack_power.repair_mix.0.mean_hours``).
+
+    An override that replaces what a declared assumption is about (``failures.domains`` without
+    the domain, ``workload: null``) drops that assumption: a key it named as a number before
+    names none after (an ``assumptions`` override itself is kept as given).
 
     Overriding a distribution (``...dist``) to one other than lognormal also drops the file's
     ``sigma`` beside it, which only a lognormal takes (``--set failures.host.repair.dist=
@@ -61,18 +110,32 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
     data = copy.deepcopy(data)
     parsed = [parse_override(text) for text in overrides or []]
     overridden = {key for key, _ in parsed}
+    declared = data.get("assumptions") if isinstance(data, dict) else None
+    numbers = ({a for a in declared if isinstance(a, str) and _number(data, a)}
+               if isinstance(declared, dict) else set())
     for key, value in parsed:
-        node = data
+        node: Any = data
         parts = key.split(".")
         for i, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
+            if isinstance(node, list):
+                child = node[_entry(node, part, parts[: i + 1], key)]
+            else:
+                child = node.get(part)
+                if child is None:
+                    child = node[part] = {}
+            if not isinstance(child, (dict, list)):
                 raise ScenarioError([Problem(".".join(parts[: i + 1]), f"is not a mapping, cannot set {key}")])
             node = child
-        node[parts[-1]] = value
+        if isinstance(node, list):
+            node[_entry(node, parts[-1], parts, key)] = value
+        else:
+            node[parts[-1]] = value
         sigma = ".".join(parts[:-1] + ["sigma"])
-        if parts[-1] == "dist" and value != "lognormal" and sigma not in overridden:
+        if isinstance(node, dict) and parts[-1] == "dist" and value != "lognormal" and sigma not in overridden:
             node.pop("sigma", None)
+    if numbers and not any(k == "assumptions" or k.startswith("assumptions.") for k in overridden):
+        gone = [a for a in numbers if any(a == k or a.startswith(k + ".") for k in overridden)
+                and not _number(data, a)]
+        for a in gone:
+            del data["assumptions"][a]
     return data

@@ -22,7 +22,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       ValidationInfo, field_validator)
 from pydantic_core import PydanticCustomError
 
-from tpusim.config.overrides import apply_overrides, override_strings, plain
+from tpusim.config.overrides import apply_overrides, override_strings, plain, value_at
 from tpusim.config.problems import problems_of
 from tpusim.core.errors import Problem, ScenarioError
 from tpusim.policies import registry
@@ -549,8 +549,9 @@ class Scenario(_Strict):
     cost: CostConfig | None = Field(None, description=(
         "Prices for the cost model (needs a workload); unset: no cost metrics."))
     assumptions: dict[str, Assumption] = Field(default_factory=dict, description=(
-        "Numbers no publication fixes, by dotted key (failures.ocs.repair.mean_hours): each with "
-        "a plausible low and high and its source or reason; `tpusim sensitivity` varies them."))
+        "Numbers no publication fixes, by dotted key (failures.ocs.repair.mean_hours; an entry of "
+        "a list by its name or index, maintenance.ici_stack.wave_size): each with a plausible low "
+        "and high and its source or reason; `tpusim sensitivity` varies them."))
     #: the model built from this scenario (set once by tpusim.config.build.build_model)
     _built: Any = PrivateAttr(default=None)
 
@@ -603,13 +604,9 @@ CROSS_KEY_CHECKS: list[Callable[[Scenario, str | None], Any]] = []
 
 
 def assumption_value(data: Mapping[str, Any], key: str) -> Any:
-    """The value at dotted ``key`` of a scenario mapping (``model_dump`` or raw), or KeyError."""
-    node: Any = data
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            raise KeyError(key)
-        node = node[part]
-    return node
+    """The value at dotted ``key`` of a scenario mapping (``model_dump`` or raw), or KeyError; in
+    a list a part names an entry by its name or index (``maintenance.ici_stack.wave_size``)."""
+    return value_at(data, key)
 
 
 def _check_assumptions(scenario: Scenario, source: str | None) -> None:
