@@ -87,7 +87,7 @@ def baseline_problems(baseline: object) -> list[str]:
 
 
 #: Keys of a resolved scenario that a check may change without comparing another model.
-FREE_KEYS = ("seed", "replications", "description")
+FREE_KEYS = ("seed", "replications", "description", "assumptions")  # assumptions: ranges, not the model
 
 
 def scenario_identity(resolved: dict) -> dict:
