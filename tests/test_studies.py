@@ -18,6 +18,7 @@ import tpusim.studies
 from tpusim.studies import registry
 from tpusim.studies.base import Runner, Study
 from tpusim.studies.check import compare, make_baseline
+from tpusim.studies.sensitivity import Factor
 
 from conftest import REPO
 
@@ -95,6 +96,8 @@ EXAMPLES = {
     "localisation": (dict, TINY_JOBS, {"replications": 1}),
     "reproduce": (lambda: {"quick": True}, None, None),
     "check": (lambda: {"baseline": _baseline()}, TINY, {"seed": 1}),
+    "sensitivity": (lambda: {"factors": (Factor("failures.ocs.repair.mean_hours", 1, 24),), "trajectories": 2},
+                    TINY, {"replications": 1, "horizon_days": 2}),
 }
 SLOW = {"reproduce"}  # the quick form still runs four scenarios and a bisection
 

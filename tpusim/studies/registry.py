@@ -20,6 +20,7 @@ from tpusim.studies.base import Study
 from tpusim.studies.check import CheckStudy
 from tpusim.studies.localisation.study import LocalisationStudy
 from tpusim.studies.reproduce import ReproduceStudy
+from tpusim.studies.sensitivity import SensitivityStudy
 from tpusim.studies.spares import SparesStudy
 from tpusim.studies.sweep import SweepStudy
 
@@ -32,6 +33,7 @@ STUDIES: dict[str, type[Study]] = {study.name: study for study in (
     LocalisationStudy,
     ReproduceStudy,
     CheckStudy,
+    SensitivityStudy,
 )}
 
 
