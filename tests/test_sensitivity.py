@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import tpusim
-from tpusim.studies.sensitivity import (Factor, Output, SensitivityStudy, finding, paired_mean_difference,
-                                        screen)
+from tpusim.studies.sensitivity import (Claim, Factor, Output, SensitivityStudy, claim_sentence, claim_verdicts,
+                                        finding, paired_mean_difference, screen)
 
 from typer.testing import CliRunner
 
@@ -185,3 +185,73 @@ def test_bad_input_is_one_line_from_the_entry_point():
                           capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("error: --vary nonsense: expected KEY=LOW:HIGH")
+
+
+# -- robustness of a claim (issue 32 point 4) -----------------------------------------------------------------
+def test_a_claim_reads_both_ways_round_and_refuses_other_forms():
+    assert Claim.parse("reconfigurable > static: slice_availability 4x4x4") == Claim(
+        "reconfigurable", "static", "slice_availability", "4x4x4", "reconfigurable > static: slice_availability 4x4x4")
+    flipped = Claim.parse(" static<reconfigurable : system_availability ")
+    assert (flipped.better, flipped.worse, flipped.key) == ("reconfigurable", "static", None)
+    assert Claim.parse("a > b: slice_availability:4x4x4").key == "4x4x4"
+    for bad in ("nonsense", "a >: slice_availability", "a = b: slice_availability 4x4x4"):
+        with pytest.raises(ValueError, match="expected 'A > B: METRIC"):
+            Claim.parse(bad)
+
+
+def test_claim_verdicts_use_bonferroni_intervals_over_the_points():
+    """Each point's interval is the Student-t interval at level 1 - alpha/m (m points), computed
+    here with scipy; above 0 holds, below 0 fails, across 0 or no interval with mean 0: cannot tell."""
+    from scipy import stats
+
+    rows = np.array([[0.30, 0.31, 0.29, 0.32, 0.28],  # clearly above 0
+                     [-0.2, -0.21, -0.19, -0.2, -0.22],  # clearly below
+                     [0.1, -0.1, 0.05, -0.05, 0.0],  # across 0
+                     [0.0, 0.0, 0.0, 0.0, 0.0]])  # the same everywhere, 0: a tie
+    got = claim_verdicts(rows, alpha=0.05)
+    assert list(got.verdict) == ["holds", "fails", "cannot tell", "cannot tell"]
+    q = stats.t.ppf(1 - 0.05 / (2 * 4), 4)
+    half = q * rows[0].std(ddof=1) / math.sqrt(5)
+    assert (got.low[0], got.high[0]) == pytest.approx((rows[0].mean() - half, rows[0].mean() + half))
+    assert got.level[0] == pytest.approx(1 - 0.05 / 4)
+    assert "the same in all 5" in got.note[3]
+    claim = Claim("a", "b", "slice_availability", "4x4x4", "a > b: slice_availability 4x4x4")
+    points = pd.DataFrame({"k": [1.0, 2.0, 3.0, 4.0]})
+    assert " fails at k = 2: difference -20.4 pp" in claim_sentence(claim, pd.concat([points, got], axis=1),
+                                                                     ["k"], 100.0, " pp")
+    assert "cannot tell: the interval spans 0 at 1 of 2 points" in claim_sentence(
+        claim, pd.concat([points, got], axis=1).iloc[[0, 2]], ["k"])
+    assert "holds everywhere in the box: at all 1 design points, corners included" in claim_sentence(
+        claim, pd.concat([points, got], axis=1).iloc[[0]], ["k"])
+
+
+def test_a_claim_is_judged_at_every_corner_of_the_box():
+    claim = Claim.parse("static > reconfigurable: slice_availability 4x4x2")
+    found = tpusim.sensitivity(TINY, FACTORS, overrides={"replications": 6, "horizon_days": 20}, trajectories=3,
+                               claim=claim)
+    judged = found.claim_points
+    keys = list(FACTORS)
+    corners_run = {tuple(r) for r in judged[judged.corner][keys].itertuples(index=False)}
+    assert corners_run == {(a, b) for a in FACTORS[keys[0]] for b in FACTORS[keys[1]]}
+    assert not judged.duplicated(keys).any()  # a point Morris visits twice is judged once
+    assert (judged.level == 1 - 0.05 / len(judged)).all()
+    # the static pod places the 4-cube slice more often everywhere in this box (a one-pod slice
+    # of a two-pod machine: the OCS pod loses it to any OCS fault), corners included
+    assert (judged.verdict == "holds").all()
+    assert found.claim_finding().startswith("'static > reconfigurable: slice_availability 4x4x2' holds everywhere "
+                                            "in the box: at all 9 design points, corners included")
+    assert json.loads(json.dumps(found.to_dict(), allow_nan=False))["claim"]["finding"] == found.claim_finding()
+    # the sensitivity outputs are those of the design alone, the corners not among them
+    assert len(found.design_frame()) == 9 and set(found.values.point) == set(range(9))
+
+
+@pytest.mark.parametrize("claim, says", [
+    ("nonsense", "--claim 'nonsense': expected 'A > B: METRIC [KEY]'"),
+    ("static > nosuch: slice_availability 2x2x2", "'nosuch' is not a policy"),
+    ("static > reconfigurable: slice_availability", "name the metric's key"),
+])
+def test_a_bad_claim_exits_2(claim, says):
+    done = runner.invoke(app, ["sensitivity", str(TINY), "--vary", "failures.ocs.repair.mean_hours=1:24",
+                               "--claim", claim])
+    assert done.exit_code == 2, done.output
+    assert says in " ".join(done.output.split()), done.output

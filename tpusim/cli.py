@@ -585,7 +585,7 @@ def _print_sweep(results, frame, fmt: str, sc: "Scenario", written: list[Path], 
 
 #: `tpusim sensitivity`'s defaults: small, so that the bundled scenario's default run takes a few
 #: minutes on two cores (measured: README, "Which assumptions decide the answer").
-SENSITIVITY_REPLICATIONS = 4
+SENSITIVITY_REPLICATIONS = 20
 
 
 def _factors(sc: "Scenario", vary: list[str]) -> list:
@@ -654,7 +654,7 @@ def sensitivity(
     scenario: Annotated[str, SCENARIO_ARG],
     vary: Annotated[Optional[list[str]], typer.Option(metavar="KEY=LOW:HIGH", help="Vary this dotted key over [LOW, HIGH]; repeatable; replaces the scenario's declared assumptions [default: its assumptions: section].", show_default=False)] = None,
     method: Annotated[str, typer.Option(metavar="[morris|sobol]", help="morris: screening, trajectories x (k+1) points; sobol: first and total indices, samples x (k+2) points (many more).")] = "morris",
-    trajectories: Annotated[int, typer.Option(metavar="R", min=2, help="Morris trajectories.")] = 6,
+    trajectories: Annotated[int, typer.Option(metavar="R", min=2, help="Morris trajectories (each k+1 design points).")] = 10,
     levels: Annotated[int, typer.Option(metavar="P", min=2, help="Morris grid levels (even).")] = 4,
     samples: Annotated[int, typer.Option(metavar="N", min=2, help="Sobol base samples (a power of two).")] = 64,
     metric_: Annotated[Optional[list[str]], typer.Option("--metric", metavar="NAME[:KEY]", help="An output metric, for every policy (e.g. slice_availability:4x4x4, system_availability); repeatable [default: slice availability of the smallest and largest shape].", show_default=False)] = None,
@@ -662,12 +662,13 @@ def sensitivity(
     replications: Annotated[Optional[int], typer.Option("--replications", "-r", metavar="N", min=1, help=f"Replications per design point [default: {SENSITIVITY_REPLICATIONS}].", show_default=False)] = None,
     horizon_days: Annotated[Optional[float], typer.Option(metavar="DAYS", help="Simulated days per replication [default: the scenario's].", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", "-s", metavar="N", min=0, help="Root seed (the same at every design point).")] = None,
-    workers: Annotated[int, typer.Option("--workers", "-w", metavar="N", min=1, help="Local worker processes.")] = 2,
+    workers: Annotated[int, typer.Option("--workers", "-w", metavar="N", min=1, help="Local worker processes (the defaults are sized for two cores: a few minutes on the bundled scenario).")] = 2,
     scheduler_address: Annotated[Optional[str], typer.Option(metavar="tcp://HOST:PORT", help="Run the design points on a Dask cluster you trust.")] = None,
     out_given: Annotated[Optional[str], typer.Option("--out", "-o", metavar="DIR", help="Output directory [default: out/<scenario name>-sensitivity].", show_default=False)] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
     plot: Annotated[bool, typer.Option(help="Write a tornado plot per output.")] = True,
     fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|json]", help="What to print: table (indices per output, ranked, and the finding) or json (sensitivity.json).")] = "table",
+    claim: Annotated[Optional[str], typer.Option(metavar="'A > B: METRIC KEY'", help="Also judge this conclusion about a paired difference at every design point and every corner of the box (2**k more points), with simultaneous 95 % intervals (Bonferroni): holds everywhere, fails at (the values), or cannot tell.", show_default=False)] = None,
 ) -> None:
     """Which assumptions move each output most: global sensitivity (SALib's Morris screening,
     or Sobol indices) over the scenario's declared assumption ranges, every design point a run
@@ -695,6 +696,18 @@ def sensitivity(
     sc = _load(scenario, set_, options)
     outputs = _outputs(sc, metric_ or [], difference or [])
     factors = _factors(sc, vary or [])
+    judged = None
+    if claim is not None:
+        from tpusim.studies.sensitivity import MAX_CORNER_FACTORS, Claim, check_claim
+
+        try:
+            judged = Claim.parse(claim)
+            check_claim(sc, judged)
+        except ValueError as exc:
+            _fail(f"--claim {exc}")
+        if len(factors) > MAX_CORNER_FACTORS:
+            _fail(f"--claim: the box of {len(factors)} assumptions has 2**{len(factors)} corners; judge a claim "
+                  f"over at most {MAX_CORNER_FACTORS} (choose them with --vary)")
     from tpusim.output.files import folder_name
 
     out = _out_dir(out_given, folder_name(sc.name, "-sensitivity"), "", "")
@@ -704,12 +717,15 @@ def sensitivity(
 
     k = len(factors)
     points = trajectories * (k + 1) if method == "morris" else samples * (k + 2)
-    _plain(err_console, f"{sc.name}: {method}, {k} assumptions, {points} design points x {sc.replications} "
+    corners = f" + up to {2 ** k} corners for --claim" if judged is not None else ""
+    _plain(err_console, f"{sc.name}: {method}, {k} assumptions, {points} design points{corners} x {sc.replications} "
                         f"replications x {sc.horizon_days:g} days (the same seed at every point)")
+    if judged is not None:
+        points += 2 ** k
     with _progress("replications", points * sc.replications) as callback:
         found = study("sensitivity", sc, factors=tuple(factors), method=method, outputs=tuple(outputs),
                       trajectories=trajectories, levels=levels, samples=samples, progress=callback,
-                      workers=workers, scheduler_address=scheduler_address)
+                      workers=workers, scheduler_address=scheduler_address, claim=judged)
     written = _write_sensitivity(found, out, plot)
     if fmt == "json":
         print(json.dumps(found.to_dict(), indent=2, allow_nan=False))
@@ -725,6 +741,8 @@ def sensitivity(
                        f"{sc.name}: sensitivity over {k} assumptions ({what}; {sc.replications} replications x "
                        f"{sc.horizon_days:g} days per point, common random numbers; 95 % bootstrap intervals)",
                        out_console)
+    if found.claim is not None:
+        _plain(out_console, f"claim: {found.claim_finding()}")
     _plain(out_console, "wrote " + ", ".join(str(p) for p in written))
 
 
@@ -740,6 +758,9 @@ def _write_sensitivity(found, out: Path, plot: bool) -> list[Path]:
     write_json(written[0], payload)
     write_atomic(written[1], found.design_frame().to_csv(index=False).encode())
     write_atomic(written[2], found.indices_frame().to_csv(index=False).encode())
+    if found.claim_points is not None:
+        written.append(out / "sensitivity_claim.csv")
+        write_atomic(written[-1], found.claim_points.to_csv(index=False).encode())
     if plot:
         written += plot_tornados(found.plot(), out)
     return written

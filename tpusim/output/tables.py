@@ -265,6 +265,9 @@ def render_sensitivity(indices: dict, findings: dict, method: str, scales: dict,
     ``scales[label] = (factor, unit)``); Sobol: ST and S1 with theirs."""
     console.print(Text(title))
     for label, frame in indices.items():
+        if frame["index"].notna().all() and not (frame["index"].abs() > 1e-12).any():  # nothing moves it: the
+            console.print(Text(findings[label]))  # finding says so in one line
+            continue
         scale, unit = scales.get(label, (1.0, ""))
         table = Table(title=Text(label), title_justify="left")
         table.add_column(Text("rank"), justify="right")

@@ -31,6 +31,13 @@ Invariants:
 - **Findings come from the numbers.** The sentence per output names the factor with the largest
   mu* (Morris) or total index ST (Sobol) with its 95 % interval, and says "cannot be told apart"
   when the top two intervals overlap.
+- **A claim holds only where every interval says so.** With ``claim`` ("reconfigurable >
+  static: slice_availability 12x16x16") the paired difference is judged at every distinct design
+  point and at every corner of the box (2**k more runs, on the same random numbers), each with a
+  Student-t interval at level 1 - alpha/m over the m points (Bonferroni: all hold together with
+  probability >= 1 - alpha): "holds everywhere" only if every interval lies above 0, "fails at"
+  the point whose interval lies furthest below 0 (its assumptions' values), else "cannot tell".
+  The flipping point is found among the points run, not refined further (no bisection yet).
 - The study writes no files: :class:`SensitivityResults` holds frames and a JSON-able mapping;
   the CLI and :mod:`tpusim.output` write them.
 
@@ -58,8 +65,8 @@ from tpusim.topology.shapes import SliceShape
 MORRIS, SOBOL = "morris", "sobol"
 METHODS = (MORRIS, SOBOL)
 #: Morris defaults: a few trajectories screen a handful of factors (each trajectory costs k+1
-#: points); 4 levels is the usual grid.
-TRAJECTORIES, LEVELS = 6, 4
+#: points; 10 keep the bootstrap intervals of mu* usable); 4 levels is the usual grid.
+TRAJECTORIES, LEVELS = 10, 4
 #: Sobol base samples (a power of two); the design has N x (k + 2) points: far more than Morris.
 SOBOL_SAMPLES = 64
 #: Bootstrap resamples behind SALib's confidence intervals.
@@ -104,6 +111,37 @@ class Output:
     def needs(self) -> list[tuple[str, str, str | None]]:
         """The (policy, metric, key) values this output reads from every replication."""
         return [(p, self.metric, self.key) for p in (self.policy, self.minus) if p is not None]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A conclusion about a paired difference: ``better``'s ``metric`` (at ``key``) is above
+    ``worse``'s, i.e. the mean of the per-replication differences ``better - worse`` is > 0."""
+
+    better: str
+    worse: str
+    metric: str
+    key: str | None = None
+    text: str = ""  # as the user wrote it
+
+    @property
+    def output(self) -> Output:
+        return Output(self.better, self.metric, self.key, self.worse)
+
+    @classmethod
+    def parse(cls, text: str) -> "Claim":
+        """``"reconfigurable > static: slice_availability 4x4x4"`` (or ``<``, which swaps the
+        two); ``ValueError`` saying the form otherwise."""
+        import re
+
+        form = re.fullmatch(r"\s*([A-Za-z_][\w]*)\s*([<>])\s*([A-Za-z_][\w]*)\s*:\s*([A-Za-z_]\w*)(?:[\s:]+(\S+))?\s*",
+                            text)
+        if form is None:
+            raise ValueError(f"{text!r}: expected 'A > B: METRIC [KEY]' (e.g. 'reconfigurable > static: "
+                             f"slice_availability 4x4x4')")
+        a, op, b, name, key = form.groups()
+        better, worse = (a, b) if op == ">" else (b, a)
+        return cls(better, worse, name, key, " ".join(text.split()))
 
 
 def factors_of(scenario: Scenario) -> list[Factor]:
@@ -319,6 +357,89 @@ def _mean(values: np.ndarray) -> float:
     return float(v.mean()) if len(v) else math.nan
 
 
+# -- robustness of a claim (DESIGN §8) ------------------------------------------------------------------
+#: The most factors whose box corners a claim is checked at (2**k corners, each a full run).
+MAX_CORNER_FACTORS = 10
+HOLDS, FAILS, CANNOT_TELL = "holds", "fails", "cannot tell"
+
+
+def check_claim(scenario: Scenario, claim: Claim) -> None:
+    """``ValueError`` unless the claim names two different policies of the scenario and a metric
+    (with its key where it has a breakdown) the scenario reports."""
+    out = outputs_for(scenario, [(claim.metric, claim.key)], [(claim.better, claim.worse)])
+    if not any(o.minus for o in out) or (metric(claim.metric).breakdown is not None and claim.key is None):
+        raise ValueError(f"{claim.text}: name the metric's key (e.g. {claim.metric} {scenario.slices[0]})")
+
+
+def corners(factors: Sequence[Factor]) -> np.ndarray:
+    """Every corner of the factors' box (2**k rows), the first factor varying slowest."""
+    import itertools
+
+    return np.array([[f.high if hi else f.low for f, hi in zip(factors, bits)]
+                     for bits in itertools.product((False, True), repeat=len(factors))], dtype=float)
+
+
+def claim_verdicts(differences: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
+    """Per design point (a row of per-replication differences ``better - worse``; NaN where
+    undefined): the mean, its simultaneous interval (Student t at level 1 - alpha / points:
+    Bonferroni over every point, so all of them hold together with probability >= 1 - alpha)
+    and the verdict: holds (interval above 0), fails (below 0) or cannot tell. Where every
+    replication gives the same difference there is no interval: a difference of 0 there cannot
+    tell, any other is judged by its sign (noted)."""
+    from tpusim.core.stats import UNBOUNDED, estimate
+
+    m = len(differences)
+    level = 1.0 - alpha / max(m, 1)
+    rows = []
+    for d in differences:
+        d = d[~np.isnan(d)]
+        if len(d) == 0:
+            rows.append({"mean": math.nan, "low": math.nan, "high": math.nan, "verdict": CANNOT_TELL,
+                         "note": "undefined in every replication"})
+            continue
+        est = estimate([float(v) for v in d], level=level, bounds=UNBOUNDED)
+        if est.ci95 is None:
+            verdict = CANNOT_TELL if est.mean == 0 or len(d) < 2 else HOLDS if est.mean > 0 else FAILS
+            rows.append({"mean": est.mean, "low": math.nan, "high": math.nan, "verdict": verdict,
+                         "note": est.note or "one replication: no interval"})
+            continue
+        low, high = est.ci95
+        verdict = HOLDS if low > 0 else FAILS if high < 0 else CANNOT_TELL
+        rows.append({"mean": est.mean, "low": low, "high": high, "verdict": verdict, "note": est.note or ""})
+    frame = pd.DataFrame(rows, columns=["mean", "low", "high", "verdict", "note"])
+    frame["level"] = level
+    return frame
+
+
+def claim_sentence(claim: Claim, frame: pd.DataFrame, keys: Sequence[str], scale: float = 1.0,
+                   unit: str = "") -> str:
+    """The claim's verdict over the box: "holds everywhere" (every point, corners included),
+    "fails at" the point where it fails most clearly (its assumptions' values, and how many
+    others fail), or "cannot tell" (how many points are undecided)."""
+    n = len(frame)
+    fails = frame[frame.verdict == FAILS]
+    undecided = frame[frame.verdict == CANNOT_TELL]
+
+    def where(row) -> str:
+        return ", ".join(f"{k} = {row[k]:g}" for k in keys)
+
+    def interval(row) -> str:
+        if math.isnan(row["low"]):
+            return f"{scale * row['mean']:.3g}{unit} ({row['note']})"
+        return f"{scale * row['mean']:.3g}{unit} [{scale * row['low']:.3g}, {scale * row['high']:.3g}]"
+
+    level = f"{100 * (1 - (1 - frame.level.iloc[0]) * n):.3g} % simultaneous intervals over {n} points" if n else ""
+    counts = f"holds at {int((frame.verdict == HOLDS).sum())}, fails at {len(fails)}, cannot tell at {len(undecided)}"
+    if n and len(fails) == 0 and len(undecided) == 0:
+        worst = frame.iloc[int(np.argmin(frame["low"].fillna(frame["mean"]).to_numpy()))]
+        return (f"'{claim.text}' holds everywhere in the box: at all {n} design points, corners included "
+                f"({level}); closest to flipping at {where(worst)}: {interval(worst)}")
+    if len(fails):
+        worst = fails.iloc[int(np.argmin(fails["high"].fillna(fails["mean"]).to_numpy()))]
+        return (f"'{claim.text}' fails at {where(worst)}: difference {interval(worst)} ({level}: {counts})")
+    return f"'{claim.text}': cannot tell: the interval spans 0 at {len(undecided)} of {n} points ({level}: {counts})"
+
+
 # -- the result -----------------------------------------------------------------------------------
 @dataclass(repr=False)
 class SensitivityResults:
@@ -337,6 +458,18 @@ class SensitivityResults:
     Y: np.ndarray  # points x outputs
     indices: dict[str, pd.DataFrame]  # output label -> analyse() frame
     settings: dict[str, Any] = field(default_factory=dict)  # trajectories, levels, samples
+    claim: Claim | None = None
+    #: with a claim: one row per point it was judged at (the design's and the box's corners):
+    #: the factors' values, corner, mean, low, high (simultaneous interval), verdict, note
+    claim_points: pd.DataFrame | None = None
+
+    def claim_finding(self) -> str | None:
+        """The claim's verdict over the box (:func:`claim_sentence`), or None without a claim."""
+        if self.claim is None or self.claim_points is None:
+            return None
+        m = metric(self.claim.metric)
+        return claim_sentence(self.claim, self.claim_points, [f.key for f in self.factors], m.scale,
+                              " pp" if m.unit == "fraction" else f" {m.unit}")
 
     def __repr__(self) -> str:
         return (f"SensitivityResults({self.method}: {len(self.factors)} factors, {len(self.points)} points x "
@@ -377,6 +510,11 @@ class SensitivityResults:
             "scenario": self.scenario.name, "seed": self.scenario.seed, "method": self.method,
             "replications": self.scenario.replications, "horizon_days": self.scenario.horizon_days,
             "points": len(self.points), **self.settings,
+            **({"claim": {"text": self.claim.text, "better": self.claim.better, "worse": self.claim.worse,
+                          "metric": self.claim.metric, "key": self.claim.key, "finding": self.claim_finding(),
+                          "points": [{k: clean(v) for k, v in row.items()}
+                                     for row in self.claim_points.to_dict(orient="records")]}}
+               if self.claim is not None and self.claim_points is not None else {}),
             "factors": [{"key": f.key, "low": f.low, "high": f.high, "integer": f.integer} for f in self.factors],
             "outputs": [{"label": o.label, "policy": o.policy, "minus": o.minus, "metric": o.metric, "key": o.key,
                          "indices": [{k: clean(v) for k, v in row.items()}
@@ -401,7 +539,8 @@ def sensitivity(scenario: ScenarioLike, factors: "Sequence[Factor] | dict[str, t
                 *, method: str = MORRIS, outputs: Sequence[Output] | None = None,
                 trajectories: int = TRAJECTORIES, levels: int = LEVELS, samples: int = SOBOL_SAMPLES,
                 workers: int = 1, scheduler_address: str | None = None, progress: Progress | None = None,
-                overrides: "list[str] | dict[str, Any] | None" = None) -> SensitivityResults:
+                overrides: "list[str] | dict[str, Any] | None" = None, claim: "Claim | str | None" = None,
+                alpha: float = 0.05) -> SensitivityResults:
     """Global sensitivity of ``scenario``'s outputs to its assumptions (the module's docstring).
 
     Parameters
@@ -418,6 +557,10 @@ def sensitivity(scenario: ScenarioLike, factors: "Sequence[Factor] | dict[str, t
         Default: :func:`default_outputs`.
     workers, scheduler_address, progress
         As for :func:`tpusim.sweep`; ``progress(replications done, in all)``.
+    claim, alpha : optional
+        A conclusion about a paired difference (``"reconfigurable > static: slice_availability
+        12x16x16"``) judged at every design point and every corner of the box with simultaneous
+        intervals (family-wise ``alpha``, Bonferroni): :meth:`SensitivityResults.claim_finding`.
 
     Examples
     --------
@@ -428,7 +571,8 @@ def sensitivity(scenario: ScenarioLike, factors: "Sequence[Factor] | dict[str, t
         factors = [Factor(k, float(lo), float(hi)) for k, (lo, hi) in factors.items()]
     study = SensitivityStudy(tuple(factors) if factors is not None else None, method,
                              tuple(outputs) if outputs is not None else None,
-                             trajectories, levels, samples, progress)
+                             trajectories, levels, samples, progress,
+                             Claim.parse(claim) if isinstance(claim, str) else claim, alpha)
     return study.on(scenario, overrides, workers=workers, scheduler_address=scheduler_address)
 
 
@@ -447,8 +591,12 @@ class SensitivityStudy(ScenarioStudy[SensitivityResults]):
     levels: int = LEVELS
     samples: int = SOBOL_SAMPLES
     progress: Progress | None = None
+    claim: Claim | None = None  # judged at every design point and every corner of the box
+    alpha: float = 0.05  # the claim's family-wise error over all those points
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"alpha: must lie strictly between 0 and 1, got {self.alpha}")
         if self.method not in METHODS:
             raise ValueError(f"method: must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.trajectories < 2:
@@ -462,20 +610,58 @@ class SensitivityStudy(ScenarioStudy[SensitivityResults]):
         factors = list(self.factors) if self.factors is not None else factors_of(scenario)
         check_factors(scenario, factors)
         outputs = list(self.outputs) if self.outputs is not None else default_outputs(scenario)
+        if self.claim is not None:
+            check_claim(scenario, self.claim)
+            if len(factors) > MAX_CORNER_FACTORS:
+                raise ValueError(f"{self.claim.text}: the box of {len(factors)} factors has 2**{len(factors)} "
+                                 f"corners; a claim is judged over at most {MAX_CORNER_FACTORS} factors")
         seed = scenario.seed % 2**32
         X = design(factors, self.method, trajectories=self.trajectories, levels=self.levels,
                    samples=self.samples, seed=seed)
         points = [{f.key: f.value(x) for f, x in zip(factors, row)} for row in X]
-        scenarios = [scenario.with_overrides(p) for p in points]  # the same seed: common random numbers
-        values = self._simulate(scenarios, outputs, runner)
-        Y = self._outputs(values, outputs, len(points), scenario.replications)
+        extra = self._corners(factors, points) if self.claim is not None else []
+        # the same seed at every point: common random numbers
+        scenarios = [scenario.with_overrides(p) for p in points + extra]
+        values = self._simulate(scenarios, outputs + ([self.claim.output] if self.claim else []), runner)
+        Y = self._outputs(values[values.point < len(points)], outputs, len(points), scenario.replications)
+        judged = self._judge(values, factors, points + extra, len(points), scenario.replications)
         indices = {o.label: (analyse(factors, X, Y[:, j], self.method, levels=self.levels, seed=seed)
                              if not np.isnan(Y[:, j]).any() else _undefined(factors))
                    for j, o in enumerate(outputs)}
         settings = ({"trajectories": self.trajectories, "levels": self.levels} if self.method == MORRIS
                     else {"samples": self.samples})
-        return SensitivityResults(scenario, self.method, factors, outputs, X, points, [s.seed for s in scenarios],
-                                  values, Y, indices, settings)
+        return SensitivityResults(scenario, self.method, factors, outputs, X, points,
+                                  [s.seed for s in scenarios[:len(points)]], values[values.point < len(points)]
+                                  .reset_index(drop=True), Y, indices, settings, self.claim, judged)
+
+    @staticmethod
+    def _corners(factors: Sequence[Factor], points: list[dict[str, float | int]]) -> list[dict[str, float | int]]:
+        """The corners of the box that are not design points already."""
+        have = {tuple(p.values()) for p in points}
+        out = []
+        for row in corners(factors):
+            p = {f.key: f.value(x) for f, x in zip(factors, row)}
+            if tuple(p.values()) not in have:
+                have.add(tuple(p.values()))
+                out.append(p)
+        return out
+
+    def _judge(self, values: pd.DataFrame, factors: Sequence[Factor], points: list[dict[str, float | int]],
+               design: int, reps: int) -> pd.DataFrame | None:
+        """The claim at every point (:func:`claim_verdicts`), beside the point's values."""
+        if self.claim is None:
+            return None
+        c = self.claim
+        def per_rep(policy: str) -> np.ndarray:
+            return _per_replication(values, policy, c.metric, c.key, len(points), reps)
+        # a point a Morris trajectory visits twice is judged once (the same runs: the same seed)
+        first = sorted({tuple(p.values()): i for i, p in reversed(list(enumerate(points)))}.values())
+        verdicts = claim_verdicts((per_rep(c.better) - per_rep(c.worse))[first], self.alpha)
+        frame = pd.DataFrame([points[i] for i in first])
+        ends = {f.key: (f.value(f.low), f.value(f.high)) for f in factors}
+        frame.insert(0, "point", first)
+        frame["corner"] = [i >= design or all(v in ends[k] for k, v in points[i].items()) for i in first]
+        return pd.concat([frame, verdicts], axis=1)
 
     def _simulate(self, scenarios: list[Scenario], outputs: list[Output], runner: Runner) -> pd.DataFrame:
         """Every (point, replication) as one task through ``runner``; the values the outputs read."""
@@ -499,11 +685,7 @@ class SensitivityStudy(ScenarioStudy[SensitivityResults]):
     def _outputs(values: pd.DataFrame, outputs: list[Output], n: int, reps: int) -> np.ndarray:
         """Each output's value at each point: a mean over replications, or a paired difference."""
         def per_rep(policy: str, name: str, key: str | None) -> np.ndarray:
-            rows = values[(values.policy == policy) & (values.metric == name)
-                          & (values.key.isna() if key is None else values.key == key)]
-            grid = np.full((n, reps), math.nan)
-            grid[rows.point.to_numpy(), rows.replication.to_numpy()] = rows.value.to_numpy()
-            return grid
+            return _per_replication(values, policy, name, key, n, reps)
 
         Y = np.full((n, len(outputs)), math.nan)
         for j, o in enumerate(outputs):
@@ -514,6 +696,15 @@ class SensitivityStudy(ScenarioStudy[SensitivityResults]):
                 b = per_rep(o.minus, o.metric, o.key)
                 Y[:, j] = [paired_mean_difference(a[i], b[i]) for i in range(n)]
         return Y
+
+
+def _per_replication(values: pd.DataFrame, policy: str, name: str, key: str | None, n: int, reps: int) -> np.ndarray:
+    """points x replications: ``policy``'s ``name`` at ``key`` in every replication of every point."""
+    rows = values[(values.policy == policy) & (values.metric == name)
+                  & (values.key.isna() if key is None else values.key == key)]
+    grid = np.full((n, reps), math.nan)
+    grid[rows.point.to_numpy(), rows.replication.to_numpy()] = rows.value.to_numpy()
+    return grid
 
 
 def _undefined(factors: Sequence[Factor]) -> pd.DataFrame:
