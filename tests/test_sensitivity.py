@@ -219,10 +219,12 @@ def test_claim_verdicts_use_bonferroni_intervals_over_the_points():
     points = pd.DataFrame({"k": [1.0, 2.0, 3.0, 4.0]})
     assert " fails at k = 2: difference -20.4 pp" in claim_sentence(claim, pd.concat([points, got], axis=1),
                                                                      ["k"], 100.0, " pp")
-    assert "cannot tell: the interval spans 0 at 1 of 2 points" in claim_sentence(
-        claim, pd.concat([points, got], axis=1).iloc[[0, 2]], ["k"])
-    assert "holds everywhere in the box: at all 1 design points, corners included" in claim_sentence(
-        claim, pd.concat([points, got], axis=1).iloc[[0]], ["k"])
+    three = pd.concat([points.iloc[[0, 2, 3]].reset_index(drop=True), claim_verdicts(rows[[0, 2, 3]])], axis=1)
+    assert claim_sentence(claim, three, ["k"]).endswith(
+        "cannot tell: the interval spans 0 at 2 of 3 points (95 % simultaneous intervals over 3 points: holds at 1, "
+        "fails at 0, cannot tell at 2); nearest to failing at k = 3: 0 [-0.14, 0.14]")
+    one = pd.concat([points.iloc[[0]], claim_verdicts(rows[[0]])], axis=1)
+    assert "holds everywhere in the box: at all 1 design points, corners included" in claim_sentence(claim, one, ["k"])
 
 
 def test_a_claim_is_judged_at_every_corner_of_the_box():

@@ -437,7 +437,11 @@ def claim_sentence(claim: Claim, frame: pd.DataFrame, keys: Sequence[str], scale
     if len(fails):
         worst = fails.iloc[int(np.argmin(fails["high"].fillna(fails["mean"]).to_numpy()))]
         return (f"'{claim.text}' fails at {where(worst)}: difference {interval(worst)} ({level}: {counts})")
-    return f"'{claim.text}': cannot tell: the interval spans 0 at {len(undecided)} of {n} points ({level}: {counts})"
+    if not len(undecided):
+        return f"'{claim.text}': no point to judge it at"
+    worst = undecided.iloc[int(np.argmin(undecided["mean"].to_numpy()))]
+    return (f"'{claim.text}': cannot tell: the interval spans 0 at {len(undecided)} of {n} points ({level}: "
+            f"{counts}); nearest to failing at {where(worst)}: {interval(worst)}")
 
 
 # -- the result -----------------------------------------------------------------------------------
