@@ -124,6 +124,11 @@ def test_integer_keys_are_rounded_and_bad_factors_refused():
                              outputs=(Output("static", "slice_availability", "2x2x2"),))
     found = study.on(TINY, {"replications": 1, "horizon_days": 2})
     assert all(isinstance(p["pod_manager.spare_cubes"], int) for p in found.points)
+    # given as a plain range, the key is still known to be an integer
+    again = tpusim.sensitivity(TINY, {"pod_manager.spare_cubes": (0, 2)}, trajectories=2,
+                               outputs=[Output("static", "slice_availability", "2x2x2")],
+                               overrides={"replications": 1, "horizon_days": 2})
+    assert again.factors[0].integer and all(isinstance(p["pod_manager.spare_cubes"], int) for p in again.points)
     with pytest.raises(ValueError, match="names no key"):
         SensitivityStudy(factors=(Factor("failures.nokey", 1, 2),)).on(TINY)
     with pytest.raises(ValueError, match="low 3 must be below high 1"):
@@ -149,6 +154,11 @@ def test_the_cli_writes_its_files(tmp_path):
     assert len(pd.read_csv(out / "sensitivity_indices.csv")) == 3 * 2
     assert len(list(out.glob("tornado_*.png"))) == 3
     assert "moves reconfigurable - static: slice_availability 2x2x2 most" in " ".join(done.output.split())
+    as_json = runner.invoke(app, ["sensitivity", str(TINY), "--vary", "failures.ocs.repair.mean_hours=1:24", "-r", "1",
+                                  "--horizon-days", "2", "--trajectories", "2", "-w", "1", "--no-plot", "--format",
+                                  "json", "--out", str(tmp_path / "j")])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)["factors"][0]["key"] == "failures.ocs.repair.mean_hours"
 
 
 # -- (c) bad input ------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ Layer: studies (it runs scenarios); reads results, never writes files.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
@@ -154,6 +154,14 @@ def factors_of(scenario: Scenario) -> list[Factor]:
 
 def _is_integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _integer_key(scenario: Scenario, key: str) -> bool:
+    """The scenario's value at ``key`` is an integer (so a factor there takes rounded values)."""
+    try:
+        return _is_integer(assumption_value(scenario.model_dump(mode="json"), key))
+    except KeyError:
+        return False
 
 
 def check_factors(scenario: Scenario, factors: Sequence[Factor]) -> None:
@@ -612,6 +620,7 @@ class SensitivityStudy(ScenarioStudy[SensitivityResults]):
 
     def run(self, scenario: Scenario, runner: Runner) -> SensitivityResults:
         factors = list(self.factors) if self.factors is not None else factors_of(scenario)
+        factors = [replace(f, integer=True) if _integer_key(scenario, f.key) else f for f in factors]
         check_factors(scenario, factors)
         outputs = list(self.outputs) if self.outputs is not None else default_outputs(scenario)
         if self.claim is not None:
