@@ -18,6 +18,7 @@ import tpusim.studies
 from tpusim.studies import registry
 from tpusim.studies.base import Runner, Study
 from tpusim.studies.check import compare, make_baseline
+from tpusim.studies.sensitivity import Factor
 
 from conftest import REPO
 
@@ -98,6 +99,8 @@ EXAMPLES = {
     "fit": (lambda: {"population": {"host": 32}}, "unit,class,down_hours,up_hours\n1,host,2,5\n2,host,4,\n", None),
     "uncertainty": (lambda: {"blocks": 2, "replications": 2}, TINY, {"assumptions": {
         "failures.host.daily_rate": {"low": 0.015, "high": 0.025, "source": "a fit", "interval": 0.95}}}),
+    "sensitivity": (lambda: {"factors": (Factor("failures.ocs.repair.mean_hours", 1, 24),), "trajectories": 2},
+                    TINY, {"replications": 1, "horizon_days": 2}),
 }
 #: studies that simulate nothing (a fit reads an incident log): they must not run a replication
 SIMULATE_NOTHING = {"fit"}

@@ -23,7 +23,7 @@ _LAZY = {
     "Scenario": "tpusim.config.schema", "ScenarioError": "tpusim.core.errors", "Results": "tpusim.measure.results",
     "load_results": "tpusim.output.presenter", "domain_attribution": "tpusim.studies.attribution",
     "campaign_cost": "tpusim.studies.attribution", "localise": "tpusim.studies.localisation.study", "plan_spares": "tpusim.studies.spares",
-    "sweep": "tpusim.studies.sweep",
+    "sweep": "tpusim.studies.sweep", "sensitivity": "tpusim.studies.sensitivity",
     "input_uncertainty": "tpusim.studies.uncertainty",
     # a matplotlib Figure that shows itself as an image in any Jupyter kernel (no %matplotlib)
     "Figure": "tpusim.output.plots",
@@ -32,7 +32,7 @@ _LAZY = {
 
 __all__ = ["Figure", "Results", "Scenario", "ScenarioError", "__version__", "build_model", "campaign_cost", "domain_attribution", "fit", "input_uncertainty", "load_results",
            "load_scenario", "load_sweep", "localise", "plan_spares", "run",
-           "run_scenario", "scenario_from_dict", "study", "sweep"]
+           "run_scenario", "scenario_from_dict", "sensitivity", "study", "sweep"]
 
 
 def __getattr__(name: str):

@@ -64,7 +64,8 @@ def run(scenario: ScenarioLike, overrides: "list[str] | dict[str, Any] | None" =
 def study(name: str, scenario: Any = None, overrides: "list[str] | dict[str, Any] | None" = None, *,
           workers: int = 1, scheduler_address: str | None = None, **params: Any) -> Any:
     """Run the study registered as ``name`` (:func:`tpusim.studies.registry.names`: ``sweep``,
-    ``spares``, ``attribution``, ``campaign_cost``, ``localisation``, ``reproduce``, ``check``, ``fit``).
+    ``spares``, ``attribution``, ``campaign_cost``, ``localisation``, ``reproduce``, ``check``, ``fit``,
+    ``sensitivity``, ``uncertainty``).
 
     Parameters
     ----------

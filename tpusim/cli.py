@@ -607,6 +607,189 @@ def _print_sweep(results, frame, fmt: str, sc: "Scenario", written: list[Path], 
         out_console.print("wrote " + ", ".join(str(p) for p in written), highlight=False, markup=False)
 
 
+#: `tpusim sensitivity`'s defaults: small, so that the bundled scenario's default run takes a few
+#: minutes on two cores (measured: README, "Which assumptions decide the answer").
+SENSITIVITY_REPLICATIONS = 20
+
+
+def _factors(sc: "Scenario", vary: list[str]) -> list:
+    """The factors of ``--vary KEY=LOW:HIGH`` options (each key must name a number of the
+    scenario, low < high, both ends valid), or the scenario's declared assumptions."""
+    from tpusim.studies.sensitivity import Factor, check_factors, factors_of
+
+    if not vary:
+        factors = factors_of(sc)
+        if not factors:
+            _fail(f"{sc.name}: the scenario declares no assumptions (an assumptions: section with low and high); "
+                  f"give the factors with --vary KEY=LOW:HIGH")
+        return factors
+    data = sc.model_dump(mode="json")
+    from tpusim.config.schema import assumption_value
+
+    factors = []
+    for text in vary:
+        key, sep, bounds = text.partition("=")
+        low_text, colon, high_text = bounds.partition(":")
+        key = key.strip()
+        if not sep or not key or not colon:
+            _fail(f"--vary {text}: expected KEY=LOW:HIGH (e.g. failures.ocs.repair.mean_hours=1:24)")
+        try:
+            low, high = float(low_text), float(high_text)
+        except ValueError:
+            _fail(f"--vary {text}: LOW and HIGH must be numbers (KEY=LOW:HIGH)")
+        try:
+            value = assumption_value(data, key)
+        except KeyError:
+            _fail(f"--vary {key}: names no key of the scenario (a dotted path such as "
+                  f"failures.ocs.repair.mean_hours)")
+        integer = isinstance(value, int) and not isinstance(value, bool)
+        factors.append(Factor(key, low, high, integer))
+    try:
+        check_factors(sc, factors)
+    except ValueError as exc:
+        _fail(f"--vary {exc}")
+    return factors
+
+
+def _outputs(sc: "Scenario", metrics: list[str], differences: list[str]) -> list:
+    """The outputs of ``--metric NAME[:KEY]`` and ``--difference A-B`` (the defaults without)."""
+    from tpusim.studies.sensitivity import outputs_for
+
+    chosen = []
+    for text in metrics:
+        name, _, key = text.partition(":")
+        if not name.strip():
+            _fail(f"--metric {text!r}: expected NAME or NAME:KEY (e.g. slice_availability:4x4x4)")
+        chosen.append((name.strip(), key.strip() or None))
+    pairs = []
+    for text in differences:
+        a, sep, b = text.partition("-")
+        if not sep or not a.strip() or not b.strip():
+            _fail(f"--difference {text!r}: expected A-B, two policies (e.g. reconfigurable-static)")
+        pairs.append((a.strip(), b.strip()))
+    try:
+        return outputs_for(sc, chosen, pairs)
+    except ValueError as exc:
+        _fail(f"{'--difference' if 'policy' in str(exc) or 'minus itself' in str(exc) else '--metric'} {exc}")
+
+
+@app.command()
+def sensitivity(
+    scenario: Annotated[str, SCENARIO_ARG],
+    vary: Annotated[Optional[list[str]], typer.Option(metavar="KEY=LOW:HIGH", help="Vary this dotted key over [LOW, HIGH]; repeatable; replaces the scenario's declared assumptions [default: its assumptions: section].", show_default=False)] = None,
+    method: Annotated[str, typer.Option(metavar="[morris|sobol]", help="morris: screening, trajectories x (k+1) points; sobol: first and total indices, samples x (k+2) points (many more).")] = "morris",
+    trajectories: Annotated[int, typer.Option(metavar="R", min=2, help="Morris trajectories (each k+1 design points).")] = 10,
+    levels: Annotated[int, typer.Option(metavar="P", min=2, help="Morris grid levels (even).")] = 4,
+    samples: Annotated[int, typer.Option(metavar="N", min=2, help="Sobol base samples (a power of two).")] = 64,
+    metric_: Annotated[Optional[list[str]], typer.Option("--metric", metavar="NAME[:KEY]", help="An output metric, for every policy (e.g. slice_availability:4x4x4, system_availability); repeatable [default: slice availability of the smallest and largest shape].", show_default=False)] = None,
+    difference: Annotated[Optional[list[str]], typer.Option(metavar="A-B", help="A paired policy difference of each metric (e.g. reconfigurable-static); repeatable [default: the first OCS-wired policy minus the first static one].", show_default=False)] = None,
+    replications: Annotated[Optional[int], typer.Option("--replications", "-r", metavar="N", min=1, help=f"Replications per design point [default: {SENSITIVITY_REPLICATIONS}].", show_default=False)] = None,
+    horizon_days: Annotated[Optional[float], typer.Option(metavar="DAYS", help="Simulated days per replication [default: the scenario's].", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", "-s", metavar="N", min=0, help="Root seed (the same at every design point).")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", metavar="N", min=1, help="Local worker processes (the defaults are sized for two cores: a few minutes on the bundled scenario).")] = 2,
+    scheduler_address: Annotated[Optional[str], typer.Option(metavar="tcp://HOST:PORT", help="Run the design points on a Dask cluster you trust.")] = None,
+    out_given: Annotated[Optional[str], typer.Option("--out", "-o", metavar="DIR", help="Output directory [default: out/<scenario name>-sensitivity].", show_default=False)] = None,
+    set_: Annotated[Optional[list[str]], SET_OPT] = None,
+    plot: Annotated[bool, typer.Option(help="Write a tornado plot per output.")] = True,
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|json]", help="What to print: table (indices per output, ranked, and the finding) or json (sensitivity.json).")] = "table",
+    claim: Annotated[Optional[str], typer.Option(metavar="'A > B: METRIC KEY'", help="Also judge this conclusion about a paired difference at every design point and every corner of the box (2**k more points), with simultaneous 95 % intervals (Bonferroni): holds everywhere, fails at (the values), or cannot tell.", show_default=False)] = None,
+) -> None:
+    """Which assumptions move each output most: global sensitivity (SALib's Morris screening,
+    or Sobol indices) over the scenario's declared assumption ranges, every design point a run
+    on common random numbers. Writes sensitivity.json, sensitivity_points.csv,
+    sensitivity_indices.csv and a tornado plot per output.
+
+    \b
+    Examples:
+      tpusim sensitivity tpuv4_pod
+      tpusim sensitivity tpuv4_pod --vary failures.ocs.repair.mean_hours=1:24 --vary failures.ocs.daily_rate=0.00004:0.0004
+      tpusim sensitivity tpuv4_pod --method sobol --samples 32 --metric slice_availability:4x4x4
+    """
+    import json
+
+    if method not in ("morris", "sobol"):
+        _fail(f"--method {method}: must be morris or sobol")
+    if fmt not in ("table", "json"):
+        _fail(f"--format: must be table or json, got {fmt!r}")
+    if levels % 2:
+        _fail(f"--levels {levels}: must be even (Morris's grid)")
+    if samples & (samples - 1):
+        _fail(f"--samples {samples}: must be a power of two (Sobol sequences), e.g. {1 << samples.bit_length()}")
+    set_, options = _overrides(set_, seed=seed, replications=replications or SENSITIVITY_REPLICATIONS,
+                               horizon_days=horizon_days)
+    sc = _load(scenario, set_, options)
+    outputs = _outputs(sc, metric_ or [], difference or [])
+    factors = _factors(sc, vary or [])
+    judged = None
+    if claim is not None:
+        from tpusim.studies.sensitivity import MAX_CORNER_FACTORS, Claim, check_claim
+
+        try:
+            judged = Claim.parse(claim)
+            check_claim(sc, judged)
+        except ValueError as exc:
+            _fail(f"--claim {exc}")
+        if len(factors) > MAX_CORNER_FACTORS:
+            _fail(f"--claim: the box of {len(factors)} assumptions has 2**{len(factors)} corners; judge a claim "
+                  f"over at most {MAX_CORNER_FACTORS} (choose them with --vary)")
+    from tpusim.output.files import folder_name
+
+    out = _out_dir(out_given, folder_name(sc.name, "-sensitivity"), "", "")
+    _reachable(scheduler_address)
+    _file_backend()
+    from tpusim.api import study
+
+    k = len(factors)
+    points = trajectories * (k + 1) if method == "morris" else samples * (k + 2)
+    corners = f" + up to {2 ** k} corners for --claim" if judged is not None else ""
+    _plain(err_console, f"{sc.name}: {method}, {k} assumptions, {points} design points{corners} x {sc.replications} "
+                        f"replications x {sc.horizon_days:g} days (the same seed at every point)")
+    if judged is not None:
+        points += 2 ** k
+    with _progress("replications", points * sc.replications) as callback:
+        found = study("sensitivity", sc, factors=tuple(factors), method=method, outputs=tuple(outputs),
+                      trajectories=trajectories, levels=levels, samples=samples, progress=callback,
+                      workers=workers, scheduler_address=scheduler_address, claim=judged)
+    written = _write_sensitivity(found, out, plot)
+    if fmt == "json":
+        print(json.dumps(found.to_dict(), indent=2, allow_nan=False))
+        return
+    from tpusim.core.metrics import metric
+    from tpusim.output.tables import render_sensitivity
+
+    scales = {o.label: (metric(o.metric).scale, "pp" if metric(o.metric).unit == "fraction" else metric(o.metric).unit)
+              for o in found.outputs}
+    what = (f"{trajectories} Morris trajectories x {k + 1} points" if method == "morris"
+            else f"Sobol: {samples} x {k + 2} points")
+    render_sensitivity(found.indices, found.findings(), method, scales,
+                       f"{sc.name}: sensitivity over {k} assumptions ({what}; {sc.replications} replications x "
+                       f"{sc.horizon_days:g} days per point, common random numbers; 95 % bootstrap intervals)",
+                       out_console)
+    if found.claim is not None:
+        _plain(out_console, f"claim: {found.claim_finding()}")
+    _plain(out_console, "wrote " + ", ".join(str(p) for p in written))
+
+
+def _write_sensitivity(found, out: Path, plot: bool) -> list[Path]:
+    """sensitivity.json, sensitivity_points.csv, sensitivity_indices.csv and (with ``plot``) a
+    tornado plot per output; the paths written."""
+    from tpusim.output.files import write_atomic, write_json
+    from tpusim.output.plots import plot_tornados
+
+    written = [out / "sensitivity.json", out / "sensitivity_points.csv", out / "sensitivity_indices.csv"]
+    payload = found.to_dict()
+    payload["command"] = _command()
+    write_json(written[0], payload)
+    write_atomic(written[1], found.design_frame().to_csv(index=False).encode())
+    write_atomic(written[2], found.indices_frame().to_csv(index=False).encode())
+    if found.claim_points is not None:
+        written.append(out / "sensitivity_claim.csv")
+        write_atomic(written[-1], found.claim_points.to_csv(index=False).encode())
+    if plot:
+        written += plot_tornados(found.plot(), out)
+    return written
+
+
 @app.command()
 def check(
     scenario: Annotated[str, SCENARIO_ARG],

@@ -571,3 +571,52 @@ def plot_fit(fitted: Any, out: Path) -> list[Path]:
         write_atomic(path, buffer.getvalue())
         written.append(path)
     return written
+
+
+def tornado_figure(indices, output: str, method: str, scale: float = 1.0, unit: str = "") -> "Figure":
+    """A tornado plot of one output's sensitivity indices (a frame as
+    :func:`tpusim.studies.sensitivity.analyse` returns it, ranked): one horizontal bar per
+    factor, the largest on top, with its 95 % interval as an error bar. Morris: mu* in the
+    output's units (``scale`` and ``unit``: percentage points for a fraction); Sobol: the total
+    index ST as the bar and the first-order S1 as a marker, each with its interval."""
+    rows = indices.iloc[::-1]  # the largest on top
+    k = len(rows)
+    fig = Figure(figsize=(7.5, 1.2 + 0.45 * max(k, 1)), dpi=120)
+    ax = fig.subplots()
+    ys = list(range(k))
+    if method == "morris":
+        mid = [scale * v for v in rows["index"]]
+        err = [[scale * (v - lo) for v, lo in zip(rows["index"], rows["low"])],
+               [scale * (hi - v) for v, hi in zip(rows["index"], rows["high"])]]
+        ax.barh(ys, mid, color="tab:blue", alpha=0.75, label="mu* (mean |elementary effect|)")
+        ax.errorbar(mid, ys, xerr=err, fmt="none", ecolor="black", capsize=3, label="95 % CI (bootstrap)")
+        ax.set_xlabel(f"mu*{f' ({unit})' if unit else ''}: how far the factor moves the output over its range")
+    else:
+        st, s1 = list(rows["ST"]), list(rows["S1"])
+        ax.barh(ys, st, color="tab:blue", alpha=0.6, label="ST (total)")
+        ax.errorbar(st, ys, xerr=list(rows["ST_conf"]), fmt="none", ecolor="black", capsize=3)
+        ax.errorbar(s1, ys, xerr=list(rows["S1_conf"]), fmt="o", color="tab:red", capsize=3, label="S1 (first order)")
+        ax.set_xlabel("Sobol index (share of the output's variance), 95 % CI")
+        ax.axvline(0.0, color="grey", linewidth=0.8)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(list(rows["factor"]))
+    ax.set_title(output, fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_tornados(figures: dict, out: Path) -> list[Path]:
+    """Tornado figures (by output label) written to ``out/tornado_<n>_<label made safe>.png``;
+    the paths written."""
+    import re
+
+    written = []
+    for n, (label, fig) in enumerate(figures.items(), 1):
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_")
+        path = out / f"tornado_{n:02d}_{safe}.png"
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        write_atomic(path, buffer.getvalue())
+        written.append(path)
+    return written

@@ -359,3 +359,39 @@ def render_uncertainty(frame: "pd.DataFrame", title: str, console: Console) -> N
         table.add_row(escape(str(row["policy"])), escape(name), shown,
                       width(row["sim_half_width"]), "-" if share is None or share != share else f"{100 * share:.0f} %")
     console.print(table)
+
+def render_sensitivity(indices: dict, findings: dict, method: str, scales: dict, title: str,
+                       console: Console) -> None:
+    """One table per output of its sensitivity indices, ranked (frames as
+    :func:`tpusim.studies.sensitivity.analyse` returns them, by output label), each followed by
+    its finding. Morris: mu* with its 95 % interval, and sigma (in the output's units,
+    ``scales[label] = (factor, unit)``); Sobol: ST and S1 with theirs."""
+    console.print(Text(title))
+    for label, frame in indices.items():
+        if frame["index"].notna().all() and not (frame["index"].abs() > 1e-12).any():  # nothing moves it: the
+            console.print(Text(findings[label]))  # finding says so in one line
+            continue
+        scale, unit = scales.get(label, (1.0, ""))
+        table = Table(title=Text(label), title_justify="left")
+        table.add_column(Text("rank"), justify="right")
+        table.add_column(Text("assumption"), justify="left", overflow="fold")
+        u = f" ({unit})" if unit else ""
+        heads = ([f"mu*{u}", "95 % CI", f"sigma{u}"] if method == "morris" else ["ST", "95 % CI", "S1", "95 % CI"])
+        for head in heads:
+            table.add_column(Text(head), justify="right", overflow="fold")
+
+        def g(v: float) -> str:
+            return "-" if v != v else "0" if abs(v) < 1e-9 else f"{v:.3g}"  # float residue is 0
+
+        for row in frame.to_dict(orient="records"):
+            if "mu_star" in row:
+                cells = [g(scale * row["mu_star"]), f"[{g(scale * row['low'])}, {g(scale * row['high'])}]",
+                         g(scale * row["sigma"])]
+            elif "ST" in row:
+                cells = [g(row["ST"]), f"[{g(row['ST'] - row['ST_conf'])}, {g(row['ST'] + row['ST_conf'])}]",
+                         g(row["S1"]), f"[{g(row['S1'] - row['S1_conf'])}, {g(row['S1'] + row['S1_conf'])}]"]
+            else:  # undefined output
+                cells = ["-"] * len(heads)
+            table.add_row(Text(str(row["rank"])), Text(str(row["factor"])), *(Text(c) for c in cells))
+        console.print(table)
+        console.print(Text(findings[label]))

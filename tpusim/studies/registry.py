@@ -21,6 +21,7 @@ from tpusim.studies.check import CheckStudy
 from tpusim.studies.fit import FitStudy
 from tpusim.studies.localisation.study import LocalisationStudy
 from tpusim.studies.reproduce import ReproduceStudy
+from tpusim.studies.sensitivity import SensitivityStudy
 from tpusim.studies.spares import SparesStudy
 from tpusim.studies.sweep import SweepStudy
 from tpusim.studies.uncertainty import InputUncertaintyStudy
@@ -36,6 +37,7 @@ STUDIES: dict[str, type[Study]] = {study.name: study for study in (
     CheckStudy,
     FitStudy,
     InputUncertaintyStudy,
+    SensitivityStudy,
 )}
 
 
