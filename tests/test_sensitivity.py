@@ -267,3 +267,29 @@ def test_a_bad_claim_exits_2(claim, says):
                                "--claim", claim])
     assert done.exit_code == 2, done.output
     assert says in " ".join(done.output.split()), done.output
+
+
+def test_where_a_claim_flips_is_bracketed_by_bisection():
+    """One factor, the OCS rate: with hosts failing often and no link faults, any 2 cubes
+    (reconfigurable) beat a fixed pair's box (static) while no OCS fails, and lose once OCSes
+    fail often. The design holds at rate 0 and fails above: bisection narrows the segment to
+    1/2**steps of its width, and rerunning its two ends (independently of the study) gives mean
+    paired differences of opposite signs."""
+    overrides = {"replications": 6, "horizon_days": 60, "failures.ici_link.daily_rate": 0.0,
+                 "failures.host.daily_rate": 0.1}
+    claim = "reconfigurable > static: slice_availability 2x4x2"
+    found = tpusim.sensitivity(TINY, {"failures.ocs.daily_rate": (0.0, 0.2)}, claim=claim, trajectories=2,
+                               overrides=overrides, bisection_steps=4)
+    verdicts = dict(zip(found.claim_points["failures.ocs.daily_rate"], found.claim_points.verdict))
+    assert verdicts[0.0] == "holds" and "fails" in verdicts.values()
+    assert len(found.flips) == 1
+    flip = found.flips.iloc[0]
+    failing = min(r for r, v in verdicts.items() if v == "fails")
+    assert flip.fails_at - flip.holds_at == pytest.approx(failing / 2 ** 4)
+    assert 0.0 <= flip.holds_at < flip.fails_at <= failing
+    for rate, sign in ((flip.holds_at, 1), (flip.fails_at, -1)):
+        results = tpusim.run(TINY, {**overrides, "failures.ocs.daily_rate": rate})
+        d = results.compare("reconfigurable", "static", "slice_availability", "2x4x2")
+        assert sign * d.mean > 0, (rate, d.mean)
+    assert "by bisection" in found.claim_finding()
+    assert found.to_dict()["claim"]["flips"][0]["factor"] == "failures.ocs.daily_rate"

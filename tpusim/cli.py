@@ -693,6 +693,7 @@ def sensitivity(
     plot: Annotated[bool, typer.Option(help="Write a tornado plot per output.")] = True,
     fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|json]", help="What to print: table (indices per output, ranked, and the finding) or json (sensitivity.json).")] = "table",
     claim: Annotated[Optional[str], typer.Option(metavar="'A > B: METRIC KEY'", help="Also judge this conclusion about a paired difference at every design point and every corner of the box (2**k more points), with simultaneous 95 % intervals (Bonferroni): holds everywhere, fails at (the values), or cannot tell.", show_default=False)] = None,
+    bisection_steps: Annotated[int, typer.Option(metavar="N", min=0, help="With --claim: runs that bisect each segment where the claim holds at one point and fails at a neighbour one assumption apart (0: none).")] = 4,
 ) -> None:
     """Which assumptions move each output most: global sensitivity (SALib's Morris screening,
     or Sobol indices) over the scenario's declared assumption ranges, every design point a run
@@ -749,7 +750,8 @@ def sensitivity(
     with _progress("replications", points * sc.replications) as callback:
         found = study("sensitivity", sc, factors=tuple(factors), method=method, outputs=tuple(outputs),
                       trajectories=trajectories, levels=levels, samples=samples, progress=callback,
-                      workers=workers, scheduler_address=scheduler_address, claim=judged)
+                      workers=workers, scheduler_address=scheduler_address, claim=judged,
+                      bisection_steps=bisection_steps)
     written = _write_sensitivity(found, out, plot)
     if fmt == "json":
         print(json.dumps(found.to_dict(), indent=2, allow_nan=False))
@@ -785,6 +787,9 @@ def _write_sensitivity(found, out: Path, plot: bool) -> list[Path]:
     if found.claim_points is not None:
         written.append(out / "sensitivity_claim.csv")
         write_atomic(written[-1], found.claim_points.to_csv(index=False).encode())
+    if found.flips is not None and len(found.flips):
+        written.append(out / "sensitivity_flips.csv")
+        write_atomic(written[-1], found.flips.assign(others=found.flips.others.map(str)).to_csv(index=False).encode())
     if plot:
         written += plot_tornados(found.plot(), out)
     return written

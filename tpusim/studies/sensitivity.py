@@ -37,7 +37,12 @@ Invariants:
   Student-t interval at level 1 - alpha/m over the m points (Bonferroni: all hold together with
   probability >= 1 - alpha): "holds everywhere" only if every interval lies above 0, "fails at"
   the point whose interval lies furthest below 0 (its assumptions' values), else "cannot tell".
-  The flipping point is found among the points run, not refined further (no bisection yet).
+- **Where it flips, by bisection.** Where the claim holds at one point and fails at another that
+  differs from it in one factor only (neighbours on a Morris trajectory, or corners one edge
+  apart), the segment between them is bisected along that factor (``bisection_steps`` runs, each
+  on the same random numbers), keeping the half whose ends still differ in the sign of the mean
+  paired difference: the flip lies between the two values reported (at most ``MAX_FLIPS``
+  segments, the narrowest first, each the narrowest between its two sides).
 - The study writes no files: :class:`SensitivityResults` holds frames and a JSON-able mapping;
   the CLI and :mod:`tpusim.output` write them.
 
@@ -368,6 +373,8 @@ def _mean(values: np.ndarray) -> float:
 # -- robustness of a claim (DESIGN §8) ------------------------------------------------------------------
 #: The most factors whose box corners a claim is checked at (2**k corners, each a full run).
 MAX_CORNER_FACTORS = 10
+#: The most segments where a claim flips that are refined by bisection (the widest first).
+MAX_FLIPS = 3
 HOLDS, FAILS, CANNOT_TELL = "holds", "fails", "cannot tell"
 
 
@@ -474,14 +481,28 @@ class SensitivityResults:
     #: with a claim: one row per point it was judged at (the design's and the box's corners):
     #: the factors' values, corner, mean, low, high (simultaneous interval), verdict, note
     claim_points: pd.DataFrame | None = None
+    #: with a claim that holds somewhere and fails somewhere: per bisected segment (at most
+    #: ``MAX_FLIPS``, the narrowest first), the factor,
+    #: the others' values, and the bracket (value where the mean difference is still > 0, value
+    #: where it is < 0, with those means) after the bisection steps
+    flips: pd.DataFrame | None = None
 
     def claim_finding(self) -> str | None:
         """The claim's verdict over the box (:func:`claim_sentence`), or None without a claim."""
         if self.claim is None or self.claim_points is None:
             return None
         m = metric(self.claim.metric)
-        return claim_sentence(self.claim, self.claim_points, [f.key for f in self.factors], m.scale,
-                              " pp" if m.unit == "fraction" else f" {m.unit}")
+        unit = " pp" if m.unit == "fraction" else f" {m.unit}"
+        sentence = claim_sentence(self.claim, self.claim_points, [f.key for f in self.factors], m.scale, unit)
+        if self.flips is not None and len(self.flips):
+            parts = []
+            for row in self.flips.to_dict(orient="records"):
+                others = ", ".join(f"{k} = {v:g}" for k, v in row["others"].items())
+                parts.append(f"{row['factor']} between {row['holds_at']:g} (mean {m.scale * row['mean_holds']:+.3g}{unit}) "
+                             f"and {row['fails_at']:g} ({m.scale * row['mean_fails']:+.3g}{unit})"
+                             + (f" with {others}" if others else ""))
+            sentence += "; by bisection, the mean difference changes sign along " + "; along ".join(parts)
+        return sentence
 
     def __repr__(self) -> str:
         return (f"SensitivityResults({self.method}: {len(self.factors)} factors, {len(self.points)} points x "
@@ -525,7 +546,9 @@ class SensitivityResults:
             **({"claim": {"text": self.claim.text, "better": self.claim.better, "worse": self.claim.worse,
                           "metric": self.claim.metric, "key": self.claim.key, "finding": self.claim_finding(),
                           "points": [{k: clean(v) for k, v in row.items()}
-                                     for row in self.claim_points.to_dict(orient="records")]}}
+                                     for row in self.claim_points.to_dict(orient="records")],
+                          "flips": [{k: clean(v) for k, v in row.items()}
+                                    for row in (self.flips.to_dict(orient="records") if self.flips is not None else [])]}}
                if self.claim is not None and self.claim_points is not None else {}),
             "factors": [{"key": f.key, "low": f.low, "high": f.high, "integer": f.integer} for f in self.factors],
             "outputs": [{"label": o.label, "policy": o.policy, "minus": o.minus, "metric": o.metric, "key": o.key,
@@ -552,7 +575,7 @@ def sensitivity(scenario: ScenarioLike, factors: "Sequence[Factor] | dict[str, t
                 trajectories: int = TRAJECTORIES, levels: int = LEVELS, samples: int = SOBOL_SAMPLES,
                 workers: int = 1, scheduler_address: str | None = None, progress: Progress | None = None,
                 overrides: "list[str] | dict[str, Any] | None" = None, claim: "Claim | str | None" = None,
-                alpha: float = 0.05) -> SensitivityResults:
+                alpha: float = 0.05, bisection_steps: int = 4) -> SensitivityResults:
     """Global sensitivity of ``scenario``'s outputs to its assumptions (the module's docstring).
 
     Parameters
@@ -573,6 +596,9 @@ def sensitivity(scenario: ScenarioLike, factors: "Sequence[Factor] | dict[str, t
         A conclusion about a paired difference (``"reconfigurable > static: slice_availability
         12x16x16"``) judged at every design point and every corner of the box with simultaneous
         intervals (family-wise ``alpha``, Bonferroni): :meth:`SensitivityResults.claim_finding`.
+    bisection_steps : int
+        Where the claim holds at one point and fails at a neighbour (one factor apart), that many
+        runs bisect the segment (:attr:`SensitivityResults.flips`); 0: none.
 
     Examples
     --------
@@ -584,7 +610,7 @@ def sensitivity(scenario: ScenarioLike, factors: "Sequence[Factor] | dict[str, t
     study = SensitivityStudy(tuple(factors) if factors is not None else None, method,
                              tuple(outputs) if outputs is not None else None,
                              trajectories, levels, samples, progress,
-                             Claim.parse(claim) if isinstance(claim, str) else claim, alpha)
+                             Claim.parse(claim) if isinstance(claim, str) else claim, alpha, bisection_steps)
     return study.on(scenario, overrides, workers=workers, scheduler_address=scheduler_address)
 
 
@@ -605,6 +631,7 @@ class SensitivityStudy(ScenarioStudy[SensitivityResults]):
     progress: Progress | None = None
     claim: Claim | None = None  # judged at every design point and every corner of the box
     alpha: float = 0.05  # the claim's family-wise error over all those points
+    bisection_steps: int = 4  # runs per segment where the claim flips (0: no refinement)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
@@ -638,6 +665,7 @@ class SensitivityStudy(ScenarioStudy[SensitivityResults]):
         values = self._simulate(scenarios, outputs + ([self.claim.output] if self.claim else []), runner)
         Y = self._outputs(values[values.point < len(points)], outputs, len(points), scenario.replications)
         judged = self._judge(values, factors, points + extra, len(points), scenario.replications)
+        flips = self._bisect(scenario, factors, judged, runner) if judged is not None else None
         indices = {o.label: (analyse(factors, X, Y[:, j], self.method, levels=self.levels, seed=seed)
                              if not np.isnan(Y[:, j]).any() else _undefined(factors))
                    for j, o in enumerate(outputs)}
@@ -645,7 +673,7 @@ class SensitivityStudy(ScenarioStudy[SensitivityResults]):
                     else {"samples": self.samples})
         return SensitivityResults(scenario, self.method, factors, outputs, X, points,
                                   [s.seed for s in scenarios[:len(points)]], values[values.point < len(points)]
-                                  .reset_index(drop=True), Y, indices, settings, self.claim, judged)
+                                  .reset_index(drop=True), Y, indices, settings, self.claim, judged, flips)
 
     @staticmethod
     def _corners(factors: Sequence[Factor], points: list[dict[str, float | int]]) -> list[dict[str, float | int]]:
@@ -676,8 +704,56 @@ class SensitivityStudy(ScenarioStudy[SensitivityResults]):
         frame["corner"] = [i >= design or all(v in ends[k] for k, v in points[i].items()) for i in first]
         return pd.concat([frame, verdicts], axis=1)
 
-    def _simulate(self, scenarios: list[Scenario], outputs: list[Output], runner: Runner) -> pd.DataFrame:
-        """Every (point, replication) as one task through ``runner``; the values the outputs read."""
+    def _bisect(self, scenario: Scenario, factors: Sequence[Factor], judged: pd.DataFrame,
+                runner: Runner) -> pd.DataFrame | None:
+        """Bisect every segment (the widest ``MAX_FLIPS``) between a point where the claim holds
+        and one where it fails that differ in one factor only (the module's docstring)."""
+        if self.bisection_steps <= 0 or self.claim is None:
+            return None
+        keys = [f.key for f in factors]
+        rows = judged.to_dict(orient="records")
+        holds = [r for r in rows if r["verdict"] == HOLDS]
+        fails = [r for r in rows if r["verdict"] == FAILS]
+        segments: dict[tuple[str, tuple], tuple[float, dict, dict]] = {}
+        for h in holds:
+            for f in fails:
+                differ = [k for k in keys if h[k] != f[k]]
+                if len(differ) == 1:
+                    k = differ[0]
+                    others = tuple((o, h[o]) for o in keys if o != k)
+                    width = abs(h[k] - f[k])
+                    if (k, others) not in segments or width < segments[(k, others)][0]:
+                        segments[(k, others)] = (width, h, f)
+        if not segments:
+            return pd.DataFrame(columns=["factor", "others", "holds_at", "fails_at", "mean_holds", "mean_fails", "steps"])
+        chosen = sorted(segments.items(), key=lambda item: item[1][0])[:MAX_FLIPS]
+        factor_of = {f.key: f for f in factors}
+        out = []
+        c = self.claim
+        for (k, others), (_, h, f) in chosen:
+            lo, hi = h[k], f[k]  # the claim's mean difference is > 0 at lo, < 0 at hi
+            mean_lo, mean_hi = h["mean"], f["mean"]
+            for _ in range(self.bisection_steps):
+                mid = factor_of[k].value((lo + hi) / 2)
+                if mid in (lo, hi):
+                    break  # an integer factor's bracket cannot narrow further
+                sc = scenario.with_overrides({**dict(others), k: mid})
+                values = self._simulate([sc], [c.output], runner, progress=False)
+                diff = (_per_replication(values, c.better, c.metric, c.key, 1, sc.replications)
+                        - _per_replication(values, c.worse, c.metric, c.key, 1, sc.replications))[0]
+                mean = _mean(diff)
+                if mean > 0:
+                    lo, mean_lo = mid, mean
+                else:
+                    hi, mean_hi = mid, mean
+            out.append({"factor": k, "others": dict(others), "holds_at": lo, "fails_at": hi,
+                        "mean_holds": mean_lo, "mean_fails": mean_hi, "steps": self.bisection_steps})
+        return pd.DataFrame(out)
+
+    def _simulate(self, scenarios: list[Scenario], outputs: list[Output], runner: Runner,
+                  progress: bool = True) -> pd.DataFrame:
+        """Every (point, replication) as one task through ``runner``; the values the outputs read
+        (``progress``: report to the study's progress callback; the bisection's runs do not)."""
         needed = list(dict.fromkeys(n for o in outputs for n in o.needs))
         tasks, owner = [], []
         for i, sc in enumerate(scenarios):
@@ -686,7 +762,7 @@ class SensitivityStudy(ScenarioStudy[SensitivityResults]):
                 tasks.append(Task(model, r, samples_only=True))
                 owner.append(i)
         rows = []
-        for t, result in runner.execute(tasks, progress=self.progress):
+        for t, result in runner.execute(tasks, progress=self.progress if progress else None):
             got = {(s.policy, s.metric, s.key): s.value for s in result.samples}
             for policy, name, key in needed:
                 rows.append({"point": owner[t], "replication": result.replication, "policy": policy,
