@@ -23,12 +23,13 @@ is the plain estimate's variance of the mean, ``s_y² / n``, over the controlled
 ``y`` best on the same replications makes the interval too narrow):
 
 1. the candidates are the controls the run recorded with a known mean, in a fixed order by the
-   metric's group: for job metrics the workload's controls first (the day factors' intensity,
-   else the arrivals; the offered chip-hours), then the failure controls; for every other
-   metric the failure controls only. The failure controls come as each class's repair hours
-   (the hours of hardware down time the trace holds, which an availability follows), in the
-   order of their expected value, largest first, then each class's candidates in the same
-   order;
+   metric's group. Job metrics: the workload's first (the offered chip-hours, then the day
+   factors' intensity, or the arrivals for a Poisson stream), then per failure class its
+   candidates and its repair hours (a failure interrupts a job whatever its repair time).
+   Every other metric (availabilities): every class's repair hours (the hardware down time the
+   trace holds, which an availability follows), then every class's candidates. Classes go in
+   the order of their control's coefficient of variation over the replications, largest first
+   (the rarest failures, such as an OCS's, vary the most): a property of the controls alone;
 2. a candidate that is constant over the replications, or a linear combination of those kept
    before it, is dropped (it cannot be used);
 3. the first ``q = min(available, (n - 2) // 5)`` are used: the Lavenberg-Welch loss factor
@@ -166,7 +167,7 @@ def controlled(values: Sequence[float], controls: Sequence[Sequence[float]] | np
     used = tuple(labels[j] for j in cols)
     beta = tuple(float(b) for b in coef[1:])
     mean = float(coef[0])
-    if tss == 0.0:
+    if tss <= EXACT_FIT * n * max(1.0, float(y.mean()) ** 2):  # the same up to rounding everywhere
         return ControlledEstimate(plain, None, used, beta, note=plain.note or "y is the same in every replication")
     r2 = 1.0 - rss / tss
     if rss <= EXACT_FIT * tss:  # y an exact linear function of the controls in this sample:
