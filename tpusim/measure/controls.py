@@ -154,6 +154,7 @@ def controlled(values: Sequence[float], controls: Sequence[Sequence[float]] | np
     q = len(cols)
     if q == 0:
         why = (f"{n} replications: control variates need at least {MIN_CONTROLLED}" if limit == 0
+               else "no quantity with a known mean was recorded (replayed traces)" if c.shape[1] == 0
                else "no control varies over the replications")
         return ControlledEstimate(plain, None, note=why)
     df = n - 1 - q
