@@ -34,7 +34,7 @@ class Metric:
     name: str
     label: str
     unit: str  # "fraction" (shown in percent), "hours", "minutes", "chip-hours", "count", ...
-    group: str  # "capacity", "jobs" or "components"
+    group: str  # "capacity", "jobs", "components" or "controls"
     breakdown: str | None = None  # "shape", "chips", "class" or None
     digits: int = 3  # decimals worth printing (of the percentage, for fractions)
     table: bool = True  # shown in the terminal's job table
@@ -123,6 +123,18 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     _jobs("preemptible_revenue_per_day", "  of which preemptible work (on spare and idle cubes)", "per day", 0),
     _jobs("margin_per_day", "margin (revenue less the machine's cost)", "per day", 0),
     _jobs("goodput_per_cost", "useful chip-hours per unit of cost", "per cost unit", 3),
+    # control variates (tpusim.measure.controls): per replication, of the machine (policy None),
+    # quantities with means known exactly from the model; ingredients of the controlled estimates
+    Metric("control_failure_candidates", "failure candidates before thinning (control)", "count", "controls",
+           "class", 1, table=False, checked=False, internal=True),
+    Metric("control_repair_hours", "repair hours drawn (control)", "hours", "controls", "class", 1,
+           table=False, checked=False, internal=True),
+    Metric("control_arrivals", "jobs arrived (control)", "count", "controls", None, 0, table=False, checked=False,
+           internal=True),
+    Metric("control_arrival_intensity", "expected arrivals given the day factors (control)", "count", "controls",
+           None, 1, table=False, checked=False, internal=True),
+    Metric("control_offered_chip_hours", "chip-hours of work offered (control)", "chip-hours", "controls", None, 0,
+           table=False, checked=False, internal=True),
     _jobs("queue_wait_p50_by_chips_hours", "queue wait p50 by slice size", "hours", 2, False, "chips"),
     _jobs("queue_wait_p95_by_chips_hours", "queue wait p95 by slice size", "hours", 2, False, "chips"),
 )}
@@ -133,6 +145,11 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
 CAPACITY_FRACTION = "capacity_fraction"
 CIRCUITS_PER_JOB = "circuits_per_job"
 CHECKPOINT_CHIP_HOURS = "checkpoint_chip_hours"
+CONTROL_ARRIVALS = "control_arrivals"
+CONTROL_ARRIVAL_INTENSITY = "control_arrival_intensity"
+CONTROL_FAILURE_CANDIDATES = "control_failure_candidates"
+CONTROL_OFFERED_CHIP_HOURS = "control_offered_chip_hours"
+CONTROL_REPAIR_HOURS = "control_repair_hours"
 COMPONENT_AVAILABILITY = "component_availability"
 COMPONENT_FAILURE_RATE = "component_failure_rate"
 COMPONENT_REPAIR_HOURS = "component_repair_hours"
@@ -182,6 +199,9 @@ USEFUL_AVAILABILITY = "useful_availability"
 UTILIZATION = "utilization"
 XCONNECTS_PER_DAY = "xconnects_per_day"
 XCONNECTS_PER_JOB = "xconnects_per_job"
+
+#: The control variates' names (:mod:`tpusim.measure.controls`).
+CONTROL_METRICS = tuple(m.name for m in REGISTRY.values() if m.group == "controls")
 
 #: The cost model's metrics, measured only where a scenario gives prices (:mod:`tpusim.scheduler.costs`).
 COST_METRICS = ("revenue_per_day", "preemptible_revenue_per_day", "margin_per_day", "goodput_per_cost")

@@ -12,8 +12,9 @@ delays once, and each policy then runs its own
 
 Every component measures itself (:mod:`tpusim.core.collect`): :func:`simulate` wires the
 components, runs them, and collects them in a fixed order - each policy's chip-hours out for
-maintenance, each policy's availability tracker, the failure source's component metrics, then
-each policy's job outcome (and costs) - which is the order of the samples (part of the
+maintenance, each policy's availability tracker, the failure source's component metrics (and
+the drawn failures' control variates), a generated workload's control variates, then each
+policy's job outcome (and costs) - which is the order of the samples (part of the
 bit-for-bit contract). A replication returns those tidy :class:`~tpusim.core.metrics.Sample`
 rows plus the components' typed records of what is not a metric (:class:`ReplicationResult`):
 the failure trace's counts, the maintenance waves and rollouts, the gray episodes, time series,
@@ -52,7 +53,7 @@ from tpusim.scheduler.costs import JobCosts
 from tpusim.scheduler.outcome import JobOutput
 from tpusim.scheduler.scheduler import Scheduler
 from tpusim.scheduler.simulation import JobModel, JobSimulation, Replay
-from tpusim.scheduler.workload import JobSpec, generate_jobs
+from tpusim.scheduler.workload import JobSpec, JobStream, generate_jobs
 
 
 @dataclass(frozen=True)
@@ -228,16 +229,15 @@ def _collect_trace(w: _Wiring, horizon: float, log: SampleLog) -> ReplicationRes
                              series=series or None, shared_samples=len(log.samples))
 
 
-def _simulate_jobs(model: Model, w: _Wiring, shared: ReplicationResult, policies: Sequence[str] | None,
-                   record_runs: bool, log: SampleLog,
+def _simulate_jobs(model: Model, w: _Wiring, shared: ReplicationResult, specs: Sequence[JobSpec] | None,
+                   policies: Sequence[str] | None, record_runs: bool, log: SampleLog,
                    progress: Callable[[float], None] | None) -> dict[str, JobOutput] | None:
     """Each policy's job simulation over the replication's recorded trace (with a workload),
     collected policy by policy: its outcome, then its costs (with a cost model)."""
-    if model.workload is None:
+    if model.workload is None or specs is None:
         return None
     assert w.recorder is not None
     replication, trace = shared.replication, w.recorder.events
-    specs = generate_jobs(model.workload, model.horizon, model.seed, replication)
     delays = detection_delays(model.failures, trace, model.seed, replication)
     glitches = glitch_events(shared.gray, model.horizon)
     simulated = [p.name for p in model.policies if policies is None or p.name in policies]
@@ -271,6 +271,12 @@ def simulate(model: Model, replication: int, record_trace: bool = False, record_
     w.env.run(until=model.horizon)
     log = SampleLog(replication)
     shared = _collect_trace(w, model.horizon, log)
-    jobs = _simulate_jobs(model, w, shared, policies, record_runs, log, progress)
+    specs = None
+    if model.workload is not None:
+        specs = generate_jobs(model.workload, model.horizon, model.seed, replication)
+        if isinstance(specs, JobStream):  # a generated workload's control variates, shared too
+            log.collect(None, specs, model.horizon)
+            shared = replace(shared, samples=list(log.samples), shared_samples=len(log.samples))
+    jobs = _simulate_jobs(model, w, shared, specs, policies, record_runs, log, progress)
     return replace(shared, samples=log.samples, jobs=jobs,
                    trace=w.recorder.events if record_trace and w.recorder is not None else None)

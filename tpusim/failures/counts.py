@@ -70,6 +70,11 @@ class FailureSource:
         self.repair_hours = [0.0] * n
         self.timed_repairs = [0] * n
         self.domain_failures: dict[str, int] = {}
+        # control variates (tpusim.measure.controls), kept by drawn failures only: per class,
+        # the candidates of its superposed process before thinning, and the repair hours drawn
+        # for its accepted failures (each discarded candidate counted at the mean repair)
+        self.candidates = [0] * n
+        self.drawn_repair_hours = [0.0] * n
         #: optional classes this run models (:data:`OPTIONAL_CLASSES`): the sources say which
         self.modelled: set[str] = set()
 

@@ -34,6 +34,8 @@ from typing import Iterator
 import numpy as np
 import simpy
 
+from tpusim.core.collect import Emit
+from tpusim.core.metrics import CONTROL_FAILURE_CANDIDATES, CONTROL_REPAIR_HOURS
 from tpusim.failures.causes import DownCauses
 from tpusim.failures.counts import FailureSource
 from tpusim.failures.distributions import RepairDistribution
@@ -68,6 +70,8 @@ class FailureInjector(FailureSource):
                  replication: int):
         super().__init__(env, health)
         self.discarded = 0  # thinning candidates that hit a unit already down
+        self.discarded_by_class = [0] * len(COMPONENT_CLASSES)
+        self.mean_repair = [c.repair.mean for c in failures.classes]  # hours, per class
         self.causes = DownCauses(health)  # own failures apart from domain and install holds
         self.domain_failures = {d.name: 0 for d in failures.domains}
         self.domain_repairs = {d.name: 0 for d in failures.domains}
@@ -169,13 +173,18 @@ class FailureInjector(FailureSource):
     def _fail(self, k: int, population: int, rate: float, gen: np.random.Generator, repair_times: Iterator[float]):
         env, fail, timeout = self.env, self.causes.fail, self.env.timeout
         schedule, failures = self.schedule_repair, self.failures
+        candidates, drawn = self.candidates, self.drawn_repair_hours
         for gap, unit in superposed(gen, population, rate):
             yield timeout(gap)
+            candidates[k] += 1
             if fail(k, unit, env.now):
                 failures[k] += 1
-                schedule(k, unit, next(repair_times))
+                hours = next(repair_times)
+                drawn[k] += hours
+                schedule(k, unit, hours)
             else:
                 self.discarded += 1
+                self.discarded_by_class[k] += 1
 
     def _fail_scheduled(self, k: int, population: int, schedule, gen: np.random.Generator,
                         repair_times: Iterator[float]):
@@ -189,13 +198,59 @@ class FailureInjector(FailureSource):
             accept = (gen.random(BLOCK) * peak).tolist()
             for gap, unit, u in zip(gaps, picks, accept):
                 yield timeout(gap)
+                self.candidates[k] += 1
                 if u < schedule.rate(env.now) and fail(k, unit, env.now):
                     self.failures[k] += 1
-                    self.schedule_repair(k, unit, next(repair_times))
+                    hours = next(repair_times)
+                    self.drawn_repair_hours[k] += hours
+                    self.schedule_repair(k, unit, hours)
                 else:
                     self.discarded += 1
+                    self.discarded_by_class[k] += 1
+
+    def collect(self, horizon: float, emit: Emit) -> None:
+        """The component metrics, then the control variates of every class with drawn failures
+        (:func:`control_means` gives their exact means): the candidates of its superposed process
+        before thinning, and its repair hours (drawn for accepted failures, the mean repair for
+        each discarded candidate)."""
+        super().collect(horizon, emit)
+        for k, cls in enumerate(COMPONENT_CLASSES):
+            if cls in self.modelled:
+                emit(CONTROL_FAILURE_CANDIDATES, cls, float(self.candidates[k]))
+                emit(CONTROL_REPAIR_HOURS, cls,
+                     self.drawn_repair_hours[k] + self.mean_repair[k] * self.discarded_by_class[k])
 
     @property
     def events(self) -> int:
         """Failure and repair events simulated, of units and of domains."""
         return super().events + sum(self.domain_failures.values()) + sum(self.domain_repairs.values())
+
+
+def control_means(failures: FailureParams, population: list[int], horizon: float) -> dict[tuple[str, str | None], float]:
+    """The exact means of the control variates :class:`FailureInjector` emits over ``horizon``
+    hours, by ``(metric, class)``, for the classes it draws (enabled, with units).
+
+    - ``control_failure_candidates``: the candidates of the superposed process before thinning
+      are a Poisson process at ``peak x units`` per hour (``peak``: the rate, or a schedule's
+      peak, thinned afterwards), so their number over the horizon has mean
+      ``peak x units x horizon`` - whatever the initial state, correlated domains, maintenance,
+      build-out or gray faults do to which candidates are accepted. (Accepted failures were not
+      chosen: their mean ``rate x units x A x horizon`` is exact only from a steady start without
+      anything else taking units down, and they differ from the candidates by the discards,
+      about 1e-4 of them at published rates.)
+    - ``control_repair_hours``: each candidate contributes the repair time drawn for it if it
+      is accepted, else the mean repair. The draws are independent of everything before them,
+      so each candidate contributes the mean repair in expectation (Wald): the mean is
+      ``mean repair x peak x units x horizon``.
+
+    A replayed trace draws nothing: it has no control variates (and this is not called)."""
+    out: dict[tuple[str, str | None], float] = {}
+    for k, name in enumerate(COMPONENT_CLASSES):
+        cfg = failures.classes[k]
+        if not cfg.enabled or population[k] == 0:
+            continue
+        peak = cfg.schedule.peak if cfg.schedule is not None else cfg.rate
+        expected = peak * population[k] * horizon
+        out[(CONTROL_FAILURE_CANDIDATES, name)] = expected
+        out[(CONTROL_REPAIR_HOURS, name)] = cfg.repair.mean * expected
+    return out

@@ -17,11 +17,13 @@ the output depends on results, never the reverse.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence
 
+import numpy as np
 import pandas as pd
 
 from tpusim.config.schema import Scenario
@@ -30,6 +32,8 @@ from tpusim.engine.model import Model
 from tpusim.engine.replication import ReplicationResult
 from tpusim.scheduler.outcome import JobOutcome
 from tpusim.core.stats import Estimate
+from tpusim.measure.controls import ControlledEstimate, controlled, model_control_means, order_controls
+from tpusim.measure.controls import label as control_label
 from tpusim.measure.paired import PAIRED_COLUMNS, PairedDifference, paired, with_outage_caveat
 from tpusim.core.metrics import (
     CAPACITY_FRACTION,
@@ -291,6 +295,85 @@ class Results:
             closed = max((k for k, f in enumerate(forms, start=1) if f >= level), default=0)  # type: ignore[operator]
         return CapacityAtConfidence(level, cubes, low, high, fractions[cubes], closed,
                                     forms[closed - 1] if closed else None)
+
+    # -- control variates -------------------------------------------------------------------
+    @cached_property
+    def control_means(self) -> dict[tuple[str, str | None], float]:
+        """The exact means of the controls this run recorded, by ``(metric, key)``
+        (:func:`tpusim.measure.controls.model_control_means`; none for replayed traces)."""
+        return {k: m for k, m in model_control_means(self.model).items() if (None, k[0], k[1]) in self._values}
+
+    def controlled(self, policy: str | None, metric: str, key: str | None = None,
+                   level: float = 0.95) -> ControlledEstimate | None:
+        """``metric``'s estimate adjusted by control variates (:mod:`tpusim.measure.controls`):
+        the plain Student-t estimate, the controlled one (None, with a note, where too few
+        replications or no control apply), the controls used, the variance-reduction factor and
+        R². None where the run measured no such value. A slice availability whose estimate is
+        unreliable (few outages) keeps that caveat on its controlled estimate. Raises
+        ``KeyError`` for an unknown metric."""
+        from tpusim.core.metrics import metric as lookup
+
+        m = lookup(metric)
+        values = self._values.get((policy, metric, key))
+        if not values or m.group == "controls":
+            return None
+        if all(math.isnan(v) for v in values.values()):
+            return None
+        means = self.control_means
+        columns = {k: self._values[(None, k[0], k[1])] for k in means}
+        spread = {k: float(np.std(list(col.values()), ddof=1)) if len(col) > 1 else 0.0 for k, col in columns.items()}
+        order = order_controls(means, spread, job_metric=m.group == "jobs")
+        reps = sorted(values)
+        nan = float("nan")
+        rows = [[columns[k].get(r, nan) for k in order] for r in reps]
+        out = controlled([values[r] for r in reps], np.array(rows, dtype=float).reshape(len(reps), len(order)),
+                         [means[k] for k in order], level, m.bounds, [control_label(*k) for k in order])
+        shown = self.estimates.get(policy, metric, key)
+        if out.controlled is not None and shown is not None and not shown.reliable and out.controlled.reliable:
+            out = replace(out, controlled=replace(out.controlled, reliable=False, note=shown.note))
+        return out
+
+    def controlled_metrics(self, policy: str | None) -> list[tuple[str, str | None]]:
+        """The ``(metric, key)`` the ``controlled`` section of summary.json reports for
+        ``policy``: every metric it measured that is neither internal nor a control, nor broken
+        down by cube count or slice size (component availability for the machine, None)."""
+        from tpusim.core.metrics import REGISTRY
+
+        out = []
+        for (p, name, key) in self._values:
+            m = REGISTRY[name]
+            if p == policy and not m.internal and m.group != "controls" and m.breakdown not in ("cubes", "chips") \
+                    and (policy is not None or name == COMPONENT_AVAILABILITY):
+                out.append((name, key))
+        return out
+
+    def control_frame(self) -> pd.DataFrame:
+        """Every metric's plain and controlled estimates, one row per policy (missing for the
+        machine's), metric and key: ``plain_mean``, ``plain_ci95_low``/``high``, ``mean``,
+        ``ci95_low``/``high`` (controlled; NaN where not applied), ``variance_reduction``,
+        ``r_squared``, ``df``, ``controls`` (comma-separated) and ``note``."""
+        nan = float("nan")
+        rows = []
+        for policy in [*self.model.policy_names, None]:
+            for name, key in self.controlled_metrics(policy):
+                ce = self.controlled(policy, name, key)
+                if ce is None:
+                    continue
+                plo, phi = ce.plain.ci95 if ce.plain.ci95 is not None else (nan, nan)
+                c = ce.controlled
+                lo, hi = c.ci95 if c is not None and c.ci95 is not None else (nan, nan)
+                rows.append({"policy": policy, "metric": name, "key": key, "replications": ce.plain.n,
+                             "plain_mean": ce.plain.mean, "plain_ci95_low": plo, "plain_ci95_high": phi,
+                             "mean": c.mean if c is not None else nan, "ci95_low": lo, "ci95_high": hi,
+                             "variance_reduction": nan if ce.variance_reduction is None else ce.variance_reduction,
+                             "r_squared": nan if ce.r_squared is None else ce.r_squared,
+                             "df": ce.df, "controls": ", ".join(ce.controls),
+                             "note": ce.note if c is None else c.note})
+        columns = ["policy", "metric", "key", "replications", "plain_mean", "plain_ci95_low", "plain_ci95_high", "mean",
+                   "ci95_low", "ci95_high", "variance_reduction", "r_squared", "df", "controls", "note"]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["policy"] = pd.Categorical(frame["policy"], categories=list(self.model.policy_names))
+        return frame
 
     # -- paired comparisons ------------------------------------------------------------------
     @cached_property

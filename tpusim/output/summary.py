@@ -105,6 +105,42 @@ def comparisons(results: "Results", baseline: str | None = None) -> dict[str, An
             "policies": policies}
 
 
+def controlled_summary(results: "Results", policy: str | None) -> dict[str, Any]:
+    """The ``controlled`` block of one policy (None: the machine's component availability): per
+    metric (slice availability as a list by shape, other broken-down metrics by key), the plain
+    and controlled estimates, the controls used, the variance-reduction factor, R² and the
+    degrees of freedom (:meth:`tpusim.measure.results.Results.controlled`)."""
+    out: dict[str, Any] = {}
+    for name, key in results.controlled_metrics(policy):
+        ce = results.controlled(policy, name, key)
+        if ce is None:
+            continue
+        if name == SLICE_AVAILABILITY:
+            out.setdefault(name, []).append({"shape": key, **ce.as_dict()})
+        elif key is not None:
+            out.setdefault(name, {})[key] = ce.as_dict()
+        else:
+            out[name] = ce.as_dict()
+    return out
+
+
+def control_variates(results: "Results") -> dict[str, Any] | None:
+    """The ``control_variates`` block: the method, the controls' exact means and the machine's
+    controlled component availability; None when nothing was measured."""
+    if not results.replications:
+        return None
+    from tpusim.measure.controls import MIN_CONTROLLED, REPLICATIONS_PER_CONTROL, label
+
+    return {"method": "regression control variates (Lavenberg-Welch): y = b0 + beta'(C - mu) + e by least squares "
+                      "over the replications, controlled mean b0, Student-t interval on n - 1 - q degrees of "
+                      f"freedom; q = (n - 2) // {REPLICATIONS_PER_CONTROL} controls at most (none below "
+                      f"{MIN_CONTROLLED} replications), taken in a fixed order chosen without looking at y; "
+                      "variance_reduction = plain variance of the mean / controlled",
+            "means": {label(name, key): mean for (name, key), mean in sorted(results.control_means.items(),
+                                                                             key=lambda kv: (kv[0][0], kv[0][1] or ""))},
+            "components": controlled_summary(results, None).get("component_availability", {})}
+
+
 def build_summary(results: "Results", command: list[str] | None = None, baseline: str | None = None) -> dict[str, Any]:
     s, model = results.scenario, results.model
     policies = {}
@@ -118,6 +154,7 @@ def build_summary(results: "Results", command: list[str] | None = None, baseline
             USEFUL_AVAILABILITY: _dump(results.estimate(policy, USEFUL_AVAILABILITY)) if results.replications else None,
             "capacity_at_confidence": results.capacity_at_confidence(policy).as_dict() if results.replications else None,
             "jobs": jobs_summary(results, policy) if results.has_jobs else None,
+            "controlled": controlled_summary(results, policy) if results.replications else None,
         }
         if model.maintenance and results.replications:
             policies[policy][MAINTENANCE_CHIP_HOURS] = _dump(results.estimate(policy, MAINTENANCE_CHIP_HOURS))
@@ -142,6 +179,7 @@ def build_summary(results: "Results", command: list[str] | None = None, baseline
                         for i, c in enumerate(model.maintenance)},
         "rollouts": results.rollout_summary() if results.replications else {},
         "comparisons": comparisons(results, baseline),
+        "control_variates": control_variates(results),
     }
     if results.error is not None:
         out["error"] = results.error

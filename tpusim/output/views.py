@@ -272,6 +272,59 @@ def comparison_views(results: "Results", marks: Marks, baseline: str | None = No
     return views
 
 
+#: The rows of the control-variate tables: (metric, row label; ``{key}``: the slice shape).
+_CONTROLLED = (("slice_availability", "slice {key}"), ("system_availability", "system availability"),
+               ("goodput", "goodput"), ("lost_chip_hours", "lost chip-hours"),
+               ("queue_wait_p50_hours", "queue wait p50 h"), ("queue_wait_p95_hours", "queue wait p95 h"),
+               ("queue_wait_mean_hours", "queue wait mean h"))
+
+
+def controls_views(results: "Results", marks: Marks) -> list[View]:
+    """The main metrics' plain and controlled estimates, one table per policy
+    (:meth:`tpusim.measure.results.Results.controlled`): slice availability per shape, system
+    availability and, with jobs, goodput, lost chip-hours and the queue waits; with fewer
+    replications than control variates need, one line saying so."""
+    from tpusim.measure.controls import MIN_CONTROLLED
+
+    n = len(results.replications)
+    if not n:
+        return []
+    if n < MIN_CONTROLLED or not results.control_means:
+        why = (f"{n} replication{'s' * (n != 1)} (they need at least {MIN_CONTROLLED})" if results.control_means
+               else "no quantity with a known mean was recorded (replayed traces)")
+        return [View("control variates: not applied", [], [], notes=[f"control variates: not applied: {why}; "
+                                                                    "the plain estimates above stand."])]
+    views = []
+    for i, policy in enumerate(results.model.policy_names):
+        rows = []
+        for name, text in _CONTROLLED:
+            if lookup(name).group == "jobs" and not results.has_jobs:
+                continue
+            keys = [s.label for s in results.model.shapes] if name == "slice_availability" else [None]
+            for key in keys:
+                ce = results.controlled(policy, name, key)
+                if ce is None:
+                    continue
+                c, m = ce.controlled, lookup(name)
+                exact = c is not None and c.ci95 is None and ce.variance_reduction is None
+                factor = ("-" if c is None or ce.variance_reduction is None and not exact else "exact" if exact
+                          else f"{ce.variance_reduction:.1f}x")
+                cell = ("-" if c is None else f"{number(c.mean, m.digits, m.scale)} (exact fit)" if exact
+                        else marks.cell(c, name))
+                rows.append([text.format(key=key), marks.cell(ce.plain, name), cell, factor])
+        notes = [] if i else [
+            f"plain: Student-t over {n} replications (slice availability above also holds the outage interval); "
+            "controlled: the regression control-variate estimate, adjusted by quantities whose means the model "
+            "fixes exactly (failure candidates and drawn repair hours per class; with generated jobs, offered "
+            "chip-hours and arrivals), at most one control per 5 replications beyond 2, its interval on "
+            "n - 1 - q degrees of freedom; factor: plain variance of the mean / controlled (below 1: the "
+            "controls cost more degrees of freedom than they explained); exact: the controls explain every "
+            "replication exactly (no interval); -: not applied (summary.json's controlled section says why)."]
+        views.append(View(f"control variates: {policy} (availabilities and goodput in %)",
+                          ["metric", "plain", "controlled", "factor"], rows, notes=notes))
+    return views
+
+
 def run_views(results: "Results", by_size: bool = False, baseline: str | None = None) -> list[View]:
     """Every table of a run, in the terminal's order, each with the footnotes first needed there
     (``by_size``: also the queue waits per slice size, which the report shows and the terminal
@@ -300,6 +353,8 @@ def run_views(results: "Results", by_size: bool = False, baseline: str | None = 
             for view in queue_wait_views(results, marks):
                 add(view)
     for view in comparison_views(results, marks, baseline):
+        add(view)
+    for view in controls_views(results, marks):
         add(view)
     return views
 

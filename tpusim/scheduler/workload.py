@@ -24,6 +24,8 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from tpusim.core import csvrows
+from tpusim.core.collect import Emit
+from tpusim.core.metrics import CONTROL_ARRIVALS, CONTROL_ARRIVAL_INTENSITY, CONTROL_OFFERED_CHIP_HOURS
 from tpusim.core.rng import generator
 from tpusim.scheduler.blocks import block_level
 from tpusim.scheduler.checkpoint import Checkpointing
@@ -125,7 +127,7 @@ def generate_jobs(workload: WorkloadParams, horizon: float, seed: int, replicati
     gen = generator(seed, replication, "workload")
     shapes = [s for s, _ in workload.mix]
     weights = np.array([w for _, w in workload.mix], dtype=float)
-    arrivals = _arrival_times(workload, horizon, gen)
+    arrivals, intensity = _arrival_times(workload, horizon, gen)
     n = len(arrivals)
     which = gen.choice(len(shapes), size=n, p=weights / weights.sum())
     if workload.duration_dist == "lognormal":
@@ -139,7 +141,7 @@ def generate_jobs(workload: WorkloadParams, horizon: float, seed: int, replicati
     bands = gen.choice(3, size=n, p=shares / shares.sum())
     mix = np.array(workload.pattern_shares, dtype=float)
     patterns = gen.choice(len(PATTERNS), size=n, p=mix / mix.sum())  # drawn last: earlier draws keep their values
-    return JobStream(arrivals, which, work, bands, patterns, tuple(shapes))
+    return JobStream(arrivals, which, work, bands, patterns, tuple(shapes), intensity)
 
 
 class JobStream(Sequence[JobSpec]):
@@ -148,9 +150,23 @@ class JobStream(Sequence[JobSpec]):
     policy): a 25-pod year of 1.2 million jobs holds about 40 MB of columns, not a list of
     objects five times that size. Job ``i`` is the ``i``-th arrival."""
 
-    def __init__(self, arrivals, which, work, bands, patterns, shapes: tuple[SliceShape, ...]):
+    def __init__(self, arrivals, which, work, bands, patterns, shapes: tuple[SliceShape, ...],
+                 intensity: float | None = None):
         self._columns = (arrivals, which, work, bands, patterns)
         self._shapes = shapes
+        #: the expected number of arrivals given the day factors (None: a Poisson stream)
+        self.intensity = intensity
+
+    def collect(self, horizon: float, emit: Emit) -> None:
+        """The workload's control variates (:func:`control_means` gives their exact means):
+        arrivals, the expected arrivals given the day factors (bursty arrivals only) and the
+        chip-hours of work offered."""
+        arrivals, which, work = self._columns[:3]
+        chips = np.array([s.chips for s in self._shapes], dtype=float)
+        emit(CONTROL_ARRIVALS, None, float(len(arrivals)))
+        if self.intensity is not None:
+            emit(CONTROL_ARRIVAL_INTENSITY, None, self.intensity)
+        emit(CONTROL_OFFERED_CHIP_HOURS, None, math.fsum((chips[which] * work).tolist()))
 
     def __len__(self) -> int:
         return len(self._columns[0])
@@ -177,18 +193,41 @@ class JobStream(Sequence[JobSpec]):
                 yield JobSpec(i, arrival, shapes[which], work, band, PATTERNS[pattern])
 
 
-def _arrival_times(workload: WorkloadParams, horizon: float, gen: np.random.Generator) -> np.ndarray:
+def control_means(workload: WorkloadParams, horizon: float) -> dict[str, float]:
+    """The exact means of a generated workload's control variates (:meth:`JobStream.collect`)
+    over ``horizon`` hours, by metric (a replayed job trace has none).
+
+    Arrivals are Poisson at ``arrivals_per_hour`` (``lambda``), or given the day factors ``f_d``
+    (gamma, mean 1) Poisson at ``lambda f_d`` over day ``d`` of ``len_d`` hours: the arrivals
+    and the intensity ``lambda sum f_d len_d`` both have mean ``lambda x horizon``. Each job's
+    shape and work are drawn independently of the arrivals and of each other, so the offered
+    chip-hours (the sum of chips x work over the arrivals) have mean
+    ``lambda x horizon x E[chips] x E[work]`` (Wald), ``E[chips]`` over the mix's weights and
+    ``E[work]`` the duration's mean (the lognormal is parametrised by its mean)."""
+    expected = workload.arrivals_per_hour * horizon
+    weights = np.array([w for _, w in workload.mix], dtype=float)
+    chips = np.array([s.chips for s, _ in workload.mix], dtype=float)
+    mean_chips = float((weights * chips).sum() / weights.sum())
+    out = {CONTROL_ARRIVALS: expected, CONTROL_OFFERED_CHIP_HOURS: expected * mean_chips * workload.duration_mean}
+    if workload.daily_rate_cv > 0:
+        out[CONTROL_ARRIVAL_INTENSITY] = expected
+    return out
+
+
+def _arrival_times(workload: WorkloadParams, horizon: float,
+                   gen: np.random.Generator) -> tuple[np.ndarray, float | None]:
     """Sorted arrival times: a Poisson process, or with ``daily_rate_cv`` a Cox process whose
     rate is constant within a day and the mean times an independent gamma factor (mean 1, that
-    coefficient of variation) from day to day."""
+    coefficient of variation) from day to day; and for the Cox process the expected number of
+    arrivals given the factors (None for Poisson)."""
     cv = workload.daily_rate_cv
     if cv == 0:
         n = int(gen.poisson(workload.arrivals_per_hour * horizon))
-        return np.sort(gen.uniform(0.0, horizon, n))
+        return np.sort(gen.uniform(0.0, horizon, n)), None
     days = int(math.ceil(horizon / HOURS_PER_DAY))
     factors = gen.gamma(1.0 / cv**2, cv**2, days)
     starts = np.arange(days) * HOURS_PER_DAY
     lengths = np.minimum(24.0, horizon - starts)
     counts = gen.poisson(workload.arrivals_per_hour * lengths * factors)
     times = starts.repeat(counts) + gen.uniform(0.0, 1.0, int(counts.sum())) * lengths.repeat(counts)
-    return np.sort(times)
+    return np.sort(times), workload.arrivals_per_hour * math.fsum((lengths * factors).tolist())
