@@ -143,6 +143,8 @@ def build_summary(results: "Results", command: list[str] | None = None, baseline
         "rollouts": results.rollout_summary() if results.replications else {},
         "comparisons": comparisons(results, baseline),
     }
+    if results.stopping is not None:  # a run that stopped at a precision: its rule, targets and n
+        out["stopping"] = results.stopping
     if results.error is not None:
         out["error"] = results.error
     return out
