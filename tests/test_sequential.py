@@ -108,6 +108,30 @@ def test_an_interval_marked_unreliable_or_missing_never_meets_a_target():
     assert n == 40 and rule.reason == "maximum"
 
 
+def test_a_key_with_nothing_observed_holds_the_run_only_when_named():
+    """A target without a key does not wait on a key that has no interval because nothing was
+    seen (a slice shape with no outage): recorded as not judged; named, it holds the run."""
+    normal = np.random.default_rng(3).normal(0.5, 0.05, 1000)
+
+    def run(wild: bool):
+        goals = [Goal("p", METRIC, None, "absolute", 0.02), Goal("q", METRIC, None, "absolute", 0.02, wild)]
+        rule = Sequential(goals, None, 10, 60)
+        target, done = rule.first(), 0
+        while target is not None:
+            for r in range(done, target):
+                rule.add(r, [Sample(r, "p", METRIC, None, float(normal[r])), Sample(r, "q", METRIC, None, 1.0)])
+            done = target
+            target = rule.next(done)
+        return done, rule.record(done)
+
+    n, record = run(wild=True)
+    assert n < 60 and record["met"] and record["stopped"].startswith("every judged target met")
+    assert [t["judged"] for t in record["targets"]] == [True, False]
+    assert "no interval" in record["targets"][1]["note"]
+    n, record = run(wild=False)
+    assert n == 60 and not record["met"] and record["targets"][1]["judged"]
+
+
 def test_the_rule_stops_at_the_maximum_and_says_so():
     values = np.random.default_rng(2).normal(0.5, 0.05, 1000)
     n, rule = _stop(values, Goal("p", METRIC, None, "absolute", 1e-6), maximum=57)

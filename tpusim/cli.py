@@ -352,14 +352,18 @@ def _stopping(sc: "Scenario", precision: list[str] | None, half_width: list[str]
 
 def _print_stopping(record: dict) -> None:
     """One line on stderr: how many replications the precision took, and what was not met."""
-    n, missed = record["replications"], [t for t in record["targets"] if not t["met"]]
+    n, targets = record["replications"], record["targets"]
+    judged = [t for t in targets if t.get("judged", True)]
+    missed = [t for t in judged if not t["met"]]
+    unjudged = len(targets) - len(judged)
+    aside = (f"; {unjudged} not judged (no interval: nothing observed; see summary.json)" if unjudged else "")
     if record["met"]:
-        line = f"stopped after {n} replications: all {len(record['targets'])} targets met"
+        line = f"stopped after {n} replications: all {len(judged)} targets met{aside}"
     else:
         shown = "; ".join(f"{t['policy'] or ''} {t['metric']}{'[' + t['key'] + ']' if t['key'] else ''}"
                           f" ({t.get('note') or 'half-width ' + format(t['half_width'], '.3g')})" for t in missed[:3])
-        line = (f"stopped after {n} replications ({record['stopped']}): {len(missed)} of {len(record['targets'])} "
-                f"targets not met: {shown}{' ...' if len(missed) > 3 else ''}")
+        line = (f"stopped after {n} replications ({record['stopped']}): {len(missed)} of {len(judged)} "
+                f"targets not met: {shown}{' ...' if len(missed) > 3 else ''}{aside}")
     _plain(err_console, line)
 
 
