@@ -17,6 +17,7 @@ from tpusim.config.load import ScenarioLike, as_scenario
 from tpusim.config.overrides import override_strings
 from tpusim.measure.results import Results
 from tpusim.measure.runner import run_scenario
+from tpusim.measure.sequential import stopping_from
 from tpusim.output.presenter import install
 
 install()
@@ -25,6 +26,8 @@ __all__ = ["fit", "run", "run_scenario", "study"]
 
 
 RUN_OPTIONS = ("workers", "scheduler_address", "progress", "record_traces")
+#: The options of a run that stops at a precision (:mod:`tpusim.measure.sequential`).
+STOP_OPTIONS = ("precision", "half_width", "max_replications")
 
 
 def run(scenario: ScenarioLike, overrides: "list[str] | dict[str, Any] | None" = None,
@@ -40,7 +43,12 @@ def run(scenario: ScenarioLike, overrides: "list[str] | dict[str, Any] | None" =
         or as a mapping (``{"failures.host.daily_rate": 0.01}``).
     **options
         ``workers``, ``scheduler_address``, ``progress`` and ``record_traces`` go to
-        :func:`run_scenario`; any other keyword sets that top-level scenario key
+        :func:`run_scenario`. ``precision`` (relative half-width, half-width / |mean|) and
+        ``half_width`` (absolute, in the metric's unit) make a run that stops when its intervals
+        are narrow enough (:mod:`tpusim.measure.sequential`): a number for the default metrics,
+        ``"metric[:key]=value"`` texts, or a mapping ``{"slice_availability:12x16x16": 0.05}``;
+        ``max_replications`` bounds it [default: 10 x the first stage of max(10, replications)].
+        Bad values raise ``ValueError``. Any other keyword sets that top-level scenario key
         (``tpusim.run("scenarios/tpuv4_pod.yaml", replications=5, horizon_days=90)``). Numpy
         numbers are accepted wherever a number is.
 
@@ -53,12 +61,14 @@ def run(scenario: ScenarioLike, overrides: "list[str] | dict[str, Any] | None" =
     --------
     >>> results = tpusim.run("scenarios/tpuv4_pod.yaml", replications=4)  # doctest: +SKIP
     >>> results.metrics_frame().query("metric == 'system_availability'")  # doctest: +SKIP
+    >>> tpusim.run("tpuv4_pod", half_width={"system_availability": 2e-5}).stopping["replications"]  # doctest: +SKIP
     """
     texts: list[str] = override_strings(overrides) if isinstance(overrides, dict) else list(overrides or [])
-    keys = {k: v for k, v in options.items() if k not in RUN_OPTIONS}
+    keys = {k: v for k, v in options.items() if k not in RUN_OPTIONS + STOP_OPTIONS}
     texts += override_strings(keys)
     run_options = {k: v for k, v in options.items() if k in RUN_OPTIONS}
-    return run_scenario(as_scenario(scenario, texts), **run_options)
+    stopping = stopping_from(**{k: v for k, v in options.items() if k in STOP_OPTIONS})
+    return run_scenario(as_scenario(scenario, texts), stopping=stopping, **run_options)
 
 
 def study(name: str, scenario: Any = None, overrides: "list[str] | dict[str, Any] | None" = None, *,

@@ -282,6 +282,9 @@ def run(
     fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|markdown|csv|json]", help="What to print: table (every table, for people), markdown (the slice availability table alone, for documents), csv (availability.csv) or json (summary.json: everything).")] = "table",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (the files are written as usual).")] = False,
     baseline: Annotated[Optional[str], typer.Option("--baseline", metavar="POLICY", help="The policy every other is compared with, as paired differences (table, summary.json, report.html) [default: the scenario's first policy].", show_default=False)] = None,
+    precision: Annotated[Optional[list[str]], typer.Option("--precision", metavar="[METRIC[:KEY]=]VALUE", help="Run until the 95 % interval's half-width is at most VALUE x |mean| (0.1: 10 %), for METRIC (KEY: a slice shape or component class; none: every key) or, as a bare VALUE, for slice, system and useful availability (and goodput and lost chip-hours with jobs) under every policy. Repeatable. Replications run in blocks after a first stage of max(10, --replications); Chow and Robbins' rule (see README).", show_default=False)] = None,
+    half_width: Annotated[Optional[list[str]], typer.Option("--half-width", metavar="[METRIC[:KEY]=]VALUE", help="As --precision, with an absolute half-width in the metric's unit (fractions as fractions: 0.0005 = 0.05 percentage points). Repeatable.", show_default=False)] = None,
+    max_replications: Annotated[Optional[int], typer.Option("--max-replications", metavar="N", help="With --precision or --half-width: stop at N replications even if a target is not met (a relative target on a metric near 0 may never be) [default: 10 x the first stage].", show_default=False)] = None,
 ) -> None:
     """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot.
 
@@ -290,6 +293,7 @@ def run(
       tpusim run tpuv4_pod                      a shipped scenario, by name
       tpusim run my_pod.yaml -r 50 -w 2 -o out/mine
       tpusim run tpuv4_pod --set failures.ocs.repair.mean_hours=2 --format json
+      tpusim run tpuv4_pod --half-width system_availability=0.00001 --max-replications 400
     """
     if fmt not in ("table", "markdown", "csv", "json"):
         _fail(f"--format: must be table, markdown, csv or json, got {fmt!r}")
@@ -302,6 +306,7 @@ def run(
     sc = _load(scenario, overrides, options)
     if baseline is not None and baseline not in sc.policies:
         _fail(f"--baseline {baseline}: not a policy of this run (it has {', '.join(sc.policies)})")
+    stopping = _stopping(sc, precision, half_width, max_replications, workers)
     from tpusim.output.files import folder_name
 
     out = _out_dir(out_given, folder_name(sc.name), "summary.json", "" if force else
@@ -314,17 +319,52 @@ def run(
     made = provenance(sc.resolved(), _command())  # the same block in summary.json and jobs.parquet
     rows = JobRows(out, sc.policies, jobs_csv, made) if sc.workload is not None else None
     # a bar for several replications, or for jobs (a fleet-year is minutes: it moves as they go)
-    long = sc.replications > 1 or sc.workload is not None
+    long = sc.replications > 1 or sc.workload is not None or stopping is not None
     with _progress("replications", sc.replications, show=long and not quiet) as callback:
         results = _simulate_run(sc, out, rows, workers=workers, scheduler_address=scheduler_address,
-                                progress=callback, record_traces=write_trace)
+                                progress=callback, record_traces=write_trace, stopping=stopping)
     written = _write_run(results, out, rows, made, plot=plot, jobs_csv=jobs_csv, baseline=baseline)
     _print_run(results, fmt, made, written, baseline)
+    if results.stopping is not None and not quiet:
+        _print_stopping(results.stopping)
     if results.error:
         _error(f"run stopped part-way: {results.error}")
         if results.error.startswith("interrupted"):
             raise Interrupted  # Ctrl-C: what was measured is written; the shell gets 130
         raise typer.Exit(1)
+
+
+def _stopping(sc: "Scenario", precision: list[str] | None, half_width: list[str] | None,
+              max_replications: int | None, workers: int):
+    """The stopping rule of ``run --precision/--half-width``, checked against the scenario's
+    model before anything runs (exit 2 naming the option); None without a target."""
+    from tpusim.config.build import build_model
+    from tpusim.measure.sequential import plan, stopping_from
+
+    try:
+        stopping = stopping_from(precision, half_width, max_replications)
+        if stopping is not None:
+            plan(stopping, build_model(sc), workers)  # the targets name metrics and keys of this run
+    except ValueError as exc:
+        _fail(str(exc))
+    return stopping
+
+
+def _print_stopping(record: dict) -> None:
+    """One line on stderr: how many replications the precision took, and what was not met."""
+    n, targets = record["replications"], record["targets"]
+    judged = [t for t in targets if t.get("judged", True)]
+    missed = [t for t in judged if not t["met"]]
+    unjudged = len(targets) - len(judged)
+    aside = (f"; {unjudged} not judged (no interval: nothing observed; see summary.json)" if unjudged else "")
+    if record["met"]:
+        line = f"stopped after {n} replications: all {len(judged)} targets met{aside}"
+    else:
+        shown = "; ".join(f"{t['policy'] or ''} {t['metric']}{'[' + t['key'] + ']' if t['key'] else ''}"
+                          f" ({t.get('note') or 'half-width ' + format(t['half_width'], '.3g')})" for t in missed[:3])
+        line = (f"stopped after {n} replications ({record['stopped']}): {len(missed)} of {len(judged)} "
+                f"targets not met: {shown}{' ...' if len(missed) > 3 else ''}{aside}")
+    _plain(err_console, line)
 
 
 def _write_run(results, out: Path, rows, made: dict, *, plot: bool, jobs_csv: bool,

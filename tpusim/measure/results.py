@@ -149,6 +149,9 @@ class Results:
     rows_streamed : bool
         The per-job rows were handed to a sink as the run went (the CLI's ``jobs.parquet``)
         and are not kept here.
+    stopping : dict or None
+        A run that stopped at a precision (:mod:`tpusim.measure.sequential`): the rule, the
+        targets, whether each was met, and the replications run (summary.json's ``stopping``).
     """
 
     scenario: Scenario
@@ -157,6 +160,7 @@ class Results:
     wall_seconds: float
     error: str | None = None
     rows_streamed: bool = False
+    stopping: dict | None = None
 
     def __repr__(self) -> str:
         return (f"Results({self.scenario.name!r}: {len(self.replications)} replications x "

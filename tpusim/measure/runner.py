@@ -22,11 +22,13 @@ from tpusim.config.load import ScenarioLike, as_scenario
 from tpusim.engine.execution import Progress, Task, execute
 from tpusim.engine.replication import ReplicationResult
 from tpusim.measure.results import Results
+from tpusim.measure.sequential import Stopping, plan
 
 
 def run_scenario(scenario: ScenarioLike, *, workers: int = 1, scheduler_address: str | None = None,
                  progress: Progress | None = None, record_traces: bool = False,
-                 rows: "Callable[[ReplicationResult], None] | None" = None) -> Results:
+                 rows: "Callable[[ReplicationResult], None] | None" = None,
+                 stopping: "Stopping | None" = None) -> Results:
     """Simulate ``scenario.replications`` replications and collect the results
     (with ``record_traces``, each replication keeps its failure trace).
 
@@ -43,30 +45,47 @@ def run_scenario(scenario: ScenarioLike, *, workers: int = 1, scheduler_address:
     If a replication raises (or the run is interrupted), the replications already finished are
     returned with ``error`` set, so that callers can still write what was measured (and their
     rows are handed over, in order, those after the gap last).
+
+    With ``stopping`` (:mod:`tpusim.measure.sequential`), the replications run in blocks until
+    every target's interval meets it or the maximum is reached: replications ``0 .. n-1``, the
+    same ones a fixed run of ``n`` gives, and ``Results.stopping`` records the rule, the
+    targets and whether each was met. ``progress`` then counts against the current outlook.
     """
     start = time.perf_counter()
     scenario = as_scenario(scenario)
     model = build_model(scenario)
-    tasks = [Task(model, r, record_traces) for r in range(model.replications)]
+    rule = plan(stopping, model, workers) if stopping is not None else None
+    target: int | None = rule.first() if rule is not None else model.replications
     done: dict[int, ReplicationResult] = {}
     streamed = rows is not None and model.workload is not None
     order = _RowsInOrder(rows, model.policy_names) if streamed else None  # type: ignore[arg-type]
     error = None
     try:
-        for index, result in execute(tasks, workers=workers, scheduler_address=scheduler_address,
-                                     progress=progress, receive=order.receive if order else None):
-            done[index] = result
+        while target is not None:  # one block; a fixed run is one block of every replication
+            first = len(done)
+            tasks = [Task(model, r, record_traces) for r in range(first, target)]
+            shown = target if rule is None else rule.outlook(first, target)
+            moved = (lambda d, t, first=first, shown=shown: progress(first + d, shown)) if progress else None
+            received = (lambda i, res, first=first: order.receive(first + i, res)) if order else None
+            for index, result in execute(tasks, workers=workers, scheduler_address=scheduler_address,
+                                         progress=moved, receive=received):
+                done[first + index] = result
+                if rule is not None:
+                    rule.add(first + index, result.samples)
+            target = rule.next(len(done)) if rule is not None else None
     except BaseException as exc:  # keep what was measured; the caller reports
         if not done or isinstance(exc, (SystemExit, GeneratorExit)):
             raise
         # anything that is not an Exception stopped the run from outside: Ctrl-C, or a caller's
         # own interrupt (the CLI's SIGINT handler raises one that click does not swallow)
         reason = "interrupted" if not isinstance(exc, Exception) else f"{type(exc).__name__}: {exc}"
-        error = f"{reason} (after {len(done)} of {len(tasks)} replications)"
+        of = f"{target}" if rule is None else f"at least {target}"
+        error = f"{reason} (after {len(done)} of {of} replications)"
         if order is not None:
             order.after_failure(set(done))
     replications = [done[i] for i in sorted(done)]
-    return Results(scenario, model, replications, time.perf_counter() - start, error, rows_streamed=streamed)
+    return Results(scenario, model, replications, time.perf_counter() - start, error, rows_streamed=streamed,
+                   stopping=rule.record(len(replications), error) if rule is not None else None)
 
 
 class _RowsInOrder:

@@ -181,6 +181,8 @@ def build_summary(results: "Results", command: list[str] | None = None, baseline
         "comparisons": comparisons(results, baseline),
         "control_variates": control_variates(results),
     }
+    if results.stopping is not None:  # a run that stopped at a precision: its rule, targets and n
+        out["stopping"] = results.stopping
     if results.error is not None:
         out["error"] = results.error
     return out
