@@ -2,15 +2,19 @@
 
 The Pod Manager can wire any ``k`` usable cubes of one pod into a slice of ``k`` cubes; a
 slice of whole cubes uses every OCS of its pod (each cube's ``+d`` port ``p`` is cross-connected
-through OCS ``(d, p)``), so all of them must be up. A failure inside a slice takes it down until
+through OCS ``(d, p)``), so all of them must be up. With ``topology.sub_pod_slices: mesh`` a slice
+smaller than a pod is a mesh and needs only the OCSes of the dimensions it spans
+(:class:`MeshAvailability`; the pool gates each pod per shape). A cube is usable only with every
+host, link and facing switch port up, whether or not a mesh would use the port (conservative,
+in the tracker and in placement alike). A failure inside a slice takes it down until
 the Pod Manager swaps in a healthy spare cube or the part is repaired.
 
 Placement takes the free usable cubes of the pod that fits the slice most tightly (fewest usable
 free cubes), lowest numbers first. For preemption and defragmentation it frees as few, as small
 jobs as possible (:meth:`ReconfigurablePolicy.places_with_victims`).
 
-Capacity tracker (:class:`ReconfigurableAvailability`): per pod, its *capacity* (usable cubes if
-every OCS is up, else 0); it integrates the time spent at each value of the largest pod
+Capacity tracker (:class:`ReconfigurableAvailability`, torus slices): per pod, its *capacity*
+(usable cubes if every OCS is up, else 0); it integrates the time spent at each value of the largest pod
 capacity, and a ``k``-cube slice is placeable exactly while that maximum is ``>= k``.
 
 Subclasses change the rules through two hooks: :meth:`ReconfigurablePolicy._order` (which free

@@ -11,8 +11,13 @@ layer allows slices with up to ``max_faults`` OCSes down; placement prefers the 
 cubes and keeps a slice's faults (its pod's down OCSes plus its cubes' down links) within
 ``max_faults``.
 
+With ``topology.sub_pod_slices: mesh`` a slice smaller than a pod counts only the down OCSes of
+the dimensions it spans, and is routed on its mesh graph with the faults of the ports and OCSes
+it uses; placement and the tracker still count every link fault of its cubes (conservative: a
+mesh's unused ports included).
+
 Capacity tracker (:class:`FaultTolerantAvailability`): a ``k``-cube slice is placeable in a pod
-with ``o`` OCSes down when ``k`` host-healthy cubes exist and ``o`` plus the link faults of the
+with ``o`` OCSes down (of those it is wired through) when ``k`` host-healthy cubes exist and ``o`` plus the link faults of the
 ``k`` least faulty of them is at most ``max_faults``. This rule does not search the chip graph:
 a faulty component removes at most one link of any chip (of 6) and at most two of the 32 links
 crossing any plane of a 4x4x4-cube torus, so a handful of faults leaves the slice connected. The
