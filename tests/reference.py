@@ -85,6 +85,7 @@ class Cube:
         # OCS (d, p) of a pod, numbered dimension by dimension, holds every cube's +d and -d port p
         self.ocs_chips = [(self.port_chip(d, +1, p), self.port_chip(d, -1, p))
                           for d in range(3) for p in range(self.chips // self.shape[d])]
+        self.ocs_dim = [d for d in range(3) for p in range(self.chips // self.shape[d])]
 
     def port_chip(self, d: int, sign: int, p: int) -> int:
         a, b = [axis for axis in range(3) if axis != d]
@@ -134,15 +135,16 @@ def place_static_cabled(m, dims, bad_cubes: set, cut: set) -> bool:
     return False
 
 
-def _ft_placeable(m, cube: Cube, k: int, pod: int, down: dict, max_faults: int) -> bool:
+def _ft_placeable(m, cube: Cube, k: int, pod: int, down: dict, max_faults: int, ocs_dims=(0, 1, 2)) -> bool:
     """Fault-tolerant rule, by brute force: k cubes with all hosts up whose link faults plus the
-    pod's OCS faults stay within the budget (trying the least faulty cubes)."""
+    pod's OCS faults (of the dimensions in ``ocs_dims``) stay within the budget (trying the least
+    faulty cubes)."""
     ocs_per_pod = len(cube.ocs_chips)
     host_down = {u // cube.hosts for u in down["host"]}
     links = {}
     for u in down["ici_link"]:
         links[u // cube.links] = links.get(u // cube.links, 0) + 1
-    ocs = sum(1 for u in down["ocs"] if u // ocs_per_pod == pod)
+    ocs = sum(1 for u in down["ocs"] if u // ocs_per_pod == pod and cube.ocs_dim[u % ocs_per_pod] in ocs_dims)
     cubes = [c for c in range(pod * m.cubes_per_pod, (pod + 1) * m.cubes_per_pod) if c not in host_down]
     if len(cubes) < k:
         return False
@@ -178,6 +180,23 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
     all_dims = [(a, b, c) for a in range(1, grid[0] + 1) for b in range(1, grid[1] + 1) for c in range(1, grid[2] + 1)]
     at_least = {p: [0.0] * (n + 1) for p in scenario.policies}
     max_faults = scenario.pod_manager.ft_routing.max_faults
+    mesh = scenario.topology.sub_pod_slices == "mesh"
+
+    def ocs_dims_of(dims) -> tuple:
+        """The dimensions whose OCSes a slice of ``dims`` cubes is wired through: all of them
+        for a torus (and a full-pod slice); a mesh, those it spans with more than one cube."""
+        if mesh and dims[0] * dims[1] * dims[2] < n:
+            return tuple(d for d in range(3) if dims[d] > 1)
+        return (0, 1, 2)
+
+    # the dimensions a k-cube slice of some shape needs at best, for the capacity: a full pod all
+    # three; 2 .. n-1 cubes a line along one dimension; one cube none
+    def best_dims_options(k):
+        if not mesh or k >= n:
+            return [(0, 1, 2)]
+        if k <= 1:
+            return [()]
+        return [(0,), (1,), (2,)]
     sick_area = {"static": 0.0, "reconfigurable": 0.0, "reconfigurable_ft": 0.0}
     for t, t_next in zip(times, times[1:]):
         for cls, unit, is_down in by_time[t]:
@@ -223,28 +242,36 @@ def evaluate(scenario: Scenario, trace: list[tuple[float, str, int, bool]]) -> d
         static_per_pod = [
             {c % m.cubes_per_pod for c in static_bad if c // m.cubes_per_pod == pod} for pod in range(m.pods)
         ]
-        per_pod_ocs_up = [not any(u // ocs_per_pod == pod for u in down["ocs"]) for pod in range(m.pods)]
+
+        def ocs_up(pod, dims_used):
+            return not any(u // ocs_per_pod == pod and cube.ocs_dim[u % ocs_per_pod] in dims_used for u in down["ocs"])
+
         for s, dims in enumerate(shapes):
             k = dims[0] * dims[1] * dims[2]
+            used = ocs_dims_of(dims)
             if "static" in up_time and any(
                 place_static_cabled(m, dims, bad, cuts[pod]) for pod, bad in enumerate(static_per_pod)
             ):
                 up_time["static"][s] += dt
-            if "reconfigurable" in up_time and any(  # any k usable cubes of a pod with every OCS up
-                ok and n - len(bad) >= k for bad, ok in zip(per_pod_bad, per_pod_ocs_up)
+            if "reconfigurable" in up_time and any(  # any k usable cubes of a pod with its OCSes up
+                ocs_up(pod, used) and n - len(bad) >= k for pod, bad in enumerate(per_pod_bad)
             ):
                 up_time["reconfigurable"][s] += dt
             if "reconfigurable_ft" in up_time and any(
-                _ft_placeable(m, cube, k, pod, down, max_faults) for pod in range(m.pods)
+                _ft_placeable(m, cube, k, pod, down, max_faults, used) for pod in range(m.pods)
             ):
                 up_time["reconfigurable_ft"][s] += dt
         largest = {
             "static": max((d[0] * d[1] * d[2] for d in all_dims
                            if any(place_static_cabled(m, d, bad, cuts[pod])
                                   for pod, bad in enumerate(static_per_pod))), default=0),
-            "reconfigurable": max((n - len(bad) if ok else 0) for bad, ok in zip(per_pod_bad, per_pod_ocs_up)),
+            "reconfigurable": max((k for k in range(n + 1) for pod, bad in enumerate(per_pod_bad)
+                                   if k == 0 or (n - len(bad) >= k
+                                                 and any(ocs_up(pod, o) for o in best_dims_options(k)))),
+                                  default=0),
             "reconfigurable_ft": max((k for k in range(n + 1) for pod in range(m.pods)
-                                      if k == 0 or _ft_placeable(m, cube, k, pod, down, max_faults)), default=0),
+                                      if k == 0 or any(_ft_placeable(m, cube, k, pod, down, max_faults, o)
+                                                       for o in best_dims_options(k))), default=0),
         }
         for p in scenario.policies:
             for k in range(largest[p] + 1):

@@ -263,7 +263,7 @@ class Checker:
                     # and then only degraded and within its fault budget
                     assert sim.policy.routes_around_faults(j) and k != 0 and j.cubes and j.rate < 1.0, \
                         f"a job runs on {k, unit} failed at {since}"
-                    detected = [f for f in sim.pod_manager._true_faults(j.alloc)
+                    detected = [f for f in sim.pod_manager._true_faults(j.alloc, cube_dims=j.cube_dims)
                                 if self.failed_at[f] + self.detection < t - 1e-9]
                     assert len(detected) <= sim.policy.routing.max_faults
         for j in sim.jobs:  # held so far includes the current run, charged when it ends

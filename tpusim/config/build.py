@@ -289,7 +289,7 @@ class _Builder:
                          f"must be {derived_ocs} for {cube_text} cubes (one OCS per dimension and face "
                          f"position), got {t.ocs_per_pod}")
         return MachineLayout(CubeLayout(t.cube_shape, t.chips_per_host), t.cube_grid, t.pods,
-                             t.static_wrap, t.static_cable_ends) if ok else None
+                             t.static_wrap, t.static_cable_ends, t.sub_pod_slices) if ok else None
 
     def _shapes(self, machine: MachineLayout | None) -> list[SliceShape]:
         t = self.s.topology

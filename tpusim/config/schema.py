@@ -435,6 +435,17 @@ class Topology(_Strict):
         "of its +d end's port link, while the reconfigurable pod has one fibre per cube port, "
         "each a part at the same rate. 2: both ends fail independently (twice the rate; the model "
         "of tpusim 0.1)."))
+    sub_pod_slices: Literal["torus", "mesh"] = Field("torus", description=(
+        "How the OCS pod (reconfigurable, reconfigurable_ft) wires a slice of whole cubes smaller "
+        "than a pod (DESIGN §2). torus: wraparound circuits along every dimension (a one-cube "
+        "slice joins each face to its own opposite face), so every such slice uses every OCS of its "
+        "pod and every optical port of its cubes. mesh: no wraparound, in the orientation the shape "
+        "names: along a dimension it spans with n > 1 cubes, n - 1 joins per line; along one it "
+        "spans with one cube, no circuit. It then uses only the OCSes of the dimensions it spans "
+        "and only the ports facing a neighbour inside the slice (a one-cube slice: no OCS, no "
+        "optical port). A full-pod slice is a torus either way; the static pods are unaffected. "
+        "Placement stays conservative: a cube with any dark optical port takes no new slice of "
+        "whole cubes, whether or not the slice would use that port."))
     install: Install | None = Field(None, description=(
         "Partial deployment: cubes installed over time (none: the whole machine from the start). "
         "A cube not yet installed is unusable for every policy; the OCSes are there from the start."))

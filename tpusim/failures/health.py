@@ -8,7 +8,8 @@ incrementally and in O(1) per event (O(cubes per pod) for an OCS):
 - per cube, the number of its hosts and links that are down: a cube is *usable* by a slice of
   whole cubes exactly when that count is 0 (without fault-tolerant routing a cube needs all of
   its hosts and links, DESIGN §1);
-- per pod, the number of OCSes down;
+- per pod, the number of OCSes down (in all, and per dimension ``d`` of OCS ``(d, p)``: a mesh
+  slice uses only the OCSes of the dimensions it spans);
 - per chip, the number of down parts touching it (its host, its ICI links) and, separately, of
   down OCSes holding one of its ports; with their time integrals this gives the fraction of
   chip-time on healthy hardware, with and without the OCS layer (the static pod has none).
@@ -83,6 +84,9 @@ class HealthState:
         self.ocs_down = [0] * machine.pods  # OCSes down, either mode
         self.ocs_dark = [0] * machine.pods  # the data-plane (dark) failures among them
         self.dark = bytearray(self.population[OCS])  # per OCS: is its current failure dark?
+        self.ocs_dim = machine.ocs_dim  # the dimension d of each local OCS (d, p)
+        self.ocs_down_dim = [[0, 0, 0] for _ in range(machine.pods)]  # ocs_down split by dimension
+        self.ocs_dark_dim = [[0, 0, 0] for _ in range(machine.pods)]  # ocs_dark split by dimension
 
         self.chip_faults = [0] * machine.chips  # down host / links touching the chip
         self.chip_ocs = [0] * machine.chips  # down OCSes holding one of the chip's ports
@@ -189,8 +193,11 @@ class HealthState:
 
     def _ocs_change(self, unit: int, t: float, delta: int) -> None:
         pod, local = divmod(unit, self.ocs_per_pod)
+        d = self.ocs_dim[local]
+        self.ocs_down_dim[pod][d] += delta
         if self.dark[unit]:  # only dark circuits make chips sick
             self.ocs_dark[pod] += delta
+            self.ocs_dark_dim[pod][d] += delta
             plus, minus = self.ocs_chips[local]
             faults, ocs = self.chip_faults, self.chip_ocs
             first = pod * self.cubes_per_pod * self.chips_per_cube

@@ -89,29 +89,70 @@ def ocs_layer_availability(machine: MachineLayout, failures: FailureParams) -> f
     return value
 
 
-def any_k_cubes(machine: MachineLayout, failures: FailureParams, k: int) -> float:
-    """Probability that some pod has ``k`` usable cubes (hosts, links and the OCS ports facing
-    them up) and all its OCSes up (exact). A host
-    domain spanning ``m`` cubes makes the pod's cubes groups of ``m``: a group has no usable cube
-    while its domain is down, else a Binomial(m, q) of them; the pod's count is the convolution."""
+def _usable_at_least(machine: MachineLayout, failures: FailureParams, k: int) -> float:
+    """Probability that a pod has at least ``k`` usable cubes (hosts, links and the OCS ports
+    facing them up). A host domain spanning ``m`` cubes makes the pod's cubes groups of ``m``: a
+    group has no usable cube while its domain is down, else a Binomial(m, q) of them; the pod's
+    count is the convolution."""
     import numpy as np
     from scipy import stats
 
     n = machine.cubes_per_pod
     wide = [d for d in failures.domains if d.component_class == "host" and d.units > machine.cube.hosts]
     if not wide:
-        usable = float(stats.binom.sf(k - 1, n, cube_availability(machine, failures, ocs_ports=True)))
+        return float(stats.binom.sf(k - 1, n, cube_availability(machine, failures, ocs_ports=True)))
+    q = cube_availability(machine, failures, within_cube_only=True, ocs_ports=True)
+    m = wide[0].units // machine.cube.hosts
+    a = domain_availability(wide[0])
+    group = a * stats.binom.pmf(np.arange(m + 1), m, q)
+    group[0] += 1.0 - a
+    pmf = np.array([1.0])
+    for _ in range(n // m):
+        pmf = np.convolve(pmf, group)
+    return float(pmf[k:].sum())
+
+
+def any_k_cubes(machine: MachineLayout, failures: FailureParams, k: int) -> float:
+    """Probability that some pod has ``k`` usable cubes (hosts, links and the OCS ports facing
+    them up) and all its OCSes up (exact): a torus of whole cubes uses every OCS of its pod."""
+    per_pod = ocs_layer_availability(machine, failures) * _usable_at_least(machine, failures, k)
+    return 1.0 - (1.0 - per_pod) ** machine.pods
+
+
+def any_k_cubes_spanning(machine: MachineLayout, failures: FailureParams, k: int,
+                         ocs_dims: tuple[bool, bool, bool]) -> float | None:
+    """As :func:`any_k_cubes` for a slice wired through the OCSes of the dimensions in
+    ``ocs_dims`` only (a mesh spanning them): ``a_ocs^(positions of those dimensions)`` x the
+    binomial. None where OCS domains are modelled and the slice uses only some dimensions' OCSes
+    (how a domain's switches fall across dimensions is no closed form's)."""
+    if all(ocs_dims):
+        return any_k_cubes(machine, failures, k)
+    if any(d.component_class == "ocs" for d in failures.domains):
+        return None
+    ocs = _own(failures, "ocs") ** sum(machine.cube.face_positions(d) for d in range(3) if ocs_dims[d])
+    per_pod = ocs * _usable_at_least(machine, failures, k)
+    return 1.0 - (1.0 - per_pod) ** machine.pods
+
+
+def any_k_cubes_mesh(machine: MachineLayout, failures: FailureParams, k: int) -> float | None:
+    """Probability that some pod can place one slice of ``k`` cubes when slices smaller than a
+    pod are meshes (``topology.sub_pod_slices: mesh``), of any shape: a full pod needs every OCS
+    up; ``2 .. n-1`` cubes, a line along one dimension, need one dimension with all its OCSes up
+    (``1 - prod_d (1 - a_ocs^positions(d))``); one cube needs none. None with OCS domains."""
+    n = machine.cubes_per_pod
+    if k >= n or k <= 0:
+        return any_k_cubes(machine, failures, k) if k > 0 else 1.0
+    if k == 1 or n <= 2:
+        ocs = 1.0
+    elif any(d.component_class == "ocs" for d in failures.domains):
+        return None
     else:
-        q = cube_availability(machine, failures, within_cube_only=True, ocs_ports=True)
-        m = wide[0].units // machine.cube.hosts
-        a = domain_availability(wide[0])
-        group = a * stats.binom.pmf(np.arange(m + 1), m, q)
-        group[0] += 1.0 - a
-        pmf = np.array([1.0])
-        for _ in range(n // m):
-            pmf = np.convolve(pmf, group)
-        usable = float(pmf[k:].sum())
-    per_pod = ocs_layer_availability(machine, failures) * usable
+        a = _own(failures, "ocs")
+        none_up = 1.0
+        for d in range(3):
+            none_up *= 1.0 - a ** machine.cube.face_positions(d)
+        ocs = 1.0 - none_up
+    per_pod = ocs * _usable_at_least(machine, failures, k)
     return 1.0 - (1.0 - per_pod) ** machine.pods
 
 

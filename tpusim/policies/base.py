@@ -109,8 +109,8 @@ class PoolView(Protocol):
     def link_faults(self, cube: int) -> int: ...
     def electrical_down(self, cube: int) -> Iterable[int]: ...
     def down_ports(self, pod: int) -> Iterable[tuple[int, int]]: ...
-    def ocs_down(self, pod: int) -> int: ...
-    def open_counts(self) -> Sequence[int]: ...
+    def ocs_down(self, pod: int, cube_dims: Dims | None = None) -> int: ...
+    def open_counts(self, cube_dims: Dims | None = None) -> Sequence[int]: ...
 
 
 Placement = tuple[Allocation, list]  # an allocation and the running jobs in its way
@@ -179,27 +179,46 @@ class Policy(ABC):
         rule already covers every link a slice uses need not look.)"""
         return True
 
-    def uses_port(self, alloc: Allocation, cube: int, port: int) -> bool:
-        """Does a slice on ``alloc`` use optical port link ``port`` of its (global) ``cube``?
-        A whole-cube slice on an OCS machine uses every port of every cube."""
-        return alloc.mask == (1 << self.machine.cube.chips) - 1
+    def uses_port(self, alloc: Allocation, cube: int, port: int, cube_dims: Dims | None = None) -> bool:
+        """Does a slice of ``cube_dims`` on ``alloc`` use optical port link ``port`` of its
+        (global) ``cube``? A torus of whole cubes on an OCS machine uses every port of every
+        cube; a mesh (``topology.sub_pod_slices: mesh``) only the ports facing a neighbour in
+        the slice (:meth:`~tpusim.topology.machine.MachineLayout.uses_port`)."""
+        if alloc.mask != (1 << self.machine.cube.chips) - 1:
+            return False
+        if all(self.machine.slice_wrap(cube_dims)):
+            return True
+        assert cube_dims is not None
+        return self.machine.uses_port(cube_dims, alloc.cubes.index(cube), port)
 
     def port_users(self, pool: PoolView, cube: int, port: int) -> list:
         """The running slices that use optical port link ``port`` of ``cube``."""
-        return [job for job in pool.holders(cube) if job.cubes]
+        if self.machine.sub_pod_slices == "torus":  # every whole-cube slice uses every port
+            return [job for job in pool.holders(cube) if job.cubes]
+        return [job for job in pool.holders(cube)
+                if job.cubes and job.alloc is not None and self.uses_port(job.alloc, cube, port, job.cube_dims)]
 
-    def uses_ocs_port(self, alloc: Allocation, cube: int, port: int) -> bool:
+    def uses_ocs_port(self, alloc: Allocation, cube: int, port: int, cube_dims: Dims | None = None) -> bool:
         """Does a slice on ``alloc`` use the OCS port facing optical port ``port`` of ``cube``?
         On an OCS machine exactly when it uses that port's link (the circuit runs through both)."""
-        return self.uses_port(alloc, cube, port)
+        return self.uses_port(alloc, cube, port, cube_dims)
 
     def ocs_port_users(self, pool: PoolView, cube: int, port: int) -> list:
         """The running slices wired through the OCS port facing ``port`` of ``cube``."""
         return self.port_users(pool, cube, port)
 
     def pod_usable(self, ocs_down: int) -> bool:
-        """Can slices of whole cubes run in a pod with this many OCSes down?"""
+        """Can slices of whole cubes run in a pod with this many OCSes down among those they are
+        wired through (:meth:`slice_ocs_down`)?"""
         return ocs_down == 0
+
+    def slice_ocs_down(self, down_by_dim: Sequence[int], cube_dims: Dims | None) -> int:
+        """Of a pod's OCSes down, counted per dimension (``down_by_dim[d]``: OCSes ``(d, p)``
+        down), those a slice of ``cube_dims`` is wired through (``None``: a slice of any shape,
+        every OCS: a torus uses them all)."""
+        used = self.machine.ocs_dims(cube_dims)
+        return (down_by_dim[0] if used[0] else 0) + (down_by_dim[1] if used[1] else 0) + \
+            (down_by_dim[2] if used[2] else 0)
 
     # -- wiring ----------------------------------------------------------------------------
     @classmethod
@@ -209,12 +228,16 @@ class Policy(ABC):
         build checks it before it makes the machine."""
         return 2 * cubes_per_pod
 
-    def slice_ocses(self, pod: int) -> range:
-        """The OCSes (global numbers) a slice of whole cubes in ``pod`` is wired through: every
-        OCS of the pod (each cube's ``+d`` port ``p`` is cross-connected through OCS ``(d, p)``).
-        Their faults touch such a slice, and its run records name the pod's OCS layer."""
+    def slice_ocses(self, pod: int, cube_dims: Dims | None = None) -> Sequence[int]:
+        """The OCSes (global numbers) a slice of whole cubes of ``cube_dims`` in ``pod`` is wired
+        through: a torus, every OCS of the pod (each cube's ``+d`` port ``p`` is cross-connected
+        through OCS ``(d, p)``); a mesh (``topology.sub_pod_slices: mesh``), those of the
+        dimensions it spans (none for one cube). Their faults touch such a slice, and its run
+        records name the pod's OCS layer where there is one. ``None``: every OCS."""
         per = self.machine.ocs_per_pod
-        return range(pod * per, (pod + 1) * per)
+        if all(self.machine.slice_wrap(cube_dims)):
+            return range(pod * per, (pod + 1) * per)
+        return [pod * per + u for u in self.machine.local_ocses(cube_dims)]
 
     def interrupting_rate(self, failures: FailureParams, shape: SliceShape) -> float:
         """Failures per hour that interrupt a slice of ``shape`` under this policy (their mean
@@ -226,6 +249,17 @@ class Policy(ABC):
         links between its chips."""
         cube = self.machine.cube
         host, link, ocs, ocs_port = (failures.of(c).rate for c in COMPONENT_CLASSES)
+        if shape.chips >= cube.chips and not all(self.machine.slice_wrap(shape.cube_dims(cube.shape))):
+            # a mesh: its cubes' hosts and electrical links, the ports it joins (each a port link
+            # and the switch port facing it) and the OCSes of the dimensions it spans
+            cube_dims = shape.cube_dims(cube.shape)
+            k = shape.cubes(cube.shape)
+            joins = face_joins(cube_dims, self.machine.slice_wrap(cube_dims))
+            joined = sum(2 * cube.face_positions(d) for d, _, _ in joins)  # both ends of every circuit
+            wired = len(self.machine.local_ocses(cube_dims))
+            dark = ocs * (1.0 - failures.ocs_control_share)
+            return (k * (cube.hosts * host + cube.electrical_count * link) + joined * (link + ocs_port)
+                    + wired * dark)
         if shape.chips >= cube.chips:
             cubes = shape.cubes(cube.shape)
             dark = ocs * (1.0 - failures.ocs_control_share)
@@ -274,12 +308,14 @@ class Policy(ABC):
         (:class:`~tpusim.topology.graph.SliceCircuits`; a face join is one circuit through each
         OCS ``(d, p)``). A slice of whole cubes is a torus: the cube of each slot has its ``+d``
         face joined to the ``-d`` face of the next slot's cube along ``d``, wraparounds included
-        (one slot long in ``d``: to its own); 48 circuits per cube on 4x4x4 cubes. A sub-cube
+        (one slot long in ``d``: to its own); 48 circuits per cube on 4x4x4 cubes. A mesh
+        (``topology.sub_pod_slices: mesh``, a slice smaller than a pod) has no wraparound: 16
+        circuits for a 1x1x2 slice, none for one cube. A sub-cube
         slice uses none. The Pod Manager programs those its switches do not already hold
         (:mod:`tpusim.scheduler.circuits`): they are the xconnects."""
         if cube_dims is None or alloc.mask != (1 << self.machine.cube.chips) - 1:
             return NO_CIRCUITS
-        return SliceCircuits(alloc.cubes, face_joins(cube_dims))
+        return SliceCircuits(alloc.cubes, face_joins(cube_dims, self.machine.slice_wrap(cube_dims)))
 
     # -- spares ----------------------------------------------------------------------------
     def swaps_cubes(self, job: SliceHolder) -> bool:

@@ -2,15 +2,19 @@
 
 The Pod Manager can wire any ``k`` usable cubes of one pod into a slice of ``k`` cubes; a
 slice of whole cubes uses every OCS of its pod (each cube's ``+d`` port ``p`` is cross-connected
-through OCS ``(d, p)``), so all of them must be up. A failure inside a slice takes it down until
+through OCS ``(d, p)``), so all of them must be up. With ``topology.sub_pod_slices: mesh`` a slice
+smaller than a pod is a mesh and needs only the OCSes of the dimensions it spans
+(:class:`MeshAvailability`; the pool gates each pod per shape). A cube is usable only with every
+host, link and facing switch port up, whether or not a mesh would use the port (conservative,
+in the tracker and in placement alike). A failure inside a slice takes it down until
 the Pod Manager swaps in a healthy spare cube or the part is repaired.
 
 Placement takes the free usable cubes of the pod that fits the slice most tightly (fewest usable
 free cubes), lowest numbers first. For preemption and defragmentation it frees as few, as small
 jobs as possible (:meth:`ReconfigurablePolicy.places_with_victims`).
 
-Capacity tracker (:class:`ReconfigurableAvailability`): per pod, its *capacity* (usable cubes if
-every OCS is up, else 0); it integrates the time spent at each value of the largest pod
+Capacity tracker (:class:`ReconfigurableAvailability`, torus slices): per pod, its *capacity*
+(usable cubes if every OCS is up, else 0); it integrates the time spent at each value of the largest pod
 capacity, and a ``k``-cube slice is placeable exactly while that maximum is ``>= k``.
 
 Subclasses change the rules through two hooks: :meth:`ReconfigurablePolicy._order` (which free
@@ -19,13 +23,14 @@ cubes to prefer) and :meth:`ReconfigurablePolicy._within_budget` (may these cube
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
-from tpusim.policies.analytic import any_k_cubes
+from tpusim.policies.analytic import any_k_cubes, any_k_cubes_mesh, any_k_cubes_spanning
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import OCS_WIRING, ClosedForm, Placement, Policy, PoolView, SliceHolder
-from tpusim.policies.capacity import CapacityTracker, Outages, PolicyOutcome, bucketize, fraction_of
+from tpusim.policies.capacity import (CapacityTracker, LevelTime, Outages, PolicyOutcome, ShapeUptime, bucketize,
+                                     fraction_of)
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.machine import MachineLayout
@@ -48,6 +53,11 @@ class ReconfigurablePolicy(Policy):
 
     def capacity_tracker(self, shapes_in_cubes: list[Dims], health: HealthState,
                          record: bool = False) -> CapacityTracker:
+        if self.machine.sub_pod_slices == "mesh":
+            mesh = MeshAvailability(self.machine, shapes_in_cubes, health, record)
+            health.cube_listeners.append(mesh.on_cube)
+            health.ocs_count_listeners.append(mesh.on_ocs_count)
+            return mesh
         tracker = ReconfigurableAvailability(self.machine, shapes_in_cubes, record)
         health.cube_listeners.append(tracker.on_cube)
         health.ocs_listeners.append(tracker.on_ocs)
@@ -57,12 +67,20 @@ class ReconfigurablePolicy(Policy):
         if not failures.steady:  # a build-out or planned outages: no steady state
             return None
         k = cube_dims[0] * cube_dims[1] * cube_dims[2]
+        if self.machine.sub_pod_slices == "mesh":
+            value = any_k_cubes_spanning(self.machine, failures, k, self.machine.ocs_dims(cube_dims))
+            if value is None:
+                return None
+            return ClosedForm(value, "exact", "the OCSes of the dimensions the slice spans up x binomial "
+                                              "P(at least k of its cubes usable)")
         return ClosedForm(any_k_cubes(self.machine, failures, k), "exact",
                           "all OCSes of a pod up x binomial P(at least k of its cubes usable)")
 
     def capacity_closed_form(self, failures: FailureParams, cubes: int) -> float | None:
         if not failures.steady:
             return None
+        if self.machine.sub_pod_slices == "mesh":
+            return any_k_cubes_mesh(self.machine, failures, cubes)
         return any_k_cubes(self.machine, failures, cubes)  # any k cubes of a pod do
 
     # -- spares: any usable cube of the pod can be wired in for a broken one ----------------
@@ -86,14 +104,15 @@ class ReconfigurablePolicy(Policy):
             open_cubes ^= low
         return chosen
 
-    def _within_budget(self, pool: PoolView, pod: int, cubes: list[int]) -> bool:
-        """May these cubes (global numbers) of ``pod`` form one slice?"""
+    def _within_budget(self, pool: PoolView, pod: int, cubes: list[int], cube_dims: Dims | None = None) -> bool:
+        """May these cubes (global numbers) of ``pod`` form one slice of ``cube_dims`` (``None``:
+        of any shape)?"""
         return True
 
     # -- placement -------------------------------------------------------------------------
     def find_whole(self, pool: PoolView, cube_dims: Dims) -> Allocation | None:
         k = cube_dims[0] * cube_dims[1] * cube_dims[2]
-        counts = pool.open_counts()
+        counts = pool.open_counts(cube_dims)
         if len(counts) == 1:
             pods: Sequence[int] = (0,) if counts[0] >= k else ()
         elif max(counts) < k:
@@ -106,7 +125,7 @@ class ReconfigurablePolicy(Policy):
         full = (1 << pool.cubes_per_pod) - 1
         for pod in pods:  # the first whose chosen cubes may form a slice
             chosen = self._pick(pool, pod, full & ~pool.blocked_bits(pod), k)
-            if self._within_budget(pool, pod, chosen):
+            if self._within_budget(pool, pod, chosen, cube_dims):
                 return Allocation(pod, sorted(chosen), pool.full_mask)
         return None
 
@@ -156,7 +175,7 @@ class ReconfigurablePolicy(Policy):
             free += ([x for x in whole.alloc.cubes if usable >> (x - base) & 1] if whole is not None and whole.alloc
                      else [base + c for c in bits(mask)])
         cubes = free[: job.cubes]
-        if not self._within_budget(pool, pod, cubes):
+        if not self._within_budget(pool, pod, cubes, job.cube_dims):
             return
         yield Allocation(pod, sorted(cubes), pool.full_mask), [j for g in chosen for j in g[1]]
 
@@ -237,3 +256,72 @@ class ReconfigurableAvailability(CapacityTracker):
             [fraction_of(a, t) for a in at_least[: len(time_at)]],
             self.outages.finish(t),
         )
+
+
+def mesh_capacity(n: int, largest: Callable[[int], int]) -> int:
+    """The most cubes one slice could take in a pod of ``n`` cubes whose slices smaller than a
+    pod are meshes: a full-pod slice is a torus (the OCSes of all 3 dimensions); a slice of
+    ``2 .. n-1`` cubes may be a line along one dimension, which uses only that dimension's OCSes
+    (the best one); a single cube uses none. ``largest(dims)``: the most cubes the pod allows
+    with the OCSes of that many dimensions counted (3: all; 1: the best single dimension; 0:
+    none). Placeability is down-closed in the number of cubes (fewer cubes need no more OCSes),
+    so this one number gives it."""
+    if largest(3) >= n:
+        return n
+    if n > 2:
+        best = min(largest(1), n - 1)
+        if best >= 2:
+            return best
+    return min(largest(0), 1) if n > 1 else 0
+
+
+class MeshAvailability(ShapeUptime, CapacityTracker):
+    """Any ``k`` usable cubes of one pod, where slices smaller than a pod are meshes
+    (``topology.sub_pod_slices: mesh``): a shape is placeable in a pod with ``k`` usable cubes
+    while every OCS of the dimensions it uses is up (:meth:`MachineLayout.ocs_dims
+    <tpusim.topology.machine.MachineLayout.ocs_dims>`: those it spans; every one for a full-pod
+    torus; none for one cube). A cube is usable as for the torus (every host, link and facing
+    switch port up, used by the slice or not)."""
+
+    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], health: HealthState,
+                 record: bool = False):
+        n, pods = machine.cubes_per_pod, machine.pods
+        self.n = n
+        self.health = health
+        self.cubes_needed = [a * b * c for a, b, c in shapes_in_cubes]
+        self.dims_needed = [machine.ocs_dims(dims) for dims in shapes_in_cubes]
+        self.usable = [n] * pods
+        self.ok = [[True] * len(self.cubes_needed) for _ in range(pods)]
+        self._init_uptime([pods] * len(self.cubes_needed), record)
+        self.largest = [n] * pods
+        self.capacity = LevelTime(n, n)
+
+    def on_cube(self, t: float, pod: int, cube: int, usable: bool) -> None:
+        self.usable[pod] += 1 if usable else -1
+        self._update(t, pod)
+
+    def on_ocs_count(self, t: float, pod: int, down: int) -> None:
+        self._update(t, pod)
+
+    def _update(self, t: float, pod: int) -> None:
+        usable, down = self.usable[pod], self.health.ocs_down_dim[pod]
+        gates = (True, min(down) == 0, False, not any(down))  # by dimensions counted: 0, 1, (2), 3
+        self.largest[pod] = mesh_capacity(self.n, lambda dims: usable if gates[dims] else 0)
+        self.capacity.set(t, max(self.largest))
+        ok = self.ok[pod]
+        for s, k in enumerate(self.cubes_needed):
+            need = self.dims_needed[s]
+            now = usable >= k and not ((need[0] and down[0]) or (need[1] and down[1]) or (need[2] and down[2]))
+            if now == ok[s]:
+                continue
+            ok[s] = now
+            if now:
+                self._pod_gained(s, t)
+            else:
+                self._pod_lost(s, t)
+
+    def placeable(self) -> list[bool]:
+        return [n > 0 for n in self.pods_placing]
+
+    def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
+        return self._uptime_outcome(t, width, health.chip_availability(t, with_ocs=True), self.capacity.at_least(t))

@@ -11,8 +11,13 @@ layer allows slices with up to ``max_faults`` OCSes down; placement prefers the 
 cubes and keeps a slice's faults (its pod's down OCSes plus its cubes' down links) within
 ``max_faults``.
 
+With ``topology.sub_pod_slices: mesh`` a slice smaller than a pod counts only the down OCSes of
+the dimensions it spans, and is routed on its mesh graph with the faults of the ports and OCSes
+it uses; placement and the tracker still count every link fault of its cubes (conservative: a
+mesh's unused ports included).
+
 Capacity tracker (:class:`FaultTolerantAvailability`): a ``k``-cube slice is placeable in a pod
-with ``o`` OCSes down when ``k`` host-healthy cubes exist and ``o`` plus the link faults of the
+with ``o`` OCSes down (of those it is wired through) when ``k`` host-healthy cubes exist and ``o`` plus the link faults of the
 ``k`` least faulty of them is at most ``max_faults``. This rule does not search the chip graph:
 a faulty component removes at most one link of any chip (of 6) and at most two of the 32 links
 crossing any plane of a 4x4x4-cube torus, so a handful of faults leaves the slice connected. The
@@ -24,9 +29,9 @@ from __future__ import annotations
 from tpusim.failures.health import HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import FT_ROUTING, PoolView, SliceHolder
-from tpusim.policies.ft_routing import TORUS, host_availability, host_interrupting_rate, routed_rate, slot_faults
+from tpusim.policies.ft_routing import host_availability, host_interrupting_rate, routed_rate, slot_faults
 from tpusim.policies.capacity import CapacityTracker, LevelTime, PolicyOutcome, ShapeUptime
-from tpusim.policies.reconfigurable import ReconfigurablePolicy, bits
+from tpusim.policies.reconfigurable import ReconfigurablePolicy, bits, mesh_capacity
 from tpusim.policies.registry import register
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.machine import MachineLayout
@@ -44,7 +49,7 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
 
     def capacity_tracker(self, shapes_in_cubes: list[Dims], health: HealthState,
                          record: bool = False) -> CapacityTracker:
-        tracker = FaultTolerantAvailability(self.machine, shapes_in_cubes, self.routing.max_faults, record)
+        tracker = FaultTolerantAvailability(self.machine, shapes_in_cubes, self.routing.max_faults, record, health)
         health.fault_listeners.append(tracker.on_faults)
         health.ocs_count_listeners.append(tracker.on_ocs_count)
         return tracker
@@ -70,8 +75,10 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
         self._order(pool, chosen)
         return chosen[:k]
 
-    def _within_budget(self, pool: PoolView, pod: int, cubes: list[int]) -> bool:
-        return pool.ocs_down(pod) + sum(pool.link_faults(c) for c in cubes) <= self.routing.max_faults
+    def _within_budget(self, pool: PoolView, pod: int, cubes: list[int], cube_dims: Dims | None = None) -> bool:
+        # the OCSes the slice is wired through, and every link fault of its cubes (a mesh's
+        # unused ports included: conservative, as the capacity tracker counts them)
+        return pool.ocs_down(pod, cube_dims) + sum(pool.link_faults(c) for c in cubes) <= self.routing.max_faults
 
     def routes_around_faults(self, job: SliceHolder) -> bool:
         return job.cubes > 0  # sub-cube slices do not use fault-tolerant routing
@@ -95,15 +102,24 @@ class FaultTolerantPolicy(ReconfigurablePolicy):
         by_slot = slot_faults(self.machine, {c: n for n, c in enumerate(alloc.cubes)}, faults)  # slots name cubes
         if by_slot is None:
             return None  # a host is down
-        return routed_rate(self.machine.cube, job.cube_dims, TORUS, job.pattern, self.routing.fraction(job.pattern),
-                           by_slot)
+        # on its own graph: a torus, or a mesh (``topology.sub_pod_slices``), whose faults are only
+        # those of the ports and OCSes it uses (the Pod Manager passes no other)
+        return routed_rate(self.machine.cube, job.cube_dims, self.machine.slice_wrap(job.cube_dims), job.pattern,
+                           self.routing.fraction(job.pattern), by_slot)
 
 
 class FaultTolerantAvailability(ShapeUptime, CapacityTracker):
     """Slice availability when slices run through up to ``max_faults`` link and OCS faults."""
 
-    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], max_faults: int, record: bool = False):
+    def __init__(self, machine: MachineLayout, shapes_in_cubes: list[Dims], max_faults: int, record: bool = False,
+                 health: HealthState | None = None):
         n, pods = machine.cubes_per_pod, machine.pods
+        # slices smaller than a pod are meshes: each shape counts the down OCSes of the dimensions
+        # it uses (read from ``health`` by dimension), and the capacity is mesh_capacity's
+        self.mesh = machine.sub_pod_slices == "mesh"
+        self.n = n
+        self.health = health
+        self.dims_needed = [machine.ocs_dims(dims) for dims in shapes_in_cubes]
         self.max_faults = max_faults
         self.cubes_needed = [a * b * c for a, b, c in shapes_in_cubes]
         self.cap = max_faults + 1  # link-fault counts above max_faults are all the same: too many
@@ -132,8 +148,8 @@ class FaultTolerantAvailability(ShapeUptime, CapacityTracker):
         self.ocs[pod] = down
         self._update(t, pod)
 
-    def _placeable(self, pod: int, k: int) -> bool:
-        budget = self.max_faults - self.ocs[pod]
+    def _placeable(self, pod: int, k: int, ocs: int) -> bool:
+        budget = self.max_faults - ocs
         for f, count in enumerate(self.hist[pod]):
             take = min(count, k)
             budget -= take * f
@@ -144,10 +160,10 @@ class FaultTolerantAvailability(ShapeUptime, CapacityTracker):
                 return True
         return False  # fewer than k cubes with every host up
 
-    def _largest(self, pod: int) -> int:
+    def _largest(self, pod: int, ocs: int) -> int:
         """The most cubes one slice could take in ``pod``: host-healthy cubes, least faulty
-        first, while their link faults and the pod's down OCSes fit the budget."""
-        budget, k = self.max_faults - self.ocs[pod], 0
+        first, while their link faults and ``ocs`` down OCSes fit the budget."""
+        budget, k = self.max_faults - ocs, 0
         if budget < 0:
             return 0
         for f, count in enumerate(self.hist[pod]):
@@ -159,11 +175,22 @@ class FaultTolerantAvailability(ShapeUptime, CapacityTracker):
         return k
 
     def _update(self, t: float, pod: int) -> None:
-        self.largest[pod] = self._largest(pod)
+        if self.mesh:
+            assert self.health is not None
+            down = self.health.ocs_down_dim[pod]
+            counted = (0, min(down), 0, sum(down))  # OCSes down by dimensions counted: 0, 1, 3
+            self.largest[pod] = mesh_capacity(self.n, lambda dims: self._largest(pod, counted[dims]))
+        else:
+            self.largest[pod] = self._largest(pod, self.ocs[pod])
         self.capacity.set(t, max(self.largest))
         ok = self.ok[pod]
         for s, k in enumerate(self.cubes_needed):
-            now = self._placeable(pod, k)
+            if self.mesh:
+                need = self.dims_needed[s]
+                ocs = (down[0] if need[0] else 0) + (down[1] if need[1] else 0) + (down[2] if need[2] else 0)
+            else:
+                ocs = self.ocs[pod]
+            now = self._placeable(pod, k, ocs)
             if now == ok[s]:
                 continue
             ok[s] = now

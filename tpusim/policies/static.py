@@ -79,7 +79,7 @@ class StaticPolicy(Policy):
     def ocs_ports_needed(cls, cubes_per_pod: int) -> int:
         return 0
 
-    def slice_ocses(self, pod: int) -> range:
+    def slice_ocses(self, pod: int, cube_dims: Dims | None = None) -> range:
         return range(0)
 
     def slice_circuits(self, alloc: Allocation, cube_dims: Dims | None) -> SliceCircuits:
@@ -110,7 +110,7 @@ class StaticPolicy(Policy):
             return True
         return not _connections(self.cabling, self._local_mask(alloc)) & self._down_connections(pool, alloc.pod)
 
-    def uses_port(self, alloc: Allocation, cube: int, port: int) -> bool:
+    def uses_port(self, alloc: Allocation, cube: int, port: int, cube_dims: Dims | None = None) -> bool:
         if alloc.mask != (1 << self.machine.cube.chips) - 1:
             return False
         cable = self.cabling.cable_of_port(cube % self.machine.cubes_per_pod, port)
@@ -129,7 +129,7 @@ class StaticPolicy(Policy):
         return [job for job in pool.holders(pod * cpp + a) if job.cubes and job.id in at_b]
 
 
-    def uses_ocs_port(self, alloc: Allocation, cube: int, port: int) -> bool:
+    def uses_ocs_port(self, alloc: Allocation, cube: int, port: int, cube_dims: Dims | None = None) -> bool:
         return False  # a statically wired pod has no OCS
 
     def ocs_port_users(self, pool: PoolView, cube: int, port: int) -> list:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from tpusim.failures.health import ICI_LINK, OCS, OCS_PORT, HealthState
 from tpusim.policies.base import Policy
 from tpusim.topology.machine import MachineLayout
+from tpusim.topology.shapes import Dims
 
 
 class KnownHealth:
@@ -64,15 +65,19 @@ class KnownHealth:
         hosts, ports = known.cube_host_faults[cube], known.cube_port_faults[cube]
         return self.policy.cube_usable(hosts, known.cube_faults[cube] - hosts - ports, ports)
 
-    def pod_usable(self, pod: int) -> bool:
-        """Can whole-cube slices be wired in ``pod`` (placed, swapped, moved) as far as its OCS
-        layer goes? Every known-down OCS counts: none can program a cross-connect."""
-        return self.policy.pod_usable(self.known.ocs_down[pod])
+    def pod_usable(self, pod: int, cube_dims: Dims | None = None) -> bool:
+        """Can whole-cube slices of ``cube_dims`` be wired in ``pod`` (placed, swapped, moved) as
+        far as its OCS layer goes? Every known-down OCS the slice is wired through counts
+        (:meth:`~tpusim.policies.Policy.slice_ocs_down`; a torus: every OCS of the pod; ``None``:
+        a slice of any shape): none can program a cross-connect."""
+        return self.policy.pod_usable(self.ocs_down(pod, cube_dims))
 
-    def pod_runs(self, pod: int) -> bool:
-        """Can slices already wired in ``pod`` keep running? Only dark OCSes count: a
-        control-plane failure leaves the existing circuits lit."""
-        return self.policy.pod_usable(self.known.ocs_dark[pod])
+    def pod_runs(self, pod: int, cube_dims: Dims | None = None) -> bool:
+        """Can slices of ``cube_dims`` already wired in ``pod`` keep running? Only dark OCSes
+        they are wired through count: a control-plane failure leaves the existing circuits lit."""
+        if self.policy.machine.sub_pod_slices == "torus":
+            return self.policy.pod_usable(self.known.ocs_dark[pod])
+        return self.policy.pod_usable(self.policy.slice_ocs_down(self.known.ocs_dark_dim[pod], cube_dims))
 
     def link_faults(self, cube: int) -> int:
         """Known-down links of a cube (what fault-tolerant routing has to route around)."""
@@ -86,8 +91,12 @@ class KnownHealth:
         down, first = known.down[ICI_LINK], cube * per
         return [link for link in range(known.electrical) if down[first + link]]
 
-    def ocs_down(self, pod: int) -> int:
-        return self.known.ocs_down[pod]
+    def ocs_down(self, pod: int, cube_dims: Dims | None = None) -> int:
+        """Known-down OCSes of ``pod`` that a slice of ``cube_dims`` is wired through (``None``:
+        every OCS of the pod)."""
+        if cube_dims is None or self.policy.machine.sub_pod_slices == "torus":
+            return self.known.ocs_down[pod]
+        return self.policy.slice_ocs_down(self.known.ocs_down_dim[pod], cube_dims)
 
     def down_ports(self, pod: int) -> set[tuple[int, int]]:
         """Known-down optical port links of ``pod``, as ``(local cube, port)``."""

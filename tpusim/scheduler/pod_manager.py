@@ -126,8 +126,10 @@ class PodManager:
                 FT_REROUTES: float(self.ft_reroutes)}
 
     # -- pre-flight ----------------------------------------------------------------------------
-    def _true_faults(self, alloc: Allocation, needed: SliceCircuits = NO_CIRCUITS) -> list[tuple[int, int]]:
-        """Truly-down components the allocation uses (what libtpunet's BFS would find), with the
+    def _true_faults(self, alloc: Allocation, needed: SliceCircuits = NO_CIRCUITS,
+                     cube_dims: Dims | None = None) -> list[tuple[int, int]]:
+        """Truly-down components a slice of ``cube_dims`` on the allocation uses (what libtpunet's
+        BFS would find: the optical ports and OCSes as its torus or mesh is wired), with the
         circuits ``needed`` about to be programmed: an OCS through which some of them must change
         is a fault if it is down in either mode, any other only if dark (a control-plane failure
         leaves the circuits lit)."""
@@ -141,7 +143,7 @@ class PodManager:
         for c in [c for c in alloc.cubes if cube_faults[c]]:  # (most cubes have no fault)
             if whole and true.n_down[OCS_PORT]:
                 found += [(OCS_PORT, c * ports + q) for q in range(ports)
-                          if port_down[c * ports + q] and self.policy.uses_ocs_port(alloc, c, q)]
+                          if port_down[c * ports + q] and self.policy.uses_ocs_port(alloc, c, q, cube_dims)]
             for h in range(hosts):
                 if host_down[c * hosts + h] and cube.host_masks[h] & alloc.mask:
                     found.append((HOST, c * hosts + h))
@@ -149,14 +151,14 @@ class PodManager:
                 unit = c * links + link
                 if link_down[unit]:
                     if link >= electrical:  # an optical port: used as the policy wires it
-                        if whole and self.policy.uses_port(alloc, c, link - electrical):
+                        if whole and self.policy.uses_port(alloc, c, link - electrical, cube_dims):
                             found.append((ICI_LINK, unit))
                     elif whole or alloc.mask & cube.link_masks[link] == cube.link_masks[link]:
                         found.append((ICI_LINK, unit))
         if whole and true.ocs_down[alloc.pod]:
             dims = {face[0] for face in self.circuits.changes(needed)}  # whose OCSes are programmed
             per, dim = self.machine.ocs_per_pod, self._ocs_dim
-            found += [(OCS, u) for u in self.policy.slice_ocses(alloc.pod)
+            found += [(OCS, u) for u in self.policy.slice_ocses(alloc.pod, cube_dims)
                       if true.down[OCS][u] and (true.dark[u] or dim[u % per] in dims)]
         return found
 
@@ -164,7 +166,7 @@ class PodManager:
         """libtpunet's check of the slice against the true health, with the circuits ``needed``
         about to be programmed: the speed it can run at (1.0 when healthy), or None - then the
         faults it found are known from now on."""
-        faults = self._true_faults(alloc, needed)
+        faults = self._true_faults(alloc, needed, job.cube_dims)
         rate = self.policy.slice_rate(job, alloc, faults)
         if rate is not None:
             return rate
@@ -273,7 +275,7 @@ class PodManager:
         """The failure under ``job`` has been detected: route around it (FT), or restart the
         job from its last checkpoint."""
         if self.policy.routes_around_faults(job):
-            rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc))
+            rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, cube_dims=job.cube_dims))
             if rate is not None:
                 return self._reroute(job, t, rate)
         self._interrupt(job, t)
@@ -332,13 +334,13 @@ class PodManager:
         alloc = job.alloc
         pool = self.pool
         health = pool.health
-        if job.cubes and not health.pod_runs(alloc.pod):
+        if job.cubes and not health.pod_runs(alloc.pod, job.cube_dims):
             return self.requeue(job, t)  # no slice of whole cubes runs in this pod until repair
         if job.cubes:
             bad = [n for n, c in enumerate(alloc.cubes) if not health.cube_usable(c)]
         else:
             bad = [0] if alloc.mask & health.fault[alloc.cubes[0]] else []
-        if bad and job.cubes and self._swaps(job) and health.pod_usable(alloc.pod):
+        if bad and job.cubes and self._swaps(job) and health.pod_usable(alloc.pod, job.cube_dims):
             return self._swap(job, alloc, bad, t)  # (a swap programs cross-connects)
         if bad or (job.cubes and not self.policy.links_usable(pool, alloc)):
             return self.requeue(job, t)
@@ -358,7 +360,7 @@ class PodManager:
     def rerate(self, job, t: float) -> bool:
         """The faults under a running FT job changed (a repair, a planned outage): recompute its
         speed. False if its slice cannot run with them at all (the speed is then left alone)."""
-        rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc))
+        rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, cube_dims=job.cube_dims))
         if rate is None:
             return False
         if rate != job.rate:
@@ -391,7 +393,7 @@ class PodManager:
         job.progress = job.progress_at(t)  # the checkpoint written before the parts go
         job.restore(t)
         health = self.pool.health
-        if job.cubes and self._swaps(job) and health.pod_usable(alloc.pod):
+        if job.cubes and self._swaps(job) and health.pod_usable(alloc.pod, job.cube_dims):
             bad = [n for n, c in enumerate(alloc.cubes) if not health.cube_usable(c)]
             if bad:
                 return self._swap(job, alloc, bad, t, "migration")

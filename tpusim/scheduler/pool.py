@@ -39,6 +39,7 @@ from tpusim.scheduler.spare_cap import SpareCap
 from tpusim.scheduler.stamps import Stamps
 from tpusim.topology.allocation import Allocation
 from tpusim.topology.machine import MachineLayout
+from tpusim.topology.shapes import Dims
 
 
 class CubePool:
@@ -60,6 +61,7 @@ class CubePool:
         self.stamps = Stamps(machine.pods, exact=not spare_cubes and policy.exact_victim_search,
                              failures_open_places=spare_cubes > 0)
         self._open = [0] * machine.pods  # open cubes per pod (see open_counts), but for stamps.changed
+        self._shaped_gate = machine.sub_pod_slices == "mesh"  # the OCS gate depends on the shape
         # PoolView members that are a collaborator's own
         self.free_count, self.held_bits = holdings.free_count, holdings.held_bits
         self.holders, self.whole_cubes = holdings.holders, holdings.whole_cubes
@@ -77,17 +79,23 @@ class CubePool:
         """Local cubes a whole-cube slice cannot use in ``pod``: unusable, reserved or held."""
         return ~self.usable_bits(pod) | self.held_bits(pod)
 
-    def open_counts(self) -> list[int]:
-        """Per pod: how many cubes a whole-cube slice could take now (usable, not reserved,
-        nothing held), or 0 where the pod's OCS layer cannot wire a slice. Computed once per
-        change of the pool, however many shapes a pass tries (a fleet has tens of pods).
-        While a job of a capped band is being placed, no more than its pod's allowance."""
+    def open_counts(self, cube_dims: Dims | None = None) -> list[int]:
+        """Per pod: how many cubes a whole-cube slice of ``cube_dims`` could take now (usable,
+        not reserved, nothing held), or 0 where the pod's OCS layer cannot wire it. Computed once
+        per change of the pool, however many shapes a pass tries (a fleet has tens of pods);
+        where slices smaller than a pod are meshes (``topology.sub_pod_slices``), the OCS gate
+        depends on the dimensions the shape spans and is applied to the cached counts as they
+        are read. While a job of a capped band is being placed, no more than its pod's allowance."""
         counts, changed = self._open, self.stamps.changed
+        shaped = self._shaped_gate
         if changed:  # recounted only where something changed (a fleet has tens of pods)
             full, pod_usable = self._full, self.health.pod_usable
             for pod in changed:
-                counts[pod] = (full & ~self.blocked_bits(pod)).bit_count() if pod_usable(pod) else 0
+                counts[pod] = (full & ~self.blocked_bits(pod)).bit_count() if shaped or pod_usable(pod) else 0
             changed.clear()
+        if shaped:
+            pod_usable = self.health.pod_usable
+            counts = [n if n and pod_usable(pod, cube_dims) else 0 for pod, n in enumerate(counts)]
         limits = self.cap.limits
         return counts if limits is None else [min(n, a) for n, a in zip(counts, limits)]
 
@@ -152,7 +160,11 @@ class CubePool:
             pod = unit // self.machine.ocs_per_pod
             if unit not in self.policy.slice_ocses(pod):
                 return []  # no slice is wired through this switch
-            return self.holdings.whole_cube_jobs(pod)
+            jobs = self.holdings.whole_cube_jobs(pod)
+            if not self._shaped_gate:
+                return jobs  # every whole-cube slice is a torus, wired through every switch
+            slice_ocses = self.policy.slice_ocses
+            return [job for job in jobs if unit in slice_ocses(pod, job.cube_dims)]
         if k == OCS_PORT:
             cube, port = divmod(unit, self.known.ports_per_cube)
             return self.policy.ocs_port_users(self, cube, port)

@@ -8,9 +8,10 @@ it used, as an operator's job records name them:
 - a sub-cube slice names its hosts;
 - a whole-cube slice names its cubes (each cube stands for its hosts and ICI links: a record of
   a whole-cube job cannot tell them apart), and its pod's OCS layer where the policy wires the
-  slice through OCSes (:meth:`~tpusim.policies.Policy.slice_ocses`: every whole-cube slice of a
+  slice through OCSes (:meth:`~tpusim.policies.Policy.slice_ocses`: every whole-cube torus of a
   pod holds ports on every switch of the pod, so no record can tell one switch from another
-  either).
+  either; a mesh, ``topology.sub_pod_slices: mesh``, names the layer when it uses any switch,
+  and a one-cube mesh uses none).
 
 Parts are numbered ``[0, H)`` hosts, ``[H, H + C)`` cubes, ``[H + C, H + C + P)`` OCS layers,
 for ``H`` hosts, ``C`` cubes and ``P`` pods of the machine (:func:`part_names` names them).
@@ -77,20 +78,20 @@ class RunLog:
     def __len__(self) -> int:
         return len(self.start)
 
-    def _parts(self, alloc, whole_cube: bool) -> tuple[int, ...]:
+    def _parts(self, alloc, whole_cube: bool, cube_dims=None) -> tuple[int, ...]:
         m = self.machine
         if not whole_cube:
             cube = alloc.cubes[0]
             masks = m.cube.host_masks
             return tuple(cube * m.cube.hosts + h for h in range(m.cube.hosts) if masks[h] & alloc.mask)
         out = tuple(self._hosts + c for c in alloc.cubes)
-        if self.policy.slice_ocses(alloc.pod):
+        if self.policy.slice_ocses(alloc.pod, cube_dims):
             out += (self._layer_base + alloc.pod,)
         return out
 
     def open(self, job, t: float) -> None:
         assert job.id not in self._open, "a job has one open run"
-        self._open[job.id] = (t, self._parts(job.alloc, bool(job.cubes)))
+        self._open[job.id] = (t, self._parts(job.alloc, bool(job.cubes), job.cube_dims))
 
     def close(self, job, t: float, interrupted: bool) -> None:
         """End ``job``'s open run at ``t`` (nothing if it has none)."""

@@ -307,7 +307,7 @@ class Scheduler:
                 continue
             offers: list = []
             ok = self._movable(pod, rule)
-            if (pool.health.pod_usable(pod) and ok.bit_count() >= job.cubes  # ok includes the free cubes
+            if (pool.health.pod_usable(pod, job.cube_dims) and ok.bit_count() >= job.cubes  # ok includes the free cubes
                     and not (capped and cap.allowance(pod) < job.cubes)):
                 offers = list(self.policy.places_with_victims(pool, job, pod, pool.usable_bits(pod), ok))
             self._offers[key] = (stamp, offers)

@@ -7,7 +7,8 @@ to the ``-d`` port ``p`` of the cube in the next slot along ``d``:
 - in the reconfigurable pod, through OCS ``(d, p)`` as a *circuit* (a cross-connect), always
   with wrap-around (the last slot joins the first; with one slot along ``d`` the cube joins
   itself, closing a 4-chip ring), so a ``k``-cube slice uses ``3 * face_positions * k`` circuits
-  (48·k on 4x4x4 cubes) and is a torus (how many of them a placement must *change* depends on
+  (48·k on 4x4x4 cubes) and is a torus (a slice smaller than a pod, with
+  ``topology.sub_pod_slices: mesh``: no wrap-around, ``wrap`` off in every dimension) (how many of them a placement must *change* depends on
   what the switches already hold: :mod:`tpusim.scheduler.circuits`);
 - in the static pod, through the fixed cable between grid neighbours; the wrap-around cable
   exists only along a dimension the box spans fully, so elsewhere the slice is a mesh.

@@ -51,6 +51,11 @@ class MachineLayout:
     #: parts per static inter-cube cable (1: one part at the published per-cable rate; 2: both
     #: ends fail independently, the v0.1 model); see :mod:`tpusim.topology.cabling`
     static_cable_ends: int = 1
+    #: how the OCS pod wires a slice of whole cubes smaller than a pod (``topology.sub_pod_slices``):
+    #: ``torus`` (wraparound circuits along every dimension, one cube long included) or ``mesh``
+    #: (no wraparound: along a dimension it spans ``n > 1`` cubes, ``n - 1`` joins per line; along
+    #: one it spans with one cube, no circuit). A full-pod slice is a torus either way.
+    sub_pod_slices: str = "torus"
 
     # -- counts ----------------------------------------------------------------------------
     @cached_property
@@ -104,6 +109,47 @@ class MachineLayout:
             minus = self.cube.port_chip(self.cube.ports[self.cube.port_index(d, -1, p)])
             out.append((plus, minus))
         return tuple(out)
+
+    # -- a slice's wiring through the OCSes ------------------------------------------------------
+    def slice_wrap(self, cube_dims: Dims | None) -> tuple[bool, bool, bool]:
+        """Wraparound per dimension of a slice of ``cube_dims`` wired through the OCSes: a torus
+        (every dimension) unless ``sub_pod_slices`` is ``mesh`` and the slice is smaller than a
+        pod (then none). ``None``: the torus (a slice of unknown shape)."""
+        if (self.sub_pod_slices == "mesh" and cube_dims is not None
+                and cube_dims[0] * cube_dims[1] * cube_dims[2] < self.cubes_per_pod):
+            return (False, False, False)
+        return (True, True, True)
+
+    def ocs_dims(self, cube_dims: Dims | None) -> tuple[bool, bool, bool]:
+        """Per dimension ``d``: does a slice of ``cube_dims`` use the OCSes ``(d, p)`` (every
+        face position ``p``)? Where it wraps around along ``d`` or spans more than one cube."""
+        wrap = self.slice_wrap(cube_dims)
+        if cube_dims is None or all(wrap):
+            return (True, True, True)
+        return (cube_dims[0] > 1 or wrap[0], cube_dims[1] > 1 or wrap[1], cube_dims[2] > 1 or wrap[2])
+
+    @cached_property
+    def ocs_dim(self) -> tuple[int, ...]:
+        """The dimension ``d`` of each local OCS ``(d, p)``."""
+        return tuple(self.ocs_dp(u)[0] for u in range(self.ocs_per_pod))
+
+    def local_ocses(self, cube_dims: Dims | None) -> tuple[int, ...]:
+        """Local numbers of the OCSes of a pod that a slice of ``cube_dims`` is wired through."""
+        dims = self.ocs_dims(cube_dims)
+        return tuple(u for u, d in enumerate(self.ocs_dim) if dims[d])
+
+    def uses_port(self, cube_dims: Dims | None, slot: int, port: int) -> bool:
+        """Does the cube in ``slot`` (slot order, x fastest) of a slice of ``cube_dims`` wired
+        through the OCSes use its optical port ``port`` (``(d, sign, p)``)? Along a dimension it
+        wraps around, always; otherwise when the slot has a neighbour on that side."""
+        q = self.cube.ports[port]
+        wrap = self.slice_wrap(cube_dims)
+        if wrap[q.d]:
+            return True
+        assert cube_dims is not None
+        a, b, _ = cube_dims
+        coords = (slot % a, slot // a % b, slot // (a * b))
+        return 0 <= coords[q.d] + q.sign < cube_dims[q.d]
 
     # -- cube grid -------------------------------------------------------------------------
     def grid_index(self, i: int, j: int, k: int) -> int:
