@@ -347,9 +347,13 @@ def _numeric(values) -> bool:
 
 def plot_sweep(frame, keys: list[str], out: Path) -> list[Path]:
     """:func:`sweep_figures` written to ``out/sweep_<metric>.png``; the paths written."""
+    return write_figures({out / f"sweep_{metric}.png": fig for metric, fig in sweep_figures(frame, keys).items()})
+
+
+def write_figures(figures: "dict[Path, Any]") -> list[Path]:
+    """Each figure written as a PNG to its path (atomically); the paths written."""
     written = []
-    for metric, fig in sweep_figures(frame, keys).items():
-        path = out / f"sweep_{metric}.png"
+    for path, fig in figures.items():
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         write_atomic(path, buffer.getvalue())
@@ -563,14 +567,7 @@ def fit_figures(fitted: Any) -> "Figures":
 
 def plot_fit(fitted: Any, out: Path) -> list[Path]:
     """:func:`fit_figures` written to ``out/fit_<class>.png``; the paths written."""
-    written = []
-    for cls, fig in fit_figures(fitted).items():
-        path = out / f"fit_{cls}.png"
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        write_atomic(path, buffer.getvalue())
-        written.append(path)
-    return written
+    return write_figures({out / f"fit_{cls}.png": fig for cls, fig in fit_figures(fitted).items()})
 
 
 def tornado_figure(indices, output: str, method: str, scale: float = 1.0, unit: str = "") -> "Figure":
@@ -611,12 +608,5 @@ def plot_tornados(figures: dict, out: Path) -> list[Path]:
     the paths written."""
     import re
 
-    written = []
-    for n, (label, fig) in enumerate(figures.items(), 1):
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_")
-        path = out / f"tornado_{n:02d}_{safe}.png"
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        write_atomic(path, buffer.getvalue())
-        written.append(path)
-    return written
+    return write_figures({out / f"tornado_{n:02d}_{re.sub(r'[^A-Za-z0-9_.-]+', '_', label).strip('_')}.png": fig
+                          for n, (label, fig) in enumerate(figures.items(), 1)})

@@ -196,6 +196,18 @@ class ShapeUptime:
             self.outages.up(s, t)
         self.pods_placing[s] += 1
 
+    def _pod_places(self, ok: list[bool], s: int, now: bool, t: float) -> None:
+        """Pod's flag ``ok[s]`` (can it place shape ``s``?) is ``now`` at ``t``: count a change."""
+        if now != ok[s]:
+            ok[s] = now
+            if now:
+                self._pod_gained(s, t)
+            else:
+                self._pod_lost(s, t)
+
+    def placeable(self) -> list[bool]:
+        return [n > 0 for n in self.pods_placing]
+
     def _uptime_outcome(self, t: float, width: float | None, system: float, capacity: list[float]) -> PolicyOutcome:
         n = len(self.up_time)
         up = [self.up_time[s] + (t - self.up_since[s] if self.pods_placing[s] else 0.0) for s in range(n)]

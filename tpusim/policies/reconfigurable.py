@@ -312,16 +312,7 @@ class MeshAvailability(ShapeUptime, CapacityTracker):
         for s, k in enumerate(self.cubes_needed):
             need = self.dims_needed[s]
             now = usable >= k and not ((need[0] and down[0]) or (need[1] and down[1]) or (need[2] and down[2]))
-            if now == ok[s]:
-                continue
-            ok[s] = now
-            if now:
-                self._pod_gained(s, t)
-            else:
-                self._pod_lost(s, t)
-
-    def placeable(self) -> list[bool]:
-        return [n > 0 for n in self.pods_placing]
+            self._pod_places(ok, s, now, t)
 
     def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
         return self._uptime_outcome(t, width, health.chip_availability(t, with_ocs=True), self.capacity.at_least(t))

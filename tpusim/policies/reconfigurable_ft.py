@@ -190,17 +190,7 @@ class FaultTolerantAvailability(ShapeUptime, CapacityTracker):
                 ocs = (down[0] if need[0] else 0) + (down[1] if need[1] else 0) + (down[2] if need[2] else 0)
             else:
                 ocs = self.ocs[pod]
-            now = self._placeable(pod, k, ocs)
-            if now == ok[s]:
-                continue
-            ok[s] = now
-            if now:
-                self._pod_gained(s, t)
-            else:
-                self._pod_lost(s, t)
-
-    def placeable(self) -> list[bool]:
-        return [n > 0 for n in self.pods_placing]
+            self._pod_places(ok, s, self._placeable(pod, k, ocs), t)
 
     def finish(self, t: float, health: HealthState, width: float | None = None) -> PolicyOutcome:
         return self._uptime_outcome(t, width, health.chip_availability(t, with_ocs=True), self.capacity.at_least(t))
