@@ -161,3 +161,52 @@ def test_coverage_at_1e_8_over_seeds():
     print(f"\ncoverage at U={exact:.2e}: {covered / 2:.1f} %")
     assert 0.91 <= covered / 200 <= 0.985
     assert np.isfinite(exact)
+
+
+# -- the study, the facade and the command ------------------------------------------------------
+
+HOSTS_ONLY = {"failures.ici_link.daily_rate": 0, "failures.ocs.daily_rate": 0, "failures.ocs_port.daily_rate": 0}
+
+
+def test_rare_outage_on_a_scenario_agrees_with_the_binomial():
+    """tpuv4_pod, hosts only (lognormal repairs, mean 6 h, 0.08 %/day): a 60-cube slice."""
+    import tpusim
+
+    out = tpusim.rare_outage("tpuv4_pod", ["12x16x20", "4x4x2"], cycles=3000, overrides=HOSTS_ONLY)
+    row = out.frame.iloc[0]
+    a = 1 / (1 + 0.0008 / HOURS_PER_DAY * 6.0)
+    exact = float(sps.binom.cdf(59, 64, a**16))
+    assert row.closed_form == pytest.approx(exact, rel=1e-9)
+    assert abs(row.unavailability - exact) <= row.half_width
+    assert row.relative_half_width < 0.2
+    assert any("not exponential" in w for w in out.warnings)  # lognormal repairs: said, and why it holds
+    assert any("4x4x2" in s for s in out.skipped)  # smaller than a cube
+
+
+@pytest.mark.parametrize("scenario, reason", [
+    ("maintenance", "planned maintenance"), ("correlated_failures", "correlated failure domains"),
+    ("pod_buildout", "build-out"), ("gray_failures", "gray faults"),
+])
+def test_scenarios_outside_the_chain_are_refused_with_the_reason(scenario, reason):
+    import tpusim
+
+    with pytest.raises(ValueError, match=reason):
+        tpusim.rare_outage(scenario, cycles=10)
+
+
+def test_the_command_prints_estimate_and_closed_form_and_refuses_bad_input():
+    from typer.testing import CliRunner
+
+    from tpusim.cli import app
+
+    runner = CliRunner()
+    sets = [a for key, v in HOSTS_ONLY.items() for a in ("--set", f"{key}={v}")]
+    ok = runner.invoke(app, ["rare", "tpuv4_pod", "--slice", "12x16x20", "--cycles", "500", *sets])
+    assert ok.exit_code == 0, ok.output
+    assert "12x16x20" in ok.output and "±" in ok.output and "closed form" in ok.output
+    for args, option in ((["--cycles", "1"], "--cycles"), (["--bias", "1.5"], "--bias"),
+                         (["--slice", "4x4"], "--slice")):
+        bad = runner.invoke(app, ["rare", "tpuv4_pod", *args])
+        assert bad.exit_code == 2 and option in bad.output, bad.output
+    refused = runner.invoke(app, ["rare", "maintenance", "--cycles", "10"])
+    assert refused.exit_code == 2 and "does not apply" in refused.output

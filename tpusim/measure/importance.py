@@ -343,7 +343,7 @@ def _pick(weights: list[float], x: float) -> int:
 
 
 def estimate_unavailability(chain: CapacityChain, k: int, cycles: int = 20000, bias: float = 0.5,
-                            seed: int = 0, denominator_cycles: int | None = None) -> RareOutage:
+                            seed: int | tuple[int, ...] = 0, denominator_cycles: int | None = None) -> RareOutage:
     """Estimate the long-run fraction of time no pod of ``chain`` can place a slice of ``k``
     cubes, by ``cycles`` regenerative cycles with balanced failure biasing (failures' total
     probability ``bias`` outside the all-up and unplaceable states) for the numerator and
