@@ -126,6 +126,17 @@ def test_small_chain_exactly():
     assert lo <= 1 - a * a <= hi
 
 
+def test_no_bias_is_the_plain_regenerative_estimator():
+    """bias 0: no change of measure; unbiased where outages are common, blind where rare."""
+    chain = CapacityChain(1, 2, (UnitClass("host", "cube", 1, 0.01, 5.0),))
+    a = 1 / (1 + 0.01 * 5.0)
+    r = estimate_unavailability(chain, 2, cycles=4000, seed=2, bias=0.0)
+    lo, hi = r.interval
+    assert lo <= 1 - a * a <= hi
+    rare = estimate_unavailability(hosts_only(LEVELS[1e-8]), K, cycles=2000, seed=2, bias=0.0)
+    assert rare.unavailability == 0.0 and rare.hit_fraction == 0.0
+
+
 def test_same_seed_same_answer_and_seeds_differ():
     chain = hosts_only(LEVELS[1e-6])
     a = estimate_unavailability(chain, K, cycles=300, seed=4)
@@ -137,7 +148,7 @@ def test_same_seed_same_answer_and_seeds_differ():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"k": 65}, "does not fit"), ({"k": 0}, "does not fit"), ({"bias": 1.0}, "bias"),
-    ({"bias": 0.0}, "bias"), ({"cycles": 1}, "cycles"),
+    ({"bias": -0.1}, "bias"), ({"cycles": 1}, "cycles"),
 ])
 def test_bad_input_is_refused(kwargs, message):
     args = {"k": K, "cycles": 10, "bias": 0.5} | kwargs

@@ -1185,7 +1185,7 @@ def rare(
     scenario: Annotated[str, SCENARIO_ARG],
     slice_: Annotated[Optional[list[str]], typer.Option("--slice", metavar="SHAPE", help="A slice shape in chips (16x16x12); repeatable [default: the scenario's slices].", show_default=False)] = None,
     cycles: Annotated[int, typer.Option(metavar="N", help="Biased regenerative cycles per shape (as many plain ones estimate the cycle length).")] = 20000,
-    bias: Annotated[float, typer.Option(metavar="P", help="Total probability of a failure in a biased state (balanced failure biasing).")] = 0.5,
+    bias: Annotated[float, typer.Option(metavar="P", help="Total probability of a failure in a biased state (balanced failure biasing); 0: no biasing, plain regenerative cycles.")] = 0.5,
     seed: Annotated[Optional[int], typer.Option(metavar="N", help="Root seed [default: the scenario's].", show_default=False)] = None,
     set_: Annotated[Optional[list[str]], SET_OPT] = None,
 ) -> None:
@@ -1202,8 +1202,8 @@ def rare(
 
     if cycles < 2:
         _fail(f"--cycles {cycles}: must be at least 2")
-    if not 0.0 < bias < 1.0:  # nan included
-        _fail(f"--bias {bias:g}: must lie strictly between 0 and 1 (a probability, e.g. 0.5)")
+    if not 0.0 <= bias < 1.0:  # nan included
+        _fail(f"--bias {bias:g}: must be at least 0 and below 1 (a probability, e.g. 0.5; 0: no biasing)")
     from tpusim.topology.shapes import SliceShape
 
     for text in slice_ or ():
@@ -1218,8 +1218,8 @@ def rare(
         out = study("rare", sc, slices=tuple(slice_) if slice_ else None, cycles=cycles, bias=bias, seed=seed)
     except ValueError as exc:
         _fail(str(exc))
-    _plain(out_console, f"{sc.name}: slice unavailability by importance sampling (reconfigurable rule; "
-                        f"{cycles} cycles per shape, bias {bias:g})")
+    how = f"importance sampling (bias {bias:g})" if bias > 0 else "plain regenerative cycles (bias 0)"
+    _plain(out_console, f"{sc.name}: slice unavailability by {how}, reconfigurable rule; {cycles} cycles per shape")
     _plain(out_console, f"{'shape':<12} {'cubes':>5}  {'estimate (95 %)':<22} {'closed form':>11}  {'cycles':>7}  {'CPU s':>6}")
     for row in out.frame.itertuples():
         if row.unavailability > 0 and math.isfinite(row.relative_half_width):

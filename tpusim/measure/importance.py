@@ -346,13 +346,14 @@ def estimate_unavailability(chain: CapacityChain, k: int, cycles: int = 20000, b
                             seed: int | tuple[int, ...] = 0, denominator_cycles: int | None = None) -> RareOutage:
     """Estimate the long-run fraction of time no pod of ``chain`` can place a slice of ``k``
     cubes, by ``cycles`` regenerative cycles with balanced failure biasing (failures' total
-    probability ``bias`` outside the all-up and unplaceable states) for the numerator and
+    probability ``bias`` outside the all-up and unplaceable states; 0: no biasing at all, the
+    plain regenerative estimator, for comparison or where outages are not rare) for the numerator and
     ``denominator_cycles`` (default ``cycles``) plain cycles for the denominator. Same seed,
     same answer."""
     if not 1 <= k <= chain.cubes:
         raise ValueError(f"a slice of {k} cubes does not fit a pod of {chain.cubes}")
-    if not 0.0 < bias < 1.0:
-        raise ValueError(f"bias must be strictly between 0 and 1, got {bias}")
+    if not 0.0 <= bias < 1.0:
+        raise ValueError(f"bias must be at least 0 and below 1, got {bias}")
     if cycles < 2:
         raise ValueError(f"cycles must be at least 2, got {cycles}")
     if not chain.classes:
@@ -367,7 +368,7 @@ def estimate_unavailability(chain: CapacityChain, k: int, cycles: int = 20000, b
     hits = 0
     steps = 0
     for i in range(cycles):
-        z, _, hit, s = walker.cycle(bias)
+        z, _, hit, s = walker.cycle(bias or None)  # 0: no biasing, plain regenerative cycles
         zs[i] = z
         hits += hit
         steps += s

@@ -110,7 +110,7 @@ class RareStudy(ScenarioStudy[RareOutages]):
     """Unavailability of each whole-cube slice shape by importance sampling (the module's
     docstring). ``slices``: shapes such as ``"16x16x12"`` (default: the scenario's);
     ``cycles``: biased regenerative cycles per shape (as many plain ones estimate the cycle
-    length); ``bias``: the failures' total probability in biased states; ``seed``: default the
+    length); ``bias``: the failures' total probability in biased states (0: plain regenerative cycles); ``seed``: default the
     scenario's."""
 
     name: ClassVar[str] = "rare"
@@ -125,8 +125,8 @@ class RareStudy(ScenarioStudy[RareOutages]):
     def __post_init__(self) -> None:
         if self.cycles < 2:
             raise ValueError(f"cycles: must be at least 2, got {self.cycles}")
-        if not 0.0 < self.bias < 1.0:
-            raise ValueError(f"bias: must lie strictly between 0 and 1, got {self.bias}")
+        if not 0.0 <= self.bias < 1.0:
+            raise ValueError(f"bias: must be at least 0 (0: no biasing) and below 1, got {self.bias}")
         for text in self.slices or ():
             SliceShape.parse(text)  # ValueError naming the shape
 
