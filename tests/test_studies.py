@@ -101,9 +101,10 @@ EXAMPLES = {
         "failures.host.daily_rate": {"low": 0.015, "high": 0.025, "source": "a fit", "interval": 0.95}}}),
     "sensitivity": (lambda: {"factors": (Factor("failures.ocs.repair.mean_hours", 1, 24),), "trajectories": 2},
                     TINY, {"replications": 1, "horizon_days": 2}),
+    "rare": (lambda: {"cycles": 200}, TINY, None),
 }
 #: studies that simulate nothing (a fit reads an incident log): they must not run a replication
-SIMULATE_NOTHING = {"fit"}
+SIMULATE_NOTHING = {"fit", "rare"}  # rare: the estimator runs its own Markov chain
 SLOW = {"reproduce"}  # the quick form still runs four scenarios and a bisection
 
 

@@ -24,14 +24,14 @@ _LAZY = {
     "load_results": "tpusim.output.presenter", "domain_attribution": "tpusim.studies.attribution",
     "campaign_cost": "tpusim.studies.attribution", "localise": "tpusim.studies.localisation.study", "plan_spares": "tpusim.studies.spares",
     "sweep": "tpusim.studies.sweep", "sensitivity": "tpusim.studies.sensitivity",
-    "input_uncertainty": "tpusim.studies.uncertainty",
+    "input_uncertainty": "tpusim.studies.uncertainty", "rare_outage": "tpusim.studies.rare",
     # a matplotlib Figure that shows itself as an image in any Jupyter kernel (no %matplotlib)
     "Figure": "tpusim.output.plots",
     "load_sweep": "tpusim.studies.sweep",
 }
 
 __all__ = ["Figure", "Results", "Scenario", "ScenarioError", "__version__", "build_model", "campaign_cost", "domain_attribution", "fit", "input_uncertainty", "load_results",
-           "load_scenario", "load_sweep", "localise", "plan_spares", "run",
+           "load_scenario", "load_sweep", "localise", "plan_spares", "rare_outage", "run",
            "run_scenario", "scenario_from_dict", "sensitivity", "study", "sweep"]
 
 

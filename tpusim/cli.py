@@ -1181,6 +1181,60 @@ def reproduce(
 
 
 @app.command()
+def rare(
+    scenario: Annotated[str, SCENARIO_ARG],
+    slice_: Annotated[Optional[list[str]], typer.Option("--slice", metavar="SHAPE", help="A slice shape in chips (16x16x12); repeatable [default: the scenario's slices].", show_default=False)] = None,
+    cycles: Annotated[int, typer.Option(metavar="N", help="Biased regenerative cycles per shape (as many plain ones estimate the cycle length).")] = 20000,
+    bias: Annotated[float, typer.Option(metavar="P", help="Total probability of a failure in a biased state (balanced failure biasing); 0: no biasing, plain regenerative cycles.")] = 0.5,
+    seed: Annotated[Optional[int], typer.Option(metavar="N", help="Root seed [default: the scenario's].", show_default=False)] = None,
+    set_: Annotated[Optional[list[str]], SET_OPT] = None,
+) -> None:
+    """Unavailability of slices too rarely down for a run to see ("none seen"), by importance
+    sampling: regenerative cycles from the all-up state with balanced failure biasing, beside
+    the binomial closed form. The reconfigurable rule (any k usable cubes of a pod, all its
+    OCSes up) with independent units; scenarios outside it are refused with the reason.
+
+    \b
+    Example:
+      tpusim rare tpuv4_pod --slice 12x16x20 --set failures.ocs.daily_rate=0
+    """
+    import math
+
+    if cycles < 2:
+        _fail(f"--cycles {cycles}: must be at least 2")
+    if not 0.0 <= bias < 1.0:  # nan included
+        _fail(f"--bias {bias:g}: must be at least 0 and below 1 (a probability, e.g. 0.5; 0: no biasing)")
+    from tpusim.topology.shapes import SliceShape
+
+    for text in slice_ or ():
+        try:
+            SliceShape.parse(text)
+        except ValueError as exc:
+            _fail(f"--slice {text}: {exc}")
+    sc = _load(scenario, set_)
+    from tpusim.api import study
+
+    try:
+        out = study("rare", sc, slices=tuple(slice_) if slice_ else None, cycles=cycles, bias=bias, seed=seed)
+    except ValueError as exc:
+        _fail(str(exc))
+    how = f"importance sampling (bias {bias:g})" if bias > 0 else "plain regenerative cycles (bias 0)"
+    _plain(out_console, f"{sc.name}: slice unavailability by {how}, reconfigurable rule; {cycles} cycles per shape")
+    _plain(out_console, f"{'shape':<12} {'cubes':>5}  {'estimate (95 %)':<22} {'closed form':>11}  {'cycles':>7}  {'CPU s':>6}")
+    for row in out.frame.itertuples():
+        if row.unavailability > 0 and math.isfinite(row.relative_half_width):
+            est = f"{row.unavailability:.3g} ± {row.relative_half_width:.1%}"
+        else:
+            est = "none reached (raise --bias)"
+        _plain(out_console, f"{row.shape:<12} {row.cubes:>5}  {est:<22} {row.closed_form:>11.3g}  "
+                            f"{row.cycles:>7}  {row.cpu_seconds:>6.2f}")
+    for line in out.warnings:
+        _plain(out_console, f"warning: {line}")
+    for line in out.skipped:
+        _plain(out_console, f"skipped: {line}")
+
+
+@app.command()
 def scenarios(
     directory: Annotated[Optional[Path], typer.Argument(metavar="DIR", help="A folder of scenario files to list instead [default: the scenarios shipped with tpusim].", show_default=False)] = None,
 ) -> None:

@@ -161,7 +161,9 @@ class Marks:
         if self.none_seen or self.none_seen_bare:
             limits = [n.split("; ", 1)[-1] for n in self.none_seen]  # "outages rarer than ... not excluded"
             lines.append(f"{NONE_SEEN}: no outage in any replication, so no interval"
-                         + "".join(f"; {n}" for n in dict.fromkeys(limits)))
+                         + "".join(f"; {n}" for n in dict.fromkeys(limits))
+                         + ("; `tpusim rare SCENARIO` would estimate a whole-cube slice's rare outages (the reconfigurable "
+                            "rule) by importance sampling" if self.none_seen else ""))
         if self.all_equal:
             lines.append(f"{ALL_EQUAL}: the same value in every replication, so no interval (not a certainty)")
         if self.one_replication:

@@ -20,6 +20,7 @@ from tpusim.studies.base import Study
 from tpusim.studies.check import CheckStudy
 from tpusim.studies.fit import FitStudy
 from tpusim.studies.localisation.study import LocalisationStudy
+from tpusim.studies.rare import RareStudy
 from tpusim.studies.reproduce import ReproduceStudy
 from tpusim.studies.sensitivity import SensitivityStudy
 from tpusim.studies.spares import SparesStudy
@@ -38,6 +39,7 @@ STUDIES: dict[str, type[Study]] = {study.name: study for study in (
     FitStudy,
     InputUncertaintyStudy,
     SensitivityStudy,
+    RareStudy,
 )}
 
 
