@@ -11,7 +11,7 @@ from tpusim.config.build import shipped_mix
 from tpusim.config.schema import CommFraction
 from tpusim.policies.base import RoutingParams
 from tpusim.topology.routing import (PUBLISHED_PENALTY, calibrate_comm_fraction, comm_slowdown, faulty_graph,
-                                     lost_links, single_fault_slowdowns, slice_topology, step_penalty)
+                                     joined, lost_links, single_fault_slowdowns, slice_topology, step_penalty)
 from tpusim.topology.shapes import SliceShape
 from tpusim.scheduler.workload import JobSpec
 
@@ -181,6 +181,29 @@ def test_a_cut_apart_slice_cannot_run():
     assert len(lost) == 6 and not nx.is_connected(faulty_graph(t.graph, lost))
     assert comm_slowdown(t, lost, "allreduce") is None
     assert comm_slowdown(t, lost, "alltoall") is None
+
+
+@pytest.mark.parametrize("cube_dims, wrap", [((1, 1, 1), (True, True, True)), ((2, 1, 1), (False, True, True)),
+                                             ((2, 2, 1), (True, False, True))])
+def test_joined_says_exactly_whether_the_faulty_graph_stays_connected(cube_dims, wrap):
+    """joined (the fault budget's connectivity check) against networkx on the filtered view, on
+    random sets of lost links, many around one chip so that some cut it off."""
+    import random
+    t = slice_topology(CUBE, cube_dims, wrap)
+    edges = list(t.graph.edges)
+    rng = random.Random(7)
+    cut_apart = 0
+    for trial in range(300):
+        if trial % 3 == 0:  # every link of one chip but maybe one
+            chip = rng.choice(list(t.graph.nodes))
+            around = [(chip, b) for b in t.graph[chip]]
+            lost = rng.sample(around, len(around) - rng.randint(0, 1))
+        else:
+            lost = rng.sample(edges, rng.randint(0, 8))
+        expected = nx.is_connected(faulty_graph(t.graph, lost))
+        assert joined(t.graph, lost) == expected
+        cut_apart += not expected
+    assert cut_apart > 20
 
 
 def test_ft_job_rides_through_an_ocs_failure_degraded_and_speeds_up_after_repair():

@@ -22,7 +22,7 @@ from tpusim.failures.health import HOST, OCS, OCS_PORT, HealthState
 from tpusim.failures.params import FailureParams
 from tpusim.topology.cube import CubeLayout
 from tpusim.topology.machine import MachineLayout
-from tpusim.topology.routing import lost_links, slice_topology, step_penalty
+from tpusim.topology.routing import joined, lost_links, slice_topology, step_penalty
 from tpusim.topology.shapes import Dims, SliceShape
 
 #: Wraparound along every dimension: a slice wired through the OCSes.
@@ -89,10 +89,18 @@ def routed_rate(cube: CubeLayout, cube_dims: Dims, wrap: tuple[bool, bool, bool]
     return 1.0 / (1.0 + penalty)
 
 
+@lru_cache(maxsize=4096)
+def _joined(cube: CubeLayout, cube_dims: Dims, wrap: tuple[bool, bool, bool],
+            electrical: frozenset, ports: frozenset, ocs: frozenset) -> bool:
+    topo = slice_topology(cube, cube_dims, wrap)
+    return joined(topo.graph, lost_links(topo, electrical, ports, ocs))
+
+
 def connected(cube: CubeLayout, cube_dims: Dims, wrap: tuple[bool, bool, bool], faults: SlotFaults) -> bool:
     """Does the chip graph still join every chip with these faults? (Both traffic patterns have
-    a penalty exactly when it does: the all-reduce one is asked, and remembered.)"""
-    return _routed(cube, cube_dims, wrap, "allreduce", 1.0, *faults)[0] is not None
+    a penalty exactly when it does; :func:`~tpusim.topology.routing.joined` answers without
+    computing one, and is remembered.)"""
+    return _joined(cube, cube_dims, wrap, *faults)
 
 
 def host_interrupting_rate(machine: MachineLayout, failures: FailureParams, shape: SliceShape) -> float:

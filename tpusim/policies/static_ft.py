@@ -293,14 +293,17 @@ class StaticFaultTolerantAvailability(ShapeUptime, CapacityTracker):
                 part, element = (1, cable[0], cable[2]), self.cpp + cable[0]
             parts = self.parts_down[pod]
             before = parts.get(part, 0)
-            parts[part] = before + delta
+            if before + delta:
+                parts[part] = before + delta
+            else:  # only the parts down are kept: the dict would grow with every part that ever failed
+                del parts[part]
         if before == 0 or before == -delta:  # the host, link or cable flips
             self._set_faults(t, pod)
             self._changed(t, pod, element, down)
 
     def _set_faults(self, t: float, pod: int) -> None:
         hostbad = sum(1 << c for c, n in enumerate(self.hosts_down[pod]) if n)
-        parts = [(kind, a, b) for (kind, a, b), n in self.parts_down[pod].items() if n]
+        parts = list(self.parts_down[pod])
         faults = _PodFaults(hostbad, frozenset((a, b) for kind, a, b in parts if kind == 0),
                             frozenset((a, b) for kind, a, b in parts if kind == 1))
         self.faults[pod] = faults

@@ -119,6 +119,43 @@ def faulty_graph(graph: nx.Graph, lost: list[Edge]) -> nx.Graph:
     return nx.restricted_view(graph, [], lost)
 
 
+def joined(graph: nx.Graph, lost: list[Edge]) -> bool:
+    """Are the ends of every lost link still joined in ``graph`` without the lost links? Exactly
+    when :func:`_detours` finds a detour for each (it asks the same of a :func:`faulty_graph`
+    view): the slice is not cut apart. Per lost link, a breadth-first search from both ends on
+    the graph's adjacency, skipping the lost links, until they meet: detours are short, so it
+    stops after a hop or two from each end, where a shortest path on the filtered view pays the
+    view's per-neighbour filter (``static_ft``'s fault budget asks this of every box a fault
+    touches)."""
+    if not lost:
+        return True
+    adj = graph._adj  # the plain dict of dicts (the public views cost a call per neighbour)
+    cut = {(u, v) for u, v in lost} | {(v, u) for u, v in lost}
+    for u, v in lost:
+        near, far = {u}, {v}
+        near_frontier, far_frontier = [u], [v]
+        met = False
+        while near_frontier and far_frontier and not met:
+            if len(near_frontier) > len(far_frontier):  # grow the smaller side
+                near, far, near_frontier, far_frontier = far, near, far_frontier, near_frontier
+            grown = []
+            for a in near_frontier:
+                for b in adj[a]:
+                    if b in near or (a, b) in cut:
+                        continue
+                    if b in far:
+                        met = True
+                        break
+                    near.add(b)
+                    grown.append(b)
+                if met:
+                    break
+            near_frontier = grown
+        if not met:
+            return False
+    return True
+
+
 def _plane_counts(pos: dict, edges, d: int, n: int) -> list[int]:
     """Links crossing the plane between chip layers i and i+1 (mod n) along dimension d
     (``pos``: each chip's position in the slice)."""
