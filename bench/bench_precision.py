@@ -21,8 +21,10 @@ from that run, per policy and metric:
    difference from replications that simulate both policies, so the CPU is taken as equal:
    independent streams would also draw a second failure trace (and workload), not counted
    here, so the ratio is a slight underestimate;
-3. **importance sampling** (issue 33, point 2; ``tpusim.studies.rare``): a marked place
-   (:func:`importance_sampling`) that says so and is skipped where that module is absent.
+3. **importance sampling** (issue 33, point 2; :mod:`tpusim.measure.importance`): the CPU to a
+   20 % relative half-width of a 61-of-64-cube slice's unavailability at ~1e-4, 1e-6 and 1e-8
+   (hosts only, exponential repairs) against plain Monte Carlo's, plain measured at 1e-4 and
+   extrapolated from its work-normalised variance (:func:`importance_sampling`).
 
 A ratio is printed only where both variances are positive: a metric constant over the
 replications (an availability with no outage seen) has none, and says so.
@@ -37,7 +39,6 @@ Usage: python bench/bench_precision.py [--quick] [--scenario pod|jobs]
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 import time
@@ -130,25 +131,64 @@ def common_random_numbers(results) -> None:
               f"min {ratios[0]:.2f}, max {ratios[-1]:.2f}")
 
 
-def importance_sampling(name: str, path: Path) -> None:
-    """IMPORTANCE SAMPLING GOES HERE (issue 33, point 2): the work-normalised variance of the
-    importance-sampling estimate of a rare slice outage against plain Monte Carlo's (plain
-    extrapolated from its own work-normalised variance where it sees no outage), and the CPU
-    seconds each needs to reach 20 % relative half-width at 1e-6 and 1e-8. Skipped, with a note,
-    until ``tpusim.studies.rare`` exists on this branch: no number is printed without it."""
-    if importance_sampling_available():
-        print(f"importance sampling ({name}): tpusim.studies.rare is present but this bench does not call it "
-              f"yet: fill in bench_precision.importance_sampling (no numbers printed)")
-    else:
-        print(f"importance sampling ({name}): skipped: tpusim.studies.rare is not on this branch "
-              f"(issue 33, point 2); no numbers")
+#: hosts-only, exponential 6 h repairs: host daily rates putting a 61-of-64-cube slice at ~1e-4,
+#: ~1e-6 and ~1e-8 (the unavailability goes as the rate to the 4th power: 4 cubes down at once)
+IS_REPAIR, IS_K = 6.0, 61
+IS_LEVELS = {1e-4: 0.00092, 1e-6: 0.00092 / math.sqrt(10), 1e-8: 0.00092 / 10}
+TARGET = 0.20  # relative half-width both estimators are costed to
 
 
-def importance_sampling_available() -> bool:
-    try:
-        return importlib.util.find_spec("tpusim.studies.rare") is not None
-    except ModuleNotFoundError:
-        return False
+def importance_sampling(name: str, path: Path, quick: bool = False) -> None:
+    """The CPU seconds to a 20 % relative half-width of a rare slice outage (a 61-of-64-cube
+    slice on a hosts-only pod, exponential repairs) with importance sampling
+    (:func:`tpusim.measure.importance.estimate_unavailability`, 4000 cycles) and with plain Monte
+    Carlo, and their ratio. Plain is measured where it sees outages (~1e-4: the simulator's own
+    replications, the unavailability read as 1 - capacity fraction at 61 cubes) and extrapolated
+    from its work-normalised variance: for a time average of rare, independent outages the
+    relative variance of the mean grows as 1 / U at a fixed simulated time, so the CPU to a
+    given relative half-width scales as U(measured) / U. Run once, for the pod scenario."""
+    if name != "pod":
+        return
+    from scipy import stats
+
+    from tpusim.measure.importance import CapacityChain, UnitClass, estimate_unavailability
+
+    def binomial(rate: float) -> float:
+        lam = rate / 24.0
+        a = (1 / lam) / (1 / lam + IS_REPAIR)
+        return float(stats.binom.cdf(IS_K - 1, 64, a ** 16))
+
+    base = tpusim.load_scenario(path)
+    reps, days = (50, 365) if quick else (400, 365)  # hosts-only replications are cheap
+    plain_rate = IS_LEVELS[1e-4]
+    sc = base.with_overrides({
+        "failures.host.daily_rate": plain_rate, "failures.host.repair": {"dist": "exponential", "mean_hours": IS_REPAIR},
+        "failures.ici_link.daily_rate": 0, "failures.ocs.daily_rate": 0, "failures.ocs_port.daily_rate": 0,
+        "policies": ["reconfigurable"], "replications": reps, "horizon_days": days})
+    start = time.process_time()
+    results = tpusim.run(sc)
+    cpu = time.process_time() - start
+    values = [1.0 - r.value("reconfigurable", "capacity_fraction", str(IS_K)) for r in results.replications]
+    mean = sum(values) / len(values)
+    var_mean = sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values)
+    if mean <= 0 or var_mean <= 0:
+        print(f"importance sampling ({name}): plain saw no outage at {plain_rate:g}/day in {reps} x {days} d: no ratio")
+        return
+    half = 1.959964 * math.sqrt(var_mean) / mean
+    plain_cpu_target = cpu * (half / TARGET) ** 2  # CPU to reach TARGET at this U
+    print(f"\nimportance sampling: a {IS_K}-of-64-cube slice, hosts only, exponential {IS_REPAIR:g} h repairs")
+    print(f"  plain, measured: U = {mean:.3g} (binomial {binomial(plain_rate):.3g}) +- {100 * half:.0f} % from {reps} x "
+          f"{days} d in {cpu:.3g} CPU s: {plain_cpu_target:.3g} CPU s to +-{100 * TARGET:.0f} %")
+    print(f"  {'U (binomial)':>14} {'IS estimate':>12} {'IS +-':>7} {'IS CPU to 20 %':>15} "
+          f"{'plain CPU to 20 % (extrapolated)':>33} {'ratio':>10}")
+    for level, rate in IS_LEVELS.items():
+        chain = CapacityChain(1, 64, (UnitClass("host", "cube", 16, rate / 24.0, IS_REPAIR),))
+        est = estimate_unavailability(chain, IS_K, cycles=4000, seed=1)
+        truth = binomial(rate)
+        is_cpu = est.cpu_seconds * (est.half_width / est.unavailability / TARGET) ** 2
+        plain = plain_cpu_target * mean / truth
+        print(f"  {truth:>14.3g} {est.unavailability:>12.3g} {100 * est.half_width / est.unavailability:>6.1f}% "
+              f"{is_cpu:>14.3g}s {plain:>32.3g}s {plain / is_cpu:>10.3g}")
 
 
 def main(quick: bool = False, only: str | None = None) -> None:
@@ -162,7 +202,7 @@ def main(quick: bool = False, only: str | None = None) -> None:
               f"{cpu:.1f} s CPU ({cpu / reps:.2f} s a replication), {wall:.1f} s wall, one process")
         control_variates(results, cpu)
         common_random_numbers(results)
-        importance_sampling(name, path)
+        importance_sampling(name, path, quick)
 
 
 if __name__ == "__main__":
