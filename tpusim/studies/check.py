@@ -24,6 +24,7 @@ Checks read tidy samples (:class:`tpusim.core.metrics.Sample`), never a summary 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable
@@ -128,14 +129,20 @@ def _at(data: Any, key: str) -> Any:
 _MISSING = object()
 
 
+@functools.lru_cache(maxsize=1)
+def _default_resolved() -> dict:
+    """The resolved scenario of one that sets nothing it need not (built once, not per key)."""
+    from tpusim.config.schema import scenario_from_dict
+
+    return scenario_from_dict({"name": "defaults", "slices": ["4x4x4"]}).resolved()
+
+
 def _added_at_default(old: dict, new: dict, key: str) -> bool:
     """Is ``key`` absent from the ``old`` resolved scenario and, in ``new``, at the default a
     scenario that does not mention it gets (a key a newer tpusim added: the model is the same)?"""
-    from tpusim.config.schema import scenario_from_dict
-
     if _at(old, key) is not _MISSING:
         return False
-    default = scenario_from_dict({"name": "defaults", "slices": ["4x4x4"]}).resolved()
+    default = _default_resolved()
     return _at(default, key) == _at(new, key) is not _MISSING
 
 
