@@ -141,7 +141,7 @@ def test_a_restart_in_place_or_on_the_same_cubes_programs_nothing_and_pays_no_re
     d = job(3, "8x4x4")  # 2x1x1 on cubes 0, 1: the x faces join each other, y and z wrap
     start(pm, d, [0, 1], 30.0)
     assert d.xconnects == 4 * FACE  # x: 0 -> 1, 1 -> 0 and z: 0 -> 0, 1 -> 1 change; the y wraps are set
-    assert pm.xconnects_by == {"first": 96 + 0 + 0 + 64, "swap": 0, "migration": 0, "restart": 0}
+    assert pm.xconnects_by == {"first": 96 + 0 + 0 + 64, "swap": 0, "migration": 0, "restart": 0, "resize": 0}
     assert pm.circuits_used == 4 * 96
 
 

@@ -131,7 +131,7 @@ def test_without_a_free_spare_the_job_checkpoints_and_waits_for_its_cubes():
     assert job.finish == pytest.approx(SETUP + 5.0 + 1.0 + 12 / 60)
     assert job.lost == 0 and job.interruptions == 0 and sim.pod_manager.drains == 1
     assert job.xconnects == 144 and sim.pod_manager.xconnects_by == {"first": 144, "swap": 0, "migration": 0,
-                                                                   "restart": 0}
+                                                                   "restart": 0, "resize": 0}
 
 
 def test_a_static_ici_upgrade_stops_every_job_which_checkpoints_and_restarts_after_the_window():

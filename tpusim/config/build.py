@@ -37,7 +37,7 @@ from tpusim.scheduler.checkpoint import Checkpointing, MemoryStore
 from tpusim.scheduler.costs import CostParams
 from tpusim.scheduler.pod_manager import PodManagerParams
 from tpusim.scheduler.scheduler import SchedulerParams
-from tpusim.scheduler.workload import WorkloadParams, parse_job_trace, parse_mix, shape_problem
+from tpusim.scheduler.workload import BANDS, HeroSpec, WorkloadParams, parse_job_trace, parse_mix, shape_problem
 from tpusim.topology.cube import CubeLayout, host_tray
 from tpusim.topology.machine import COMPONENT_CLASSES, MachineLayout
 from tpusim.topology.shapes import SliceShape
@@ -510,7 +510,41 @@ class _Builder:
             checkpointing=self._checkpointing(w.checkpoint),
             restart=w.restart_minutes / 60.0,
             trace=tuple(trace) if trace is not None else None,
+            heroes=self._heroes(machine),
         )
+
+    def _heroes(self, machine: MachineLayout) -> tuple[HeroSpec, ...]:
+        """``workload.hero``: whole-cube slices that fit a pod, unique names, ``min_cubes`` at
+        most the shape's cubes; work beyond the horizon unless given."""
+        w = self.s.workload
+        assert w is not None
+        out = []
+        seen: set[str] = set()
+        for i, h in enumerate(w.hero):
+            key = f"workload.hero[{i}]"
+            if h.name in seen:
+                self.problem(f"{key}.name", f"{h.name!r} is the name of an earlier hero job: names must differ")
+            seen.add(h.name)
+            try:
+                shape = SliceShape.parse(h.shape)
+            except ValueError as exc:
+                self.problem(f"{key}.shape", str(exc))
+                continue
+            problem = shape_problem(machine, shape)
+            if problem is None and shape.chips < machine.cube.chips:
+                problem = f"a hero job takes whole cubes ({machine.cube.chips} chips each), not {shape.label}"
+            if problem is not None:
+                self.problem(f"{key}.shape", problem)
+                continue
+            cubes = shape.cubes(machine.cube.shape)
+            if h.min_cubes is not None and h.min_cubes > cubes:
+                self.problem(f"{key}.min_cubes", f"must be at most the {cubes} cubes of {shape.label}, got {h.min_cubes}")
+                continue
+            horizon = self.s.horizon_days * 24.0
+            work = h.work_days * 24.0 if h.work_days is not None else 2.0 * horizon + 1.0
+            out.append(HeroSpec(h.name, shape, h.min_cubes or 0, h.arrival_hours, work, BANDS.index(h.priority),
+                                h.program_goodput))
+        return tuple(out)
 
     def _ocs_ports(self) -> None:
         """Every listed policy's switches have the ports its pods need."""

@@ -322,6 +322,32 @@ class Traffic(_Strict):
     alltoall: float = Field(0.2, ge=0, description="All-to-all jobs (bisection-bound).")
 
 
+class Hero(_Strict):
+    """A hero job: one long-lived job asking for most of a pod, beside the ordinary workload
+    (DESIGN section 3). Rigid, it waits for its whole slice; elastic (``min_cubes`` below its
+    shape's cubes), it trains on fewer cubes after a failure and grows back when cubes return."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$", description=(
+        "Its name: the key its figures are reported under."))
+    shape: str = Field(description=(
+        "Its preferred slice, in chips (e.g. 16x32x64: 4x8x16 = 128 cubes of 4x4x4). An elastic "
+        "job shrinks along the last dimension, one layer of cubes at a time (its data-parallel "
+        "replicas): write the shape with that dimension last."))
+    min_cubes: int | None = Field(None, ge=1, description=(
+        "The fewest cubes it trains on; sizes between are the shape shortened along its last "
+        "dimension. Unset (or the shape's cubes): rigid."))
+    arrival_hours: float = Field(0.0, ge=0, description="When it is submitted.")
+    work_days: float | None = Field(None, gt=0, description=(
+        "Days of useful work at the preferred size; unset: more than the horizon (it never "
+        "finishes, as a frontier training run outlasting the study)."))
+    priority: Literal["production", "batch", "best_effort"] = Field("production", description=(
+        "Its band: production preempts batch and best-effort work for its start and its growth."))
+    program_goodput: float = Field(1.0, gt=0, le=1, description=(
+        "An INPUT, not simulated: the share of the chips' peak its program achieves (e.g. model "
+        "FLOPs utilisation, 0.4-0.6 for large models). Only the ML-goodput product reads it; "
+        "1 leaves that product equal to scheduling x runtime goodput."))
+
+
 class Workload(_Strict):
     jobs_per_pod_day: float = Field(139.0, ge=0, description="Mean job arrivals per pod per day.")
     daily_rate_cv: float = Field(0.0, ge=0, le=10, description=(
@@ -339,6 +365,13 @@ class Workload(_Strict):
     checkpoint: Checkpoint = Checkpoint()
     restart_minutes: float = Field(3.0, ge=0, description=(
         "Time from (re)start to the first useful step: load the checkpoint, compile, warm up."))
+    hero: list[Hero] = Field(default_factory=list, description=(
+        "Hero jobs, beside the generated or replayed ones (tpusim.scheduler.hero reports what each "
+        "gets). Elastic ones resize by the rule in tpusim.scheduler.scheduler: after a failure, "
+        "swap in a free spare if there are enough (the policy permitting), else restart at once "
+        "at the largest size the usable free cubes (and preemption of lower bands) allow, else "
+        "wait; before each scheduling pass, grow to the largest size that free cubes, its own, "
+        "and lower bands' cubes allow (each resize a planned checkpoint and a restart)."))
 
 
 class SchedulerConfig(_Strict):

@@ -111,6 +111,7 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     _jobs("xconnects_per_job_swap", "  of which spare swaps", "per job", 1),
     _jobs("xconnects_per_job_migration", "  of which migrations", "per job", 1),
     _jobs("xconnects_per_job_restart", "  of which restarts after requeue", "per job", 1),
+    _jobs("xconnects_per_job_resize", "  of which elastic growth", "per job", 1),
     _jobs("circuits_per_job", "circuits its slice uses, per job", "per job", 1),
     _jobs("jobs_arrived", "jobs arrived", "count", 0),
     _jobs("jobs_completed", "jobs completed", "count", 0, table=False),
@@ -135,6 +136,26 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
            None, 1, table=False, checked=False, internal=True),
     Metric("control_offered_chip_hours", "chip-hours of work offered (control)", "chip-hours", "controls", None, 0,
            table=False, checked=False, internal=True),
+    # hero jobs (tpusim.scheduler.hero), one value per hero job (keyed by its name), measured only
+    # where a scenario has them (workload.hero); fractions of its preferred slice's chip-time
+    _jobs("hero_goodput", "hero goodput (useful share of its preferred slice's time)", "fraction", 2, False, "hero"),
+    _jobs("hero_hardware_fraction", "  lost to hardware (work since checkpoint, stalls)", "fraction", 2, False, "hero"),
+    _jobs("hero_restart_fraction", "  restarts (setups: after failures, first, after preemption)", "fraction", 2,
+          False, "hero"),
+    _jobs("hero_resize_fraction", "  resizes (setups of planned growth)", "fraction", 2, False, "hero"),
+    _jobs("hero_checkpoint_fraction", "  checkpoint stalls", "fraction", 2, False, "hero"),
+    _jobs("hero_slowdown_fraction", "  FT slowdown", "fraction", 2, False, "hero"),
+    _jobs("hero_preemption_fraction", "  work lost to preemption", "fraction", 2, False, "hero"),
+    _jobs("hero_shrunk_fraction", "  cubes not held while running smaller", "fraction", 2, False, "hero"),
+    _jobs("hero_waiting_fraction", "  waiting for capacity (queued)", "fraction", 2, False, "hero"),
+    _jobs("hero_time_at_preferred", "time at preferred size", "fraction", 2, False, "hero"),
+    _jobs("hero_mean_cubes", "mean cubes held", "cubes", 2, False, "hero"),
+    _jobs("hero_interruptions_per_day", "hardware interruptions per day", "per day", 3, False, "hero"),
+    _jobs("hero_resizes_per_day", "resizes per day", "per day", 3, False, "hero"),
+    _jobs("hero_scheduling_goodput", "scheduling goodput (chip-time held / asked for)", "fraction", 2, False, "hero"),
+    _jobs("hero_runtime_goodput", "runtime goodput (useful / held)", "fraction", 2, False, "hero"),
+    _jobs("hero_program_goodput", "program goodput (an input, not simulated)", "fraction", 2, False, "hero"),
+    _jobs("hero_ml_goodput", "ML goodput (scheduling x runtime x program)", "fraction", 2, False, "hero"),
     _jobs("queue_wait_p50_by_chips_hours", "queue wait p50 by slice size", "hours", 2, False, "chips"),
     _jobs("queue_wait_p95_by_chips_hours", "queue wait p95 by slice size", "hours", 2, False, "chips"),
 )}
@@ -161,6 +182,23 @@ GOODPUT_PER_COST = "goodput_per_cost"
 GRAY_INTERRUPTIONS = "gray_interruptions"
 GRAY_LOST_CHIP_HOURS = "gray_lost_chip_hours"
 HELD_CHIP_HOURS = "held_chip_hours"
+HERO_CHECKPOINT_FRACTION = "hero_checkpoint_fraction"
+HERO_GOODPUT = "hero_goodput"
+HERO_HARDWARE_FRACTION = "hero_hardware_fraction"
+HERO_INTERRUPTIONS_PER_DAY = "hero_interruptions_per_day"
+HERO_MEAN_CUBES = "hero_mean_cubes"
+HERO_ML_GOODPUT = "hero_ml_goodput"
+HERO_PREEMPTION_FRACTION = "hero_preemption_fraction"
+HERO_PROGRAM_GOODPUT = "hero_program_goodput"
+HERO_RESIZE_FRACTION = "hero_resize_fraction"
+HERO_RESIZES_PER_DAY = "hero_resizes_per_day"
+HERO_RESTART_FRACTION = "hero_restart_fraction"
+HERO_RUNTIME_GOODPUT = "hero_runtime_goodput"
+HERO_SCHEDULING_GOODPUT = "hero_scheduling_goodput"
+HERO_SHRUNK_FRACTION = "hero_shrunk_fraction"
+HERO_SLOWDOWN_FRACTION = "hero_slowdown_fraction"
+HERO_TIME_AT_PREFERRED = "hero_time_at_preferred"
+HERO_WAITING_FRACTION = "hero_waiting_fraction"
 JOBS_ARRIVED = "jobs_arrived"
 JOBS_COMPLETED = "jobs_completed"
 JOBS_INTERRUPTED = "jobs_interrupted"
@@ -209,6 +247,9 @@ COST_METRICS = ("revenue_per_day", "preemptible_revenue_per_day", "margin_per_da
 #: The job metrics a job simulation measures directly (one value per replication and policy).
 JOB_METRICS = tuple(m.name for m in REGISTRY.values()
                     if m.group == "jobs" and m.breakdown is None and m.name not in COST_METRICS)
+
+#: The hero-job metrics (:mod:`tpusim.scheduler.hero`), one per hero job, measured only where a scenario has them.
+HERO_METRICS = tuple(m.name for m in REGISTRY.values() if m.breakdown == "hero")
 
 
 def metric(name: str) -> Metric:

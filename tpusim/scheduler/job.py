@@ -49,6 +49,18 @@ from tpusim.scheduler.workload import JobSpec
 PENDING, RUNNING, DONE, REJECTED = "pending", "running", "done", "rejected"
 
 
+def elastic_sizes(cube_dims, min_cubes: int) -> tuple[tuple[int, int, int], ...]:
+    """The cube shapes an elastic job of preferred ``cube_dims`` (x, y, z) may run as, largest
+    first: its slice shortened along its last dimension (its data-parallel replicas), one
+    x-by-y layer of cubes at a time, down to the smallest holding at least ``min_cubes``
+    cubes. A rigid job (``min_cubes`` 0, or as many as it prefers) has one size."""
+    x, y, z = cube_dims
+    if not min_cubes or min_cubes >= x * y * z:
+        return (tuple(cube_dims),)
+    low = max(1, -(-min_cubes // (x * y)))
+    return tuple((x, y, n) for n in range(z, low - 1, -1))
+
+
 class Job:
     __slots__ = (
         "spec", "id", "arrival", "chips", "cubes", "cube_dims", "level", "work", "band", "interval",
@@ -59,6 +71,8 @@ class Job:
         "block", "write", "saved", "next_k", "block_left", "pending", "ckpt_stall",
         "setup_from", "setup_end", "setup_lost", "setup_held", "preempt_lost",
         "storage_restore", "memory", "from_memory", "saved_storage", "pending_storage", "ram_down",
+        "sizes", "work_chips", "scale", "short", "at_full", "resizes", "resize_held", "recovery_setup",
+        "resizing", "ran_cubes",
     )
 
     def __init__(self, spec: JobSpec, cubes: int, cube_dims, level: int | None, interval: float,
@@ -116,14 +130,27 @@ class Job:
         self.pending_storage: tuple[float, float] | None = None  # (progress, durable at) of a storage write in flight
         # host slots (cube position, host) whose RAM was lost since the last restore completed
         self.ram_down: set[tuple[int, int]] | None = set() if self.memory is not None else None
+        # elastic jobs (``spec.min_cubes``): the cube shapes it may run as, largest (preferred) first
+        self.sizes: tuple[tuple[int, int, int], ...] = elastic_sizes(cube_dims, spec.min_cubes) if cube_dims else ()
+        self.work_chips = self.chips  # chips of the preferred slice: chip-hours per hour of work
+        self.scale = 1.0  # cubes held / preferred cubes: useful work per hour of healthy compute
+        self.short = 0.0  # chip-hours of the preferred slice not held while running smaller
+        self.at_full = 0.0  # hours held at the preferred size
+        self.resizes = 0  # starts at another size than the last run's (an elastic job's shrinks and growths)
+        self.ran_cubes = cubes  # cubes of its last run
+        self.resize_held = 0.0  # chip-hours of the setups of planned resizes (part of setup_held)
+        self.recovery_setup = 0.0  # chip-hours of setups after hardware interruptions (part of lost)
+        self.resizing = False  # the next setup is paid for a planned resize
 
     # -- segments and their setups -------------------------------------------------------------
-    def begin_segment(self, t: float, setup: float, recovery: bool) -> None:
+    def begin_segment(self, t: float, setup: float, recovery: bool, resize: bool = False) -> None:
         """The job holds an allocation from ``t``, setting up for ``setup`` hours (charged to
-        ``lost`` after a hardware interruption, else to ``setup_held``, as it is spent)."""
+        ``lost`` after a hardware interruption, else to ``setup_held`` and, for a planned
+        ``resize``, to ``resize_held`` too, as it is spent)."""
         self.seg_start = self.setup_from = t
         self.setup_end = t + setup
         self.setup_lost = recovery
+        self.resizing = resize and not recovery
 
     def _settle_setup(self, cutoff: float) -> None:
         end = min(self.setup_end, cutoff)
@@ -131,8 +158,11 @@ class Job:
             spent = self.chips * (end - self.setup_from)
             if self.setup_lost:
                 self.lost += spent
+                self.recovery_setup += spent
             else:
                 self.setup_held += spent
+                if self.resizing:
+                    self.resize_held += spent
             self.setup_from = end
 
     def abandon_setup(self, at: float) -> None:
@@ -143,7 +173,12 @@ class Job:
     def close_segment(self, t: float) -> None:
         """The allocation is given back (or re-begun) at ``t``: account the time held."""
         self._settle_setup(self.stalled_at if self.stalled_at is not None and self.stalled_at < t else t)
-        self.held += self.chips * (t - self.seg_start)
+        span = t - self.seg_start
+        self.held += self.chips * span
+        if self.chips == self.work_chips:
+            self.at_full += span
+        else:
+            self.short += (self.work_chips - self.chips) * span
         self.seg_start = self.setup_from = self.setup_end = t
 
     # -- the run's timeline (closed form) ------------------------------------------------------
@@ -302,11 +337,11 @@ class Job:
         the rate or run changes)."""
         stall = self._stalled_by(t) - self._stalled_by(self.rate_since) if t > self.rate_since else 0.0
         self.ckpt_stall += self.chips * stall
-        if self.rate < 1.0:
+        if self.rate < self.scale:  # FT slowdown (an elastic job's smaller size is not one)
             end = self.stalled_at if self.stalled_at is not None and self.stalled_at < t else t
             span = max(0.0, end - max(self.rate_since, self.compute_start))
             self.degraded_held += self.chips * span
-            self.slow_lost += self.chips * (span - stall) * (1.0 - self.rate)  # writing is not slowed
+            self.slow_lost += self.chips * (span - stall) * (1.0 - self.rate / self.scale)  # writing is not slowed
         self.rate_since = t
 
     def set_rate(self, t: float, rate: float) -> None:
@@ -317,4 +352,16 @@ class Job:
 
     @property
     def useful(self) -> float:
-        return self.chips * (self.work if self.state == DONE else self.progress)
+        return self.work_chips * (self.work if self.state == DONE else self.progress)
+
+    # -- elastic jobs --------------------------------------------------------------------------
+    @property
+    def elastic(self) -> bool:
+        return len(self.sizes) > 1
+
+    def set_size(self, cube_dims: tuple[int, int, int], chips_per_cube: int) -> None:
+        """Hold a slice of ``cube_dims`` from the next start (an elastic job between runs):
+        its chips, and its speed relative to the preferred slice (useful work per hour)."""
+        cubes = cube_dims[0] * cube_dims[1] * cube_dims[2]
+        self.cube_dims, self.cubes, self.chips = cube_dims, cubes, cubes * chips_per_cube
+        self.scale = self.chips / self.work_chips

@@ -29,6 +29,7 @@ from tpusim.core.metrics import (
     CIRCUITS_PER_JOB,
     DEGRADED_FRACTION,
     GOODPUT,
+    HERO_METRICS,
     JOB_METRICS,
     JOBS_ARRIVED,
     JOBS_COMPLETED,
@@ -69,9 +70,11 @@ class JobOutcome:
     :data:`~tpusim.scheduler.records.COLUMNS`), the run records (when kept) and gray kills."""
 
     def __init__(self, metrics: dict, by_chips: dict, rows: dict[str, np.ndarray],
-                 runs: dict[str, np.ndarray] | None = None, gray_kills: tuple[GrayKill, ...] = ()):
+                 runs: dict[str, np.ndarray] | None = None, gray_kills: tuple[GrayKill, ...] = (),
+                 heroes: Mapping[str, Mapping[str, float]] | None = None):
         self.metrics = metrics  # name -> float (nan when undefined)
         self.by_chips = by_chips  # chips -> (p50, p95) of queue wait
+        self.heroes = dict(heroes or {})  # hero name -> its metrics (tpusim.scheduler.hero)
         self.rows = rows
         self.runs = runs
         self.gray_kills = gray_kills
@@ -90,12 +93,16 @@ class JobOutcome:
         for chips, (p50, p95) in self.by_chips.items():
             emit(QUEUE_WAIT_P50_BY_CHIPS_HOURS, str(chips), float(p50))
             emit(QUEUE_WAIT_P95_BY_CHIPS_HOURS, str(chips), float(p95))
+        for hero, values in self.heroes.items():
+            for name in HERO_METRICS:
+                emit(name, hero, float(values[name]))
         return JobOutput(self.rows, self.runs, self.gray_kills)
 
     @classmethod
     def measure(cls, records: JobRecords, T: float, chips: int, xconnects_by: Mapping[str, int],
                 counted: Mapping[str, float], circuits_used: int = 0, runs: dict[str, np.ndarray] | None = None,
-                gray_kills: tuple[GrayKill, ...] = ()) -> "JobOutcome":
+                gray_kills: tuple[GrayKill, ...] = (),
+                heroes: Mapping[str, Mapping[str, float]] | None = None) -> "JobOutcome":
         """Measure a run finished at horizon ``T`` on a machine of ``chips`` chips, from what it
         hands over: its job ``records`` (every job that arrived has left by then), the
         cross-connects programmed (circuits changed) by why (``xconnects_by``), the circuits the
@@ -103,7 +110,8 @@ class JobOutcome:
         beside the xconnects; both per started job, sub-cube jobs counting 0), the metrics its
         components counted themselves (``counted``: the scheduler's, the Pod Manager's and the
         simulation's own, by metric name), and what the outcome keeps besides: the run records
-        (``runs``, when recorded) and the jobs gray faults failed (``gray_kills``)."""
+        (``runs``, when recorded), the jobs gray faults failed (``gray_kills``) and each hero job's
+        figures by its name (``heroes``: :func:`~tpusim.scheduler.hero.hero_metrics`)."""
         rows = records.columns()
         state = rows["state"]
         admitted = state != REJECTED
@@ -148,4 +156,4 @@ class JobOutcome:
         for size in np.unique(chips):
             w = waits[chips == size]
             by_chips[int(size)] = (float(np.percentile(w, 50)), float(np.percentile(w, 95)))
-        return cls(metrics, by_chips, rows, runs, gray_kills)
+        return cls(metrics, by_chips, rows, runs, gray_kills, heroes)

@@ -70,9 +70,10 @@ from tpusim.core.units import MINUTES_PER_HOUR
 
 
 #: Why cross-connects are programmed: a job's first placement, a spare-cube swap, a migration
-#: (defragmentation), or a restart (on a new allocation after the job went back to the queue, or
-#: in place: which programs nothing, its circuits being still set).
-XCONNECT_KINDS = ("first", "swap", "migration", "restart")
+#: (defragmentation), a restart (on a new allocation after the job went back to the queue or an
+#: elastic job shrank after a failure, or in place: which programs nothing, its circuits being
+#: still set), or an elastic job's planned growth (resize).
+XCONNECT_KINDS = ("first", "swap", "migration", "restart", "resize")
 
 
 @dataclass(frozen=True)
@@ -176,16 +177,17 @@ class PodManager:
         return None
 
     # -- running -------------------------------------------------------------------------------
-    def start(self, job, alloc: Allocation, t: float, migration: bool = False) -> bool:
-        """Start ``job`` on ``alloc`` (``migration``: moved there by defragmentation); False
-        (nothing held) if the pre-flight check fails."""
+    def start(self, job, alloc: Allocation, t: float, migration: bool = False, resize: bool = False) -> bool:
+        """Start ``job`` on ``alloc`` (``migration``: moved there by defragmentation; ``resize``:
+        an elastic job grown); False (nothing held) if the pre-flight check fails."""
         needed = self._needed(job, alloc)
         rate = self.preflight(job, alloc, t, needed)
         if rate is None:
             return False
         self.pool.take(job, alloc)
         job.alloc = alloc
-        kind = "migration" if migration else "first" if job.first_start is None else "restart"
+        kind = ("migration" if migration else "resize" if resize else "first" if job.first_start is None
+                else "restart")
         if job.first_start is None and needed.joins:
             self.circuits_used += self.circuits.count(needed)
         self._begin(job, t, needed, rate, kind)
@@ -205,10 +207,13 @@ class PodManager:
         job.run += 1
         job.stalled_at = None
         setup = (self.reconfigure + self.per_circuit * xconnects if xconnects else 0.0) + self.restart + job.restore_hours()
-        job.begin_segment(t, setup, job.recovering)
+        job.begin_segment(t, setup, job.recovering, kind == "resize")
         job.recovering = False
         job.restore(t + setup)
-        job.rate, job.rate_since = rate, t
+        job.rate, job.rate_since = rate * job.scale, t  # (an elastic job runs at its size's share)
+        if job.first_start is not None and job.cubes != job.ran_cubes:
+            job.resizes += 1  # an elastic job started at another size than it last ran at
+        job.ran_cubes = job.cubes
         job.xconnects += xconnects
         self.xconnects += xconnects
         self.xconnects_by[kind] += xconnects
@@ -252,7 +257,7 @@ class PodManager:
         job.settle_rate(t)  # (accounted on the run's state, before it changes)
         if not planned:  # killed: the work since its last checkpoint is lost (it leaves its hosts:
             # under the in-memory store, the last one on storage)
-            job.preempt_lost += job.chips * (job.progress_at(t) - job.last_storage_checkpoint(t))
+            job.preempt_lost += job.work_chips * (job.progress_at(t) - job.last_storage_checkpoint(t))
         job.progress = job.progress_at(t) if planned else job.last_storage_checkpoint(t)
         if job.stalled_at is not None:  # stopped while stalled: the failure's recovery is moot
             job.lost += job.chips * (t - job.stalled_at)  # (the stall was the failure's)
@@ -262,13 +267,27 @@ class PodManager:
         job.state = PENDING
 
     def requeue(self, job, t: float) -> None:
-        if job.from_memory:  # it leaves its hosts, and the in-memory checkpoint with them
-            job.lost += job.chips * (job.progress - job.saved_storage)
-            job.progress = job.saved_storage
-            job.from_memory = False
+        self._leave_hosts(job)
         self._end_run(job, t)
         job.state = PENDING
         self._requeue(job, t)
+
+    def _leave_hosts(self, job) -> None:
+        """``job`` leaves its hosts after an interruption, and its in-memory checkpoint with them:
+        it will restore from storage."""
+        if job.from_memory:
+            job.lost += job.work_chips * (job.progress - job.saved_storage)
+            job.progress = job.saved_storage
+            job.from_memory = False
+
+    def resize(self, job, alloc: Allocation, t: float) -> bool:
+        """Start an elastic job that the scheduler has just stopped (planned: it checkpointed)
+        on ``alloc``, a larger slice it is resized to already, paying a setup; False if the
+        pre-flight check fails (then it is the queue's, PENDING, at its preferred size)."""
+        if self.start(job, alloc, t, resize=True):
+            return True
+        job.set_size(job.sizes[0], self.machine.cube.chips)
+        return False
 
     # -- failures ------------------------------------------------------------------------------
     def recover(self, job, t: float) -> None:
@@ -309,7 +328,7 @@ class PodManager:
             else:
                 job.from_memory = True
                 job.saved_storage = storage
-        job.lost += job.chips * ((done - saved) + (t - stalled))
+        job.lost += job.work_chips * (done - saved) + job.chips * (t - stalled)
         job.abandon_setup(stalled)
         job.progress = saved
         job.stalled_at = None
@@ -343,7 +362,7 @@ class PodManager:
         if bad and job.cubes and self._swaps(job) and health.pod_usable(alloc.pod, job.cube_dims):
             return self._swap(job, alloc, bad, t)  # (a swap programs cross-connects)
         if bad or (job.cubes and not self.policy.links_usable(pool, alloc)):
-            return self.requeue(job, t)
+            return self.requeue(job, t)  # (an elastic job restarts smaller at once, if it can: the scheduler's)
         self._restart_in_place(job, t)
 
     def _reroute(self, job, t: float, rate: float) -> None:
@@ -352,7 +371,7 @@ class PodManager:
         job.lost += job.chips * max(0.0, t - max(stalled, job.compute_start))  # the stall until the reroute
         job.rebase(stalled, t)
         job.stalled_at = None
-        job.rate, job.rate_since = rate, t
+        job.rate, job.rate_since = rate * job.scale, t
         job.run += 1
         self.ft_reroutes += 1
         self._schedule_completion(job, t)
@@ -363,6 +382,7 @@ class PodManager:
         rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, cube_dims=job.cube_dims))
         if rate is None:
             return False
+        rate *= job.scale
         if rate != job.rate:
             job.set_rate(t, rate)
             job.run += 1

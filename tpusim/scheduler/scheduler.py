@@ -53,7 +53,7 @@ from typing import Callable, Protocol
 
 from tpusim.core.metrics import MEAN_QUEUE_LENGTH, MIGRATIONS, PREEMPTIONS
 from tpusim.policies.base import Policy
-from tpusim.scheduler.job import PENDING, Job
+from tpusim.scheduler.job import DONE, PENDING, RUNNING, Job
 from tpusim.scheduler.pool import CubePool
 from tpusim.topology.allocation import Allocation
 
@@ -79,6 +79,7 @@ class Starter(Protocol):
 
     def start(self, job: Job, alloc: Allocation, t: float, migration: bool = False) -> bool: ...
     def stop(self, job: Job, t: float, planned: bool) -> None: ...
+    def resize(self, job: Job, alloc: Allocation, t: float) -> bool: ...
 
 
 class Scheduler:
@@ -107,6 +108,8 @@ class Scheduler:
         self._offers: dict = {}
         self.preemptions = 0
         self.migrations = 0
+        self.elastic: dict[int, Job] = {}  # elastic jobs admitted, by id (few: hero jobs)
+        self._elastic_tried: dict[int, tuple] = {}  # id -> the pool's stamps when it last found nothing
 
     # -- queue ---------------------------------------------------------------------------------
     def _count(self, t: float, delta: int) -> None:
@@ -115,6 +118,8 @@ class Scheduler:
         self.length += delta
 
     def enqueue(self, job, t: float) -> None:
+        if job.elastic:
+            self.elastic[job.id] = job
         job.state = PENDING
         job.queued_since = t
         queue = self.queues[job.band].setdefault(job.spec.shape.dims, [])
@@ -142,6 +147,8 @@ class Scheduler:
     # -- the pass ------------------------------------------------------------------------------
     def run_pass(self, t: float) -> None:
         pm = self.starter
+        if self.elastic:
+            self._grow_elastic(t)
         for band, queues in enumerate(self.queues):
             if not queues:
                 continue
@@ -173,6 +180,8 @@ class Scheduler:
 
     def _place(self, job, t: float) -> Allocation | None:
         pool = self.pool
+        if job.elastic:
+            return self._place_elastic(job, t)
         key = self.infeasible_key(job)
         epoch = pool.stamps.whole_epoch if job.cubes else pool.stamps.epoch  # has capacity for it grown?
         if self._infeasible.get(key) != epoch:
@@ -192,6 +201,98 @@ class Scheduler:
                 and t - job.arrival >= self.defrag_wait):
             return self._defrag_for(job, t)
         return None
+
+    # -- elastic jobs --------------------------------------------------------------------------
+    def _elastic_stamp(self, job) -> tuple:
+        stamps = self.pool.stamps
+        return stamps.whole_epoch, stamps.movable_since(job.band), stamps.version
+
+    def _place_elastic(self, job, t: float) -> Allocation | None:
+        """A waiting elastic job starts at the largest of its sizes that free usable cubes hold;
+        failing that, at the largest that preemption of strictly lower bands makes room for."""
+        stamp = self._elastic_stamp(job)
+        if self._elastic_tried.get(job.id) == stamp:
+            return None  # nothing has changed since it last found no place
+        found = self._largest(job, t, job.sizes)
+        if found is None:
+            self._elastic_tried[job.id] = self._elastic_stamp(job)
+        return found
+
+    def _free_place(self, job, sizes) -> Allocation | None:
+        """A place on free, known-usable cubes for the largest of ``sizes`` that has one, ``job``
+        resized to it; None (the size left as it was) if none."""
+        before, chips = job.cube_dims, self.pool.machine.cube.chips
+        for dims in sizes:
+            job.set_size(dims, chips)
+            alloc = self.pool.find(job)
+            if alloc is not None:
+                return alloc
+        job.set_size(before, chips)
+        return None
+
+    def _largest(self, job, t: float, sizes) -> Allocation | None:
+        """The largest of ``sizes`` that ``job`` can take, free or by preemption (the victims are
+        stopped and queued); ``job`` is resized to it. None (size unchanged) if none."""
+        alloc = self._free_place(job, sizes)
+        if alloc is not None or not (self.preemption and job.band < BEST_EFFORT):
+            return alloc
+        before = job.cube_dims
+        for dims in sizes:
+            job.set_size(dims, self.pool.machine.cube.chips)
+            choice = self._search(job, job.band + 1)
+            if choice is not None:
+                target, victims = choice
+                for victim in victims:
+                    self.starter.stop(victim, t, planned=self.notice)
+                    victim.preempted += 1
+                    self.preemptions += 1
+                    self.enqueue(victim, t)
+                return target
+        job.set_size(before, self.pool.machine.cube.chips)
+        return None
+
+    def _grow_elastic(self, t: float) -> None:
+        """Before the queue is served, each running elastic job below its preferred size grows
+        to the largest size that free cubes, its own and (by preemption) those of strictly lower
+        bands hold: it checkpoints, lets its cubes go and restarts on the larger slice."""
+        pool = self.pool
+        for job in list(self.elastic.values()):
+            if job.state == DONE:
+                del self.elastic[job.id]
+                continue
+            if job.state != RUNNING or job.stalled_at is not None or job.cube_dims == job.sizes[0]:
+                continue
+            stamp = self._elastic_stamp(job)
+            if self._elastic_tried.get(job.id) == stamp:
+                continue
+            larger = [d for d in job.sizes if d[0] * d[1] * d[2] > job.cubes]
+            current, alloc = job.cube_dims, job.alloc
+            with pool.stamps.trial():  # as if it had let its cubes go (it has not, yet)
+                pool.give_back(job, alloc)
+                target = self._free_place(job, larger)
+                victims: list = []
+                if target is None and self.preemption and job.band < BEST_EFFORT:
+                    for dims in larger:
+                        job.set_size(dims, pool.machine.cube.chips)
+                        choice = self._search(job, job.band + 1)
+                        if choice is not None:
+                            target, victims = choice
+                            break
+                grown = job.cube_dims
+                job.set_size(current, pool.machine.cube.chips)
+                pool.take(job, alloc)
+            if target is None:
+                self._elastic_tried[job.id] = self._elastic_stamp(job)
+                continue
+            for victim in victims:
+                self.starter.stop(victim, t, planned=self.notice)
+                victim.preempted += 1
+                self.preemptions += 1
+                self.enqueue(victim, t)
+            self.starter.stop(job, t, planned=True)
+            job.set_size(grown, pool.machine.cube.chips)
+            if not self.starter.resize(job, target, t):
+                self.enqueue(job, t)
 
     # -- preemption ----------------------------------------------------------------------------
     def _preempt_for(self, job, t: float) -> Allocation | None:
@@ -297,7 +398,7 @@ class Scheduler:
                         yield (Allocation(cube // pool.cubes_per_pod, [cube], mask),
                                [j for j in holders if j.alloc.mask & mask])
             return
-        dims = job.spec.shape.dims
+        dims = job.cube_dims  # (one per shape, but for an elastic job's sizes)
         for pod in range(pool.pods) if pods is None else pods:
             key = (pod, dims, rule, capped)
             stamp = pool.stamps.pod_changes[pod]

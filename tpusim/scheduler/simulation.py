@@ -47,6 +47,7 @@ from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import Policy
 from tpusim.scheduler.blocks import block_level
+from tpusim.scheduler.hero import hero_metrics
 from tpusim.scheduler.job import PENDING, REJECTED, RUNNING, Job
 from tpusim.scheduler.outcome import JobOutcome
 from tpusim.scheduler.pod_manager import PodManager, PodManagerParams
@@ -125,6 +126,8 @@ class JobSimulation:
         self._pass_due = False
         self.gray_kills: list[tuple[float, int, int, int]] = []  # (time, class, unit, job) per job failed
         self.gray_lost = 0.0  # chip-hours lost to gray faults: work since the checkpoint and the restart
+        self.heroes: list[Job] = []  # the hero jobs that arrived (workload.hero)
+        self._program_goodput = {h.name: h.program_goodput for h in model.workload.heroes}
         self._start_sources(replay)
 
     def _start_sources(self, replay: Replay) -> None:
@@ -134,6 +137,8 @@ class JobSimulation:
         if replay.glitches:
             self.env.process(self._glitch(replay.glitches))
         self.env.process(self._arrivals())
+        if self.model.workload.heroes:
+            self.env.process(self._hero_arrivals())
         if replay.waves:
             self.env.process(self._maintain(replay.waves))
 
@@ -178,6 +183,26 @@ class JobSimulation:
                 self._live[job.id] = job
                 self.scheduler.enqueue(job, env.now)
 
+    def _hero_arrivals(self):
+        """The hero jobs (``workload.hero``) arrive, in arrival order, beside the workload's."""
+        env = self.env
+        specs = sorted((h.job_spec(i) for i, h in enumerate(self.model.workload.heroes)),
+                       key=lambda s: (s.arrival, s.id))
+        for spec in specs:
+            if spec.arrival >= self.horizon:
+                return
+            if spec.arrival > env.now:
+                yield env.timeout(spec.arrival - env.now)
+            job = self._job(spec)
+            self.heroes.append(job)
+            if self.keep_jobs:
+                self.jobs.append(job)
+            if job.state == REJECTED:
+                self.records.add(job)
+            else:
+                self._live[job.id] = job
+                self.scheduler.enqueue(job, env.now)
+
     def _finished(self, job: Job) -> None:
         del self._live[job.id]
         self.records.add(job)
@@ -202,7 +227,7 @@ class JobSimulation:
     def _came_up(self, k: int, units, t: float) -> None:
         for unit in units:  # degraded slices on these parts (routed around them) speed up again
             for job in self.pool.jobs_using(k, unit):
-                if job.rate < 1.0 and job.state == RUNNING and job.stalled_at is None:
+                if job.rate < job.scale and job.state == RUNNING and job.stalled_at is None:
                     self.pod_manager.rerate(job, t)
         self.request_pass()
 
@@ -347,8 +372,9 @@ class JobSimulation:
         counted = {**self.scheduler.metrics(T), **self.pod_manager.metrics(), **self._metrics()}
         pm = self.pod_manager
         runs = pm.runs.columns() if pm.runs is not None else None
+        heroes = {job.spec.hero: hero_metrics(job, T, self._program_goodput[job.spec.hero]) for job in self.heroes}
         return JobOutcome.measure(self.records, T, self.machine.chips, pm.xconnects_by, counted, pm.circuits_used,
-                                  runs, tuple(self.gray_kills))
+                                  runs, tuple(self.gray_kills), heroes)
 
     def _metrics(self) -> dict[str, float]:
         """What the simulation itself counted: healthd's detections and the gray faults' harm."""

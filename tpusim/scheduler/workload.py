@@ -46,6 +46,29 @@ class JobSpec(NamedTuple):
     work: float  # hours of useful work on a healthy slice
     band: int  # index into BANDS
     pattern: str = "allreduce"  # traffic pattern: "allreduce" (or nearest-neighbour) or "alltoall"
+    min_cubes: int = 0  # elastic: the fewest cubes it trains on (0: rigid, its shape only)
+    hero: str = ""  # the name of a hero job (``workload.hero``), else ""
+
+
+#: Hero jobs' ids start here: never those of the workload's own jobs (numbered from 0).
+HERO_ID_BASE = 1 << 40
+
+
+@dataclass(frozen=True)
+class HeroSpec:
+    """One hero job of ``workload.hero``, in hours: a long-lived job asking for most of a pod."""
+
+    name: str
+    shape: SliceShape  # its preferred slice (the last dimension is the one an elastic job shrinks)
+    min_cubes: int  # the fewest cubes it trains on (as many as ``shape`` has: rigid)
+    arrival: float  # hours
+    work: float  # hours of useful work at the preferred size
+    band: int  # index into BANDS
+    program_goodput: float  # an input: the share of peak the program achieves on healthy chips
+
+    def job_spec(self, index: int) -> JobSpec:
+        return JobSpec(HERO_ID_BASE + index, self.arrival, self.shape, self.work, self.band,
+                       min_cubes=self.min_cubes, hero=self.name)
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,7 @@ class WorkloadParams:
     restart: float  # hours from (re)start to the first useful step
     trace: tuple[JobSpec, ...] | None = None  # replayed jobs instead of generated ones
     daily_rate_cv: float = 0.0  # day-to-day burstiness of the arrival rate (0: Poisson)
+    heroes: tuple[HeroSpec, ...] = ()  # hero jobs, beside the generated or replayed ones
 
 
 def _shape(row: csvrows.Row, column: str) -> SliceShape:

@@ -1,0 +1,94 @@
+"""What a hero job gets: its goodput, where the rest of its time went, and its size over time.
+
+A hero job (``workload.hero``, :class:`~tpusim.scheduler.workload.HeroSpec`) is one long-lived
+job that asks for most of a pod; it may be elastic (:func:`~tpusim.scheduler.job.elastic_sizes`).
+Its figures are fractions of the chip-time of its *preferred* slice from its arrival ``a`` to
+the horizon ``T``: ``total = chips(preferred) x (T - a)``. With the job's own accounting
+(:mod:`tpusim.scheduler.job`, all chip-hours):
+
+- ``hero_goodput = useful / total``: the share of that time spent making progress (an elastic
+  job on k of its P cubes makes progress at k/P of the preferred speed, on k/P of the chips);
+- its decomposition, summing to 1 exactly: ``useful``; ``hardware`` (work lost since the last
+  checkpoint and the stalls until the Pod Manager reacted: ``lost`` less the setups after
+  failures); ``restarts`` (setups after failures, first start, restarts after preemption:
+  ``recovery_setup + setup_held - resize_held``); ``resizes`` (setups of planned growth);
+  ``checkpoints`` (stalls writing them); ``slowdown`` (FT routing); ``preemption`` (work lost
+  when preempted); ``shrunk`` (the chip-time of the cubes it did not hold while running
+  smaller than preferred); ``waiting`` (queued, holding nothing: the rest);
+- ``hero_time_at_preferred``: share of ``T - a`` it held its preferred slice;
+  ``hero_mean_cubes``: cubes held, time-averaged over ``T - a`` (0 while it waits);
+  ``hero_interruptions_per_day`` (hardware interruptions) and ``hero_resizes_per_day`` (starts
+  at another size than its last run);
+- the ML-goodput products (Google Cloud's "ML Productivity Goodput"): *scheduling goodput* =
+  chip-time held / total (the resources it asked for that it had); *runtime goodput* = useful /
+  held (the share of held time that made progress); *program goodput* is an **input**
+  (``workload.hero[].program_goodput``: the share of the chips' peak the program achieves,
+  e.g. its model FLOPs utilisation; tpusim does not model it); ``hero_ml_goodput`` is their
+  product. Scheduling x runtime = ``hero_goodput``.
+"""
+
+from __future__ import annotations
+
+from tpusim.core.metrics import (
+    HERO_CHECKPOINT_FRACTION,
+    HERO_GOODPUT,
+    HERO_HARDWARE_FRACTION,
+    HERO_INTERRUPTIONS_PER_DAY,
+    HERO_MEAN_CUBES,
+    HERO_ML_GOODPUT,
+    HERO_PREEMPTION_FRACTION,
+    HERO_PROGRAM_GOODPUT,
+    HERO_RESIZE_FRACTION,
+    HERO_RESIZES_PER_DAY,
+    HERO_RESTART_FRACTION,
+    HERO_RUNTIME_GOODPUT,
+    HERO_SCHEDULING_GOODPUT,
+    HERO_SHRUNK_FRACTION,
+    HERO_SLOWDOWN_FRACTION,
+    HERO_TIME_AT_PREFERRED,
+    HERO_WAITING_FRACTION,
+)
+from tpusim.core.units import days
+
+#: The decomposition of a hero job's preferred chip-time, in the order tables print it.
+HERO_PARTS = (HERO_GOODPUT, HERO_HARDWARE_FRACTION, HERO_RESTART_FRACTION, HERO_RESIZE_FRACTION,
+              HERO_CHECKPOINT_FRACTION, HERO_SLOWDOWN_FRACTION, HERO_PREEMPTION_FRACTION,
+              HERO_SHRUNK_FRACTION, HERO_WAITING_FRACTION)
+
+
+def hero_metrics(job, T: float, program_goodput: float) -> dict[str, float]:
+    """A hero job's figures at horizon ``T`` (its accounting settled to ``T``), by metric name."""
+    span = T - job.arrival
+    nan = float("nan")
+    if span <= 0:
+        return {name: nan for name in (*HERO_PARTS, HERO_TIME_AT_PREFERRED, HERO_MEAN_CUBES,
+                                        HERO_INTERRUPTIONS_PER_DAY, HERO_RESIZES_PER_DAY, HERO_SCHEDULING_GOODPUT,
+                                        HERO_RUNTIME_GOODPUT, HERO_PROGRAM_GOODPUT, HERO_ML_GOODPUT)}
+    total = job.work_chips * span
+    held, useful = job.held, job.useful
+    parts = {
+        HERO_GOODPUT: useful,
+        HERO_HARDWARE_FRACTION: job.lost - job.recovery_setup,
+        HERO_RESTART_FRACTION: job.recovery_setup + job.setup_held - job.resize_held,
+        HERO_RESIZE_FRACTION: job.resize_held,
+        HERO_CHECKPOINT_FRACTION: job.ckpt_stall,
+        HERO_SLOWDOWN_FRACTION: job.slow_lost,
+        HERO_PREEMPTION_FRACTION: job.preempt_lost,
+        HERO_SHRUNK_FRACTION: job.short,
+        HERO_WAITING_FRACTION: total - held - job.short,
+    }
+    x, y, z = job.sizes[0]  # (a hero job's slice is of whole cubes)
+    chips_per_cube = job.work_chips / (x * y * z)
+    out = {name: max(0.0, value) / total for name, value in parts.items()}  # (rounding may go below 0)
+    runtime = useful / held if held > 0 else nan
+    out.update({
+        HERO_TIME_AT_PREFERRED: job.at_full / span,
+        HERO_MEAN_CUBES: held / chips_per_cube / span,
+        HERO_INTERRUPTIONS_PER_DAY: job.interruptions / days(span),
+        HERO_RESIZES_PER_DAY: job.resizes / days(span),
+        HERO_SCHEDULING_GOODPUT: held / total,
+        HERO_RUNTIME_GOODPUT: runtime,
+        HERO_PROGRAM_GOODPUT: program_goodput,
+        HERO_ML_GOODPUT: held / total * runtime * program_goodput if held > 0 else 0.0,
+    })
+    return out
