@@ -34,6 +34,19 @@ Everything since the last *durable* checkpoint is lost. Accounting, all in chip-
   after preemption), accounted as it is spent (a setup cut short counts only its part);
 - ``preempt_lost``: chips x work lost when a preemption killed the job.
 
+**Elastic jobs** (``spec.min_cubes``, :func:`elastic_sizes`) run as one of several sizes of whole
+cubes between runs (:meth:`Job.set_size`; the scheduler chooses, :mod:`tpusim.scheduler.scheduler`).
+``work`` and progress are in hours at the *preferred* size: on k of its P cubes a job progresses
+at ``scale = k / P`` (``rate`` is the FT speed times ``scale``; only the FT part is slowdown), so a
+chip-hour of work is ``work_chips`` (the preferred slice's chips) x hours of progress, and a
+chip-hour of time is ``chips`` (those held now) x hours. Since a job changes size only at a
+(re)start, which resumes from a checkpoint, the work since the last checkpoint was all done at the
+current size, and the decomposition below stays exact. ``short`` counts the preferred slice's
+chip-time not held while running smaller, ``at_full`` the hours held at the preferred size,
+``resize_held`` the setups of planned growth (inside ``setup_held``), ``recovery_setup`` the
+setups after hardware interruptions (inside ``lost``). A rigid job has one size: ``work_chips ==
+chips``, ``scale == 1``.
+
 Invariants: ``useful <= held`` for every job at every time; the durable checkpoint never exceeds
 the progress made; once a job leaves the simulation, ``held = useful + lost + slow_lost +
 ckpt_stall + setup_held + preempt_lost`` (the goodput decomposition, exact up to rounding).

@@ -207,49 +207,43 @@ class Scheduler:
         stamps = self.pool.stamps
         return stamps.whole_epoch, stamps.movable_since(job.band), stamps.version
 
-    def _place_elastic(self, job, t: float) -> Allocation | None:
-        """A waiting elastic job starts at the largest of its sizes that free usable cubes hold;
-        failing that, at the largest that preemption of strictly lower bands makes room for."""
-        stamp = self._elastic_stamp(job)
-        if self._elastic_tried.get(job.id) == stamp:
-            return None  # nothing has changed since it last found no place
-        found = self._largest(job, t, job.sizes)
-        if found is None:
-            self._elastic_tried[job.id] = self._elastic_stamp(job)
-        return found
-
-    def _free_place(self, job, sizes) -> Allocation | None:
-        """A place on free, known-usable cubes for the largest of ``sizes`` that has one, ``job``
+    def _reach(self, job, sizes) -> tuple[Allocation, list] | None:
+        """The largest of ``sizes`` that ``job`` can take on free, known-usable cubes or, failing
+        that for a size, by preempting strictly lower bands: (the place, the victims), ``job``
         resized to it; None (the size left as it was) if none."""
         before, chips = job.cube_dims, self.pool.machine.cube.chips
+        preempt = self.preemption and job.band < BEST_EFFORT
         for dims in sizes:
             job.set_size(dims, chips)
             alloc = self.pool.find(job)
             if alloc is not None:
-                return alloc
+                return alloc, []
+            if preempt:
+                choice = self._search(job, job.band + 1)
+                if choice is not None:
+                    return choice
         job.set_size(before, chips)
         return None
 
-    def _largest(self, job, t: float, sizes) -> Allocation | None:
-        """The largest of ``sizes`` that ``job`` can take, free or by preemption (the victims are
-        stopped and queued); ``job`` is resized to it. None (size unchanged) if none."""
-        alloc = self._free_place(job, sizes)
-        if alloc is not None or not (self.preemption and job.band < BEST_EFFORT):
-            return alloc
-        before = job.cube_dims
-        for dims in sizes:
-            job.set_size(dims, self.pool.machine.cube.chips)
-            choice = self._search(job, job.band + 1)
-            if choice is not None:
-                target, victims = choice
-                for victim in victims:
-                    self.starter.stop(victim, t, planned=self.notice)
-                    victim.preempted += 1
-                    self.preemptions += 1
-                    self.enqueue(victim, t)
-                return target
-        job.set_size(before, self.pool.machine.cube.chips)
-        return None
+    def _preempt_victims(self, victims, t: float) -> None:
+        for victim in victims:
+            self.starter.stop(victim, t, planned=self.notice)
+            victim.preempted += 1
+            self.preemptions += 1
+            self.enqueue(victim, t)
+
+    def _place_elastic(self, job, t: float) -> Allocation | None:
+        """A waiting elastic job starts at the largest of its sizes that free usable cubes and
+        preemption of strictly lower bands make room for."""
+        stamp = self._elastic_stamp(job)
+        if self._elastic_tried.get(job.id) == stamp:
+            return None  # nothing has changed since it last found no place
+        found = self._reach(job, job.sizes)
+        if found is None:
+            self._elastic_tried[job.id] = self._elastic_stamp(job)
+            return None
+        self._preempt_victims(found[1], t)
+        return found[0]
 
     def _grow_elastic(self, t: float) -> None:
         """Before the queue is served, each running elastic job below its preferred size grows
@@ -269,26 +263,15 @@ class Scheduler:
             current, alloc = job.cube_dims, job.alloc
             with pool.stamps.trial():  # as if it had let its cubes go (it has not, yet)
                 pool.give_back(job, alloc)
-                target = self._free_place(job, larger)
-                victims: list = []
-                if target is None and self.preemption and job.band < BEST_EFFORT:
-                    for dims in larger:
-                        job.set_size(dims, pool.machine.cube.chips)
-                        choice = self._search(job, job.band + 1)
-                        if choice is not None:
-                            target, victims = choice
-                            break
+                found = self._reach(job, larger)
                 grown = job.cube_dims
                 job.set_size(current, pool.machine.cube.chips)
                 pool.take(job, alloc)
-            if target is None:
+            if found is None:
                 self._elastic_tried[job.id] = self._elastic_stamp(job)
                 continue
-            for victim in victims:
-                self.starter.stop(victim, t, planned=self.notice)
-                victim.preempted += 1
-                self.preemptions += 1
-                self.enqueue(victim, t)
+            target, victims = found
+            self._preempt_victims(victims, t)
             self.starter.stop(job, t, planned=True)
             job.set_size(grown, pool.machine.cube.chips)
             if not self.starter.resize(job, target, t):
@@ -304,11 +287,7 @@ class Scheduler:
             self._no_victims[key] = stamp
             return None
         target, victims = choice
-        for victim in victims:
-            self.starter.stop(victim, t, planned=self.notice)
-            victim.preempted += 1
-            self.preemptions += 1
-            self.enqueue(victim, t)
+        self._preempt_victims(victims, t)
         return target
 
     def _choose(self, job, min_band: int, smaller_than: int | None = None) -> tuple[Allocation, list] | None:

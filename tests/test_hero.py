@@ -1,0 +1,253 @@
+"""Hero and elastic jobs (DESIGN section 3, issue 34): exact timelines, a renewal formula for a
+rigid hero job, the binomial for an elastic one's mean size, the decomposition, bad input.
+
+The closed forms here are written from their definitions, not from tpusim's code:
+
+- **Rigid hero job, spares that never run out** (renewal-reward, one cycle from each restart to
+  the next failure): its cubes' hosts fail as a Poisson process of rate ``lam`` (hosts x rate);
+  after a (re)start it sets up for ``s`` hours (reconfiguring the swapped-in cube, restarting),
+  then alternates ``tau`` hours of work and a synchronous write of ``b`` hours, checkpoint ``j``
+  being durable at ``s + j (tau + b)``. A failure at ``X ~ Exp(lam)`` is noticed ``d`` later and
+  the job restarts at once on a spare. Kept work per cycle ``tau N`` with ``P(N >= j) =
+  exp(-lam (s + j (tau + b)))``, so ``E[N] = exp(-lam s) q / (1 - q)``, ``q = exp(-lam (tau +
+  b))``; the cycle lasts ``X + d``. Goodput (useful share of the slice's time) =
+  ``tau E[N] / (1 / lam + d)``.
+- **Elastic hero job alone on the pod, no delays**: it holds, at every instant, the largest of its
+  sizes (multiples of its x-by-y layer, at least ``min_cubes``) that the usable cubes allow, or
+  nothing; with independent cubes up with probability ``a`` (16 hosts, each up with ``1 / (1 +
+  rate x repair)``), the usable count is Binomial(cubes, a) and the mean size is
+  ``E[f(U)]``, ``f(u) = layer x floor(min(u, preferred) / layer)`` if that is ``>= min_cubes``,
+  else 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import tpusim
+from tpusim import build_model, scenario_from_dict
+from tpusim.core.errors import ScenarioError
+from tpusim.core.metrics import HERO_METRICS
+from tpusim.engine.replication import job_simulation
+from tpusim.scheduler.hero import HERO_PARTS, hero_metrics
+from tpusim.scheduler.job import PENDING, RUNNING, elastic_sizes
+from tpusim.scheduler.workload import HERO_ID_BASE, JobSpec
+from tpusim.topology.shapes import SliceShape
+
+OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
+
+
+def _superpod(hero: dict, host: dict, **workload) -> dict:
+    return {
+        "name": "hero", "seed": 11, "replications": 2, "horizon_days": 30, "policies": ["reconfigurable"],
+        "slices": ["4x4x4"], "topology": {"cube_grid": [4, 6, 6], "ocs_ports": 320},
+        "failures": {"host": host, "ici_link": OFF, "ocs": OFF, "detection_minutes": 0},
+        "workload": {"jobs_per_pod_day": 0, "restart_minutes": 0,
+                     "checkpoint": {"interval_hours": 1.0, "write_minutes": 0, "snapshot_minutes": 0},
+                     "hero": [hero], **workload},
+        "pod_manager": {"reconfigure_minutes": 0},
+    }
+
+
+# -- the sizes ---------------------------------------------------------------------------------
+
+def test_elastic_sizes_shorten_the_last_dimension_one_layer_at_a_time():
+    assert elastic_sizes((2, 4, 17), 120) == ((2, 4, 17), (2, 4, 16), (2, 4, 15))
+    assert elastic_sizes((2, 4, 17), 121) == ((2, 4, 17), (2, 4, 16))  # 120 < 121: not allowed
+    assert elastic_sizes((2, 4, 17), 0) == ((2, 4, 17),)  # rigid
+    assert elastic_sizes((2, 4, 17), 136) == ((2, 4, 17),)  # as many as it prefers: rigid
+    assert elastic_sizes((1, 1, 3), 1) == ((1, 1, 3), (1, 1, 2), (1, 1, 1))
+
+
+# -- exact timelines ---------------------------------------------------------------------------
+
+def _small(hero: dict, **workload) -> tuple:
+    """A pod of 4x1x1 cubes; the hero's jobs come from the scenario (its spec) and the test's trace."""
+    sc = scenario_from_dict({
+        "name": "small", "horizon_days": 1, "policies": ["reconfigurable"], "slices": ["4x4x4"],
+        "topology": {"cube_grid": [4, 1, 1]},
+        "failures": {"host": OFF, "ici_link": OFF, "ocs": OFF, "detection_minutes": 0},
+        "workload": {"jobs_per_pod_day": 0, "restart_minutes": 6,
+                     "checkpoint": {"interval_hours": 1.0, "mode": "synchronous", "write_minutes": 0},
+                     "hero": [hero], **workload},
+        "pod_manager": {"reconfigure_minutes": 0},
+    })
+    return build_model(sc)
+
+
+def test_an_elastic_job_shrinks_at_a_failure_and_grows_back_at_the_repair():
+    model = _small({"name": "h", "shape": "4x4x16", "min_cubes": 2})  # 1x1x4 cubes: sizes 4, 3, 2
+    hosts = model.machine.cube.hosts
+    trace = [(2.5, "host", 1 * hosts, True), (5.0, "host", 1 * hosts, False)]  # cube 1 down 2.5 h .. 5 h
+    sim = job_simulation(model, "reconfigurable", trace, [])
+    sim.run()
+    (job,) = sim.heroes
+    assert job.id == HERO_ID_BASE and job.spec.hero == "h"
+    # 0 .. 2.5: 4 cubes, setup 0.1 h (restart), progress 2.4 h at full speed, checkpoints at 1, 2
+    # 2.5: shrinks to 3 cubes (no spare): loses 0.4 h of work, restarts (0.1 h), progress at 3/4
+    # 5.0: grows back to 4 cubes (a planned checkpoint, then a 0.1 h setup), to the horizon 24 h
+    assert job.interruptions == 1 and job.resizes == 2 and job.state == RUNNING
+    assert job.cubes == 4 and job.scale == 1.0
+    work = 2.0 + (5.0 - 2.6) * 0.75 + (24.0 - 5.1)
+    assert job.progress == pytest.approx(work)
+    chips = 64
+    assert job.held == pytest.approx(chips * (4 * 2.5 + 3 * 2.5 + 4 * 19.0))
+    assert job.short == pytest.approx(chips * 1 * 2.5)  # one cube not held for 2.5 h
+    assert job.lost == pytest.approx(chips * 4 * 0.4 + chips * 3 * 0.1)  # work since the checkpoint; the recovery setup
+    assert job.recovery_setup == pytest.approx(chips * 3 * 0.1)
+    assert job.resize_held == pytest.approx(chips * 4 * 0.1)
+    assert job.setup_held == pytest.approx(chips * 4 * 0.1 * 2)  # the first start and the growth
+    assert job.at_full == pytest.approx(24.0 - 2.5)
+    h = hero_metrics(job, 24.0, 1.0)
+    assert sum(h[p] for p in HERO_PARTS) == pytest.approx(1.0)
+    assert h["hero_goodput"] == pytest.approx(work / 24.0)
+    assert h["hero_mean_cubes"] == pytest.approx((4 * 2.5 + 3 * 2.5 + 4 * 19.0) / 24.0)
+    assert h["hero_resize_fraction"] == pytest.approx(4 * 0.1 / (4 * 24.0))
+    assert h["hero_shrunk_fraction"] == pytest.approx(2.5 / (4 * 24.0))
+
+
+def test_a_rigid_job_waits_for_its_cubes_where_an_elastic_one_goes_on():
+    hosts = 16
+    trace = [(2.5, "host", 1 * hosts, True), (5.0, "host", 1 * hosts, False)]
+    rigid = _small({"name": "h", "shape": "4x4x16"})
+    sim = job_simulation(rigid, "reconfigurable", trace, [])
+    sim.run()
+    (job,) = sim.heroes
+    # 2.5: no spare, cannot shrink: back to the queue until the repair at 5.0, then a restart
+    assert job.interruptions == 1 and job.resizes == 0 and job.cubes == 4
+    assert job.progress == pytest.approx(2.0 + (24.0 - 5.1))
+    h = hero_metrics(job, 24.0, 0.5)
+    assert h["hero_waiting_fraction"] == pytest.approx(2.5 / 24.0)
+    assert h["hero_time_at_preferred"] == pytest.approx(1 - 2.5 / 24.0)
+    assert h["hero_ml_goodput"] == pytest.approx(0.5 * h["hero_goodput"])  # the program goodput, an input
+    assert sum(h[p] for p in HERO_PARTS) == pytest.approx(1.0)
+
+
+def test_a_shrunk_hero_grows_back_before_the_queue_is_served():
+    model = _small({"name": "h", "shape": "4x4x16", "min_cubes": 2})
+    hosts = 16
+    # cube 1 is down 2.5 h .. 5 h: the hero runs on 3 cubes; a best-effort one-cube job arriving
+    # at 3.0 finds nothing free and waits; at the repair the hero grows first, so it waits on
+    trace = [(2.5, "host", 1 * hosts, True), (5.0, "host", 1 * hosts, False)]
+    sim = job_simulation(model, "reconfigurable", trace, [JobSpec(0, 3.0, SliceShape.parse("4x4x4"), 1.0, 2)])
+    sim.run()
+    hero, other = sim.heroes[0], next(j for j in sim.jobs if j.id == 0)
+    assert hero.cubes == 4 and hero.resizes == 2
+    assert other.first_start is None and other.state == PENDING
+
+
+def test_a_hero_preempts_lower_bands_for_its_largest_size():
+    # a best-effort job holds cube 0 from t = 0; the hero, arriving at 0.5 h, starts on all 4
+    # cubes by preempting it (rather than on the 3 free ones), and the victim goes back to the queue
+    model = _small({"name": "h", "shape": "4x4x16", "min_cubes": 2, "arrival_hours": 0.5})
+    sim = job_simulation(model, "reconfigurable", [], [JobSpec(0, 0.0, SliceShape.parse("4x4x4"), 100.0, 2)])
+    sim.run()
+    hero, other = sim.heroes[0], next(j for j in sim.jobs if j.id == 0)
+    assert hero.cubes == 4 and hero.first_start == pytest.approx(0.5) and hero.resizes == 0
+    assert other.preempted == 1 and other.state == PENDING and sim.scheduler.preemptions == 1
+
+
+def test_a_hero_preempts_at_its_start_and_grows_before_the_queue_at_a_repair():
+    # cubes 1 and 2 are down from t = 0 (cube 1 repaired at 1 h); a batch job (band 1) arrives at
+    # 0.2 h and takes a free cube; the hero (production) arrives at 0.5 h and reaches 2 cubes (0 and
+    # 3) only by preempting it; at 1 h the hero grows to 3 cubes before the queued batch job is served
+    model = _small({"name": "h", "shape": "4x4x16", "min_cubes": 2, "arrival_hours": 0.5})
+    hosts = 16
+    trace = [(0.0, "host", 1 * hosts, True), (0.0, "host", 2 * hosts, True), (1.0, "host", 1 * hosts, False)]
+    sim = job_simulation(model, "reconfigurable", trace, [JobSpec(0, 0.2, SliceShape.parse("4x4x4"), 100.0, 1)])
+    sim.run()
+    hero, other = sim.heroes[0], next(j for j in sim.jobs if j.id == 0)
+    assert other.preempted == 1 and other.state == PENDING
+    assert hero.cubes == 3 and hero.resizes == 1
+    assert hero.short == pytest.approx(64 * (2 * 0.5 + 1 * 23.0))
+
+
+def test_hero_metrics_decompose_and_are_emitted_per_hero():
+    sc = scenario_from_dict(_superpod({"name": "big", "shape": "8x16x68", "min_cubes": 120},
+                                      {"daily_rate": 0.005, "repair": {"dist": "exponential", "mean_hours": 48}}))
+    res = tpusim.run(sc)
+    samples = [s for s in res.samples if s.metric.startswith("hero_")]
+    assert {s.metric for s in samples} == set(HERO_METRICS) and {s.key for s in samples} == {"big"}
+    for rep in range(2):
+        parts = {s.metric: s.value for s in samples if s.replication == rep and s.metric in HERO_PARTS}
+        assert math.fsum(parts.values()) == pytest.approx(1.0, abs=1e-9)
+        assert all(v >= 0 for v in parts.values())
+
+
+# -- closed forms ------------------------------------------------------------------------------
+
+def rigid_goodput(lam: float, s: float, tau: float, b: float, d: float) -> float:
+    q = math.exp(-lam * (tau + b))
+    kept = math.exp(-lam * s) * q / (1.0 - q)
+    return tau * kept / (1.0 / lam + d)
+
+
+@pytest.mark.slow
+def test_a_rigid_hero_follows_the_renewal_formula():
+    rate = 0.004  # per host-day
+    tau, b, restart, reconfigure, d = 1.0, 0.05, 5 / 60, 1 / 60, 2 / 60
+    sc = scenario_from_dict({
+        "name": "rigid", "seed": 5, "replications": 12, "horizon_days": 120, "policies": ["reconfigurable"],
+        "slices": ["4x4x4"], "topology": {"cube_grid": [4, 6, 6], "ocs_ports": 320},
+        # quick fixed repairs: 80 free cubes are never short of a healthy spare
+        "failures": {"host": {"daily_rate": rate, "repair": {"dist": "fixed", "mean_hours": 0.25}},
+                     "ici_link": OFF, "ocs": OFF, "detection_minutes": d * 60},
+        "workload": {"jobs_per_pod_day": 0, "restart_minutes": restart * 60,
+                     "checkpoint": {"interval_hours": tau, "mode": "synchronous", "write_minutes": b * 60},
+                     "hero": [{"name": "rigid", "shape": "16x16x16"}]},  # 64 cubes
+        "pod_manager": {"reconfigure_minutes": reconfigure * 60},
+    })
+    res = tpusim.run(sc)
+    g = np.array([s.value for s in res.samples if s.metric == "hero_goodput"])
+    lam = 64 * 16 * rate / 24
+    exact = rigid_goodput(lam, restart + reconfigure, tau, b, d)
+    half = stats.t.ppf(0.995, len(g) - 1) * g.std(ddof=1) / math.sqrt(len(g))
+    # (the horizon adds a bias below 1e-3: the first setup and the unwritten work at the end)
+    assert abs(g.mean() - exact) <= half + 1e-3, (g.mean(), exact, half)
+    assert exact < 0.9  # failures matter at this rate
+
+
+@pytest.mark.slow
+def test_an_elastic_hero_alone_holds_the_binomial_mean_size():
+    rate, repair = 0.005, 48.0
+    sc = scenario_from_dict(_superpod({"name": "big", "shape": "8x16x68", "min_cubes": 120},
+                                      {"daily_rate": rate, "repair": {"dist": "exponential", "mean_hours": repair}}))
+    res = tpusim.run(sc, replications=12, horizon_days=365)
+    size = np.array([s.value for s in res.samples if s.metric == "hero_mean_cubes"])
+    waiting = np.array([s.value for s in res.samples if s.metric == "hero_waiting_fraction"])
+    a = (1.0 / (1.0 + rate / 24 * repair)) ** 16
+    u = np.arange(145)
+    p = stats.binom.pmf(u, 144, a)
+    held = 8 * (np.minimum(u, 136) // 8)
+    f = np.where(held >= 120, held, 0)
+    t = stats.t.ppf(0.995, len(size) - 1) / math.sqrt(len(size))
+    assert abs(size.mean() - (p * f).sum()) <= t * size.std(ddof=1), (size.mean(), (p * f).sum())
+    assert abs(waiting.mean() - p[u < 120].sum()) <= t * waiting.std(ddof=1), (waiting.mean(), p[u < 120].sum())
+    assert 0.1 < p[u < 120].sum() < 0.5  # the three sizes and waiting all happen
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("hero, key, words", [
+    ({"name": "h", "shape": "16x16x48"}, "workload.hero[0].shape", "needs"),
+    ({"name": "h", "shape": "4x4x2"}, "workload.hero[0].shape", "whole cubes"),
+    ({"name": "h", "shape": "4x4x8", "min_cubes": 3}, "workload.hero[0].min_cubes", "at most the 2 cubes"),
+    ({"name": "h", "shape": "4x4x5"}, "workload.hero[0].shape", ""),
+])
+def test_bad_hero_jobs_are_refused_with_their_key(hero, key, words):
+    with pytest.raises(ScenarioError) as err:
+        build_model(scenario_from_dict(_superpod(hero, OFF) | {"topology": {"cube_grid": [2, 2, 2]}}))
+    text = str(err.value)
+    assert key in text and words in text, text
+
+
+def test_two_heroes_may_not_share_a_name():
+    sc = _superpod({"name": "h", "shape": "4x4x4"}, OFF)
+    sc["workload"]["hero"].append({"name": "h", "shape": "4x4x8"})
+    with pytest.raises(ScenarioError) as err:
+        build_model(scenario_from_dict(sc))
+    assert "workload.hero[1].name" in str(err.value)
