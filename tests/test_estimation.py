@@ -126,3 +126,13 @@ def test_out_of_scope_scenario_exits_2_naming_the_key(tmp_path, args, key):
     text = " ".join(result.output.split())
     assert key in text and "does not apply" in text and "planned maintenance" in text
     assert not (tmp_path / "o" / "summary.json").exists()  # refused before anything ran
+
+
+def test_the_facade_honours_the_section_and_results_keep_it(tiny, tmp_path):
+    results = tpusim.run(str(tiny), ["estimation.estimator=importance", "estimation.importance.cycles=500"])
+    assert [r["shape"] for r in results.importance["rows"]] == ["2x2x2", "2x4x2", "4x4x2"]
+    results.save(tmp_path / "kept")
+    assert tpusim.load_results(tmp_path / "kept").importance == results.importance
+    assert tpusim.run(str(tiny)).importance is None
+    with pytest.raises(ValueError, match="planned maintenance"):
+        tpusim.run("maintenance", ["estimation.estimator=importance"])
