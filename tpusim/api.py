@@ -22,7 +22,7 @@ from tpusim.output.presenter import install
 
 install()
 
-__all__ = ["fit", "run", "run_scenario", "study"]
+__all__ = ["check_importance", "fit", "importance", "run", "run_scenario", "study"]
 
 
 RUN_OPTIONS = ("workers", "scheduler_address", "progress", "record_traces")
@@ -68,7 +68,42 @@ def run(scenario: ScenarioLike, overrides: "list[str] | dict[str, Any] | None" =
     texts += override_strings(keys)
     run_options = {k: v for k, v in options.items() if k in RUN_OPTIONS}
     stopping = stopping_from(**{k: v for k, v in options.items() if k in STOP_OPTIONS})
-    return run_scenario(as_scenario(scenario, texts), stopping=stopping, **run_options)
+    sc = as_scenario(scenario, texts)
+    if sc.estimation.estimator == "importance":
+        check_importance(sc)  # before anything runs: ValueError with the reasons
+    results = run_scenario(sc, stopping=stopping, **run_options)
+    if sc.estimation.estimator == "importance":
+        results.importance = importance(sc)
+    return results
+
+
+def check_importance(scenario: ScenarioLike) -> None:
+    """ValueError, with the reasons, where ``estimation.estimator: importance`` does not apply
+    to ``scenario`` (the ``rare`` study's scope: :meth:`tpusim.studies.rare.RareStudy.check`)."""
+    from tpusim.studies.rare import RareStudy
+
+    RareStudy.check(as_scenario(scenario))
+
+
+def importance(scenario: ScenarioLike) -> dict[str, Any]:
+    """What ``estimation.estimator: importance`` adds to a run (``Results.importance``,
+    summary.json's ``importance``): each of the scenario's whole-cube slice shapes'
+    unavailability under the reconfigurable rule by the ``rare`` study, with the scenario's
+    seed and ``estimation.importance`` cycles and bias; the study's warnings, and the shapes it
+    skipped with the reason. ValueError where the estimator does not apply."""
+    import math
+
+    from tpusim.policies.reconfigurable import ReconfigurablePolicy
+
+    sc = as_scenario(scenario)
+    params = sc.estimation.importance
+    out = study("rare", sc, cycles=params.cycles, bias=params.bias)
+    rows = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+            for row in out.frame.to_dict("records")]
+    how = (f"regenerative importance sampling, balanced failure biasing (bias {params.bias:g})" if params.bias > 0
+           else "plain regenerative cycles (bias 0)")
+    return {"method": how, "rule": ReconfigurablePolicy.name, "cycles": params.cycles, "bias": params.bias, "seed": sc.seed,
+            "rows": rows, "warnings": list(out.warnings), "skipped": list(out.skipped)}
 
 
 def study(name: str, scenario: Any = None, overrides: "list[str] | dict[str, Any] | None" = None, *,

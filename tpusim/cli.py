@@ -285,6 +285,7 @@ def run(
     precision: Annotated[Optional[list[str]], typer.Option("--precision", metavar="[METRIC[:KEY]=]VALUE", help="Run until the 95 % interval's half-width is at most VALUE x |mean| (0.1: 10 %), for METRIC (KEY: a slice shape or component class; none: every key) or, as a bare VALUE, for slice, system and useful availability (and goodput and lost chip-hours with jobs) under every policy. Repeatable. Replications run in blocks after a first stage of max(10, --replications); Chow and Robbins' rule (see README).", show_default=False)] = None,
     half_width: Annotated[Optional[list[str]], typer.Option("--half-width", metavar="[METRIC[:KEY]=]VALUE", help="As --precision, with an absolute half-width in the metric's unit (fractions as fractions: 0.0005 = 0.05 percentage points). Repeatable.", show_default=False)] = None,
     max_replications: Annotated[Optional[int], typer.Option("--max-replications", metavar="N", help="With --precision or --half-width: stop at N replications even if a target is not met (a relative target on a metric near 0 may never be) [default: 10 x the first stage].", show_default=False)] = None,
+    estimator: Annotated[Optional[str], typer.Option("--estimator", metavar="[plain|importance]", help="importance: after the replications, also estimate each whole-cube slice's unavailability under the reconfigurable rule by importance sampling (as tpusim rare does; cycles and bias from estimation.importance), for outages too rare to see (overrides estimation.estimator) [default: the scenario's, plain].", show_default=False)] = None,
 ) -> None:
     """Simulate SCENARIO: print the table, write summary.json, availability.csv and a plot.
 
@@ -294,6 +295,7 @@ def run(
       tpusim run my_pod.yaml -r 50 -w 2 -o out/mine
       tpusim run tpuv4_pod --set failures.ocs.repair.mean_hours=2 --format json
       tpusim run tpuv4_pod --half-width system_availability=0.00001 --max-replications 400
+      tpusim run tpuv4_pod --estimator importance --set failures.ocs.daily_rate=0
     """
     if fmt not in ("table", "markdown", "csv", "json"):
         _fail(f"--format: must be table, markdown, csv or json, got {fmt!r}")
@@ -303,10 +305,15 @@ def run(
     from tpusim.output.provenance import provenance
 
     overrides, options = _overrides(set_, seed=seed, replications=replications)
+    if estimator is not None:
+        overrides.append(f"estimation.estimator={estimator}")
+        options.append("--estimator")
     sc = _load(scenario, overrides, options)
     if baseline is not None and baseline not in sc.policies:
         _fail(f"--baseline {baseline}: not a policy of this run (it has {', '.join(sc.policies)})")
     stopping = _stopping(sc, precision, half_width, max_replications, workers)
+    if sc.estimation.estimator == "importance":
+        _importance_applies(sc, "--estimator" if estimator is not None else "estimation.estimator")
     from tpusim.output.files import folder_name
 
     out = _out_dir(out_given, folder_name(sc.name), "summary.json", "" if force else
@@ -323,6 +330,8 @@ def run(
     with _progress("replications", sc.replications, show=long and not quiet) as callback:
         results = _simulate_run(sc, out, rows, workers=workers, scheduler_address=scheduler_address,
                                 progress=callback, record_traces=write_trace, stopping=stopping)
+    if sc.estimation.estimator == "importance" and results.replications:
+        _estimate_rare(results, quiet)
     written = _write_run(results, out, rows, made, plot=plot, jobs_csv=jobs_csv, baseline=baseline)
     _print_run(results, fmt, made, written, baseline)
     if results.stopping is not None and not quiet:
@@ -348,6 +357,33 @@ def _stopping(sc: "Scenario", precision: list[str] | None, half_width: list[str]
     except ValueError as exc:
         _fail(str(exc))
     return stopping
+
+
+def _importance_applies(sc: "Scenario", key: str) -> None:
+    """``estimation.estimator: importance`` on a scenario outside the estimator's model: exit 2
+    naming the key (or ``--estimator``) and the reasons, before anything runs."""
+    from tpusim.api import check_importance
+
+    try:
+        check_importance(sc)
+    except ValueError as exc:
+        _fail(f"{key} importance: {exc} (tpusim run without it measures this scenario by replications alone)")
+
+
+def _estimate_rare(results, quiet: bool) -> None:
+    """``estimation.estimator: importance``: each whole-cube slice's unavailability under the
+    reconfigurable rule by the ``rare`` study, kept in ``results.importance`` (summary.json,
+    the table, report.html)."""
+    from tpusim.api import importance
+
+    sc = results.scenario
+    if not quiet:
+        _plain(err_console, f"importance sampling: {len(sc.slices)} slice shape{'s' * (len(sc.slices) != 1)}, "
+                            f"{sc.estimation.importance.cycles} cycles each")
+    try:
+        results.importance = importance(sc)
+    except ValueError as exc:  # checked before the run: the files are written without the section
+        _error(f"importance sampling: {exc}")
 
 
 def _print_stopping(record: dict) -> None:

@@ -543,6 +543,29 @@ class Assumption(_Strict):
         "Unset: a plausible range only, which `tpusim sensitivity` explores."))
 
 
+class ImportanceConfig(_Strict):
+    """Importance sampling of rare slice outages (the ``rare`` study, ``tpusim rare``'s options)."""
+
+    cycles: int = Field(20000, ge=2, strict=True, description=(
+        "Biased regenerative cycles per slice shape (as many plain ones estimate the cycle length)."))
+    bias: float = Field(0.5, ge=0, lt=1, description=(
+        "Total probability of a failure in a biased state (balanced failure biasing); 0: no biasing, "
+        "plain regenerative cycles."))
+
+
+class EstimationConfig(_Strict):
+    """How a run estimates (DESIGN §9): plain replications, or also importance sampling of rare
+    slice outages."""
+
+    estimator: Literal["plain", "importance"] = Field("plain", description=(
+        "plain: the replications alone. importance: after them, also each whole-cube slice shape's "
+        "unavailability under the reconfigurable rule by importance sampling (the rare study, "
+        "tpusim rare), for outages too rare for the replications to see; scenarios outside its "
+        "model (traces, rate schedules, domains, maintenance, build-outs, noticed gray faults, mesh "
+        "sub-pod slices) are refused."))
+    importance: ImportanceConfig = ImportanceConfig()
+
+
 MAX_SEED = 2**64 - 1  # a seed is 64 bits, as numpy's SeedSequence draws it
 MIN_HORIZON_DAYS = 1 / 1440  # one minute
 
@@ -592,6 +615,7 @@ class Scenario(_Strict):
         "Planned maintenance campaigns and rollouts (tpusim.failures.maintenance)."))
     cost: CostConfig | None = Field(None, description=(
         "Prices for the cost model (needs a workload); unset: no cost metrics."))
+    estimation: EstimationConfig = EstimationConfig()
     assumptions: dict[str, Assumption] = Field(default_factory=dict, description=(
         "Numbers no publication fixes, by dotted key (failures.ocs.repair.mean_hours; an entry of "
         "a list by its name or index, maintenance.ici_stack.wave_size): each with a plausible low "

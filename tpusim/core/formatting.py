@@ -122,6 +122,9 @@ class Marks:
     one_replication: bool = False
     ends: bool = False  # some interval written as [low, high]
     tiny: bool = False  # some half-width written as < the last digit
+    #: what the (none seen) footnote adds about importance sampling, set by a caller that knows
+    #: the estimator applies (:meth:`tpusim.measure.results.Results.rare_hint`); None: nothing
+    rare: str | None = None
 
     def record(self, est: Estimate | None, text: str) -> str:
         if est is None:
@@ -162,8 +165,7 @@ class Marks:
             limits = [n.split("; ", 1)[-1] for n in self.none_seen]  # "outages rarer than ... not excluded"
             lines.append(f"{NONE_SEEN}: no outage in any replication, so no interval"
                          + "".join(f"; {n}" for n in dict.fromkeys(limits))
-                         + ("; `tpusim rare SCENARIO` would estimate a whole-cube slice's rare outages (the reconfigurable "
-                            "rule) by importance sampling" if self.none_seen else ""))
+                         + (f"; {self.rare}" if self.none_seen and self.rare else ""))
         if self.all_equal:
             lines.append(f"{ALL_EQUAL}: the same value in every replication, so no interval (not a certainty)")
         if self.one_replication:

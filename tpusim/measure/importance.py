@@ -80,11 +80,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tpusim.failures.params import FailureParams
 from tpusim.topology.machine import MachineLayout
+
+if TYPE_CHECKING:  # annotations only
+    from tpusim.engine.model import Model
 
 #: 95 % two-sided normal quantile (cycles number in the thousands).
 Z95 = 1.959963984540054
@@ -399,3 +403,28 @@ def estimate_unavailability(chain: CapacityChain, k: int, cycles: int = 20000, b
                       cycle_hours=float(taus.mean()), cycle_sd=float(taus.std(ddof=1)),
                       hit_fraction=hits / cycles, steps=steps, cpu_seconds=cpu,
                       all_up=chain.all_up_probability(), trajectory=trajectory)
+
+
+def refusals(model: "Model") -> list[str]:
+    """Why the estimator's Markov chain is not this scenario's model (empty: it is): the
+    scope of the module docstring, checked on a built model. The ``rare`` study refuses with
+    these reasons, and a run's "none seen" footnote points to the estimator only where there
+    are none."""
+    f = model.failures
+    out = []
+    if f.traces is not None:
+        out.append("failures are replayed from a trace, not drawn at constant rates")
+    scheduled = [name for name, c in zip(("host", "ici_link", "ocs", "ocs_port"), f.classes) if c.schedule is not None]
+    if scheduled:
+        out.append(f"rate schedules ({', '.join(scheduled)}): rates that change over time have no regenerative all-up state")
+    if f.domains:
+        out.append("correlated failure domains couple units (the chain's units are independent)")
+    if model.maintenance or f.planned_outages:
+        out.append("planned maintenance takes units out on a schedule (not a Markov chain of independent units)")
+    if f.install_hours:
+        out.append("a build-out is not in steady state")
+    if any(c.gray is not None and c.gray.rate > 0 and c.gray.detection_probability > 0 for c in f.classes):
+        out.append("gray faults that healthd turns into failures are not in the chain")
+    if model.machine.sub_pod_slices != "torus":
+        out.append("mesh sub-pod slices need only some OCSes (the chain's rule is a torus through every OCS)")
+    return out

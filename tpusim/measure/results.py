@@ -152,6 +152,11 @@ class Results:
     stopping : dict or None
         A run that stopped at a precision (:mod:`tpusim.measure.sequential`): the rule, the
         targets, whether each was met, and the replications run (summary.json's ``stopping``).
+    importance : dict or None
+        A run with ``estimation.estimator: importance``: each whole-cube slice shape's
+        unavailability under the reconfigurable rule by importance sampling (the ``rare``
+        study), as summary.json's ``importance`` records it (``method``, ``rows``, ``warnings``,
+        ``skipped``). None: the replications alone (the default).
     """
 
     scenario: Scenario
@@ -161,6 +166,7 @@ class Results:
     error: str | None = None
     rows_streamed: bool = False
     stopping: dict | None = None
+    importance: dict | None = None
 
     def __repr__(self) -> str:
         return (f"Results({self.scenario.name!r}: {len(self.replications)} replications x "
@@ -198,9 +204,43 @@ class Results:
                                            if self.has_jobs else [])
         rows = [[label(n), *(marks.cell(self.estimates.get(p, n), n) for p in policies)] for n in names]
         parts += ["<p>other metrics (<code>metrics_frame()</code> has every one)</p>", table(["metric", *policies], rows)]
+        marks.rare = self.rare_hint()
         parts += [f"<p style='font-size:0.85em'>{html.escape(line)}</p>"
                   for line in marks.footnotes(len(self.replications))]
         return "\n".join(parts)
+
+    def rare_hint(self) -> str | None:
+        """What the "(none seen)" footnote adds about importance sampling, only where it would
+        estimate what was not seen: some whole-cube slice shape that fits a pod was never down
+        under the ``reconfigurable`` policy itself (the estimator's rule; fault-tolerant routing
+        and static wiring are other chains), and the scenario is in the estimator's model
+        (:func:`tpusim.measure.importance.refusals`; something can fail). None otherwise."""
+        from tpusim.measure.importance import CapacityChain, refusals
+        from tpusim.policies.reconfigurable import ReconfigurablePolicy
+
+        model = self.model
+        rule = next((p for p in model.policies if type(p) is ReconfigurablePolicy), None)
+        if rule is None or not self.replications:
+            return None
+        cube_shape, per_pod = model.machine.cube.shape, model.machine.cubes_per_pod
+        unseen = []
+        for shape in model.shapes:
+            try:
+                cubes = math.prod(shape.cube_dims(cube_shape))
+            except ValueError:  # smaller than a cube or not whole cubes: not the chain's
+                continue
+            est = self.estimates.get(rule.name, SLICE_AVAILABILITY, shape.label)
+            if (cubes <= per_pod and est is not None and est.ci95 is None and est.note
+                    and est.note.startswith("no outage")):
+                unseen.append(shape.label)
+        if not unseen or refusals(model) or not CapacityChain.of(model.machine, model.failures).classes:
+            return None
+        which = ", ".join(unseen)
+        if self.importance is not None:
+            return (f"{rule.name} {which}: estimated by importance sampling instead (the rare slice outages "
+                    "table; the reconfigurable rule)")
+        return (f"{rule.name} {which}: `--estimator importance` (or `tpusim rare SCENARIO`) would estimate "
+                "it by importance sampling (the reconfigurable rule)")
 
     def metrics_frame(self) -> pd.DataFrame:
         """Every estimate, long form: policy (categorical, in the scenario's order; missing for

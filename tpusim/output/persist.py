@@ -156,7 +156,7 @@ def save_results(results: "Results", directory: Path) -> None:
     write_json_file(directory / RESULTS_JSON, {
         "format": FORMAT, "tpusim_version": __version__, "scenario": results.scenario.resolved(),
         "wall_seconds": results.wall_seconds, "error": results.error, "rows_streamed": results.rows_streamed,
-        "stopping": results.stopping, "policies": policies, "files": files, "replications": [_replication_json(r) for r in reps]})
+        "stopping": results.stopping, "importance": results.importance, "policies": policies, "files": files, "replications": [_replication_json(r) for r in reps]})
 
 
 def _refuse(directory: Path, message: str) -> ScenarioError:

@@ -65,4 +65,4 @@ def load_results(directory: "str | Path") -> Results:
     install()  # loaded results can show themselves (summary(), plot()) like a run's
     scenario, replications, meta = load_parts(Path(directory))
     return Results(scenario, build_model(scenario), replications, float(meta["wall_seconds"]), meta["error"],
-                   rows_streamed=bool(meta["rows_streamed"]), stopping=meta.get("stopping"))
+                   rows_streamed=bool(meta["rows_streamed"]), stopping=meta.get("stopping"), importance=meta.get("importance"))

@@ -183,6 +183,8 @@ def build_summary(results: "Results", command: list[str] | None = None, baseline
     }
     if results.stopping is not None:  # a run that stopped at a precision: its rule, targets and n
         out["stopping"] = results.stopping
+    if results.importance is not None:  # estimation.estimator: importance (a plain run has no such key)
+        out["importance"] = results.importance
     if results.error is not None:
         out["error"] = results.error
     return out

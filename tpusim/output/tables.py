@@ -271,6 +271,7 @@ def availability_markdown(results: "Results") -> str:
     for i, (shape, _, chips, _) in enumerate(rows[policies[0]]):
         cells = [marks.cell(rows[p][i][3], SLICE_AVAILABILITY) for p in policies]
         lines.append(f"| {shape} | {chips} | " + " | ".join(" % ".join(c.split(" ", 1)) for c in cells) + " |")
+    marks.rare = results.rare_hint()
     notes = marks.footnotes(len(results.replications))
     return "\n".join(lines + ([""] + [f"{line}  " for line in notes] if notes else []))
 

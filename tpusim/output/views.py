@@ -13,6 +13,7 @@ needs it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
@@ -329,7 +330,7 @@ def run_views(results: "Results", by_size: bool = False, baseline: str | None = 
     """Every table of a run, in the terminal's order, each with the footnotes first needed there
     (``by_size``: also the queue waits per slice size, which the report shows and the terminal
     leaves to its plot), the paired differences against ``baseline`` (default: the first policy) last."""
-    marks = Marks()
+    marks = Marks(rare=results.rare_hint())
     shown: set[str] = set()
     views: list[View] = []
     n = len(results.replications)
@@ -356,5 +357,32 @@ def run_views(results: "Results", by_size: bool = False, baseline: str | None = 
         add(view)
     for view in controls_views(results, marks):
         add(view)
+    add(importance_view(results))
     return views
+
+
+def importance_view(results: "Results") -> View | None:
+    """A run with ``estimation.estimator: importance``: each whole-cube slice shape's
+    unavailability under the reconfigurable rule by importance sampling (summary.json's
+    ``importance``), beside the binomial closed form; the study's warnings and the shapes it
+    skipped, with the reason, as notes. None for a plain run."""
+    block = results.importance
+    if block is None:
+        return None
+    rows = []
+    for r in block["rows"]:
+        u, rel = r["unavailability"], r["relative_half_width"]
+        est = (f"{u:.3g} ± {rel:.1%}" if u is not None and u > 0 and rel is not None and math.isfinite(rel)
+               else "none reached (raise estimation.importance.bias)")
+        rows.append([r["shape"], str(r["cubes"]), est, f"{r['closed_form']:.3g}", f"{r['cycles']:,}",
+                     f"{r['cpu_seconds']:.2f}"])
+    title = (f"rare slice outages (importance sampling): unavailability under the {block['rule']} rule, "
+             f"{block['method']}, {block['cycles']:,} cycles per shape, seed {block['seed']}; "
+             "estimate ± 95 % relative half-width")
+    notes = [f"the estimate is the {block['rule']} rule's (any k usable cubes of a pod, every OCS of the pod up) "
+             "with independent units; the policies' slice availability above is 1 - unavailability where the "
+             "policy is that rule"]
+    notes += [f"warning: {w}" for w in block["warnings"]] + [f"skipped: {w}" for w in block["skipped"]]
+    return View(title, ["slice", "cubes", "unavailability", "closed form", "cycles", "CPU s"], rows, notes=notes,
+                dim={3})
 

@@ -38,7 +38,7 @@ from tpusim.config.build import build_model, closed_forms_only
 from tpusim.config.load import ScenarioLike
 from tpusim.config.schema import Scenario
 from tpusim.engine.model import Model
-from tpusim.measure.importance import CapacityChain, estimate_unavailability
+from tpusim.measure.importance import CapacityChain, estimate_unavailability, refusals
 from tpusim.policies.reconfigurable import ReconfigurablePolicy
 from tpusim.studies.base import Runner, ScenarioStudy
 from tpusim.topology.shapes import SliceShape
@@ -61,28 +61,6 @@ class RareOutages:
         lines = [self.frame.to_string(index=False)] if len(self.frame) else []
         lines += [f"warning: {w}" for w in self.warnings] + [f"skipped: {s}" for s in self.skipped]
         return "\n".join(lines)
-
-
-def refusals(model: Model) -> list[str]:
-    """Why the estimator's Markov chain is not this scenario's model (empty: it is)."""
-    f = model.failures
-    out = []
-    if f.traces is not None:
-        out.append("failures are replayed from a trace, not drawn at constant rates")
-    scheduled = [name for name, c in zip(("host", "ici_link", "ocs", "ocs_port"), f.classes) if c.schedule is not None]
-    if scheduled:
-        out.append(f"rate schedules ({', '.join(scheduled)}): rates that change over time have no regenerative all-up state")
-    if f.domains:
-        out.append("correlated failure domains couple units (the chain's units are independent)")
-    if model.maintenance or f.planned_outages:
-        out.append("planned maintenance takes units out on a schedule (not a Markov chain of independent units)")
-    if f.install_hours:
-        out.append("a build-out is not in steady state")
-    if any(c.gray is not None and c.gray.rate > 0 and c.gray.detection_probability > 0 for c in f.classes):
-        out.append("gray faults that healthd turns into failures are not in the chain")
-    if model.machine.sub_pod_slices != "torus":
-        out.append("mesh sub-pod slices need only some OCSes (the chain's rule is a torus through every OCS)")
-    return out
 
 
 def _warnings(model: Model, chain: CapacityChain) -> list[str]:
@@ -130,7 +108,11 @@ class RareStudy(ScenarioStudy[RareOutages]):
         for text in self.slices or ():
             SliceShape.parse(text)  # ValueError naming the shape
 
-    def run(self, scenario: Scenario, runner: Runner) -> RareOutages:
+    @staticmethod
+    def check(scenario: Scenario) -> tuple[Model, CapacityChain]:
+        """The scenario's model and chain, or ValueError with the reasons the estimator does
+        not apply (what :meth:`run` refuses, without estimating: ``tpusim run --estimator
+        importance`` checks this before it simulates)."""
         with closed_forms_only():
             model = build_model(scenario)
         why = refusals(model)
@@ -139,6 +121,10 @@ class RareStudy(ScenarioStudy[RareOutages]):
         chain = CapacityChain.of(model.machine, model.failures)
         if not chain.classes:
             raise ValueError(f"{scenario.name}: nothing can fail (every rate is 0)")
+        return model, chain
+
+    def run(self, scenario: Scenario, runner: Runner) -> RareOutages:
+        model, chain = self.check(scenario)
         shapes = [SliceShape.parse(s) for s in self.slices] if self.slices is not None else list(model.shapes)
         seed = model.seed if self.seed is None else self.seed
         cube = model.machine.cube
