@@ -303,17 +303,18 @@ class PodManager:
     def crash(self, job, t: float) -> float:
         """A gray fault has just failed ``job`` (:mod:`tpusim.failures.gray`): nothing is known to
         be down, so the job restarts from its last checkpoint where the known health lets it
-        (in place, mostly: on the same gray part). Returns the work it lost and the restore its
-        restart pays (hours)."""
+        (in place, mostly: on the same gray part). Returns the chip-hours of the work it lost and of
+        the restore its restart pays (at the size it ran at)."""
         job.settle_rate(t)
         job.stall(t)
         done = job.progress_at(t)
+        chips = job.chips
         self._interrupt(job, t)
         restore = job.restore_hours()
         self._resume(job, t)
         if job.state != RUNNING:  # back to the queue: it will restore from storage
             restore = job.restore_hours()
-        return done - job.progress + restore
+        return job.work_chips * (done - job.progress) + chips * restore
 
     def _interrupt(self, job, t: float) -> None:
         """Account a hardware interruption of a stalled job: back to its last checkpoint."""

@@ -244,9 +244,10 @@ class JobSimulation:
                 continue
             hit = [job for job in self.pool.jobs_using(k, unit) if job.state == RUNNING and job.stalled_at is None]
             for job in sorted(hit, key=lambda j: j.id):
-                lost = self.pod_manager.crash(job, t)  # (the work lost and the restore)
+                chips = job.chips
+                lost = self.pod_manager.crash(job, t)  # (chip-hours: the work lost and the restore)
                 self.gray_kills.append((t, k, unit, job.id))
-                self.gray_lost += job.chips * (lost + restart)
+                self.gray_lost += lost + chips * restart
             if hit:
                 self.request_pass()
 
