@@ -15,6 +15,7 @@ from scipy import stats as sps
 
 from conftest import REPO
 from tpusim import run_scenario, scenario_from_dict
+from tpusim.core.formatting import for_metric
 from tpusim.measure.controls import MIN_CONTROLLED, controlled, max_controls
 
 
@@ -190,3 +191,32 @@ def test_controlled_intervals_of_the_simulator_cover_95_percent():
     for key in truths:
         assert 0.92 <= covered[key] / len(seeds) <= 0.98, (key, covered[key])
         assert float(np.median(factors[key])) > 3.0, key
+
+
+def test_headline_mode_reports_the_controlled_estimates_everywhere_and_keeps_the_plain_ones():
+    from tpusim.core.formatting import CONTROLLED
+    from tpusim.core.metrics import COMPONENT_AVAILABILITY, SLICE_AVAILABILITY, SYSTEM_AVAILABILITY
+
+    beside = run_scenario(scenario_from_dict(_hosts_only(12, 10)))
+    headline = run_scenario(scenario_from_dict(_hosts_only(12, 10) | {"estimation": {"control_variates": "headline"}}))
+    policy = beside.model.policy_names[0]
+    # the same replications: the plain estimates agree, the headline ones are the controlled ones
+    assert headline.plain_estimates.get(policy, SYSTEM_AVAILABILITY) == beside.estimates.get(policy, SYSTEM_AVAILABILITY)
+    swapped = 0
+    for name, key in [(SYSTEM_AVAILABILITY, None), (SLICE_AVAILABILITY, "4x4x2"),
+                      (COMPONENT_AVAILABILITY, "host")]:
+        p = None if name == COMPONENT_AVAILABILITY else policy
+        ce = headline.controlled(p, name, key)
+        shown = headline.estimates.get(p, name, key)
+        if ce is not None and ce.controlled is not None:
+            swapped += 1
+            assert (shown.mean, shown.ci95) == (ce.controlled.mean, ce.controlled.ci95)
+            assert shown.controlled == ce.variance_reduction and CONTROLLED in for_metric(shown, name)
+            assert shown.as_dict()["control_variates"] == {"variance_reduction": ce.variance_reduction}
+        else:
+            assert shown == beside.estimates.get(p, name, key)
+    assert swapped >= 2
+    assert beside.estimates.get(policy, SYSTEM_AVAILABILITY).controlled is None
+    # too few replications for any control: the plain estimates stand, unmarked
+    few = run_scenario(scenario_from_dict(_hosts_only(4, 10) | {"estimation": {"control_variates": "headline"}}))
+    assert all(e is None or e.controlled is None for _, e in few.estimates.items())

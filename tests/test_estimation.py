@@ -44,7 +44,8 @@ def test_estimation_defaults_and_keys():
     sc = load_scenario("tpuv4_pod")
     assert sc.estimation.estimator == "plain"
     assert sc.estimation.importance.cycles == 20000 and sc.estimation.importance.bias == 0.5
-    assert sc.resolved()["estimation"] == {"estimator": "plain", "importance": {"cycles": 20000, "bias": 0.5}}
+    assert sc.resolved()["estimation"] == {"estimator": "plain", "importance": {"cycles": 20000, "bias": 0.5},
+                                           "control_variates": "beside"}
     sc = load_scenario("tpuv4_pod", ["estimation.estimator=importance", "estimation.importance.bias=0"])
     assert sc.estimation.estimator == "importance" and sc.estimation.importance.bias == 0.0
 

@@ -251,3 +251,25 @@ def test_two_heroes_may_not_share_a_name():
     with pytest.raises(ScenarioError) as err:
         build_model(scenario_from_dict(sc))
     assert "workload.hero[1].name" in str(err.value)
+
+
+def test_an_elastic_hero_runs_at_the_sizes_the_static_grid_holds():
+    # a 2x2x1 grid of cubes: a 1x1x3-cube slice (4x4x12) fits no static box, 1x1x2 and 1x1x1 do;
+    # the reconfigurable pod wires any 3 cubes
+    sc = scenario_from_dict({
+        "name": "grid", "horizon_days": 1, "policies": ["static", "reconfigurable"], "slices": ["4x4x4"],
+        "topology": {"cube_grid": [2, 2, 1]},
+        "failures": {"host": OFF, "ici_link": OFF, "ocs": OFF},
+        "workload": {"jobs_per_pod_day": 0, "restart_minutes": 0,
+                     "hero": [{"name": "h", "shape": "4x4x12", "min_cubes": 1}]},
+    })
+    model = build_model(sc)
+    for policy, cubes, sizes in (("static", 2, ((1, 1, 2), (1, 1, 1))),
+                                 ("reconfigurable", 3, ((1, 1, 3), (1, 1, 2), (1, 1, 1)))):
+        sim = job_simulation(model, policy, [], [])
+        sim.run()
+        (job,) = sim.heroes
+        assert job.state == RUNNING and job.cubes == cubes and job.sizes == sizes, policy
+        h = hero_metrics(job, 24.0, 1.0)
+        assert h["hero_shrunk_fraction"] == pytest.approx(1 - cubes / 3)
+        assert h["hero_time_at_preferred"] == (1.0 if cubes == 3 else 0.0)

@@ -564,6 +564,12 @@ class EstimationConfig(_Strict):
         "model (traces, rate schedules, domains, maintenance, build-outs, noticed gray faults, mesh "
         "sub-pod slices) are refused."))
     importance: ImportanceConfig = ImportanceConfig()
+    control_variates: Literal["beside", "headline"] = Field("beside", description=(
+        "beside: every table and file reports the plain estimate, and the control-variate "
+        "estimate (tpusim.measure.controls) beside it in its own table. headline: where a "
+        "control-variate estimate exists (at least 7 replications), it is the one every table, "
+        "plot and file reports, marked as such with its variance reduction (DESIGN section 9); "
+        "the plain one stays in the control-variates table. Paired differences stay plain."))
 
 
 MAX_SEED = 2**64 - 1  # a seed is 64 bits, as numpy's SeedSequence draws it

@@ -31,6 +31,7 @@ from tpusim.core.stats import MIN_OUTAGES, MIN_REPLICATIONS, Estimate
 
 #: The marks, as printed (plain text; HTML escapes them).
 UNRELIABLE = "†"
+CONTROLLED = "ᶜ"  # a control-variate estimate (estimation.control_variates: headline)
 NONE_SEEN = "(none seen)"
 ALL_EQUAL = "(all equal)"
 ONE_REPLICATION = "(one replication)"
@@ -102,6 +103,8 @@ def estimate_text(est: Estimate | None, digits: int, scale: float = 1.0) -> str:
     text = number(est.mean, digits, scale)
     mark = kind(est, scale == 100.0)
     text += f" {mark}" if mark else f" {interval(est, digits, scale)}"
+    if est.controlled is not None:
+        text += f" {CONTROLLED}"
     return text + ("" if est.reliable else f" {UNRELIABLE}")
 
 
@@ -122,6 +125,7 @@ class Marks:
     one_replication: bool = False
     ends: bool = False  # some interval written as [low, high]
     tiny: bool = False  # some half-width written as < the last digit
+    controlled: list[float] = field(default_factory=list)  # the variance reductions of the ᶜ estimates
     #: what the (none seen) footnote adds about importance sampling, set by a caller that knows
     #: the estimator applies (:meth:`tpusim.measure.results.Results.rare_hint`); None: nothing
     rare: str | None = None
@@ -137,6 +141,8 @@ class Marks:
         self.one_replication |= mark == ONE_REPLICATION
         self.ends |= "[" in text
         self.tiny |= "± <" in text
+        if est.controlled is not None:
+            self.controlled.append(est.controlled)
         if not est.reliable and est.note and est.note not in self.unreliable:
             self.unreliable.append(est.note)
         return text
@@ -173,6 +179,12 @@ class Marks:
         if self.ends:
             lines.append("[low, high]: a 95 % CI clipped at a bound the quantity cannot cross (0, or 100 %) or "
                          "asymmetric, written by its ends instead of ± half-width")
+        if self.controlled:
+            low, high = min(self.controlled), max(self.controlled)
+            span = f"{low:.2g}" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g}-{high:.2g}"
+            lines.append(f"{CONTROLLED} control-variate estimate (estimation.control_variates: headline): its "
+                         f"interval's variance is the plain one's divided by {span}; the plain estimates are in "
+                         "the control variates table")
         if self.tiny:
             lines.append("± <0.01 (or the last digit shown): a half-width that rounds to zero at that precision")
         return lines

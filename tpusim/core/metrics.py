@@ -302,6 +302,13 @@ class Estimates:
         metric(name)
         return self._by.get((policy, name, key))
 
+    def replaced(self, swap) -> "Estimates":
+        """A copy with each estimate ``e`` of group ``(policy, metric, key)`` replaced by
+        ``swap((policy, metric, key), e)`` (the same object: unchanged)."""
+        out = object.__new__(Estimates)
+        out._by = {k: swap(k, e) for k, e in self._by.items()}
+        return out
+
     def keys(self, policy: str | None, name: str) -> list[str]:
         """The breakdown keys of a metric, in the order first seen (chips: ascending size)."""
         keys = [k for (p, n, k) in self._by if p == policy and n == name and k is not None]

@@ -57,6 +57,8 @@ class Estimate:
     n: int
     note: str | None = None  # why there is no interval, or why it is not reliable
     reliable: bool = True  # False: its coverage may be well below 95 % (see the note)
+    #: a control-variate estimate (tpusim.measure.controls): its variance-reduction factor; None: plain
+    controlled: float | None = None
 
     @property
     def half_width(self) -> float | None:
@@ -68,6 +70,8 @@ class Estimate:
             out["reliable"] = False
         if self.note is not None:
             out["note"] = self.note
+        if self.controlled is not None:
+            out["control_variates"] = {"variance_reduction": self.controlled}
         return out
 
 

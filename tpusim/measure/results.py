@@ -28,11 +28,12 @@ import pandas as pd
 
 from tpusim.config.schema import Scenario
 from tpusim.core.metrics import SAMPLE_COLUMNS, Estimates, Sample
+from tpusim.core.metrics import metric as lookup
 from tpusim.engine.model import Model
 from tpusim.engine.replication import ReplicationResult
 from tpusim.scheduler.outcome import JobOutcome
 from tpusim.core.stats import Estimate
-from tpusim.measure.controls import ControlledEstimate, controlled, model_control_means, order_controls
+from tpusim.measure.controls import MIN_CONTROLLED, ControlledEstimate, controlled, model_control_means, order_controls
 from tpusim.measure.controls import label as control_label
 from tpusim.measure.paired import PAIRED_COLUMNS, PairedDifference, paired, with_outage_caveat
 from tpusim.core.metrics import (
@@ -275,8 +276,30 @@ class Results:
         return [s for r in self.replications for s in r.samples]
 
     @cached_property
-    def estimates(self) -> Estimates:
+    def plain_estimates(self) -> Estimates:
+        """Every metric's Student-t estimate over the replications (the control-variate ones
+        are :meth:`controlled`)."""
         return Estimates(self.samples, self.model.horizon)
+
+    @cached_property
+    def estimates(self) -> Estimates:
+        """The estimates every table, plot and file reports: the plain ones, or, with
+        ``estimation.control_variates: headline``, the control-variate one wherever there is
+        one (its ``controlled`` field holds the variance-reduction factor)."""
+        plain = self.plain_estimates
+        if self.scenario.estimation.control_variates != "headline" or len(self.replications) < MIN_CONTROLLED:
+            return plain
+
+        def swap(group, est):
+            policy, name, key = group
+            if est is None or lookup(name).group == "controls":
+                return est
+            ce = self.controlled(policy, name, key)
+            if ce is None or ce.controlled is None:
+                return est
+            return replace(ce.controlled, controlled=ce.variance_reduction)
+
+        return plain.replaced(swap)
 
     def estimate(self, policy: str | None, metric: str, key: str | None = None) -> Estimate | None:
         """The estimate of one metric (see :mod:`tpusim.core.metrics` for the names)."""
@@ -355,8 +378,6 @@ class Results:
         R². None where the run measured no such value. A slice availability whose estimate is
         unreliable (few outages) keeps that caveat on its controlled estimate. Raises
         ``KeyError`` for an unknown metric."""
-        from tpusim.core.metrics import metric as lookup
-
         m = lookup(metric)
         values = self._values.get((policy, metric, key))
         if not values or m.group == "controls":
@@ -372,7 +393,7 @@ class Results:
         rows = [[columns[k].get(r, nan) for k in order] for r in reps]
         out = controlled([values[r] for r in reps], np.array(rows, dtype=float).reshape(len(reps), len(order)),
                          [means[k] for k in order], level, m.bounds, [control_label(*k) for k in order])
-        shown = self.estimates.get(policy, metric, key)
+        shown = self.plain_estimates.get(policy, metric, key)
         if out.controlled is not None and shown is not None and not shown.reliable and out.controlled.reliable:
             out = replace(out, controlled=replace(out.controlled, reliable=False, note=shown.note))
         return out
@@ -438,8 +459,6 @@ class Results:
         A slice availability with fewer than 10 outages in the two policies together is marked
         unreliable, as its estimate is. Raises ``KeyError`` for an unknown metric or policy, and
         ``ValueError`` when the run measured no such value for both."""
-        from tpusim.core.metrics import metric as lookup
-
         m = lookup(metric)
         for policy in (a, b):
             if policy not in self.model.policy_names:

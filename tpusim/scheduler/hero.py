@@ -79,7 +79,9 @@ def hero_metrics(job, T: float, program_goodput: float) -> dict[str, float]:
     }
     x, y, z = job.sizes[0]  # (a hero job's slice is of whole cubes)
     chips_per_cube = job.work_chips / (x * y * z)
-    out = {name: max(0.0, value) / total for name, value in parts.items()}  # (rounding may go below 0)
+    # (a part computed as a difference may come out a rounding error below 0: shown as 0; a real
+    # negative part stays, so that the sum shows it)
+    out = {name: 0.0 if -1e-9 < value / total < 0.0 else value / total for name, value in parts.items()}
     runtime = useful / held if held > 0 else nan
     out.update({
         HERO_TIME_AT_PREFERRED: job.at_full / span,

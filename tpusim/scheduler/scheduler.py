@@ -261,6 +261,7 @@ class Scheduler:
                 continue
             larger = [d for d in job.sizes if d[0] * d[1] * d[2] > job.cubes]
             current, alloc = job.cube_dims, job.alloc
+            assert alloc is not None  # (a running job holds its slice)
             with pool.stamps.trial():  # as if it had let its cubes go (it has not, yet)
                 pool.give_back(job, alloc)
                 found = self._reach(job, larger)

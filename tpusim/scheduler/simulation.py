@@ -148,6 +148,11 @@ class JobSimulation:
             traits = self._traits[spec.shape] = self._shape_traits(spec)
         cubes, dims, level, interval, rejected = traits
         job = Job(spec, cubes, dims, level, interval, self.model.workload.checkpointing)
+        if job.elastic:  # the sizes this policy can place (static: boxes that fit the grid)
+            job.sizes = tuple(d for d in job.sizes if self.policy.grid_fits(d))
+            rejected = not job.sizes
+            if job.sizes and job.sizes[0] != job.cube_dims:  # never at its preferred size here
+                job.set_size(job.sizes[0], self.machine.cube.chips)
         if rejected:
             job.state = REJECTED  # this policy can never place it
         return job
