@@ -102,7 +102,7 @@ def test_an_elastic_job_shrinks_at_a_failure_and_grows_back_at_the_repair():
     assert job.resize_held == pytest.approx(chips * 4 * 0.1)
     assert job.setup_held == pytest.approx(chips * 4 * 0.1 * 2)  # the first start and the growth
     assert job.at_full == pytest.approx(24.0 - 2.5)
-    h = hero_metrics(job, 24.0, 1.0)
+    h = hero_metrics(job, 24.0, 1.0, 64)
     assert sum(h[p] for p in HERO_PARTS) == pytest.approx(1.0)
     assert h["hero_goodput"] == pytest.approx(work / 24.0)
     assert h["hero_mean_cubes"] == pytest.approx((4 * 2.5 + 3 * 2.5 + 4 * 19.0) / 24.0)
@@ -120,7 +120,7 @@ def test_a_rigid_job_waits_for_its_cubes_where_an_elastic_one_goes_on():
     # 2.5: no spare, cannot shrink: back to the queue until the repair at 5.0, then a restart
     assert job.interruptions == 1 and job.resizes == 0 and job.cubes == 4
     assert job.progress == pytest.approx(2.0 + (24.0 - 5.1))
-    h = hero_metrics(job, 24.0, 0.5)
+    h = hero_metrics(job, 24.0, 0.5, 64)
     assert h["hero_waiting_fraction"] == pytest.approx(2.5 / 24.0)
     assert h["hero_time_at_preferred"] == pytest.approx(1 - 2.5 / 24.0)
     assert h["hero_ml_goodput"] == pytest.approx(0.5 * h["hero_goodput"])  # the program goodput, an input
@@ -270,6 +270,6 @@ def test_an_elastic_hero_runs_at_the_sizes_the_static_grid_holds():
         sim.run()
         (job,) = sim.heroes
         assert job.state == RUNNING and job.cubes == cubes and job.sizes == sizes, policy
-        h = hero_metrics(job, 24.0, 1.0)
+        h = hero_metrics(job, 24.0, 1.0, 64)
         assert h["hero_shrunk_fraction"] == pytest.approx(1 - cubes / 3)
         assert h["hero_time_at_preferred"] == (1.0 if cubes == 3 else 0.0)

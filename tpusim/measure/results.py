@@ -40,6 +40,10 @@ from tpusim.core.metrics import (
     CAPACITY_FRACTION,
     COMPONENT_AVAILABILITY,
     GOODPUT,
+    HERO_GOODPUT,
+    HERO_MEAN_CUBES,
+    HERO_METRICS,
+    HERO_PROGRAM_GOODPUT,
     JOBS_INTERRUPTED,
     LOST_CHIP_HOURS,
     QUEUE_WAIT_P50_BY_CHIPS_HOURS,
@@ -476,11 +480,13 @@ class Results:
 
     def comparison_metrics(self) -> list[tuple[str, str | None]]:
         """What :meth:`comparisons` compares: slice availability per shape, system and useful
-        availability and, when jobs ran, goodput and lost chip-hours."""
+        availability and, when jobs ran, goodput and lost chip-hours, and each hero job's goodput
+        and mean cubes held (keyed by its name)."""
         out: list[tuple[str, str | None]] = [(SLICE_AVAILABILITY, s.label) for s in self.model.shapes]
         out += [(SYSTEM_AVAILABILITY, None), (USEFUL_AVAILABILITY, None)]
         if self.has_jobs:
             out += [(GOODPUT, None), (LOST_CHIP_HOURS, None)]
+        out += [(name, h.name) for h in self.heroes for name in (HERO_GOODPUT, HERO_MEAN_CUBES)]
         return out
 
     def baseline_policy(self, baseline: str | None = None) -> str:
@@ -531,6 +537,23 @@ class Results:
         return bool(self.replications) and self.model.workload is not None
 
     @property
+    def heroes(self) -> tuple:
+        """The hero jobs of the run (``workload.hero``: :class:`~tpusim.scheduler.workload.HeroSpec`,
+        in scenario order), whose figures are keyed by name; () without them or with nothing measured."""
+        workload = self.model.workload
+        return tuple(workload.heroes) if self.has_jobs and workload is not None else ()
+
+    def heroes_never_placed(self, policy: str) -> list[str]:
+        """The hero jobs ``policy`` can never place (their preferred slice fits no healthy, empty
+        pod under it, as for :meth:`never_placeable`): rejected on arrival, each waits from its
+        arrival to the horizon, so its goodput is 0 and its waiting share 1 by construction."""
+        from tpusim.scheduler.workload import shape_problem
+
+        p, machine = self.model.policy(policy), self.model.machine
+        return [h.name for h in self.heroes if shape_problem(machine, h.shape) is not None
+                or not p.grid_fits(h.shape.cube_dims(machine.cube.shape))]
+
+    @property
     def events(self) -> int:
         return sum(r.counts.events for r in self.replications)
 
@@ -554,6 +577,27 @@ class Results:
                 rows.append({"policy": policy, "shape": shape, "cubes": cubes, "chips": chips,
                              **estimate_columns(est)})
         return pd.DataFrame(rows, columns=["policy", "shape", "cubes", "chips", *ESTIMATE_COLUMNS])
+
+    def hero_frame(self) -> pd.DataFrame:
+        """The hero jobs' figures (:mod:`tpusim.scheduler.hero`), one row per policy, hero and
+        metric (in the registry's order: goodput, its eight other parts, then the rest): policy,
+        hero, metric, label, unit, the :data:`ESTIMATE_COLUMNS`, ``never_fits`` (the policy can
+        never place the hero: goodput 0 and waiting 1 by construction, not measured) and
+        ``simulated`` (False for the program goodput, an input of the scenario). Empty (with
+        these columns) for a run without hero jobs."""
+        from tpusim.core.metrics import metric
+
+        rows = []
+        for policy in self.model.policy_names if self.heroes else ():
+            never = set(self.heroes_never_placed(policy))
+            for h in self.heroes:
+                for name in HERO_METRICS:
+                    m = metric(name)
+                    rows.append({"policy": policy, "hero": h.name, "metric": name, "label": m.label.strip(),
+                                 "unit": m.unit, **estimate_columns(self.estimates.get(policy, name, h.name)),
+                                 "never_fits": h.name in never, "simulated": name != HERO_PROGRAM_GOODPUT})
+        return pd.DataFrame(rows, columns=["policy", "hero", "metric", "label", "unit", *ESTIMATE_COLUMNS,
+                                           "never_fits", "simulated"])
 
     def availability_series_frame(self) -> pd.DataFrame | None:
         """Slice availability per time bucket: policy, shape, bucket start (days), mean, CI."""
@@ -655,6 +699,7 @@ class Results:
     def plot(self, kind: str = "availability", ax=None):
         """A matplotlib figure that a notebook shows as an image (no ``%matplotlib`` needed):
         ``availability`` (against slice size), ``queue_wait`` or ``goodput`` (with a workload),
-        ``timeseries`` (with ``timeseries_days``). ``ax``: draw into these matplotlib axes
+        ``hero`` (with hero jobs: where each one's time went, per policy), ``timeseries`` (with
+        ``timeseries_days``). ``ax``: draw into these matplotlib axes
         instead (not for ``timeseries``, which has two) and return their figure."""
         return _shown().plot(self, kind, ax)

@@ -68,6 +68,9 @@ def write_outputs(results: "Results", out: Path, plot: bool = True, jobs_csv: bo
             plots.plot_goodput(results, written[-1])
             written.append(out / "goodput_decomposition.png")
             plots.plot_goodput_decomposition(results, written[-1])
+        if results.heroes:
+            written.append(out / "hero_goodput_decomposition.png")
+            plots.plot_hero_decomposition(results, written[-1])
     written.append(out / "report.html")  # tables and the plots above, in one file to mail
     images = [p for p in written if p.suffix == ".png"]
     write_atomic(written[-1], build_report(results, summary, images).encode())

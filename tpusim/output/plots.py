@@ -27,10 +27,11 @@ import matplotlib
 import matplotlib.figure
 from matplotlib.ticker import NullLocator
 
-from tpusim.core.formatting import label as metric_label
-from tpusim.core.metrics import REGISTRY
+from tpusim.core.formatting import for_metric, label as metric_label
+from tpusim.core.metrics import HERO_GOODPUT, REGISTRY
 from tpusim.output.files import write_atomic
 from tpusim.policies import registry
+from tpusim.scheduler.hero import HERO_PARTS
 from tpusim.core.metrics import (CHECKPOINT_CHIP_HOURS, GOODPUT, GRAY_LOST_CHIP_HOURS, HELD_CHIP_HOURS, LOST_CHIP_HOURS,
                                  PREEMPTION_LOST_CHIP_HOURS, SETUP_CHIP_HOURS, SLOWDOWN_CHIP_HOURS)
 from tpusim.topology.machine import COMPONENT_CLASSES, OPTIONAL_CLASSES
@@ -279,30 +280,88 @@ def decomposition_shares(results: "Results", policy: str) -> dict[str, float]:
             **{name: 100 * value / held for name, value in parts.items()}}
 
 
+def _stacked_bars(ax, names: list[str], shares: list[dict[str, float]], texts: list[str], colors=None) -> float:
+    """One horizontal bar per row of ``names`` (top to bottom), stacked from its ``shares``
+    (part -> width; every row has the same parts, in order; ``colors``: part -> colour, else
+    tab10 in order), the row's text beside its end, the legend's labels from the first row;
+    the widest bar's length."""
+    cmap = matplotlib.colormaps["tab10"]
+    widest = 0.0
+    for i, (row, text) in enumerate(zip(shares, texts)):
+        left = 0.0
+        for k, (part, share) in enumerate(row.items()):
+            ax.barh(i, share, left=left, color=colors[part] if colors else cmap(k), label=part if i == 0 else None)
+            left += share
+        ax.annotate(text, (left, i), xytext=(6, 0), textcoords="offset points", va="center", fontsize=9)
+        widest = max(widest, left)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.grid(True, axis="x", alpha=0.3)
+    return widest
+
+
 def plot_goodput_decomposition(results: "Results", path: Path | None = None, ax=None):
     """Where each policy's held chip-hours that did no useful work went, stacked: hardware loss,
     gray faults, FT slowdown, checkpoint stalls, setups and preemption loss; goodput beside."""
     s, model = results.scenario, results.model
     fig, ax, own = _axes(ax, (8, 2.0 + 0.6 * len(model.policy_names)))
     names = list(model.policy_names)
-    cmap = matplotlib.colormaps["tab10"]
-    widest = 0.0
-    for i, policy in enumerate(names):
-        left = 0.0
-        for k, (part, share) in enumerate(decomposition_shares(results, policy).items()):
-            ax.barh(i, share, left=left, color=cmap(k), label=part if i == 0 else None)
-            left += share
+    texts = []
+    for policy in names:
         goodput = results.job_metric(policy, GOODPUT)
-        text = f"goodput {100 * goodput.mean:.2f} %" if goodput is not None else "no jobs held chips"
-        ax.annotate(text, (left, i), xytext=(6, 0), textcoords="offset points", va="center", fontsize=9)
-        widest = max(widest, left)
-    ax.set_yticks(range(len(names)), names)
-    ax.invert_yaxis()
+        texts.append(f"goodput {100 * goodput.mean:.2f} %" if goodput is not None else "no jobs held chips")
+    widest = _stacked_bars(ax, names, [decomposition_shares(results, p) for p in names], texts)
     ax.set_xlabel("% of held chip-hours that did no useful work (replications pooled; goodput: mean of ratios)")
     ax.set_title(f"{s.name}: where the held chip-hours that were not useful went", fontsize=10)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=3, frameon=False)
-    ax.grid(True, axis="x", alpha=0.3)
     ax.set_xlim(0, 1.35 * widest if widest else 1.0)  # room for the goodput beside the longest bar
+    return _save(fig, path, own)
+
+
+#: The colours of a hero job's parts: useful work green, waiting grey, the losses between.
+_HERO_COLORS = ("tab:green", "tab:red", "tab:orange", "tab:olive", "tab:purple", "tab:brown", "tab:pink",
+                "tab:cyan", "lightgrey")
+
+
+def plot_hero_decomposition(results: "Results", path: Path | None = None, ax=None):
+    """Each hero job's preferred chip-time per policy, stacked in its nine parts (goodput, then
+    hardware loss, restarts, resizes, checkpoint stalls, FT slowdown, preemption, running
+    smaller, waiting: means over replications, summing to 100 %), the goodput's 95 % CI drawn
+    at the end of its segment and written beside the bar; a policy that can never place the
+    hero says so. None (nothing drawn) for a run without hero jobs."""
+    s, model = results.scenario, results.model
+    if not results.heroes:
+        return None
+    rows = [(h.name, p) for h in results.heroes for p in model.policy_names]
+    fig, ax, own = _axes(ax, (9, 2.6 + 0.45 * len(rows)))
+    parts = {name: REGISTRY[name].label.strip().split(" (")[0] for name in HERO_PARTS}
+    parts[HERO_GOODPUT] = "goodput (useful)"
+    never = {p: set(results.heroes_never_placed(p)) for p in model.policy_names}
+    shares, texts = [], []
+    for i, (hero, policy) in enumerate(rows):
+        means = {name: results.estimate(policy, name, hero) for name in HERO_PARTS}
+        shares.append({parts[n]: 100 * e.mean if e is not None else 0.0 for n, e in means.items()})
+        goodput = means[HERO_GOODPUT]
+        texts.append("never fits: waits throughout" if hero in never[policy] else
+                     "not measured" if goodput is None else f"goodput {for_metric(goodput, HERO_GOODPUT)} %")
+        if goodput is not None and goodput.ci95 is not None:
+            lo, hi = goodput.ci95
+            ax.errorbar([100 * goodput.mean], [i], xerr=[[100 * (goodput.mean - lo)], [100 * (hi - goodput.mean)]],
+                        fmt="none", ecolor="black", capsize=4, lw=1.2, zorder=5)
+    _stacked_bars(ax, [f"{hero}: {policy}" for hero, policy in rows], shares, texts,
+                  dict(zip(parts.values(), _HERO_COLORS)))
+    ax.set_xlim(0, 140)  # room for the text beside the bars, which all end at 100 %
+    ax.set_xticks(range(0, 101, 20))
+    n = len(results.replications)
+    ax.set_xlabel("% of the hero's preferred slice's chip-time from its arrival to the horizon\n"
+                  f"(means over {n} replication{'s' * (n != 1)}; black: the goodput's 95 % CI)", fontsize=9)
+    ax.set_title(f"{s.name}: where each hero job's time went (the nine parts sum to 100 %)", fontsize=10)
+    if own:  # the legend below the axes, in room kept for it
+        fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="lower center", ncols=5, frameon=False)
+        fig.tight_layout(rect=(0, 0.45 / fig.get_figheight(), 1, 1))
+        own = False
+    else:
+        ax.legend(fontsize=7, loc="lower right", frameon=True)
     return _save(fig, path, own)
 
 

@@ -25,7 +25,8 @@ class OutputPresenter:
 
     def plot(self, results: Results, kind: str, ax: Any) -> Any:
         """``availability`` (against slice size), ``queue_wait`` or ``goodput`` (with a
-        workload), ``timeseries`` (with ``timeseries_days``; two axes, so no ``ax``)."""
+        workload), ``hero`` (with hero jobs: each one's decomposition per policy),
+        ``timeseries`` (with ``timeseries_days``; two axes, so no ``ax``)."""
         from tpusim.output import plots
 
         if kind == "availability":
@@ -33,6 +34,8 @@ class OutputPresenter:
         if kind in ("queue_wait", "goodput") and results.has_jobs:
             return (plots.plot_queue_wait(results, ax=ax) if kind == "queue_wait"
                     else plots.plot_goodput(results, ax=ax))
+        if kind == "hero" and results.heroes:
+            return plots.plot_hero_decomposition(results, ax=ax)
         if kind == "timeseries" and ax is not None:
             raise ValueError("the timeseries plot draws two axes: call it without ax")
         series = results.availability_series_frame()

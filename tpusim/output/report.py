@@ -59,7 +59,8 @@ def _view(view: View, heading: str | None = None) -> str:
 
 _HEADINGS = {"slice availability": "Slice availability", "system availability": "System availability and capacity",
              "components": "Components", "maintenance": "Maintenance", "rollout": None,
-             "jobs": "Jobs", "queue wait": "Queue wait by slice size", "paired differences": "Paired differences",
+             "jobs": "Jobs", "hero job": "Hero jobs", "queue wait": "Queue wait by slice size",
+             "paired differences": "Paired differences",
              "rare slice outages": "Rare slice outages (importance sampling)"}
 
 

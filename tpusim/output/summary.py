@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tpusim.core.version import __version__
 from tpusim.policies.analytic import class_availability, domain_availability
-from tpusim.core.metrics import COST_METRICS, JOB_METRICS
+from tpusim.core.metrics import COST_METRICS, HERO_METRICS, HERO_PROGRAM_GOODPUT, JOB_METRICS
 from tpusim.output.provenance import provenance
 from tpusim.core.stats import Estimate
 from tpusim.topology.machine import COMPONENT_CLASSES, OPTIONAL_CLASSES
@@ -47,6 +47,22 @@ def jobs_summary(results: "Results", policy: str) -> dict[str, Any]:
     return out
 
 
+def heroes_summary(results: "Results", policy: str) -> dict[str, Any]:
+    """The ``heroes`` block of one policy: per hero job (by name) its figures
+    (:mod:`tpusim.scheduler.hero`), each an estimate over the replications; ``never_fits``: the
+    policy can never place it (goodput 0 and waiting 1 by construction, not measured); the
+    program goodput, an input of the scenario, carries ``"input": true``."""
+    never = set(results.heroes_never_placed(policy))
+    out: dict[str, Any] = {}
+    for h in results.heroes:
+        block: dict[str, Any] = {"shape": h.shape.label, "never_fits": h.name in never}
+        for name in HERO_METRICS:
+            block[name] = _dump(results.estimate(policy, name, h.name))
+        block[HERO_PROGRAM_GOODPUT]["input"] = True
+        out[h.name] = block
+    return out
+
+
 def noticed_gray(model) -> list[str]:
     """Classes whose gray faults healthd may notice (each one an extra failure of the class)."""
     return [cls for cls in COMPONENT_CLASSES if (g := model.failures.of(cls).gray) is not None
@@ -80,7 +96,8 @@ def comparisons(results: "Results", baseline: str | None = None) -> dict[str, An
     """The ``comparisons`` block: every other policy against ``baseline`` (default: the first
     policy) as paired differences (policy - baseline) over the replications, per metric as in
     ``policies`` (slice availability by shape; system and useful availability; with jobs,
-    goodput and lost chip-hours under ``jobs``); None when nothing was measured."""
+    goodput and lost chip-hours under ``jobs``; with hero jobs, each one's goodput and mean cubes
+    under ``heroes`` by name); None when nothing was measured."""
     if not results.replications:
         return None
     policies: dict[str, Any] = {}
@@ -93,6 +110,8 @@ def comparisons(results: "Results", baseline: str | None = None) -> dict[str, An
                 block[SLICE_AVAILABILITY].append({"shape": d.key, **entry})
             elif d.metric in (GOODPUT, LOST_CHIP_HOURS):
                 block.setdefault("jobs", {})[d.metric] = entry
+            elif d.metric in HERO_METRICS:
+                block.setdefault("heroes", {}).setdefault(d.key, {})[d.metric] = entry
             else:
                 block[d.metric] = entry
         policies[policy] = block
@@ -156,6 +175,8 @@ def build_summary(results: "Results", command: list[str] | None = None, baseline
             "jobs": jobs_summary(results, policy) if results.has_jobs else None,
             "controlled": controlled_summary(results, policy) if results.replications else None,
         }
+        if results.heroes:  # only where the scenario has hero jobs: other summaries keep their form
+            policies[policy]["heroes"] = heroes_summary(results, policy)
         if model.maintenance and results.replications:
             policies[policy][MAINTENANCE_CHIP_HOURS] = _dump(results.estimate(policy, MAINTENANCE_CHIP_HOURS))
     out: dict[str, Any] = {

@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
-from tpusim.core.formatting import ALL_EQUAL, ONE_REPLICATION, UNRELIABLE, Marks, interval, number
-from tpusim.core.metrics import COST_METRICS, REGISTRY, metric as lookup
+from tpusim.core.formatting import ALL_EQUAL, NONE_SEEN, ONE_REPLICATION, UNRELIABLE, Marks, for_metric, interval, number
+from tpusim.core.metrics import COST_METRICS, HERO_METRICS, REGISTRY, metric as lookup
 from tpusim.measure.paired import CANNOT_TELL, HIGHER, LOWER, PairedDifference
 from tpusim.core.formatting import label as metric_label
 from tpusim.output.summary import components, noticed_gray
@@ -26,6 +26,9 @@ from tpusim.topology.machine import COMPONENT_CLASSES
 from tpusim.core.metrics import (
     COMPONENT_AVAILABILITY,
     GOODPUT,
+    HERO_GOODPUT,
+    HERO_MEAN_CUBES,
+    HERO_PROGRAM_GOODPUT,
     LOST_CHIP_HOURS,
     MAINTENANCE_CHIP_HOURS,
     QUEUE_WAIT_P50_BY_CHIPS_HOURS,
@@ -171,6 +174,68 @@ def jobs_view(results: "Results", marks: Marks) -> View:
                 ["metric", *model.policy_names], rows)
 
 
+#: The marks of the hero tables, beside :mod:`tpusim.core.formatting`'s.
+NEVER_FITS = "(never fits)"
+INPUT = "(input)"
+
+
+def hero_views(results: "Results", marks: Marks) -> list[View]:
+    """One table per hero job (``workload.hero``), policies as columns: its goodput and the
+    other parts of its preferred slice's chip-time (indented; with the goodput they sum to 100 %
+    in every replication), then time at preferred size, mean cubes, interruptions and resizes per
+    day and the ML-goodput products (:mod:`tpusim.scheduler.hero`). Cells are written as the job
+    table's, except: a policy that can never place the hero shows its constant values marked
+    ``(never fits)``, not ``(all equal)``; the program goodput, an input, is marked ``(input)``; a
+    fraction the same in every replication is ``(all equal)`` even at 100 % (no outage is meant)."""
+    model = results.model
+    heroes = results.heroes
+    if not heroes:
+        return []
+    never = {p: set(results.heroes_never_placed(p)) for p in model.policy_names}
+    cube_shape = model.machine.cube.shape
+    used: set[str] = set()
+    views = []
+
+    def cell(policy: str, name: str, hero: str) -> str:
+        est = results.estimate(policy, name, hero)
+        m = lookup(name)
+        if est is not None and name == HERO_PROGRAM_GOODPUT:
+            used.add(INPUT)
+            return f"{number(est.mean, m.digits, m.scale)} {INPUT}"
+        if est is not None and hero in never[policy] and est.ci95 is None:
+            used.add(NEVER_FITS)
+            return f"{number(est.mean, m.digits, m.scale)} {NEVER_FITS}"
+        if est is None:
+            used.add("-")
+        return marks.record(est, for_metric(est, name).replace(NONE_SEEN, ALL_EQUAL))
+
+    for i, h in enumerate(heroes):
+        cubes = h.shape.cubes(cube_shape)
+        size = (f"elastic, {h.min_cubes} to {cubes} cubes" if 0 < h.min_cubes < cubes else f"rigid, {cubes} cube{'s' * (cubes != 1)}")
+        rows = [[("  " if m.startswith(" ") else "") + metric_label(name),
+                 *(cell(p, name, h.name) for p in model.policy_names)]
+                for name in HERO_METRICS for m in (lookup(name).label,)]
+        title = (f"hero job {h.name}: {h.shape.label} ({size}), arriving at {h.arrival:g} h; % of its preferred slice's "
+                 "chip-time from arrival to the horizon (mean ± 95 % CI half-width, or mean [95 % CI], over "
+                 "replications)")
+        notes = [] if i else [
+            "hero jobs: goodput and the eight indented parts sum to 100 % of the preferred slice's chip-time in "
+            "every replication; scheduling goodput x runtime goodput = goodput; ML goodput = scheduling x runtime "
+            "x program goodput"]
+        views.append(View(title, ["metric", *model.policy_names], rows, notes=notes))
+    last = views[-1].notes
+    if NEVER_FITS in used:
+        last.append(f"{NEVER_FITS}: this policy can never place the hero's preferred slice (it fits no healthy, "
+                    "empty pod under the policy), so the hero waits from arrival to the horizon: goodput 0 and "
+                    "waiting 100 % by construction, not measured")
+    if INPUT in used:
+        last.append(f"{INPUT}: program goodput is given by the scenario (workload.hero[].program_goodput, e.g. "
+                    "model FLOPs utilisation), not simulated")
+    if "-" in used:
+        last.append("-: not measured (the hero never held chips in any replication, or arrived at the horizon)")
+    return views
+
+
 def queue_wait_views(results: "Results", marks: Marks) -> list[View]:
     """The wait before first start per slice size, one table per quantile (p95, then p50)."""
     model = results.model
@@ -203,7 +268,8 @@ def shape_names(results: "Results") -> dict[int, str]:
 
 #: Row labels of the compared metrics (short: the table must read at 80 columns).
 _COMPARED = {SLICE_AVAILABILITY: "slice {key}", SYSTEM_AVAILABILITY: "system avail.",
-             USEFUL_AVAILABILITY: "useful avail.", GOODPUT: "goodput", LOST_CHIP_HOURS: "lost chip-hours"}
+             USEFUL_AVAILABILITY: "useful avail.", GOODPUT: "goodput", LOST_CHIP_HOURS: "lost chip-hours",
+             HERO_GOODPUT: "hero {key} goodput", HERO_MEAN_CUBES: "hero {key} cubes"}
 
 #: The verdict column: is the policy's value higher or lower than the baseline's?
 VERDICTS = {HIGHER: "higher", LOWER: "lower", CANNOT_TELL: CANNOT_TELL}
@@ -268,7 +334,7 @@ def comparison_views(results: "Results", marks: Marks, baseline: str | None = No
             "var. reduction: (var policy + var baseline) / var(difference), what the pairing bought (- where the "
             "difference never varied); verdict: higher or lower only when the interval excludes 0, else cannot tell."]
         views.append(View(f"paired differences vs {base}: {policy} - {base} (availabilities and goodput in "
-                          "percentage points)", ["metric", "difference", "unpaired\n±", "var.\nreduction", "verdict"],
+                          "percentage points" + ("; hero cubes: mean cubes held" if results.heroes else "") + ")", ["metric", "difference", "unpaired\n±", "var.\nreduction", "verdict"],
                           rows, notes=notes))
     return views
 
@@ -350,6 +416,8 @@ def run_views(results: "Results", by_size: bool = False, baseline: str | None = 
         add(view)
     if results.has_jobs:
         add(jobs_view(results, marks))
+        for view in hero_views(results, marks):
+            add(view)
         if by_size:
             for view in queue_wait_views(results, marks):
                 add(view)

@@ -56,8 +56,9 @@ HERO_PARTS = (HERO_GOODPUT, HERO_HARDWARE_FRACTION, HERO_RESTART_FRACTION, HERO_
               HERO_SHRUNK_FRACTION, HERO_WAITING_FRACTION)
 
 
-def hero_metrics(job, T: float, program_goodput: float) -> dict[str, float]:
-    """A hero job's figures at horizon ``T`` (its accounting settled to ``T``), by metric name."""
+def hero_metrics(job, T: float, program_goodput: float, chips_per_cube: int) -> dict[str, float]:
+    """A hero job's figures at horizon ``T`` (its accounting settled to ``T``), by metric name,
+    on cubes of ``chips_per_cube`` chips."""
     span = T - job.arrival
     nan = float("nan")
     if span <= 0:
@@ -77,8 +78,6 @@ def hero_metrics(job, T: float, program_goodput: float) -> dict[str, float]:
         HERO_SHRUNK_FRACTION: job.short,
         HERO_WAITING_FRACTION: total - held - job.short,
     }
-    x, y, z = job.sizes[0]  # (a hero job's slice is of whole cubes)
-    chips_per_cube = job.work_chips / (x * y * z)
     # (a part computed as a difference may come out a rounding error below 0: shown as 0; a real
     # negative part stays, so that the sum shows it)
     out = {name: 0.0 if -1e-9 < value / total < 0.0 else value / total for name, value in parts.items()}

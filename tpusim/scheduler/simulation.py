@@ -378,7 +378,8 @@ class JobSimulation:
         counted = {**self.scheduler.metrics(T), **self.pod_manager.metrics(), **self._metrics()}
         pm = self.pod_manager
         runs = pm.runs.columns() if pm.runs is not None else None
-        heroes = {job.spec.hero: hero_metrics(job, T, self._program_goodput[job.spec.hero]) for job in self.heroes}
+        chips = self.machine.cube.chips
+        heroes = {job.spec.hero: hero_metrics(job, T, self._program_goodput[job.spec.hero], chips) for job in self.heroes}
         return JobOutcome.measure(self.records, T, self.machine.chips, pm.xconnects_by, counted, pm.circuits_used,
                                   runs, tuple(self.gray_kills), heroes)
 
