@@ -273,3 +273,12 @@ def test_an_elastic_hero_runs_at_the_sizes_the_static_grid_holds():
         h = hero_metrics(job, 24.0, 1.0, 64)
         assert h["hero_shrunk_fraction"] == pytest.approx(1 - cubes / 3)
         assert h["hero_time_at_preferred"] == (1.0 if cubes == 3 else 0.0)
+
+
+def test_a_hero_key_from_an_error_message_works_in_set():
+    from tpusim.config.overrides import apply_overrides
+
+    sc = scenario_from_dict(_superpod({"name": "big", "shape": "8x16x68", "min_cubes": 120}, OFF))
+    for key in ("workload.hero[0].min_cubes", "workload.hero.0.min_cubes", "workload.hero.big.min_cubes"):
+        data = apply_overrides(sc.resolved(), [f"{key}=128"])
+        assert data["workload"]["hero"][0]["min_cubes"] == 128, key

@@ -8,6 +8,7 @@ of the raw mapping; validation happens afterwards, like for a loaded file.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,11 +19,13 @@ from tpusim.core.errors import Problem, ScenarioError
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``"failures.host.daily_rate=0.01"`` -> (key, YAML-parsed value)."""
+    """``"failures.host.daily_rate=0.01"`` -> (key, YAML-parsed value). A list entry is named by
+    its index as a part (``workload.hero.0.min_cubes``) or, as error messages write it, in
+    brackets (``workload.hero[0].min_cubes``)."""
     if "=" not in text:
         raise ScenarioError([Problem("--set", f"expected KEY=VALUE, got {text!r}")])
     key, raw = text.split("=", 1)
-    key = key.strip()
+    key = re.sub(r"\[(\d+)\]", r".\1", key.strip())
     if not key or any(not part for part in key.split(".")):
         raise ScenarioError([Problem("--set", f"bad key in {text!r}")])
     value = load_yaml(raw, None, f"--set {key}") if raw.strip() else None
