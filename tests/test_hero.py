@@ -282,3 +282,33 @@ def test_a_hero_key_from_an_error_message_works_in_set():
     for key in ("workload.hero[0].min_cubes", "workload.hero.0.min_cubes", "workload.hero.big.min_cubes"):
         data = apply_overrides(sc.resolved(), [f"{key}=128"])
         assert data["workload"]["hero"][0]["min_cubes"] == 128, key
+
+
+def test_the_spares_are_kept_for_the_hero_not_against_it():
+    # 4 cubes, a rigid 3-cube hero, 1 spare: cubes 1 and 2 fail at 2.5 h (one spare for two
+    # broken cubes: back to the queue); cube 1 is repaired at 5 h, cube 2 at 8 h. With cubes 0,
+    # 1, 3 usable the hero restarts at 5 h on them, taking the spare: the cap keeps ordinary work
+    # off the spares, not the job they are kept for
+    sc = scenario_from_dict({
+        "name": "spares", "horizon_days": 1, "policies": ["reconfigurable"], "slices": ["4x4x4"],
+        "topology": {"cube_grid": [4, 1, 1]},
+        "failures": {"host": OFF, "ici_link": OFF, "ocs": OFF, "detection_minutes": 0},
+        "workload": {"jobs_per_pod_day": 0, "restart_minutes": 0, "hero": [{"name": "h", "shape": "4x4x12"}]},
+        "pod_manager": {"reconfigure_minutes": 0, "spare_cubes": 1},
+    })
+    model = build_model(sc)
+    hosts = model.machine.cube.hosts
+    trace = [(2.5, "host", 1 * hosts, True), (2.5, "host", 2 * hosts, True),
+             (5.0, "host", 1 * hosts, False), (8.0, "host", 2 * hosts, False)]
+    sim = job_simulation(model, "reconfigurable", trace, [])
+    sim.run()
+    (job,) = sim.heroes
+    h = hero_metrics(job, 24.0, 1.0, 64)
+    assert h["hero_waiting_fraction"] == pytest.approx(2.5 / 24.0)
+    # an ordinary production job of the same shape is capped: it would wait for cube 2 too
+    spec = JobSpec(0, 0.0, SliceShape.parse("4x4x12"), 1e6, 0)
+    sim = job_simulation(build_model(scenario_from_dict(sc.resolved() | {"workload": sc.resolved()["workload"] | {"hero": []}})),
+                         "reconfigurable", trace, [spec])
+    sim.run()
+    (job,) = sim.jobs
+    assert job.waited == pytest.approx(8.0 - 2.5)

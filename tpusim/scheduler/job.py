@@ -85,7 +85,7 @@ class Job:
         "setup_from", "setup_end", "setup_lost", "setup_held", "preempt_lost",
         "storage_restore", "memory", "from_memory", "saved_storage", "pending_storage", "ram_down",
         "sizes", "work_chips", "scale", "short", "at_full", "resizes", "resize_held", "recovery_setup",
-        "resizing", "ran_cubes",
+        "resizing", "ran_cubes", "spare_exempt",
     )
 
     def __init__(self, spec: JobSpec, cubes: int, cube_dims, level: int | None, interval: float,
@@ -151,6 +151,7 @@ class Job:
         self.at_full = 0.0  # hours held at the preferred size
         self.resizes = 0  # starts at another size than the last run's (an elastic job's shrinks and growths)
         self.ran_cubes = cubes  # cubes of its last run
+        self.spare_exempt = bool(spec.hero)  # a hero job may take the spare cubes (they are kept for it)
         self.resize_held = 0.0  # chip-hours of the setups of planned resizes (part of setup_held)
         self.recovery_setup = 0.0  # chip-hours of setups after hardware interruptions (part of lost)
         self.resizing = False  # the next setup is paid for a planned resize

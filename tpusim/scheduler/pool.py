@@ -102,7 +102,7 @@ class CubePool:
     # -- placement -----------------------------------------------------------------------------
     def find(self, job) -> Allocation | None:
         cap = self.cap
-        capped = cap.capped_by_band[job.band]
+        capped = cap.capped(job)
         if not job.cubes:
             return self.fit.find(job.level, capped)
         if not capped:

@@ -176,7 +176,7 @@ class Scheduler:
     def infeasible_key(self, job) -> tuple:
         """What a placement's outcome depends on besides the pool: the shape, and whether the
         spare-cube cap binds the job's band."""
-        return job.spec.shape.dims, self.pool.cap.capped_by_band[job.band]
+        return job.spec.shape.dims, self.pool.cap.capped(job)
 
     def _place(self, job, t: float) -> Allocation | None:
         pool = self.pool

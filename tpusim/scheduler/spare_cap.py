@@ -3,7 +3,10 @@
 **Spare cubes** (``spare_cubes``, policies that swap spares only): in each pod, jobs of the
 *capped* bands (production and batch; every band unless ``preemptible_spares``) may together
 hold at most ``usable - spare_cubes`` of the pod's usable cubes (:meth:`SpareCap.allowance`),
-so that ``spare_cubes`` usable cubes stay free of them for the Pod Manager's swaps; best-effort
+so that ``spare_cubes`` usable cubes stay free of them for the Pod Manager's swaps; a hero job
+(``workload.hero``) is exempt: the spares are kept for it, and it may start or grow onto them
+(else a hero back from the queue would need its whole slice *and* every spare usable), while
+the cubes it holds count against the others' allowance like any; best-effort
 work may run there when the spares are preemptible (the Pod Manager evicts it when a swap needs
 the cube). A cube broken for whole-cube slices is outside the cap: a sub-cube slice of a capped
 band may go on its healthy chips.
@@ -39,8 +42,9 @@ class SpareCap:
         self._usable_bits = usable_bits  # the pool's: known-usable and not reserved
 
     def capped(self, job) -> bool:
-        """Does the spare-cube cap bind ``job`` (a band kept off the spares)?"""
-        return self.capped_by_band[job.band]
+        """Does the spare-cube cap bind ``job`` (a band kept off the spares, and not a hero job:
+        the spares are kept for it, so it may start or grow onto them)?"""
+        return self.capped_by_band[job.band] and not job.spare_exempt
 
     def allowance(self, pod: int) -> int:
         """Usable cubes of ``pod`` that capped jobs may still take: usable ones, less the spares,
