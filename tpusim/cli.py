@@ -1180,7 +1180,7 @@ def uncertainty(
 @app.command()
 def reproduce(
     quick: Annotated[bool, typer.Option(help="The full form's first replications, judged at 99.9 % (what CI runs): 'inconclusive' where they cannot tell.")] = False,
-    scenarios_dir: Annotated[Optional[Path], typer.Option("--scenarios", metavar="DIR", help="A folder holding your own tpuv4_pod.yaml, tpuv4_pod_jobs.yaml, maintenance.yaml, pod_buildout.yaml and superpod_144.yaml [default: the shipped ones].", show_default=False)] = None,
+    scenarios_dir: Annotated[Optional[Path], typer.Option("--scenarios", metavar="DIR", help="A folder holding your own tpuv4_pod.yaml, tpuv4_pod_jobs.yaml, maintenance.yaml, pod_buildout.yaml, superpod_144.yaml and superpod_hero.yaml [default: the shipped ones].", show_default=False)] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", metavar="FILE", help="Also write the rows to this JSON file.")] = None,
 ) -> None:
     """Reproduce the published TPU v4 figures: claim, simulated value, verdict, assumption.
