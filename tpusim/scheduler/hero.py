@@ -1,7 +1,9 @@
 """What a hero job gets: its goodput, where the rest of its time went, and its size over time.
 
 A hero job (``workload.hero``, :class:`~tpusim.scheduler.workload.HeroSpec`) is one long-lived
-job that asks for most of a pod; it may be elastic (:func:`~tpusim.scheduler.job.elastic_sizes`).
+job that asks for most of a pod; it may be elastic (:func:`~tpusim.scheduler.job.elastic_sizes`),
+or multislice (:mod:`tpusim.scheduler.gang`: its figures are the gang's, its preferred slice
+being all its slices).
 Its figures are fractions of the chip-time of its *preferred* slice from its arrival ``a`` to
 the horizon ``T``: ``total = chips(preferred) x (T - a)``. With the job's own accounting
 (:mod:`tpusim.scheduler.job`, all chip-hours):
@@ -77,8 +79,8 @@ def hero_metrics(job, T: float, program_goodput: float) -> dict[str, float]:
         HERO_SHRUNK_FRACTION: job.short,
         HERO_WAITING_FRACTION: total - held - job.short,
     }
-    x, y, z = job.sizes[0]  # (a hero job's slice is of whole cubes)
-    chips_per_cube = job.work_chips / (x * y * z)
+    x, y, z = job.sizes[0]  # (a hero job's slice is of whole cubes; a multislice one has several)
+    chips_per_cube = job.work_chips / (x * y * z * job.slices)
     out = {name: max(0.0, value) / total for name, value in parts.items()}  # (rounding may go below 0)
     runtime = useful / held if held > 0 else nan
     out.update({

@@ -162,7 +162,9 @@ class Scheduler:
                     continue  # the shape does not fit in this pass: its later jobs neither
                 self._dequeue(job, t)
                 before = self.pool.stamps.version
-                if not pm.start(job, alloc, t):  # pre-flight found a fault: back in line
+                # (a multislice job's places are a list: tpusim.scheduler.gang)
+                started = job.gang.start(pm, alloc, t) if isinstance(alloc, list) else pm.start(job, alloc, t)
+                if not started:  # pre-flight found a fault: back in line
                     bisect.insort(queues.setdefault(shape, []), job, key=_key)
                     job.queued_since = t
                     self._count(t, +1)
@@ -178,10 +180,12 @@ class Scheduler:
         spare-cube cap binds the job's band."""
         return job.spec.shape.dims, self.pool.cap.capped_by_band[job.band]
 
-    def _place(self, job, t: float) -> Allocation | None:
+    def _place(self, job, t: float) -> Allocation | list[Allocation] | None:
         pool = self.pool
         if job.elastic:
             return self._place_elastic(job, t)
+        if job.gang is not None:
+            return self._place_gang(job)
         key = self.infeasible_key(job)
         epoch = pool.stamps.whole_epoch if job.cubes else pool.stamps.epoch  # has capacity for it grown?
         if self._infeasible.get(key) != epoch:
@@ -201,6 +205,19 @@ class Scheduler:
                 and t - job.arrival >= self.defrag_wait):
             return self._defrag_for(job, t)
         return None
+
+    def _place_gang(self, job) -> list[Allocation] | None:
+        """A multislice job's places: one per slice, in distinct pods (free cubes only: no
+        preemption; :mod:`tpusim.scheduler.gang`), searched again only when whole-cube capacity
+        may have grown."""
+        key = ("gang", job.slices, *self.infeasible_key(job))
+        epoch = self.pool.stamps.whole_epoch
+        if self._infeasible.get(key) == epoch:
+            return None
+        found = job.gang.find(self.pool)
+        if found is None:
+            self._infeasible[key] = epoch
+        return found
 
     # -- elastic jobs --------------------------------------------------------------------------
     def _elastic_stamp(self, job) -> tuple:
