@@ -118,6 +118,29 @@ def test_the_slower_setup_sets_when_both_resume_and_the_wait_is_the_earlier_ones
     assert a.finish == b.finish == pytest.approx(6.5 + RECONFIGURE + RESTART + 6.0)
 
 
+def test_a_gang_preempts_lower_bands_in_the_pods_free_cubes_do_not_cover():
+    # pods of 2 cubes; batch jobs of one 4x4x8 slice (the whole pod) arrive at 0; the gang at 1.0
+    from tpusim.scheduler.workload import BANDS, JobSpec
+    from tpusim.topology.shapes import SliceShape
+
+    def run(batch_jobs):
+        specs = [JobSpec(i, 0.0, SliceShape.parse("4x4x8"), 5.0, BANDS.index("batch")) for i in range(batch_jobs)]
+        sim = job_simulation(build_model(scenario({"arrival_hours": 1.0}, cube_grid=(2, 1, 1))), "reconfigurable",
+                             [], specs, delays=[])
+        sim.run()
+        gang = [j for j in sim.jobs if j.gang is not None]
+        return sim, gang, [j for j in sim.jobs if j.gang is None]
+
+    sim, gang, batch = run(2)  # both pods full: a victim in each
+    assert [j.first_start for j in gang] == [1.0, 1.0] and {j.alloc for j in gang} == {None}
+    assert [j.preempted for j in batch] == [1, 1] and sim.scheduler.preemptions == 2
+    # with notice the victims checkpoint at 1.0; they wait for the gang (12 h of work) to finish
+    assert all(j.first_start == 0.0 and j.state == DONE and j.finish > gang[0].finish for j in batch)
+    sim, gang, batch = run(1)  # one pod free: one victim only
+    assert [j.first_start for j in gang] == [1.0, 1.0] and sim.scheduler.preemptions == 1
+    assert batch[0].preempted == 1
+
+
 # -- a renewal check ---------------------------------------------------------------------------
 
 def renewal_scenario(slices, shape="4x4x8", reps=20):
@@ -265,3 +288,48 @@ def test_a_gangs_slices_keep_one_timeline_and_its_figures_add_up(monkeypatch, na
     sc = load_scenario(name).with_overrides({"workload.hero": [GANG], **overrides})
     run_scenario(sc, workers=1)
     assert seen and sum(seen) > 0 and calls  # gangs ran, were interrupted, and took the path
+
+
+# -- the gang's placement memos skip only searches that would fail ------------------------------
+
+def test_the_gang_placement_memos_skip_only_searches_that_would_find_nothing():
+    from tpusim import load_scenario
+    from tpusim.engine.replication import simulate
+    from tpusim.scheduler.scheduler import BEST_EFFORT, Scheduler
+    from tpusim.scheduler.workload import generate_jobs
+
+    skipped = []
+
+    class GangOracle(Scheduler):
+        def _place_gang(self, job, t):
+            pool, stamps = self.pool, self.pool.stamps
+            key = ("gang", job.slices, *self.infeasible_key(job))
+            if self._infeasible.get(key) == stamps.whole_epoch:
+                assert job.gang.find(pool) is None, "a memo skipped a gang placement on free cubes"
+                skipped.append("free")
+                if (self.preemption and job.band < BEST_EFFORT
+                        and self._no_victims.get(key) == (stamps.whole_epoch, stamps.movable_since(job.band))):
+                    used = {a.pod for a in job.gang.free_places(pool)}
+                    self.reuse_offers = False
+                    try:
+                        offers = [p for p in range(pool.pods)
+                                  if p not in used and self._search(job, job.band + 1, pods=[p]) is not None]
+                    finally:
+                        del self.reuse_offers
+                    assert len(used) + len(offers) < job.slices, "a memo skipped a gang preemption"
+                    skipped.append("victims")
+            return super()._place_gang(job, t)
+
+    heroes = [{**GANG, "arrival_hours": h} for h in (0.5,)] + [
+        {"name": "gang3", "shape": "4x4x4", "slices": 3, "arrival_hours": 5.0, "work_days": 1}]
+    for pods, grid in ((3, [2, 2, 1]), (3, [2, 2, 2])):
+        sc = load_scenario(GOLDEN / "tiny_jobs.yaml").with_overrides(
+            {"policies": ALL, "topology.pods": pods, "topology.cube_grid": grid, "workload.hero": heroes,
+             "workload.jobs_per_pod_day": 90, "horizon_days": 4, "slices": ["4x4x4", "4x4x8"]})
+        model = build_model(sc)
+        trace = simulate(model, 0, record_trace=True).trace
+        specs = generate_jobs(model.workload, model.horizon, model.seed, 0)
+        for policy in sc.policies:
+            sim = job_simulation(model, policy, trace, specs, scheduler_class=GangOracle)
+            sim.run()
+    assert "free" in skipped and "victims" in skipped

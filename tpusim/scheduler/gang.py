@@ -13,9 +13,14 @@ own chips, so the gang's useful chip-hours are N x chips x work. Semantics:
   the next is searched, then all are given back; pods being independent, this finds N whenever
   N pods can each hold a slice. All N start at the same instant or none does: the pre-flight
   check of every member runs first, and a failed one starts nobody (the faults it found become
-  known; the leader waits for the next pass). **No preemption for a gang**: it waits for free
-  cubes. A multislice job is production (the build refuses another band), and production is
-  never preempted, moved by defragmentation or evicted, so the scheduler never stops a member.
+  known; the leader waits for the next pass). **Preemption**: where free cubes hold fewer than
+  N slices, each missing slice takes a place with victims of strictly lower bands in another
+  pod (:meth:`~tpusim.scheduler.scheduler.Scheduler._place_gang`: in each pod the scheduler's
+  own victim choice; across pods, those whose victims are of the lowest band, then fewest,
+  then hold the fewest chips), the victims stopped as for any preemption; if too few pods
+  offer one, nobody is stopped. A multislice job is production (the build refuses another
+  band), and production is never preempted, moved by defragmentation or evicted, so the
+  scheduler never stops a member.
 - **It stops when any slice stops** (:meth:`Gang.stall`): a failure under one member stalls
   every member at that instant. On detection (:meth:`Gang.recover`) every member is interrupted
   back to the common last durable checkpoint: the members without a failure lose the same work
@@ -115,6 +120,12 @@ class Gang:
     # -- placement -----------------------------------------------------------------------------
     def find(self, pool) -> list[Allocation] | None:
         """An allocation for every member, in distinct pods, or None (the pool as it was)."""
+        found = self.free_places(pool)
+        return found if len(found) == len(self.members) else None
+
+    def free_places(self, pool) -> list[Allocation]:
+        """Allocations on free cubes for as many members as there are pods to hold them (at most
+        all), in distinct pods (the pool as it was)."""
         found: list[Allocation] = []
         per = pool.cubes_per_pod
         with pool.stamps.trial():
@@ -126,7 +137,7 @@ class Gang:
                 pool.reserve(Allocation(alloc.pod, list(range(alloc.pod * per, (alloc.pod + 1) * per)), pool.full_mask))
             for alloc in found:
                 pool.unreserve(alloc.pod)
-        return found if len(found) == len(self.members) else None
+        return found
 
     def start(self, pm, allocs: list[Allocation], t: float) -> bool:
         """Start every member on its allocation at ``t`` (the scheduler's pass has just taken the
