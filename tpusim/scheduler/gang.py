@@ -10,7 +10,7 @@ own chips, so the gang's useful chip-hours are N x chips x work. Semantics:
 - **Gang placement** (:meth:`Gang.find`, :meth:`Gang.start`): only the leader (member 0) waits
   in the scheduler's queue. A pass looks for N allocations in N distinct pods: each one found
   has its pod reserved whole (inside a stamps trial, as defragmentation plans its moves) while
-  the next is searched, then all are given back; pods being independent, this finds N whenever
+  the next is searched, then the reservations are lifted; pods being independent, this finds N whenever
   N pods can each hold a slice. All N start at the same instant or none does: the pre-flight
   check of every member runs first, and a failed one starts nobody (the faults it found become
   known; the leader waits for the next pass). **Preemption**: where free cubes hold fewer than
