@@ -540,10 +540,22 @@ class _Builder:
             if h.min_cubes is not None and h.min_cubes > cubes:
                 self.problem(f"{key}.min_cubes", f"must be at most the {cubes} cubes of {shape.label}, got {h.min_cubes}")
                 continue
+            if h.slices > machine.pods:
+                self.problem(f"{key}.slices", f"{h.slices} slices need as many pods (a slice never spans "
+                             f"pods), but topology.pods is {machine.pods}")
+                continue
+            if h.slices > 1 and h.min_cubes is not None and h.min_cubes < cubes:
+                self.problem(f"{key}.slices", "a multislice hero job is rigid: elastic multislice (slices > 1 "
+                             "with min_cubes) is not modelled; drop min_cubes or set slices: 1")
+                continue
+            if h.slices > 1 and h.priority != "production":
+                self.problem(f"{key}.slices", f"a multislice hero job is production (nothing may preempt or "
+                             f"move one slice of it), not {h.priority}")
+                continue
             horizon = self.s.horizon_days * 24.0
             work = h.work_days * 24.0 if h.work_days is not None else 2.0 * horizon + 1.0
             out.append(HeroSpec(h.name, shape, h.min_cubes or 0, h.arrival_hours, work, BANDS.index(h.priority),
-                                h.program_goodput))
+                                h.program_goodput, h.slices))
         return tuple(out)
 
     def _ocs_ports(self) -> None:

@@ -336,6 +336,11 @@ class Hero(_Strict):
     min_cubes: int | None = Field(None, ge=1, description=(
         "The fewest cubes it trains on; sizes between are the shape shortened along its last "
         "dimension. Unset (or the shape's cubes): rigid."))
+    slices: int = Field(1, ge=1, description=(
+        "Multislice: that many slices of its shape, each in a different pod, joined over the "
+        "data-center network (tpusim.scheduler.gang). All start together; a failure under any "
+        "stops all, which restart together from the same checkpoint; if one cannot run, all go "
+        "back to the queue. Needs as many pods; production only; rigid (no min_cubes)."))
     arrival_hours: float = Field(0.0, ge=0, description="When it is submitted.")
     work_days: float | None = Field(None, gt=0, description=(
         "Days of useful work at the preferred size; unset: more than the horizon (it never "

@@ -1,7 +1,9 @@
 """What a hero job gets: its goodput, where the rest of its time went, and its size over time.
 
 A hero job (``workload.hero``, :class:`~tpusim.scheduler.workload.HeroSpec`) is one long-lived
-job that asks for most of a pod; it may be elastic (:func:`~tpusim.scheduler.job.elastic_sizes`).
+job that asks for most of a pod; it may be elastic (:func:`~tpusim.scheduler.job.elastic_sizes`),
+or multislice (:mod:`tpusim.scheduler.gang`: its figures are the gang's, its preferred slice
+being all its slices).
 Its figures are fractions of the chip-time of its *preferred* slice from its arrival ``a`` to
 the horizon ``T``: ``total = chips(preferred) x (T - a)``. With the job's own accounting
 (:mod:`tpusim.scheduler.job`, all chip-hours):

@@ -55,6 +55,7 @@ ckpt_stall + setup_held + preempt_lost`` (the goodput decomposition, exact up to
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from tpusim.scheduler.checkpoint import Checkpointing
 from tpusim.scheduler.workload import JobSpec
@@ -85,7 +86,7 @@ class Job:
         "setup_from", "setup_end", "setup_lost", "setup_held", "preempt_lost",
         "storage_restore", "memory", "from_memory", "saved_storage", "pending_storage", "ram_down",
         "sizes", "work_chips", "scale", "short", "at_full", "resizes", "resize_held", "recovery_setup",
-        "resizing", "ran_cubes", "spare_exempt",
+        "resizing", "ran_cubes", "spare_exempt", "gang",
     )
 
     def __init__(self, spec: JobSpec, cubes: int, cube_dims, level: int | None, interval: float,
@@ -155,6 +156,7 @@ class Job:
         self.resize_held = 0.0  # chip-hours of the setups of planned resizes (part of setup_held)
         self.recovery_setup = 0.0  # chip-hours of setups after hardware interruptions (part of lost)
         self.resizing = False  # the next setup is paid for a planned resize
+        self.gang: Any = None  # the multislice job it is one slice of (:mod:`tpusim.scheduler.gang`), or None
 
     # -- segments and their setups -------------------------------------------------------------
     def begin_segment(self, t: float, setup: float, recovery: bool, resize: bool = False) -> None:
@@ -363,6 +365,11 @@ class Job:
         self.settle_rate(t)
         self.rebase(t, t)
         self.rate = rate
+
+    @property
+    def slices(self) -> int:
+        """Slices of the job it belongs to: 1, or a multislice gang's (:mod:`tpusim.scheduler.gang`)."""
+        return 1 if self.gang is None else len(self.gang.members)
 
     @property
     def useful(self) -> float:

@@ -267,6 +267,8 @@ class PodManager:
         job.state = PENDING
 
     def requeue(self, job, t: float) -> None:
+        if job.gang is not None:
+            return job.gang.requeue(self, t)  # all slices together
         self._leave_hosts(job)
         self._end_run(job, t)
         job.state = PENDING
@@ -293,6 +295,8 @@ class PodManager:
     def recover(self, job, t: float) -> None:
         """The failure under ``job`` has been detected: route around it (FT), or restart the
         job from its last checkpoint."""
+        if job.gang is not None:
+            return job.gang.recover(self, job, t)  # every slice of a multislice job (tpusim.scheduler.gang)
         if self.policy.routes_around_faults(job):
             rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, cube_dims=job.cube_dims))
             if rate is not None:
@@ -304,7 +308,9 @@ class PodManager:
         """A gray fault has just failed ``job`` (:mod:`tpusim.failures.gray`): nothing is known to
         be down, so the job restarts from its last checkpoint where the known health lets it
         (in place, mostly: on the same gray part). Returns the chip-hours of the work it lost and of
-        the restore its restart pays (at the size it ran at)."""
+        the restore its restart pays (at the size it ran at; for a gang, every slice's)."""
+        if job.gang is not None:  # (rigid: its chips are its preferred slice's)
+            return job.chips * job.slices * job.gang.crash(self, job, t)
         job.settle_rate(t)
         job.stall(t)
         done = job.progress_at(t)
@@ -348,9 +354,9 @@ class PodManager:
         hosts = tuple(h for h in range(cube.hosts) if cube.host_masks[h] & alloc.mask)
         return copies_lost(job.ram_down, 1, hosts)
 
-    def _resume(self, job, t: float) -> None:
-        """Restart an interrupted job: swap its broken cubes for spares, restart in place, or
-        send it back to the queue."""
+    def _resume(self, job, t: float, kind: str = "swap") -> None:
+        """Restart an interrupted job: swap its broken cubes for spares (a swap, or under
+        ``kind`` "migration" a drain's move), restart in place, or send it back to the queue."""
         alloc = job.alloc
         pool = self.pool
         health = pool.health
@@ -361,7 +367,7 @@ class PodManager:
         else:
             bad = [0] if alloc.mask & health.fault[alloc.cubes[0]] else []
         if bad and job.cubes and self._swaps(job) and health.pod_usable(alloc.pod, job.cube_dims):
-            return self._swap(job, alloc, bad, t)  # (a swap programs cross-connects)
+            return self._swap(job, alloc, bad, t, kind)  # (a swap programs cross-connects)
         if bad or (job.cubes and not self.policy.links_usable(pool, alloc)):
             return self.requeue(job, t)  # (an elastic job restarts smaller at once, if it can: the scheduler's)
         self._restart_in_place(job, t)
@@ -380,6 +386,8 @@ class PodManager:
     def rerate(self, job, t: float) -> bool:
         """The faults under a running FT job changed (a repair, a planned outage): recompute its
         speed. False if its slice cannot run with them at all (the speed is then left alone)."""
+        if job.gang is not None:
+            return job.gang.rerate(self, t)
         rate = self.policy.slice_rate(job, job.alloc, self._true_faults(job.alloc, cube_dims=job.cube_dims))
         if rate is None:
             return False
@@ -404,6 +412,8 @@ class PodManager:
         planned). A slice the policy routes around keeps running (degraded); otherwise the job
         checkpoints at ``t`` and loses no work: a whole-cube slice moves its affected cubes to
         free spares where the policy swaps them (a migration), else it goes back to the queue."""
+        if job.gang is not None:
+            return job.gang.drain(self, job, t)
         if job.stalled_at is not None:
             return  # a failure got there first: its recovery will see the maintenance too
         if self.policy.routes_around_faults(job) and self.rerate(job, t):

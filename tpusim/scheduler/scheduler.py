@@ -162,7 +162,9 @@ class Scheduler:
                     continue  # the shape does not fit in this pass: its later jobs neither
                 self._dequeue(job, t)
                 before = self.pool.stamps.version
-                if not pm.start(job, alloc, t):  # pre-flight found a fault: back in line
+                # (a multislice job's places are a list: tpusim.scheduler.gang)
+                started = job.gang.start(pm, alloc, t) if isinstance(alloc, list) else pm.start(job, alloc, t)
+                if not started:  # pre-flight found a fault: back in line
                     bisect.insort(queues.setdefault(shape, []), job, key=_key)
                     job.queued_since = t
                     self._count(t, +1)
@@ -178,10 +180,12 @@ class Scheduler:
         spare-cube cap binds the job's band."""
         return job.spec.shape.dims, self.pool.cap.capped(job)
 
-    def _place(self, job, t: float) -> Allocation | None:
+    def _place(self, job, t: float) -> Allocation | list[Allocation] | None:
         pool = self.pool
         if job.elastic:
             return self._place_elastic(job, t)
+        if job.gang is not None:
+            return self._place_gang(job, t)
         key = self.infeasible_key(job)
         epoch = pool.stamps.whole_epoch if job.cubes else pool.stamps.epoch  # has capacity for it grown?
         if self._infeasible.get(key) != epoch:
@@ -201,6 +205,50 @@ class Scheduler:
                 and t - job.arrival >= self.defrag_wait):
             return self._defrag_for(job, t)
         return None
+
+    def _place_gang(self, job, t: float) -> list[Allocation] | None:
+        """A multislice job's places: one per slice, in distinct pods (:mod:`tpusim.scheduler.gang`),
+        on free cubes; failing that (with preemption on) each slice that free cubes cannot hold
+        takes a place with victims of strictly lower bands in another pod, the pods whose victims
+        are of the lowest band, then fewest, then hold the fewest chips. Searched again only when
+        whole-cube capacity, or what may be preempted, may have grown."""
+        pool = self.pool
+        key = ("gang", job.slices, *self.infeasible_key(job))
+        epoch = pool.stamps.whole_epoch
+        if self._infeasible.get(key) != epoch:
+            found = job.gang.find(pool)
+            if found is not None:
+                return found
+            self._infeasible[key] = epoch
+        if not (self.preemption and job.band < BEST_EFFORT):
+            return None
+        stamp = (epoch, pool.stamps.movable_since(job.band))
+        if self._no_victims.get(key) == stamp:
+            return None
+        free = job.gang.free_places(pool)
+        used = {alloc.pod for alloc in free}
+        offers = []
+        for pod in range(pool.pods):
+            if pod not in used:
+                choice = self._search(job, job.band + 1, pods=[pod])
+                if choice is not None:
+                    victims = choice[1]
+                    rank = (-min(v.band for v in victims), len(victims), sum(v.chips for v in victims), pod)
+                    offers.append((rank, choice))
+        need = job.slices - len(free)
+        if len(offers) < need:
+            self._no_victims[key] = stamp
+            return None
+        offers.sort(key=lambda offer: offer[0])
+        places = list(free)
+        for _, (target, victims) in offers[:need]:
+            for victim in victims:
+                self.starter.stop(victim, t, planned=self.notice)
+                victim.preempted += 1
+                self.preemptions += 1
+                self.enqueue(victim, t)
+            places.append(target)
+        return places
 
     # -- elastic jobs --------------------------------------------------------------------------
     def _elastic_stamp(self, job) -> tuple:

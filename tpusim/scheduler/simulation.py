@@ -47,6 +47,7 @@ from tpusim.failures.ocs_modes import OcsModes
 from tpusim.failures.params import FailureParams
 from tpusim.policies.base import Policy
 from tpusim.scheduler.blocks import block_level
+from tpusim.scheduler.gang import gang_members
 from tpusim.scheduler.hero import hero_metrics
 from tpusim.scheduler.job import PENDING, REJECTED, RUNNING, Job
 from tpusim.scheduler.outcome import JobOutcome
@@ -189,23 +190,29 @@ class JobSimulation:
                 self.scheduler.enqueue(job, env.now)
 
     def _hero_arrivals(self):
-        """The hero jobs (``workload.hero``) arrive, in arrival order, beside the workload's."""
+        """The hero jobs (``workload.hero``) arrive, in arrival order, beside the workload's (a
+        multislice one as its slices, of which only the first waits in the queue:
+        :mod:`tpusim.scheduler.gang`)."""
         env = self.env
-        specs = sorted((h.job_spec(i) for i, h in enumerate(self.model.workload.heroes)),
-                       key=lambda s: (s.arrival, s.id))
-        for spec in specs:
+        heroes = self.model.workload.heroes
+        specs = sorted(((h.job_spec(i), h.slices) for i, h in enumerate(heroes)),
+                       key=lambda s: (s[0].arrival, s[0].id))
+        for spec, slices in specs:
             if spec.arrival >= self.horizon:
                 return
             if spec.arrival > env.now:
                 yield env.timeout(spec.arrival - env.now)
-            job = self._job(spec)
+            members = gang_members(spec, slices, self._job)
+            job = members[0]
             self.heroes.append(job)
-            if self.keep_jobs:
-                self.jobs.append(job)
-            if job.state == REJECTED:
-                self.records.add(job)
-            else:
-                self._live[job.id] = job
+            for member in members:
+                if self.keep_jobs:
+                    self.jobs.append(member)
+                if member.state == REJECTED:
+                    self.records.add(member)
+                else:
+                    self._live[member.id] = member
+            if job.state != REJECTED:
                 self.scheduler.enqueue(job, env.now)
 
     def _finished(self, job: Job) -> None:
@@ -252,7 +259,7 @@ class JobSimulation:
                 chips = job.chips
                 lost = self.pod_manager.crash(job, t)  # (chip-hours: the work lost and the restore)
                 self.gray_kills.append((t, k, unit, job.id))
-                self.gray_lost += lost + chips * restart
+                self.gray_lost += lost + chips * job.slices * restart  # (every slice of a gang)
             if hit:
                 self.request_pass()
 
@@ -306,6 +313,8 @@ class JobSimulation:
                 job.settle_rate(t)
                 job.stall(t)
                 hit.append((job, job.run))
+                if job.gang is not None:
+                    job.gang.stall(t)  # a multislice job stops when any of its slices stops
             if k == HOST and job.ram_down is not None:  # the host's RAM, and its in-memory copies, are gone
                 job.ram_down.add(self._host_slot(job, unit))
         if hit:
@@ -379,7 +388,8 @@ class JobSimulation:
         pm = self.pod_manager
         runs = pm.runs.columns() if pm.runs is not None else None
         chips = self.machine.cube.chips
-        heroes = {job.spec.hero: hero_metrics(job, T, self._program_goodput[job.spec.hero], chips) for job in self.heroes}
+        heroes = {job.spec.hero: hero_metrics(job if job.gang is None else job.gang, T,
+                                              self._program_goodput[job.spec.hero], chips) for job in self.heroes}
         return JobOutcome.measure(self.records, T, self.machine.chips, pm.xconnects_by, counted, pm.circuits_used,
                                   runs, tuple(self.gray_kills), heroes)
 

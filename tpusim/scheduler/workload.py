@@ -65,6 +65,7 @@ class HeroSpec:
     work: float  # hours of useful work at the preferred size
     band: int  # index into BANDS
     program_goodput: float  # an input: the share of peak the program achieves on healthy chips
+    slices: int = 1  # multislice: slices of ``shape``, each in its own pod (tpusim.scheduler.gang)
 
     def job_spec(self, index: int) -> JobSpec:
         return JobSpec(HERO_ID_BASE + index, self.arrival, self.shape, self.work, self.band,
