@@ -181,13 +181,19 @@ class JobSimulation:
             if spec.arrival > env.now:
                 yield env.timeout(spec.arrival - env.now)
             job = self._job(spec)
-            if self.keep_jobs:
-                self.jobs.append(job)
-            if job.state == REJECTED:
-                self.records.add(job)
-            else:
-                self._live[job.id] = job
+            if self._admit(job):
                 self.scheduler.enqueue(job, env.now)
+
+    def _admit(self, job: Job) -> bool:
+        """An arrived job joins the run: kept (with ``keep_jobs``), recorded at once if this
+        policy can never place it, else live. True if it is live."""
+        if self.keep_jobs:
+            self.jobs.append(job)
+        if job.state == REJECTED:
+            self.records.add(job)
+            return False
+        self._live[job.id] = job
+        return True
 
     def _hero_arrivals(self):
         """The hero jobs (``workload.hero``) arrive, in arrival order, beside the workload's (a
@@ -205,14 +211,8 @@ class JobSimulation:
             members = gang_members(spec, slices, self._job)
             job = members[0]
             self.heroes.append(job)
-            for member in members:
-                if self.keep_jobs:
-                    self.jobs.append(member)
-                if member.state == REJECTED:
-                    self.records.add(member)
-                else:
-                    self._live[member.id] = member
-            if job.state != REJECTED:
+            live = [self._admit(member) for member in members]
+            if live[0]:
                 self.scheduler.enqueue(job, env.now)
 
     def _finished(self, job: Job) -> None:
