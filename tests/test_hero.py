@@ -312,3 +312,17 @@ def test_the_spares_are_kept_for_the_hero_not_against_it():
     sim.run()
     (job,) = sim.jobs
     assert job.waited == pytest.approx(8.0 - 2.5)
+
+
+def test_a_hero_that_finishes_is_measured_up_to_its_finish():
+    # 5 h of work on a healthy pod, setup 0.1 h: done at 5.1 h; the rest of the day it is not
+    # waiting for anything
+    model = _small({"name": "h", "shape": "4x4x16", "work_days": 5 / 24})
+    sim = job_simulation(model, "reconfigurable", [], [])
+    sim.run()
+    (job,) = sim.heroes
+    assert job.state == "done" and job.finish == pytest.approx(5.1)
+    h = hero_metrics(job, 24.0, 1.0, 64)
+    assert h["hero_goodput"] == pytest.approx(5.0 / 5.1) and h["hero_waiting_fraction"] == pytest.approx(0.0, abs=1e-12)
+    assert h["hero_restart_fraction"] == pytest.approx(0.1 / 5.1) and h["hero_time_at_preferred"] == pytest.approx(1.0)
+    assert sum(h[p] for p in HERO_PARTS) == pytest.approx(1.0)

@@ -353,7 +353,7 @@ def plot_hero_decomposition(results: "Results", path: Path | None = None, ax=Non
     ax.set_xlim(0, 140)  # room for the text beside the bars, which all end at 100 %
     ax.set_xticks(range(0, 101, 20))
     n = len(results.replications)
-    ax.set_xlabel("% of the hero's preferred slice's chip-time from its arrival to the horizon\n"
+    ax.set_xlabel("% of the hero's preferred slice's chip-time from its arrival to the horizon (or its finish)\n"
                   f"(means over {n} replication{'s' * (n != 1)}; black: the goodput's 95 % CI)", fontsize=9)
     ax.set_title(f"{s.name}: where each hero job's time went (the nine parts sum to 100 %)", fontsize=10)
     if own:  # the legend below the axes, in room kept for it

@@ -216,7 +216,7 @@ def hero_views(results: "Results", marks: Marks) -> list[View]:
                  *(cell(p, name, h.name) for p in model.policy_names)]
                 for name in HERO_METRICS for m in (lookup(name).label,)]
         title = (f"hero job {h.name}: {h.shape.label} ({size}), arriving at {h.arrival:g} h; % of its preferred slice's "
-                 "chip-time from arrival to the horizon (mean ± 95 % CI half-width, or mean [95 % CI], over "
+                 "chip-time from arrival to the horizon or its finish (mean ± 95 % CI half-width, or mean [95 % CI], over "
                  "replications)")
         notes = [] if i else [
             "hero jobs: goodput and the eight indented parts sum to 100 % of the preferred slice's chip-time in "

@@ -106,6 +106,10 @@ class Gang:
     setup_held, resize_held, ckpt_stall = _sum("setup_held"), _sum("resize_held"), _sum("ckpt_stall")
     slow_lost, preempt_lost, short = _sum("slow_lost"), _sum("preempt_lost"), _sum("short")
     @property
+    def finish(self) -> float | None:
+        return self.leader.finish
+
+    @property
     def at_full(self) -> float:
         return min(m.at_full for m in self.members)
 

@@ -5,7 +5,7 @@ job that asks for most of a pod; it may be elastic (:func:`~tpusim.scheduler.job
 or multislice (:mod:`tpusim.scheduler.gang`: its figures are the gang's, its preferred slice
 being all its slices).
 Its figures are fractions of the chip-time of its *preferred* slice from its arrival ``a`` to
-the horizon ``T``: ``total = chips(preferred) x (T - a)``. With the job's own accounting
+the horizon ``T``, or to its finish if it finishes first: ``total = chips(preferred) x (T - a)``. With the job's own accounting
 (:mod:`tpusim.scheduler.job`, all chip-hours):
 
 - ``hero_goodput = useful / total``: the share of that time spent making progress (an elastic
@@ -61,7 +61,8 @@ HERO_PARTS = (HERO_GOODPUT, HERO_HARDWARE_FRACTION, HERO_RESTART_FRACTION, HERO_
 def hero_metrics(job, T: float, program_goodput: float, chips_per_cube: int) -> dict[str, float]:
     """A hero job's figures at horizon ``T`` (its accounting settled to ``T``), by metric name,
     on cubes of ``chips_per_cube`` chips."""
-    span = T - job.arrival
+    end = T if job.finish is None else min(T, job.finish)  # (a hero that finished no longer waits)
+    span = end - job.arrival
     nan = float("nan")
     if span <= 0:
         return {name: nan for name in (*HERO_PARTS, HERO_TIME_AT_PREFERRED, HERO_MEAN_CUBES,
