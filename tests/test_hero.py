@@ -326,3 +326,19 @@ def test_a_hero_that_finishes_is_measured_up_to_its_finish():
     assert h["hero_goodput"] == pytest.approx(5.0 / 5.1) and h["hero_waiting_fraction"] == pytest.approx(0.0, abs=1e-12)
     assert h["hero_restart_fraction"] == pytest.approx(0.1 / 5.1) and h["hero_time_at_preferred"] == pytest.approx(1.0)
     assert sum(h[p] for p in HERO_PARTS) == pytest.approx(1.0)
+
+
+def test_validate_says_which_policy_can_never_place_a_hero(tmp_path):
+    from typer.testing import CliRunner
+
+    from tpusim.cli import app
+
+    path = tmp_path / "hv.yaml"
+    path.write_text("name: hv\nhorizon_days: 1\npolicies: [static, reconfigurable]\nslices: [4x4x4]\n"
+                    "topology: {cube_grid: [4, 6, 6], ocs_ports: 320}\n"
+                    "workload:\n  hero:\n    - {name: big, shape: 8x16x68, min_cubes: 120}\n"
+                    "    - {name: fits, shape: 16x24x20, min_cubes: 96}\n")
+    out = CliRunner().invoke(app, ["validate", str(path)])
+    assert out.exit_code == 0, out.output
+    notes = [line for line in out.output.splitlines() if line.startswith("# note: hero")]
+    assert len(notes) == 1 and "big" in notes[0] and "static" in notes[0]  # 2x4x17 cubes: no box of 4x6x6

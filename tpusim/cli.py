@@ -439,6 +439,15 @@ def validate(
             value = assumption_value(data, key)
             where = "in" if a.low <= value <= a.high else "OUTSIDE its range"
             _plain(out_console, f"#   {key} = {value:g} {where} [{a.low:g}, {a.high:g}]: {a.source}")
+    if sc.workload is not None and sc.workload.hero:
+        from tpusim.config.build import build_model
+        from tpusim.scheduler.hero import never_placed
+
+        model = build_model(sc)
+        assert model.workload is not None
+        for hero, policy in never_placed(model.workload.heroes, model.machine, model.policies):
+            _plain(out_console, f"# note: hero job {hero} fits no {policy} placement at any of its sizes: under "
+                                f"{policy} it waits throughout (goodput 0 by construction)")
 
 
 @app.command()

@@ -31,6 +31,8 @@ the horizon ``T``, or to its finish if it finishes first: ``total = chips(prefer
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from tpusim.core.metrics import (
     HERO_CHECKPOINT_FRACTION,
     HERO_GOODPUT,
@@ -51,6 +53,10 @@ from tpusim.core.metrics import (
     HERO_WAITING_FRACTION,
 )
 from tpusim.core.units import days
+from tpusim.policies.base import Policy
+from tpusim.scheduler.job import elastic_sizes
+from tpusim.scheduler.workload import HeroSpec
+from tpusim.topology.machine import MachineLayout
 
 #: The decomposition of a hero job's preferred chip-time, in the order tables print it.
 HERO_PARTS = (HERO_GOODPUT, HERO_HARDWARE_FRACTION, HERO_RESTART_FRACTION, HERO_RESIZE_FRACTION,
@@ -95,4 +101,15 @@ def hero_metrics(job, T: float, program_goodput: float, chips_per_cube: int) -> 
         HERO_PROGRAM_GOODPUT: program_goodput,
         HERO_ML_GOODPUT: held / total * runtime * program_goodput if held > 0 else 0.0,
     })
+    return out
+
+
+def never_placed(heroes: Sequence[HeroSpec], machine: MachineLayout, policies: Sequence[Policy]) -> list[tuple[str, str]]:
+    """(hero name, policy name) for each hero job that a policy can never place at any of its
+    sizes (the static pod: no box of any of them fits the grid): its goodput there is 0 by
+    construction, which ``tpusim validate`` says before a run is spent on it."""
+    out = []
+    for h in heroes:
+        sizes = elastic_sizes(h.shape.cube_dims(machine.cube.shape), h.min_cubes)
+        out += [(h.name, p.name) for p in policies if not any(p.grid_fits(d) for d in sizes)]
     return out
