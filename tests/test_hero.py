@@ -342,3 +342,60 @@ def test_validate_says_which_policy_can_never_place_a_hero(tmp_path):
     assert out.exit_code == 0, out.output
     notes = [line for line in out.output.splitlines() if line.startswith("# note: hero")]
     assert len(notes) == 1 and "big" in notes[0] and "static" in notes[0]  # 2x4x17 cubes: no box of 4x6x6
+
+
+# -- the review's cases (each failed before its fix) --------------------------------------------
+
+def _pod4(hero: dict, spare_cubes: int = 0, **scheduler):
+    return build_model(scenario_from_dict({
+        "name": "small", "horizon_days": 1, "policies": ["reconfigurable"], "slices": ["4x4x4"],
+        "topology": {"cube_grid": [4, 1, 1]},
+        "failures": {"host": OFF, "ici_link": OFF, "ocs": OFF, "detection_minutes": 0, "ocs_control_plane_share": 1.0},
+        "workload": {"jobs_per_pod_day": 0, "restart_minutes": 6,
+                     "checkpoint": {"interval_hours": 1.0, "mode": "synchronous", "write_minutes": 0},
+                     "hero": [hero]},
+        "pod_manager": {"reconfigure_minutes": 0, "spare_cubes": spare_cubes},
+        "scheduler": {"defrag_wait_hours": None, **scheduler},
+    }))
+
+
+def test_a_hero_is_not_stuck_behind_an_ordinary_job_of_its_shape():
+    # an ordinary production job of the hero's shape arrives first and cannot start; the hero,
+    # placed otherwise (elastic; exempt from the spare cap), has a queue of its own and starts
+    other = JobSpec(0, 0.0, SliceShape.parse("4x4x16"), 5.0, 0)
+    m = _pod4({"name": "h", "shape": "4x4x16", "min_cubes": 2})
+    trace = [(0.0, "host", 3 * m.machine.cube.hosts, True), (20.0, "host", 3 * m.machine.cube.hosts, False)]
+    sim = job_simulation(m, "reconfigurable", trace, [other])
+    sim.run()
+    assert sim.heroes[0].first_start == 0.0 and sim.heroes[0].cubes == 4  # on 3 cubes at 0, grown at 20
+    sim = job_simulation(_pod4({"name": "h", "shape": "4x4x16"}, spare_cubes=1), "reconfigurable", [], [other])
+    sim.run()
+    assert sim.heroes[0].first_start == 0.0 and sim.heroes[0].state == RUNNING
+
+
+def test_a_lower_band_hero_grows_only_after_the_higher_bands_queue_is_served():
+    # cube 1 down 2.5 .. 5 h: a best-effort elastic hero shrinks to 3 cubes; a production 1-cube
+    # job arriving at 3 h (preemption off) gets the repaired cube at 5 h, not the hero
+    m = _pod4({"name": "h", "shape": "4x4x16", "min_cubes": 2, "priority": "best_effort"}, preemption=False)
+    hosts = m.machine.cube.hosts
+    trace = [(2.5, "host", 1 * hosts, True), (5.0, "host", 1 * hosts, False)]
+    sim = job_simulation(m, "reconfigurable", trace, [JobSpec(0, 3.0, SliceShape.parse("4x4x4"), 2.0, 0)])
+    sim.run()
+    job = next(j for j in sim.jobs if j.id == 0)
+    assert job.first_start == pytest.approx(5.0) and job.state == "done"
+    assert sim.heroes[0].cubes == 4  # it grew when the production job was done
+
+
+def test_a_growth_whose_preflight_fails_leaves_the_hero_running_as_it_was():
+    # the hero runs on 3 cubes (cube 3 down 1 .. 5 h); OCS 32's control plane fails at 4 h, noticed
+    # at 10 h, repaired at 12 h; at 5 h growing would change circuits through it: the pre-flight
+    # check finds it, and the hero runs on, on its lit circuits, instead of stopping to wait
+    m = _pod4({"name": "h", "shape": "4x4x16", "min_cubes": 2})
+    hosts = m.machine.cube.hosts
+    trace = [(1.0, "host", 3 * hosts, True), (4.0, "ocs", 32, True), (5.0, "host", 3 * hosts, False),
+             (12.0, "ocs", 32, False)]
+    sim = job_simulation(m, "reconfigurable", trace, [], delays=[0.0, 6.0, 0.0, 0.0])
+    sim.run()
+    hero = sim.heroes[0]
+    assert sim.pod_manager.preflight_failures == 1 and hero.waited == 0.0 and hero.interruptions == 1
+    assert hero.cubes == 4 and hero.resizes == 2  # shrunk at 1 h, grown after the OCS repair

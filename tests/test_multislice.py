@@ -11,6 +11,8 @@ from tpusim import build_model, run_scenario, scenario_from_dict
 from tpusim.core.errors import ScenarioError
 from tpusim.engine.replication import job_simulation
 from tpusim.scheduler.job import DONE, PENDING, RUNNING
+from tpusim.scheduler.workload import JobSpec
+from tpusim.topology.shapes import SliceShape
 
 OFF = {"daily_rate": 0, "repair": {"mean_hours": 1}}
 RESTART, RECONFIGURE = 12 / 60, 3 / 60  # hours
@@ -333,3 +335,16 @@ def test_the_gang_placement_memos_skip_only_searches_that_would_find_nothing():
             sim = job_simulation(model, policy, trace, specs, scheduler_class=GangOracle)
             sim.run()
     assert "free" in skipped and "victims" in skipped
+
+
+def test_a_waiting_gang_does_not_block_single_slices_of_its_shape():
+    # pods of 2 cubes: P holds pod 0 for 20 h; the gang (2 x 4x4x8) arrives at 0.25 h and waits;
+    # O, one 4x4x8 slice arriving at 0.5 h, starts at once in pod 1 (no head-of-line reservation)
+    sc = scenario(cube_grid=(2, 1, 1), hero={"arrival_hours": 0.25})
+    shape = SliceShape.parse("4x4x8")
+    sim = job_simulation(build_model(sc), "reconfigurable", [],
+                         [JobSpec(0, 0.0, shape, 20.0, 0), JobSpec(1, 0.5, shape, 2.0, 0)])
+    sim.run()
+    other = next(j for j in sim.jobs if j.id == 1)
+    assert other.first_start == pytest.approx(0.5) and other.waited == 0.0
+    assert sim.heroes[0].first_start is not None and sim.heroes[0].first_start >= 20.0

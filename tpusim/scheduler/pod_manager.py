@@ -282,6 +282,11 @@ class PodManager:
             job.progress = job.saved_storage
             job.from_memory = False
 
+    def can_start(self, job, alloc: Allocation, t: float) -> bool:
+        """Would ``job`` (at its size now) pass the pre-flight check on ``alloc``? The faults a
+        failed check finds are known from now on, as after any pre-flight check."""
+        return self.preflight(job, alloc, t, self._needed(job, alloc)) is not None
+
     def resize(self, job, alloc: Allocation, t: float) -> bool:
         """Start an elastic job that the scheduler has just stopped (planned: it checkpointed)
         on ``alloc``, a larger slice it is resized to already, paying a setup; False if the

@@ -65,7 +65,7 @@ class JobRecords:
             self.shapes.append(label)
         start, finish = job.first_start, job.finish
         self._pending.append((
-            job.id, job.arrival, code, job.chips, job.band, job.work, _STATE_CODE[job.state],
+            job.id, job.arrival, code, job.work_chips, job.band, job.work, _STATE_CODE[job.state],
             _NAN if start is None else start, _NAN if start is None else start - job.arrival,
             _NAN if finish is None else finish, job.interruptions, job.preempted, job.evicted, job.migrated,
             job.held, job.useful, job.lost, job.xconnects,

@@ -64,6 +64,13 @@ def _key(job) -> tuple:
     return job.key
 
 
+def _queue(job) -> tuple:
+    """The queue ``job`` waits in within its band: one per shape (a shape that does not fit is
+    skipped for the rest of a pass, its later jobs with it), but a queue of its own for a hero
+    job, which is placed otherwise (elastic, multislice, exempt from the spare cap)."""
+    return ("hero", job.id) if job.spec.hero else job.spec.shape.dims
+
+
 @dataclass(frozen=True)
 class SchedulerParams:
     """The ``scheduler`` section, in hours."""
@@ -80,6 +87,7 @@ class Starter(Protocol):
     def start(self, job: Job, alloc: Allocation, t: float, migration: bool = False) -> bool: ...
     def stop(self, job: Job, t: float, planned: bool) -> None: ...
     def resize(self, job: Job, alloc: Allocation, t: float) -> bool: ...
+    def can_start(self, job: Job, alloc: Allocation, t: float) -> bool: ...
 
 
 class Scheduler:
@@ -122,17 +130,17 @@ class Scheduler:
             self.elastic[job.id] = job
         job.state = PENDING
         job.queued_since = t
-        queue = self.queues[job.band].setdefault(job.spec.shape.dims, [])
+        queue = self.queues[job.band].setdefault(_queue(job), [])
         bisect.insort(queue, job, key=_key)
         self._count(t, +1)
         self.request_pass()
 
     def _dequeue(self, job, t: float) -> None:
         queues = self.queues[job.band]
-        queue = queues[job.spec.shape.dims]
+        queue = queues[_queue(job)]
         del queue[bisect.bisect_left(queue, job.key, key=_key)]
         if not queue:
-            del queues[job.spec.shape.dims]
+            del queues[_queue(job)]
         job.waited += t - job.queued_since
         self._count(t, -1)
 
@@ -147,9 +155,9 @@ class Scheduler:
     # -- the pass ------------------------------------------------------------------------------
     def run_pass(self, t: float) -> None:
         pm = self.starter
-        if self.elastic:
-            self._grow_elastic(t)
         for band, queues in enumerate(self.queues):
+            if self.elastic:  # a shrunk elastic job grows before its band's queue is served
+                self._grow_elastic(t, band)
             if not queues:
                 continue
             heads = [(q[0].key, shape) for shape, q in queues.items()]
@@ -293,16 +301,17 @@ class Scheduler:
         self._preempt_victims(found[1], t)
         return found[0]
 
-    def _grow_elastic(self, t: float) -> None:
-        """Before the queue is served, each running elastic job below its preferred size grows
-        to the largest size that free cubes, its own and (by preemption) those of strictly lower
-        bands hold: it checkpoints, lets its cubes go and restarts on the larger slice."""
+    def _grow_elastic(self, t: float, band: int) -> None:
+        """Before its band's queue is served (after the higher bands'), each running elastic job
+        of ``band`` below its preferred size grows to the largest size that free cubes, its own
+        and (by preemption) those of strictly lower bands hold, if the pre-flight check of the
+        larger slice passes: it checkpoints, lets its cubes go and restarts on the larger slice."""
         pool = self.pool
         for job in list(self.elastic.values()):
             if job.state == DONE:
                 del self.elastic[job.id]
                 continue
-            if job.state != RUNNING or job.stalled_at is not None or job.cube_dims == job.sizes[0]:
+            if job.band != band or job.state != RUNNING or job.stalled_at is not None or job.cube_dims == job.sizes[0]:
                 continue
             stamp = self._elastic_stamp(job)
             if self._elastic_tried.get(job.id) == stamp:
@@ -320,6 +329,12 @@ class Scheduler:
                 self._elastic_tried[job.id] = self._elastic_stamp(job)
                 continue
             target, victims = found
+            job.set_size(grown, pool.machine.cube.chips)
+            passes = self.starter.can_start(job, target, t)  # (a fault it finds is known from now)
+            job.set_size(current, pool.machine.cube.chips)
+            if not passes:  # it runs on as it is (its slice's circuits unchanged)
+                self._elastic_tried[job.id] = self._elastic_stamp(job)
+                continue
             self._preempt_victims(victims, t)
             self.starter.stop(job, t, planned=True)
             job.set_size(grown, pool.machine.cube.chips)
@@ -328,7 +343,7 @@ class Scheduler:
 
     # -- preemption ----------------------------------------------------------------------------
     def _preempt_for(self, job, t: float) -> Allocation | None:
-        key, stamp = (job.band, job.spec.shape.dims), self.pool.stamps.movable_since(job.band)
+        key, stamp = (job.band, job.spec.shape.dims, self.pool.cap.capped(job)), self.pool.stamps.movable_since(job.band)
         if self._no_victims.get(key) == stamp:
             return None
         choice = self._choose(job, job.band + 1)
@@ -345,7 +360,7 @@ class Scheduler:
         pool = self.pool
         if not job.cubes or pool.pods == 1:  # one pod: the search itself is the check
             return self._search(job, min_band, smaller_than)
-        key = (job.band, job.spec.shape.dims, min_band, smaller_than)
+        key = (job.band, job.spec.shape.dims, min_band, smaller_than, pool.cap.capped(job))
         quiet = self._quiet_pods.setdefault(key, {})
         band = job.band if min_band == job.band + 1 and smaller_than is None else None  # preemption's rule
         stamps = pool.stamps.pod_stamps(band)
@@ -444,7 +459,7 @@ class Scheduler:
 
     # -- defragmentation -----------------------------------------------------------------------
     def _defrag_for(self, job, t: float) -> Allocation | None:
-        key, stamp = (job.band, job.spec.shape.dims), self.pool.stamps.movable_since()
+        key, stamp = (job.band, job.spec.shape.dims, self.pool.cap.capped(job)), self.pool.stamps.movable_since()
         last = self._no_defrag.get(key)
         if last is not None and (last[0] == stamp or t < last[1] + self.defrag_retry):
             return None
