@@ -399,3 +399,30 @@ def test_a_growth_whose_preflight_fails_leaves_the_hero_running_as_it_was():
     hero = sim.heroes[0]
     assert sim.pod_manager.preflight_failures == 1 and hero.waited == 0.0 and hero.interruptions == 1
     assert hero.cubes == 4 and hero.resizes == 2  # shrunk at 1 h, grown after the OCS repair
+
+
+def test_a_bracketed_index_is_an_index_even_where_a_hero_is_named_like_one():
+    from tpusim.config.overrides import apply_overrides
+
+    data = {"workload": {"hero": [{"name": "1", "shape": "8x16x68"}, {"name": "0", "shape": "4x4x4"}]}}
+    assert apply_overrides(data, ["workload.hero[0].min_cubes=120"])["workload"]["hero"][0]["min_cubes"] == 120
+    assert apply_overrides(data, ["workload.hero.0.min_cubes=1"])["workload"]["hero"][1]["min_cubes"] == 1  # by name
+    with pytest.raises(ScenarioError) as err:
+        apply_overrides(data, ["workload.hero[5].min_cubes=1"])
+    assert "workload.hero[5]: names no entry of workload.hero" in str(err.value)
+
+
+def test_never_fits_is_judged_on_every_size_and_the_title_lists_the_sizes():
+    from tpusim.output.views import run_views
+
+    sc = scenario_from_dict({
+        "name": "grid", "replications": 2, "horizon_days": 1, "policies": ["static", "reconfigurable"],
+        "slices": ["4x4x4"], "topology": {"cube_grid": [2, 2, 1]},
+        "failures": {"host": OFF, "ici_link": OFF, "ocs": OFF},
+        "workload": {"jobs_per_pod_day": 0, "hero": [{"name": "h", "shape": "4x4x12", "min_cubes": 1},
+                                                     {"name": "r", "shape": "4x4x12"}]},
+    })
+    res = tpusim.run(sc)
+    assert res.heroes_never_placed("static") == ["r"] and res.heroes_never_placed("reconfigurable") == []
+    titles = [v.title for v in run_views(res) if v.title.startswith("hero job")]
+    assert "(elastic, 1, 2 or 3 cubes)" in titles[0] and "(rigid, 3 cubes)" in titles[1]

@@ -445,6 +445,10 @@ def validate(
 
         model = build_model(sc)
         assert model.workload is not None
+        for h in model.workload.heroes:
+            if h.arrival >= model.horizon:
+                _plain(out_console, f"# note: hero job {h.name} arrives at {h.arrival:g} h, at or after the horizon "
+                                    f"({model.horizon:g} h): no run sees it")
         for hero, policy in never_placed(model.workload.heroes, model.machine, model.policies):
             _plain(out_console, f"# note: hero job {hero} fits no {policy} placement at any of its sizes: under "
                                 f"{policy} it waits throughout (goodput 0 by construction)")

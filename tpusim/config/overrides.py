@@ -25,7 +25,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ScenarioError([Problem("--set", f"expected KEY=VALUE, got {text!r}")])
     key, raw = text.split("=", 1)
-    key = re.sub(r"\[(\d+)\]", r".\1", key.strip())
+    key = re.sub(r"\[(\d+)\]", r".[\1]", key.strip())  # (an index, never a name: see entry_of)
     if not key or any(not part for part in key.split(".")):
         raise ScenarioError([Problem("--set", f"bad key in {text!r}")])
     value = load_yaml(raw, None, f"--set {key}") if raw.strip() else None
@@ -57,7 +57,11 @@ def override_strings(overrides: dict[str, Any]) -> list[str]:
 
 def entry_of(items: list, part: str) -> int | None:
     """The index of the entry of ``items`` that ``part`` names: the entry whose ``name`` it is
-    (a campaign's, a domain's), else a 0-based index (``repair_mix.1``); None if neither."""
+    (a campaign's, a domain's), else a 0-based index (``repair_mix.1``), or only an index when
+    written in brackets (``[1]``, as error messages write it); None if neither."""
+    if part.startswith("[") and part.endswith("]"):
+        index = part[1:-1]
+        return int(index) if index.isascii() and index.isdigit() and int(index) < len(items) else None
     for i, item in enumerate(items):
         if isinstance(item, Mapping) and item.get("name") == part:
             return i
@@ -80,12 +84,17 @@ def value_at(data: Any, key: str) -> Any:
     return node
 
 
+def _shown(parts: list[str]) -> str:
+    """A key path as messages write it (``workload.hero[0].min_cubes``)."""
+    return ".".join(parts).replace(".[", "[")
+
+
 def _entry(items: list, part: str, parts: list[str], key: str) -> int:
     i = entry_of(items, part)
     if i is None:
         which = (f"give an entry's name or its index, 0 to {len(items) - 1}" if items else "the list is empty")
-        raise ScenarioError([Problem(".".join(parts), f"names no entry of {'.'.join(parts[:-1])} ({which}), "
-                                                      f"cannot set {key}")])
+        raise ScenarioError([Problem(_shown(parts), f"names no entry of {_shown(parts[:-1])} ({which}), "
+                                                    f"cannot set {_shown(key.split('.'))}")])
     return i
 
 
@@ -127,7 +136,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
                 if child is None:
                     child = node[part] = {}
             if not isinstance(child, (dict, list)):
-                raise ScenarioError([Problem(".".join(parts[: i + 1]), f"is not a mapping, cannot set {key}")])
+                raise ScenarioError([Problem(_shown(parts[: i + 1]), f"is not a mapping, cannot set {_shown(parts)}")])
             node = child
         if isinstance(node, list):
             node[_entry(node, parts[-1], parts, key)] = value

@@ -544,14 +544,13 @@ class Results:
         return tuple(workload.heroes) if self.has_jobs and workload is not None else ()
 
     def heroes_never_placed(self, policy: str) -> list[str]:
-        """The hero jobs ``policy`` can never place (their preferred slice fits no healthy, empty
-        pod under it, as for :meth:`never_placeable`): rejected on arrival, each waits from its
-        arrival to the horizon, so its goodput is 0 and its waiting share 1 by construction."""
-        from tpusim.scheduler.workload import shape_problem
+        """The hero jobs ``policy`` can never place at any of their sizes (no slice of them fits
+        a healthy, empty pod under it, as for :meth:`never_placeable`): rejected on arrival, each
+        waits from its arrival to the horizon, so its goodput is 0 and its waiting share 1 by
+        construction (:func:`tpusim.scheduler.hero.never_placed`, which ``tpusim validate`` says too)."""
+        from tpusim.scheduler.hero import never_placed
 
-        p, machine = self.model.policy(policy), self.model.machine
-        return [h.name for h in self.heroes if shape_problem(machine, h.shape) is not None
-                or not p.grid_fits(h.shape.cube_dims(machine.cube.shape))]
+        return [h for h, p in never_placed(self.heroes, self.model.machine, [self.model.policy(policy)])]
 
     @property
     def events(self) -> int:

@@ -559,7 +559,8 @@ class _SweepFigure:
                 self.any_none = True
             mean = mean.where(~none)
             lo = lo.clip(lower=self.floor) if self.floor else lo
-        handle = ax.errorbar(line["_x"], mean, yerr=[(mean - lo).clip(lower=0), (hi - mean).clip(lower=0)],
+        handle = ax.errorbar(line["_x"].to_numpy(), mean.to_numpy(),  # (arrays: a one-row Series warns)
+                             yerr=[(mean - lo).clip(lower=0).to_numpy(), (hi - mean).clip(lower=0).to_numpy()],
                              marker="o", ms=4, linestyle=style, capsize=2, color=color(str(policy)), label=label)
         self.handles.setdefault(label, handle)
 

@@ -23,6 +23,7 @@ from tpusim.measure.paired import CANNOT_TELL, HIGHER, LOWER, PairedDifference
 from tpusim.core.formatting import label as metric_label
 from tpusim.output.summary import components, noticed_gray
 from tpusim.topology.machine import COMPONENT_CLASSES
+from tpusim.scheduler.job import elastic_sizes
 from tpusim.core.metrics import (
     COMPONENT_AVAILABILITY,
     GOODPUT,
@@ -210,8 +211,12 @@ def hero_views(results: "Results", marks: Marks) -> list[View]:
         return marks.record(est, for_metric(est, name).replace(NONE_SEEN, ALL_EQUAL))
 
     for i, h in enumerate(heroes):
-        cubes = h.shape.cubes(cube_shape)
-        size = (f"elastic, {h.min_cubes} to {cubes} cubes" if 0 < h.min_cubes < cubes else f"rigid, {cubes} cube{'s' * (cubes != 1)}")
+        sizes = [x * y * z for x, y, z in elastic_sizes(h.shape.cube_dims(cube_shape), h.min_cubes)]
+        cubes = sizes[0]
+        size = (f"elastic, {', '.join(map(str, reversed(sizes[1:])))} or {cubes} cubes" if len(sizes) > 1
+                else f"rigid, {cubes} cube{'s' * (cubes != 1)}")
+        if h.slices > 1:
+            size += f", each of {h.slices} slices in its own pod"
         rows = [[("  " if m.startswith(" ") else "") + metric_label(name),
                  *(cell(p, name, h.name) for p in model.policy_names)]
                 for name in HERO_METRICS for m in (lookup(name).label,)]
@@ -225,7 +230,7 @@ def hero_views(results: "Results", marks: Marks) -> list[View]:
         views.append(View(title, ["metric", *model.policy_names], rows, notes=notes))
     last = views[-1].notes
     if NEVER_FITS in used:
-        last.append(f"{NEVER_FITS}: this policy can never place the hero's preferred slice (it fits no healthy, "
+        last.append(f"{NEVER_FITS}: this policy can place none of the hero's sizes (no slice of them fits a healthy, "
                     "empty pod under the policy), so the hero waits from arrival to the horizon: goodput 0 and "
                     "waiting 100 % by construction, not measured")
     if INPUT in used:
