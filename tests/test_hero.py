@@ -426,3 +426,13 @@ def test_never_fits_is_judged_on_every_size_and_the_title_lists_the_sizes():
     assert res.heroes_never_placed("static") == ["r"] and res.heroes_never_placed("reconfigurable") == []
     titles = [v.title for v in run_views(res) if v.title.startswith("hero job")]
     assert "(elastic, 1, 2 or 3 cubes)" in titles[0] and "(rigid, 3 cubes)" in titles[1]
+
+
+def test_a_heros_mean_cubes_interval_stops_at_the_most_it_can_hold():
+    sc = scenario_from_dict(_superpod({"name": "big", "shape": "8x16x68", "min_cubes": 120},
+                                      {"daily_rate": 0.0008, "repair": {"dist": "exponential", "mean_hours": 48}}))
+    res = tpusim.run(sc, replications=4, horizon_days=60)
+    est = res.estimates.get("reconfigurable", "hero_mean_cubes", "big")
+    plain = [s.value for s in res.samples if s.metric == "hero_mean_cubes"]
+    assert max(plain) <= 136 and est.ci95 is not None and est.ci95[1] <= 136.0
+    assert est.mean + stats.t.ppf(0.975, 3) * np.std(plain, ddof=1) / 2 > 136.0  # (it would reach past it)

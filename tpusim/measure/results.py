@@ -28,6 +28,7 @@ import pandas as pd
 
 from tpusim.config.schema import Scenario
 from tpusim.core.metrics import SAMPLE_COLUMNS, Estimates, Sample
+from tpusim.core.metrics import HERO_MEAN_CUBES
 from tpusim.core.metrics import metric as lookup
 from tpusim.engine.model import Model
 from tpusim.engine.replication import ReplicationResult
@@ -282,8 +283,21 @@ class Results:
     @cached_property
     def plain_estimates(self) -> Estimates:
         """Every metric's Student-t estimate over the replications (the control-variate ones
-        are :meth:`controlled`)."""
-        return Estimates(self.samples, self.model.horizon)
+        are :meth:`controlled`); a hero job's mean cubes is clipped at the most it can hold."""
+        plain = Estimates(self.samples, self.model.horizon)
+        return plain.replaced(self._clip_hero_cubes) if self.heroes else plain
+
+    def _clip_hero_cubes(self, group, est):
+        """``hero_mean_cubes`` of a hero cannot exceed its preferred cubes x its slices: an
+        interval reaching past that is clipped there (printed ``[low, high]``, as any bound)."""
+        policy, name, key = group
+        if name != HERO_MEAN_CUBES or est is None or est.ci95 is None:
+            return est
+        cube_shape = self.model.machine.cube.shape
+        most = next((h.shape.cubes(cube_shape) * h.slices for h in self.heroes if h.name == key), None)
+        if most is None or est.ci95[1] <= most:
+            return est
+        return replace(est, ci95=(est.ci95[0], float(most)))
 
     @cached_property
     def estimates(self) -> Estimates:
