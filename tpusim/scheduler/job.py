@@ -86,7 +86,7 @@ class Job:
         "setup_from", "setup_end", "setup_lost", "setup_held", "preempt_lost",
         "storage_restore", "memory", "from_memory", "saved_storage", "pending_storage", "ram_down",
         "sizes", "work_chips", "scale", "short", "at_full", "resizes", "resize_held", "recovery_setup",
-        "resizing", "ran_cubes", "spare_exempt", "gang",
+        "resizing", "ran_cubes", "spare_exempt", "gang", "queue",
     )
 
     def __init__(self, spec: JobSpec, cubes: int, cube_dims, level: int | None, interval: float,
@@ -153,6 +153,10 @@ class Job:
         self.resizes = 0  # starts at another size than the last run's (an elastic job's shrinks and growths)
         self.ran_cubes = cubes  # cubes of its last run
         self.spare_exempt = bool(spec.hero)  # a hero job may take the spare cubes (they are kept for it)
+        # the scheduler's queue within its band: one per shape (a shape that does not fit is skipped
+        # for the rest of a pass), but one of its own for a hero job, which is placed otherwise
+        # (elastic, multislice, exempt from the spare cap)
+        self.queue = ("hero", spec.id) if spec.hero else spec.shape.dims
         self.resize_held = 0.0  # chip-hours of the setups of planned resizes (part of setup_held)
         self.recovery_setup = 0.0  # chip-hours of setups after hardware interruptions (part of lost)
         self.resizing = False  # the next setup is paid for a planned resize

@@ -64,13 +64,6 @@ def _key(job) -> tuple:
     return job.key
 
 
-def _queue(job) -> tuple:
-    """The queue ``job`` waits in within its band: one per shape (a shape that does not fit is
-    skipped for the rest of a pass, its later jobs with it), but a queue of its own for a hero
-    job, which is placed otherwise (elastic, multislice, exempt from the spare cap)."""
-    return ("hero", job.id) if job.spec.hero else job.spec.shape.dims
-
-
 @dataclass(frozen=True)
 class SchedulerParams:
     """The ``scheduler`` section, in hours."""
@@ -130,17 +123,17 @@ class Scheduler:
             self.elastic[job.id] = job
         job.state = PENDING
         job.queued_since = t
-        queue = self.queues[job.band].setdefault(_queue(job), [])
+        queue = self.queues[job.band].setdefault(job.queue, [])
         bisect.insort(queue, job, key=_key)
         self._count(t, +1)
         self.request_pass()
 
     def _dequeue(self, job, t: float) -> None:
         queues = self.queues[job.band]
-        queue = queues[_queue(job)]
+        queue = queues[job.queue]  # (Job.queue: one per shape, or a hero job's own)
         del queue[bisect.bisect_left(queue, job.key, key=_key)]
         if not queue:
-            del queues[_queue(job)]
+            del queues[job.queue]
         job.waited += t - job.queued_since
         self._count(t, -1)
 
@@ -186,7 +179,7 @@ class Scheduler:
     def infeasible_key(self, job) -> tuple:
         """What a placement's outcome depends on besides the pool: the shape, and whether the
         spare-cube cap binds the job's band."""
-        return job.spec.shape.dims, self.pool.cap.capped(job)
+        return job.spec.shape.dims, self.pool.cap.capped_by_band[job.band] and not job.spare_exempt
 
     def _place(self, job, t: float) -> Allocation | list[Allocation] | None:
         pool = self.pool
