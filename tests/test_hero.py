@@ -436,3 +436,13 @@ def test_a_heros_mean_cubes_interval_stops_at_the_most_it_can_hold():
     plain = [s.value for s in res.samples if s.metric == "hero_mean_cubes"]
     assert max(plain) <= 136 and est.ci95 is not None and est.ci95[1] <= 136.0
     assert est.mean + stats.t.ppf(0.975, 3) * np.std(plain, ddof=1) / 2 > 136.0  # (it would reach past it)
+
+
+def test_the_regression_gate_checks_each_hero_jobs_figures():
+    from tpusim.studies.check import metric_samples
+
+    sc = scenario_from_dict(_superpod({"name": "big", "shape": "8x16x68", "min_cubes": 120},
+                                      {"daily_rate": 0.005, "repair": {"dist": "exponential", "mean_hours": 48}}))
+    names = metric_samples(tpusim.run(sc).samples)
+    assert "reconfigurable.heroes.big.hero_goodput" in names and "reconfigurable.heroes.big.hero_mean_cubes" in names
+    assert not any(n.endswith("hero_program_goodput") for n in names)  # an input, not a result

@@ -2,11 +2,11 @@
 
 A baseline records, for every checked metric of a run (slice and system availability per
 policy; per component class its availability, its failures per unit-day and the mean hours of
-its completed repairs; job metrics when there is a workload), the mean, the standard deviation
-over replications and their number, and the resolved scenario it was made from (less its seed
-and replication count). A check of another scenario is refused unless asked for
-(:func:`scenario_differences` says which keys differ): a gate that silently compares two
-different models says nothing about either.
+its completed repairs; job metrics when there is a workload, and each hero job's figures by its
+name), the mean, the standard deviation over replications and their number, and the resolved
+scenario it was made from (less its seed and replication count). A check of another scenario
+is refused unless asked for (:func:`scenario_differences` says which keys differ): a gate that
+silently compares two different models says nothing about either.
 
 Power: the component-level figures are where a changed failure rate or repair law shows first
 (an availability moves by the product of the two, and a slice's by less). The regression scenario
@@ -42,6 +42,8 @@ def check_name(sample: Sample) -> str | None:
     if m.group == "components":
         return f"components.{sample.key}.{sample.metric.removeprefix('component_')}"
     if m.group == "jobs":
+        if m.breakdown == "hero":  # each hero job's figures, by its name
+            return f"{sample.policy}.heroes.{sample.key}.{sample.metric}"
         return f"{sample.policy}.jobs.{sample.metric}" if m.breakdown is None else None
     return f"{sample.policy}.{sample.metric}" + (f".{sample.key}" if sample.key is not None else "")
 
