@@ -102,7 +102,7 @@ class CubePool:
     # -- placement -----------------------------------------------------------------------------
     def find(self, job) -> Allocation | None:
         cap = self.cap
-        capped = cap.capped(job)
+        capped = cap.capped_by_band[job.band] and not job.spare_exempt  # (cap.capped, inline: every placement)
         if not job.cubes:
             return self.fit.find(job.level, capped)
         if not capped:
